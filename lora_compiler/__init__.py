@@ -1,0 +1,17 @@
+"""lora-compiler: what an Axolotl LoRA config will do, decided on a meta-device skeleton."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["compile_config", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: importing the package must not import torch, transformers or peft.
+    if name == "compile_config":
+        from .api import compile_config
+
+        return compile_config
+    raise AttributeError(name)

@@ -1,0 +1,190 @@
+"""The compile pipeline: document -> spec -> model source -> skeleton -> targets -> LoraConfig -> report.
+
+Each stage takes the previous stage's value; a stage that cannot produce its value records a
+finding and the pipeline stops there, so a result always carries every finding seen so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import findings as fmod
+from .findings import Finding, Severity
+from .report import ModelInfo, Report
+from .resolve import ModelSource, ResolutionError, resolve
+from .spec import AdapterSpec, parse_spec
+from .yamldoc import Document, load_file
+
+SUPPORTED_ADAPTERS = ("lora", "qlora")
+
+
+@dataclass
+class CompileResult:
+    file: str | None
+    findings: list[Finding] = field(default_factory=list)
+    spec: AdapterSpec | None = None
+    source: ModelSource | None = None
+    report: Report | None = None
+    lora_config: Any = None  # peft.LoraConfig, as Axolotl's load_lora(config_only=True) returns it
+
+    @property
+    def ok(self) -> bool:
+        return self.report is not None and not fmod.has_errors(self.findings)
+
+    def exit_code(self, strict: bool = False) -> int:
+        return fmod.exit_code(self.findings, strict)
+
+
+@dataclass(frozen=True)
+class Options:
+    offline: bool = False
+    allow_remote_code: bool = False
+
+
+def compile_config(config: str | Path | Mapping[str, Any] | Document, options: Options = Options()) -> CompileResult:
+    """Compile a YAML path, an already-parsed Document, or a plain mapping of Axolotl keys."""
+    if isinstance(config, Document):
+        doc = config
+    elif isinstance(config, Mapping):
+        doc = Document(file=None, values=dict(config))  # type: ignore[arg-type]
+    else:
+        doc = load_file(config)
+    result = CompileResult(file=doc.file, findings=list(doc.findings))
+    if doc.usable:
+        _run(doc, options, result)
+    result.findings = fmod.sort_findings(result.findings)
+    return result
+
+
+def _run(doc: Document, options: Options, result: CompileResult) -> None:
+    spec, problems = parse_spec(doc)
+    result.findings += problems
+    if spec is None:
+        return
+    result.spec = spec
+    if not _adapter_ok(doc, spec, result):
+        return
+    source = _resolve(doc, spec, options, result)
+    if source is None:
+        return
+    result.source = source
+    _build(doc, spec, source, options, result)
+
+
+def _adapter_ok(doc: Document, spec: AdapterSpec, result: CompileResult) -> bool:
+    if spec.adapter is None:
+        result.findings.append(doc.finding(
+            "adapter-missing", "no 'adapter' key: this config trains the full model, so there is no adapter to compile",
+            ("adapter",), hint="add 'adapter: lora' (or qlora)"))
+        return False
+    if spec.adapter not in SUPPORTED_ADAPTERS:
+        result.findings.append(doc.finding(
+            "adapter-unsupported", f"adapter '{spec.adapter}' is not supported by lora-compiler (only lora and qlora)",
+            ("adapter",), hint="use 'adapter: lora' or 'adapter: qlora'", prefer_value=True))
+        return False
+    return True
+
+
+def _resolve(doc: Document, spec: AdapterSpec, options: Options, result: CompileResult) -> ModelSource | None:
+    key = "base_model_config" if spec.base_model_config else "base_model"
+    name = spec.model_config_name
+    if not name:
+        result.findings.append(doc.finding("model-not-found", "no base_model given", ("base_model",),
+                                           hint="set base_model to a Hugging Face repo id or a local directory"))
+        return None
+    try:
+        return resolve(name, spec.revision_of_model, offline=options.offline)
+    except ResolutionError as exc:
+        result.findings.append(doc.finding(
+            "model-not-found", str(exc), (key,), prefer_value=True,
+            hint="use a local directory with config.json, a cached or bundled model id, or drop --offline"))
+        return None
+
+
+def _build(doc: Document, spec: AdapterSpec, source: ModelSource, options: Options, result: CompileResult) -> None:
+    from .inject import InjectionError, inject
+    from .peftcfg import PeftConfigError, build_lora_config, key_for_message
+    from .skeleton import SkeletonError, build
+    from .targets import plan_targets
+
+    try:
+        skel = build(source, spec, options.allow_remote_code)
+    except SkeletonError as exc:
+        result.findings.append(doc.finding(exc.rule, str(exc), (exc.key or "base_model",), hint=exc.hint))
+        return
+    if skel.remote_code_refused:
+        result.findings.append(doc.finding(
+            "remote-code-refused", "trust_remote_code: true is ignored: model code is only run with "
+            f"--trust-remote-code on the command line; built transformers' own {skel.architecture} instead",
+            ("trust_remote_code",), Severity.WARNING,
+            hint="pass --trust-remote-code after reviewing the model repository's code"))
+    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, skel.model)
+    if not _targets_ok(doc, spec, plan, skel, result):
+        return
+    try:
+        lora_config = build_lora_config(spec, plan, skel.architecture)
+    except PeftConfigError as exc:
+        result.findings.append(doc.finding("peft-config", str(exc), (exc.key or "adapter",),
+                                           hint="change the named key so PEFT accepts it"))
+        return
+    result.lora_config = lora_config
+    try:
+        inj = inject(skel.model, lora_config)
+    except InjectionError as exc:
+        key = key_for_message(str(exc), spec)
+        result.findings.append(doc.finding(
+            "peft-refused", f"PEFT refuses to apply this adapter to {skel.architecture}: {exc}", (key,),
+            hint=f"change {key} so that it names modules this model has"))
+        return
+    if inj.converted_to_parameters and spec.lora_dropout:
+        result.findings.append(doc.finding(
+            "moe-fused-dropout",
+            f"PEFT turns the MoE expert targets into fused parameter targets ({', '.join(inj.effective_target_parameters or [])}), "
+            f"where lora_dropout {spec.lora_dropout:g} cannot apply; Axolotl applies it to the other layers only",
+            ("lora_dropout",), Severity.WARNING, hint="set lora_dropout: 0 to make this explicit"))
+    for text in inj.warnings:
+        result.findings.append(doc.finding("peft-warning", f"PEFT: {text}", ("adapter",), Severity.WARNING))
+    result.report = Report(
+        file=doc.file,
+        model=ModelInfo(
+            base_model=spec.base_model, model_type=skel.model_type, architecture=skel.architecture,
+            loader=skel.loader, config_source=source.kind, is_multimodal=skel.is_multimodal,
+            num_hidden_layers=skel.num_hidden_layers, num_parameters=skel.num_parameters,
+        ),
+        adapter=spec.adapter,
+        target_modules=plan.target_modules,
+        target_parameters=plan.target_parameters,
+        linear_names=plan.linear_names,
+        effective_target_modules=inj.effective_target_modules,
+        effective_target_parameters=inj.effective_target_parameters,
+        modules=[asdict(m) for m in inj.modules],
+        modules_to_save=[asdict(m) for m in inj.modules_to_save],
+        trainable_tokens=[asdict(m) for m in inj.trainable_tokens],
+        trainable_params=inj.trainable_params,
+        all_params=inj.all_params,
+        findings=result.findings,
+    )
+
+
+def _targets_ok(doc: Document, spec: AdapterSpec, plan: Any, skel: Any, result: CompileResult) -> bool:
+    nothing_else = not plan.target_modules and not plan.target_parameters
+    if spec.lora_target_linear and not plan.linear_names:
+        from .targets import conv1d_names
+
+        names = conv1d_names(skel.model)
+        extra = (f"; its projections are Conv1D layers ({', '.join(names)}): list them in lora_target_modules "
+                 "and set lora_fan_in_fan_out: true") if names else ""
+        result.findings.append(doc.finding(
+            "target-linear-empty", f"lora_target_linear finds no Linear layers in {skel.architecture}{extra}",
+            ("lora_target_linear",), Severity.ERROR if nothing_else else Severity.WARNING,
+            hint="name the modules in lora_target_modules instead"))
+        return not nothing_else
+    if nothing_else:
+        result.findings.append(doc.finding(
+            "no-targets", "nothing to adapt: neither lora_target_modules, lora_target_linear nor "
+            "lora_target_parameters is set", ("adapter",),
+            hint="add 'lora_target_linear: true' or list module names in lora_target_modules"))
+        return False
+    return True

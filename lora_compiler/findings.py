@@ -1,0 +1,88 @@
+"""The one problem type every stage reports, and the exit-code policy decided in one place."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Iterable
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+# Rules whose findings mean the input could not be used at all (exit 2), as opposed to a
+# config that is readable but would fail or misbehave at training time (exit 1).
+UNUSABLE_INPUT_RULES = frozenset(
+    {
+        "input-unreadable",
+        "yaml-syntax",
+        "yaml-not-mapping",
+        "yaml-too-complex",
+        "adapter-missing",
+        "adapter-unsupported",
+        "model-not-found",
+        "model-config-invalid",
+        "remote-code-required",
+        "skeleton-failed",
+        "output-protected",
+    }
+)
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_UNUSABLE = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem with a 1-based position in the file that caused it, and how to fix it."""
+
+    rule: str
+    severity: Severity
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    hint: str | None = None
+    key: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        data.pop("key")
+        return data
+
+    @property
+    def location(self) -> str:
+        parts = [self.file or "<input>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Stable order for output: by file, position, then rule id."""
+    return sorted(
+        findings,
+        key=lambda f: (f.file or "", f.line or 0, f.column or 0, f.rule, f.message),
+    )
+
+
+def exit_code(findings: Iterable[Finding], strict: bool = False) -> int:
+    """0 clean, 1 findings that would fail training (warnings too when strict), 2 unusable input."""
+    worst = EXIT_OK
+    for f in findings:
+        if f.severity is Severity.ERROR and f.rule in UNUSABLE_INPUT_RULES:
+            return EXIT_UNUSABLE
+        if f.severity is Severity.ERROR or (strict and f.severity is Severity.WARNING):
+            worst = EXIT_FINDINGS
+    return worst
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)

@@ -1,0 +1,101 @@
+"""The Report: everything compile learned, in the shape of schemas/targets.schema.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Any
+
+from .findings import Finding, sort_findings
+
+SCHEMA_VERSION = "1.0"
+
+
+def versions() -> dict[str, str | None]:
+    """Versions that decide the target set (PEFT and transformers change what gets wrapped)."""
+    out: dict[str, str | None] = {}
+    for dist in ("lora-compiler", "torch", "transformers", "peft"):
+        try:
+            out[dist.replace("-", "_")] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist.replace("-", "_")] = None
+    return out
+
+
+@dataclass
+class ModelInfo:
+    base_model: str | None
+    model_type: str
+    architecture: str
+    loader: str
+    config_source: str
+    is_multimodal: bool
+    num_hidden_layers: int | None
+    num_parameters: int
+
+
+@dataclass
+class Report:
+    file: str | None
+    model: ModelInfo
+    adapter: str | None
+    target_modules: list[str] | str
+    target_parameters: list[str] | str
+    linear_names: list[str] | None
+    effective_target_modules: list[str] | str | None
+    effective_target_parameters: list[str] | None
+    modules: list[dict[str, Any]]
+    modules_to_save: list[dict[str, Any]]
+    trainable_tokens: list[dict[str, Any]]
+    trainable_params: int
+    all_params: int
+    findings: list[Finding] = field(default_factory=list)
+    environment: dict[str, str | None] = field(default_factory=versions)
+
+    @property
+    def trainable_percent(self) -> float:
+        """As PEFT's print_trainable_parameters: trainable over all parameters, adapters included."""
+        return round(100.0 * self.trainable_params / self.all_params, 6) if self.all_params else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "file": self.file,
+            "model": asdict(self.model),
+            "environment": dict(self.environment),
+            "adapter": self.adapter,
+            "target_modules": self.target_modules,
+            "target_parameters": self.target_parameters,
+            "linear_names": self.linear_names,
+            "effective_target_modules": self.effective_target_modules,
+            "effective_target_parameters": self.effective_target_parameters,
+            "modules": self.modules,
+            "modules_to_save": self.modules_to_save,
+            "trainable_tokens": self.trainable_tokens,
+            "trainable_params": self.trainable_params,
+            "all_params": self.all_params,
+            "trainable_percent": self.trainable_percent,
+            "findings": [f.to_dict() for f in sort_findings(self.findings)],
+        }
+
+
+def suffix_of(module: dict[str, Any]) -> str:
+    """The name a module is targeted by: its last component (for parameters, the parameter)."""
+    return module["name"].rsplit(".", 1)[-1]
+
+
+def suffix_table(modules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per module suffix: how many modules, which shapes, ranks and LoRA parameters."""
+    rows: dict[str, dict[str, Any]] = {}
+    for m in modules:
+        row = rows.setdefault(
+            suffix_of(m), {"suffix": suffix_of(m), "count": 0, "shapes": set(), "ranks": set(), "params": 0}
+        )
+        row["count"] += 1
+        shape = f"{m['in_features']}x{m['out_features']}"
+        row["shapes"].add(shape if not m.get("num_experts") else f"{m['num_experts']}x{shape}")
+        row["ranks"].add(f"r={m['r']}/a={m['alpha']:g}")
+        row["params"] += m["params"]
+    return [
+        {**r, "shapes": sorted(r["shapes"]), "ranks": sorted(r["ranks"])} for _, r in sorted(rows.items())
+    ]

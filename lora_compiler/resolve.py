@@ -1,0 +1,112 @@
+"""Find a model's config.json, never its weights: local directory, hub cache, bundled, then the Hub."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONFIG_NAME = "config.json"
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_REPO_ID = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the model config came from; the directory holds config.json and nothing is run from it."""
+
+    name: str
+    kind: str  # local | hf-cache | bundled | hub
+    config_dir: Path
+    revision: str | None = None
+
+
+@dataclass
+class ResolutionError(Exception):
+    name: str
+    tried: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"model config for '{self.name}' not found; tried: " + "; ".join(self.tried)
+
+
+def is_hub_id(name: str) -> bool:
+    """A syntactically valid Hugging Face repo id (no path tricks such as '..' or '--')."""
+    return bool(_REPO_ID.match(name)) and ".." not in name and "--" not in name
+
+
+def offline_requested(offline: bool) -> bool:
+    return offline or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_cache_dir() -> Path:
+    """The hub cache as huggingface_hub computes it, read from the environment at call time."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface" / "hub"
+
+
+def bundled_models_dir() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("lora_compiler.bundled") / "models"))
+
+
+def bundled_names() -> list[str]:
+    root = bundled_models_dir()
+    return sorted(str(p.parent.relative_to(root)) for p in root.glob(f"*/*/{CONFIG_NAME}"))
+
+
+def resolve(name: str, revision: str | None = None, offline: bool = False) -> ModelSource:
+    """Return the first place that has `name`'s config.json, or raise naming every place tried."""
+    tried: list[str] = []
+    local = Path(name).expanduser()
+    if local.is_dir():
+        if (local / CONFIG_NAME).is_file():
+            return ModelSource(name, "local", local.resolve(), revision)
+        tried.append(f"local directory {local.resolve()} (no {CONFIG_NAME})")
+    else:
+        tried.append(f"local directory {local} (does not exist)")
+    if not is_hub_id(name):
+        tried.append("not a valid Hugging Face repo id, so no hub cache, bundled config or download")
+        raise ResolutionError(name, tried)
+
+    cache = hub_cache_dir()
+    cached = _from_cache(name, revision, cache)
+    if cached:
+        return ModelSource(name, "hf-cache", cached, revision)
+    tried.append(f"hub cache {cache} (revision {revision or 'main'})")
+
+    bundled = bundled_models_dir() / name / CONFIG_NAME
+    if bundled.is_file():
+        return ModelSource(name, "bundled", bundled.parent, revision)
+    tried.append("bundled fixtures (" + ", ".join(bundled_names()) + ")")
+
+    if offline_requested(offline):
+        tried.append("the Hub (skipped: offline)")
+        raise ResolutionError(name, tried)
+    try:
+        return ModelSource(name, "hub", _download(name, revision, cache), revision)
+    except Exception as exc:  # any network or hub error is a finding, never a traceback
+        tried.append(f"the Hub ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+        raise ResolutionError(name, tried) from None
+
+
+def _from_cache(name: str, revision: str | None, cache: Path) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(name, CONFIG_NAME, cache_dir=str(cache), revision=revision)
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def _download(name: str, revision: str | None, cache: Path) -> Path:
+    """Fetch config.json alone (never weights) into the hub cache."""
+    from huggingface_hub import hf_hub_download
+
+    path = hf_hub_download(name, CONFIG_NAME, revision=revision, cache_dir=str(cache))
+    return Path(path).parent

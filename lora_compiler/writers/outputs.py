@@ -1,0 +1,23 @@
+"""The compile outputs, rendered from a finished result: adapter_config.json, targets.json, report.md."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..peftcfg import adapter_config_text
+from .markdown import render_markdown
+
+
+def targets_text(report_dict: dict[str, Any]) -> str:
+    return json.dumps(report_dict, indent=2, sort_keys=False) + "\n"
+
+
+def render_files(result: Any) -> dict[str, str]:
+    """All files of one compile, keyed by file name; written together or not at all."""
+    report = result.report.to_dict()
+    return {
+        "adapter_config.json": adapter_config_text(result.lora_config),
+        "targets.json": targets_text(report),
+        "report.md": render_markdown(report),
+    }
