@@ -169,6 +169,8 @@ def _build(doc: Document, spec: AdapterSpec, source: ModelSource, options: Optio
 
 
 def _targets_ok(doc: Document, spec: AdapterSpec, plan: Any, skel: Any, result: CompileResult) -> bool:
+    from .targets import embedding_layers, output_layer_name
+
     nothing_else = not plan.target_modules and not plan.target_parameters
     if spec.lora_target_linear and not plan.linear_names:
         from .targets import conv1d_names
@@ -181,6 +183,14 @@ def _targets_ok(doc: Document, spec: AdapterSpec, plan: Any, skel: Any, result: 
             ("lora_target_linear",), Severity.ERROR if nothing_else else Severity.WARNING,
             hint="name the modules in lora_target_modules instead"))
         return not nothing_else
+    head = output_layer_name(skel.model) if plan.linear_names else None
+    if head and head.split(".")[-1] in plan.linear_names:
+        result.findings.append(doc.finding(
+            "target-linear-output-layer",
+            f"lora_target_linear also targets the output layer '{head}': Axolotl only removes "
+            f"'{embedding_layers(skel.model_type)[1]}' for model type '{skel.model_type}'",
+            ("lora_target_linear",), Severity.WARNING,
+            hint=f"add lora_exclude_modules: [{head.split('.')[-1]}] unless you mean to train the output layer"))
     if nothing_else:
         result.findings.append(doc.finding(
             "no-targets", "nothing to adapt: neither lora_target_modules, lora_target_linear nor "

@@ -41,6 +41,17 @@ def linear_names(model: Any) -> list[str]:
     return sorted(names)
 
 
+def output_layer_name(model: Any) -> str | None:
+    """The output embedding's module name, found by identity as PEFT's all-linear does."""
+    try:
+        head = model.get_output_embeddings()
+    except (AttributeError, NotImplementedError):
+        return None
+    if head is None:
+        return None
+    return next((name for name, module in model.named_modules() if module is head), None)
+
+
 def conv1d_names(model: Any) -> list[str]:
     """Last names of transformers' Conv1D layers (GPT-2 style), which lora_target_linear skips."""
     return sorted({n.split(".")[-1] for n, m in model.named_modules() if type(m).__name__ == "Conv1D"})

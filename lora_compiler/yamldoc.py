@@ -61,6 +61,7 @@ class Document:
         return Finding(rule, severity, message, self.file, line, col, hint, key)
 
 
+_SAFE_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 _FATAL = {"input-unreadable", "yaml-syntax", "yaml-not-mapping", "yaml-too-complex"}
 
 
@@ -81,6 +82,8 @@ class _Builder:
         if self.nodes > MAX_NODES or depth > MAX_DEPTH:
             raise _TooComplex()
         self.doc.value_pos[path] = _pos(node)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _SAFE_COLLECTION_TAGS:
+            raise yaml.constructor.ConstructorError(None, None, f"tag {node.tag} is not allowed", node.start_mark)
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)  # resolves YAML merge keys (<<) first
             out: dict[Any, Any] = {}

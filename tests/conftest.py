@@ -1,0 +1,61 @@
+"""Shared test helpers: tiny model directories and YAML files written into tmp dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+# No test may reach the Hugging Face Hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY: dict[str, dict[str, Any]] = {
+    "llama": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, vocab_size=128),
+    "mixtral": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                    num_key_value_heads=2, vocab_size=128, num_local_experts=4, num_experts_per_tok=2),
+    "gpt_neox": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, vocab_size=128),
+    "falcon": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, vocab_size=128,
+                   new_decoder_architecture=False, multi_query=True),
+    "gpt2": dict(n_embd=64, n_layer=2, n_head=4, vocab_size=128, n_positions=64),
+    "phi3": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, vocab_size=128, pad_token_id=0),
+    "gemma3": dict(
+        text_config=dict(model_type="gemma3_text", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=300,
+                         sliding_window=32),
+        vision_config=dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
+                           num_hidden_layers=2, num_attention_heads=2, image_size=56, patch_size=14),
+        mm_tokens_per_image=4, image_token_index=299, boi_token_index=297, eoi_token_index=298,
+    ),
+}
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Callable[..., Path]:
+    """Write a tiny config.json of a real architecture; returns the directory (a local base_model)."""
+
+    def make(model_type: str, **overrides: Any) -> Path:
+        from transformers import AutoConfig
+
+        config = AutoConfig.for_model(model_type, **{**TINY[model_type], **overrides})
+        out = tmp_path / f"tiny-{model_type}"
+        config.save_pretrained(out)
+        return out
+
+    return make
+
+
+@pytest.fixture
+def write_yaml(tmp_path: Path) -> Callable[[str, str], Path]:
+    def write(text: str, name: str = "train.yml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
