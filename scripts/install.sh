@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install lora-compiler (and with --test, its test tools) into the active Python environment.
+# torch is installed first so that a CPU-only machine gets the CPU build, not a multi-GB CUDA one:
+# without an NVIDIA driver it asks PyTorch's CPU wheel index as well as PyPI (pip prefers the
+# +cpu build); set LORA_COMPILER_TORCH_INDEX to use another index, or install torch yourself first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+if [ "${1:-}" = "--test" ]; then extras="[test]"; fi
+torch_spec=$(grep -E '^torch==' constraints.txt)
+
+if ! python -c "import torch" >/dev/null 2>&1; then
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    python -m pip install "$torch_spec"
+  else
+    index="${LORA_COMPILER_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}"
+    python -m pip install --retries 1 --timeout 15 "$torch_spec" --extra-index-url "$index"
+  fi
+fi
+python -m pip install -c constraints.txt -e ".${extras}"
