@@ -15,7 +15,13 @@ if ! python -c "import torch" >/dev/null 2>&1; then
     python -m pip install "$torch_spec"
   else
     index="${LORA_COMPILER_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}"
-    python -m pip install --retries 1 --timeout 15 "$torch_spec" --extra-index-url "$index"
+    # Ask the CPU index only when it answers, so a machine with a local wheel or a mirror stays quick.
+    if python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + '/torch/', timeout=5)" "$index" >/dev/null 2>&1; then
+      python -m pip install "$torch_spec" --extra-index-url "$index"
+    else
+      echo "install.sh: $index is unreachable; installing $torch_spec from the configured indexes" >&2
+      python -m pip install "$torch_spec"
+    fi
   fi
 fi
 python -m pip install -c constraints.txt -e ".${extras}"

@@ -1,0 +1,28 @@
+"""The README's two commands stay runnable: CI runs the test command verbatim."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import REPO
+
+
+def _commands() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    return re.findall(r"```\n(python3 -m venv .*)\n```", readme)
+
+
+def test_readme_has_an_install_and_run_command_and_a_test_command():
+    run, test = _commands()[:2]
+    assert "scripts/install.sh &&" in run and "lora-compiler compile fixtures/configs/" in run
+    assert "scripts/install.sh --test" in test and "pytest" in test
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci = (REPO / ".ci" / "run").read_text()
+    assert _commands()[1] in ci.splitlines()
+
+
+def test_readme_example_config_exists():
+    example = re.search(r"compile (fixtures/configs/\S+)", _commands()[0]).group(1)
+    assert (REPO / example).is_file()
