@@ -136,7 +136,8 @@ def _build(doc: Document, spec: AdapterSpec, source: ModelSource, options: Optio
         key = key_for_message(str(exc), spec)
         result.findings.append(doc.finding(
             "peft-refused", f"PEFT refuses to apply this adapter to {skel.architecture}: {exc}", (key,),
-            hint=f"change {key} so that it names modules this model has"))
+            hint=f"change {key} so that it names modules this model has" if key.startswith("lora_target")
+            else f"change {key}"))
         return
     if inj.converted_to_parameters and spec.lora_dropout:
         result.findings.append(doc.finding(

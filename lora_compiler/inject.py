@@ -63,11 +63,15 @@ def inject(model: Any, lora_config: Any) -> Injection:
     # Dropout never changes what is wrapped or counted; zeroing it mirrors Axolotl's patch that lets
     # PEFT's ParamWrapper accept fused-expert targets when the YAML's dropout is not 0.
     config.lora_dropout = 0.0
+    # Data-dependent initialisations (LoftQ, PiSSA, OLoRA, ...) need real weights and, for LoftQ,
+    # bitsandbytes on a GPU; none of them changes which modules are wrapped or how many parameters.
+    config.init_lora_weights = True
+    config.loftq_config = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             peft_model = get_peft_model(model, config, low_cpu_mem_usage=True)
-        except (ValueError, TypeError, RuntimeError, NotImplementedError, KeyError, AttributeError) as exc:
+        except Exception as exc:  # every PEFT refusal becomes a finding, whatever its type
             raise InjectionError(str(exc).strip() or type(exc).__name__) from None
     applied = peft_model.peft_config["default"]
     trainable, total = peft_model.get_nb_trainable_parameters()

@@ -36,6 +36,20 @@ def is_hub_id(name: str) -> bool:
     return bool(_REPO_ID.match(name)) and ".." not in name and "--" not in name
 
 
+def is_revision(revision: str) -> bool:
+    """A git branch, tag or commit that is safe as a path under the cache's refs/ and snapshots/.
+
+    huggingface_hub writes refs/<revision> without checking it, so '../..' here would write outside the cache.
+    """
+    return (
+        bool(revision)
+        and ".." not in revision
+        and "\\" not in revision
+        and not any(ord(ch) < 32 or ord(ch) == 127 for ch in revision)
+        and all(part and not part.startswith(".") for part in revision.split("/"))
+    )
+
+
 def offline_requested(offline: bool) -> bool:
     return offline or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -74,6 +88,10 @@ def resolve(name: str, revision: str | None = None, offline: bool = False) -> Mo
         tried.append(f"local directory {local} (does not exist)")
     if not is_hub_id(name):
         tried.append("not a valid Hugging Face repo id, so no hub cache, bundled config or download")
+        raise ResolutionError(name, tried)
+    if revision is not None and not is_revision(revision):
+        tried.append(f"revision {revision!r} is not a valid revision (branch, tag or commit), "
+                     "so no hub cache, bundled config or download")
         raise ResolutionError(name, tried)
 
     cache = hub_cache_dir()
