@@ -41,6 +41,7 @@ class CompileResult:
 class Options:
     offline: bool = False
     allow_remote_code: bool = False
+    model: str | None = None  # compile against this base model instead of the YAML's (diff --model)
 
 
 def compile_config(config: str | Path | Mapping[str, Any] | Document, options: Options = Options()) -> CompileResult:
@@ -63,6 +64,8 @@ def _run(doc: Document, options: Options, result: CompileResult) -> None:
     result.findings += problems
     if spec is None:
         return
+    if options.model:
+        spec = spec.model_copy(update={"base_model": options.model, "base_model_config": None})
     result.spec = spec
     if not _adapter_ok(doc, spec, result):
         return

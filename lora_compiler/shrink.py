@@ -56,6 +56,10 @@ def _shrink(cfg: Config, layers: int, role: str) -> Config:
             out[key] = _shrink(value, layers, role=key)
         else:
             out[key] = _shrink_value(key, copy.deepcopy(value), cfg, layers, old_layers, old_heads)
+    if isinstance(cfg.get("sliding_window"), int) and "layer_types" not in cfg and "sliding_window_pattern" not in cfg:
+        # Gemma 3's text config omits its pattern and transformers defaults it to one full-attention
+        # layer in 6: two layers would both be sliding. Families without the key ignore it.
+        out["sliding_window_pattern"] = layers
     if role:
         _fill_missing(out, layers, text=role.startswith("text"))
     if isinstance(out.get("n_group"), int):
