@@ -56,6 +56,7 @@ _BASE_SUFFIX = re.compile(r"(\.base_layer)+$")
 
 def inject(model: Any, lora_config: Any) -> Injection:
     """Apply a copy of lora_config to `model` (consumed) on the meta device and inventory it."""
+    import torch
     from peft import get_peft_model
 
     config = copy.deepcopy(lora_config)
@@ -70,7 +71,10 @@ def inject(model: Any, lora_config: Any) -> Injection:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            peft_model = get_peft_model(model, config, low_cpu_mem_usage=True)
+            # Not low_cpu_mem_usage: PEFT then re-creates parameters under init_empty_weights and
+            # breaks the sharing of tied modules_to_save copies, which miscounts them.
+            with torch.device("meta"):
+                peft_model = get_peft_model(model, config)
         except Exception as exc:  # every PEFT refusal becomes a finding, whatever its type
             raise InjectionError(str(exc).strip() or type(exc).__name__) from None
     applied = peft_model.peft_config["default"]

@@ -136,13 +136,23 @@ def _layer_subset(indices: list[int], old_layers: int | None, layers: int) -> li
 
 
 def _shrink_rope(rope: Config, cfg: Config) -> Config:
-    """Per-frequency factor lists (Phi-3 longrope) must have rotary_dim / 2 entries."""
-    partial = cfg.get("partial_rotary_factor") or cfg.get("rotary_pct") or rope.get("partial_rotary_factor") or 1.0
-    half = max(int(HEAD_DIM * float(partial)) // 2, 1)
+    """Rope lists are sized by the rotary half-dimension, which shrinks with head_dim: per-frequency
+    factors (Phi-3 longrope) have one entry per frequency, M-RoPE sections sum to it."""
+    partial = float(cfg.get("partial_rotary_factor") or cfg.get("rotary_pct") or rope.get("partial_rotary_factor") or 1.0)
+    hidden, heads = _first(cfg, HIDDEN), _first(cfg, HEADS)
+    old_dim = cfg.get("head_dim") if isinstance(cfg.get("head_dim"), int) else (hidden // heads if hidden and heads else None)
+    old_half = int((old_dim or 0) * partial) // 2
+    half = max(int(HEAD_DIM * partial) // 2, 1)
     out = dict(rope)
     for key, value in rope.items():
-        if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
-            out[key] = (value * (half // len(value) + 1))[:half]
+        if old_half <= 0 or not (isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value)):
+            continue
+        if len(value) == old_half:
+            out[key] = value[:half]
+        elif all(isinstance(v, int) for v in value) and sum(value) == old_half:
+            sections = [max(v * half // old_half, 1) for v in value]
+            sections[-1] += half - sum(sections)
+            out[key] = sections
     return out
 
 
