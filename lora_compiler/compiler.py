@@ -1,7 +1,9 @@
-"""The compile pipeline: document -> spec -> model source -> skeleton -> targets -> LoraConfig -> report.
+"""The pipeline: document -> spec -> model source -> skeleton -> targets -> LoraConfig -> report.
 
-Each stage takes the previous stage's value; a stage that cannot produce its value records a
-finding and the pipeline stops there, so a result always carries every finding seen so far.
+Each stage takes the previous stage's value; rules run after the stage that gives them what they
+check (config, model, report). A stage that cannot produce its value records a finding and the
+pipeline stops there, so a result always carries every finding seen so far. compile and lint
+both run this one function; they differ only in what they do with the result.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, Mapping
 
 from . import findings as fmod
 from .findings import Finding, Severity
+from .policy import Policy
 from .report import ModelInfo, Report
 from .resolve import ModelSource, ResolutionError, resolve
 from .spec import AdapterSpec, parse_spec
@@ -42,24 +45,35 @@ class Options:
     offline: bool = False
     allow_remote_code: bool = False
     model: str | None = None  # compile against this base model instead of the YAML's (diff --model)
+    no_model: bool = False  # stop after the YAML-only rules (lint --no-model): no torch import
+    serve: str | None = None  # check compatibility with a serving engine (lint --serve vllm)
+    policy: Policy = field(default_factory=Policy)
+
+
+def load_document(config: str | Path | Mapping[str, Any] | Document) -> Document:
+    if isinstance(config, Document):
+        return config
+    if isinstance(config, Mapping):
+        return Document(file=None, values=dict(config))  # type: ignore[arg-type]
+    return load_file(config)
 
 
 def compile_config(config: str | Path | Mapping[str, Any] | Document, options: Options = Options()) -> CompileResult:
-    """Compile a YAML path, an already-parsed Document, or a plain mapping of Axolotl keys."""
-    if isinstance(config, Document):
-        doc = config
-    elif isinstance(config, Mapping):
-        doc = Document(file=None, values=dict(config))  # type: ignore[arg-type]
-    else:
-        doc = load_file(config)
+    """Run the pipeline on a YAML path, an already-parsed Document, or a plain mapping of Axolotl keys."""
+    doc = load_document(config)
     result = CompileResult(file=doc.file, findings=list(doc.findings))
     if doc.usable:
         _run(doc, options, result)
-    result.findings = fmod.sort_findings(result.findings)
+    result.findings = fmod.sort_findings(options.policy.apply(result.findings, doc))
+    if result.report is not None:
+        result.report.findings = result.findings
     return result
 
 
 def _run(doc: Document, options: Options, result: CompileResult) -> None:
+    from .rules import run_stage
+    from .rules.context import Context
+
     spec, problems = parse_spec(doc)
     result.findings += problems
     if spec is None:
@@ -67,13 +81,15 @@ def _run(doc: Document, options: Options, result: CompileResult) -> None:
     if options.model:
         spec = spec.model_copy(update={"base_model": options.model, "base_model_config": None})
     result.spec = spec
-    if not _adapter_ok(doc, spec, result):
+    ctx = Context(doc, spec, serve=options.serve, allow_remote_code=options.allow_remote_code)
+    result.findings += run_stage("config", ctx)
+    if options.no_model or not _adapter_ok(doc, spec, result):
         return
     source = _resolve(doc, spec, options, result)
     if source is None:
         return
     result.source = source
-    _build(doc, spec, source, options, result)
+    _build(ctx, source, options, result)
 
 
 def _adapter_ok(doc: Document, spec: AdapterSpec, result: CompileResult) -> bool:
@@ -106,26 +122,25 @@ def _resolve(doc: Document, spec: AdapterSpec, options: Options, result: Compile
         return None
 
 
-def _build(doc: Document, spec: AdapterSpec, source: ModelSource, options: Options, result: CompileResult) -> None:
+def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResult) -> None:
     from .inject import InjectionError, inject
     from .peftcfg import PeftConfigError, build_lora_config, key_for_message
+    from .rules import run_stage
     from .skeleton import SkeletonError, build
     from .targets import plan_targets
 
+    doc, spec = ctx.doc, ctx.spec
     try:
         skel = build(source, spec, options.allow_remote_code)
     except SkeletonError as exc:
         result.findings.append(doc.finding(exc.rule, str(exc), (exc.key or "base_model",), hint=exc.hint))
         return
-    if skel.remote_code_refused:
-        result.findings.append(doc.finding(
-            "remote-code-refused", "trust_remote_code: true is ignored: model code is only run with "
-            f"--trust-remote-code on the command line; built transformers' own {skel.architecture} instead",
-            ("trust_remote_code",), Severity.WARNING,
-            hint="pass --trust-remote-code after reviewing the model repository's code"))
-    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, skel.model)
-    if not _targets_ok(doc, spec, plan, skel, result):
-        return
+    ctx.skeleton = skel
+    ctx.plan = plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters,
+                                   skel.model)
+    result.findings += run_stage("model", ctx)
+    if fmod.has_errors(result.findings):
+        return  # PEFT would only restate these errors less clearly, and nothing will be written
     try:
         lora_config = build_lora_config(spec, plan, skel.architecture)
     except PeftConfigError as exc:
@@ -168,37 +183,6 @@ def _build(doc: Document, spec: AdapterSpec, source: ModelSource, options: Optio
         trainable_tokens=[asdict(m) for m in inj.trainable_tokens],
         trainable_params=inj.trainable_params,
         all_params=inj.all_params,
-        findings=result.findings,
     )
-
-
-def _targets_ok(doc: Document, spec: AdapterSpec, plan: Any, skel: Any, result: CompileResult) -> bool:
-    from .targets import embedding_layers, output_layer_name
-
-    nothing_else = not plan.target_modules and not plan.target_parameters
-    if spec.lora_target_linear and not plan.linear_names:
-        from .targets import conv1d_names
-
-        names = conv1d_names(skel.model)
-        extra = (f"; its projections are Conv1D layers ({', '.join(names)}): list them in lora_target_modules "
-                 "and set lora_fan_in_fan_out: true") if names else ""
-        result.findings.append(doc.finding(
-            "target-linear-empty", f"lora_target_linear finds no Linear layers in {skel.architecture}{extra}",
-            ("lora_target_linear",), Severity.ERROR if nothing_else else Severity.WARNING,
-            hint="name the modules in lora_target_modules instead"))
-        return not nothing_else
-    head = output_layer_name(skel.model) if plan.linear_names else None
-    if head and head.split(".")[-1] in plan.linear_names:
-        result.findings.append(doc.finding(
-            "target-linear-output-layer",
-            f"lora_target_linear also targets the output layer '{head}': Axolotl only removes "
-            f"'{embedding_layers(skel.model_type)[1]}' for model type '{skel.model_type}'",
-            ("lora_target_linear",), Severity.WARNING,
-            hint=f"add lora_exclude_modules: [{head.split('.')[-1]}] unless you mean to train the output layer"))
-    if nothing_else:
-        result.findings.append(doc.finding(
-            "no-targets", "nothing to adapt: neither lora_target_modules, lora_target_linear nor "
-            "lora_target_parameters is set", ("adapter",),
-            hint="add 'lora_target_linear: true' or list module names in lora_target_modules"))
-        return False
-    return True
+    ctx.report = result.report
+    result.findings += run_stage("report", ctx)

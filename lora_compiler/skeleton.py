@@ -37,7 +37,6 @@ class Skeleton:
     is_multimodal: bool
     num_parameters: int
     num_hidden_layers: int | None
-    remote_code_refused: bool  # the YAML asked for remote code and the command line did not allow it
 
 
 def raw_config(source: ModelSource) -> dict[str, Any]:
@@ -48,8 +47,8 @@ def raw_config(source: ModelSource) -> dict[str, Any]:
     return data
 
 
-def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool) -> tuple[Any, bool]:
-    """The transformers config as Axolotl's load_model_config builds it; returns (config, refused)."""
+def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool) -> Any:
+    """The transformers config as Axolotl's load_model_config builds it."""
     import transformers
     from transformers import AutoConfig
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
@@ -87,7 +86,7 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
         setattr(config, key, value)
     # Axolotl loads from base_model, so that is the name PEFT records, not our config directory.
     config._name_or_path = spec.base_model or source.name
-    return config, wants_remote and not allow_remote_code
+    return config
 
 
 def choose_loader(spec: AdapterSpec, config: Any) -> tuple[Any, str, bool]:
@@ -120,7 +119,7 @@ def build(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool = Fals
     """Build the skeleton on the meta device. Raises SkeletonError with a finding's worth of detail."""
     import torch
 
-    config, refused = load_config(source, spec, allow_remote_code)
+    config = load_config(source, spec, allow_remote_code)
     loader, loader_name, multimodal = choose_loader(spec, config)
     trust = bool(spec.trust_remote_code) and allow_remote_code
     try:
@@ -147,7 +146,6 @@ def build(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool = Fals
         is_multimodal=multimodal,
         num_parameters=sum(p.numel() for p in model.parameters()),
         num_hidden_layers=getattr(text, "num_hidden_layers", None),
-        remote_code_refused=refused,
     )
 
 

@@ -57,6 +57,30 @@ def conv1d_names(model: Any) -> list[str]:
     return sorted({n.split(".")[-1] for n, m in model.named_modules() if type(m).__name__ == "Conv1D"})
 
 
+def peft_converted_names(model: Any, names: list[str]) -> set[str]:
+    """Target names PEFT will move to fused expert parameters on this model (transformers 5 MoE).
+
+    Runs PEFT's own config conversion on a throwaway config, as Axolotl's probe does, so a name
+    such as Mixtral's w1 counts as found even though no module carries it any more.
+    """
+    try:
+        from peft import LoraConfig
+        from peft.utils.transformers_weight_conversion import (
+            convert_peft_config_for_transformers,
+            get_model_conversion_mapping,
+        )
+    except ImportError:  # transformers 4 or an older PEFT: nothing is converted
+        return set()
+    probe = LoraConfig(target_modules=list(names))
+    try:
+        convert_peft_config_for_transformers(probe, model=model, conversions=get_model_conversion_mapping(model))
+    except Exception:  # a conversion PEFT cannot do here is one it will not do at injection either
+        return set()
+    if not probe.target_parameters:
+        return set()
+    return set(names) - set(probe.target_modules or [])
+
+
 @dataclass(frozen=True)
 class TargetPlan:
     """What goes into LoraConfig.target_modules, and what lora_target_linear contributed."""

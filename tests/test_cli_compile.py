@@ -82,12 +82,22 @@ def test_unresolvable_model_names_every_place_tried(write_yaml):
         assert place in res.output
 
 
-def test_target_not_found_is_a_peft_refusal_at_the_key_line(model_dir, write_yaml, tmp_path):
-    cfg = write_yaml(f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_target_modules:\n  - qkv_proj\n")
+def test_target_that_matches_no_module_is_an_error_at_the_list_item(model_dir, write_yaml, tmp_path):
+    cfg = write_yaml(f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+                     "lora_target_modules:\n  - qkv_proj\n")
     res = run("compile", str(cfg), "-o", str(tmp_path / "out"))
     assert res.exit_code == 1
-    assert f"{cfg}:4:1: error [peft-refused]" in res.output and "qkv_proj" in res.output
+    assert f"{cfg}:6:5: error [target-not-found] target 'qkv_proj' matches no module" in res.output
+    assert "q_proj" in res.output  # the hint lists the model's real suffixes
     assert not (tmp_path / "out").exists()
+
+
+def test_peft_config_refusal_points_at_the_key_peft_names(model_dir, write_yaml):
+    cfg = write_yaml(f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+                     "lora_target_modules: '.*q_proj'\npeft_layers_to_transform: [0]\n")
+    res = run("compile", str(cfg))
+    assert res.exit_code == 1
+    assert f"{cfg}:6:1: error [peft-config] PEFT refuses this LoraConfig" in res.output
 
 
 def test_directory_with_adapter_weights_needs_force(tmp_path):

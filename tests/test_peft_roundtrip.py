@@ -69,7 +69,7 @@ def _real_model(model_dir: Path) -> Any:
     from lora_compiler.spec import AdapterSpec
 
     spec = AdapterSpec(base_model=str(model_dir))
-    config, _ = load_config(ModelSource(str(model_dir), "local", model_dir), spec, allow_remote_code=False)
+    config = load_config(ModelSource(str(model_dir), "local", model_dir), spec, allow_remote_code=False)
     loader, name, _ = choose_loader(spec, config)
     torch.manual_seed(0)
     level = logging.get_verbosity()

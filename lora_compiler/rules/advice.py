@@ -1,0 +1,115 @@
+"""Warnings worth a human look: towers, routers, fused experts and tied embeddings."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..findings import Finding, Severity
+from . import rule
+from .context import Context
+
+W = Severity.WARNING
+TOWER_PARTS = ("vision_tower", "vision_model", "visual", "vision_encoder", "image_encoder", "audio_tower",
+               "audio_model", "audio_encoder", "multi_modal_projector", "mm_projector")
+ROUTER_NAMES = ("gate", "router", "wg")
+
+
+def tower_of(name: str) -> str | None:
+    """The vision/audio component a module belongs to, by its path."""
+    return next((p for p in name.split(".") if p in TOWER_PARTS), None)
+
+
+@rule("multimodal-tower-hit", W, "Target names also reach a vision or audio tower.",
+      """lora_target_linear and plain suffix names match every module with that name, so on a
+      multimodal model they also train the vision/audio encoder and projector. Often intended for
+      the language model only: restrict with a regex on the language model's path.""", stage="report")
+def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
+    towers: dict[str, int] = {}
+    for m in ctx.report.modules:
+        tower = tower_of(m["name"])
+        if tower:
+            towers[tower] = towers.get(tower, 0) + 1
+    if towers:
+        where = ", ".join(f"{n} in {t}" for t, n in sorted(towers.items()))
+        suffixes = sorted({m["name"].rsplit(".", 1)[-1] for m in ctx.report.modules if not tower_of(m["name"])})
+        yield ctx.finding(
+            "multimodal-tower-hit", f"the targets also wrap {sum(towers.values())} modules outside the language "
+            f"model ({where})", "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
+            hint="to adapt the language model only: lora_target_modules: "
+            f"'.*language_model.*\\.({'|'.join(suffixes)})' without lora_target_linear")
+
+
+def _num_experts(config: Any) -> int | None:
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for key in ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"):
+        value = getattr(text, key, None)
+        if isinstance(value, int) and value > 1:
+            return value
+    return None
+
+
+@rule("moe-router-targeted", W, "LoRA wraps an MoE router.",
+      """The router (gate) decides which experts see each token; adapting it changes routing and is
+      rarely intended with lora_target_linear.""", stage="report")
+def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
+    experts = _num_experts(ctx.skeleton.config)
+    routers = [m for m in ctx.report.modules
+               if experts and m["name"].rsplit(".", 1)[-1] in ROUTER_NAMES and m["out_features"] == experts]
+    if routers:
+        name = routers[0]["name"].rsplit(".", 1)[-1]
+        yield ctx.finding("moe-router-targeted", f"{len(routers)} MoE router layers ('{name}', {experts} experts) "
+                          "are wrapped", "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
+                          hint=f"add lora_exclude_modules: [{name}] to leave routing alone")
+
+
+@rule("moe-experts-unreached", W, "MoE experts are fused parameters that no target reaches.",
+      """Under transformers 5 most MoE models store experts as 3D nn.Parameters, not Linear modules,
+      so lora_target_modules / lora_target_linear cannot reach them; only lora_target_parameters
+      (e.g. [gate_up_proj, down_proj]) can.""", stage="report")
+def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
+    fused = sorted({n.rsplit(".", 1)[-1] for n, p in ctx.skeleton.model.named_parameters()
+                    if p.dim() == 3 and ".experts." in n})
+    if fused and not any(m["kind"] == "parameter" for m in ctx.report.modules):
+        yield ctx.finding("moe-experts-unreached", f"the experts of {ctx.skeleton.architecture} are fused 3D "
+                          f"parameters ({', '.join(fused)}) and no target reaches them: only attention and dense "
+                          "layers are adapted", "lora_target_linear" if ctx.spec.lora_target_linear else "adapter",
+                          hint=f"to adapt experts: lora_target_parameters: [{', '.join(fused)}] with lora_dropout: 0")
+
+
+@rule("moe-linear-targets-dropped", W, "PEFT dropped Linear targets while converting expert targets.",
+      """When PEFT rewrites expert target_modules into fused target_parameters it removes those names
+      from target_modules altogether, so dense MLP and shared-expert Linear layers of the same name
+      (e.g. DeepSeek's first dense layers) are not adapted.""", stage="report")
+def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
+    from ..targets import is_linear_like
+
+    asked, kept = ctx.report.target_modules, ctx.report.effective_target_modules
+    if isinstance(asked, str) or isinstance(kept, str) or not ctx.report.effective_target_parameters:
+        return
+    dropped = sorted(set(asked) - set(kept or []))
+    wrapped = {m["name"] for m in ctx.report.modules}
+    left = [n for n, mod in ctx.skeleton.model.named_modules()
+            if n.rsplit(".", 1)[-1] in dropped and is_linear_like(mod) and n not in wrapped]
+    if left:
+        yield ctx.finding("moe-linear-targets-dropped", f"PEFT moved {', '.join(dropped)} to fused expert parameters "
+                          f"and no longer wraps {len(left)} Linear layers of those names (e.g. {left[0]})",
+                          "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
+                          hint="this is PEFT's behaviour under transformers 5; target those layers by regex if needed")
+
+
+@rule("tied-embeddings-partial", W, "Tied input/output embeddings with only one in modules_to_save.",
+      """With tie_word_embeddings the input embedding and the output layer share one matrix; saving
+      only one of them in full unties them during training (or, with peft_ensure_weight_tying,
+      trains both through one copy). Name both, or neither.""", stage="model")
+def tied_embeddings_partial(ctx: Context) -> Iterable[Finding]:
+    from ..targets import embedding_layers
+
+    config = ctx.skeleton.config
+    tied = getattr(config, "tie_word_embeddings", False) or getattr(config.get_text_config(), "tie_word_embeddings", False)
+    saved = set(ctx.spec.lora_modules_to_save or [])
+    pair = set(embedding_layers(ctx.skeleton.model_type))
+    if tied and len(saved & pair) == 1:
+        yield ctx.finding("tied-embeddings-partial", f"{ctx.skeleton.architecture} ties its input and output "
+                          f"embeddings, but lora_modules_to_save names only {', '.join(saved & pair)}",
+                          "lora_modules_to_save", hint=f"list both {' and '.join(sorted(pair))}, or set "
+                          "peft_ensure_weight_tying: true")

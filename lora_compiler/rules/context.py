@@ -1,0 +1,37 @@
+"""What rules see: the document and spec always; the skeleton, target plan and report when built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..findings import Finding, Severity
+from ..spec import AdapterSpec
+from ..yamldoc import Document
+
+
+@dataclass
+class Context:
+    doc: Document
+    spec: AdapterSpec
+    serve: str | None = None  # serving engine to check compatibility with (e.g. "vllm")
+    allow_remote_code: bool = False
+    skeleton: Any = None  # skeleton.Skeleton
+    plan: Any = None  # targets.TargetPlan
+    report: Any = None  # report.Report
+    _names: list[str] | None = field(default=None, repr=False)
+
+    @property
+    def module_names(self) -> list[str]:
+        """Every module name of the skeleton (computed once: rules share it)."""
+        if self._names is None:
+            self._names = [n for n, _ in self.skeleton.model.named_modules() if n]
+        return self._names
+
+    def finding(self, rule_id: str, message: str, key: str | tuple[object, ...], hint: str | None = None,
+                severity: Severity | None = None, prefer_value: bool = False) -> Finding:
+        from . import REGISTRY
+
+        path = (key,) if isinstance(key, str) else key
+        level = severity or REGISTRY[rule_id].level
+        return self.doc.finding(rule_id, message, path, level, hint, prefer_value)

@@ -1,0 +1,168 @@
+"""Checks against the model skeleton: names that match nothing fail (or silently do nothing) hours later."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from ..findings import Finding, Severity
+from . import rule
+from .context import Context
+
+E, W = Severity.ERROR, Severity.WARNING
+
+
+def suffix_match(name: str, module: str) -> bool:
+    """PEFT's list matching: the whole module name, or its trailing dotted components."""
+    return module == name or module.endswith("." + name)
+
+
+def _regex(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+@rule("target-not-found", E, "A target name or regex matches no module of the model.",
+      """PEFT matches list entries against the end of module names and a string as a full-match
+      regex. When nothing matches, get_peft_model fails ("Target modules ... not found") after the
+      model has been downloaded and loaded; when only some names match, the others are silently
+      unused (a warning here).""", stage="model")
+def target_not_found(ctx: Context) -> Iterable[Finding]:
+    targets = ctx.plan.target_modules
+    names = ctx.module_names
+    if isinstance(targets, str):
+        rx = _regex(targets)
+        if rx is None:
+            yield ctx.finding("target-not-found", f"lora_target_modules is not a valid regex: {targets!r}",
+                              "lora_target_modules", prefer_value=True)
+        elif not any(rx.fullmatch(n) for n in names):
+            yield ctx.finding("target-not-found", f"the regex {targets!r} full-matches no module of "
+                              f"{ctx.skeleton.architecture}", "lora_target_modules", prefer_value=True,
+                              hint=f"module names look like '{_example(ctx)}'")
+        return
+    missing = [t for t in targets if not any(suffix_match(t, n) for n in names)]
+    if missing:
+        from ..targets import peft_converted_names
+
+        converted = peft_converted_names(ctx.skeleton.model, list(targets))
+        missing = [t for t in missing if t not in converted]
+    if not missing:
+        return
+    every = len(missing) == len(targets) and not ctx.plan.target_parameters
+    for name in missing:
+        yield ctx.finding(
+            "target-not-found", f"target '{name}' matches no module of {ctx.skeleton.architecture}"
+            + ("; PEFT will refuse the config" if every else "; it will be silently unused"),
+            _target_key(ctx, name), severity=E if every else W,
+            hint=f"suffixes in this model: {', '.join(_suffixes(ctx)[:12])}")
+
+
+def _target_key(ctx: Context, name: str) -> tuple[object, ...]:
+    listed = ctx.spec.lora_target_modules
+    if isinstance(listed, list) and name in listed:
+        return ("lora_target_modules", listed.index(name))
+    return ("lora_target_linear",) if ctx.spec.lora_target_linear else ("lora_target_modules",)
+
+
+def _suffixes(ctx: Context) -> list[str]:
+    from ..targets import is_linear_like
+
+    model = ctx.skeleton.model
+    return sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if n and is_linear_like(m)})
+
+
+def _example(ctx: Context) -> str:
+    from ..targets import is_linear_like
+
+    return next((n for n, m in ctx.skeleton.model.named_modules() if n and is_linear_like(m)), "")
+
+
+@rule("target-linear-empty", E, "lora_target_linear finds no Linear layers.",
+      """Axolotl's lora_target_linear collects torch.nn.Linear modules and classes named *Linear*.
+      GPT-2 style models use transformers' Conv1D, so it finds nothing: name the modules in
+      lora_target_modules and set lora_fan_in_fan_out: true.""", stage="model")
+def target_linear_empty(ctx: Context) -> Iterable[Finding]:
+    from ..targets import conv1d_names
+
+    plan = ctx.plan
+    if not ctx.spec.lora_target_linear or plan.linear_names:
+        return
+    nothing_else = not plan.target_modules and not plan.target_parameters
+    names = conv1d_names(ctx.skeleton.model)
+    extra = (f"; its projections are Conv1D layers ({', '.join(names)}): list them in lora_target_modules "
+             "and set lora_fan_in_fan_out: true") if names else ""
+    yield ctx.finding("target-linear-empty", f"lora_target_linear finds no Linear layers in "
+                      f"{ctx.skeleton.architecture}{extra}", "lora_target_linear", severity=E if nothing_else else W,
+                      hint="name the modules in lora_target_modules instead")
+
+
+@rule("target-linear-output-layer", W, "lora_target_linear also targets the output layer.",
+      """Axolotl removes the output embedding by name from a per-model-type table (embed_out for
+      gpt_neox, lm_head otherwise). When the model's real output layer has another name (gpt_neox's
+      is lm_head under transformers 5), Axolotl trains LoRA on the output layer too.""", stage="model")
+def target_linear_output_layer(ctx: Context) -> Iterable[Finding]:
+    from ..targets import embedding_layers, output_layer_name
+
+    if not ctx.plan.linear_names:
+        return
+    head = output_layer_name(ctx.skeleton.model)
+    if head and head.rsplit(".", 1)[-1] in ctx.plan.linear_names:
+        yield ctx.finding(
+            "target-linear-output-layer", f"lora_target_linear also targets the output layer '{head}': Axolotl only "
+            f"removes '{embedding_layers(ctx.skeleton.model_type)[1]}' for model type '{ctx.skeleton.model_type}'",
+            "lora_target_linear", hint=f"add lora_exclude_modules: [{head.rsplit('.', 1)[-1]}] unless you mean to "
+            "train the output layer")
+
+
+@rule("layers-out-of-range", E, "peft_layers_to_transform names layers the model does not have.",
+      """Indices must be between 0 and num_hidden_layers - 1; PEFT silently wraps nothing in a
+      missing layer, or refuses the config when no layer is left.""", stage="model")
+def layers_out_of_range(ctx: Context) -> Iterable[Finding]:
+    n = ctx.skeleton.num_hidden_layers
+    for i, idx in enumerate(ctx.spec.peft_layers_to_transform or []):
+        if n is not None and not 0 <= idx < n:
+            yield ctx.finding("layers-out-of-range", f"layer {idx} does not exist: {ctx.skeleton.architecture} has "
+                              f"{n} layers (0-{n - 1})", ("peft_layers_to_transform", i), prefer_value=True)
+
+
+@rule("modules-to-save-missing", E, "lora_modules_to_save names a module the model does not have.",
+      """PEFT fails when no module ends with a name in modules_to_save; a name that matches nothing is
+      never trained or saved.""", stage="model")
+def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
+    for i, name in enumerate(ctx.spec.lora_modules_to_save or []):
+        if not any(n.endswith(name) for n in ctx.module_names):
+            yield ctx.finding("modules-to-save-missing", f"no module of {ctx.skeleton.architecture} is named "
+                              f"'{name}'", ("lora_modules_to_save", i), prefer_value=True,
+                              hint="the model's embeddings are usually embed_tokens and lm_head")
+
+
+@rule("exclude-matches-nothing", W, "lora_exclude_modules matches no module.",
+      """An exclusion that matches nothing excludes nothing: usually a typo, so the module it meant
+      to protect is trained.""", stage="model")
+def exclude_matches_nothing(ctx: Context) -> Iterable[Finding]:
+    ex = ctx.spec.lora_exclude_modules
+    if isinstance(ex, str):
+        rx = _regex(ex)
+        if rx is None or not any(rx.fullmatch(n) for n in ctx.module_names):
+            yield ctx.finding("exclude-matches-nothing", f"the regex {ex!r} full-matches no module",
+                              "lora_exclude_modules", prefer_value=True)
+        return
+    for i, name in enumerate(ex or []):
+        if not any(suffix_match(name, n) for n in ctx.module_names):
+            yield ctx.finding("exclude-matches-nothing", f"'{name}' matches no module",
+                              ("lora_exclude_modules", i), prefer_value=True)
+
+
+@rule("pattern-matches-nothing", W, "A rank or alpha pattern key matches no wrapped module.",
+      """PEFT applies lora_rank_pattern / lora_alpha_pattern keys as regexes anchored at a name
+      boundary at the end of each wrapped module's name; a key that matches none changes nothing.""",
+      stage="report")
+def pattern_matches_nothing(ctx: Context) -> Iterable[Finding]:
+    wrapped = [m["name"] for m in ctx.report.modules]
+    for key in ("lora_rank_pattern", "lora_alpha_pattern"):
+        for pattern in getattr(ctx.spec, key) or {}:
+            if not any(re.match(rf"(.*\.)?({pattern})$", n) for n in wrapped if _regex(pattern)):
+                yield ctx.finding("pattern-matches-nothing", f"{key} key '{pattern}' matches no wrapped module",
+                                  (key, pattern), hint="keys are matched against the end of wrapped module names")

@@ -1,0 +1,49 @@
+"""Rules whose findings the pipeline stages report themselves; documented here once."""
+
+from __future__ import annotations
+
+from ..findings import Severity
+from . import documented
+
+E, W = Severity.ERROR, Severity.WARNING
+
+documented("input-unreadable", E, "The config file cannot be read.",
+           "The path is missing, a directory, larger than 10 MB, binary (NUL bytes) or not UTF-8.")
+documented("yaml-syntax", E, "The YAML does not parse.",
+           "PyYAML's safe loader rejects the document (including unsafe tags such as !!python/object).")
+documented("yaml-not-mapping", E, "The top level is not a mapping.",
+           "An Axolotl config is a mapping of keys such as base_model and adapter; an empty file or a list is not.")
+documented("yaml-too-complex", E, "Alias expansion or nesting exceeds the limits.",
+           "Refuses alias bombs and pathological nesting that no Axolotl config needs.")
+documented("yaml-duplicate-key", E, "A key is defined twice.",
+           "PyYAML, and so Axolotl, silently keeps the last value; the first one is almost always a forgotten edit.")
+documented("schema", E, "Wrong type or value for an adapter key.",
+           "Types follow Axolotl's schema, tightened where PEFT would fail later: lora_r and lora_alpha are "
+           "positive integers, lora_dropout is in [0, 1), patterns map names to positive integers.")
+documented("adapter-missing", E, "No adapter key.",
+           "Without 'adapter' Axolotl trains the full model; there is no LoRA adapter to compile.")
+documented("adapter-unsupported", E, "An adapter other than lora or qlora.",
+           "lora-compiler compiles LoRA and QLoRA adapters only.")
+documented("model-not-found", E, "The model config cannot be found.",
+           "Neither a local directory, the hub cache, the bundled configs nor (unless offline) the Hub has config.json.")
+documented("model-config-invalid", E, "transformers cannot read the model config.",
+           "config.json is not valid for transformers, or cls_model_config names no config class.")
+documented("remote-code-required", E, "The model is defined by its repository's own Python code.",
+           "Such code runs only when the YAML sets trust_remote_code: true and the command line passes "
+           "--trust-remote-code; a YAML alone can never make the tool execute code.")
+documented("skeleton-failed", E, "The model class cannot be built.",
+           "The class Axolotl would load cannot be instantiated for this config (unknown model_type class, "
+           "or a config the installed transformers does not support).")
+documented("peft-config", E, "PEFT rejects the LoraConfig.",
+           "LoraConfig's own validation fails (e.g. layers_pattern without layers_to_transform, a regex "
+           "target with layers_to_transform, a field this PEFT version lacks).")
+documented("peft-refused", E, "PEFT cannot apply the adapter to this model.",
+           "Applying the LoraConfig to the skeleton fails, as get_peft_model would at training time "
+           "(e.g. 'Target modules ... not found', an unsupported layer type).")
+documented("peft-warning", W, "PEFT warned while applying the adapter.",
+           "A warning PEFT itself emitted on the skeleton, such as tied-weight advice.")
+documented("moe-fused-dropout", W, "lora_dropout cannot apply to fused MoE expert parameters.",
+           "PEFT rewrote expert target_modules into target_parameters, whose wrapper cannot use dropout; "
+           "Axolotl patches it so that dropout applies to the other layers only.")
+documented("output-protected", E, "The output directory holds adapter weights.",
+           "compile does not write an adapter_config.json beside trained weights it did not produce, unless --force.")
