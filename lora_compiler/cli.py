@@ -59,5 +59,79 @@ def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, offli
     sys.exit(code)
 
 
+@cli.command("lint")
+@click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to this file instead of stdout.")
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+@click.option("--no-model", is_flag=True, help="YAML, schema and cross-field rules only: no model, no torch import.")
+@click.option("--serve", type=click.Choice(["vllm"]), help="Also check that a serving engine can load the adapter.")
+@click.option("--config", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Rule levels file (default: [tool.lora-compiler] in the nearest pyproject.toml).")
+@_OFFLINE
+@_REMOTE
+def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: bool, no_model: bool,
+             serve: str | None, policy_file: Path | None, offline: bool, trust_remote_code: bool) -> None:
+    """Check Axolotl configs before training: findings as path:line:col, for people and CI.
+
+    Exit status: 0 clean, 1 error findings (or warnings with --strict), 2 unusable input.
+    """
+    from .api import lint_files
+    from .compiler import Options
+    from .findings import exit_code
+    from .formats import LINT_FORMATS
+    from .policy import Policy, PolicyError
+
+    try:
+        policy = Policy.from_file(policy_file) if policy_file else Policy.discover(Path.cwd())
+    except PolicyError as exc:
+        raise click.UsageError(str(exc)) from None
+    options = Options(offline=offline, allow_remote_code=trust_remote_code, no_model=no_model, serve=serve,
+                      policy=policy)
+    progress = _Progress(enabled=fmt == "text" and output is None and sys.stderr.isatty())
+    results = lint_files(list(configs), options, on_progress=progress)
+    progress.done()
+    text = LINT_FORMATS[fmt](results, fmt == "text" and output is None and sys.stdout.isatty(), strict)
+    if output is not None:
+        from .writers.files import write_text
+
+        write_text(output, text)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(exit_code([f for r in results for f in r.findings], strict))
+
+
+@cli.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of the adapter keys (for editors and CI validation)."""
+    import json
+
+    from .api import adapter_schema
+
+    click.echo(json.dumps(adapter_schema(), indent=2))
+
+
+class _Progress:
+    """A one-line counter on a terminal, only once a run has taken more than two seconds."""
+
+    def __init__(self, enabled: bool) -> None:
+        import time
+
+        self.enabled, self.start, self.shown = enabled, time.monotonic(), False
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        if self.enabled and time.monotonic() - self.start > 2:
+            click.echo(f"\rchecked {done}/{total} configs", nl=False, err=True)
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo("\r\033[K", nl=False, err=True)
+
+
 def main() -> None:
     cli(prog_name="lora-compiler")

@@ -17,6 +17,7 @@ from .findings import Finding, Severity
 from .policy import Policy
 from .report import ModelInfo, Report
 from .resolve import ModelSource, ResolutionError, resolve
+from .session import Session
 from .spec import AdapterSpec, parse_spec
 from .yamldoc import Document, load_file
 
@@ -58,19 +59,20 @@ def load_document(config: str | Path | Mapping[str, Any] | Document) -> Document
     return load_file(config)
 
 
-def compile_config(config: str | Path | Mapping[str, Any] | Document, options: Options = Options()) -> CompileResult:
+def compile_config(config: str | Path | Mapping[str, Any] | Document, options: Options = Options(),
+                   session: Session | None = None) -> CompileResult:
     """Run the pipeline on a YAML path, an already-parsed Document, or a plain mapping of Axolotl keys."""
     doc = load_document(config)
     result = CompileResult(file=doc.file, findings=list(doc.findings))
     if doc.usable:
-        _run(doc, options, result)
+        _run(doc, options, result, session or Session())
     result.findings = fmod.sort_findings(options.policy.apply(result.findings, doc))
     if result.report is not None:
         result.report.findings = result.findings
     return result
 
 
-def _run(doc: Document, options: Options, result: CompileResult) -> None:
+def _run(doc: Document, options: Options, result: CompileResult, session: Session) -> None:
     from .rules import run_stage
     from .rules.context import Context
 
@@ -89,7 +91,7 @@ def _run(doc: Document, options: Options, result: CompileResult) -> None:
     if source is None:
         return
     result.source = source
-    _build(ctx, source, options, result)
+    _build(ctx, source, options, result, session)
 
 
 def _adapter_ok(doc: Document, spec: AdapterSpec, result: CompileResult) -> bool:
@@ -122,7 +124,7 @@ def _resolve(doc: Document, spec: AdapterSpec, options: Options, result: Compile
         return None
 
 
-def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResult) -> None:
+def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResult, session: Session) -> None:
     from .inject import InjectionError, inject
     from .peftcfg import PeftConfigError, build_lora_config, key_for_message
     from .rules import run_stage
@@ -130,8 +132,9 @@ def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResul
     from .targets import plan_targets
 
     doc, spec = ctx.doc, ctx.spec
+    key = session.key(source, spec, options.allow_remote_code)
     try:
-        skel = build(source, spec, options.allow_remote_code)
+        skel = session.skeleton(key, lambda: build(source, spec, options.allow_remote_code))
     except SkeletonError as exc:
         result.findings.append(doc.finding(exc.rule, str(exc), (exc.key or "base_model",), hint=exc.hint))
         return
@@ -151,6 +154,7 @@ def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResul
     try:
         inj = inject(skel.model, lora_config)
     except InjectionError as exc:
+        session.discard(key)
         key = key_for_message(str(exc), spec)
         result.findings.append(doc.finding(
             "peft-refused", f"PEFT refuses to apply this adapter to {skel.architecture}: {exc}", (key,),
@@ -164,7 +168,9 @@ def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResul
             f"where lora_dropout {spec.lora_dropout:g} cannot apply; Axolotl applies it to the other layers only",
             ("lora_dropout",), Severity.WARNING, hint="set lora_dropout: 0 to make this explicit"))
     for text in inj.warnings:
-        result.findings.append(doc.finding("peft-warning", f"PEFT: {text}", ("adapter",), Severity.WARNING))
+        about = key_for_message(text, spec)
+        result.findings.append(doc.finding("peft-warning", f"PEFT: {text}",
+                                           (about if (about,) in doc.key_pos else "adapter",), Severity.WARNING))
     result.report = Report(
         file=doc.file,
         model=ModelInfo(
@@ -186,3 +192,13 @@ def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResul
     )
     ctx.report = result.report
     result.findings += run_stage("report", ctx)
+    result.findings = _without_restated_peft_warnings(result.findings)
+
+
+def _without_restated_peft_warnings(findings: list[Finding]) -> list[Finding]:
+    """Drop a PEFT warning about a key that one of our rules already explains better."""
+    def top(f: Finding) -> str:
+        return (f.key or "").split(".")[0]
+
+    explained = {top(f) for f in findings if f.rule != "peft-warning" and f.key}
+    return [f for f in findings if f.rule != "peft-warning" or top(f) not in explained]

@@ -55,7 +55,11 @@ _BASE_SUFFIX = re.compile(r"(\.base_layer)+$")
 
 
 def inject(model: Any, lora_config: Any) -> Injection:
-    """Apply a copy of lora_config to `model` (consumed) on the meta device and inventory it."""
+    """Apply a copy of lora_config to `model` on the meta device, inventory it, and unload it again.
+
+    On success the model is left as it was (PEFT's unload restores every original module); after
+    an InjectionError it may be half-wrapped and must not be reused.
+    """
     import torch
     from peft import get_peft_model
 
@@ -80,6 +84,7 @@ def inject(model: Any, lora_config: Any) -> Injection:
     applied = peft_model.peft_config["default"]
     trainable, total = peft_model.get_nb_trainable_parameters()
     modules, saved, tokens = _inventory(peft_model.base_model.model)
+    peft_model.unload()  # hand the skeleton back unchanged, so a batch can reuse it
     return Injection(
         modules=modules,
         modules_to_save=saved,

@@ -62,6 +62,15 @@ class Policy:
         return cls()
 
     @classmethod
+    def from_file(cls, path: Path) -> Policy:
+        """A given levels file: a pyproject.toml ([tool.lora-compiler.rules]) or any TOML with [rules]."""
+        from .rules import REGISTRY
+
+        data = _toml(path)
+        table = data.get("tool", {}).get("lora-compiler", {}) if path.name == "pyproject.toml" else data
+        return cls._from(path, table.get("rules", {}), REGISTRY)
+
+    @classmethod
     def _from(cls, path: Path, rules: object, registry: Mapping[str, object]) -> Policy:
         if not isinstance(rules, dict):
             raise PolicyError(f"{path}: 'rules' must be a table of rule-id = level")

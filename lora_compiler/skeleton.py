@@ -76,7 +76,7 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
     if spec.num_labels:
         kwargs["num_labels"] = spec.num_labels
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_transformers():
             warnings.simplefilter("ignore")
             config = config_cls.from_pretrained(str(source.config_dir), trust_remote_code=trust, **kwargs)
     except Exception as exc:

@@ -57,6 +57,8 @@ class Document:
         prefer_value: bool = False,
     ) -> Finding:
         line, col = self.position(path, prefer_value) if path else (None, None)
+        if line is None and path and self.text:
+            line, col = 1, 1  # a missing key: point at the document
         key = ".".join(str(p) for p in path) if path else None
         return Finding(rule, severity, message, self.file, line, col, hint, key)
 

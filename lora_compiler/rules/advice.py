@@ -48,18 +48,45 @@ def _num_experts(config: Any) -> int | None:
     return None
 
 
-@rule("moe-router-targeted", W, "LoRA wraps an MoE router.",
-      """The router (gate) decides which experts see each token; adapting it changes routing and is
-      rarely intended with lora_target_linear.""", stage="report")
+def _targeted(ctx: Context, name: str) -> bool:
+    from .model_rules import excluded, suffix_match
+
+    if excluded(ctx, name):
+        return False
+    targets = ctx.plan.target_modules
+    if isinstance(targets, str):
+        import re
+
+        return re.fullmatch(targets, name) is not None
+    return any(suffix_match(t, name) for t in targets)
+
+
+@rule("moe-router-targeted", W, "A target name reaches an MoE router.",
+      """The router (gate) decides which experts see each token. Adapting a Linear router changes
+      routing and is rarely intended; under transformers 5 most routers are TopKRouter modules that
+      PEFT cannot wrap at all, so targeting them fails (an error then).""", stage="model")
 def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
+    from ..targets import is_linear_like
+
     experts = _num_experts(ctx.skeleton.config)
-    routers = [m for m in ctx.report.modules
-               if experts and m["name"].rsplit(".", 1)[-1] in ROUTER_NAMES and m["out_features"] == experts]
-    if routers:
-        name = routers[0]["name"].rsplit(".", 1)[-1]
-        yield ctx.finding("moe-router-targeted", f"{len(routers)} MoE router layers ('{name}', {experts} experts) "
-                          "are wrapped", "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
-                          hint=f"add lora_exclude_modules: [{name}] to leave routing alone")
+    if not experts:
+        return
+    hits = []
+    for name, module in ctx.skeleton.model.named_modules():
+        cls = type(module).__name__
+        is_router = "Router" in cls or (name.rsplit(".", 1)[-1] in ROUTER_NAMES and is_linear_like(module)
+                                        and getattr(module, "out_features", None) == experts)
+        if is_router and _targeted(ctx, name):
+            hits.append((name, cls, is_linear_like(module)))
+    if hits:
+        name, cls, linear = hits[0]
+        suffix = name.rsplit(".", 1)[-1]
+        yield ctx.finding(
+            "moe-router-targeted", f"{len(hits)} MoE router modules ('{suffix}', {cls}) are targeted"
+            + ("" if linear else f": PEFT cannot wrap {cls} and will refuse the config"),
+            "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
+            severity=W if linear else Severity.ERROR, hint=f"remove '{suffix}' from the targets, or add "
+            f"lora_exclude_modules: [{suffix}]")
 
 
 @rule("moe-experts-unreached", W, "MoE experts are fused parameters that no target reaches.",

@@ -17,6 +17,15 @@ def suffix_match(name: str, module: str) -> bool:
     return module == name or module.endswith("." + name)
 
 
+def excluded(ctx: Context, name: str) -> bool:
+    """PEFT's exclude_modules test: a full-match regex string, or names matched as suffixes."""
+    ex = ctx.spec.lora_exclude_modules
+    if isinstance(ex, str):
+        rx = _regex(ex)
+        return bool(rx and rx.fullmatch(name))
+    return any(suffix_match(e, name) for e in ex or [])
+
+
 def _regex(pattern: str) -> re.Pattern[str] | None:
     try:
         return re.compile(pattern)
@@ -52,17 +61,22 @@ def target_not_found(ctx: Context) -> Iterable[Finding]:
         return
     every = len(missing) == len(targets) and not ctx.plan.target_parameters
     for name in missing:
+        regex_as_name = name == ctx.spec.lora_target_modules and ctx.spec.lora_target_linear
         yield ctx.finding(
             "target-not-found", f"target '{name}' matches no module of {ctx.skeleton.architecture}"
             + ("; PEFT will refuse the config" if every else "; it will be silently unused"),
             _target_key(ctx, name), severity=E if every else W,
-            hint=f"suffixes in this model: {', '.join(_suffixes(ctx)[:12])}")
+            hint="with lora_target_linear, Axolotl adds a lora_target_modules string as one more *name*, "
+            "not a regex: list the names instead" if regex_as_name else
+            f"suffixes in this model: {', '.join(_suffixes(ctx)[:12])}")
 
 
 def _target_key(ctx: Context, name: str) -> tuple[object, ...]:
     listed = ctx.spec.lora_target_modules
     if isinstance(listed, list) and name in listed:
         return ("lora_target_modules", listed.index(name))
+    if listed == name:
+        return ("lora_target_modules",)
     return ("lora_target_linear",) if ctx.spec.lora_target_linear else ("lora_target_modules",)
 
 

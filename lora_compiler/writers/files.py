@@ -60,3 +60,17 @@ def write_all(out_dir: Path, files: dict[str, str], force: bool = False) -> list
         for _, tmp in staged:
             tmp.unlink(missing_ok=True)
     return [out_dir / name for name in files]
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write one file atomically: a reader sees the old content or the new, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
