@@ -113,6 +113,14 @@ def schema_cmd() -> None:
     click.echo(json.dumps(adapter_schema(), indent=2))
 
 
+@cli.command("rules")
+def rules_cmd() -> None:
+    """Print every rule with its default level and documentation (markdown)."""
+    from .rules import rules_markdown
+
+    click.echo(rules_markdown(), nl=False)
+
+
 class _Progress:
     """A one-line counter on a terminal, only once a run has taken more than two seconds."""
 

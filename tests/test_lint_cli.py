@@ -74,6 +74,7 @@ def test_lint_json_and_sarif_to_file(write_yaml, tmp_path):
     res = CliRunner().invoke(cli, ["lint", "--offline", "--format", "json", path])
     data = json.loads(res.output)
     assert data["files"][0]["summary"] == {"error": 0, "warning": 1, "info": 0}
+    _validate_lint_json(data)
     out = tmp_path / "lint.sarif"
     assert CliRunner().invoke(cli, ["lint", "--offline", "--format", "sarif", "-o", str(out), path]).exit_code == 0
     assert json.loads(out.read_text())["runs"][0]["results"][0]["ruleId"] == "unknown-key"
@@ -141,3 +142,18 @@ def test_batch_builds_each_model_skeleton_once(write_yaml):
     assert [r.trainable_params for r in reports] == [44_032 * 16 * r for r in (4, 8, 16)]
     fresh = compile_config(paths[1], Options(offline=True)).report
     assert reports[1].to_dict() == fresh.to_dict()  # a reused skeleton answers exactly as a fresh one
+
+
+def _validate_lint_json(data: dict) -> None:
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schemas = {name: json.loads((REPO / "schemas" / name).read_text()) for name in ("lint.schema.json", "targets.schema.json")}
+    registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    jsonschema.Draft202012Validator(schemas["lint.schema.json"], registry=registry).validate(data)
+
+
+def test_committed_rules_doc_is_current():
+    res = CliRunner().invoke(cli, ["rules"])
+    assert res.output == (REPO / "docs" / "rules.md").read_text(), "regenerate with: lora-compiler rules > docs/rules.md"
