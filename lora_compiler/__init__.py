@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["compile_config", "__version__"]
+__all__ = ["compile_config", "load_lora", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -14,4 +14,8 @@ def __getattr__(name: str) -> Any:
         from .api import compile_config
 
         return compile_config
+    if name == "load_lora":
+        from .api import load_lora
+
+        return load_lora
     raise AttributeError(name)

@@ -85,7 +85,7 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
     result.spec = spec
     ctx = Context(doc, spec, serve=options.serve, allow_remote_code=options.allow_remote_code)
     result.findings += run_stage("config", ctx)
-    if options.no_model or not _adapter_ok(doc, spec, result):
+    if options.no_model or not adapter_ok(doc, spec, result):
         return
     source = _resolve(doc, spec, options, result)
     if source is None:
@@ -94,7 +94,7 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
     _build(ctx, source, options, result, session)
 
 
-def _adapter_ok(doc: Document, spec: AdapterSpec, result: CompileResult) -> bool:
+def adapter_ok(doc: Document, spec: AdapterSpec, result: CompileResult) -> bool:
     if spec.adapter is None:
         result.findings.append(doc.finding(
             "adapter-missing", "no 'adapter' key: this config trains the full model, so there is no adapter to compile",
@@ -190,7 +190,7 @@ def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResul
         trainable_params=inj.trainable_params,
         all_params=inj.all_params,
     )
-    ctx.report = result.report
+    ctx.report, ctx.lora_config = result.report, lora_config
     result.findings += run_stage("report", ctx)
     result.findings = _without_restated_peft_warnings(result.findings)
 

@@ -19,6 +19,7 @@ class Context:
     skeleton: Any = None  # skeleton.Skeleton
     plan: Any = None  # targets.TargetPlan
     report: Any = None  # report.Report
+    lora_config: Any = None  # peft.LoraConfig built for the report
     _names: list[str] | None = field(default=None, repr=False)
 
     @property

@@ -39,38 +39,56 @@ def _locked(out_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _stage(directory: Path, name: str, text: str) -> Path:
+    """Write `text` to a fsynced temporary sibling of `name`."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
 def write_all(out_dir: Path, files: dict[str, str], force: bool = False) -> list[Path]:
-    """Write every file to a temporary sibling, fsync, then rename each into place under a lock."""
+    """Replace every file together or none: stage all, then rename under a lock, rolling back on failure."""
     check_writable(out_dir, force)
     out_dir.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[str, Path]] = []
+    backups: dict[str, Path] = {}
     try:
         for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            staged.append((name, Path(tmp)))
+            staged.append((name, _stage(out_dir, name, text)))
         with _locked(out_dir):
             check_writable(out_dir, force)
-            for name, tmp in staged:
-                os.replace(tmp, out_dir / name)
+            done: list[str] = []
+            try:
+                for name, tmp in staged:
+                    target = out_dir / name
+                    if target.exists():
+                        backups[name] = Path(tempfile.mktemp(prefix=f".{name}.", suffix=".bak", dir=out_dir))
+                        os.link(target, backups[name])
+                    os.replace(tmp, target)
+                    done.append(name)
+            except BaseException:
+                for name in done:  # put the previous generation back, so the set stays consistent
+                    if name in backups:
+                        os.replace(backups.pop(name), out_dir / name)
+                    else:
+                        (out_dir / name).unlink(missing_ok=True)
+                raise
     finally:
         for _, tmp in staged:
             tmp.unlink(missing_ok=True)
+        for backup in backups.values():
+            backup.unlink(missing_ok=True)
     return [out_dir / name for name in files]
 
 
 def write_text(path: Path, text: str) -> None:
     """Write one file atomically: a reader sees the old content or the new, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    os.replace(_stage(path.parent, path.name, text), path)
