@@ -26,37 +26,63 @@ def cli() -> None:
 @cli.command("compile")
 @click.argument("config", type=click.Path(dir_okay=True, path_type=Path))
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path),
-              help="Write adapter_config.json, targets.json and report.md here.")
+              help="Write adapter_config.json, targets.json, report.md and report.html here.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="What to print on stdout.")
 @click.option("--force", is_flag=True, help="Write into a directory that already holds adapter weights.")
+@click.option("--no-cache", is_flag=True, help="Compile again even if an identical compile is cached.")
 @_OFFLINE
 @_REMOTE
-def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, offline: bool, trust_remote_code: bool) -> None:
+def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, no_cache: bool, offline: bool,
+                trust_remote_code: bool) -> None:
     """Compile CONFIG (an Axolotl YAML) into a PEFT adapter config and a targets report.
 
     Exit status: 0 compiled, 1 findings that would fail training, 2 unusable input.
     """
-    from .api import compile_config
-    from .findings import EXIT_UNUSABLE, Finding, Severity
-    from .formats import COMPILE_FORMATS
+    from . import cache
+    from .options import Options
+    from .policy import Policy, PolicyError
 
-    result = compile_config(config, offline=offline, trust_remote_code=trust_remote_code)
-    code = result.exit_code()
-    if out_dir is not None and code == 0 and result.report is not None:
+    try:
+        policy = Policy.discover(Path.cwd())
+    except PolicyError as exc:
+        raise click.UsageError(str(exc)) from None
+    options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy)
+    key = None if no_cache else cache.compile_key(config, options, fmt)
+    entry = cache.load(key) if key else None
+    if entry is None:
+        entry = _compile_entry(config, options, fmt)
+        if key and entry.exit_code == 0:
+            cache.store(key, entry)
+    code = entry.exit_code
+    if out_dir is not None and code == 0:
         from .writers.files import OutputProtected, write_all
-        from .writers.outputs import render_files
 
         try:
-            write_all(out_dir, render_files(result), force=force)
+            write_all(out_dir, entry.files, force=force)
         except (OutputProtected, OSError) as exc:
-            result.findings.append(Finding("output-protected", Severity.ERROR, str(exc), str(out_dir),
-                                           hint="choose another --output directory, or pass --force"))
-            code = EXIT_UNUSABLE
-    click.echo(COMPILE_FORMATS[fmt](result, fmt == "text" and sys.stdout.isatty()), nl=False)
+            click.echo(f"{out_dir}: error [output-protected] {exc}\n    hint: choose another --output directory, "
+                       "or pass --force", err=True)
+            code = 2
+    click.echo(entry.stdout, nl=False)
     if out_dir is not None and code == 0:
-        click.echo(f"wrote {out_dir}/adapter_config.json, targets.json, report.md", err=True)
+        click.echo(f"wrote {', '.join(sorted(entry.files))} to {out_dir}", err=True)
     sys.exit(code)
+
+
+def _compile_entry(config: Path, options: object, fmt: str) -> object:
+    from .cache import Entry
+    from .compiler import compile_config
+    from .formats import COMPILE_FORMATS
+
+    result = compile_config(config, options)  # type: ignore[arg-type]
+    code = result.exit_code()
+    files: dict[str, str] = {}
+    if code == 0 and result.report is not None:
+        from .writers.outputs import render_files
+
+        files = render_files(result)
+    return Entry(files, COMPILE_FORMATS[fmt](result, False), code)
 
 
 @cli.command("lint")
@@ -79,7 +105,7 @@ def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: b
     Exit status: 0 clean, 1 error findings (or warnings with --strict), 2 unusable input.
     """
     from .api import lint_files
-    from .compiler import Options
+    from .options import Options
     from .findings import exit_code
     from .formats import LINT_FORMATS
     from .policy import Policy, PolicyError

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from . import findings as fmod
 from .findings import Finding, Severity
-from .policy import Policy
+from .options import Options
 from .report import ModelInfo, Report
 from .resolve import ModelSource, ResolutionError, resolve
 from .session import Session
@@ -39,16 +39,6 @@ class CompileResult:
 
     def exit_code(self, strict: bool = False) -> int:
         return fmod.exit_code(self.findings, strict)
-
-
-@dataclass(frozen=True)
-class Options:
-    offline: bool = False
-    allow_remote_code: bool = False
-    model: str | None = None  # compile against this base model instead of the YAML's (diff --model)
-    no_model: bool = False  # stop after the YAML-only rules (lint --no-model): no torch import
-    serve: str | None = None  # check compatibility with a serving engine (lint --serve vllm)
-    policy: Policy = field(default_factory=Policy)
 
 
 def load_document(config: str | Path | Mapping[str, Any] | Document) -> Document:

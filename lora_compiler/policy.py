@@ -47,31 +47,29 @@ class Policy:
     @classmethod
     def discover(cls, start: Path) -> Policy:
         """The nearest project configuration at or above `start` (a file or directory)."""
-        from .rules import REGISTRY
-
         here = start.resolve()
         for folder in [here, *here.parents] if here.is_dir() else here.parents:
             own = folder / ".lora-compiler.toml"
             if own.is_file():
-                return cls._from(own, _toml(own).get("rules", {}), REGISTRY)
+                return cls._from(own, _toml(own).get("rules", {}))
             pyproject = folder / "pyproject.toml"
             if pyproject.is_file():
                 table = _toml(pyproject).get("tool", {}).get("lora-compiler")
                 if table is not None:
-                    return cls._from(pyproject, table.get("rules", {}), REGISTRY)
+                    return cls._from(pyproject, table.get("rules", {}))
         return cls()
 
     @classmethod
     def from_file(cls, path: Path) -> Policy:
         """A given levels file: a pyproject.toml ([tool.lora-compiler.rules]) or any TOML with [rules]."""
-        from .rules import REGISTRY
-
         data = _toml(path)
         table = data.get("tool", {}).get("lora-compiler", {}) if path.name == "pyproject.toml" else data
-        return cls._from(path, table.get("rules", {}), REGISTRY)
+        return cls._from(path, table.get("rules", {}))
 
     @classmethod
-    def _from(cls, path: Path, rules: object, registry: Mapping[str, object]) -> Policy:
+    def _from(cls, path: Path, rules: object) -> Policy:
+        from .rules import REGISTRY as registry
+
         if not isinstance(rules, dict):
             raise PolicyError(f"{path}: 'rules' must be a table of rule-id = level")
         for rule_id, level in rules.items():

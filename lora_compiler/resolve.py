@@ -116,10 +116,13 @@ def resolve(name: str, revision: str | None = None, offline: bool = False) -> Mo
 
 
 def _from_cache(name: str, revision: str | None, cache: Path) -> Path | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(name, CONFIG_NAME, cache_dir=str(cache), revision=revision)
-    return Path(found).parent if isinstance(found, str) else None
+    """huggingface_hub's cache layout, read directly (no import): refs/<rev> names a snapshot."""
+    repo = cache / ("models--" + name.replace("/", "--"))
+    rev = revision or "main"
+    ref = repo / "refs" / rev
+    commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else rev
+    snapshot = repo / "snapshots" / commit
+    return snapshot if (snapshot / CONFIG_NAME).is_file() else None
 
 
 def _download(name: str, revision: str | None, cache: Path) -> Path:

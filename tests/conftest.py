@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -11,6 +12,8 @@ import pytest
 # No test may reach the Hugging Face Hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Keep the compile cache out of the user's cache directory (tests that study it set their own).
+os.environ["LORA_COMPILER_CACHE_DIR"] = tempfile.mkdtemp(prefix="lora-compiler-test-cache-")
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -50,7 +50,7 @@ def test_adapter_config_loads_with_peft(tmp_path):
 
 def test_two_runs_are_byte_identical(tmp_path):
     for name in ("a", "b"):
-        assert run("compile", str(EXAMPLE), "-o", str(tmp_path / name), "--offline").exit_code == 0
+        assert run("compile", str(EXAMPLE), "-o", str(tmp_path / name), "--offline", "--no-cache").exit_code == 0
     for f in ("adapter_config.json", "targets.json", "report.md"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 

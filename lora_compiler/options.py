@@ -1,0 +1,17 @@
+"""What a run was asked to do, kept apart from the pipeline so light commands need not import it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .policy import Policy
+
+
+@dataclass(frozen=True)
+class Options:
+    offline: bool = False
+    allow_remote_code: bool = False
+    model: str | None = None  # compile against this base model instead of the YAML's (diff --model)
+    no_model: bool = False  # stop after the YAML-only rules (lint --no-model): no torch import
+    serve: str | None = None  # check compatibility with a serving engine (lint --serve vllm)
+    policy: Policy = field(default_factory=Policy)

@@ -1,0 +1,113 @@
+"""The compile result cache: same bytes on a hit, a miss on any change, never a wrong answer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from lora_compiler import cache
+from lora_compiler.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("LORA_COMPILER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _config(model_dir, write_yaml, r=8):
+    return write_yaml(f"base_model: {model_dir}\nadapter: lora\nlora_r: {r}\nlora_alpha: 16\nlora_target_linear: true\n")
+
+
+def _compile(cfg, out, *extra):
+    res = CliRunner().invoke(cli, ["compile", str(cfg), "-o", str(out), *extra], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res.stdout, {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
+
+
+def _entries(tmp_path):
+    return sorted((tmp_path / "cache").glob("*.json"))
+
+
+def test_hit_returns_the_same_bytes(model_dir, write_yaml, tmp_path):
+    cfg = _config(model_dir("llama"), write_yaml)
+    first = _compile(cfg, tmp_path / "a")
+    assert len(_entries(tmp_path)) == 1
+    assert _compile(cfg, tmp_path / "b") == first
+    assert _compile(cfg, tmp_path / "c", "--no-cache") == first
+
+
+def test_any_input_change_misses(model_dir, write_yaml, tmp_path, monkeypatch):
+    d = model_dir("llama")
+    cfg = _config(d, write_yaml)
+    _compile(cfg, tmp_path / "a")
+    cfg.write_text(cfg.read_text().replace("lora_r: 8", "lora_r: 4"))  # the YAML
+    out, files = _compile(cfg, tmp_path / "b")
+    assert json.loads(files["adapter_config.json"])["r"] == 4
+    config = json.loads((d / "config.json").read_text())  # the model config's content
+    (d / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 3}))
+    _, files = _compile(cfg, tmp_path / "c")
+    assert json.loads(files["targets.json"])["model"]["num_hidden_layers"] == 3
+    real = cache.versions()  # a library upgrade
+    monkeypatch.setattr(cache, "versions", lambda: {**real, "peft": "99.0"})
+    assert cache.compile_key(cfg, _options(), "text") != _key_with(real, cfg)
+    assert len(_entries(tmp_path)) == 3
+
+
+def _options():
+    from lora_compiler.options import Options
+
+    return Options()
+
+
+def _key_with(versions, cfg):
+    import lora_compiler.cache as c
+
+    saved = c.versions
+    c.versions = lambda: versions
+    try:
+        return c.compile_key(cfg, _options(), "text")
+    finally:
+        c.versions = saved
+
+
+@pytest.mark.parametrize("damage", ["garbage", "checksum", "truncated", "wrong-key"])
+def test_corrupt_entry_is_a_miss_never_a_wrong_answer(model_dir, write_yaml, tmp_path, damage):
+    cfg = _config(model_dir("llama"), write_yaml)
+    good = _compile(cfg, tmp_path / "a")
+    [entry] = _entries(tmp_path)
+    data = json.loads(entry.read_text())
+    if damage == "garbage":
+        entry.write_bytes(b"\x00\xff not json")
+    elif damage == "checksum":
+        data["payload"]["files"]["adapter_config.json"] = '{"r": 999}'
+        entry.write_text(json.dumps(data))
+    elif damage == "truncated":
+        entry.write_text(entry.read_text()[:50])
+    else:
+        data["key"] = "0" * 64
+        entry.write_text(json.dumps(data))
+    assert _compile(cfg, tmp_path / "b") == good
+
+
+def test_failed_compiles_are_not_cached(model_dir, write_yaml, tmp_path):
+    cfg = write_yaml(f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+                     "lora_target_modules: [nope]\n")
+    assert CliRunner().invoke(cli, ["compile", str(cfg)]).exit_code == 1
+    assert _entries(tmp_path) == []
+
+
+def test_hit_does_not_import_torch(model_dir, write_yaml, tmp_path):
+    cfg = _config(model_dir("llama"), write_yaml)
+    _compile(cfg, tmp_path / "a")
+    code = ("import sys\nfrom lora_compiler.cli import cli\n"
+            f"try:\n    cli(['compile', {str(cfg)!r}, '-o', {str(tmp_path / 'b')!r}])\nexcept SystemExit as e:\n"
+            "    assert e.code == 0\n"
+            "assert not [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**__import__("os").environ})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "b" / "adapter_config.json").read_bytes() == (tmp_path / "a" / "adapter_config.json").read_bytes()
