@@ -129,6 +129,40 @@ def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: b
     sys.exit(exit_code([f for r in results for f in r.findings], strict))
 
 
+@cli.command("diff")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "models", multiple=True, metavar="MODEL",
+              help="Compile the one CONFIG against this base model; repeat for one column per model.")
+@click.option("--convention", "conventions", multiple=True, metavar="NAME",
+              help="Select targets as axolotl, peft-all-linear or llamafactory-all does; repeat for one column each.")
+@click.option("--layers", is_flag=True, help="One row per module path (layer indices as ranges), not per module name.")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]), default="text", show_default=True,
+              help="text for a terminal, md for a pull-request comment, json for tools, html to look at.")
+@click.option("--exit-code", "check", is_flag=True, help="Exit 1 when the target sets differ, as git diff --exit-code.")
+@_OFFLINE
+@_REMOTE
+def diff_cmd(inputs: tuple[Path, ...], models: tuple[str, ...], conventions: tuple[str, ...], layers: bool,
+             fmt: str, check: bool, offline: bool, trust_remote_code: bool) -> None:
+    """Compare LoRA target sets: one CONFIG across --model or --convention columns, or two inputs.
+
+    An input is an Axolotl YAML (compiled), a compile output directory, a targets.json or an
+    adapter_config.json. Exit status: 0 compared (or same targets with --exit-code), 1 target sets
+    differ with --exit-code, 2 unusable input.
+    """
+    from .diff import DiffUsageError, diff
+    from .formats import DIFF_FORMATS
+    from .options import Options
+    from .policy import Policy, PolicyError
+
+    try:
+        options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=Policy.discover(Path.cwd()))
+        result = diff(list(inputs), models=models, conventions=conventions, options=options, layers=layers)
+    except (DiffUsageError, PolicyError) as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(DIFF_FORMATS[fmt](result, fmt == "text" and sys.stdout.isatty()), nl=False)
+    sys.exit(result.exit_code(check))
+
+
 @cli.command("schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of the adapter keys (for editors and CI validation)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import json_format, lint_formats, text
+from . import diff_json, diff_md, diff_text, json_format, lint_formats, text
 
 # name -> renderer(result, color) -> str
 COMPILE_FORMATS: dict[str, Callable[[Any, bool], str]] = {
@@ -18,4 +18,11 @@ LINT_FORMATS: dict[str, Callable[..., str]] = {
     "json": lint_formats.render_json,
     "github": lint_formats.render_github,
     "sarif": lint_formats.render_sarif,
+}
+
+# name -> renderer(diff result, color) -> str; html is added by writers.html when present
+DIFF_FORMATS: dict[str, Callable[[Any, bool], str]] = {
+    "text": diff_text.render,
+    "md": diff_md.render,
+    "json": diff_json.render,
 }

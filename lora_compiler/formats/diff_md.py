@@ -35,7 +35,7 @@ def _matrix(d: MatrixDiff) -> list[str]:
     lines.append(_table_row(["**trainable**", *(f"{t.trainable_params:,} ({t.trainable_percent:.4f}%)" if t else "—"
                                                 for t in totals)]))
     lines.append(_table_row(["**unmatched names**", *(", ".join(f"`{n}`" for n in u) or "—" for u in d.unmatched)]))
-    lines += ["", "Columns: " + "; ".join(f"`{_esc(s.label)}` {_describe(s)}" for s in d.sides) + "."]
+    lines += ["", "Columns: " + "; ".join(f"`{_esc(s.label)}` {_describe(s, d.axis)}" for s in d.sides) + "."]
     found = [(f, ", ".join(f"`{_esc(d.sides[i].label)}`" for i in ix)) for f, ix in d.shared_findings()]
     return lines + _findings(found)
 
@@ -58,7 +58,8 @@ def _pair(d: PairDiff) -> list[str]:
         for title, items in (("Removed", d.removed), ("Added", d.added), ("Changed", d.changed)):
             if items:
                 lines += ["", f"#### {title}", "",
-                          _table_head(["module", "layers", "modules", "type", "shape", "r/alpha", "params each", "Δ params"])]
+                          _table_head(["module", "layers", "modules", "type", "shape", "r/alpha", "params each",
+                                       "Δ params"])]
                 lines += [_change(c) for c in items]
     elif d.compares == "fields":
         lines.append(f"**{len(d.fields)} adapter_config.json fields differ.**")
@@ -70,22 +71,19 @@ def _pair(d: PairDiff) -> list[str]:
         lines += [_field(c) for c in d.fields]
     if d.environment:
         lines += ["", "Versions: " + "; ".join(f"{c.field} {c.before} → {c.after}" for c in d.environment) + "."]
-    found = [(f, f"`{_esc(s.label)}`") for s in d.sides for f in s.findings] + [(f, "diff") for f in d.notes]
+    found = [(f, "" if f.file == s.label else f"`{_esc(s.label)}`") for s in d.sides for f in s.findings]
+    found += [(f, "") for f in d.notes]
     return lines + _findings(found)
 
 
 def _change(c: Change) -> str:
-    def both(attr: str) -> str:
-        x, y = (getattr(f, attr) if f else None for f in (c.before, c.after))
-        if x is None or y is None or x == y:
-            return _esc(str(x if y is None else y))
-        return f"{_esc(str(x))} → {_esc(str(y))}"
+    def both(attr: str, fmt: str = "{}") -> str:
+        x, y = (fmt.format(getattr(f, attr)) if f else None for f in (c.before, c.after))
+        return _esc(x if y is None else y if x is None or x == y else f"{x} → {y}")
 
-    x, y = (f.params if f else None for f in (c.before, c.after))
-    params = f"{x:,} → {y:,}" if x is not None and y is not None and x != y else f"{y if x is None else x:,}"
     name = f"`{_esc(c.name)}`" + ("" if c.section == "modules" else f" ({c.section})")
-    return _table_row([name, c.layers or "—", str(c.count), both("type"), both("shape") or "—", both("rank") or "—",
-                       params, f"{c.delta:+,}"])
+    return _table_row([name, c.layers or "—", str(c.count), both("type"), both("shape") or "—",
+                       both("rank") or "—", both("params", "{:,}"), f"{c.delta:+,}"])
 
 
 def _field(c: FieldChange) -> str:
@@ -101,14 +99,21 @@ def _field(c: FieldChange) -> str:
 def _cell(c: Cell | None, layers: bool) -> str:
     if c is None:
         return "—"
-    mark = " (param)" if c.parameter else ""
-    where = f" ({c.layers})" if layers and c.layers else ""
-    return f"{c.count}{where}{mark} × {', '.join(c.shapes)}, {', '.join(c.ranks)}, {c.params:,}"
+    head = f"{c.count}" + (f" ({c.layers})" if layers and c.layers else "") + (" (param)" if c.parameter else "")
+    if c.shapes:
+        head += f" × {', '.join(c.shapes)}"
+    return ", ".join(p for p in (head, ", ".join(c.ranks), f"{c.params:,}") if p)
 
 
-def _describe(side: Side) -> str:
+def _describe(side: Side, axis: str) -> str:
+    """Models: the class built. Conventions: the rule. Failures: why."""
     if side.report is None:
-        return "failed (" + ", ".join(sorted({f"`{f.rule}`" for f in side.findings if f.severity.value == "error"})) + ")"
+        errors = sorted({f"`{f.rule}`" for f in side.findings if f.severity.value == "error"})
+        return f"failed ({', '.join(errors)})"
+    if axis == "convention":
+        from ..conventions import CONVENTIONS
+
+        return f"({_esc(CONVENTIONS[side.label].summary)})"
     model = side.report["model"]
     return f"{model['architecture']}" + (", multimodal" if model["is_multimodal"] else "")
 
@@ -119,7 +124,8 @@ def _findings(found: list[tuple[Finding, str]]) -> list[str]:
     lines = ["", "#### Findings", ""]
     for f, where in found:
         hint = f" — {_esc(f.hint)}" if f.hint else ""
-        lines.append(f"- {where}: **{f.severity.value}** [`{f.rule}`] `{_esc(f.location)}` {_esc(f.message)}{hint}")
+        lines.append(f"- {where + ': ' if where else ''}**{f.severity.value}** [`{f.rule}`] `{_esc(f.location)}` "
+                     f"{_esc(f.message)}{hint}")
     return lines
 
 

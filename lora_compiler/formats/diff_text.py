@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections import Counter
 from typing import Any
 
 from ..diff import Cell, Change, FieldChange, MatrixDiff, PairDiff, Side
@@ -33,7 +34,7 @@ def _matrix(d: MatrixDiff, color: bool) -> list[str]:
     unit = "layer indices" if d.layers else "shape (in x out)"
     lines = [_fit(f"{d.config} across {len(d.sides)} {what}: " + ("differ" if d.differs else "same targets")),
              f"cells: modules, {unit}, LoRA params; * fused expert parameters (experts x in x out)"]
-    lines += [_fit(f" [{i + 1}] {_cut(s.label, 34):<34} {_describe(s)}") for i, s in enumerate(d.sides)]
+    lines += [_fit(f" [{i + 1}] {_cut(s.label, 30):<30} {_describe(s, d.axis)}") for i, s in enumerate(d.sides)]
     for start in range(0, len(d.sides), _PER_BLOCK):
         cols = range(start, min(start + _PER_BLOCK, len(d.sides)))
         lines += ["", _row("module", [f"[{i + 1}]" for i in cols])]
@@ -49,11 +50,13 @@ def _matrix(d: MatrixDiff, color: bool) -> list[str]:
         lines.append(_row("trainable", [f"{t.trainable_params:,} ({t.trainable_percent:.4f}%)" if t else "-"
                                         for t in totals]))
         lines.append(_row("unmatched names", [", ".join(d.unmatched[i]) or "-" for i in cols]))
+    counts = Counter(r for row in d.rows for c in row.cells if c for r in c.ranks)
+    common = max(sorted(counts), key=lambda r: counts[r]) if counts else ""  # stated once, the others noted
     odd = [f"[{i + 1}] {r.key} {', '.join(c.ranks)}" for r in d.rows for i, c in enumerate(r.cells)
-           if c and c.ranks != (d.common_rank,)]
-    if d.common_rank:
+           if c and c.ranks and c.ranks != (common,)]
+    if common:
         lines.append("")
-        lines += textwrap.wrap(f"r/alpha: {d.common_rank}" + (f" except {'; '.join(odd)}" if odd else ""), WIDTH,
+        lines += textwrap.wrap(f"r/alpha: {common}" + (f" except {'; '.join(odd)}" if odd else ""), WIDTH,
                                subsequent_indent="  ")
     return lines + _findings([(f, ", ".join(f"[{i + 1}]" for i in ix)) for f, ix in d.shared_findings()], color)
 
@@ -86,7 +89,8 @@ def _pair(d: PairDiff, color: bool) -> list[str]:
         lines += [_field(c) for c in d.fields]
     if d.environment:
         lines += ["", _fit("versions: " + "; ".join(f"{c.field} {c.before} -> {c.after}" for c in d.environment))]
-    found = [(f, s.label) for s in d.sides for f in s.findings] + [(f, "diff") for f in d.notes]
+    found = [(f, "" if f.file == s.label else f"[{s.label}]") for s in d.sides for f in s.findings]
+    found += [(f, "") for f in d.notes]
     return lines + _findings(found, color)
 
 
@@ -125,7 +129,7 @@ def _findings(found: list[tuple[Finding, str]], color: bool) -> list[str]:
     lines = ["", "findings:"]
     for f, where in found:
         first, *rest = render_finding(f, color).split("\n")
-        lines += textwrap.wrap(f"{where} {first}", WIDTH, subsequent_indent="    ", break_on_hyphens=False)
+        lines += textwrap.wrap(f"{where} {first}".lstrip(), WIDTH, subsequent_indent="    ", break_on_hyphens=False)
         lines += [ln for r in rest for ln in textwrap.wrap(r, WIDTH, subsequent_indent="      ")]
     return lines
 
@@ -143,9 +147,14 @@ def _row(key: str, cells: list[str]) -> str:
     return f"{_cut(key, _KEY):<{_KEY}} " + " ".join(f"{_cut(c, _CELL):<{_CELL}}" for c in cells).rstrip()
 
 
-def _describe(side: Side) -> str:
+def _describe(side: Side, axis: str) -> str:
+    """Models: the class built. Conventions: the rule (the model is in the title). Failures: why."""
     if side.report is None:
         return "failed: " + ", ".join(sorted({f.rule for f in side.findings if f.severity.value == "error"}))
+    if axis == "convention":
+        from ..conventions import CONVENTIONS
+
+        return CONVENTIONS[side.label].summary
     model = side.report["model"]
     return model["architecture"] + (", multimodal" if model["is_multimodal"] else "")
 

@@ -42,6 +42,8 @@ def target_not_found(ctx: Context) -> Iterable[Finding]:
     targets = ctx.plan.target_modules
     names = ctx.module_names
     if isinstance(targets, str):
+        if targets.lower() == "all-linear":  # PEFT's shorthand, not a regex
+            return
         rx = _regex(targets)
         if rx is None:
             yield ctx.finding("target-not-found", f"lora_target_modules is not a valid regex: {targets!r}",

@@ -67,3 +67,10 @@ documented("adapter-dir-base-model-differs", W, "The saved adapter was trained o
            "base_model_name_or_path in the saved adapter_config.json is not the YAML's base_model.")
 documented("loftq-unavailable", E, "LoftQ initialisation cannot run on this machine.",
            "PEFT's LoftQ needs bitsandbytes and a CUDA or XPU device; load_lora stops before touching the model.")
+documented("convention-replaced", Severity.INFO, "diff --convention replaced the YAML's own target keys.",
+           "A convention selects targets by its own rule; the YAML's lora_target_modules / lora_target_linear are "
+           "set aside for that column, and this note says which.")
+documented("convention-empty", Severity.INFO, "A convention selects nothing on this model.",
+           "The convention's rule finds no module to adapt (e.g. LLaMA-Factory's class-name rule on GPT-2's Conv1D).")
+documented("diff-incomparable", E, "Two diff inputs cannot be compared.",
+           "The inputs are of kinds that share nothing to compare (e.g. a bare adapter_config.json against a YAML).")

@@ -1,0 +1,129 @@
+"""Hostile input: bounded time and memory, clear findings, no code run, no network when offline."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lora_compiler.compiler import Options, compile_config
+
+LIMIT_S, LIMIT_MB = 2.0, 300
+
+_RUNNER = """
+import resource, sys, time
+from lora_compiler.cli import cli
+start = time.monotonic()
+try:
+    cli(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(f"@@ {code} {time.monotonic() - start:.3f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}",
+      file=sys.stderr)
+"""
+
+
+def _lint(path):
+    """Run lint --no-model in a fresh process; return (exit code, seconds in the command, peak MB, output)."""
+    proc = subprocess.run([sys.executable, "-c", _RUNNER, "lint", "--no-model", str(path)], capture_output=True,
+                          text=True, timeout=60)
+    tail = proc.stderr.strip().splitlines()[-1].split()
+    return int(tail[1]), float(tail[2]), float(tail[3]), proc.stdout + proc.stderr
+
+
+def _bomb() -> str:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for prev, cur in zip("abcdefghi", "bcdefghij"):
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    return "\n".join(lines) + "\n"
+
+
+HOSTILE = {
+    "alias-bomb": (lambda p: p.write_text(_bomb()), "yaml-too-complex"),
+    "deep-nesting": (lambda p: p.write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n"), "yaml-too-complex"),
+    "deep-mapping": (lambda p: p.write_text("".join(" " * i + f"k{i}:\n" for i in range(3000))), "yaml-too-complex"),
+    "100MB": (lambda p: p.write_bytes(b"# padding\n" * 10_500_000), "input-unreadable"),
+    "binary": (lambda p: p.write_bytes(bytes(range(256)) * 100), "input-unreadable"),
+    "non-utf8": (lambda p: p.write_bytes(b"base_model: \xff\xfe\n"), "input-unreadable"),
+    "empty": (lambda p: p.write_text(""), "yaml-not-mapping"),
+    "directory": (lambda p: p.mkdir(), "input-unreadable"),
+    "missing": (lambda p: None, "input-unreadable"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_file_ends_fast_in_bounded_memory_with_a_finding(kind, tmp_path):
+    path = tmp_path / "hostile.yml"
+    make, rule = HOSTILE[kind]
+    make(path)
+    code, seconds, peak_mb, output = _lint(path)
+    assert code == 2, output
+    assert f"[{rule}]" in output and "Traceback" not in output
+    assert seconds < LIMIT_S, seconds
+    assert peak_mb < LIMIT_MB, peak_mb
+
+
+def test_nothing_touches_the_network_offline(monkeypatch, write_yaml):
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network disabled by test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    cfg = write_yaml("base_model: some-org/not-cached\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n")
+    result = compile_config(cfg, Options(offline=True))
+    assert [f.rule for f in result.findings] == ["model-not-found"]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert [f.rule for f in compile_config(cfg, Options()).findings] == ["model-not-found"]
+    bundled = write_yaml("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+                         "lora_target_linear: true\n", "bundled.yml")
+    assert compile_config(bundled, Options(offline=True)).ok
+    assert attempts == []
+
+
+def _remote_code_model(tmp_path, marker):
+    from transformers import LlamaConfig
+
+    d = tmp_path / "remote-model"
+    LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, vocab_size=128).save_pretrained(d)
+    config = json.loads((d / "config.json").read_text())
+    config.update(model_type="evil_llama", architectures=["EvilForCausalLM"],
+                  auto_map={"AutoConfig": "configuration_evil.EvilConfig",
+                            "AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"})
+    (d / "config.json").write_text(json.dumps(config))
+    (d / "configuration_evil.py").write_text(
+        f"open({str(marker)!r}, 'a').write('config imported\\n')\n"
+        "from transformers import LlamaConfig\n\n\nclass EvilConfig(LlamaConfig):\n    model_type = 'evil_llama'\n")
+    (d / "modeling_evil.py").write_text(
+        f"open({str(marker)!r}, 'a').write('model imported\\n')\n"
+        "from transformers import LlamaForCausalLM\nfrom .configuration_evil import EvilConfig\n\n\n"
+        "class EvilForCausalLM(LlamaForCausalLM):\n    config_class = EvilConfig\n")
+    return d
+
+
+def test_remote_code_runs_only_with_the_command_line_flag(tmp_path, write_yaml, monkeypatch):
+    from click.testing import CliRunner
+
+    from lora_compiler.cli import cli
+
+    monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
+    marker = tmp_path / "MARKER"
+    model = _remote_code_model(tmp_path, marker)
+    cfg = write_yaml(f"base_model: {model}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+                     "trust_remote_code: true\n")
+    for command in (["compile", str(cfg), "--no-cache"], ["lint", str(cfg)]):
+        res = CliRunner().invoke(cli, command)
+        assert res.exit_code == 2 and "[remote-code-required]" in res.output, res.output
+        assert not marker.exists()
+    res = CliRunner().invoke(cli, ["compile", str(cfg), "--trust-remote-code", "--no-cache", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["model"]["architecture"] == "EvilForCausalLM"
+    assert "model imported" in marker.read_text()
