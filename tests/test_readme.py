@@ -26,3 +26,13 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_readme_example_config_exists():
     example = re.search(r"compile (fixtures/configs/\S+)", _commands()[0]).group(1)
     assert (REPO / example).is_file()
+
+
+def test_readme_runtime_example_runs():
+    readme = (REPO / "README.md").read_text()
+    [code] = [block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "LlamaForCausalLM(" in block]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    model = namespace["model"]
+    grads = {n for n, p in model.named_parameters() if p.grad is not None}
+    assert grads and all("lora_" in n for n in grads)
