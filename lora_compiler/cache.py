@@ -18,7 +18,7 @@ from typing import Any
 
 from .report import versions
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def cache_dir() -> Path:

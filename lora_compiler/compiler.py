@@ -8,6 +8,7 @@ both run this one function; they differ only in what they do with the result.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -141,6 +142,7 @@ def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResul
                                            hint="change the named key so PEFT accepts it"))
         return
     result.lora_config = lora_config
+    candidates = _candidates(skel.model, lora_config.exclude_modules)
     try:
         inj = inject(skel.model, lora_config)
     except InjectionError as exc:
@@ -179,10 +181,46 @@ def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResul
         trainable_tokens=[asdict(m) for m in inj.trainable_tokens],
         trainable_params=inj.trainable_params,
         all_params=inj.all_params,
+        candidates=candidates,
     )
     ctx.report, ctx.lora_config = result.report, lora_config
     result.findings += run_stage("report", ctx)
     result.findings = _without_restated_peft_warnings(result.findings)
+
+
+def _candidates(model: Any, exclude: list[str] | set[str] | str | None) -> list[dict[str, Any]]:
+    """Every module and fused expert parameter LoRA could wrap, in model order, wrapped or not.
+
+    targets.json's modules list only what PEFT wrapped; the layer map needs the rest to draw its
+    "not targeted" and "excluded" cells. `excluded` is PEFT's exclude_modules test (a full-match
+    regex string, or names matched as the whole name or its dotted suffix).
+    """
+    from .targets import is_linear_like
+
+    def excluded(name: str) -> bool:
+        if isinstance(exclude, str):
+            return re.fullmatch(exclude, name) is not None
+        return any(name == e or name.endswith(f".{e}") for e in exclude or ())
+
+    out: list[dict[str, Any]] = []
+    for name, module in model.named_modules():
+        cls = type(module).__name__
+        if is_linear_like(module) or cls == "Conv1D":
+            if cls == "Conv1D":  # transformers' Conv1D keeps its weight as (in, out)
+                fin, fout = module.weight.shape
+            else:
+                fin, fout = getattr(module, "in_features", None), getattr(module, "out_features", None)
+            out.append({"name": name, "type": cls, "kind": "module",
+                        "in_features": int(fin) if isinstance(fin, int) else None,
+                        "out_features": int(fout) if isinstance(fout, int) else None,
+                        "num_experts": None, "excluded": excluded(name)})
+        for pname, param in module.named_parameters(recurse=False):
+            full = f"{name}.{pname}" if name else pname
+            if param.dim() == 3 and ".experts." in f".{full}":  # fused MoE experts (transformers 5)
+                out.append({"name": full, "type": f"{cls}.{pname}", "kind": "parameter",
+                            "in_features": int(param.shape[2]), "out_features": int(param.shape[1]),
+                            "num_experts": int(param.shape[0]), "excluded": excluded(full)})
+    return out
 
 
 def _without_restated_peft_warnings(findings: list[Finding]) -> list[Finding]:

@@ -49,6 +49,7 @@ class Report:
     trainable_tokens: list[dict[str, Any]]
     trainable_params: int
     all_params: int
+    candidates: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     environment: dict[str, str | None] = field(default_factory=versions)
 
@@ -70,6 +71,7 @@ class Report:
             "effective_target_modules": self.effective_target_modules,
             "effective_target_parameters": self.effective_target_parameters,
             "modules": self.modules,
+            "candidates": self.candidates,
             "modules_to_save": self.modules_to_save,
             "trainable_tokens": self.trainable_tokens,
             "trainable_params": self.trainable_params,

@@ -26,7 +26,7 @@ def test_compile_bundled_example_writes_three_files_valid_against_schema(tmp_pat
     res = run("compile", str(EXAMPLE), "-o", str(out), "--offline")
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        "adapter_config.json", "report.md", "targets.json"]
+        "adapter_config.json", "report.html", "report.md", "targets.json"]
     targets = json.loads((out / "targets.json").read_text())
     jsonschema.validate(targets, SCHEMA)
     assert targets["model"]["config_source"] == "bundled"
@@ -51,7 +51,7 @@ def test_adapter_config_loads_with_peft(tmp_path):
 def test_two_runs_are_byte_identical(tmp_path):
     for name in ("a", "b"):
         assert run("compile", str(EXAMPLE), "-o", str(tmp_path / name), "--offline", "--no-cache").exit_code == 0
-    for f in ("adapter_config.json", "targets.json", "report.md"):
+    for f in ("adapter_config.json", "targets.json", "report.md", "report.html"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 
 

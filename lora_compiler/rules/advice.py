@@ -5,18 +5,12 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..findings import Finding, Severity
+from ..towers import tower_of
 from . import rule
 from .context import Context
 
 W = Severity.WARNING
-TOWER_PARTS = ("vision_tower", "vision_model", "visual", "vision_encoder", "image_encoder", "audio_tower",
-               "audio_model", "audio_encoder", "multi_modal_projector", "mm_projector")
 ROUTER_NAMES = ("gate", "router", "wg")
-
-
-def tower_of(name: str) -> str | None:
-    """The vision/audio component a module belongs to, by its path."""
-    return next((p for p in name.split(".") if p in TOWER_PARTS), None)
 
 
 @rule("multimodal-tower-hit", W, "Target names also reach a vision or audio tower.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..layermap import build, legend, text_grid
 from ..report import suffix_table
 
 
@@ -50,6 +51,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     if extra:
         lines += ["", "| trained in full | kind | type | params |", "|---|---|---|---:|"]
         lines += [f"| `{m['name']}` | {kind} | {m['type']} | {_n(m['params'])} |" for m, kind in extra]
+    lines += _layer_map(report)
     lines += [
         "",
         "## Totals",
@@ -68,3 +70,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         hint = f" — {f['hint']}" if f.get("hint") else ""
         lines.append(f"- **{f['severity']}** [{f['rule']}] {where}: {f['message']}{hint}")
     return "\n".join(lines) + "\n"
+
+
+def _layer_map(report: dict[str, Any]) -> list[str]:
+    """The layer map as characters in a code block, which a pull-request comment shows unchanged."""
+    lmap = build(report)
+    if not lmap.blocks:
+        return []
+    key = ", ".join(f"`{symbol}` {meaning}" if symbol != "blank" else f"blank: {meaning}"
+                    for symbol, meaning in legend(lmap))
+    return ["", "## Layer map", "", f"One line per module name, one character per layer: {key}.", "",
+            "```text", *text_grid(lmap), "```"]

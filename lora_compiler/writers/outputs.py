@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from ..peftcfg import adapter_config_text
+from .html import render_report_html
 from .markdown import render_markdown
 
 
@@ -20,4 +22,13 @@ def render_files(result: Any) -> dict[str, str]:
         "adapter_config.json": adapter_config_text(result.lora_config),
         "targets.json": targets_text(report),
         "report.md": render_markdown(report),
+        "report.html": render_report_html(report, _source(result.file)),
     }
+
+
+def _source(file: str | None) -> str | None:
+    """The YAML's text, so report.html can quote the lines its findings point at."""
+    try:
+        return Path(file).read_text(encoding="utf-8") if file else None
+    except (OSError, UnicodeDecodeError):
+        return None
