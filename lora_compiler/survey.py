@@ -1,0 +1,538 @@
+"""Survey every causal-LM and image-text-to-text architecture of the installed transformers.
+
+For each model type: transformers' default config, shrunk (lora_compiler.shrink), built on the meta
+device with the class Axolotl would choose, then `lora_target_linear` resolved the two ways users
+meet it: Axolotl's name list (through the compiler's own pipeline) and PEFT's "all-linear". A row
+says what each convention wraps, which towers it reaches, which expert weights no module name can
+reach, and, when the model cannot be surveyed, why (one classified line).
+
+Each architecture runs in a worker process with a time budget: a crash, a hang or a leak in one
+model's code never stops the survey, and two workers use both cores.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .shrink import HEAD_DIM, HEADS, HIDDEN, LAYERS, NUM_EXPERTS, TOPK
+
+Row = dict[str, Any]
+Config = dict[str, Any]
+
+CAUSAL_LM, IMAGE_TEXT = "causal-lm", "image-text-to-text"
+FAILURE_CLASSES = ("needs-remote-code", "needs-optional-package", "transformers-bug", "our-bug")
+# A module's tower: the first component of its path, from the root, whose name (split on "_") or
+# class name says so; a connector's name wins over the tower it connects ("mm_projector").
+TOWERS: dict[str, re.Pattern[str]] = {
+    "connector": re.compile(r"^(projector|connector|aligner|resampler|qformer|merger)$"),
+    "vision": re.compile(r"^(vision|visual|image|img|vit|siglip|clip|vq|vqmodel|video|vpm|davit)$"),
+    "audio": re.compile(r"^(audio|speech|sound|whisper|mel|encodec)$"),
+}
+_TOWER_CLASS = {"vision": re.compile(r"vision|visual|image|vit|vqvae"), "audio": re.compile(r"audio|speech|encodec")}
+DEFAULT_TIMEOUT, DEFAULT_JOBS, TASKS_PER_WORKER = 180.0, 2, 12
+MAX_LAYERS = 8  # layer kinds kept per config, at most
+# Composite configs transformers has no default for: the sub-models their checkpoints use.
+SUB_MODELS = {
+    "vision-encoder-decoder": {"encoder": "vit", "decoder": "gpt2"},
+    "musicgen": {"text_encoder": "t5", "audio_encoder": "encodec", "decoder": "musicgen_decoder"},
+    "musicgen_melody": {"text_encoder": "t5", "audio_encoder": "encodec", "decoder": "musicgen_melody_decoder"},
+}
+PER_LAYER_OVERRIDES = ("per_layer_config",)  # {"05": {...}}: settings of single layers, not a sub-model
+TRAILING_LAYERS = ("num_kv_shared_layers",)  # the last n layers are of another kind (Gemma 3n)
+# Sizes that transformers' default config of some families leaves None although the model needs them.
+FILL_NONE: dict[str, Callable[[Config], Any]] = {
+    "head_dim": lambda c: (_first_int(c, HIDDEN) or 0) // (_first_int(c, HEADS) or 1),
+    "num_key_value_heads": lambda c: _first_int(c, HEADS),
+    "moe_intermediate_size": lambda c: c.get("intermediate_size"),
+    "n_routed_experts": lambda c: NUM_EXPERTS,
+    "num_experts_per_tok": lambda c: TOPK,
+    "n_shared_experts": lambda c: 1,
+    "vocabulary_map": lambda c: {},  # Chameleon/Emu3: tokenizer data, names no module
+}
+# Mamba-2 heads: heads * head_dim must equal expand * hidden_size, and shrink scales only the latter.
+MAMBA_HEADS = (("num_heads", "head_dim", "expand"), ("mamba_n_heads", "mamba_d_head", "mamba_expand"))
+_NUMBERED = re.compile(r"^(.*?)\.(\d+)(?:\.|$)")
+_EXPERT = re.compile(r"expert", re.I)
+_MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+_SET_REPR = re.compile(r"\{('[^'{}]*'(?:, '[^'{}]*')*)\}")
+_PACKAGE = ("pip install", "requires the", "no module named", "is not installed")
+
+
+@dataclass
+class Survey:
+    versions: dict[str, str]
+    rows: list[Row] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per model type, in its worker
+
+
+def versions() -> dict[str, str]:
+    """The versions a survey's content depends on (they head docs/families.md)."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("transformers", "peft", "torch")}
+
+
+def model_types() -> dict[str, list[str]]:
+    """Every model type of the two mappings, with the mappings it appears in."""
+    from transformers.models.auto import modeling_auto as auto
+
+    found: dict[str, list[str]] = defaultdict(list)
+    for mapping, names in ((CAUSAL_LM, auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES),
+                           (IMAGE_TEXT, auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)):
+        for model_type in names:
+            found[model_type].append(mapping)
+    return dict(sorted(found.items()))
+
+
+# --- one architecture (runs in a worker) ---------------------------------------------------------
+
+
+class SurveyFailure(Exception):
+    def __init__(self, cls: str, reason: str) -> None:
+        super().__init__(reason)
+        self.cls, self.reason = cls, reason
+
+
+def survey_one(model_type: str, mappings: list[str]) -> Row:
+    """One row; never raises: a failure becomes the row's classified reason."""
+    row: Row = {"model_type": model_type, "mappings": mappings, "status": "ok", "failure": None}
+    try:
+        row.update(_survey(model_type, mappings == [CAUSAL_LM]))
+    except SurveyFailure as exc:
+        row.update(status="failed", failure={"class": exc.cls, "reason": exc.reason})
+    except Exception as exc:  # a crash outside the classified stages is ours to fix
+        row.update(status="failed", failure={"class": "our-bug", "reason": _line(exc)})
+    return row
+
+
+def _survey(model_type: str, causal_only: bool) -> Row:
+    from .inject import inject
+    from .peftcfg import build_lora_config
+    from .targets import embedding_layers, output_layer_name, plan_targets
+
+    skel, how = _build(model_type, causal_only)
+    model = skel.model
+    spare = copy.deepcopy(model)  # all-linear gets its own copy: injection consumes a model
+    classes = {path: type(module).__name__ for path, module in model.named_modules()}
+    plan = plan_targets(None, True, None, model)
+    names = plan.linear_names or []
+    structure, linear_paths = _structure(model, classes, names)
+    head, dropped = output_layer_name(model), embedding_layers(model_type)[1]
+    adaptable = linear_paths - {head}
+    row: Row = {"loader": skel.loader, "architecture": skel.architecture, **how,
+                "layers": skel.num_hidden_layers, **structure, "output_layer": head, "axolotl_drops": dropped,
+                "output_collision": _collision(head, names, dropped, structure["linear"])}
+    if names:
+        apply = lambda: inject(model, build_lora_config(_spec(model_type), plan, skel.architecture))  # noqa: E731
+        row["axolotl"] = {"target_modules": names, **_convention(apply, adaptable, classes)}
+    else:
+        row["axolotl"] = {"target_modules": [], "error": "lora_target_linear finds no Linear layers"}
+    row["all_linear"] = _convention(lambda: inject(spare, _all_linear_config(skel.architecture)), adaptable, classes)
+    return row
+
+
+def _spec(model_type: str) -> Any:
+    from .spec import AdapterSpec
+
+    return AdapterSpec(base_model=model_type, adapter="lora", lora_target_linear=True, lora_r=8, lora_alpha=16)
+
+
+def _all_linear_config(architecture: str) -> Any:
+    from peft import LoraConfig
+
+    from .peftcfg import task_type_for
+
+    return LoraConfig(target_modules="all-linear", r=8, lora_alpha=16, task_type=task_type_for(architecture))
+
+
+def _build(model_type: str, causal_only: bool) -> tuple[Any, Row]:
+    """The meta skeleton from the smallest config that builds, with how that config was made."""
+    from transformers import AutoConfig
+
+    from .resolve import ModelSource
+    from .skeleton import SkeletonError, build
+
+    subs = SUB_MODELS.get(model_type, {})
+    try:
+        default = AutoConfig.for_model(model_type, **{k: AutoConfig.for_model(v).to_dict() for k, v in subs.items()})
+    except Exception as exc:
+        raise SurveyFailure(_classify(_line(exc), "transformers-bug"), f"default config: {_line(exc)}") from None
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="survey-") as tmp:
+        for level, config, repaired in _candidates(default.to_dict(), causal_only):
+            (Path(tmp) / "config.json").write_text(json.dumps(config), encoding="utf-8")
+            try:
+                skel = build(ModelSource(model_type, "local", Path(tmp)), _spec(model_type))
+            except SkeletonError as exc:
+                errors.append(_line(exc).replace(tmp, "<dir>"))
+                continue
+            repaired = [f"{k}={v}" for k, v in subs.items()] + repaired
+            return skel, {"config": level, "repaired": repaired, "shrink_error": errors[0] if errors else None}
+    # the last candidate is transformers' default config as shipped: building it is transformers' job
+    raise SurveyFailure(_classify(errors[-1], "transformers-bug"), errors[-1])
+
+
+def _candidates(default: Config, causal_only: bool) -> Iterable[tuple[str, Config, list[str]]]:
+    """Configs to try, fewest overrides last: shrunk, shrunk and repaired, layers only, as shipped."""
+    from .shrink import shrink_config
+
+    layers = _kinds_needed(default)
+    selected = _select_layers(default, layers)
+    shrunk = shrink_config(selected, layers=layers)
+    _restore_layers(default, selected, shrunk, layers)
+    yield "shrunk", shrunk, []
+    shrunk = copy.deepcopy(shrunk)
+    if changed := _repair_shrunk(default, shrunk, "") + _fill(shrunk, causal_only, ""):
+        yield "shrunk", shrunk, sorted(changed)
+    yield "layers-only", selected, sorted(_fill(selected, causal_only, ""))
+    yield "as-shipped", default, []
+
+
+def _sub_configs(cfg: Config) -> list[str]:
+    """Keys of nested model configs (text_config, T5Gemma 2's encoder), not per-layer overrides."""
+    return [k for k, v in cfg.items() if isinstance(v, dict) and k not in PER_LAYER_OVERRIDES
+            and (k.endswith("_config") or "model_type" in v)]
+
+
+def _kinds_needed(cfg: Config) -> int:
+    """Layers that keep one of each layer kind in every (sub-)config (at least 2)."""
+    old = _first_int(cfg, LAYERS)
+    return max([2, len(_first_of_kind(cfg, old)) if old else 0] + [_kinds_needed(cfg[k]) for k in _sub_configs(cfg)])
+
+
+def _first_of_kind(cfg: Config, old: int) -> list[int]:
+    """The first layer of each kind, a kind being a layer's values in every per-layer setting."""
+    columns: list[Callable[[int], Any]] = []
+    for key, value in cfg.items():
+        if key in PER_LAYER_OVERRIDES and isinstance(value, dict):
+            columns.append(lambda i, v=value: any(int(k) == i for k in v))
+        elif _index_list(value, old):
+            columns.append(lambda i, v=value: i in v)
+        elif isinstance(value, list) and len(value) == old and all(isinstance(x, (str, int)) for x in value) and (
+                not all(_count(x) or x == 0 for x in value) or len(set(value)) <= 2):  # kinds and flags, not sizes
+            columns.append(lambda i, v=value: v[i])
+        elif _count(value) and key.startswith("first_k_"):
+            columns.append(lambda i, v=value: i < v)
+        elif _count(value) and key in TRAILING_LAYERS:
+            columns.append(lambda i, v=value: i >= old - v)
+    firsts: dict[tuple[Any, ...], int] = {}
+    for i in range(old):
+        firsts.setdefault(tuple(column(i) for column in columns), i)
+    return sorted(firsts.values())[:MAX_LAYERS]
+
+
+def _select_layers(cfg: Config, layers: int) -> Config:
+    """`cfg` cut to `layers` layers that include the first of each kind, in every (sub-)config.
+
+    shrink_config truncates per-layer lists to the first layers, which drops the kinds that come
+    later (Qwen3-Next's full attention every 4th layer, GLM's sparse MLP after 3 dense ones)."""
+    subs = _sub_configs(cfg)
+    out = {k: (_select_layers(v, layers) if k in subs else v) for k, v in cfg.items()}
+    old = _first_int(cfg, LAYERS)
+    for key in [k for k in cfg if k.endswith("_period") and _count(cfg[k]) and _count(cfg.get(k[:-7] + "_offset"))]:
+        # Jamba: layer i is special when i % period == offset; both kinds within the first layers
+        out[key] = max(min(cfg[key], layers), 2)
+        out[key[:-7] + "_offset"] = min(cfg[key[:-7] + "_offset"], out[key] - 1)
+    if not old or old <= layers:
+        return out
+    keep = _first_of_kind(cfg, old)
+    keep = sorted(keep + [i for i in range(old) if i not in keep][: layers - len(keep)])
+    for key, value in cfg.items():
+        if key in LAYERS and _count(value):
+            out[key] = len(keep)
+        elif key in PER_LAYER_OVERRIDES and isinstance(value, dict):
+            width = max((len(str(k)) for k in value), default=1)
+            out[key] = {str(j).zfill(width): v for j, i in enumerate(keep) for k, v in value.items() if int(k) == i}
+        elif _index_list(value, old):
+            out[key] = [j for j, i in enumerate(keep) if i in value]
+        elif isinstance(value, list) and len(value) == old:
+            out[key] = [value[i] for i in keep]
+        elif _count(value) and key.startswith("first_k_"):
+            out[key] = sum(i < value for i in keep)
+        elif _count(value) and key in TRAILING_LAYERS:
+            out[key] = sum(i >= old - value for i in keep)
+    return out
+
+
+def _restore_layers(default: Config, selected: Config, shrunk: Config, layers: int) -> None:
+    """Undo shrink_config's own cut of what _select_layers chose (counts, per-layer lists), and
+    shrink the nested configs shrink_config does not see (keys not ending in _config)."""
+    from .shrink import shrink_config
+
+    old = _first_int(default, LAYERS)
+    for key, value in selected.items():
+        original = default.get(key)
+        if key in PER_LAYER_OVERRIDES and isinstance(value, dict):
+            shrunk[key] = {k: shrink_config(v) if isinstance(v, dict) else v for k, v in value.items()}
+        elif key in LAYERS or (old and isinstance(original, list) and (len(original) == old or _index_list(original, old))):
+            shrunk[key] = copy.deepcopy(value)
+    for key in _sub_configs(selected):
+        if not key.endswith("_config"):
+            shrunk[key] = shrink_config(selected[key], layers=layers)
+        _restore_layers(default[key], selected[key], shrunk[key], layers)
+
+
+def _repair_shrunk(default: Config, cfg: Config, prefix: str) -> list[str]:
+    """Consistency shrink_config does not keep; returns the dotted keys changed."""
+    changed = [k for k, v in default.items() if v == 0 and _count(cfg.get(k))]  # 0 is a switch (NoPE)
+    cfg.update({k: 0 for k in changed})
+    for key in [k for k in cfg if k.endswith("d_head") and _count(cfg[k])]:  # XLNet's d_head = d_model // n_head
+        cfg[key] = HEAD_DIM
+        changed.append(key)
+    hidden = _first_int(cfg, HIDDEN)
+    for heads, dim, expand in MAMBA_HEADS:
+        if hidden and all(_count(cfg.get(k)) for k in (heads, dim, expand)):
+            cfg[dim], cfg[heads] = HEAD_DIM, cfg[expand] * hidden // HEAD_DIM
+            changed += [heads, dim]
+    changed = [prefix + k for k in dict.fromkeys(changed)]
+    for key in _sub_configs(cfg):
+        if isinstance(default.get(key), dict):
+            changed += _repair_shrunk(default[key], cfg[key], f"{prefix}{key}.")
+    return changed
+
+
+def _fill(cfg: Config, causal_only: bool, prefix: str) -> list[str]:
+    """Values transformers' default config leaves unset but its model needs; returns the keys set."""
+    changed = [k for k in FILL_NONE if k in cfg and cfg[k] is None]
+    for key in changed:
+        cfg[key] = FILL_NONE[key](cfg)
+    if causal_only and cfg.get("is_decoder") is False:  # a causal LM class is a decoder (Reformer asserts it)
+        cfg["is_decoder"] = True
+        changed.append("is_decoder")
+    changed = [prefix + k for k in changed]
+    for key in _sub_configs(cfg):
+        changed += _fill(cfg[key], False, f"{prefix}{key}.")
+    return changed
+
+
+def _index_list(value: Any, old: int) -> bool:
+    """A list of layer indices (mlp_only_layers, LFM2's full_attn_idxs), not per-layer flags (no_rope_layers)."""
+    return (isinstance(value, list) and len(value) > 0 and all(_count(v) or v == 0 for v in value)
+            and all(a < b for a, b in zip(value, value[1:])) and value[-1] < old and (len(value) > 2 or old > 2))
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _first_int(cfg: Config, keys: tuple[str, ...]) -> int | None:
+    return next((cfg[k] for k in keys if _count(cfg.get(k))), None)
+
+
+def _classify(message: str, otherwise: str) -> str:
+    low = message.lower()
+    if "trust_remote_code" in low or "auto_map" in low:
+        return "needs-remote-code"
+    if any(s in low for s in _PACKAGE):
+        return "needs-optional-package"
+    return otherwise
+
+
+# --- what the skeleton holds and what each convention wraps --------------------------------------
+
+
+def _structure(model: Any, classes: dict[str, str], names: list[str]) -> tuple[Row, set[str]]:
+    """Linear-like modules by last name (per layer, total, towers), Conv1D names, fused 3D expert
+    weights, and Axolotl's names that also end a non-Linear module's path (PEFT tries to wrap it)."""
+    from .targets import conv1d_names, is_linear_like
+
+    per_block: dict[str, Counter[str]] = defaultdict(Counter)
+    total: Counter[str] = Counter()
+    towers, clashes = defaultdict(set), defaultdict(set)
+    paths: set[str] = set()
+    fused: set[str] = set()
+    for path, module in model.named_modules():
+        name = path.rsplit(".", 1)[-1]
+        fused |= {f"{name}.{p}" for p, w in module.named_parameters(recurse=False)
+                  if w.dim() == 3 and _EXPERT.search(f"{path}.{type(module).__name__}")}
+        if path and not is_linear_like(module):
+            if name in names:
+                clashes[name].add(type(module).__name__)
+            continue
+        if path:
+            paths.add(path)
+            total[name] += 1
+            towers[name].add(tower_of(path, classes))
+            if block := _NUMBERED.match(path):
+                per_block[block.group(0)][name] += 1
+    linear = {n: {"per_layer": max((c[n] for c in per_block.values()), default=0), "total": total[n],
+                  "towers": sorted(towers[n])} for n in sorted(total)}
+    return {"linear": linear, "conv1d": conv1d_names(model), "fused_experts": sorted(fused),
+            "name_clashes": {n: sorted(clashes[n]) for n in sorted(clashes)}}, paths
+
+
+def tower_of(path: str, classes: dict[str, str]) -> str:
+    """text, vision, audio or connector, from the components of a module's path and their classes."""
+    parts = path.split(".")
+    for depth in range(1, len(parts) + 1):
+        tokens = [t for t in re.split(r"[_\d]+", parts[depth - 1].lower()) if t]
+        # a class name speaks for a plainly named component (Pix2Struct's encoder), not for the
+        # model holding every tower (AyaVisionModel at "model") or a language model
+        generic = depth < len(parts) and not {"model", "language", "text", "lm"} & set(tokens)
+        cls = classes.get(".".join(parts[:depth]), "").lower() if generic else ""
+        for tower, pattern in TOWERS.items():
+            if any(pattern.match(t) for t in tokens) or (tower in _TOWER_CLASS and _TOWER_CLASS[tower].search(cls)):
+                return tower
+    return "text"
+
+
+def _collision(head: str | None, names: list[str], dropped: str, linear: Row) -> str | None:
+    """Where the output layer and Axolotl's name list disagree."""
+    if head is None:
+        return None
+    suffix = head.rsplit(".", 1)[-1]
+    if suffix in names:
+        return f"output layer '{head}' is in Axolotl's names (Axolotl drops '{dropped}')"
+    if dropped != suffix and dropped in linear:
+        return f"Axolotl drops '{dropped}', which is not the output layer '{head}'"
+    return None
+
+
+def _convention(apply: Callable[[], Any], adaptable: set[str], classes: dict[str, str]) -> Row:
+    """What one convention wraps on the skeleton, or PEFT's refusal."""
+    try:
+        inj = apply()
+    except Exception as exc:
+        return {"error": _line(exc)}
+    modules = [m for m in inj.modules if m.kind == "module"]
+    wrapped = {m.name for m in modules}
+    return {
+        "wrapped": len(modules),
+        "wrapped_names": sorted({m.name.rsplit(".", 1)[-1] for m in modules}),
+        "target_parameters": sorted(inj.effective_target_parameters or []),
+        "wrapped_parameters": len(inj.modules) - len(modules),
+        "unadapted": sorted({p.rsplit(".", 1)[-1] for p in adaptable - wrapped}),
+        "towers": sorted({tower_of(m.name, classes) for m in inj.modules} - {"text"}),
+        "error": None,
+    }
+
+
+def _line(exc: BaseException | str) -> str:
+    """First line of a message, without what changes between runs (addresses, set order)."""
+    text = (exc if isinstance(exc, str) else str(exc)).strip() or type(exc).__name__
+    text = _SET_REPR.sub(lambda m: "{" + ", ".join(sorted(m.group(1).split(", "))) + "}", text.splitlines()[0])
+    return _MEMORY_ADDRESS.sub("", text)[:240]
+
+
+# --- the pool ------------------------------------------------------------------------------------
+
+
+def _serve(conn: Any) -> None:
+    """Worker loop: a model type in, its row out, until told to stop."""
+    import warnings
+
+    import torch
+    from transformers.utils import logging
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    logging.set_verbosity_error()
+    while (task := conn.recv()) is not None:
+        start = time.perf_counter()
+        row = survey_one(*task)
+        conn.send((row, time.perf_counter() - start))
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Any
+    task: tuple[str, list[str]] | None = None
+    deadline: float = 0.0
+    done: int = 0
+
+    def stop(self, hung: bool) -> None:
+        """Ask an idle worker to exit; kill a hung one (our own child, by its handle)."""
+        if not hung:
+            self.conn.send(None)
+            self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def run_survey(
+    only: Iterable[str] | None = None,
+    jobs: int = DEFAULT_JOBS,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Callable[[Row], None] | None = None,
+) -> Survey:
+    """Survey `only` these model types (default: all) with `jobs` workers and `timeout` seconds each.
+
+    Workers are started from a fork server, which imports the caller's main module: a script calling
+    this needs the usual `if __name__ == "__main__":` guard."""
+    import multiprocessing
+    import multiprocessing.connection
+
+    known = model_types()
+    wanted = sorted(set(only)) if only is not None else list(known)
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        raise ValueError(f"not in the causal-LM or image-text-to-text mapping: {', '.join(unknown)}")
+    # forkserver: workers start from a clean process that imported torch once, not from the caller
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "transformers", "peft", "lora_compiler.survey"])
+    tasks = [(t, known[t]) for t in reversed(wanted)]
+    survey = Survey(versions())
+    rows: dict[str, Row] = {}
+    workers: list[_Worker] = []
+
+    def finish(worker: _Worker, row: Row, seconds: float, hung: bool = False) -> None:
+        rows[row["model_type"]], survey.seconds[row["model_type"]], worker.task = row, round(seconds, 2), None
+        worker.done += 1
+        if progress:
+            progress(row)
+        if hung or worker.done >= TASKS_PER_WORKER:  # a fresh worker also bounds imported model code
+            workers.remove(worker)
+            worker.stop(hung)
+
+    try:
+        while tasks or any(w.task for w in workers):
+            while tasks and len(workers) < max(jobs, 1):
+                parent, child = ctx.Pipe()
+                workers.append(_Worker(ctx.Process(target=_serve, args=(child,), daemon=True), parent))
+                workers[-1].process.start()
+                child.close()
+            for worker in workers:
+                if worker.task is None and tasks:
+                    worker.task, worker.deadline = tasks.pop(), time.monotonic() + timeout
+                    worker.conn.send(worker.task)
+            busy = [w for w in workers if w.task]
+            wait = max(min(w.deadline for w in busy) - time.monotonic(), 0.0)
+            ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=wait)
+            for worker in busy:
+                model_type, mappings = worker.task  # type: ignore[misc]
+                started = worker.deadline - timeout
+                if worker.conn in ready:
+                    try:
+                        finish(worker, *worker.conn.recv())
+                        continue
+                    except (EOFError, OSError):
+                        reason = f"worker died (exit code {worker.process.exitcode}) building the model"
+                elif time.monotonic() < worker.deadline:
+                    continue
+                else:
+                    reason = f"no result within {timeout:g} s"
+                row = {"model_type": model_type, "mappings": mappings, "status": "failed",
+                       "failure": {"class": "our-bug", "reason": reason}}
+                finish(worker, row, time.monotonic() - started, hung=True)
+    finally:
+        for worker in workers:
+            worker.stop(hung=bool(worker.task))
+    survey.rows = [rows[t] for t in sorted(rows)]
+    return survey
+
+
+if __name__ == "__main__":
+    from lora_compiler.survey_render import main
+
+    raise SystemExit(main())
