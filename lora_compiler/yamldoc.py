@@ -7,7 +7,9 @@ undecodable files. Only the safe tag set is ever constructed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +126,16 @@ def _pos(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _flow_depth(text: str) -> int:
+    """Deepest [ / { nesting, counted before parsing: PyYAML's scanner is quadratic in it."""
+    brackets = re.sub(r"[^\[\]{}]", "", text)
+    return max(accumulate((1 if c in "[{" else -1 for c in brackets), initial=0))
+
+
 def load_text(text: str, file: str) -> Document:
     doc = Document(file=file, text=text)
+    if _flow_depth(text) > MAX_DEPTH:
+        return _too_complex(doc, f"flow collections nested more than {MAX_DEPTH} levels")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
