@@ -1,5 +1,6 @@
 """The architecture survey: a sample spanning every naming family, surveyed live and compared with the
-committed docs/families.json, plus the pure parts (grouping, titles, layer-kind selection).
+committed docs/families.json, plus the pure parts (titles, failure lines); the configs tried are
+tests/test_shrink.py's.
 
 The full survey (every architecture, ~3 minutes on 2 cores) is the slow test at the end; the committed
 files are regenerated with `python -m lora_compiler.survey --write docs/`.
@@ -14,9 +15,7 @@ from typing import Any
 import pytest
 
 from lora_compiler import survey_render
-from lora_compiler.survey import (
-    FAILURE_CLASSES, _kinds_needed, _line, _select_layers, model_types, run_survey, versions,
-)
+from lora_compiler.survey import FAILURE_CLASSES, _line, model_types, run_survey, versions
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 # At least one architecture of every naming family, every repair the survey makes, and each failure class
@@ -122,21 +121,6 @@ def test_titles_brace_shared_suffixes_and_prefixes() -> None:
     names = ["down_proj", "gate_proj", "in_proj_a", "in_proj_b", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj", "wo"]
     assert survey_render.title(names) == "{q,k,v,o,gate,up,down}_proj in_proj_{a,b} wo"
     assert survey_render.title([]) == "(no Linear names)"
-
-
-def test_layer_selection_keeps_every_kind_and_its_indices() -> None:
-    cfg = {
-        "num_hidden_layers": 12,
-        "layer_types": ["linear", "linear", "linear", "full"] * 3,  # shrink alone keeps 2 linear layers
-        "mlp_only_layers": [0],
-        "no_rope_layers": [1, 1, 1, 0] * 3,  # flags, not indices
-        "text_config": {"model_type": "t", "num_hidden_layers": 6, "layer_types": ["a"] * 5 + ["b"]},
-    }
-    assert _kinds_needed(cfg) == 3
-    out = _select_layers(cfg, 3)
-    assert out["num_hidden_layers"] == 3 and out["layer_types"] == ["linear", "linear", "full"]
-    assert out["mlp_only_layers"] == [0] and out["no_rope_layers"] == [1, 1, 0]
-    assert out["text_config"]["num_hidden_layers"] == 3 and out["text_config"]["layer_types"] == ["a", "a", "b"]
 
 
 def test_failure_lines_do_not_change_between_runs() -> None:
