@@ -84,7 +84,9 @@ def inject(model: Any, lora_config: Any) -> Injection:
     applied = peft_model.peft_config["default"]
     trainable, total = peft_model.get_nb_trainable_parameters()
     modules, saved, tokens = _inventory(peft_model.base_model.model)
-    peft_model.unload()  # hand the skeleton back unchanged, so a batch can reuse it
+    base = peft_model.unload()  # hand the skeleton back unchanged, so a batch can reuse it
+    if "peft_config" in vars(base):  # older PEFT leaves its config on the model after unload
+        del base.peft_config
     return Injection(
         modules=modules,
         modules_to_save=saved,

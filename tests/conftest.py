@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -16,6 +17,18 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ["LORA_COMPILER_CACHE_DIR"] = tempfile.mkdtemp(prefix="lora-compiler-test-cache-")
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _major_minor(dist: str) -> tuple[int, int]:
+    from importlib.metadata import version
+
+    return tuple(int(x) for x in re.findall(r"\d+", version(dist))[:2])  # type: ignore[return-value]
+
+
+# Expectations written for transformers 5 layouts (fused MoE experts, gpt_neox lm_head, ...) and PEFT 0.20
+# behaviour; on the older supported stack (transformers 4.57, peft 0.17) such tests are skipped, not failed.
+MODERN_STACK = _major_minor("transformers") >= (5, 0) and _major_minor("peft") >= (0, 20)
+needs_modern_stack = pytest.mark.skipif(not MODERN_STACK, reason="expects transformers 5 layouts and peft >= 0.20")
 
 TINY: dict[str, dict[str, Any]] = {
     "llama": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,

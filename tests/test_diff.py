@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from conftest import needs_modern_stack
+
 from lora_compiler.compiler import Options, compile_config
 from lora_compiler.diff import DiffUsageError, diff, diff_conventions, diff_models, diff_pair
 from lora_compiler.formats import diff_json, diff_md, diff_text
@@ -43,6 +45,7 @@ def _rules(side: Any) -> set[str]:
     return {f.rule for f in side.findings}
 
 
+@needs_modern_stack
 def test_models_matrix_dense_moe_multimodal_bundled(write_yaml):
     cfg = write_yaml("base_model: meta-llama/Llama-3.1-8B\nadapter: lora\nlora_r: 16\nlora_alpha: 32\n"
                      "lora_target_linear: true\n")
@@ -231,6 +234,7 @@ def test_conventions_on_llama_agree(model_dir, write_yaml):
     assert not d.differs and d.exit_code(check=True) == 0
 
 
+@needs_modern_stack
 def test_peft_all_linear_on_moe_adds_experts_and_router(write_yaml, tmp_path):
     model = _tiny(tmp_path, "qwen3_moe", hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
                   num_experts=4, num_experts_per_tok=2, num_hidden_layers=2, num_attention_heads=4,

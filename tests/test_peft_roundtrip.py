@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from conftest import needs_modern_stack
 import yaml
 
 from lora_compiler.compiler import Options, compile_config
@@ -236,6 +238,7 @@ def test_llama_variant_wraps_the_same_modules_on_a_real_model(variant: str, tmp_
                    for m in targets["modules"])
 
 
+@needs_modern_stack
 def test_tied_embeddings_modules_to_save_with_weight_tying_counts_the_shared_copy_once(tmp_path: Path) -> None:
     model_dir = _tiny_model_dir(tmp_path, _llama_fixture(tied=True))
     keys = {"lora_target_linear": True, "lora_modules_to_save": ["lm_head"], "peft_ensure_weight_tying": True}

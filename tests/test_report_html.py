@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from browser import chromium, dom
-from conftest import REPO
+from conftest import REPO, needs_modern_stack
 from lora_compiler.cli import cli
 from lora_compiler.writers.html import CSP, render_maps_html, render_report_html
 from test_layermap import cand, llama_like, report, wrapped
@@ -149,6 +149,7 @@ def _grids(run: chromium.Run) -> dict[str, dom.Grid]:
     ("gemma", {"model": (34, 238), "vision_tower": (27, 162)}),
     ("mixtral", {"model": (32, 96)}),
 ])
+@needs_modern_stack
 def test_grid_has_a_row_per_layer_and_the_targeted_cells(browser, case, blocks):
     for theme in ("light", "dark"):
         grids = _grids(browser[f"{case}-{theme}"])

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from conftest import TINY
+from conftest import TINY, needs_modern_stack
 
 from lora_compiler import load_lora
 from lora_compiler.compiler import Options, compile_config
@@ -296,6 +296,7 @@ def test_bad_cfg_raises_with_file_line_col(tmp_path: Path) -> None:
     assert [f.rule for f in err.value.findings] == ["schema"]
 
 
+@needs_modern_stack
 def test_moe_dropout_stays_off_fused_experts_only() -> None:
     from peft.tuners.lora.layer import ParamWrapper
 

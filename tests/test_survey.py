@@ -17,6 +17,11 @@ import pytest
 from lora_compiler import survey_render
 from lora_compiler.survey import FAILURE_CLASSES, _line, model_types, run_survey, versions
 
+from conftest import needs_modern_stack
+
+# The sample and the committed survey name transformers 5 model types.
+pytestmark = needs_modern_stack
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 # At least one architecture of every naming family, every repair the survey makes, and each failure class
 # this transformers has (chosen among the fast ones: the sample runs in ~30 s on 2 cores).

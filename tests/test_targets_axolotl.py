@@ -3,6 +3,7 @@ find_all_linear_names and each architecture's module names, not from running thi
 
 from __future__ import annotations
 
+from conftest import needs_modern_stack
 from lora_compiler.compiler import compile_config
 
 LLAMA_LINEAR = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
@@ -21,6 +22,7 @@ def test_llama_target_linear_is_all_projections_without_lm_head(model_dir, write
     assert not any(m["name"] == "lm_head" for m in result.report.modules)
 
 
+@needs_modern_stack
 def test_gpt_neox_keeps_lm_head_because_axolotl_removes_embed_out_and_warns(model_dir, write_yaml):
     """Axolotl's table names gpt_neox's output layer embed_out; transformers 5 calls it lm_head,
     so Axolotl's own rule keeps it. We mirror that exactly and say so."""
@@ -79,6 +81,7 @@ def test_target_modules_union_with_linear_names(model_dir, write_yaml):
     assert any(m["name"] == "lm_head" for m in result.report.modules)
 
 
+@needs_modern_stack
 def test_mixtral_experts_are_fused_parameters_not_linear(model_dir, write_yaml):
     """Under transformers 5 Mixtral's experts are 3D parameters: target_linear sees attention only."""
     result = _compile(write_yaml, model_dir("mixtral"))
@@ -86,6 +89,7 @@ def test_mixtral_experts_are_fused_parameters_not_linear(model_dir, write_yaml):
     assert all(m["kind"] == "module" for m in result.report.modules)
 
 
+@needs_modern_stack
 def test_mixtral_expert_names_are_rewritten_by_peft_into_parameters(model_dir, write_yaml):
     result = _compile(write_yaml, model_dir("mixtral"), "lora_target_modules: [w1, w2, w3]\nlora_dropout: 0.1\n")
     assert result.ok, result.findings
@@ -101,6 +105,7 @@ def test_mixtral_expert_names_are_rewritten_by_peft_into_parameters(model_dir, w
     assert result.exit_code() == 0
 
 
+@needs_modern_stack
 def test_multimodal_gemma3_loads_image_text_class_and_hits_vision_tower(model_dir, write_yaml):
     result = _compile(write_yaml, model_dir("gemma3"))
     assert result.ok, result.findings
