@@ -121,9 +121,10 @@ def test_remote_code_runs_only_with_the_command_line_flag(tmp_path, write_yaml, 
     model = _remote_code_model(tmp_path, marker)
     cfg = write_yaml(f"base_model: {model}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
                      "trust_remote_code: true\n")
-    for command in (["compile", str(cfg), "--no-cache"], ["lint", str(cfg)]):
+    for command in (["compile", str(cfg), "--no-cache"], ["lint", str(cfg)], ["diff", str(cfg), str(cfg)],
+                    ["diff", str(cfg), "--convention", "axolotl", "--convention", "peft-all-linear"]):
         res = CliRunner().invoke(cli, command)
-        assert res.exit_code == 2 and "[remote-code-required]" in res.output, res.output
+        assert res.exit_code == 2 and "remote-code-required" in res.output, (command, res.output)
         assert not marker.exists()
     res = CliRunner().invoke(cli, ["compile", str(cfg), "--trust-remote-code", "--no-cache", "--format", "json"])
     assert res.exit_code == 0, res.output
