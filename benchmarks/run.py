@@ -110,8 +110,8 @@ def run(argv: Sequence[str], env: dict[str, str], cwd: Path) -> Run:
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, out.read().decode(errors="replace"),
-                   err.read().decode(errors="replace"))
+        return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode,
+                   out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
 @dataclass
@@ -145,7 +145,8 @@ class Series:
         return statistics.median(r.rss_mib for r in self.runs)
 
     def as_dict(self, floor: Series | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "command": " ".join(self.argv[1:] if self.argv[0] == PY else self.argv),
+        command = " ".join(self.argv[1:] if self.argv[0] == PY else self.argv)
+        out: dict[str, Any] = {"name": self.name, "command": command,
                                "wall_s": round(self.wall, 3), "wall_runs_s": [round(r.wall, 3) for r in self.runs],
                                "cpu_s": round(self.cpu, 3), "peak_rss_mib": round(self.rss, 1)}
         if floor is not None:
@@ -324,7 +325,8 @@ def measure_scaling(bench: Bench, n: int, floor: Series) -> dict[str, Any]:
     for layers in SCALING_LAYERS:
         path = bench.yaml(f"scaling-{layers}.yml",
                           lora_yaml(SCALING_MODEL, extra=f"model_config:\n  num_hidden_layers: {layers}\n"))
-        series.append(compile_series(f"{layers} layers", path, bench.tmp / "out" / f"scaling-{layers}"))
+        label = f"{layers} layer{'s' * (layers != 1)}"
+        series.append(compile_series(label, path, bench.tmp / "out" / f"scaling-{layers}"))
     bench.load("scaling: start")
     bench.rounds(series, n)
     pipeline = run([PY, str(HERE / "pipeline.py"), "--layers", *map(str, SCALING_LAYERS), "--rounds", str(max(n, 3))],
@@ -390,8 +392,8 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
     for s in data["startup"]:
         check(f"{s['name']}: wall", s["wall_s"], 0.3, "s")
     one_cold = next(c for c in data["cold_compile"] if "Llama-3.2-1B" in c["name"])
-    check("batch lint of 100 / cold compile of Llama-3.2-1B", data["batch_lint"]["batch"]["wall_s"] / one_cold["wall_s"],
-          2.0, "x")
+    check("batch lint of 100 / cold compile of Llama-3.2-1B",
+          data["batch_lint"]["batch"]["wall_s"] / one_cold["wall_s"], 2.0, "x")
     check("repeat run (cache hit): wall", data["repeat"]["wall_s"], 0.5, "s")
     growth_ = data["scaling"].get("growth")
     if growth_:
@@ -419,13 +421,14 @@ def table(data: dict[str, Any]) -> str:
                      f"trainable {counts['trainable_params']:,}: equal to compile's: {counts['equal_to_compile']}"))
     lines.append(row("3. " + alt["empty"]["name"], alt["empty"]))
     for what, a in alt["estimate_memory"].items():
-        lines.append(f"| 3. accelerate estimate-memory ({what}) | {a['wall_s']:.3f} | | | | {a['peak_rss_mib']:.0f} | | "
-                     f"exit {a['exit_code']}: {a['last_line'][:120]} |")
+        lines.append(f"| 3. accelerate estimate-memory ({what}) | {a['wall_s']:.3f} | | | | "
+                     f"{a['peak_rss_mib']:.0f} | | exit {a['exit_code']}: {a['last_line'][:120]} |")
     b = data["batch_lint"]
     lines.append(row("4. " + b["one"]["name"], b["one"]))
     lines.append(row("4. " + b["batch"]["name"], b["batch"], f"marginal {1000 * b['marginal_s']:.0f} ms/file"))
     for s in data["startup"]:
-        lines.append(row("5. " + s["name"], s, "imports " + (", ".join(s["heavy_imports"]) or "no torch/transformers/peft")))
+        heavy = ", ".join(s["heavy_imports"]) or "no torch/transformers/peft"
+        lines.append(row("5. " + s["name"], s, "imports " + heavy))
     r = data["repeat"]
     lines.append(row("6. " + r["name"], r, f"bytes equal: {r['bytes_equal_to_first_run']}; imports "
                      + (", ".join(r["heavy_imports"]) or "no torch")))
@@ -453,7 +456,8 @@ def table(data: dict[str, Any]) -> str:
                     f"{time_ratio} | {'yes' if g['no_worse_than_linear'] else 'NO'} |\n")
     out += "\nTargets:\n\n| target | measured | limit | pass |\n|---|---|---|---|\n"
     for t in data["targets"]:
-        out += f"| {t['target']} | {t['measured']}{t['unit']} | {t['limit']}{t['unit']} | {'PASS' if t['pass'] else 'FAIL'} |\n"
+        verdict = "PASS" if t["pass"] else "FAIL"
+        out += f"| {t['target']} | {t['measured']}{t['unit']} | {t['limit']}{t['unit']} | {verdict} |\n"
     return out
 
 
