@@ -8,7 +8,6 @@ from typing import Any, Callable, Mapping, Sequence
 from .compiler import CompileResult, Options
 from .compiler import compile_config as _compile
 from .policy import Policy
-from .runtime import load_lora  # re-exported as lora_compiler.load_lora
 from .session import Session
 
 
@@ -42,3 +41,12 @@ def adapter_schema() -> dict[str, Any]:
     schema["additionalProperties"] = True
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://github.com/lora-compiler/lora-compiler/schemas/axolotl-lora.schema.json", **schema}
+
+
+def __getattr__(name: str) -> Any:
+    # load_lora is re-exported lazily: the runtime module is only needed by training code.
+    if name == "load_lora":
+        from .runtime import load_lora
+
+        return load_lora
+    raise AttributeError(name)

@@ -144,7 +144,7 @@ def _build(ctx: Any, source: ModelSource, options: Options, result: CompileResul
     result.lora_config = lora_config
     candidates = _candidates(skel.model, lora_config.exclude_modules)
     try:
-        inj = inject(skel.model, lora_config)
+        inj = session.injection(key, lora_config, lambda: inject(skel.model, lora_config))
     except InjectionError as exc:
         session.discard(key)
         key = key_for_message(str(exc), spec)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -49,44 +49,73 @@ class Injection:
     effective_target_parameters: list[str] | None
     converted_to_parameters: bool  # PEFT rewrote expert target_modules into target_parameters
     warnings: list[str] = field(default_factory=list)
+    # Per module (in `modules` order), its trainable parameters as (constant, per unit of rank), when
+    # every wrapped layer takes the config's global r and alpha; None when another rank cannot be derived.
+    rank_terms: list[tuple[int, int]] | None = None
+
+
+def at_rank(inj: Injection, r: int, alpha: float) -> Injection:
+    """The injection PEFT gives for the same config with global rank r and lora_alpha alpha.
+
+    Only for an injection with rank_terms: then every wrapped layer is a plain (or DoRA) LoRA
+    Linear or fused-expert ParamWrapper whose A and B matrices are linear in r and whose other
+    trainable tensors (bias, magnitude) do not depend on it, so nothing else PEFT reports can
+    change with r. tests/test_inject.py holds it equal to PEFT's own injection across ranks.
+    """
+    assert inj.rank_terms is not None
+    params = [const + per_rank * r for const, per_rank in inj.rank_terms]
+    delta = sum(params) - sum(m.params for m in inj.modules)
+    modules = [replace(m, r=r, alpha=float(alpha), params=n) for m, n in zip(inj.modules, params)]
+    return replace(inj, modules=modules, trainable_params=inj.trainable_params + delta,
+                   all_params=inj.all_params + delta)
+
+
+def injected_config(lora_config: Any) -> Any:
+    """The copy of lora_config that is injected: the fields that cannot change the inventory are neutral.
+
+    Dropout never changes what is wrapped or counted; zeroing it mirrors Axolotl's patch that lets
+    PEFT's ParamWrapper accept fused-expert targets when the YAML's dropout is not 0. Data-dependent
+    initialisations (LoftQ, PiSSA, OLoRA, ...) need real weights and, for LoftQ, bitsandbytes on a
+    GPU; none of them changes which modules are wrapped or how many parameters.
+    """
+    config = copy.deepcopy(lora_config)
+    config.lora_dropout = 0.0
+    config.init_lora_weights = True
+    config.loftq_config = {}
+    return config
 
 
 _BASE_SUFFIX = re.compile(r"(\.base_layer)+$")
 
 
 def inject(model: Any, lora_config: Any) -> Injection:
-    """Apply a copy of lora_config to `model` on the meta device, inventory it, and unload it again.
+    """Apply a copy of lora_config to `model` on the meta device, inventory it, and put the model back.
 
-    On success the model is left as it was (PEFT's unload restores every original module); after
-    an InjectionError it may be half-wrapped and must not be reused.
+    On success the model is left as it was, so a batch can reuse it; after an InjectionError it
+    may be half-wrapped and must not be reused.
     """
     import torch
     from peft import get_peft_model
 
-    config = copy.deepcopy(lora_config)
+    from .skeleton import skip_init
+
+    config = injected_config(lora_config)
     asked_params = bool(config.target_parameters)
-    # Dropout never changes what is wrapped or counted; zeroing it mirrors Axolotl's patch that lets
-    # PEFT's ParamWrapper accept fused-expert targets when the YAML's dropout is not 0.
-    config.lora_dropout = 0.0
-    # Data-dependent initialisations (LoftQ, PiSSA, OLoRA, ...) need real weights and, for LoftQ,
-    # bitsandbytes on a GPU; none of them changes which modules are wrapped or how many parameters.
-    config.init_lora_weights = True
-    config.loftq_config = {}
+    snapshot = _Snapshot(model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             # Not low_cpu_mem_usage: PEFT then re-creates parameters under init_empty_weights and
             # breaks the sharing of tied modules_to_save copies, which miscounts them.
-            with torch.device("meta"):
+            with torch.device("meta"), skip_init():
                 peft_model = get_peft_model(model, config)
         except Exception as exc:  # every PEFT refusal becomes a finding, whatever its type
             raise InjectionError(str(exc).strip() or type(exc).__name__) from None
     applied = peft_model.peft_config["default"]
     trainable, total = peft_model.get_nb_trainable_parameters()
     modules, saved, tokens = _inventory(peft_model.base_model.model)
-    base = peft_model.unload()  # hand the skeleton back unchanged, so a batch can reuse it
-    if "peft_config" in vars(base):  # older PEFT leaves its config on the model after unload
-        del base.peft_config
+    terms = _rank_terms(peft_model.base_model.model, config, modules)
+    snapshot.restore()
     return Injection(
         modules=modules,
         modules_to_save=saved,
@@ -97,7 +126,38 @@ def inject(model: Any, lora_config: Any) -> Injection:
         effective_target_parameters=_plain(applied.target_parameters),
         converted_to_parameters=bool(applied.target_parameters) and not asked_params,
         warnings=sorted({str(w.message).strip() for w in caught if _relevant(w)}),
+        rank_terms=terms,
     )
+
+
+class _Snapshot:
+    """What PEFT changes on the model it wraps, recorded so it can be put back exactly.
+
+    PEFT swaps child modules for wrappers, freezes parameters, attaches peft_config, and may edit
+    the model config (layer_replication sets num_hidden_layers, PeftModel sets pretraining_tp).
+    Putting those back is cheaper than PEFT's unload(), which rebuilds each base layer from its
+    wrapper (a fifth of the pipeline on large models), and exact by construction: afterwards
+    the model is the very tree of objects recorded before injection.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        modules = list(model.modules())
+        self.children = [(m, dict(m._modules)) for m in modules]
+        self.grads = [(p, p.requires_grad) for p in model.parameters()]
+        configs = {id(c): c for m in modules if (c := vars(m).get("config")) is not None and hasattr(c, "__dict__")}
+        self.configs = [(c, dict(vars(c))) for c in configs.values()]
+
+    def restore(self) -> None:
+        for module, children in self.children:
+            module._modules.clear()
+            module._modules.update(children)
+        for param, requires_grad in self.grads:
+            param.requires_grad_(requires_grad)
+        for config, state in self.configs:
+            vars(config).clear()
+            vars(config).update(state)
+        vars(self.model).pop("peft_config", None)
 
 
 def _inventory(root: Any) -> tuple[list[WrappedModule], list[SavedModule], list[SavedModule]]:
@@ -122,6 +182,34 @@ def _inventory(root: Any) -> tuple[list[WrappedModule], list[SavedModule], list[
             tokens.append(SavedModule(name, type(base).__name__, _own_trainable(module)))
     key = lambda m: m.name  # noqa: E731
     return sorted(wrapped, key=key), sorted(saved, key=key), sorted(tokens, key=key)
+
+
+_RANK_TENSORS = {"lora_A.default.weight", "lora_B.default.weight"}
+_FIXED_TENSORS = {"lora_B.default.bias", "lora_magnitude_vector.default.weight"}
+
+
+def _rank_terms(root: Any, config: Any, modules: list[WrappedModule]) -> list[tuple[int, int]] | None:
+    """Each wrapped layer's trainable count split into (constant, per unit of r), in `modules` order;
+    None unless every layer is one whose count is affine in the config's global r."""
+    from peft.tuners import lora
+
+    kinds = tuple(getattr(lora, k) for k in ("Linear", "ParamWrapper") if hasattr(lora, k))
+    if config.rank_pattern or config.alpha_pattern:
+        return None
+    terms: dict[str, tuple[int, int]] = {}
+    for name, layer in root.named_modules():
+        if not isinstance(layer, lora.LoraLayer):
+            continue
+        own = {n: p for n, p in layer.named_parameters() if p.requires_grad and not n.startswith("base_layer.")}
+        a, b = own.get("lora_A.default.weight"), own.get("lora_B.default.weight")
+        if (type(layer) not in kinds or layer.r.get("default") != config.r
+                or layer.lora_alpha.get("default") != config.lora_alpha
+                or a is None or b is None or a.shape[0] % config.r or b.shape[1] % config.r
+                or not set(own) - _RANK_TENSORS <= _FIXED_TENSORS):
+            return None
+        fixed = sum(p.numel() for n, p in own.items() if n in _FIXED_TENSORS)
+        terms[_describe(name, layer).name] = (fixed, (a.numel() + b.numel()) // config.r)
+    return [terms[m.name] for m in modules] if set(terms) == {m.name for m in modules} else None
 
 
 def _describe(name: str, layer: Any) -> WrappedModule:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from typing import Any
 
 from .findings import Finding, sort_findings
@@ -13,6 +12,8 @@ SCHEMA_VERSION = "1.0"
 
 def versions() -> dict[str, str | None]:
     """Versions that decide the target set (PEFT and transformers change what gets wrapped)."""
+    from importlib import metadata  # not at import: the light commands never ask
+
     out: dict[str, str | None] = {}
     for dist in ("lora-compiler", "torch", "transformers", "peft"):
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import diff_html, diff_json, diff_md, diff_text, json_format, lint_formats, text
+from . import json_format, lint_formats, text
 
 # name -> renderer(result, color) -> str
 COMPILE_FORMATS: dict[str, Callable[[Any, bool], str]] = {
@@ -20,10 +20,18 @@ LINT_FORMATS: dict[str, Callable[..., str]] = {
     "sarif": lint_formats.render_sarif,
 }
 
-# name -> renderer(diff result, color) -> str
-DIFF_FORMATS: dict[str, Callable[[Any, bool], str]] = {
-    "text": diff_text.render,
-    "md": diff_md.render,
-    "json": diff_json.render,
-    "html": diff_html.render,
-}
+
+def __getattr__(name: str) -> Any:
+    # The diff renderers load only for diff: compile and lint must not pay for their imports.
+    if name == "DIFF_FORMATS":
+        from . import diff_html, diff_json, diff_md, diff_text
+
+        # name -> renderer(diff result, color) -> str
+        formats: dict[str, Callable[[Any, bool], str]] = {
+            "text": diff_text.render,
+            "md": diff_md.render,
+            "json": diff_json.render,
+            "html": diff_html.render,
+        }
+        return formats
+    raise AttributeError(name)

@@ -1,0 +1,146 @@
+"""Injection hands the skeleton back exactly as it found it, so a batch can reuse it.
+
+inject() puts back what PEFT changed (swapped children, frozen parameters, the model config,
+peft_config) instead of calling PEFT's unload(). These tests run a varied sequence of adapters
+through one skeleton and check, after each, that the model is the same tree of the same objects
+with the same state, and that every answer equals the one a freshly built skeleton gives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from lora_compiler.compiler import compile_config
+from lora_compiler.inject import at_rank, inject
+from lora_compiler.options import Options
+from lora_compiler.peftcfg import build_lora_config
+from lora_compiler.resolve import resolve
+from lora_compiler.session import Session
+from lora_compiler.skeleton import build
+from lora_compiler.spec import AdapterSpec
+from lora_compiler.targets import plan_targets
+
+from conftest import needs_modern_stack
+
+BASE = {"adapter": "lora", "lora_r": 8, "lora_alpha": 16}
+# model type -> adapters that exercise every kind of change PEFT makes to a model.
+ADAPTERS: dict[str, list[dict[str, Any]]] = {
+    "llama": [
+        {"lora_target_linear": True},
+        {"lora_target_modules": ["q_proj", "v_proj"], "peft_use_dora": True},
+        {"lora_target_linear": True, "lora_modules_to_save": ["embed_tokens", "lm_head"]},
+        {"lora_target_modules": ["q_proj"], "peft_trainable_token_indices": [1, 2, 3]},
+        {"lora_target_linear": True, "peft_layers_to_transform": [1], "lora_rank_pattern": {"v_proj": 4}},
+        {"lora_target_modules": ["q_proj"], "peft_layer_replication": [[0, 2], [1, 2]]},
+        {"lora_target_modules": ["q_proj"], "lora_r": 64},
+    ],
+    "mixtral": [
+        {"lora_target_linear": True},
+        {"lora_target_modules": ["q_proj"], "lora_target_parameters": ["experts.gate_up_proj", "experts.down_proj"]},
+        {"lora_target_modules": ["q_proj", "w1", "w2", "w3"]},
+    ],
+    "gemma3": [
+        {"lora_target_linear": True},
+        {"lora_target_modules": ["q_proj"], "lora_modules_to_save": ["lm_head"]},
+    ],
+}
+
+
+def _state(model: Any) -> dict[str, Any]:
+    """Every module by name with its identity, children, parameters and flags, and each config's values."""
+    configs = {id(m.config): m.config for m in model.modules() if "config" in vars(m)}
+    return {
+        "modules": {name: (id(m), type(m), sorted(vars(m)), {k: id(c) for k, c in m._modules.items()},
+                           {k: (id(p), p.requires_grad) for k, p in m._parameters.items() if p is not None})
+                    for name, m in model.named_modules()},
+        "configs": {k: c.to_dict() for k, c in configs.items()},
+    }
+
+
+def _lora_config(model_dir: Path, keys: dict[str, Any], skeleton: Any) -> Any:
+    spec = AdapterSpec.model_validate({"base_model": str(model_dir), **BASE, **keys})
+    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, skeleton.model)
+    return build_lora_config(spec, plan, skeleton.architecture)
+
+
+@needs_modern_stack
+@pytest.mark.parametrize("model_type", sorted(ADAPTERS))
+def test_injection_restores_the_skeleton_exactly_and_answers_as_a_fresh_one(
+        model_dir: Callable[..., Path], model_type: str) -> None:
+    path = model_dir(model_type)
+    spec = AdapterSpec.model_validate({"base_model": str(path), **BASE})
+    source = resolve(str(path), None, offline=True)
+    shared = build(source, spec)
+    before = _state(shared.model)
+    for keys in ADAPTERS[model_type]:
+        lora_config = _lora_config(path, keys, shared)
+        reused = inject(shared.model, lora_config)
+        assert _state(shared.model) == before, keys
+        assert reused.modules, keys  # each adapter wraps something, so the restore had work to do
+        fresh = inject(build(source, spec).model, _lora_config(path, keys, shared))
+        assert reused == fresh, keys
+
+
+def test_batch_injects_each_adapter_once_per_model(write_yaml: Callable[..., Path]) -> None:
+    keys = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: {r}\nlora_alpha: 16\nlora_target_linear: true\n"
+    paths = [write_yaml(keys.format(r=r) + f"learning_rate: {lr}\n", f"c{r}-{lr}.yml")
+             for r in (8, 16) for lr in (1e-4, 2e-4, 3e-4)]
+    session = Session()
+    batch = [compile_config(p, Options(offline=True), session) for p in paths]
+    # One PEFT run: the learning rate changes no adapter, and the second rank is carried from the first.
+    assert (session.builds, session.injections) == (1, 1)
+    alone = [compile_config(p, Options(offline=True)) for p in paths]
+    assert [r.report.to_dict() for r in batch] == [r.report.to_dict() for r in alone]
+    # Llama-3.2-1B: sum of (in + out) over the 7 projections is 44,032 per layer, 16 layers.
+    assert [r.report.trainable_params for r in batch] == [44_032 * 16 * r for r in (8, 8, 8, 16, 16, 16)]
+
+
+# Adapters whose counts carry to another rank, and ones that must run PEFT again.
+RANKED: dict[str, list[dict[str, Any]]] = {
+    "llama": [
+        {"lora_target_linear": True},
+        {"lora_target_modules": ["q_proj", "v_proj"], "peft_use_dora": True},
+        {"lora_target_linear": True, "lora_modules_to_save": ["embed_tokens", "lm_head"]},
+        {"lora_target_modules": ["q_proj"], "peft_trainable_token_indices": [1, 2, 3]},
+        {"lora_target_linear": True, "peft_layers_to_transform": [1]},
+    ],
+    "mixtral": [
+        {"lora_target_linear": True},
+        {"lora_target_modules": ["q_proj"], "lora_target_parameters": ["experts.gate_up_proj", "experts.down_proj"]},
+        {"lora_target_modules": ["q_proj", "k_proj"], "lora_modules_to_save": ["lm_head"]},
+    ],
+    "gemma3": [{"lora_target_linear": True}],
+    "gpt2": [{"lora_target_modules": ["c_attn", "c_proj"], "lora_fan_in_fan_out": True}],
+}
+NOT_RANKED: list[Any] = [
+    ("llama", {"lora_target_linear": True, "lora_rank_pattern": {"v_proj": 4}}),
+    ("llama", {"lora_target_linear": True, "lora_alpha_pattern": {"v_proj": 4}}),
+    ("llama", {"lora_target_modules": ["q_proj", "embed_tokens"]}),  # a LoRA Embedding layer
+    # PEFT fuses w1 and w3 into gate_up_proj and gives it rank 2r through a rank_pattern of its own.
+    pytest.param("mixtral", {"lora_target_modules": ["q_proj", "w1", "w2", "w3"]}, marks=needs_modern_stack),
+]
+
+
+@needs_modern_stack
+@pytest.mark.parametrize("model_type", sorted(RANKED))
+def test_counts_carried_to_another_rank_equal_what_peft_gives_there(
+        model_dir: Callable[..., Path], model_type: str) -> None:
+    path = model_dir(model_type)
+    skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
+    for keys in RANKED[model_type]:
+        first = inject(skeleton.model, _lora_config(path, {**keys, "lora_r": 8, "lora_alpha": 16}, skeleton))
+        assert first.rank_terms is not None, keys
+        for r, alpha in ((4, 4), (8, 32), (64, 128)):
+            direct = inject(skeleton.model, _lora_config(path, {**keys, "lora_r": r, "lora_alpha": alpha}, skeleton))
+            assert at_rank(first, r, alpha) == direct, (keys, r)
+
+
+@pytest.mark.parametrize(("model_type", "keys"), NOT_RANKED)
+def test_counts_are_not_carried_across_rank_patterns_or_embedding_layers(
+        model_dir: Callable[..., Path], model_type: str, keys: dict[str, Any]) -> None:
+    path = model_dir(model_type)
+    skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
+    assert inject(skeleton.model, _lora_config(path, keys, skeleton)).rank_terms is None
