@@ -88,20 +88,45 @@ def injected_config(lora_config: Any) -> Any:
 _BASE_SUFFIX = re.compile(r"(\.base_layer)+$")
 
 
-def inject(model: Any, lora_config: Any) -> Injection:
+def inject(model: Any, lora_config: Any, collapse_stacks: bool = True) -> Injection:
     """Apply a copy of lora_config to `model` on the meta device, inventory it, and put the model back.
 
-    On success the model is left as it was, so a batch can reuse it; after an InjectionError it
-    may be half-wrapped and must not be reused.
+    With collapse_stacks, PEFT sees one layer of each kind where the config allows it (stacks.py)
+    and the inventory is copied to the twins; a refusal or a message naming a layer is then
+    checked on the whole model. On success the model is left as it was, so a batch can reuse it;
+    after an InjectionError it may be half-wrapped and must not be reused.
     """
+    from .stacks import collapse
+
+    config = injected_config(lora_config)
+    snapshot = _Snapshot(model)
+    collapsed = collapse(model, config) if collapse_stacks else None
+    try:
+        inj = _inject(model, config, bool(config.target_parameters), snapshot)
+    except InjectionError:
+        if collapsed is None:
+            raise
+        snapshot.restore()
+        return inject(model, lora_config, collapse_stacks=False)
+    if collapsed is None:
+        return inj
+    if any(collapsed.names_in(w) for w in inj.warnings):
+        return inject(model, lora_config, collapse_stacks=False)
+    modules, terms, added = collapsed.expand_all(inj.modules, inj.rank_terms)
+    saved, _, added_saved = collapsed.expand_all(inj.modules_to_save)
+    tokens, _, added_tokens = collapsed.expand_all(inj.trainable_tokens)
+    added += added_saved + added_tokens
+    return replace(inj, modules=modules, modules_to_save=saved, trainable_tokens=tokens, rank_terms=terms,
+                   trainable_params=inj.trainable_params + added,
+                   all_params=inj.all_params + collapsed.removed_params + added)
+
+
+def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot) -> Injection:
     import torch
     from peft import get_peft_model
 
     from .skeleton import skip_init
 
-    config = injected_config(lora_config)
-    asked_params = bool(config.target_parameters)
-    snapshot = _Snapshot(model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

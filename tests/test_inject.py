@@ -8,22 +8,24 @@ with the same state, and that every answer equals the one a freshly built skelet
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from lora_compiler.compiler import compile_config
-from lora_compiler.inject import at_rank, inject
+from lora_compiler.inject import _Snapshot, at_rank, inject, injected_config
 from lora_compiler.options import Options
 from lora_compiler.peftcfg import build_lora_config
 from lora_compiler.resolve import resolve
 from lora_compiler.session import Session
 from lora_compiler.skeleton import build
 from lora_compiler.spec import AdapterSpec
+from lora_compiler.stacks import collapse
 from lora_compiler.targets import plan_targets
 
-from conftest import needs_modern_stack
+from conftest import REPO, needs_modern_stack
 
 BASE = {"adapter": "lora", "lora_r": 8, "lora_alpha": 16}
 # model type -> adapters that exercise every kind of change PEFT makes to a model.
@@ -144,3 +146,113 @@ def test_counts_are_not_carried_across_rank_patterns_or_embedding_layers(
     path = model_dir(model_type)
     skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
     assert inject(skeleton.model, _lora_config(path, keys, skeleton)).rank_terms is None
+
+
+
+BUNDLED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (REPO / "fixtures" / "models").glob("*/*/config.json"))
+# Kinds of layer per stack, where a model does not have one stack of one kind of layer.
+KINDS = {"deepseek-ai/DeepSeek-V3": [2], "google/gemma-3-4b-it": [1, 1]}
+
+
+def _kinds(model: Any, lora_config: Any) -> list[int] | None:
+    """Kinds of layer per collapsed stack (None: not collapsed); the model is put back afterwards."""
+    snapshot = _Snapshot(model)
+    collapsed = collapse(model, injected_config(lora_config))
+    snapshot.restore()
+    return None if collapsed is None else [len(s.twins) for s in collapsed.stacks]
+
+
+@needs_modern_stack
+@pytest.mark.parametrize("model", BUNDLED)
+def test_one_layer_of_each_kind_answers_for_the_whole_bundled_model(model: str) -> None:
+    skeleton = build(resolve(model, None, offline=True), AdapterSpec.model_validate({"base_model": model}))
+    # GPT-2's layers are Conv1D, which lora_target_linear does not select: name them.
+    targets = {"lora_target_modules": ["c_attn", "c_proj", "c_fc"]} if model.endswith("/gpt2") else \
+        {"lora_target_linear": True}
+    lora_config = _lora_config(Path(model), {**targets, "lora_modules_to_save": ["lm_head"]}, skeleton)
+    before = _state(skeleton.model)
+    assert _kinds(skeleton.model, lora_config) == KINDS.get(model, [1])
+    assert _state(skeleton.model) == before
+    assert inject(skeleton.model, lora_config) == inject(skeleton.model, lora_config, collapse_stacks=False)
+    assert _state(skeleton.model) == before
+
+
+@needs_modern_stack
+@pytest.mark.parametrize("model_type", sorted(ADAPTERS))
+def test_collapsed_and_whole_model_injections_agree_for_every_adapter(
+        model_dir: Callable[..., Path], model_type: str) -> None:
+    path = model_dir(model_type, num_hidden_layers=3) if model_type != "gemma3" else model_dir(model_type)
+    skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
+    collapsed = 0
+    for keys in ADAPTERS[model_type] + RANKED.get(model_type, []):
+        lora_config = _lora_config(path, keys, skeleton)
+        collapsed += _kinds(skeleton.model, lora_config) is not None
+        assert inject(skeleton.model, lora_config) == inject(skeleton.model, lora_config, collapse_stacks=False), keys
+    assert collapsed >= 2
+
+
+REFUSED: list[dict[str, Any]] = [
+    {"lora_target_linear": True, "peft_layers_to_transform": [1]},
+    {"lora_target_modules": "model\\.layers\\.[01]\\.self_attn\\.q_proj"},  # a regex names layers
+    {"lora_target_modules": ["layers.0.self_attn.q_proj"]},
+    {"lora_target_linear": True, "lora_modules_to_save": ["layers"]},  # would copy the stack itself
+    {"lora_target_linear": True, "lora_modules_to_save": ["model"]},
+    {"lora_target_linear": True, "lora_rank_pattern": {"v_proj": 4}},
+    {"lora_target_modules": ["q_proj"], "peft_layer_replication": [[0, 2], [1, 2]]},
+]
+
+
+@pytest.mark.parametrize("keys", REFUSED, ids=lambda k: ",".join(k))
+def test_configs_that_name_layers_are_injected_whole(model_dir: Callable[..., Path], keys: dict[str, Any]) -> None:
+    path = model_dir("llama", num_hidden_layers=3)
+    skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
+    assert _kinds(skeleton.model, _lora_config(path, keys, skeleton)) is None
+
+
+def test_layers_that_share_weights_are_injected_whole(model_dir: Callable[..., Path]) -> None:
+    path = model_dir("llama", num_hidden_layers=3)
+    skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
+    lora_config = _lora_config(path, {"lora_target_linear": True}, skeleton)
+    assert _kinds(skeleton.model, lora_config) == [1]
+    layers = skeleton.model.model.layers
+    layers[2].mlp = layers[0].mlp  # one block used twice, as in models with shared blocks
+    assert _kinds(skeleton.model, lora_config) is None
+
+
+def test_a_peft_message_naming_a_layer_sends_the_injection_to_the_whole_model(
+        model_dir: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import lora_compiler.inject as inject_module
+
+    path = model_dir("llama", num_hidden_layers=3)
+    skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
+    lora_config = _lora_config(path, {"lora_target_linear": True}, skeleton)
+    real = inject_module._inject
+    calls = []
+
+    def naming_a_layer(model: Any, *args: Any) -> Any:
+        result = real(model, *args)
+        calls.append(len(model.model.layers))  # after the restore: the whole model again
+        layers = len(list(model.modules()))
+        return replace(result, warnings=[f"odd: model.layers.0.mlp ({layers} modules seen)"])
+
+    monkeypatch.setattr(inject_module, "_inject", naming_a_layer)
+    result = inject(skeleton.model, lora_config)
+    assert len(calls) == 2 and len(result.modules) == 7 * 3
+    whole = inject(skeleton.model, lora_config, collapse_stacks=False)
+    assert result.warnings == whole.warnings and result.modules == whole.modules
+
+
+def test_layers_that_differ_only_in_shape_are_different_kinds(model_dir: Callable[..., Path]) -> None:
+    import torch
+
+    path = model_dir("llama", num_hidden_layers=3)
+    skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
+    with torch.device("meta"):  # a narrower MLP in the last layer, as in models with per-layer widths
+        mlp = skeleton.model.model.layers[2].mlp
+        mlp.gate_proj, mlp.up_proj = torch.nn.Linear(64, 96, bias=False), torch.nn.Linear(64, 96, bias=False)
+        mlp.down_proj = torch.nn.Linear(96, 64, bias=False)
+    lora_config = _lora_config(path, {"lora_target_linear": True}, skeleton)
+    assert _kinds(skeleton.model, lora_config) == [2]
+    collapsed = inject(skeleton.model, lora_config)
+    assert collapsed == inject(skeleton.model, lora_config, collapse_stacks=False)
+    assert {m.out_features for m in collapsed.modules if m.name.endswith("up_proj")} == {128, 96}

@@ -1,0 +1,150 @@
+"""Inject into one layer of each kind, then give every identical layer the same answer.
+
+A 405B model is 126 copies of one decoder layer; PEFT spends about a millisecond on each module
+it wraps, so injecting every copy is most of a cold compile and of each adapter in a batch. When
+the LoraConfig names modules only by index-free names (no layer numbers, regexes, layer
+selections or patterns), PEFT treats every copy of a layer alike, because it decides from a
+module's type, shape and name suffix. Then it is enough to inject the model with each stack of
+layers cut down to one layer of each kind (same module tree, types, shapes and settings) and to
+copy that layer's answer to its twins. Anything that could break that reasoning (shared
+weights, a name that reaches a stack itself, a PEFT message naming a layer) makes the caller
+inject the whole model instead; tests/test_inject.py holds both ways equal.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+@dataclass
+class Stack:
+    prefix: str  # e.g. "model.layers"
+    module: Any  # the nn.ModuleList
+    twins: dict[str, list[str]]  # kept layer index -> every index of its kind, itself first
+
+
+@dataclass
+class Collapse:
+    stacks: list[Stack]
+    removed_params: int  # base parameters of the layers left out
+
+    def names_in(self, text: str) -> bool:
+        return any(f"{s.prefix}." in text for s in self.stacks)
+
+    def expand(self, name: str) -> list[str]:
+        """`name` under a kept layer becomes the same name under each twin; other names stay."""
+        for stack in self.stacks:
+            for kept, indices in stack.twins.items():
+                head = f"{stack.prefix}.{kept}."
+                if name.startswith(head):
+                    return [f"{stack.prefix}.{i}.{name[len(head):]}" for i in indices]
+        return [name]
+
+    def expand_all(self, entries: list[Any], extra: list[Any] | None = None) -> tuple[list[Any], list[Any] | None, int]:
+        """Entries (with .name and .params) for the whole model, sorted by name; `extra` (one value per
+        entry, such as its rank terms) copied alongside; and the trainable parameters the copies add."""
+        pairs, added = [], 0
+        for entry, value in zip(entries, extra if extra is not None else [None] * len(entries)):
+            for i, name in enumerate(self.expand(entry.name)):
+                pairs.append((replace(entry, name=name), value))
+                added += entry.params if i else 0
+        pairs.sort(key=lambda pair: pair[0].name)
+        return [e for e, _ in pairs], None if extra is None else [v for _, v in pairs], added
+
+
+def collapse(model: Any, config: Any) -> Collapse | None:
+    """Cut each stack of layers down to one layer of each kind, or return None and change nothing."""
+    if not _index_free(config):
+        return None
+    stacks = [s for s in _stacks(model) if any(len(v) > 1 for v in s.twins.values())]
+    if not stacks or _reaches_a_stack(config, [s.prefix for s in stacks]) or _shares_objects(model, stacks):
+        return None
+    removed = 0
+    for stack in stacks:
+        layers = dict(stack.module._modules)
+        for indices in stack.twins.values():
+            removed += sum(p.numel() for i in indices[1:] for p in layers[i].parameters())
+        stack.module._modules.clear()
+        stack.module._modules.update({kept: layers[kept] for kept in stack.twins})
+    return Collapse(stacks, removed)
+
+
+def _names(value: Any) -> list[str] | None:
+    """The module names a config field lists; None when it is a regex string (matches full names)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return None
+    if isinstance(value, dict):
+        return [str(k) for k in value]
+    return [str(v) for v in value] if all(isinstance(v, str) for v in value) else None
+
+
+_NAMED_FIELDS = ("target_modules", "target_parameters", "exclude_modules", "modules_to_save", "trainable_token_indices")
+
+
+def _index_free(config: Any) -> bool:
+    if (config.layers_to_transform is not None or config.layers_pattern or config.rank_pattern
+            or config.alpha_pattern or config.layer_replication or config.bias != "none"):
+        return False
+    for field in _NAMED_FIELDS:
+        value = getattr(config, field, None)
+        if field == "trainable_token_indices" and isinstance(value, list):
+            continue  # indices into the input embedding, no module names
+        names = _names(value)
+        if names is None or any(part.isdigit() for name in names for part in name.split(".")):
+            return False
+    return True
+
+
+def _reaches_a_stack(config: Any, prefixes: list[str]) -> bool:
+    """True if a listed name matches a stack or a module holding one (modules_to_save: [model])."""
+    names = [n for f in _NAMED_FIELDS for n in (_names(getattr(config, f, None)) or [])
+             if not (f == "trainable_token_indices" and isinstance(getattr(config, f), list))]
+    holders = {".".join(p.split(".")[:i]) for p in prefixes for i in range(1, p.count(".") + 2)}
+    return any(h == n or h.endswith(f".{n}") for h in holders for n in names)
+
+
+def _stacks(model: Any) -> list[Stack]:
+    """Outermost ModuleLists of two or more layers, their layers grouped by kind."""
+    from torch import nn
+
+    found: list[Stack] = []
+    for prefix, module in model.named_modules():
+        if not isinstance(module, nn.ModuleList) or len(module) < 2:
+            continue
+        if any(prefix.startswith(f"{s.prefix}.") for s in found):
+            continue
+        keys = list(module._modules)
+        if keys != [str(i) for i in range(len(keys))]:
+            continue
+        kinds: dict[Any, list[str]] = {}
+        for key in keys:
+            kinds.setdefault(_signature(module._modules[key]), []).append(key)
+        found.append(Stack(prefix, module, {indices[0]: indices for indices in kinds.values()}))
+    return found
+
+
+def _signature(layer: Any) -> tuple[Any, ...]:
+    """Everything PEFT can see of a layer but its position: module tree, types, settings, shapes."""
+    return tuple(
+        (name, type(m).__module__, type(m).__qualname__, m.extra_repr(),
+         tuple((p, tuple(t.shape), str(t.dtype), t.requires_grad) for p, t in m._parameters.items() if t is not None))
+        for name, m in layer.named_modules()
+    )
+
+
+def _shares_objects(model: Any, stacks: list[Stack]) -> bool:
+    """True if a left-out layer shares a module or parameter with anything else (tied blocks)."""
+    modules = Counter(id(m) for _, m in model.named_modules(remove_duplicate=False))
+    params = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
+    for stack in stacks:
+        for indices in stack.twins.values():
+            for key in indices[1:]:
+                layer = stack.module._modules[key]
+                if any(modules[id(m)] > 1 for m in layer.modules()) or \
+                        any(params[id(p)] > 1 for p in layer.parameters()):
+                    return True
+    return False
