@@ -29,9 +29,10 @@ MODEL = "meta-llama/Llama-3.1-8B"
 STAGES = (
     ("lora_compiler.skeleton", "build", "skeleton"),
     ("lora_compiler.targets", "plan_targets", "targets"),
+    ("lora_compiler.stacks", "collapse", "collapse stacks"),
     ("peft", "get_peft_model", "peft inject"),
     ("lora_compiler.inject", "_inventory", "inventory"),
-    ("peft.tuners.tuners_utils", "BaseTuner.unload", "peft unload"),
+    ("lora_compiler.inject", "_Snapshot.restore", "restore"),
     ("lora_compiler.rules", "run_stage", "rules"),
 )
 
