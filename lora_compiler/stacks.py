@@ -24,51 +24,71 @@ class Stack:
     module: Any  # the nn.ModuleList
     twins: dict[str, list[str]]  # kept layer index -> every index of its kind, itself first
 
+    def expand(self, name: str) -> list[str]:
+        for kept, indices in self.twins.items():
+            head = f"{self.prefix}.{kept}."
+            if name.startswith(head):
+                return [f"{self.prefix}.{i}.{name[len(head):]}" for i in indices]
+        return [name]
+
 
 @dataclass
 class Collapse:
-    stacks: list[Stack]
+    stacks: list[Stack]  # outer stacks before the stacks found inside their kept layers
     removed_params: int  # base parameters of the layers left out
 
     def names_in(self, text: str) -> bool:
         return any(f"{s.prefix}." in text for s in self.stacks)
 
     def expand(self, name: str) -> list[str]:
-        """`name` under a kept layer becomes the same name under each twin; other names stay."""
-        for stack in self.stacks:
-            for kept, indices in stack.twins.items():
-                head = f"{stack.prefix}.{kept}."
-                if name.startswith(head):
-                    return [f"{stack.prefix}.{i}.{name[len(head):]}" for i in indices]
-        return [name]
+        """`name` under a kept layer becomes the same name under each twin; other names stay.
+
+        Inner stacks first: their prefixes run through a kept outer layer, which the outer stack's
+        expansion then copies to its twins.
+        """
+        names = [name]
+        for stack in reversed(self.stacks):
+            names = [n for old in names for n in stack.expand(old)]
+        return names
 
     def expand_all(self, entries: list[Any], extra: list[Any] | None = None) -> tuple[list[Any], list[Any] | None, int]:
         """Entries (with .name and .params) for the whole model, sorted by name; `extra` (one value per
         entry, such as its rank terms) copied alongside; and the trainable parameters the copies add."""
         pairs, added = [], 0
         for entry, value in zip(entries, extra if extra is not None else [None] * len(entries)):
-            for i, name in enumerate(self.expand(entry.name)):
-                pairs.append((replace(entry, name=name), value))
-                added += entry.params if i else 0
+            names = self.expand(entry.name)
+            pairs += [(replace(entry, name=name), value) for name in names]
+            added += entry.params * (len(names) - 1)
         pairs.sort(key=lambda pair: pair[0].name)
         return [e for e, _ in pairs], None if extra is None else [v for _, v in pairs], added
 
 
 def collapse(model: Any, config: Any) -> Collapse | None:
-    """Cut each stack of layers down to one layer of each kind, or return None and change nothing."""
+    """Cut each stack of layers down to one layer of each kind, or return None and change nothing.
+
+    Level by level: the outermost stacks (decoder layers, vision tower layers), then stacks inside
+    the layers kept (MoE experts held as a list of modules). A level that cannot be collapsed
+    safely stops the descent; the levels above it stay collapsed.
+    """
     if not _index_free(config):
         return None
-    stacks = [s for s in _stacks(model) if any(len(v) > 1 for v in s.twins.values())]
-    if not stacks or _reaches_a_stack(config, [s.prefix for s in stacks]) or _shares_objects(model, stacks):
-        return None
+    collapsed: list[Stack] = []
     removed = 0
-    for stack in stacks:
-        layers = dict(stack.module._modules)
-        for indices in stack.twins.values():
-            removed += sum(p.numel() for i in indices[1:] for p in layers[i].parameters())
-        stack.module._modules.clear()
-        stack.module._modules.update({kept: layers[kept] for kept in stack.twins})
-    return Collapse(stacks, removed)
+    found = _stacks(model, "")
+    while found:
+        level = [s for s in found if any(len(v) > 1 for v in s.twins.values())]
+        if _reaches_a_stack(config, [s.prefix for s in level]) or _shares_objects(model, level):
+            break
+        for stack in level:
+            layers = dict(stack.module._modules)
+            for indices in stack.twins.values():
+                removed += sum(p.numel() for i in indices[1:] for p in layers[i].parameters())
+            stack.module._modules.clear()
+            stack.module._modules.update({kept: layers[kept] for kept in stack.twins})
+        collapsed += level
+        found = [inner for s in found for kept in s.twins
+                 for inner in _stacks(s.module._modules[kept], f"{s.prefix}.{kept}")]
+    return Collapse(collapsed, removed) if collapsed else None
 
 
 def _names(value: Any) -> list[str] | None:
@@ -107,12 +127,13 @@ def _reaches_a_stack(config: Any, prefixes: list[str]) -> bool:
     return any(h == n or h.endswith(f".{n}") for h in holders for n in names)
 
 
-def _stacks(model: Any) -> list[Stack]:
-    """Outermost ModuleLists of two or more layers, their layers grouped by kind."""
+def _stacks(root: Any, base: str) -> list[Stack]:
+    """The outermost ModuleLists of two or more layers under `root` (named from `base`), layers grouped by kind."""
     from torch import nn
 
     found: list[Stack] = []
-    for prefix, module in model.named_modules():
+    for name, module in root.named_modules():
+        prefix = f"{base}.{name}" if base and name else base or name
         if not isinstance(module, nn.ModuleList) or len(module) < 2:
             continue
         if any(prefix.startswith(f"{s.prefix}.") for s in found):
