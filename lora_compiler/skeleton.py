@@ -154,30 +154,46 @@ def build(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool = Fals
 _INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
                    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
                    "sparse_")
+# The Tensor methods transformers 4's _init_weights fills with (weight.data.normal_(), bias.data.zero_()):
+# on a meta tensor each goes through torch's Python reference implementation, about 1 ms a call.
+_TENSOR_FILLS = ("normal_", "uniform_", "zero_", "fill_")
 
 
 @contextmanager
 def skip_init() -> Iterator[None]:
-    """Make torch.nn.init's fills no-ops while modules are built on the meta device.
+    """Make weight-initialising fills no-ops while modules are built on the meta device.
 
     Meta tensors have shapes but no values, so the fills (15-25% of building and injecting a
-    large model) change nothing. Patching torch.nn.init rather than transformers' init_weights
-    keeps everything else that runs at construction, such as weight tying.
+    large model; most of building one under transformers 4) change nothing. Patching the fills
+    rather than transformers' init_weights keeps everything else that runs at construction, such
+    as weight tying; the Tensor methods skip meta tensors only.
     """
+    import torch
     import torch.nn.init as init
 
     saved = {name: getattr(init, name) for name in _INIT_FUNCTIONS if hasattr(init, name)}
+    methods = {name: getattr(torch.Tensor, name) for name in _TENSOR_FILLS}
 
     def keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
         return tensor
 
+    def meta_keep(method: Any) -> Any:
+        def fill(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+            return tensor if tensor.is_meta else method(tensor, *args, **kwargs)
+
+        return fill
+
     try:
         for name in saved:
             setattr(init, name, keep)
+        for name, method in methods.items():
+            setattr(torch.Tensor, name, meta_keep(method))
         yield
     finally:
         for name, fn in saved.items():
             setattr(init, name, fn)
+        for name, method in methods.items():
+            setattr(torch.Tensor, name, method)
 
 
 class _quiet_transformers:
