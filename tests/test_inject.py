@@ -276,3 +276,18 @@ def test_stacks_inside_layers_collapse_too(model_dir: Callable[..., Path]) -> No
     result = inject(skeleton.model, lora_config)
     assert result == inject(skeleton.model, lora_config, collapse_stacks=False)
     assert len(result.modules) == 3 * (4 + 3 + 4 * 3)  # attention, the layer's MLP, four experts' MLPs
+
+
+def test_a_batch_keeps_tied_embeddings_tied_after_modules_to_save(model_dir: Callable[..., Path]) -> None:
+    """PEFT's unload() used to hand back lm_head untied from embed_tokens, so the next file of a batch
+    on the same model counted the output layer twice in all_params (seen on Axolotl's
+    llama-3 lora-1b-sample-packing-sequentially example after another Llama-3.2-1B config)."""
+    path = model_dir("llama", tie_word_embeddings=True)
+    keys = {"base_model": str(path), **BASE, "lora_modules_to_save": ["embed_tokens", "lm_head"]}
+    configs = [{**keys, "lora_target_linear": True}, {**keys, "lora_target_modules": ["q_proj"]},
+               {**keys, "lora_target_modules": ["v_proj"]}]
+    session = Session()
+    batch = [compile_config(c, Options(offline=True), session).report for c in configs]
+    alone = [compile_config(c, Options(offline=True)).report for c in configs]
+    assert session.builds == 1
+    assert [r.to_dict() for r in batch] == [r.to_dict() for r in alone]
