@@ -9,18 +9,18 @@ fails is a column that says why. Renderers (formats/diff_*.py) only lay this out
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from . import findings as fmod
 from .compiler import CompileResult, Options, compile_config
+from .diff_result import (SECTIONS, Cell, Change, Facts, FieldChange, MatrixDiff, PairDiff, Row, Side, module_facts,
+                          name_template, report_entries)
 from .findings import Finding, Severity
 from .session import Session
 from .yamldoc import Document, load_file
 
-SECTIONS = ("modules", "modules_to_save", "trainable_tokens")  # LoRA-wrapped, trained in full, token rows
 # adapter_config.json fields that decide which modules get LoRA, with which r/alpha, or what else is trained.
 TARGET_FIELDS = frozenset({
     "alpha_pattern", "base_model_name_or_path", "exclude_modules", "layer_replication", "layers_pattern",
@@ -31,171 +31,6 @@ TARGET_FIELDS = frozenset({
 
 class DiffUsageError(ValueError):
     """Arguments that make none of the diffs; the command line reports it as a usage error."""
-
-
-@dataclass(frozen=True)
-class Side:
-    """One compared thing: a matrix column or one end of a pair."""
-
-    label: str
-    kind: str  # config (compiled here) | targets | adapter_config | unreadable
-    report: dict[str, Any] | None = None  # targets.json content
-    adapter_config: dict[str, Any] | None = None
-    findings: tuple[Finding, ...] = ()
-
-    @property
-    def failed(self) -> bool:
-        return self.report is None and self.adapter_config is None
-
-    @property
-    def exit_code(self) -> int:
-        return fmod.exit_code(self.findings)
-
-    @property
-    def totals(self) -> Totals | None:
-        return Totals.of(self.report) if self.report else None
-
-
-@dataclass(frozen=True)
-class Totals:
-    modules: int
-    lora_params: int
-    trainable_params: int
-    all_params: int
-    trainable_percent: float
-
-    @classmethod
-    def of(cls, report: dict[str, Any]) -> Totals:
-        return cls(len(report["modules"]), sum(m["params"] for m in report["modules"]), report["trainable_params"],
-                   report["all_params"], report["trainable_percent"])
-
-
-@dataclass(frozen=True)
-class Cell:
-    """What one side trains under one row: how many modules, their shapes, r/alpha and LoRA parameters."""
-
-    count: int
-    parameter: bool  # fused expert parameters (PEFT target_parameters), not modules
-    shapes: tuple[str, ...]
-    ranks: tuple[str, ...]
-    params: int
-    layers: str = ""  # with --layers: the layer indices the row covers
-
-
-@dataclass(frozen=True)
-class Row:
-    section: str
-    key: str  # module suffix, or with --layers its name with '*' for layer indices
-    cells: tuple[Cell | None, ...]  # None: not trained by that side
-
-
-@dataclass(frozen=True)
-class Facts:
-    """The compared attributes of one module: changing any of them is a 'changed' entry."""
-
-    type: str
-    shape: str
-    rank: str
-    params: int
-
-
-@dataclass(frozen=True)
-class Change:
-    section: str
-    name: str  # module name, or a template with '*' for the indices in `layers`
-    layers: str
-    count: int
-    before: Facts | None
-    after: Facts | None
-
-    @property
-    def delta(self) -> int:
-        """Change in trainable parameters over the whole group."""
-        return self.count * ((self.after.params if self.after else 0) - (self.before.params if self.before else 0))
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    before: Any
-    after: Any
-    targets: bool  # the field decides what is trained (TARGET_FIELDS)
-
-    @property
-    def items(self) -> tuple[list[str], list[str]] | None:
-        """(added, removed) elements when both values are name lists (PEFT stores them as sets)."""
-        a, b = self.before, self.after
-        if not (isinstance(a, (list, type(None))) and isinstance(b, (list, type(None))) and (a or b)):
-            return None
-        old, new = {str(v) for v in a or []}, {str(v) for v in b or []}
-        return sorted(new - old), sorted(old - new)
-
-
-@dataclass(frozen=True)
-class MatrixDiff:
-    """One config compiled per model (axis 'model') or per convention on one model (axis 'convention')."""
-
-    axis: str
-    config: str
-    sides: tuple[Side, ...]
-    rows: tuple[Row, ...]
-    unmatched: tuple[tuple[str, ...], ...]  # per side: target_modules names that wrapped nothing
-    layers: bool
-
-    @property
-    def differs(self) -> bool:
-        """Models: the trained suffixes differ. Conventions: any module, shape, r or alpha differs."""
-        if self.axis == "model":
-            sigs = {None if s.failed else frozenset((r.section, r.key) for r in self.rows if r.cells[i])
-                    for i, s in enumerate(self.sides)}
-        else:
-            sigs = {None if s.report is None else frozenset(_entries(s.report).items()) for s in self.sides}
-        return len(sigs) > 1
-
-    def exit_code(self, check: bool = False) -> int:
-        return _exit_code(self.sides, (), check, self.differs)
-
-    def shared_findings(self) -> list[tuple[Finding, tuple[int, ...]]]:
-        """Each distinct finding once, with the 0-based sides that reported it, in column order."""
-        seen: dict[Finding, list[int]] = {}
-        for i, side in enumerate(self.sides):
-            for f in side.findings:
-                seen.setdefault(f, []).append(i)
-        order = {f: n for n, f in enumerate(fmod.sort_findings(seen))}
-        return [(f, tuple(ix)) for f, ix in sorted(seen.items(), key=lambda kv: (kv[1][0], order[kv[0]]))]
-
-
-@dataclass(frozen=True)
-class PairDiff:
-    """Two inputs: modules removed, added and changed (when both have reports), config fields, versions."""
-
-    sides: tuple[Side, Side]
-    removed: tuple[Change, ...]
-    added: tuple[Change, ...]
-    changed: tuple[Change, ...]
-    fields: tuple[FieldChange, ...]
-    environment: tuple[FieldChange, ...]
-    layers: bool
-    notes: tuple[Finding, ...] = ()  # problems of the comparison itself (nothing comparable)
-
-    @property
-    def compares(self) -> str:
-        """'modules' when both sides have reports, else 'fields' (adapter configs), else 'nothing'."""
-        a, b = self.sides
-        if a.report and b.report:
-            return "modules"
-        return "fields" if a.adapter_config and b.adapter_config else "nothing"
-
-    @property
-    def differs(self) -> bool:
-        if self.compares == "modules":
-            return bool(self.removed or self.added or self.changed)
-        if self.compares == "fields":
-            return any(c.targets for c in self.fields)
-        return True  # a side failed: equality cannot be shown
-
-    def exit_code(self, check: bool = False) -> int:
-        return _exit_code(self.sides, self.notes, check, self.differs)
 
 
 def diff(inputs: Sequence[str | Path], *, models: Sequence[str] = (), conventions: Sequence[str] = (),
@@ -246,7 +81,7 @@ def diff_pair(a: str | Path, b: str | Path, options: Options = Options(), layers
     changed: list[Change] = []
     ra, rb = sides[0].report, sides[1].report
     if ra and rb:
-        before, after = _entries(ra), _entries(rb)
+        before, after = report_entries(ra), report_entries(rb)
         removed = _group([(k, before[k], None) for k in before.keys() - after.keys()], layers)
         added = _group([(k, None, after[k]) for k in after.keys() - before.keys()], layers)
         changed = _group([(k, before[k], after[k]) for k in before.keys() & after.keys() if before[k] != after[k]],
@@ -320,31 +155,11 @@ def ranges(indices: Iterable[tuple[int, ...]]) -> str:
     return ",".join(name(r[0]) if len(r) == 1 else f"{name(r[0])}-{r[-1][-1]}" for r in runs if r[0])
 
 
-_INDEX = re.compile(r"^\d+$")
-
-
-def _template(name: str) -> tuple[str, tuple[int, ...]]:
-    parts = name.split(".")
-    return ".".join("*" if _INDEX.match(p) else p for p in parts), tuple(int(p) for p in parts if _INDEX.match(p))
-
-
-def _facts(section: str, m: dict[str, Any]) -> Facts:
-    if section != "modules":
-        return Facts(m["type"], "", "", m["params"])
-    shape = f"{m['in_features']}x{m['out_features']}"
-    return Facts(m["type"], f"{m['num_experts']}x{shape}" if m.get("num_experts") else shape,
-                 f"r={m['r']}/a={m['alpha']:g}", m["params"])
-
-
-def _entries(report: dict[str, Any]) -> dict[tuple[str, str], Facts]:
-    return {(s, m["name"]): _facts(s, m) for s in SECTIONS for m in report[s]}
-
-
 def _group(items: list[tuple[tuple[str, str], Facts | None, Facts | None]], layers: bool) -> list[Change]:
     """Entries with the same template and the same before/after facts become one change over their layers."""
     groups: dict[tuple[Any, ...], list[tuple[int, ...]]] = {}
     for (section, name), before, after in items:
-        template, index = (name, ()) if layers else _template(name)
+        template, index = (name, ()) if layers else name_template(name)
         groups.setdefault((section, template, before, after), []).append(index)
     changes = [Change(s, t, ranges(ix), len(ix), b, a) for (s, t, b, a), ix in groups.items()]
     return sorted(changes, key=lambda c: (SECTIONS.index(c.section), c.name, c.layers, repr(c.before), repr(c.after)))
@@ -358,7 +173,7 @@ def _matrix(axis: str, config: str, sides: list[Side], layers: bool) -> MatrixDi
         params = sorted(side.report["effective_target_parameters"] or [], key=len, reverse=True)
         for section in SECTIONS:
             for m in side.report[section]:
-                key, index = _template(m["name"]) if layers else (_row_key(m, params), ())
+                key, index = name_template(m["name"]) if layers else (_row_key(m, params), ())
                 by_row.setdefault((section, key), {}).setdefault(i, []).append((m, index, m.get("kind") == "parameter"))
     rows = [
         Row(section, key, tuple(_cell(section, found[i]) if i in found else None for i in range(len(sides))))
@@ -378,7 +193,7 @@ def _row_key(m: dict[str, Any], parameters: list[str]) -> str:
 
 
 def _cell(section: str, found: list[tuple[dict[str, Any], tuple[int, ...], bool]]) -> Cell:
-    facts = [_facts(section, m) for m, _, _ in found]
+    facts = [module_facts(section, m) for m, _, _ in found]
     return Cell(
         count=len(found),
         parameter=any(p for _, _, p in found),
@@ -399,12 +214,6 @@ def _canonical(value: Any) -> str:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         value = sorted(set(value))
     return json.dumps(value, sort_keys=True)
-
-
-def _exit_code(sides: Iterable[Side], notes: Iterable[Finding], check: bool, differs: bool) -> int:
-    if any(s.exit_code == fmod.EXIT_UNUSABLE for s in sides) or fmod.has_errors(notes):
-        return fmod.EXIT_UNUSABLE
-    return fmod.EXIT_FINDINGS if check and differs else fmod.EXIT_OK
 
 
 def _config_document(config: str | Path) -> Document:

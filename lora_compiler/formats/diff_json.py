@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from ..diff import MatrixDiff, PairDiff, Side
+from ..diff_result import MatrixDiff, PairDiff, Side
 from ..findings import EXIT_UNUSABLE
 
 _MODEL_KEYS = ("base_model", "architecture", "model_type", "is_multimodal")

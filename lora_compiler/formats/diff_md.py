@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..diff import Cell, Change, FieldChange, MatrixDiff, PairDiff, Side
+from ..diff_result import Cell, Change, FieldChange, MatrixDiff, PairDiff, Side
 from ..findings import Finding
 
 

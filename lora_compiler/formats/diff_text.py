@@ -13,7 +13,7 @@ import textwrap
 from collections import Counter
 from typing import Any
 
-from ..diff import Cell, Change, FieldChange, MatrixDiff, PairDiff, Side
+from ..diff_result import Cell, Change, FieldChange, MatrixDiff, PairDiff, Side
 from ..findings import Finding
 from .text import render_finding
 
