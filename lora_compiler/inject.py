@@ -140,8 +140,8 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot) ->
             raise InjectionError(str(exc).strip() or type(exc).__name__) from None
     applied = peft_model.peft_config["default"]
     trainable, total = peft_model.get_nb_trainable_parameters()
-    modules, saved, tokens = _inventory(peft_model.base_model.model)
-    terms = _rank_terms(peft_model.base_model.model, config, modules)
+    modules, layers, saved, tokens = _inventory(peft_model.base_model.model)
+    terms = _rank_terms(layers, config)
     snapshot.restore()
     return Injection(
         modules=modules,
@@ -187,7 +187,8 @@ class _Snapshot:
         vars(self.model).pop("peft_config", None)
 
 
-def _inventory(root: Any) -> tuple[list[WrappedModule], list[SavedModule], list[SavedModule]]:
+def _inventory(root: Any) -> tuple[list[WrappedModule], list[Any], list[SavedModule], list[SavedModule]]:
+    """Wrapped modules (with their LoRA layers, in the same order), modules_to_save and trainable tokens."""
     from peft.tuners.lora import LoraLayer
     from peft.utils.other import ModulesToSaveWrapper
 
@@ -195,12 +196,12 @@ def _inventory(root: Any) -> tuple[list[WrappedModule], list[SavedModule], list[
         from peft.utils.other import TrainableTokensWrapper
     except ImportError:  # peft < 0.15
         TrainableTokensWrapper = ()  # type: ignore[assignment,misc]
-    wrapped: list[WrappedModule] = []
+    wrapped: list[tuple[WrappedModule, Any]] = []
     saved: list[SavedModule] = []
     tokens: list[SavedModule] = []
     for name, module in root.named_modules():
         if isinstance(module, LoraLayer):
-            wrapped.append(_describe(name, module))
+            wrapped.append((_describe(name, module), module))
         elif isinstance(module, ModulesToSaveWrapper):
             base = module.original_module
             saved.append(SavedModule(name, type(base).__name__, _own_trainable(module)))
@@ -208,25 +209,24 @@ def _inventory(root: Any) -> tuple[list[WrappedModule], list[SavedModule], list[
             base = module.base_layer if hasattr(module, "base_layer") else module
             tokens.append(SavedModule(name, type(base).__name__, _own_trainable(module)))
     key = lambda m: m.name  # noqa: E731
-    return sorted(wrapped, key=key), sorted(saved, key=key), sorted(tokens, key=key)
+    wrapped.sort(key=lambda pair: pair[0].name)
+    return [m for m, _ in wrapped], [layer for _, layer in wrapped], sorted(saved, key=key), sorted(tokens, key=key)
 
 
 _RANK_TENSORS = {"lora_A.default.weight", "lora_B.default.weight"}
 _FIXED_TENSORS = {"lora_B.default.bias", "lora_magnitude_vector.default.weight"}
 
 
-def _rank_terms(root: Any, config: Any, modules: list[WrappedModule]) -> list[tuple[int, int]] | None:
-    """Each wrapped layer's trainable count split into (constant, per unit of r), in `modules` order;
+def _rank_terms(layers: list[Any], config: Any) -> list[tuple[int, int]] | None:
+    """Each wrapped layer's trainable count split into (constant, per unit of r), in the order given;
     None unless every layer is one whose count is affine in the config's global r."""
     from peft.tuners import lora
 
     kinds = tuple(getattr(lora, k) for k in ("Linear", "ParamWrapper") if hasattr(lora, k))
     if config.rank_pattern or config.alpha_pattern:
         return None
-    terms: dict[str, tuple[int, int]] = {}
-    for name, layer in root.named_modules():
-        if not isinstance(layer, lora.LoraLayer):
-            continue
+    terms: list[tuple[int, int]] = []
+    for layer in layers:
         own = {n: p for n, p in layer.named_parameters() if p.requires_grad and not n.startswith("base_layer.")}
         a, b = own.get("lora_A.default.weight"), own.get("lora_B.default.weight")
         if (type(layer) not in kinds or layer.r.get("default") != config.r
@@ -235,8 +235,8 @@ def _rank_terms(root: Any, config: Any, modules: list[WrappedModule]) -> list[tu
                 or not set(own) - _RANK_TENSORS <= _FIXED_TENSORS):
             return None
         fixed = sum(p.numel() for n, p in own.items() if n in _FIXED_TENSORS)
-        terms[_describe(name, layer).name] = (fixed, (a.numel() + b.numel()) // config.r)
-    return [terms[m.name] for m in modules] if set(terms) == {m.name for m in modules} else None
+        terms.append((fixed, (a.numel() + b.numel()) // config.r))
+    return terms
 
 
 def _describe(name: str, layer: Any) -> WrappedModule:

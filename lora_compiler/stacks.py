@@ -91,38 +91,33 @@ def collapse(model: Any, config: Any) -> Collapse | None:
     return Collapse(collapsed, removed) if collapsed else None
 
 
-def _names(value: Any) -> list[str] | None:
-    """The module names a config field lists; None when it is a regex string (matches full names)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return None
-    if isinstance(value, dict):
-        return [str(k) for k in value]
-    return [str(v) for v in value] if all(isinstance(v, str) for v in value) else None
-
-
 _NAMED_FIELDS = ("target_modules", "target_parameters", "exclude_modules", "modules_to_save", "trainable_token_indices")
+
+
+def _listed_names(config: Any) -> list[str] | None:
+    """Every module name the config lists; None when one field is a regex string (it matches full names)."""
+    names: list[str] = []
+    for field in _NAMED_FIELDS:
+        value = getattr(config, field, None)
+        if value is None or field == "trainable_token_indices" and isinstance(value, list):
+            continue  # a list of token indices into the input embedding names no module
+        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            return None
+        names += [str(v) for v in value]  # a dict (trainable_token_indices) lists its module names as keys
+    return names
 
 
 def _index_free(config: Any) -> bool:
     if (config.layers_to_transform is not None or config.layers_pattern or config.rank_pattern
             or config.alpha_pattern or config.layer_replication or config.bias != "none"):
         return False
-    for field in _NAMED_FIELDS:
-        value = getattr(config, field, None)
-        if field == "trainable_token_indices" and isinstance(value, list):
-            continue  # indices into the input embedding, no module names
-        names = _names(value)
-        if names is None or any(part.isdigit() for name in names for part in name.split(".")):
-            return False
-    return True
+    names = _listed_names(config)
+    return names is not None and not any(part.isdigit() for name in names for part in name.split("."))
 
 
 def _reaches_a_stack(config: Any, prefixes: list[str]) -> bool:
     """True if a listed name matches a stack or a module holding one (modules_to_save: [model])."""
-    names = [n for f in _NAMED_FIELDS for n in (_names(getattr(config, f, None)) or [])
-             if not (f == "trainable_token_indices" and isinstance(getattr(config, f), list))]
+    names = _listed_names(config) or []
     holders = {".".join(p.split(".")[:i]) for p in prefixes for i in range(1, p.count(".") + 2)}
     return any(h == n or h.endswith(f".{n}") for h in holders for n in names)
 
