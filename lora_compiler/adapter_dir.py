@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from .fields import COMPARED_FIELDS
 from .findings import Finding, Severity
+from .model_facts import layer_features
 from .yamldoc import Document
 
 CONFIG_NAME = "adapter_config.json"
@@ -38,23 +40,6 @@ _LORA_KEY = re.compile(
 )
 _BASE_SUFFIX = re.compile(r"(\.base_layer)+$")
 _TUNER_PART = re.compile(r"\.(?:lora|hada|lokr|oft|shira)_")
-
-# adapter_config.json field -> the YAML key that sets it (what a difference is reported at)
-_COMPARED = (
-    ("peft_type", "adapter"),
-    ("r", "lora_r"),
-    ("lora_alpha", "lora_alpha"),
-    ("target_modules", "lora_target_modules"),
-    ("lora_dropout", "lora_dropout"),
-    ("use_dora", "peft_use_dora"),
-    ("use_rslora", "peft_use_rslora"),
-    ("rank_pattern", "lora_rank_pattern"),
-    ("alpha_pattern", "lora_alpha_pattern"),
-    ("modules_to_save", "lora_modules_to_save"),
-    ("layers_to_transform", "peft_layers_to_transform"),
-    ("fan_in_fan_out", "lora_fan_in_fan_out"),
-)
-
 
 class HeaderError(ValueError):
     """A safetensors file whose header cannot be trusted."""
@@ -212,7 +197,7 @@ def check_config_agrees(
     saved = adapter.config
     source = adapter.path / CONFIG_NAME
     out: list[Finding] = []
-    for field, key in _COMPARED:
+    for field, key in ((f.name, f.key or "adapter") for f in COMPARED_FIELDS):
         if _norm(mine.get(field)) != _norm(saved.get(field)):
             if key == "lora_target_modules" and doc is not None and ("lora_target_modules",) not in doc.key_pos:
                 key = "lora_target_linear"
@@ -250,7 +235,7 @@ def check_adapter_dir(
 
 def _shape_problem(module: Any, part: str, shape: tuple[int, ...], ranks: dict[str, int]) -> str | None:
     """Why `shape` cannot be this module's `part`, or None. `ranks` pairs A's rank with B's per module."""
-    features = _features(module)
+    features = layer_features(module)
     if features is None or len(shape) < 1:
         return None  # a layer type whose LoRA layout is not checked (e.g. fused expert parameters)
     kind, fan_in, fan_out = features
@@ -267,21 +252,6 @@ def _shape_problem(module: Any, part: str, shape: tuple[int, ...], ranks: dict[s
         return f"{described} needs {need}"
     if other is not None and other != r:
         return f"its lora_A and lora_B disagree on the rank ({other} vs {r})"
-    return None
-
-
-def _features(module: Any) -> tuple[str, int, int] | None:
-    """(layer type, in, out) as PEFT sizes LoRA for it, from shapes alone (works on meta tensors)."""
-    import torch
-
-    name = type(module).__name__
-    if name == "Conv1D" and getattr(module, "weight", None) is not None:
-        return name, int(module.weight.shape[0]), int(module.weight.shape[1])
-    if isinstance(module, torch.nn.Embedding):
-        return name, module.num_embeddings, module.embedding_dim
-    fan_in, fan_out = getattr(module, "in_features", None), getattr(module, "out_features", None)
-    if isinstance(fan_in, int) and isinstance(fan_out, int):
-        return name, fan_in, fan_out
     return None
 
 

@@ -1,12 +1,14 @@
-"""The Python face of the command line: compile_config, lint_files, adapter_schema."""
+"""The Python face of the command line: compile_config, compile_job, lint_files, adapter_schema."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .compiler import CompileResult, Options
 from .compiler import compile_config as _compile
+from .findings import Finding, Severity
 from .policy import Policy
 from .session import Session
 
@@ -17,6 +19,54 @@ def compile_config(
 ) -> CompileResult:
     """Compile a YAML path or a mapping of Axolotl keys; the result carries report, LoraConfig and findings."""
     return _compile(config, Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy or Policy()))
+
+
+@dataclass(frozen=True)
+class CompileJob:
+    """What `lora-compiler compile` did: what to print, the files written, and the exit status."""
+
+    stdout: str
+    exit_code: int
+    written: tuple[str, ...] = ()  # file names written into the output directory
+    problems: tuple[Finding, ...] = ()  # why the outputs could not be written
+
+
+def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None = None, *, force: bool = False,
+                use_cache: bool = True) -> CompileJob:
+    """Compile (answered from the result cache when the inputs are unchanged) and write the outputs as one set."""
+    from . import cache
+
+    key = cache.compile_key(config, options, fmt) if use_cache else None
+    entry = cache.load(key) if key else None
+    if entry is None:
+        entry = _compile_entry(config, options, fmt)
+        if key and entry.exit_code == 0:
+            cache.store(key, entry)
+    if out_dir is None or entry.exit_code != 0:
+        return CompileJob(entry.stdout, entry.exit_code)
+    from .writers.files import OutputProtected, write_all
+
+    try:
+        write_all(out_dir, entry.files, force=force)
+    except (OutputProtected, OSError) as exc:
+        problem = Finding("output-protected", Severity.ERROR, str(exc), str(out_dir),
+                          hint="choose another --output directory, or pass --force")
+        return CompileJob(entry.stdout, 2, problems=(problem,))
+    return CompileJob(entry.stdout, 0, tuple(sorted(entry.files)))
+
+
+def _compile_entry(config: Path, options: Options, fmt: str) -> Any:
+    from .cache import Entry
+    from .formats import COMPILE_FORMATS
+
+    result = _compile(config, options)
+    code = result.exit_code()
+    files: dict[str, str] = {}
+    if code == 0 and result.report is not None:
+        from .writers.outputs import render_files
+
+        files = render_files(result)
+    return Entry(files, COMPILE_FORMATS[fmt](result, False), code)
 
 
 def lint_files(

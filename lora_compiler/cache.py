@@ -37,7 +37,7 @@ class Entry:
 
 def compile_key(config_path: Path, options: Any, fmt: str) -> str | None:
     """The cache key for compiling `config_path`, or None when the result must not be cached."""
-    from .resolve import ResolutionError, resolve
+    from .front import source_of, spec_of
     from .yamldoc import load_file
 
     if options.allow_remote_code:
@@ -47,16 +47,16 @@ def compile_key(config_path: Path, options: Any, fmt: str) -> str | None:
     except OSError:
         return None
     doc = load_file(config_path)
-    values = doc.values if doc.usable else {}
-    name = options.model or values.get("base_model_config") or values.get("base_model")
-    revision = values.get("model_revision") or values.get("revision_of_model")
-    if not isinstance(name, str) or not (revision is None or isinstance(revision, str)):
-        return None  # compile will explain; nothing worth caching
-    try:
-        source = resolve(name, revision, offline=True)
-        model_config = (source.config_dir / "config.json").read_bytes()
-    except (ResolutionError, OSError):
+    spec = spec_of(doc, options)[0] if doc.usable else None
+    if spec is None:
+        return None  # compile will explain, without importing torch; nothing worth caching
+    source = source_of(doc, spec, offline=True)[0]
+    if source is None:
         return None  # not resolvable offline: compile itself decides (and may download)
+    try:
+        model_config = (source.config_dir / "config.json").read_bytes()
+    except OSError:
+        return None
     h = hashlib.sha256()
     for part in (
         str(FORMAT_VERSION), str(config_path), fmt, json.dumps(versions(), sort_keys=True),

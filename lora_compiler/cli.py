@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .version import __version__
 
 _OFFLINE = click.option("--offline", is_flag=True, help="Never contact the Hugging Face Hub (HF_HUB_OFFLINE=1 does the same).")
 _REMOTE = click.option(
@@ -39,7 +39,8 @@ def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, no_ca
 
     Exit status: 0 compiled, 1 findings that would fail training, 2 unusable input.
     """
-    from . import cache
+    from .api import compile_job
+    from .formats.text import render_findings
     from .options import Options
     from .policy import Policy, PolicyError
 
@@ -48,41 +49,13 @@ def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, no_ca
     except PolicyError as exc:
         raise click.UsageError(str(exc)) from None
     options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy)
-    key = None if no_cache else cache.compile_key(config, options, fmt)
-    entry = cache.load(key) if key else None
-    if entry is None:
-        entry = _compile_entry(config, options, fmt)
-        if key and entry.exit_code == 0:
-            cache.store(key, entry)
-    code = entry.exit_code
-    if out_dir is not None and code == 0:
-        from .writers.files import OutputProtected, write_all
-
-        try:
-            write_all(out_dir, entry.files, force=force)
-        except (OutputProtected, OSError) as exc:
-            click.echo(f"{out_dir}: error [output-protected] {exc}\n    hint: choose another --output directory, "
-                       "or pass --force", err=True)
-            code = 2
-    click.echo(entry.stdout, nl=False)
-    if out_dir is not None and code == 0:
-        click.echo(f"wrote {', '.join(sorted(entry.files))} to {out_dir}", err=True)
-    sys.exit(code)
-
-
-def _compile_entry(config: Path, options: object, fmt: str) -> object:
-    from .cache import Entry
-    from .compiler import compile_config
-    from .formats import COMPILE_FORMATS
-
-    result = compile_config(config, options)  # type: ignore[arg-type]
-    code = result.exit_code()
-    files: dict[str, str] = {}
-    if code == 0 and result.report is not None:
-        from .writers.outputs import render_files
-
-        files = render_files(result)
-    return Entry(files, COMPILE_FORMATS[fmt](result, False), code)
+    job = compile_job(config, options, fmt, out_dir, force=force, use_cache=not no_cache)
+    if job.problems:
+        click.echo(render_findings(job.problems), err=True, nl=False)
+    click.echo(job.stdout, nl=False)
+    if job.written:
+        click.echo(f"wrote {', '.join(job.written)} to {out_dir}", err=True)
+    sys.exit(job.exit_code)
 
 
 @cli.command("lint")

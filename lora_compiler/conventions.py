@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from .compiler import Options
+from .options import Options
 from .findings import Finding, Severity
 from .session import Session
 from .yamldoc import Document
@@ -151,21 +151,10 @@ def _replace_targets(doc: Document, targets: list[str] | str, convention: str) -
 
 def _skeleton(doc: Document, options: Options, session: Session) -> Any:
     """The meta model compile builds for this document (shared through `session`), or None."""
-    from .resolve import ResolutionError, resolve
-    from .skeleton import SkeletonError, build
-    from .spec import parse_spec
+    from .front import front
 
-    spec, _ = parse_spec(doc)
-    if spec is None or not spec.model_config_name:
-        return None
-    if options.model:
-        spec = spec.model_copy(update={"base_model": options.model, "base_model_config": None})
-    try:
-        source = resolve(spec.model_config_name, spec.revision_of_model, offline=options.offline)
-        key = session.key(source, spec, options.allow_remote_code)
-        return session.skeleton(key, lambda: build(source, spec, options.allow_remote_code)).model
-    except (ResolutionError, SkeletonError):
-        return None
+    start = front(doc, options, session)
+    return start.skeleton.model if start.skeleton is not None else None
 
 
 CONVENTIONS: dict[str, Convention] = {

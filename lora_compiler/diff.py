@@ -17,17 +17,10 @@ from . import findings as fmod
 from .compiler import CompileResult, Options, compile_config
 from .diff_result import (SECTIONS, Cell, Change, Facts, FieldChange, MatrixDiff, PairDiff, Row, Side, module_facts,
                           name_template, report_entries)
+from .fields import TARGET_FIELDS
 from .findings import Finding, Severity
 from .session import Session
 from .yamldoc import Document, load_file
-
-# adapter_config.json fields that decide which modules get LoRA, with which r/alpha, or what else is trained.
-TARGET_FIELDS = frozenset({
-    "alpha_pattern", "base_model_name_or_path", "exclude_modules", "layer_replication", "layers_pattern",
-    "layers_to_transform", "lora_alpha", "modules_to_save", "r", "rank_pattern", "target_modules",
-    "target_parameters", "task_type", "trainable_token_indices", "use_dora",
-})
-
 
 class DiffUsageError(ValueError):
     """Arguments that make none of the diffs; the command line reports it as a usage error."""
@@ -68,7 +61,7 @@ def diff_conventions(config: str | Path, conventions: Sequence[str], options: Op
     sides = []
     for name in conventions:
         rewritten, notes = CONVENTIONS[name].apply(doc, options, session)
-        sides.append(_compiled(name, compile_config(rewritten, options, session), notes))
+        sides.append(_compiled(name, compile_config(rewritten, options, session), notes, CONVENTIONS[name].summary))
     return _matrix("convention", str(config), sides, layers)
 
 
@@ -223,12 +216,10 @@ def _config_document(config: str | Path) -> Document:
     return load_file(p)
 
 
-def _compiled(label: str, result: CompileResult, notes: Iterable[Finding] = ()) -> Side:
-    from .peftcfg import adapter_config_dict
-
+def _compiled(label: str, result: CompileResult, notes: Iterable[Finding] = (), summary: str | None = None) -> Side:
     report = result.report.to_dict() if result.report else None
-    adapter = adapter_config_dict(result.lora_config) if report is not None else None
-    return Side(label, "config", report, adapter, tuple(fmod.sort_findings([*result.findings, *notes])))
+    adapter = result.adapter_config if report is not None else None
+    return Side(label, "config", report, adapter, tuple(fmod.sort_findings([*result.findings, *notes])), summary)
 
 
 def _unreadable(label: str, why: str) -> Side:

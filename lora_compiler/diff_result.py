@@ -25,6 +25,7 @@ class Side:
     report: dict[str, Any] | None = None  # targets.json content
     adapter_config: dict[str, Any] | None = None
     findings: tuple[Finding, ...] = ()
+    summary: str | None = None  # a convention column's rule, for legends
 
     @property
     def failed(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .towers import tower_of
+from .model_facts import tower_component
 
 LIST_NAMES = ("layers", "h", "blocks", "block", "layer")  # containers of numbered decoder/encoder layers
 STATES = ("targeted", "saved", "excluded", "off")  # a cell shows the first of these its modules have
@@ -155,7 +155,7 @@ def build(report: dict[str, Any]) -> LayerMap:
     grouped: dict[str, dict[tuple[str | None, int | None], dict[str, list[Member]]]] = {}
     columns: dict[str, dict[str, Column]] = {}
     for m in _members(report):
-        block = tower_of(m.name) or MAIN
+        block = tower_component(m.name) or MAIN
         key = column_of(m.name)
         cols = columns.setdefault(block, {})
         if key not in cols or (m.num_experts and not cols[key].num_experts):

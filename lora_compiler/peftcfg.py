@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from .fields import FIELDS
 from .spec import AdapterSpec
 from .targets import TargetPlan
 
@@ -64,35 +64,14 @@ def lora_kwargs(spec: AdapterSpec, plan: TargetPlan, architecture: str) -> dict[
     )
 
 
-# Which YAML key a PEFT refusal is about, by the LoraConfig field its message names.
-_FIELD_TO_KEY = [
-    ("layers_pattern", "peft_layers_pattern"),
-    ("layers_to_transform", "peft_layers_to_transform"),
-    ("loftq", "peft"),
-    ("init_lora_weights", "peft_init_lora_weights"),
-    ("modules_to_save", "lora_modules_to_save"),
-    ("trainable_token", "peft_trainable_token_indices"),
-    ("exclude_modules", "lora_exclude_modules"),
-    ("target_parameters", "lora_target_parameters"),
-    ("rank_pattern", "lora_rank_pattern"),
-    ("alpha_pattern", "lora_alpha_pattern"),
-    ("layer_replication", "peft_layer_replication"),
-    ("dora", "peft_use_dora"),
-    ("rslora", "peft_use_rslora"),
-    ("fan_in_fan_out", "lora_fan_in_fan_out"),
-    ("weight_tying", "peft_ensure_weight_tying"),
-    ("dropout", "lora_dropout"),
-    ("Target module", "lora_target_modules"),
-    ("target_modules", "lora_target_modules"),
-]
-
-
 def key_for_message(message: str, spec: AdapterSpec) -> str:
-    for needle, key in _FIELD_TO_KEY:
-        if needle.lower() in message.lower():
-            if key == "lora_target_modules" and spec.lora_target_modules is None and spec.lora_target_linear:
+    """The YAML key a PEFT message is about, by the first field (fields.FIELDS) it names."""
+    low = message.lower()
+    for field in FIELDS:
+        if field.key and any(needle.lower() in low for needle in field.needles):
+            if field.key == "lora_target_modules" and spec.lora_target_modules is None and spec.lora_target_linear:
                 return "lora_target_linear"
-            return key
+            return field.key
     return "adapter"
 
 
@@ -123,10 +102,6 @@ def build_lora_config(spec: AdapterSpec, plan: TargetPlan, architecture: str) ->
 def adapter_config_dict(config: Any) -> dict[str, Any]:
     """PEFT's on-disk form (what save_pretrained writes), with every set sorted."""
     return _sorted_sets(config.to_dict())
-
-
-def adapter_config_text(config: Any) -> str:
-    return json.dumps(adapter_config_dict(config), indent=2, sort_keys=True) + "\n"
 
 
 def _sorted_sets(value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .findings import Finding, sort_findings
+from .findings import Finding
 
 SCHEMA_VERSION = "1.0"
 
@@ -35,8 +35,10 @@ class ModelInfo:
     num_parameters: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
+    """What PEFT wrapped on the skeleton; built once, findings attached once (compiler.compile_config)."""
+
     file: str | None
     model: ModelInfo
     adapter: str | None
@@ -51,7 +53,7 @@ class Report:
     trainable_params: int
     all_params: int
     candidates: list[dict[str, Any]] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    findings: tuple[Finding, ...] = ()  # sorted, after the project policy
     environment: dict[str, str | None] = field(default_factory=versions)
 
     @property
@@ -78,7 +80,7 @@ class Report:
             "trainable_params": self.trainable_params,
             "all_params": self.all_params,
             "trainable_percent": self.trainable_percent,
-            "findings": [f.to_dict() for f in sort_findings(self.findings)],
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 

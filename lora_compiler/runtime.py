@@ -188,15 +188,15 @@ def _mixed_adapters(doc: Document) -> list[MixedAdapter]:
 
 def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> Any:
     """Compile's LoraConfig, after compile's rules, with lora_target_linear resolved on this model."""
-    from .compiler import CompileResult, adapter_ok
+    from .front import adapter_findings
     from .peftcfg import PeftConfigError, build_lora_config
     from .rules import run_stage
     from .rules.context import Context
     from .targets import plan_targets
 
-    probe = CompileResult(file=doc.file)
-    if not adapter_ok(doc, spec, probe):
-        raise LoraCompilerError(probe.findings)
+    problems = adapter_findings(doc, spec)
+    if problems:
+        raise LoraCompilerError(problems)
     plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, model)
     # The caller built the model, so remote code was theirs to allow; rules about the skeleton run on it.
     ctx = Context(doc, spec, allow_remote_code=True, skeleton=_ModelView.of(model), plan=plan)

@@ -23,20 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .model_facts import (conv1d_names, embedding_layers, is_fused_expert, is_linear_like, module_classes,
+                          output_layer_name, tower_kind)
 from .shrink import candidates
 
 Row = dict[str, Any]
 
 CAUSAL_LM, IMAGE_TEXT = "causal-lm", "image-text-to-text"
 FAILURE_CLASSES = ("needs-remote-code", "needs-optional-package", "transformers-bug", "our-bug")
-# A module's tower: the first component of its path, from the root, whose name (split on "_") or
-# class name says so; a connector's name wins over the tower it connects ("mm_projector").
-TOWERS: dict[str, re.Pattern[str]] = {
-    "connector": re.compile(r"^(projector|connector|aligner|resampler|qformer|merger)$"),
-    "vision": re.compile(r"^(vision|visual|image|img|vit|siglip|clip|vq|vqmodel|video|vpm|davit)$"),
-    "audio": re.compile(r"^(audio|speech|sound|whisper|mel|encodec)$"),
-}
-_TOWER_CLASS = {"vision": re.compile(r"vision|visual|image|vit|vqvae"), "audio": re.compile(r"audio|speech|encodec")}
 DEFAULT_TIMEOUT, DEFAULT_JOBS, TASKS_PER_WORKER = 180.0, 2, 12
 # Composite configs transformers has no default for: the sub-models their checkpoints use.
 SUB_MODELS = {
@@ -45,7 +39,6 @@ SUB_MODELS = {
     "musicgen_melody": {"text_encoder": "t5", "audio_encoder": "encodec", "decoder": "musicgen_melody_decoder"},
 }
 _NUMBERED = re.compile(r"^(.*?)\.(\d+)(?:\.|$)")
-_EXPERT = re.compile(r"expert", re.I)
 _MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 _SET_REPR = re.compile(r"\{('[^'{}]*'(?:, '[^'{}]*')*)\}")
 _PACKAGE = ("pip install", "requires the", "no module named", "is not installed")
@@ -101,12 +94,12 @@ def survey_one(model_type: str, mappings: list[str]) -> Row:
 def _survey(model_type: str, causal_only: bool) -> Row:
     from .inject import inject
     from .peftcfg import build_lora_config
-    from .targets import embedding_layers, output_layer_name, plan_targets
+    from .targets import plan_targets
 
     skel, how = _build(model_type, causal_only)
     model = skel.model
     spare = copy.deepcopy(model)  # all-linear gets its own copy: injection consumes a model
-    classes = {path: type(module).__name__ for path, module in model.named_modules()}
+    classes = module_classes(model)
     plan = plan_targets(None, True, None, model)
     names = plan.linear_names or []
     structure, linear_paths = _structure(model, classes, names)
@@ -180,7 +173,6 @@ def _classify(message: str, otherwise: str) -> str:
 def _structure(model: Any, classes: dict[str, str], names: list[str]) -> tuple[Row, set[str]]:
     """Linear-like modules by last name (per layer, total, towers), Conv1D names, fused 3D expert
     weights, and Axolotl's names that also end a non-Linear module's path (PEFT tries to wrap it)."""
-    from .targets import conv1d_names, is_linear_like
 
     per_block: dict[str, Counter[str]] = defaultdict(Counter)
     total: Counter[str] = Counter()
@@ -189,8 +181,7 @@ def _structure(model: Any, classes: dict[str, str], names: list[str]) -> tuple[R
     fused: set[str] = set()
     for path, module in model.named_modules():
         name = path.rsplit(".", 1)[-1]
-        fused |= {f"{name}.{p}" for p, w in module.named_parameters(recurse=False)
-                  if w.dim() == 3 and _EXPERT.search(f"{path}.{type(module).__name__}")}
+        fused |= {f"{name}.{p}" for p, w in module.named_parameters(recurse=False) if is_fused_expert(path, module, w)}
         if path and not is_linear_like(module):
             if name in names:
                 clashes[name].add(type(module).__name__)
@@ -198,28 +189,13 @@ def _structure(model: Any, classes: dict[str, str], names: list[str]) -> tuple[R
         if path:
             paths.add(path)
             total[name] += 1
-            towers[name].add(tower_of(path, classes))
+            towers[name].add(tower_kind(path, classes))
             if block := _NUMBERED.match(path):
                 per_block[block.group(0)][name] += 1
     linear = {n: {"per_layer": max((c[n] for c in per_block.values()), default=0), "total": total[n],
                   "towers": sorted(towers[n])} for n in sorted(total)}
     return {"linear": linear, "conv1d": conv1d_names(model), "fused_experts": sorted(fused),
             "name_clashes": {n: sorted(clashes[n]) for n in sorted(clashes)}}, paths
-
-
-def tower_of(path: str, classes: dict[str, str]) -> str:
-    """text, vision, audio or connector, from the components of a module's path and their classes."""
-    parts = path.split(".")
-    for depth in range(1, len(parts) + 1):
-        tokens = [t for t in re.split(r"[_\d]+", parts[depth - 1].lower()) if t]
-        # a class name speaks for a plainly named component (Pix2Struct's encoder), not for the
-        # model holding every tower (AyaVisionModel at "model") or a language model
-        generic = depth < len(parts) and not {"model", "language", "text", "lm"} & set(tokens)
-        cls = classes.get(".".join(parts[:depth]), "").lower() if generic else ""
-        for tower, pattern in TOWERS.items():
-            if any(pattern.match(t) for t in tokens) or (tower in _TOWER_CLASS and _TOWER_CLASS[tower].search(cls)):
-                return tower
-    return "text"
 
 
 def _collision(head: str | None, names: list[str], dropped: str, linear: Row) -> str | None:
@@ -248,7 +224,7 @@ def _convention(apply: Callable[[], Any], adaptable: set[str], classes: dict[str
         "target_parameters": sorted(inj.effective_target_parameters or []),
         "wrapped_parameters": len(inj.modules) - len(modules),
         "unadapted": sorted({p.rsplit(".", 1)[-1] for p in adaptable - wrapped}),
-        "towers": sorted({tower_of(m.name, classes) for m in inj.modules} - {"text"}),
+        "towers": sorted({tower_kind(m.name, classes) for m in inj.modules} - {"text"}),
         "error": None,
     }
 
@@ -370,7 +346,32 @@ def run_survey(
     return survey
 
 
-if __name__ == "__main__":
-    from lora_compiler.survey_render import main
+def main(argv: list[str] | None = None) -> int:
+    """`python -m lora_compiler.survey`: the full survey (or some model types), printed or written."""
+    import argparse
+    import sys
 
-    raise SystemExit(main())
+    from .survey_render import FORMATS, document, write
+
+    parser = argparse.ArgumentParser(prog="python -m lora_compiler.survey", description=main.__doc__)
+    parser.add_argument("--all", action="store_true", help="every model type (the default without --model-type)")
+    parser.add_argument("--model-type", action="append", dest="model_types", help="survey only this model type")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="text")
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per architecture")
+    parser.add_argument("--write", type=Path, metavar="DIR", help="write families.md and families.json here")
+    args = parser.parse_args(argv)
+    progress = lambda row: print(f"{row['model_type']}: {row['status']}", file=sys.stderr, flush=True)  # noqa: E731
+    result = run_survey(None if args.all else args.model_types, args.jobs, args.timeout, progress)
+    doc = document(result.versions, result.rows)
+    if args.write:
+        write(doc, args.write)
+    else:
+        sys.stdout.write(FORMATS[args.format](doc))
+    return 1 if "our-bug" in doc["summary"]["failed"] else 0
+
+
+if __name__ == "__main__":
+    from lora_compiler.survey import main as _main  # the importable module, which the workers import too
+
+    raise SystemExit(_main())

@@ -276,28 +276,3 @@ def write(doc: Doc, out_dir: Path) -> list[Path]:
 
 
 FORMATS: dict[str, Callable[[Doc], str]] = {"text": render_text, "json": render_json, "md": render_markdown}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m lora_compiler.survey`: the full survey (or some model types), printed or written."""
-    import argparse
-    import sys
-
-    from .survey import DEFAULT_JOBS, DEFAULT_TIMEOUT, run_survey
-
-    parser = argparse.ArgumentParser(prog="python -m lora_compiler.survey", description=main.__doc__)
-    parser.add_argument("--all", action="store_true", help="every model type (the default without --model-type)")
-    parser.add_argument("--model-type", action="append", dest="model_types", help="survey only this model type")
-    parser.add_argument("--format", choices=sorted(FORMATS), default="text")
-    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per architecture")
-    parser.add_argument("--write", type=Path, metavar="DIR", help="write families.md and families.json here")
-    args = parser.parse_args(argv)
-    progress = lambda row: print(f"{row['model_type']}: {row['status']}", file=sys.stderr, flush=True)  # noqa: E731
-    result = run_survey(None if args.all else args.model_types, args.jobs, args.timeout, progress)
-    doc = document(result.versions, result.rows)
-    if args.write:
-        write(doc, args.write)
-    else:
-        sys.stdout.write(FORMATS[args.format](doc))
-    return 1 if "our-bug" in doc["summary"]["failed"] else 0

@@ -13,25 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# axolotl.loaders.utils.get_linear_embedding_layers: (input embedding, output embedding) by model type.
-EMBEDDING_LAYERS: dict[str, tuple[str, str]] = {
-    "gpt_neox": ("embed_in", "embed_out"),
-    "falcon": ("word_embeddings", "lm_head"),
-    "nemotron_h": ("embeddings", "lm_head"),
-}
-DEFAULT_EMBEDDING_LAYERS = ("embed_tokens", "lm_head")
-_NOT_LINEAR = ("LlamaLinearScalingRotaryEmbedding",)
-
-
-def embedding_layers(model_type: str) -> tuple[str, str]:
-    return EMBEDDING_LAYERS.get(model_type, DEFAULT_EMBEDDING_LAYERS)
-
-
-def is_linear_like(module: Any) -> bool:
-    import torch
-
-    name = type(module).__name__
-    return isinstance(module, torch.nn.Linear) or ("Linear" in name and name not in _NOT_LINEAR)
+from .model_facts import any_selected, embedding_layers, is_linear_like
 
 
 def linear_names(model: Any) -> list[str]:
@@ -39,22 +21,6 @@ def linear_names(model: Any) -> list[str]:
     names = {name.split(".")[-1] for name, module in model.named_modules() if is_linear_like(module)}
     names.discard(embedding_layers(getattr(model.config, "model_type", ""))[1])
     return sorted(names)
-
-
-def output_layer_name(model: Any) -> str | None:
-    """The output embedding's module name, found by identity as PEFT's all-linear does."""
-    try:
-        head = model.get_output_embeddings()
-    except (AttributeError, NotImplementedError):
-        return None
-    if head is None:
-        return None
-    return next((name for name, module in model.named_modules() if module is head), None)
-
-
-def conv1d_names(model: Any) -> list[str]:
-    """Last names of transformers' Conv1D layers (GPT-2 style), which lora_target_linear skips."""
-    return sorted({n.split(".")[-1] for n, m in model.named_modules() if type(m).__name__ == "Conv1D"})
 
 
 def peft_converted_names(model: Any, names: list[str]) -> set[str]:
@@ -88,6 +54,8 @@ class TargetPlan:
     target_modules: list[str] | str
     linear_names: list[str] | None  # None when lora_target_linear is off
     target_parameters: list[str] | str
+    # listed names no module carries that PEFT moves to fused expert parameters (Mixtral's w1, ...)
+    converted: frozenset[str] = frozenset()
 
 
 def plan_targets(
@@ -104,4 +72,9 @@ def plan_targets(
         modules = sorted(set(as_list) | set(found))
     elif isinstance(modules, list):
         modules = sorted(set(modules))
-    return TargetPlan(modules, found, target_parameters or [])
+    converted: set[str] = set()
+    if isinstance(modules, list):
+        names = [n for n, _ in model.named_modules() if n]
+        unmatched = [t for t in modules if not any_selected(names, [t])]
+        converted = peft_converted_names(model, list(modules)) & set(unmatched) if unmatched else set()
+    return TargetPlan(modules, found, target_parameters or [], frozenset(converted))

@@ -1,4 +1,6 @@
-"""Property: any YAML document ends in exit 0, 1 or 2 with findings; never a traceback or a hang.
+"""Property: any YAML document compiles without an exception escaping, every finding is well formed
+(a registered rule, a Severity, a message, a position inside the document or none), and the exit
+code is the one its findings call for.
 
 The default suite runs a short search; `pytest -m slow tests/test_fuzz.py` runs 10,000 examples
 (set FUZZ_EXAMPLES to change it).
@@ -7,6 +9,7 @@ The default suite runs a short search; `pytest -m slow tests/test_fuzz.py` runs 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 import yaml
@@ -14,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lora_compiler.compiler import Options, compile_config
-from lora_compiler.findings import Finding
+from lora_compiler.findings import UNUSABLE_INPUT_RULES, Finding, Severity
+from lora_compiler.rules import REGISTRY
 from lora_compiler.session import Session
 from lora_compiler.spec import AdapterSpec
 from lora_compiler.yamldoc import load_text
@@ -49,13 +53,52 @@ def tiny_model(tmp_path_factory):
 SESSION = Session()
 
 
+# Line breaks as YAML (and so PyYAML's marks) count them: CRLF, CR, LF, NEL, LS, PS.
+_YAML_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _is_position(value: object) -> bool:
+    return type(value) is int and value >= 1  # not a bool, not 0 (1-based)
+
+
+def _check_finding(f: object, text: str, file: str) -> None:
+    assert isinstance(f, Finding), f
+    assert f.rule in REGISTRY, f"unregistered rule {f.rule!r}: {f}"
+    assert isinstance(f.severity, Severity), f
+    assert isinstance(f.message, str) and f.message.strip(), f
+    assert f.hint is None or isinstance(f.hint, str), f
+    assert f.file in (None, file), f
+    assert f.line is None or _is_position(f.line), f
+    assert f.column is None or (_is_position(f.column) and f.line is not None), f
+    if f.line is not None and f.file is not None:
+        # A line of the text (the empty one after a final line break counts: end-of-input errors point
+        # there); a column at most one past the line's last character (where a missing ']' belongs).
+        lines = _YAML_LINE_BREAK.split(text)
+        assert f.line <= len(lines), (f, len(lines))
+        if f.column is not None:
+            assert f.column <= len(lines[f.line - 1]) + 1, (f, lines[f.line - 1])
+
+
+def _expected_exit(findings: list[Finding], strict: bool) -> int:
+    """The documented policy, restated: 2 when an error makes the input unusable, 1 for any other
+    error (and, when strict, any warning), else 0."""
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if any(f.rule in UNUSABLE_INPUT_RULES for f in errors):
+        return 2
+    if errors or (strict and any(f.severity is Severity.WARNING for f in findings)):
+        return 1
+    return 0
+
+
 def _check_document(text: str, base: str) -> None:
     doc = load_text(text, "fuzz.yml")
     if isinstance(doc.values, dict) and "base_model" not in doc.values:
         doc.values["base_model"] = base
-    result = compile_config(doc, Options(offline=True), SESSION)
-    assert result.exit_code() in (0, 1, 2)
-    assert all(isinstance(f, Finding) for f in result.findings)
+    result = compile_config(doc, Options(offline=True), SESSION)  # an exception escaping fails the example
+    for f in result.findings:
+        _check_finding(f, text, "fuzz.yml")
+    assert result.exit_code() == _expected_exit(result.findings, strict=False), result.findings
+    assert result.exit_code(strict=True) == _expected_exit(result.findings, strict=True), result.findings
     if result.exit_code() == 0:
         assert result.report is not None and result.lora_config is not None
 
@@ -81,3 +124,34 @@ def test_random_text_never_crashes(tiny_model, text):
 @given(st.one_of(ADAPTER.map(_dump), st.text(max_size=500), VALUES.map(_dump)))
 def test_long_fuzz_run(tiny_model, text):
     _check_document(text, tiny_model)
+
+
+@pytest.mark.parametrize("bad", [
+    Finding("no-such-rule", Severity.ERROR, "m", "fuzz.yml", 1, 1),
+    Finding("schema", "error", "m", "fuzz.yml", 1, 1),  # type: ignore[arg-type]
+    Finding("schema", Severity.ERROR, " ", "fuzz.yml", 1, 1),
+    Finding("schema", Severity.ERROR, "m", "other.yml", 1, 1),
+    Finding("schema", Severity.ERROR, "m", "fuzz.yml", 0, 1),
+    Finding("schema", Severity.ERROR, "m", "fuzz.yml", 1, 0),
+    Finding("schema", Severity.ERROR, "m", "fuzz.yml", True, 1),
+    Finding("schema", Severity.ERROR, "m", "fuzz.yml", None, 3),
+    Finding("schema", Severity.ERROR, "m", "fuzz.yml", 4, 1),  # past the empty line after the last break
+    Finding("schema", Severity.ERROR, "m", "fuzz.yml", 1, 6),  # two past the end of 'a: 1'
+], ids=lambda f: f"{f.rule}-{f.severity}-{f.message!r}-{f.file}-{f.line}-{f.column}")
+def test_the_finding_checks_reject_malformed_findings(bad):
+    text = "a: 1\r\nb: 2\n"
+    _check_finding(Finding("schema", Severity.ERROR, "m", "fuzz.yml", 3, 1), text, "fuzz.yml")  # the final empty line
+    _check_finding(Finding("schema", Severity.ERROR, "m", "fuzz.yml", 1, 5), text, "fuzz.yml")  # just past 'a: 1'
+    with pytest.raises(AssertionError):
+        _check_finding(bad, text, "fuzz.yml")
+
+
+def test_the_exit_code_policy_restated():
+    def f(rule: str, severity: Severity) -> Finding:
+        return Finding(rule, severity, "m")
+
+    assert _expected_exit([], strict=True) == 0
+    assert _expected_exit([f("unknown-key", Severity.WARNING)], strict=False) == 0
+    assert _expected_exit([f("unknown-key", Severity.WARNING)], strict=True) == 1
+    assert _expected_exit([f("schema", Severity.ERROR)], strict=False) == 1
+    assert _expected_exit([f("schema", Severity.ERROR), f("yaml-syntax", Severity.ERROR)], strict=False) == 2

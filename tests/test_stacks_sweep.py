@@ -17,7 +17,8 @@ import pytest
 from lora_compiler.inject import InjectionError, _Snapshot, inject, injected_config
 from lora_compiler.peftcfg import build_lora_config
 from lora_compiler.stacks import collapse
-from lora_compiler.targets import output_layer_name, plan_targets
+from lora_compiler.model_facts import output_layer_name
+from lora_compiler.targets import plan_targets
 
 from conftest import needs_modern_stack
 

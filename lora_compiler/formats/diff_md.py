@@ -111,9 +111,7 @@ def _describe(side: Side, axis: str) -> str:
         errors = sorted({f"`{f.rule}`" for f in side.findings if f.severity.value == "error"})
         return f"failed ({', '.join(errors)})"
     if axis == "convention":
-        from ..conventions import CONVENTIONS
-
-        return f"({_esc(CONVENTIONS[side.label].summary)})"
+        return f"({_esc(side.summary or '')})"
     model = side.report["model"]
     return f"{model['architecture']}" + (", multimodal" if model["is_multimodal"] else "")
 

@@ -152,9 +152,7 @@ def _describe(side: Side, axis: str) -> str:
     if side.report is None:
         return "failed: " + ", ".join(sorted({f.rule for f in side.findings if f.severity.value == "error"}))
     if axis == "convention":
-        from ..conventions import CONVENTIONS
-
-        return CONVENTIONS[side.label].summary
+        return side.summary or ""
     model = side.report["model"]
     return model["architecture"] + (", multimodal" if model["is_multimodal"] else "")
 

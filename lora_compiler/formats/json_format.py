@@ -9,7 +9,6 @@ from typing import Any
 def render_compile(result: Any, color: bool = False) -> str:
     if result.report is not None:
         data = result.report.to_dict()
-        data["findings"] = [f.to_dict() for f in result.findings]
     else:
         data = {"file": result.file, "findings": [f.to_dict() for f in result.findings]}
     data["exit_code"] = result.exit_code()

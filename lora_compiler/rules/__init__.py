@@ -1,4 +1,4 @@
-"""The rule registry: every finding's rule id, default level and documentation, in one table.
+"""Every rule, loaded: the registry (registry.py) filled by one module per group of rules.
 
 Rules with a `check` run at their stage ("config": the YAML alone, no model; "model": with the
 skeleton and target plan; "report": after PEFT applied the adapter). Rules without one document
@@ -7,51 +7,10 @@ a finding that a pipeline stage reports itself (YAML errors, PEFT refusals, ...)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from . import adapter, advice, keys, model_rules, pipeline, serving  # noqa: F401  (registration)
+from .registry import REGISTRY, Rule, documented, rule, run_stage
 
-from ..findings import Finding, Severity
-
-if TYPE_CHECKING:
-    from .context import Context
-
-Check = Callable[["Context"], Iterable[Finding]]
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    level: Severity
-    summary: str
-    doc: str
-    stage: str = "pipeline"  # config | model | report | pipeline
-    check: Check | None = None
-
-
-REGISTRY: dict[str, Rule] = {}
-
-
-def rule(id: str, level: Severity, summary: str, doc: str, stage: str = "pipeline") -> Callable[[Check], Check]:
-    """Register a check function under a rule id (decorator)."""
-
-    def register(fn: Check) -> Check:
-        REGISTRY[id] = Rule(id, level, summary, " ".join(doc.split()), stage, fn)
-        return fn
-
-    return register
-
-
-def documented(id: str, level: Severity, summary: str, doc: str) -> None:
-    """Register a rule whose findings a pipeline stage reports itself."""
-    REGISTRY[id] = Rule(id, level, summary, " ".join(doc.split()))
-
-
-def run_stage(stage: str, ctx: Context) -> list[Finding]:
-    out: list[Finding] = []
-    for r in REGISTRY.values():
-        if r.stage == stage and r.check is not None:
-            out.extend(r.check(ctx))
-    return out
+__all__ = ["REGISTRY", "Rule", "all_rules", "documented", "rule", "rules_markdown", "run_stage"]
 
 
 def all_rules() -> list[Rule]:
@@ -74,10 +33,3 @@ def rules_markdown() -> str:
     for r in all_rules():
         lines += [f"## {r.id}", "", r.doc, ""]
     return "\n".join(lines)
-
-
-def _load() -> Any:
-    from . import adapter, advice, keys, model_rules, pipeline, serving  # noqa: F401  (registration)
-
-
-_load()

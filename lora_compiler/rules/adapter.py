@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..findings import Finding, Severity
-from . import rule
+from .registry import rule
 from .context import Context
 
 E = Severity.ERROR

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..findings import Finding, Severity
-from ..towers import tower_of
-from . import rule
+from ..model_facts import (embedding_layers, fused_experts, is_linear_like, is_router, num_experts, peft_selects,
+                           tower_component)
+from .registry import rule
 from .context import Context
 
 W = Severity.WARNING
-ROUTER_NAMES = ("gate", "router", "wg")
 
 
 @rule("multimodal-tower-hit", W, "Target names also reach a vision or audio tower.",
@@ -19,13 +19,15 @@ ROUTER_NAMES = ("gate", "router", "wg")
       the language model only: restrict with a regex on the language model's path.""", stage="report")
 def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
     towers: dict[str, int] = {}
+    classes = ctx.module_classes
     for m in ctx.report.modules:
-        tower = tower_of(m["name"])
+        tower = tower_component(m["name"], classes)
         if tower:
             towers[tower] = towers.get(tower, 0) + 1
     if towers:
         where = ", ".join(f"{n} in {t}" for t, n in sorted(towers.items()))
-        suffixes = sorted({m["name"].rsplit(".", 1)[-1] for m in ctx.report.modules if not tower_of(m["name"])})
+        suffixes = sorted({m["name"].rsplit(".", 1)[-1] for m in ctx.report.modules
+                           if not tower_component(m["name"], classes)})
         yield ctx.finding(
             "multimodal-tower-hit", f"the targets also wrap {sum(towers.values())} modules outside the language "
             f"model ({where})", "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
@@ -33,26 +35,9 @@ def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
             f"'.*language_model.*\\.({'|'.join(suffixes)})' without lora_target_linear")
 
 
-def _num_experts(config: Any) -> int | None:
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for key in ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"):
-        value = getattr(text, key, None)
-        if isinstance(value, int) and value > 1:
-            return value
-    return None
-
-
 def _targeted(ctx: Context, name: str) -> bool:
-    from .model_rules import excluded, suffix_match
-
-    if excluded(ctx, name):
-        return False
-    targets = ctx.plan.target_modules
-    if isinstance(targets, str):
-        import re
-
-        return re.fullmatch(targets, name) is not None
-    return any(suffix_match(t, name) for t in targets)
+    """PEFT's own decision: selected by target_modules and not by exclude_modules."""
+    return peft_selects(name, ctx.plan.target_modules) and not peft_selects(name, ctx.spec.lora_exclude_modules)
 
 
 @rule("moe-router-targeted", W, "A target name reaches an MoE router.",
@@ -60,18 +45,12 @@ def _targeted(ctx: Context, name: str) -> bool:
       routing and is rarely intended; under transformers 5 most routers are TopKRouter modules that
       PEFT cannot wrap at all, so targeting them fails (an error then).""", stage="model")
 def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
-    from ..targets import is_linear_like
-
-    experts = _num_experts(ctx.skeleton.config)
+    experts = num_experts(ctx.skeleton.config)
     if not experts:
         return
-    hits = []
-    for name, module in ctx.skeleton.model.named_modules():
-        cls = type(module).__name__
-        is_router = "Router" in cls or (name.rsplit(".", 1)[-1] in ROUTER_NAMES and is_linear_like(module)
-                                        and getattr(module, "out_features", None) == experts)
-        if is_router and _targeted(ctx, name):
-            hits.append((name, cls, is_linear_like(module)))
+    hits = [(name, type(module).__name__, is_linear_like(module))
+            for name, module in ctx.skeleton.model.named_modules()
+            if is_router(name, module, experts) and _targeted(ctx, name)]
     if hits:
         name, cls, linear = hits[0]
         suffix = name.rsplit(".", 1)[-1]
@@ -88,8 +67,7 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
       so lora_target_modules / lora_target_linear cannot reach them; only lora_target_parameters
       (e.g. [gate_up_proj, down_proj]) can.""", stage="report")
 def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
-    fused = sorted({n.rsplit(".", 1)[-1] for n, p in ctx.skeleton.model.named_parameters()
-                    if p.dim() == 3 and ".experts." in n})
+    fused = sorted({pname for _, _, pname, _ in fused_experts(ctx.skeleton.model)})
     if fused and not any(m["kind"] == "parameter" for m in ctx.report.modules):
         yield ctx.finding("moe-experts-unreached", f"the experts of {ctx.skeleton.architecture} are fused 3D "
                           f"parameters ({', '.join(fused)}) and no target reaches them: only attention and dense "
@@ -102,8 +80,6 @@ def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
       from target_modules altogether, so dense MLP and shared-expert Linear layers of the same name
       (e.g. DeepSeek's first dense layers) are not adapted.""", stage="report")
 def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
-    from ..targets import is_linear_like
-
     asked, kept = ctx.report.target_modules, ctx.report.effective_target_modules
     if isinstance(asked, str) or isinstance(kept, str) or not ctx.report.effective_target_parameters:
         return
@@ -123,8 +99,6 @@ def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
       only one of them in full unties them during training (or, with peft_ensure_weight_tying,
       trains both through one copy). Name both, or neither.""", stage="model")
 def tied_embeddings_partial(ctx: Context) -> Iterable[Finding]:
-    from ..targets import embedding_layers
-
     config = ctx.skeleton.config
     tied = getattr(config, "tie_word_embeddings", False) or getattr(config.get_text_config(), "tie_word_embeddings", False)
     saved = set(ctx.spec.lora_modules_to_save or [])

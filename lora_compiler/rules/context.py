@@ -21,6 +21,7 @@ class Context:
     report: Any = None  # report.Report
     lora_config: Any = None  # peft.LoraConfig built for the report
     _names: list[str] | None = field(default=None, repr=False)
+    _classes: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def module_names(self) -> list[str]:
@@ -29,9 +30,18 @@ class Context:
             self._names = [n for n, _ in self.skeleton.model.named_modules() if n]
         return self._names
 
+    @property
+    def module_classes(self) -> dict[str, str]:
+        """Module path -> class name of the skeleton (for model_facts.tower)."""
+        if self._classes is None:
+            from ..model_facts import module_classes
+
+            self._classes = module_classes(self.skeleton.model)
+        return self._classes
+
     def finding(self, rule_id: str, message: str, key: str | tuple[object, ...], hint: str | None = None,
                 severity: Severity | None = None, prefer_value: bool = False) -> Finding:
-        from . import REGISTRY
+        from .registry import REGISTRY
 
         path = (key,) if isinstance(key, str) else key
         level = severity or REGISTRY[rule_id].level

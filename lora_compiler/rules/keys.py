@@ -9,7 +9,7 @@ from typing import Iterable
 
 from ..findings import Finding, Severity
 from ..spec import AdapterSpec
-from . import rule
+from .registry import rule
 from .context import Context
 
 

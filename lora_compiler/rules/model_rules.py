@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Iterable
 
 from ..findings import Finding, Severity
-from . import rule
+from ..model_facts import (conv1d_names, embedding_layers, is_linear_like, output_layer_name, pattern_key_matches,
+                           any_selected, peft_saves, valid_regex)
+from .registry import rule
 from .context import Context
 
 E, W = Severity.ERROR, Severity.WARNING
-
-
-def suffix_match(name: str, module: str) -> bool:
-    """PEFT's list matching: the whole module name, or its trailing dotted components."""
-    return module == name or module.endswith("." + name)
-
-
-def excluded(ctx: Context, name: str) -> bool:
-    """PEFT's exclude_modules test: a full-match regex string, or names matched as suffixes."""
-    ex = ctx.spec.lora_exclude_modules
-    if isinstance(ex, str):
-        rx = _regex(ex)
-        return bool(rx and rx.fullmatch(name))
-    return any(suffix_match(e, name) for e in ex or [])
-
-
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None
 
 
 @rule("target-not-found", E, "A target name or regex matches no module of the model.",
@@ -44,21 +24,15 @@ def target_not_found(ctx: Context) -> Iterable[Finding]:
     if isinstance(targets, str):
         if targets.lower() == "all-linear":  # PEFT's shorthand, not a regex
             return
-        rx = _regex(targets)
-        if rx is None:
+        if not valid_regex(targets):
             yield ctx.finding("target-not-found", f"lora_target_modules is not a valid regex: {targets!r}",
                               "lora_target_modules", prefer_value=True)
-        elif not any(rx.fullmatch(n) for n in names):
+        elif not any_selected(names, targets):
             yield ctx.finding("target-not-found", f"the regex {targets!r} full-matches no module of "
                               f"{ctx.skeleton.architecture}", "lora_target_modules", prefer_value=True,
                               hint=f"module names look like '{_example(ctx)}'")
         return
-    missing = [t for t in targets if not any(suffix_match(t, n) for n in names)]
-    if missing:
-        from ..targets import peft_converted_names
-
-        converted = peft_converted_names(ctx.skeleton.model, list(targets))
-        missing = [t for t in missing if t not in converted]
+    missing = [t for t in targets if not any_selected(names, [t]) and t not in ctx.plan.converted]
     if not missing:
         return
     every = len(missing) == len(targets) and not ctx.plan.target_parameters
@@ -83,15 +57,11 @@ def _target_key(ctx: Context, name: str) -> tuple[object, ...]:
 
 
 def _suffixes(ctx: Context) -> list[str]:
-    from ..targets import is_linear_like
-
     model = ctx.skeleton.model
     return sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if n and is_linear_like(m)})
 
 
 def _example(ctx: Context) -> str:
-    from ..targets import is_linear_like
-
     return next((n for n, m in ctx.skeleton.model.named_modules() if n and is_linear_like(m)), "")
 
 
@@ -100,8 +70,6 @@ def _example(ctx: Context) -> str:
       GPT-2 style models use transformers' Conv1D, so it finds nothing: name the modules in
       lora_target_modules and set lora_fan_in_fan_out: true.""", stage="model")
 def target_linear_empty(ctx: Context) -> Iterable[Finding]:
-    from ..targets import conv1d_names
-
     plan = ctx.plan
     if not ctx.spec.lora_target_linear or plan.linear_names:
         return
@@ -119,8 +87,6 @@ def target_linear_empty(ctx: Context) -> Iterable[Finding]:
       gpt_neox, lm_head otherwise). When the model's real output layer has another name (gpt_neox's
       is lm_head under transformers 5), Axolotl trains LoRA on the output layer too.""", stage="model")
 def target_linear_output_layer(ctx: Context) -> Iterable[Finding]:
-    from ..targets import embedding_layers, output_layer_name
-
     if not ctx.plan.linear_names:
         return
     head = output_layer_name(ctx.skeleton.model)
@@ -148,7 +114,7 @@ def layers_out_of_range(ctx: Context) -> Iterable[Finding]:
       never trained or saved.""", stage="model")
 def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
     for i, name in enumerate(ctx.spec.lora_modules_to_save or []):
-        if not any(n.endswith(name) for n in ctx.module_names):
+        if not any(peft_saves(n, [name]) for n in ctx.module_names):
             yield ctx.finding("modules-to-save-missing", f"no module of {ctx.skeleton.architecture} is named "
                               f"'{name}'", ("lora_modules_to_save", i), prefer_value=True,
                               hint="the model's embeddings are usually embed_tokens and lm_head")
@@ -160,13 +126,12 @@ def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
 def exclude_matches_nothing(ctx: Context) -> Iterable[Finding]:
     ex = ctx.spec.lora_exclude_modules
     if isinstance(ex, str):
-        rx = _regex(ex)
-        if rx is None or not any(rx.fullmatch(n) for n in ctx.module_names):
+        if not any_selected(ctx.module_names, ex):
             yield ctx.finding("exclude-matches-nothing", f"the regex {ex!r} full-matches no module",
                               "lora_exclude_modules", prefer_value=True)
         return
     for i, name in enumerate(ex or []):
-        if not any(suffix_match(name, n) for n in ctx.module_names):
+        if not any_selected(ctx.module_names, [name]):
             yield ctx.finding("exclude-matches-nothing", f"'{name}' matches no module",
                               ("lora_exclude_modules", i), prefer_value=True)
 
@@ -179,6 +144,6 @@ def pattern_matches_nothing(ctx: Context) -> Iterable[Finding]:
     wrapped = [m["name"] for m in ctx.report.modules]
     for key in ("lora_rank_pattern", "lora_alpha_pattern"):
         for pattern in getattr(ctx.spec, key) or {}:
-            if not any(re.match(rf"(.*\.)?({pattern})$", n) for n in wrapped if _regex(pattern)):
+            if not any(pattern_key_matches(pattern, n) for n in wrapped):
                 yield ctx.finding("pattern-matches-nothing", f"{key} key '{pattern}' matches no wrapped module",
                                   (key, pattern), hint="keys are matched against the end of wrapped module names")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..findings import Severity
-from . import documented
+from .registry import documented
 
 E, W = Severity.ERROR, Severity.WARNING
 

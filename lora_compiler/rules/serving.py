@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..findings import Finding, Severity
-from . import rule
+from ..model_facts import EMBEDDING_AND_OUTPUT_NAMES
+from .registry import rule
 from .context import Context
 
 VLLM_MAX_RANK = 512  # vLLM's largest supported --max-lora-rank
@@ -38,7 +39,7 @@ def serve_unsupported(ctx: Context) -> Iterable[Finding]:
         yield ctx.finding("serve-unsupported", f"rank {ranks[-1]} needs vLLM's --max-lora-rank {ranks[-1]} or more "
                           f"(default {VLLM_DEFAULT_RANK})", "lora_r", severity=Severity.WARNING)
     heads = [m["name"] for m in report.modules if m["type"] == "Embedding" or m["name"].rsplit(".", 1)[-1] in
-             ("lm_head", "embed_out", "embed_tokens", "wte")]
+             EMBEDDING_AND_OUTPUT_NAMES]
     if heads:
         yield ctx.finding("serve-unsupported", f"vLLM does not apply LoRA to embeddings or the output layer "
                           f"({heads[0]}{' and others' if len(heads) > 1 else ''})",

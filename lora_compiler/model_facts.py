@@ -1,0 +1,238 @@
+"""Facts about models and PEFT's name rules, each defined once.
+
+Every other module asks here: which names PEFT's matcher selects, what a fused expert, a router, a
+tower or an output layer is, and where a config keeps its expert count. Target and exclusion
+matching goes through PEFT's own `check_target_module_exists`, so a PEFT release that changes the
+rule changes it for every feature at once.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from typing import Any, Iterable, Iterator
+
+# axolotl.loaders.utils.get_linear_embedding_layers: (input embedding, output embedding) by model type.
+EMBEDDING_LAYERS: dict[str, tuple[str, str]] = {
+    "gpt_neox": ("embed_in", "embed_out"),
+    "falcon": ("word_embeddings", "lm_head"),
+    "nemotron_h": ("embeddings", "lm_head"),
+}
+DEFAULT_EMBEDDING_LAYERS = ("embed_tokens", "lm_head")
+# Names of input embeddings and output layers across families (GPT-2's wte, Pythia's embed_out, ...).
+EMBEDDING_AND_OUTPUT_NAMES = ("lm_head", "embed_out", "embed_tokens", "wte")
+# Config keys holding the number of routed experts, in the order they are looked up.
+EXPERT_COUNT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+ROUTER_NAMES = ("gate", "router", "wg")
+_NOT_LINEAR = ("LlamaLinearScalingRotaryEmbedding",)
+_EXPERT = re.compile(r"expert", re.I)
+# A module's tower: the first component of its path, from the root, whose name (split on "_" and
+# digits) or class name says so; a connector's name wins over the tower it connects ("mm_projector").
+_TOWER_NAMES: dict[str, re.Pattern[str]] = {
+    "connector": re.compile(r"^(projector|connector|aligner|resampler|qformer|merger)$"),
+    "vision": re.compile(r"^(vision|visual|image|img|vit|siglip|clip|vq|vqmodel|video|vpm|davit)$"),
+    "audio": re.compile(r"^(audio|speech|sound|whisper|mel|encodec)$"),
+}
+_TOWER_CLASSES = {"vision": re.compile(r"vision|visual|image|vit|vqvae"), "audio": re.compile(r"audio|speech|encodec")}
+
+
+def embedding_layers(model_type: str) -> tuple[str, str]:
+    """Axolotl's (input embedding, output embedding) names for a model type."""
+    return EMBEDDING_LAYERS.get(model_type, DEFAULT_EMBEDDING_LAYERS)
+
+
+def is_linear_like(module: Any) -> bool:
+    """Axolotl's find_all_linear_names test: torch.nn.Linear, or a class whose name contains Linear."""
+    import torch
+
+    name = type(module).__name__
+    return isinstance(module, torch.nn.Linear) or ("Linear" in name and name not in _NOT_LINEAR)
+
+
+def is_conv1d(module: Any) -> bool:
+    """transformers' Conv1D (GPT-2 style), which keeps its weight as (in, out)."""
+    return type(module).__name__ == "Conv1D"
+
+
+def conv1d_names(model: Any) -> list[str]:
+    """Last names of transformers' Conv1D layers, which lora_target_linear skips."""
+    return sorted({n.split(".")[-1] for n, m in model.named_modules() if is_conv1d(m)})
+
+
+def layer_features(module: Any) -> tuple[str, int, int] | None:
+    """(class name, in, out) as PEFT sizes LoRA for a layer, from shapes alone (works on meta tensors).
+
+    Conv1D keeps its weight as (in, out); an Embedding's in and out are its vocabulary and width.
+    """
+    import torch
+
+    name = type(module).__name__
+    if is_conv1d(module) and getattr(module, "weight", None) is not None:
+        return name, int(module.weight.shape[0]), int(module.weight.shape[1])
+    if isinstance(module, torch.nn.Embedding):
+        return name, module.num_embeddings, module.embedding_dim
+    fan_in, fan_out = getattr(module, "in_features", None), getattr(module, "out_features", None)
+    if isinstance(fan_in, int) and isinstance(fan_out, int):
+        return name, fan_in, fan_out
+    return None
+
+
+def adaptable(model: Any, exclude: list[str] | set[str] | str | None) -> list[dict[str, Any]]:
+    """Every module and fused expert parameter LoRA could wrap, in model order, wrapped or not.
+
+    Linear-like modules and Conv1D layers by (in, out); fused experts by (experts, in, out).
+    `excluded` is PEFT's exclude_modules test.
+    """
+    out: list[dict[str, Any]] = []
+    for name, module in model.named_modules():
+        if is_linear_like(module) or is_conv1d(module):
+            features = layer_features(module)
+            out.append({"name": name, "type": type(module).__name__, "kind": "module",
+                        "in_features": features[1] if features else None,
+                        "out_features": features[2] if features else None, "num_experts": None})
+        for pname, param in module.named_parameters(recurse=False):
+            if is_fused_expert(name, module, param):
+                out.append({"name": f"{name}.{pname}" if name else pname, "type": f"{type(module).__name__}.{pname}",
+                            "kind": "parameter", "in_features": int(param.shape[2]),
+                            "out_features": int(param.shape[1]), "num_experts": int(param.shape[0])})
+    excluded = set(peft_selected([c["name"] for c in out], exclude))
+    return [{**c, "excluded": c["name"] in excluded} for c in out]
+
+
+def is_fused_expert(path: str, module: Any, param: Any) -> bool:
+    """A 3D parameter holding every expert of an MoE block (transformers 5 fuses them).
+
+    The module's path or class name says "expert": Mixtral's `...mlp.experts.gate_up_proj`, or a
+    block whose class is e.g. `Qwen3MoeExperts`.
+    """
+    return param.dim() == 3 and _EXPERT.search(f"{path}.{type(module).__name__}") is not None
+
+
+def fused_experts(model: Any) -> list[tuple[str, Any, str, Any]]:
+    """(module path, module, parameter name, parameter) of every fused expert parameter, in model order."""
+    return [(path, module, pname, param)
+            for path, module in model.named_modules()
+            for pname, param in module.named_parameters(recurse=False)
+            if is_fused_expert(path, module, param)]
+
+
+def num_experts(config: Any) -> int | None:
+    """The number of routed experts of a (text) config, None for a dense model."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for key in EXPERT_COUNT_KEYS:
+        value = getattr(text, key, None)
+        if isinstance(value, int) and value > 1:
+            return value
+    return None
+
+
+def is_router(name: str, module: Any, experts: int) -> bool:
+    """An MoE router: a *Router class, or a Linear named gate/router/wg with one output per expert."""
+    cls = type(module).__name__
+    return "Router" in cls or (name.rsplit(".", 1)[-1] in ROUTER_NAMES and is_linear_like(module)
+                               and getattr(module, "out_features", None) == experts)
+
+
+def output_layer_name(model: Any) -> str | None:
+    """The output embedding's module name, found by identity as PEFT's all-linear does."""
+    try:
+        head = model.get_output_embeddings()
+    except (AttributeError, NotImplementedError):
+        return None
+    if head is None:
+        return None
+    return next((name for name, module in model.named_modules() if module is head), None)
+
+
+def tower(path: str, classes: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """(kind, component) of the vision/audio tower or connector a module belongs to; None for the language model.
+
+    kind is vision, audio or connector; component is the path component that said so. `classes`
+    (module path -> class name) lets a plainly named component speak through its class (Pix2Struct's
+    encoder), never the model holding every tower (AyaVisionModel at "model") nor a language model.
+    """
+    parts = path.split(".")
+    for depth, part in enumerate(parts, 1):
+        tokens = [t for t in re.split(r"[_\d]+", part.lower()) if t]
+        generic = classes is not None and depth < len(parts) and not {"model", "language", "text", "lm"} & set(tokens)
+        cls = classes.get(".".join(parts[:depth]), "").lower() if generic and classes else ""
+        for kind, pattern in _TOWER_NAMES.items():
+            if any(pattern.match(t) for t in tokens) or (kind in _TOWER_CLASSES and _TOWER_CLASSES[kind].search(cls)):
+                return kind, part
+    return None
+
+
+def tower_kind(path: str, classes: dict[str, str] | None = None) -> str:
+    """text, vision, audio or connector."""
+    found = tower(path, classes)
+    return found[0] if found else "text"
+
+
+def tower_component(path: str, classes: dict[str, str] | None = None) -> str | None:
+    """The path component naming the tower (e.g. vision_tower), None for the language model."""
+    found = tower(path, classes)
+    return found[1] if found else None
+
+
+def module_classes(model: Any) -> dict[str, str]:
+    """Module path -> class name, for `tower`."""
+    return {name: type(module).__name__ for name, module in model.named_modules()}
+
+
+def _matcher_config(targets: list[str] | set[str] | str | None, layers_to_transform: Any = None,
+                    layers_pattern: Any = None) -> Any:
+    return SimpleNamespace(target_modules=targets if isinstance(targets, str) else list(targets or ()),
+                           target_parameters=None, exclude_modules=None, modules_to_save=None,
+                           layers_to_transform=layers_to_transform, layers_pattern=layers_pattern)
+
+
+def valid_regex(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
+def peft_selected(names: Iterable[str], targets: list[str] | set[str] | str | None, layers_to_transform: Any = None,
+                  layers_pattern: Any = None) -> list[str]:
+    """The names PEFT's target_modules / exclude_modules matcher selects, in the order given.
+
+    Asks PEFT's own check_target_module_exists: a string is a full-match regex (an invalid one
+    selects nothing); list entries match the whole name or its trailing dotted components, so
+    `lm_head` selects `model.lm_head` but not `model.xlm_head`.
+    """
+    return list(_selecting(names, targets, layers_to_transform, layers_pattern))
+
+
+def _selecting(names: Iterable[str], targets: list[str] | set[str] | str | None, layers_to_transform: Any = None,
+               layers_pattern: Any = None) -> Iterator[str]:
+    from peft.tuners.tuners_utils import check_target_module_exists
+
+    if not targets or isinstance(targets, str) and not valid_regex(targets):
+        return
+    config = _matcher_config(targets, layers_to_transform, layers_pattern)
+    yield from (n for n in names if check_target_module_exists(config, n))
+
+
+def any_selected(names: Iterable[str], targets: list[str] | set[str] | str | None) -> bool:
+    """True if PEFT's matcher selects at least one of `names` (stops at the first)."""
+    return next(_selecting(names, targets), None) is not None
+
+
+def peft_selects(name: str, targets: list[str] | set[str] | str | None) -> bool:
+    """`peft_selected` for one name."""
+    return any_selected([name], targets)
+
+
+def peft_saves(name: str, modules_to_save: Iterable[str]) -> bool:
+    """PEFT's modules_to_save test (utils.other._set_trainable): a plain `endswith`, with no dot boundary.
+
+    Unlike target matching, `lm_head` here also selects `xlm_head`: that is PEFT's rule, kept exact.
+    """
+    return any(name.endswith(m) for m in modules_to_save)
+
+
+def pattern_key_matches(pattern: str, name: str) -> bool:
+    """PEFT's rank_pattern / alpha_pattern key test: a regex anchored at a name boundary at the end."""
+    return valid_regex(pattern) and re.match(rf"(.*\.)?({pattern})$", name) is not None

@@ -1,0 +1,140 @@
+"""The package's imports point one way: no cycles, and none of the arrows the walls forbid.
+
+Read from the source with `ast` (lazy imports inside functions count; imports under
+`if TYPE_CHECKING:` do not, since they never run). The walls are data below: a new arrow through
+one of them is a design decision, to be made here in the open.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "lora_compiler"
+HEAVY = {"torch", "transformers", "peft"}
+
+# Renderers take finished results and return text: they may see these modules and each other only.
+RENDER = ("formats", "writers.html", "writers.markdown", "writers.outputs", "survey_render")
+RESULTS = {"findings", "report", "diff_result", "layermap", "model_facts", "version",
+           "rules"}  # rules: lint's SARIF and JSON formats list every rule's id, level and doc
+# Rules read the document, spec, skeleton and report a context hands them; they never build or inject.
+RULES_MAY_NOT = {"compiler", "front", "inject", "skeleton", "session", "stacks", "runtime", "diff", "conventions",
+                 "survey", "cache", "cli", "formats", "writers", "targets", "peftcfg", "api"}
+# Modules that may import torch, transformers or peft (always lazily, inside a function).
+HEAVY_ALLOWED = {"skeleton", "inject", "stacks", "runtime", "model_facts", "targets", "peftcfg", "survey",
+                 "adapter_dir"}
+
+
+def _name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking_lines(tree: ast.Module) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                lines |= set(range(child.lineno, (child.end_lineno or child.lineno) + 1))
+    return lines
+
+
+def _resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
+    base = current.split(".") if current else []
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def _graph() -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[str]]]:
+    """(module -> package modules it imports, module -> external top-level packages, module -> those imported at
+    module level)."""
+    modules = {_name(p): p for p in PACKAGE.rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    external: dict[str, set[str]] = {}
+    eager: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _type_checking_lines(tree)
+        top = {id(n) for n in tree.body}
+        edges[name], external[name], eager[name] = set(), set(), set()
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) or node.lineno in skip:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.level:
+                target = _resolve(name, path.name == "__init__.py", node)
+                for alias in node.names:
+                    full = f"{target}.{alias.name}" if target else alias.name
+                    edges[name].add(full if full in modules else target)
+                continue
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            for full in names:
+                if full.startswith("lora_compiler"):
+                    edges[name].add(full.removeprefix("lora_compiler").lstrip("."))
+                else:
+                    external[name].add(full.split(".")[0])
+                    if id(node) in top:
+                        eager[name].add(full.split(".")[0])
+        edges[name].discard(name)
+        edges[name].discard("")  # `from . import x` of the package itself resolves to its modules above
+    return edges, external, eager
+
+
+EDGES, EXTERNAL, EAGER = _graph()
+
+
+def _under(module: str, rooms: tuple[str, ...] | set[str]) -> bool:
+    return any(module == r or module.startswith(f"{r}.") for r in rooms)
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    seen: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        seen[node] = 1
+        for nxt in sorted(EDGES.get(node, ())):
+            if seen.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in seen:
+                visit(nxt, [*path, nxt])
+        seen[node] = 2
+
+    for start in sorted(EDGES):
+        if start not in seen:
+            visit(start, [start])
+
+
+@pytest.mark.parametrize("module", sorted(m for m in EDGES if _under(m, RENDER)))
+def test_renderers_import_results_only(module: str) -> None:
+    wrong = sorted(t for t in EDGES[module] if not _under(t, RENDER) and not _under(t, RESULTS))
+    assert not wrong, f"{module} (a renderer) imports computing modules {wrong}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in EDGES if _under(m, ("rules",))))
+def test_rules_never_build_inject_or_render(module: str) -> None:
+    wrong = sorted(t for t in EDGES[module] if _under(t, RULES_MAY_NOT))
+    assert not wrong, f"{module} imports {wrong}"
+
+
+def test_only_the_model_rooms_touch_torch_transformers_or_peft() -> None:
+    wrong = {m: sorted(EXTERNAL[m] & HEAVY) for m in EXTERNAL if EXTERNAL[m] & HEAVY and m not in HEAVY_ALLOWED}
+    assert not wrong
+
+
+def test_torch_transformers_and_peft_are_imported_lazily_everywhere() -> None:
+    eager = {m: sorted(EAGER[m] & HEAVY) for m in EAGER if EAGER[m] & HEAVY}
+    assert not eager
+
+
+def test_only_the_cli_knows_click() -> None:
+    assert sorted(m for m in EXTERNAL if "click" in EXTERNAL[m]) == ["cli"]
+
+
+def test_the_walls_name_modules_that_exist() -> None:
+    """A wall naming a module that was renamed away would guard nothing."""
+    for room in (*RENDER, *RESULTS, *RULES_MAY_NOT, *HEAVY_ALLOWED):
+        assert any(_under(m, (room,)) for m in EDGES), room
