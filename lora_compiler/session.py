@@ -12,12 +12,8 @@ import json
 from typing import Any, Callable
 
 from .resolve import ModelSource
+from .skeleton import SPEC_FIELDS
 from .spec import AdapterSpec
-
-# Every spec field that changes the config or the class the skeleton is built from.
-_SKELETON_FIELDS = ("cls_model_config", "type_of_model", "overrides_of_model_config", "num_labels",
-                    "trust_remote_code", "is_multimodal", "gptq", "base_model")
-
 
 class Session:
     def __init__(self) -> None:
@@ -29,7 +25,7 @@ class Session:
 
     @staticmethod
     def key(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool) -> str:
-        fields = {f: getattr(spec, f) for f in _SKELETON_FIELDS}
+        fields = {f: getattr(spec, f) for f in SPEC_FIELDS}
         return json.dumps([str(source.config_dir), source.kind, allow_remote_code, fields], sort_keys=True, default=str)
 
     def skeleton(self, key: str, build: Callable[[], Any]) -> Any:

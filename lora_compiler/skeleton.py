@@ -16,6 +16,10 @@ from typing import Any, Iterator
 from .resolve import CONFIG_NAME, ModelSource
 from .spec import AdapterSpec
 
+# Every spec field this module reads: the skeleton's identity in a batch (session.Session.key).
+# tests/test_walls.py checks the list against the attributes read below.
+SPEC_FIELDS = ("base_model", "cls_model_config", "gptq", "is_multimodal", "num_labels", "overrides_of_model_config",
+               "trust_remote_code", "type_of_model")
 # Multimodal model types Axolotl adds to transformers' image-text-to-text mapping (loaders/constants.py).
 _EXTRA_MULTIMODAL = ("lfm2-vl", "voxtral")
 

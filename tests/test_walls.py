@@ -138,3 +138,13 @@ def test_the_walls_name_modules_that_exist() -> None:
     """A wall naming a module that was renamed away would guard nothing."""
     for room in (*RENDER, *RESULTS, *RULES_MAY_NOT, *HEAVY_ALLOWED):
         assert any(_under(m, (room,)) for m in EDGES), room
+
+
+def test_the_skeleton_key_covers_every_spec_field_the_skeleton_reads() -> None:
+    """A batch reuses a skeleton for equal keys: a field read but left out of the key would reuse a wrong one."""
+    from lora_compiler.skeleton import SPEC_FIELDS
+
+    tree = ast.parse((PACKAGE / "skeleton.py").read_text(encoding="utf-8"))
+    read = {n.attr for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "spec"}
+    assert read == set(SPEC_FIELDS)
