@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from ..findings import Finding, Severity
 from ..model_facts import (embedding_layers, fused_experts, is_linear_like, is_router, num_experts, peft_selects,
