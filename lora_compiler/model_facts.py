@@ -179,11 +179,10 @@ def module_classes(model: Any) -> dict[str, str]:
     return {name: type(module).__name__ for name, module in model.named_modules()}
 
 
-def _matcher_config(targets: list[str] | set[str] | str | None, layers_to_transform: Any = None,
-                    layers_pattern: Any = None) -> Any:
-    return SimpleNamespace(target_modules=targets if isinstance(targets, str) else list(targets or ()),
+def _matcher_config(targets: list[str] | set[str] | str) -> Any:
+    return SimpleNamespace(target_modules=targets if isinstance(targets, str) else list(targets),
                            target_parameters=None, exclude_modules=None, modules_to_save=None,
-                           layers_to_transform=layers_to_transform, layers_pattern=layers_pattern)
+                           layers_to_transform=None, layers_pattern=None)
 
 
 def valid_regex(pattern: str) -> bool:
@@ -194,24 +193,22 @@ def valid_regex(pattern: str) -> bool:
     return True
 
 
-def peft_selected(names: Iterable[str], targets: list[str] | set[str] | str | None, layers_to_transform: Any = None,
-                  layers_pattern: Any = None) -> list[str]:
+def peft_selected(names: Iterable[str], targets: list[str] | set[str] | str | None) -> list[str]:
     """The names PEFT's target_modules / exclude_modules matcher selects, in the order given.
 
     Asks PEFT's own check_target_module_exists: a string is a full-match regex (an invalid one
     selects nothing); list entries match the whole name or its trailing dotted components, so
     `lm_head` selects `model.lm_head` but not `model.xlm_head`.
     """
-    return list(_selecting(names, targets, layers_to_transform, layers_pattern))
+    return list(_selecting(names, targets))
 
 
-def _selecting(names: Iterable[str], targets: list[str] | set[str] | str | None, layers_to_transform: Any = None,
-               layers_pattern: Any = None) -> Iterator[str]:
+def _selecting(names: Iterable[str], targets: list[str] | set[str] | str | None) -> Iterator[str]:
     from peft.tuners.tuners_utils import check_target_module_exists
 
     if not targets or isinstance(targets, str) and not valid_regex(targets):
         return
-    config = _matcher_config(targets, layers_to_transform, layers_pattern)
+    config = _matcher_config(targets)
     yield from (n for n in names if check_target_module_exists(config, n))
 
 

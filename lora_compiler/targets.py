@@ -54,7 +54,8 @@ class TargetPlan:
     target_modules: list[str] | str
     linear_names: list[str] | None  # None when lora_target_linear is off
     target_parameters: list[str] | str
-    # listed names no module carries that PEFT moves to fused expert parameters (Mixtral's w1, ...)
+    unmatched: tuple[str, ...] = ()  # listed names no module carries, in target_modules order
+    # of those, the names PEFT moves to fused expert parameters (Mixtral's w1, ...)
     converted: frozenset[str] = frozenset()
 
 
@@ -72,9 +73,10 @@ def plan_targets(
         modules = sorted(set(as_list) | set(found))
     elif isinstance(modules, list):
         modules = sorted(set(modules))
+    unmatched: list[str] = []
     converted: set[str] = set()
     if isinstance(modules, list):
         names = [n for n, _ in model.named_modules() if n]
         unmatched = [t for t in modules if not any_selected(names, [t])]
         converted = peft_converted_names(model, list(modules)) & set(unmatched) if unmatched else set()
-    return TargetPlan(modules, found, target_parameters or [], frozenset(converted))
+    return TargetPlan(modules, found, target_parameters or [], tuple(unmatched), frozenset(converted))

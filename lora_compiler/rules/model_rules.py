@@ -32,7 +32,7 @@ def target_not_found(ctx: Context) -> Iterable[Finding]:
                               f"{ctx.skeleton.architecture}", "lora_target_modules", prefer_value=True,
                               hint=f"module names look like '{_example(ctx)}'")
         return
-    missing = [t for t in targets if not any_selected(names, [t]) and t not in ctx.plan.converted]
+    missing = [t for t in ctx.plan.unmatched if t not in ctx.plan.converted]
     if not missing:
         return
     every = len(missing) == len(targets) and not ctx.plan.target_parameters
