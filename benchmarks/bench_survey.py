@@ -73,8 +73,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
-    from lora_compiler.survey import run_survey
-    from lora_compiler.survey_render import document
+    from lora_compiler.features.survey import run_survey
+    from lora_compiler.render.survey import document
 
     sampler = Sampler()
     sampler.start()

@@ -27,12 +27,12 @@ MODEL = "meta-llama/Llama-3.1-8B"
 
 # (module, attribute path, stage label): the stages compile_config goes through, in order.
 STAGES = (
-    ("lora_compiler.skeleton", "build", "skeleton"),
-    ("lora_compiler.targets", "plan_targets", "targets"),
-    ("lora_compiler.stacks", "collapse", "collapse stacks"),
+    ("lora_compiler.pipeline.skeleton", "build", "skeleton"),
+    ("lora_compiler.pipeline.targets", "plan_targets", "targets"),
+    ("lora_compiler.pipeline.stacks", "collapse", "collapse stacks"),
     ("peft", "get_peft_model", "peft inject"),
-    ("lora_compiler.inject", "_inventory", "inventory"),
-    ("lora_compiler.inject", "_Snapshot.restore", "restore"),
+    ("lora_compiler.pipeline.inject", "_inventory", "inventory"),
+    ("lora_compiler.pipeline.inject", "_Snapshot.restore", "restore"),
     ("lora_compiler.rules", "run_stage", "rules"),
 )
 
@@ -85,8 +85,8 @@ class Stages:
 
 
 def measure(layer_counts: list[int], rounds: int) -> dict[str, Any]:
-    from lora_compiler.compiler import compile_config
-    from lora_compiler.options import Options
+    from lora_compiler.pipeline.compiler import compile_config
+    from lora_compiler.pipeline.options import Options
 
     options = Options(offline=True)
     stages = Stages()

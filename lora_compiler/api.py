@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .compiler import CompileResult, Options
-from .compiler import compile_config as _compile
-from .findings import Finding, Severity
-from .policy import Policy
-from .session import Session
+from .pipeline.compiler import CompileResult, Options
+from .pipeline.compiler import compile_config as _compile
+from .pipeline.policy import Policy
+from .pipeline.session import Session
+from .results.findings import Finding, Severity
 
 
 def compile_config(
@@ -34,7 +34,7 @@ class CompileJob:
 def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None = None, *, force: bool = False,
                 use_cache: bool = True) -> CompileJob:
     """Compile (answered from the result cache when the inputs are unchanged) and write the outputs as one set."""
-    from . import cache
+    from .io import cache
 
     key = cache.compile_key(config, options, fmt) if use_cache else None
     entry = cache.load(key) if key else None
@@ -44,7 +44,7 @@ def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None =
             cache.store(key, entry)
     if out_dir is None or entry.exit_code != 0:
         return CompileJob(entry.stdout, entry.exit_code)
-    from .writers.files import OutputProtected, write_all
+    from .io.files import OutputProtected, write_all
 
     try:
         write_all(out_dir, entry.files, force=force)
@@ -56,14 +56,14 @@ def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None =
 
 
 def _compile_entry(config: Path, options: Options, fmt: str) -> Any:
-    from .cache import Entry
-    from .formats import COMPILE_FORMATS
+    from .io.cache import Entry
+    from .render import COMPILE_FORMATS
 
     result = _compile(config, options)
     code = result.exit_code()
     files: dict[str, str] = {}
     if code == 0 and result.report is not None:
-        from .writers.outputs import render_files
+        from .render.outputs import render_files
 
         files = render_files(result)
     return Entry(files, COMPILE_FORMATS[fmt](result, False), code)
@@ -85,7 +85,7 @@ def lint_files(
 
 def adapter_schema() -> dict[str, Any]:
     """JSON Schema of the adapter keys, for editors; any other Axolotl key is allowed."""
-    from .spec import AdapterSpec
+    from .pipeline.spec import AdapterSpec
 
     schema = AdapterSpec.model_json_schema(by_alias=True)
     schema["additionalProperties"] = True
@@ -96,7 +96,7 @@ def adapter_schema() -> dict[str, Any]:
 def __getattr__(name: str) -> Any:
     # load_lora is re-exported lazily: the runtime module is only needed by training code.
     if name == "load_lora":
-        from .runtime import load_lora
+        from .features.runtime import load_lora
 
         return load_lora
     raise AttributeError(name)

@@ -10,7 +10,7 @@ compare the two directories.
                                                 file written: adapter_config.json, targets.json, ...)
     OUTDIR/lint/{fixtures,examples}/            `lint --format json --offline` over each batch
     OUTDIR/diff/{models,conventions}-{json,text}/  `diff` of one fixture across 3 models / 3 conventions
-    OUTDIR/survey/                              `python -m lora_compiler.survey --write` (~1 min; --no-survey)
+    OUTDIR/survey/                              `lora-compiler survey -o DIR` (~1 min; --no-survey)
     OUTDIR/SUMMARY.txt, OUTDIR/MANIFEST.txt     exit-code counts; sha256 of every file, sorted
 
 Commands run in-process through click's CliRunner on the CLI group (torch imported once; a
@@ -150,12 +150,12 @@ def compile_all(run: Runner, configs: dict[str, list[Path]], tmp: Path, outdir: 
 
 def survey(repo: Path, tmp: Path, outdir: Path, run: Runner) -> str:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
-    p = subprocess.run([sys.executable, "-m", "lora_compiler.survey", "--write", str(tmp / "survey")],
+    p = subprocess.run([sys.executable, "-m", "lora_compiler", "survey", "-o", str(tmp / "survey")],
                        cwd=repo, env=env, capture_output=True, text=True)
     where = outdir / "survey"
     where.mkdir(parents=True)
     # progress lines arrive in completion order (two workers): sorted
-    run.save(where, ["(python -m lora_compiler.survey --write DIR)"],
+    run.save(where, ["(python -m lora_compiler survey -o DIR)"],
              (p.returncode, run.norm(p.stdout), "".join(sorted(run.norm(p.stderr).splitlines(True)))))
     for f in sorted((tmp / "survey").glob("*")):
         shutil.copyfile(f, where / f.name)
@@ -230,7 +230,7 @@ def main() -> int:
         run = Runner(repo, tmp, examples, args.subprocess)
         if not args.subprocess:
             import lora_compiler.cli  # noqa: F401  (import cost out of the first timing)
-            import lora_compiler.compiler  # noqa: F401
+            import lora_compiler.pipeline.compiler  # noqa: F401
         configs = {"fixtures": sorted(Path("fixtures/configs").glob("*.y*ml"))}
         summary = []
         if examples is None:

@@ -4,4 +4,4 @@
 # (e.g. --jobs 4, --timeout 300); commit the result together with the pinned versions it names.
 set -eu
 cd "$(dirname "$0")/.."
-exec python -m lora_compiler.survey --write docs/ "$@"
+exec lora-compiler survey -o docs/ "$@"

@@ -13,15 +13,11 @@ import pytest
 import torch
 from conftest import TINY
 
-from lora_compiler.adapter_dir import (
-    MAX_HEADER_BYTES,
-    HeaderError,
-    check_adapter_dir,
-    read_adapter_dir,
-    read_safetensors_header,
-)
-from lora_compiler.findings import Severity
-from lora_compiler.yamldoc import load_text
+from lora_compiler.io.adapter_dir import MAX_HEADER_BYTES, HeaderError, read_adapter_dir, read_safetensors_header
+from lora_compiler.pipeline.document import load_text
+from lora_compiler.pipeline.peftcfg import adapter_config_dict
+from lora_compiler.results.findings import Severity
+from lora_compiler.rules.adapter_dir import check_adapter_dir
 
 
 def _config(model_type: str, **overrides: Any) -> Any:
@@ -94,7 +90,8 @@ def test_config_differences_are_warnings_at_the_yaml_keys(tmp_path: Path) -> Non
     config["base_model_name_or_path"] = "org/other-model"
     (adapter / "adapter_config.json").write_text(json.dumps(config))
     doc = load_text(f"base_model: org/tiny\nlora_r: 16\nlora_alpha: 8\nlora_model_dir: {adapter}\n", "train.yml")
-    expected = LoraConfig(r=16, lora_alpha=8, target_modules=["q_proj"], base_model_name_or_path="org/tiny")
+    expected = adapter_config_dict(
+        LoraConfig(r=16, lora_alpha=8, target_modules=["q_proj"], base_model_name_or_path="org/tiny"))
     found = check_adapter_dir(adapter, _meta(_config("llama")), expected, doc=doc)
     assert [(f.rule, f.severity, f.line, f.column) for f in found] == [
         ("adapter-dir-config-differs", Severity.WARNING, 2, 1),

@@ -9,8 +9,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from lora_compiler import cache
 from lora_compiler.cli import cli
+from lora_compiler.io import cache
 
 
 @pytest.fixture(autouse=True)
@@ -58,13 +58,13 @@ def test_any_input_change_misses(model_dir, write_yaml, tmp_path, monkeypatch):
 
 
 def _options():
-    from lora_compiler.options import Options
+    from lora_compiler.pipeline.options import Options
 
     return Options()
 
 
 def _key_with(versions, cfg):
-    import lora_compiler.cache as c
+    import lora_compiler.io.cache as c
 
     saved = c.versions
     c.versions = lambda: versions

@@ -8,8 +8,8 @@ import sys
 
 import jsonschema
 from click.testing import CliRunner
-
 from conftest import REPO
+
 from lora_compiler.cli import cli
 
 EXAMPLE = REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml"

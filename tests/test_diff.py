@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import needs_modern_stack
 
-from lora_compiler.compiler import Options, compile_config
-from lora_compiler.diff import DiffUsageError, diff, diff_conventions, diff_models, diff_pair
-from lora_compiler.formats import diff_json, diff_md, diff_text
-from lora_compiler.writers.outputs import render_files
+from lora_compiler.features.diff import DiffUsageError, diff, diff_conventions, diff_models, diff_pair
+from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.render import diff_json, diff_md, diff_text
+from lora_compiler.render.outputs import render_files
 
 OFFLINE = Options(offline=True)
 LORA = "adapter: lora\nlora_r: 8\nlora_alpha: 16\n"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import REPO
-from lora_compiler.compiler import Options, compile_config
+
+from lora_compiler.pipeline.compiler import Options, compile_config
 
 EXAMPLES = sorted((REPO / "fixtures" / "configs").glob("*.yml"))
 

@@ -16,12 +16,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lora_compiler.compiler import Options, compile_config
-from lora_compiler.findings import UNUSABLE_INPUT_RULES, Finding, Severity
+from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.pipeline.document import load_text
+from lora_compiler.pipeline.session import Session
+from lora_compiler.pipeline.spec import AdapterSpec
+from lora_compiler.results.findings import UNUSABLE_INPUT_RULES, Finding, Severity
 from lora_compiler.rules import REGISTRY
-from lora_compiler.session import Session
-from lora_compiler.spec import AdapterSpec
-from lora_compiler.yamldoc import load_text
 
 KEYS = sorted({f.alias or n for n, f in AdapterSpec.model_fields.items()} | {"peft", "datasets", "lora_targt_modules"})
 NAMES = st.sampled_from(["q_proj", "v_proj", "down_proj", "lm_head", "embed_tokens", ".*", "(", "layers", "ℓ∞", ""])

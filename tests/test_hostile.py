@@ -6,11 +6,10 @@ import json
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
-from lora_compiler.compiler import Options, compile_config
+from lora_compiler.pipeline.compiler import Options, compile_config
 
 # The README promises hostile input ends in under 2 s and 300 MB on a quiet machine. A test bounds time
 # only with a 10x margin over the quiet figure: CI runs on a busy 2-core machine, where a flat 2 s bound

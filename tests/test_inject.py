@@ -13,19 +13,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-
-from lora_compiler.compiler import compile_config
-from lora_compiler.inject import _Snapshot, at_rank, inject, injected_config
-from lora_compiler.options import Options
-from lora_compiler.peftcfg import build_lora_config
-from lora_compiler.resolve import resolve
-from lora_compiler.session import Session
-from lora_compiler.skeleton import build
-from lora_compiler.spec import AdapterSpec
-from lora_compiler.stacks import collapse
-from lora_compiler.targets import plan_targets
-
 from conftest import MODERN_STACK, REPO, needs_modern_stack
+
+from lora_compiler.pipeline.compiler import compile_config
+from lora_compiler.pipeline.inject import _Snapshot, at_rank, inject, injected_config
+from lora_compiler.pipeline.options import Options
+from lora_compiler.pipeline.peftcfg import build_lora_config
+from lora_compiler.pipeline.session import Session
+from lora_compiler.pipeline.skeleton import build
+from lora_compiler.pipeline.source import resolve
+from lora_compiler.pipeline.spec import AdapterSpec
+from lora_compiler.pipeline.stacks import collapse
+from lora_compiler.pipeline.targets import plan_targets
 
 BASE = {"adapter": "lora", "lora_r": 8, "lora_alpha": 16}
 # model type -> adapters that exercise every kind of change PEFT makes to a model.
@@ -221,7 +220,7 @@ def test_layers_that_share_weights_are_injected_whole(model_dir: Callable[..., P
 
 def test_a_peft_message_naming_a_layer_sends_the_injection_to_the_whole_model(
         model_dir: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    import lora_compiler.inject as inject_module
+    import lora_compiler.pipeline.inject as inject_module
 
     path = model_dir("llama", num_hidden_layers=3)
     skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lora_compiler import layermap as lm
+from lora_compiler.results import layermap as lm
 
 
 def cand(name: str, fin: int = 64, fout: int = 64, *, excluded: bool = False, experts: int | None = None,

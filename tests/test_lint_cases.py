@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import MODERN_STACK
-from lora_compiler.compiler import CompileResult, Options, compile_config
+
+from lora_compiler.pipeline.compiler import CompileResult, Options, compile_config
+from lora_compiler.pipeline.session import Session
 from lora_compiler.rules import REGISTRY
-from lora_compiler.session import Session
 
 CASES = Path(__file__).parent / "cases"
 BAD = sorted((CASES / "bad").glob("*.yml"))

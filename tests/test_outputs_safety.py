@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
-from lora_compiler.writers import files
-from lora_compiler.writers.files import write_all
+
+from lora_compiler.io import files
+from lora_compiler.io.files import write_all
 
 EXAMPLE = REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml"
 

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import needs_modern_stack
 import yaml
+from conftest import needs_modern_stack
 
-from lora_compiler.compiler import Options, compile_config
-from lora_compiler.shrink import shrink_config
-from lora_compiler.writers.files import write_all
-from lora_compiler.writers.outputs import render_files
+from lora_compiler.features.shrink import shrink_config
+from lora_compiler.io.files import write_all
+from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.render.outputs import render_files
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = sorted((REPO / "fixtures" / "models").glob("*/*/config.json"))
@@ -66,9 +65,9 @@ def _real_model(model_dir: Path) -> Any:
     import torch
     from transformers.utils import logging
 
-    from lora_compiler.resolve import ModelSource
-    from lora_compiler.skeleton import choose_loader, load_config
-    from lora_compiler.spec import AdapterSpec
+    from lora_compiler.pipeline.skeleton import choose_loader, load_config
+    from lora_compiler.pipeline.source import ModelSource
+    from lora_compiler.pipeline.spec import AdapterSpec
 
     spec = AdapterSpec(base_model=str(model_dir))
     config = load_config(ModelSource(str(model_dir), "local", model_dir), spec, allow_remote_code=False)
@@ -137,8 +136,8 @@ def test_shrunk_config_builds_tiny_model_of_same_architecture(fixture: Path, tmp
     import torch
     from transformers import AutoConfig
 
-    from lora_compiler.skeleton import choose_loader
-    from lora_compiler.spec import AdapterSpec
+    from lora_compiler.pipeline.skeleton import choose_loader
+    from lora_compiler.pipeline.spec import AdapterSpec
 
     raw = _raw(fixture)
     tiny = shrink_config(raw)

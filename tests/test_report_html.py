@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-
 from browser import chromium, dom
+from click.testing import CliRunner
 from conftest import REPO, needs_modern_stack
-from lora_compiler.cli import cli
-from lora_compiler.writers.html import CSP, render_maps_html, render_report_html
 from test_layermap import cand, llama_like, report, wrapped
+
+from lora_compiler.cli import cli
+from lora_compiler.render.html import CSP, render_maps_html, render_report_html
 
 SHOTS = Path("/tmp/lora-compiler-screenshots")
 CONFIGS = REPO / "fixtures" / "configs"

@@ -1,6 +1,6 @@
 """Where a model's config.json comes from: local directory, hub cache, bundled fixtures, then the Hub.
 
-In-process tests call lora_compiler.resolve.resolve() against hub caches built in tmp_path. The
+In-process tests call lora_compiler.pipeline.source.resolve() against hub caches built in tmp_path. The
 Hub itself is exercised end to end: the real CLI runs in a subprocess against a fake Hub served
 over loopback HTTP (tests/hubfake.py), so the test sees exactly which requests huggingface_hub makes.
 """
@@ -14,11 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import lora_compiler.resolve as resolve_mod
-from lora_compiler.resolve import ResolutionError, resolve
-
 from hubfake import COMMIT_A, COMMIT_B, TINY_LLAMA_CONFIG, FakeHub, add_cache_entry, cache_repo_dir
+
+import lora_compiler.pipeline.source as resolve_mod
+from lora_compiler.pipeline.source import ResolutionError, resolve
 
 BUNDLED = "meta-llama/Llama-3.2-1B"
 NOT_BUNDLED = "fake-org/tiny-llama"

@@ -17,9 +17,9 @@ import yaml
 from conftest import TINY, needs_modern_stack
 
 from lora_compiler import load_lora
-from lora_compiler.compiler import Options, compile_config
-from lora_compiler.peftcfg import adapter_config_dict
-from lora_compiler.runtime import LoraCompilerError, parameter_summary
+from lora_compiler.features.runtime import LoraCompilerError, parameter_summary
+from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.pipeline.peftcfg import adapter_config_dict
 
 LORA = {"adapter": "lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0}
 IDS = torch.tensor([[1, 5, 9, 13, 17, 21, 25, 29]])
@@ -84,7 +84,7 @@ def _assert_matches_compile(tmp_path: Path, model_type: str, keys: dict[str, Any
 ], ids=["llama-linear", "gpt_neox-linear", "gpt2-conv1d"])
 def test_fresh_lora_wraps_what_compile_reports(tmp_path: Path, model_type: str, keys: dict[str, Any],
                                                caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="lora_compiler.runtime"):
+    with caplog.at_level(logging.INFO, logger="lora_compiler.features.runtime"):
         peft_model = _assert_matches_compile(tmp_path, model_type, keys)
     assert str(parameter_summary(peft_model)) in caplog.text
 

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from lora_compiler.compiler import compile_config
-from lora_compiler.options import Options
+from lora_compiler.pipeline.compiler import compile_config
+from lora_compiler.pipeline.options import Options
 
 LAYERS = (4, 8, 32)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lora_compiler.spec import parse_spec
-from lora_compiler.yamldoc import load_text
+from lora_compiler.pipeline.document import load_text
+from lora_compiler.pipeline.spec import parse_spec
 
 
 def _parse(text: str):

@@ -13,20 +13,19 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
-from lora_compiler.inject import InjectionError, _Snapshot, inject, injected_config
-from lora_compiler.peftcfg import build_lora_config
-from lora_compiler.stacks import collapse
-from lora_compiler.model_facts import output_layer_name
-from lora_compiler.targets import plan_targets
-
 from conftest import needs_modern_stack
+
+from lora_compiler.model_facts import output_layer_name
+from lora_compiler.pipeline.inject import InjectionError, _Snapshot, inject, injected_config
+from lora_compiler.pipeline.peftcfg import build_lora_config
+from lora_compiler.pipeline.stacks import collapse
+from lora_compiler.pipeline.targets import plan_targets
 
 
 @pytest.mark.slow
 @needs_modern_stack
 def test_collapsed_injection_equals_whole_model_for_every_architecture() -> None:
-    from lora_compiler import survey
+    from lora_compiler.features import survey
 
     seen: Counter[str] = Counter()
     for model_type, mappings in survey.model_types().items():

@@ -3,7 +3,7 @@ committed docs/families.json, plus the pure parts (titles, failure lines); the c
 tests/test_shrink.py's.
 
 The full survey (every architecture, ~3 minutes on 2 cores) is the slow test at the end; the committed
-files are regenerated with `python -m lora_compiler.survey --write docs/`.
+files are regenerated with `lora-compiler survey -o docs/`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from lora_compiler import survey_render
-from lora_compiler.survey import FAILURE_CLASSES, _line, model_types, run_survey, versions
-
 from conftest import needs_modern_stack
+
+from lora_compiler.features.survey import FAILURE_CLASSES, _line, model_types, run_survey, versions
+from lora_compiler.render import survey as survey_render
 
 # The sample and the committed survey name transformers 5 model types.
 pytestmark = needs_modern_stack
@@ -49,7 +48,7 @@ def committed() -> dict[str, Any]:
     doc = json.loads((DOCS / "families.json").read_text(encoding="utf-8"))
     if doc["versions"] != versions():
         pytest.skip(f"docs/families.json was generated with {doc['versions']}, installed are {versions()}: "
-                    "staleness is undefined; regenerate with `python -m lora_compiler.survey --write docs/`")
+                    "staleness is undefined; regenerate with `lora-compiler survey -o docs/`")
     return doc
 
 
@@ -68,7 +67,7 @@ def test_sample_spans_the_families_and_leaves_nothing_unclassified(sample: dict[
 def test_committed_rows_are_fresh(sample: dict[str, dict[str, Any]], committed: dict[str, Any]) -> None:
     rows = {row["model_type"]: row for row in committed["rows"]}
     stale = [t for t in SAMPLE if rows.get(t) != sample[t]]
-    assert not stale, f"docs/families.json is stale for {stale}: run `python -m lora_compiler.survey --write docs/`"
+    assert not stale, f"docs/families.json is stale for {stale}: run `lora-compiler survey -o docs/`"
 
 
 def test_the_issue_s_cases(sample: dict[str, dict[str, Any]]) -> None:
@@ -131,3 +130,18 @@ def test_titles_brace_shared_suffixes_and_prefixes() -> None:
 def test_failure_lines_do_not_change_between_runs() -> None:
     message = "Incompatible modules: {'out_proj', 'conv1d'} in <Foo object at 0x7f3a2b>\nsecond line"
     assert _line(message) == "Incompatible modules: {'conv1d', 'out_proj'} in <Foo object>"
+
+
+def test_the_survey_command_writes_both_published_files_and_reports_each_architecture(tmp_path: Path) -> None:
+    """scripts/survey.sh runs this command to regenerate docs/: it must write what the docs hold."""
+    from click.testing import CliRunner
+
+    from lora_compiler.cli import cli
+
+    result = CliRunner().invoke(cli, ["survey", "--model-type", "gpt2", "--jobs", "1", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["families.json", "families.md"]
+    written = json.loads((tmp_path / "families.json").read_text())
+    assert [r["model_type"] for r in written["rows"]] == ["gpt2"]
+    assert written["command"] == "lora-compiler survey -o docs/"
+    assert "gpt2: ok" in result.stderr

@@ -4,7 +4,8 @@ find_all_linear_names and each architecture's module names, not from running thi
 from __future__ import annotations
 
 from conftest import needs_modern_stack
-from lora_compiler.compiler import compile_config
+
+from lora_compiler.pipeline.compiler import compile_config
 
 LLAMA_LINEAR = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lora_compiler.yamldoc import load_file, load_text
+from lora_compiler.pipeline.document import load_file, load_text
 
 
 def test_positions_of_keys_and_values_are_one_based():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..findings import Finding, Severity
-from .registry import rule
+from ..results.findings import Finding, Severity
 from .context import Context
+from .registry import rule
 
 E = Severity.ERROR
 
@@ -105,15 +105,3 @@ def trust_remote_code(ctx: Context) -> Iterable[Finding]:
         yield ctx.finding("trust-remote-code", "trust_remote_code: true is not honoured without --trust-remote-code "
                           "on the command line", "trust_remote_code",
                           hint="review the model repository's code, then pass --trust-remote-code")
-
-
-@rule("adapter-dir-shape-mismatch", E, "The adapter in lora_model_dir does not fit this model's shapes.",
-      """lora_model_dir's adapter_model.safetensors is read from its header only (no tensors, never a
-      pickle .bin) and each lora_A/lora_B shape is compared with the module's in/out features: an
-      adapter trained on another base model is caught here rather than as a shape error deep in PEFT.
-      The same check reports the other adapter-dir-* findings.""", stage="report")
-def adapter_dir(ctx: Context) -> Iterable[Finding]:
-    from ..adapter_dir import check_adapter_dir
-
-    if ctx.spec.lora_model_dir:
-        yield from check_adapter_dir(ctx.spec.lora_model_dir, ctx.skeleton.model, ctx.lora_config, doc=ctx.doc)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..findings import Finding, Severity
-from ..model_facts import (embedding_layers, fused_experts, is_linear_like, is_router, num_experts, peft_selects,
-                           tower_component)
-from .registry import rule
+from ..model_facts import (
+    embedding_layers,
+    fused_experts,
+    is_linear_like,
+    is_router,
+    num_experts,
+    peft_selects,
+    tower_component,
+)
+from ..results.findings import Finding, Severity
 from .context import Context
+from .registry import rule
 
 W = Severity.WARNING
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..findings import Finding, Severity
-from ..spec import AdapterSpec
-from ..yamldoc import Document
+from ..pipeline.document import Document
+from ..pipeline.spec import AdapterSpec
+from ..results.findings import Finding, Severity
 
 
 @dataclass
@@ -20,6 +20,7 @@ class Context:
     plan: Any = None  # targets.TargetPlan
     report: Any = None  # report.Report
     lora_config: Any = None  # peft.LoraConfig built for the report
+    adapter_config: dict[str, Any] | None = None  # lora_config in PEFT's on-disk form
     _names: list[str] | None = field(default=None, repr=False)
     _classes: dict[str, str] | None = field(default=None, repr=False)
 

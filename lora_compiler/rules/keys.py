@@ -7,10 +7,10 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Iterable
 
-from ..findings import Finding, Severity
-from ..spec import AdapterSpec
-from .registry import rule
+from ..pipeline.spec import AdapterSpec
+from ..results.findings import Finding, Severity
 from .context import Context
+from .registry import rule
 
 
 @lru_cache(maxsize=1)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..findings import Finding, Severity
-from ..model_facts import (conv1d_names, embedding_layers, is_linear_like, output_layer_name, pattern_key_matches,
-                           any_selected, peft_saves, valid_regex)
-from .registry import rule
+from ..model_facts import (
+    any_selected,
+    conv1d_names,
+    embedding_layers,
+    is_linear_like,
+    output_layer_name,
+    pattern_key_matches,
+    peft_saves,
+    valid_regex,
+)
+from ..results.findings import Finding, Severity
 from .context import Context
+from .registry import rule
 
 E, W = Severity.ERROR, Severity.WARNING
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..findings import Severity
+from ..results.findings import Severity
 from .registry import documented
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -47,24 +47,6 @@ documented("moe-fused-dropout", W, "lora_dropout cannot apply to fused MoE exper
            "Axolotl patches it so that dropout applies to the other layers only.")
 documented("output-protected", E, "The output directory holds adapter weights.",
            "compile does not write an adapter_config.json beside trained weights it did not produce, unless --force.")
-documented("adapter-dir-missing", E, "lora_model_dir is not an adapter directory.",
-           "The directory does not exist, or lacks adapter_config.json or adapter_model.safetensors.")
-documented("adapter-dir-config-invalid", E, "lora_model_dir's adapter_config.json cannot be used.",
-           "The saved adapter config is not valid JSON or not a PEFT config.")
-documented("adapter-dir-header-invalid", E, "lora_model_dir's safetensors header cannot be trusted.",
-           "The header's declared length is impossible (e.g. terabytes), it is not valid JSON, or the file is "
-           "truncated; read with bounded memory, tensors never loaded.")
-documented("adapter-dir-pickle", W, "lora_model_dir holds a pickle adapter_model.bin.",
-           "Unpickling a file can run arbitrary code; it is never opened by lint or compile, and load_lora "
-           "refuses it without an explicit opt-in (allow_pickle=True).")
-documented("adapter-dir-target-missing", E, "The saved adapter targets modules this model lacks.",
-           "Module names in the saved adapter's weights that do not exist in the model (a warning for model "
-           "types whose checkpoints transformers converts while loading).")
-documented("adapter-dir-config-differs", W, "The YAML and the saved adapter disagree.",
-           "r, alpha, targets or patterns in the YAML differ from the saved adapter_config.json; PEFT loads "
-           "the saved values, so the YAML's are ignored.")
-documented("adapter-dir-base-model-differs", W, "The saved adapter was trained on another base model.",
-           "base_model_name_or_path in the saved adapter_config.json is not the YAML's base_model.")
 documented("loftq-unavailable", E, "LoftQ initialisation cannot run on this machine.",
            "PEFT's LoftQ needs bitsandbytes and a CUDA or XPU device; load_lora stops before touching the model.")
 documented("convention-replaced", Severity.INFO, "diff --convention replaced the YAML's own target keys.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from ..findings import Finding, Severity
+from ..results.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from .context import Context

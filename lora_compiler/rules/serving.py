@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..findings import Finding, Severity
 from ..model_facts import EMBEDDING_AND_OUTPUT_NAMES
-from .registry import rule
+from ..results.findings import Finding, Severity
 from .context import Context
+from .registry import rule
 
 VLLM_MAX_RANK = 512  # vLLM's largest supported --max-lora-rank
 VLLM_DEFAULT_RANK = 16  # vLLM's default --max-lora-rank

@@ -1,0 +1,41 @@
+"""`compile`: one YAML in, a PEFT adapter config and a targets report out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import OFFLINE, REMOTE, policy_for
+
+
+@click.command("compile")
+@click.argument("config", type=click.Path(dir_okay=True, path_type=Path))
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path),
+              help="Write adapter_config.json, targets.json, report.md and report.html here.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="What to print on stdout.")
+@click.option("--force", is_flag=True, help="Write into a directory that already holds adapter weights.")
+@click.option("--no-cache", is_flag=True, help="Compile again even if an identical compile is cached.")
+@OFFLINE
+@REMOTE
+def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, no_cache: bool, offline: bool,
+                trust_remote_code: bool) -> None:
+    """Compile CONFIG (an Axolotl YAML) into a PEFT adapter config and a targets report.
+
+    Exit status: 0 compiled, 1 findings that would fail training, 2 unusable input.
+    """
+    from ..api import compile_job
+    from ..pipeline.options import Options
+    from ..render.text import render_findings
+
+    policy = policy_for(None)
+    options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy)
+    job = compile_job(config, options, fmt, out_dir, force=force, use_cache=not no_cache)
+    if job.problems:
+        click.echo(render_findings(job.problems), err=True, nl=False)
+    click.echo(job.stdout, nl=False)
+    if job.written:
+        click.echo(f"wrote {', '.join(job.written)} to {out_dir}", err=True)
+    sys.exit(job.exit_code)

@@ -1,0 +1,70 @@
+"""`lint`: findings as path:line:col for people and CI; exit codes from the findings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import OFFLINE, REMOTE, policy_for
+
+
+@click.command("lint")
+@click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to this file instead of stdout.")
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+@click.option("--no-model", is_flag=True, help="YAML, schema and cross-field rules only: no model, no torch import.")
+@click.option("--serve", type=click.Choice(["vllm"]), help="Also check that a serving engine can load the adapter.")
+@click.option("--config", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Rule levels file (default: [tool.lora-compiler] in the nearest pyproject.toml).")
+@OFFLINE
+@REMOTE
+def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: bool, no_model: bool,
+             serve: str | None, policy_file: Path | None, offline: bool, trust_remote_code: bool) -> None:
+    """Check Axolotl configs before training: findings as path:line:col, for people and CI.
+
+    Exit status: 0 clean, 1 error findings (or warnings with --strict), 2 unusable input.
+    """
+    from ..api import lint_files
+    from ..pipeline.options import Options
+    from ..render import LINT_FORMATS
+    from ..results.findings import exit_code
+
+    policy = policy_for(policy_file)
+    options = Options(offline=offline, allow_remote_code=trust_remote_code, no_model=no_model, serve=serve,
+                      policy=policy)
+    progress = _Progress(enabled=fmt == "text" and output is None and sys.stderr.isatty())
+    results = lint_files(list(configs), options, on_progress=progress)
+    progress.done()
+    text = LINT_FORMATS[fmt](results, fmt == "text" and output is None and sys.stdout.isatty(), strict)
+    if output is not None:
+        from ..io.files import write_text
+
+        write_text(output, text)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(exit_code([f for r in results for f in r.findings], strict))
+
+
+class _Progress:
+    """A one-line counter on a terminal, only once a run has taken more than two seconds."""
+
+    def __init__(self, enabled: bool) -> None:
+        import time
+
+        self.enabled, self.start, self.shown = enabled, time.monotonic(), False
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        if self.enabled and time.monotonic() - self.start > 2:
+            click.echo(f"\rchecked {done}/{total} configs", nl=False, err=True)
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo("\r\033[K", nl=False, err=True)

@@ -1,0 +1,376 @@
+"""`load_lora`: apply an Axolotl LoRA config to a real model, as Axolotl's own `load_lora` does.
+
+The LoraConfig comes from the same code compile uses (`targets.plan_targets` on the given model,
+then `peftcfg.build_lora_config`), so what trains is what `lora-compiler compile` reported. Every
+refusal that can be decided up front (bad YAML, an adapter directory that does not fit the model,
+LoftQ without its requirements, a pickle) is raised as `LoraCompilerError` before PEFT touches the
+model. See docs/runtime.md for the `mixed_adapters` YAML extension.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, ValidationError, model_validator
+
+from ..pipeline.document import Document
+from ..pipeline.spec import AdapterSpec, parse_spec
+from ..results import findings as fmod
+from ..results.findings import Finding, Severity
+from ..rules.adapter_dir import check_adapter_dir
+
+logger = logging.getLogger(__name__)
+
+
+class LoraCompilerError(Exception):
+    """A config or adapter that cannot be applied; `findings` says where and why, one per line in str()."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        from ..render.text import render_findings
+
+        self.findings = fmod.sort_findings(findings)
+        super().__init__(render_findings(self.findings).rstrip())
+
+
+@dataclass(frozen=True)
+class ParameterSummary:
+    """PEFT's print_trainable_parameters line, as data."""
+
+    trainable: int
+    total: int
+    percent: float
+
+    def __str__(self) -> str:
+        return f"trainable params: {self.trainable:,d} || all params: {self.total:,d} || trainable%: {self.percent:.4f}"
+
+
+def parameter_summary(model: Any) -> ParameterSummary:
+    """Trainable and total parameters counted as PEFT counts them (4-bit parameters twice)."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        trainable, total = model.get_nb_trainable_parameters()
+    else:
+        counts = [(p.numel() * (2 if type(p).__name__ == "Params4bit" else 1), p.requires_grad)
+                  for p in model.parameters()]
+        trainable, total = sum(n for n, t in counts if t), sum(n for n, _ in counts)
+    return ParameterSummary(int(trainable), int(total), 100.0 * trainable / total if total else 0.0)
+
+
+class MixedAdapter(BaseModel):
+    """One `mixed_adapters` entry: a new adapter of another type, or an existing adapter directory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", description=(
+        "Adapter name in the PeftMixedModel: letters, digits, _ and -. 'default' is the YAML's own LoRA."))
+    type: Optional[Literal["lora", "loha", "lokr"]] = Field(
+        default=None, description="Kind of new adapter: lora, loha or lokr (default lora). Not with path.")
+    path: Optional[str] = Field(
+        default=None, description="Directory of a saved PEFT adapter (lora, loha or lokr), loaded as saved.")
+    r: Optional[PositiveInt] = Field(default=None, description="Rank of a new adapter (PEFT's default: 8).")
+    alpha: Optional[PositiveInt] = Field(default=None, description="Alpha of a new adapter (PEFT's default: 8).")
+    target_modules: Optional[Union[str, list[str]]] = Field(
+        default=None, description="Modules a new adapter wraps: names matched as suffixes, or one full-match regex.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MixedAdapter:
+        if self.name == "default":
+            raise ValueError("the name 'default' belongs to the adapter the YAML's lora_* keys define")
+        if self.path is not None:
+            extra = [k for k in ("type", "r", "alpha", "target_modules") if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"an entry with path loads the adapter as saved; remove {', '.join(extra)}")
+        elif not self.target_modules:
+            raise ValueError("give either path (a saved adapter) or target_modules (a new adapter)")
+        return self
+
+
+def load_lora(
+    model: Any, cfg: str | Path | Mapping[str, Any] | AdapterSpec | Document, inference: bool = False,
+    config_only: bool = False, *, allow_pickle: bool = False,
+) -> tuple[Any, Any]:
+    """Axolotl's load_lora(model, cfg, inference, config_only): returns (PeftModel or PeftMixedModel, LoraConfig).
+
+    `cfg` is a YAML path, a mapping of Axolotl keys, an AdapterSpec or a parsed Document. With
+    `lora_model_dir` the saved adapter is loaded, trainable unless `inference`; otherwise a fresh
+    adapter is injected. `config_only` returns (None, LoraConfig) and leaves the model alone.
+    A pickle adapter_model.bin is only loaded with `allow_pickle=True`.
+    """
+    doc, spec = _parse(cfg)
+    mixed = _mixed_adapters(doc)
+    has_targets = bool(spec.lora_target_modules or spec.lora_target_linear or spec.lora_target_parameters)
+    fresh = not spec.lora_model_dir and (has_targets or not mixed)
+    lora_config = _lora_config(doc, spec, model, fresh)
+    if config_only:
+        return None, lora_config
+    found: list[Finding] = []
+    if fresh:
+        found += _loftq_findings(doc, model, lora_config)
+    elif spec.lora_model_dir:
+        from ..pipeline.peftcfg import adapter_config_dict
+
+        found += check_adapter_dir(spec.lora_model_dir, model, adapter_config_dict(lora_config), doc=doc,
+                                   allow_pickle=allow_pickle)
+    for i, entry in enumerate(mixed):
+        if entry.path:
+            found += check_adapter_dir(entry.path, model, doc=doc, at=("mixed_adapters", i, "path"),
+                                      allow_pickle=allow_pickle)
+    _report(found)
+    kwargs: dict[str, Any] = {}
+    if spec.peft_autocast_adapter_dtype is not None:
+        kwargs["autocast_adapter_dtype"] = spec.peft_autocast_adapter_dtype
+    if fresh:
+        _drop_expert_dropout(doc, spec, model, lora_config)
+    if mixed:
+        peft_model = _mixed_model(model, doc, spec, lora_config if fresh else None, mixed, inference, kwargs)
+    elif spec.lora_model_dir:
+        from peft import PeftModel
+
+        peft_model = _peft(doc, ("lora_model_dir",), lambda: PeftModel.from_pretrained(
+            model, spec.lora_model_dir, is_trainable=not inference, **kwargs))
+    else:
+        from peft import get_peft_model
+
+        peft_model = _peft(doc, None, lambda: get_peft_model(model, lora_config, **kwargs), spec)
+    logger.info("%s", parameter_summary(peft_model))
+    return peft_model, lora_config
+
+
+def quantization_of(model: Any) -> str | None:
+    """Why `model` counts as already quantized (as PEFT and transformers mark it), or None."""
+    for attr in ("is_loaded_in_4bit", "is_loaded_in_8bit", "is_quantized"):
+        if getattr(model, attr, False) is True:
+            return f"{attr} is set"
+    quant = getattr(getattr(model, "config", None), "quantization_config", None)
+    if quant:
+        method = quant.get("quant_method") if isinstance(quant, dict) else getattr(quant, "quant_method", None)
+        return f"its config has a quantization_config ({getattr(method, 'value', method) or 'unknown method'})"
+    layers = {type(m).__name__ for m in model.modules()} & {"Linear4bit", "Linear8bitLt"}
+    return f"it has {' and '.join(sorted(layers))} layers" if layers else None
+
+
+def _parse(cfg: Any) -> tuple[Document, AdapterSpec]:
+    from ..pipeline.compiler import load_document
+
+    if isinstance(cfg, AdapterSpec):
+        return Document(file=None, values={}), cfg  # type: ignore[arg-type]
+    doc = load_document(cfg)
+    _report(doc.findings)
+    spec, problems = parse_spec(doc)
+    _report(problems)
+    assert spec is not None  # parse_spec returns findings (raised above) when there is no spec
+    return doc, spec
+
+
+def _mixed_adapters(doc: Document) -> list[MixedAdapter]:
+    """Validate the `mixed_adapters` extension; errors are positioned at the offending entry or value."""
+    raw = doc.values.get("mixed_adapters")
+    if raw is None:
+        return []
+    try:
+        entries = TypeAdapter(list[MixedAdapter]).validate_python(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            field = MixedAdapter.model_fields.get(str(loc[-1])) if loc else None
+            hint = field.description if field else "a list of entries with name and path, or name and target_modules"
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+            problems.append(doc.finding("schema", f"mixed_adapters{where}: {err['msg']}", ("mixed_adapters",) + loc,
+                                        hint=hint, prefer_value=err["type"] != "extra_forbidden"))
+        raise LoraCompilerError(problems) from None
+    names = [entry.name for entry in entries]
+    _report([doc.finding("schema", f"mixed_adapters[{i}].name: '{name}' is used twice", ("mixed_adapters", i, "name"),
+                         prefer_value=True, hint="give each adapter its own name")
+             for i, name in enumerate(names) if name in names[:i]])
+    return entries
+
+
+def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> Any:
+    """Compile's LoraConfig, after compile's rules, with lora_target_linear resolved on this model."""
+    from ..pipeline.front import adapter_findings
+    from ..pipeline.peftcfg import PeftConfigError, build_lora_config
+    from ..pipeline.targets import plan_targets
+    from ..rules import run_stage
+    from ..rules.context import Context
+
+    problems = adapter_findings(doc, spec)
+    if problems:
+        raise LoraCompilerError(problems)
+    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, model)
+    # The caller built the model, so remote code was theirs to allow; rules about the skeleton run on it.
+    ctx = Context(doc, spec, allow_remote_code=True, skeleton=_ModelView.of(model), plan=plan)
+    found = run_stage("config", ctx) + (run_stage("model", ctx) if fresh else [])
+    _report([f for f in found if _applies(f, fresh)])
+    try:
+        return build_lora_config(spec, plan, type(model).__name__)
+    except PeftConfigError as exc:
+        raise LoraCompilerError([doc.finding("peft-config", str(exc), (exc.key or "adapter",))]) from None
+
+
+def _applies(finding: Finding, fresh: bool) -> bool:
+    """Compile's findings that still hold at runtime: mixed_adapters is a key load_lora knows, and an
+    adapter loaded from a directory brings its own targets and rank."""
+    if finding.rule == "unknown-key" and finding.key == "mixed_adapters":
+        return False
+    return fresh or finding.rule not in ("no-targets", "lora-rank-missing")
+
+
+@dataclass(frozen=True)
+class _ModelView:
+    """The fields of skeleton.Skeleton that compile's model rules read, taken from a live model."""
+
+    model: Any
+    config: Any
+    architecture: str
+    model_type: str
+    num_hidden_layers: int | None
+
+    @classmethod
+    def of(cls, model: Any) -> _ModelView:
+        config = getattr(model, "config", None)
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        return cls(model, config, type(model).__name__, getattr(config, "model_type", "") or "",
+                   getattr(text, "num_hidden_layers", None))
+
+
+def _loftq_findings(doc: Document, model: Any, lora_config: Any) -> list[Finding]:
+    """PEFT's LoftQ quantizes full-precision weights with bitsandbytes on CUDA/XPU: refuse before it starts."""
+    if lora_config.init_lora_weights != "loftq":
+        return []
+    at = ("peft", "loftq_config")
+    quantized = quantization_of(model)
+    if quantized:
+        return [doc.finding("loftq-quantized", f"LoftQ initialises LoRA from the full-precision base weights it "
+                            f"quantizes itself, but this base model is already quantized ({quantized})", at,
+                            hint="load the base model without load_in_4bit/load_in_8bit for LoftQ")]
+    import torch
+    from peft.import_utils import is_bnb_4bit_available, is_bnb_available, is_xpu_available
+
+    bits = (lora_config.loftq_config or {}).get("loftq_bits", 4)
+    missing = []
+    if not (is_bnb_4bit_available() if bits == 4 else is_bnb_available()):
+        missing.append("bitsandbytes is not installed")
+    if not (torch.cuda.is_available() or is_xpu_available()):
+        missing.append("no CUDA or XPU device is available")
+    if not missing:
+        return []
+    return [doc.finding("loftq-unavailable", f"PEFT's LoftQ initialisation needs bitsandbytes and a CUDA or XPU "
+                        f"device: {' and '.join(missing)}; the model was not changed", at,
+                        hint="run on a GPU machine with bitsandbytes, or remove peft.loftq_config")]
+
+
+def _drop_expert_dropout(doc: Document, spec: AdapterSpec, model: Any, lora_config: Any) -> None:
+    """Axolotl's MoE rule: PEFT rewrites expert targets into ParamWrapper parameter targets, which refuse
+    dropout; give those wrappers dropout 0 and every other layer the YAML's dropout.
+
+    Done through PEFT's custom-module dispatch on this config only, not by patching ParamWrapper globally.
+    """
+    if not lora_config.lora_dropout or not _peft_will_convert_targets(model, lora_config):
+        return
+    from peft.tuners.lora.layer import ParamWrapper
+
+    def wrap(target: Any, adapter_name: str, config: Any, parameter_name: str | None = None, **kw: Any) -> Any:
+        if parameter_name is None:
+            return None  # not a parameter target: PEFT's own dispatchers decide
+        undropped = copy.copy(config)
+        undropped.lora_dropout = 0.0
+        return ParamWrapper(target, adapter_name, parameter_name=parameter_name, config=undropped, **kw)
+
+    import torch
+
+    lora_config._register_custom_module({torch.nn.Module: wrap})
+    _report([doc.finding(
+        "moe-fused-dropout", f"PEFT turns this model's MoE expert targets into fused parameter targets, where "
+        f"lora_dropout {spec.lora_dropout:g} cannot apply; it applies to the other LoRA layers only",
+        ("lora_dropout",), Severity.WARNING, hint="set lora_dropout: 0 to make this explicit")])
+
+
+def _peft_will_convert_targets(model: Any, lora_config: Any) -> bool:
+    """Run PEFT's transformers-5 config conversion on a copy: does it produce target_parameters?"""
+    if lora_config.target_parameters:
+        return False
+    try:
+        from peft.utils.transformers_weight_conversion import (
+            convert_peft_config_for_transformers,
+            get_model_conversion_mapping,
+        )
+    except ImportError:  # transformers 4: nothing is converted
+        return False
+    probe = copy.deepcopy(lora_config)
+    try:
+        convert_peft_config_for_transformers(probe, model=model, conversions=get_model_conversion_mapping(model))
+    except Exception:  # a conversion PEFT cannot do is PEFT's error to report at injection
+        return False
+    return bool(probe.target_parameters)
+
+
+def _mixed_model(model: Any, doc: Document, spec: AdapterSpec, lora_config: Any, entries: list[MixedAdapter],
+                 inference: bool, kwargs: dict[str, Any]) -> Any:
+    """A PeftMixedModel: the YAML's own adapter (if any) as 'default', then each entry, all active."""
+    from peft import PeftMixedModel, get_peft_model
+
+    mixed: Any = None
+    names: list[str] = []
+
+    def add(name: str, at: tuple[Any, ...], config: Any = None, path: str | None = None) -> None:
+        nonlocal mixed
+        if path is not None and mixed is None:
+            mixed = _peft(doc, at, lambda: PeftMixedModel.from_pretrained(model, path, name,
+                                                                          is_trainable=not inference))
+        elif path is not None:
+            _peft(doc, at, lambda: mixed.load_adapter(path, name, is_trainable=not inference))
+        elif mixed is None:
+            mixed = _peft(doc, at, lambda: get_peft_model(model, config, adapter_name=name, mixed=True, **kwargs))
+        else:
+            _peft(doc, at, lambda: mixed.add_adapter(name, config, **kwargs))
+        names.append(name)
+
+    if spec.lora_model_dir:
+        add("default", ("lora_model_dir",), path=spec.lora_model_dir)
+    elif lora_config is not None:
+        add("default", ("adapter",), config=lora_config)
+    for i, entry in enumerate(entries):
+        at = ("mixed_adapters", i)
+        add(entry.name, at, config=None if entry.path else _entry_config(doc, entry, at), path=entry.path)
+    mixed.set_adapter(names)
+    if inference:
+        mixed.eval().requires_grad_(False)
+    return mixed
+
+
+def _entry_config(doc: Document, entry: MixedAdapter, at: tuple[Any, ...]) -> Any:
+    from peft import LoHaConfig, LoKrConfig, LoraConfig
+
+    cls, alpha_key = {"lora": (LoraConfig, "lora_alpha"), "loha": (LoHaConfig, "alpha"),
+                      "lokr": (LoKrConfig, "alpha")}[entry.type or "lora"]
+    kwargs: dict[str, Any] = {"target_modules": entry.target_modules}
+    if entry.r is not None:
+        kwargs["r"] = entry.r
+    if entry.alpha is not None:
+        kwargs[alpha_key] = entry.alpha
+    return _peft(doc, at, lambda: cls(**kwargs))
+
+
+def _peft(doc: Document, at: tuple[Any, ...] | None, call: Any, spec: AdapterSpec | None = None) -> Any:
+    """Run a PEFT call; its refusal becomes a finding at `at` (or the YAML key its message names)."""
+    try:
+        return call()
+    except Exception as exc:  # every PEFT refusal, whatever its type
+        from ..pipeline.peftcfg import key_for_message
+
+        text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:500]
+        where = at or ((key_for_message(text, spec),) if spec is not None else ("adapter",))
+        raise LoraCompilerError([doc.finding("peft-refused", f"PEFT refuses this adapter: {text}", where,
+                                             hint=f"change {'.'.join(map(str, where))}")]) from exc
+
+
+def _report(found: list[Finding]) -> None:
+    """Raise on errors; log the rest, so a warning compile would print is not lost at runtime."""
+    if fmod.has_errors(found):
+        raise LoraCompilerError(found)
+    for f in found:
+        logger.warning("%s: %s [%s] %s", f.location, f.severity.value, f.rule, f.message)

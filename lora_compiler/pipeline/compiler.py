@@ -1,0 +1,154 @@
+"""The pipeline: document -> spec -> model source -> skeleton -> targets -> LoraConfig -> report.
+
+Each stage takes the previous stage's value; rules run after the stage that gives them what they
+check (config, model, report). A stage that cannot produce its value records a finding and the
+pipeline stops there, so a result always carries every finding seen so far. compile and lint
+both run this one function; they differ only in what they do with the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..results import findings as fmod
+from ..results.findings import Finding, Severity
+from ..results.report import ModelInfo, Report
+from .document import Document, load_file
+from .front import Front, front
+from .options import Options
+from .session import Session
+from .source import ModelSource
+from .spec import AdapterSpec
+
+
+@dataclass
+class CompileResult:
+    file: str | None
+    findings: list[Finding] = field(default_factory=list)
+    spec: AdapterSpec | None = None
+    source: ModelSource | None = None
+    report: Report | None = None
+    lora_config: Any = None  # peft.LoraConfig, as Axolotl's load_lora(config_only=True) returns it
+    adapter_config: dict[str, Any] | None = None  # lora_config in PEFT's on-disk form, sets sorted
+    source_text: str | None = None  # the YAML as read, for outputs that quote its lines
+
+    @property
+    def ok(self) -> bool:
+        return self.report is not None and not fmod.has_errors(self.findings)
+
+    def exit_code(self, strict: bool = False) -> int:
+        return fmod.exit_code(self.findings, strict)
+
+
+def load_document(config: str | Path | Mapping[str, Any] | Document) -> Document:
+    if isinstance(config, Document):
+        return config
+    if isinstance(config, Mapping):
+        return Document(file=None, values=dict(config))  # type: ignore[arg-type]
+    return load_file(config)
+
+
+def compile_config(config: str | Path | Mapping[str, Any] | Document, options: Options = Options(),
+                   session: Session | None = None) -> CompileResult:
+    """Run the pipeline on a YAML path, an already-parsed Document, or a plain mapping of Axolotl keys."""
+    doc = load_document(config)
+    result = CompileResult(file=doc.file, findings=list(doc.findings), source_text=doc.text or None)
+    if doc.usable:
+        _run(doc, options, result, session or Session())
+    result.findings = fmod.sort_findings(options.policy.apply(result.findings, doc))
+    if result.report is not None:
+        result.report = replace(result.report, findings=tuple(result.findings))
+    return result
+
+
+def _run(doc: Document, options: Options, result: CompileResult, session: Session) -> None:
+    from ..rules import run_stage
+    from ..rules.context import Context
+
+    start = front(doc, options, session)
+    result.findings += start.findings
+    if start.spec is None:
+        return
+    result.spec, result.source = start.spec, start.source
+    ctx = Context(doc, start.spec, serve=options.serve, allow_remote_code=options.allow_remote_code)
+    result.findings += run_stage("config", ctx)
+    if start.skeleton is not None:
+        _build(ctx, start, result, session)
+
+
+def _build(ctx: Any, start: Front, result: CompileResult, session: Session) -> None:
+    from ..model_facts import adaptable
+    from ..rules import run_stage
+    from .inject import InjectionError, inject
+    from .peftcfg import PeftConfigError, adapter_config_dict, build_lora_config, key_for_message
+    from .targets import plan_targets
+
+    doc, spec, skel, key, source = ctx.doc, ctx.spec, start.skeleton, start.key, start.source
+    ctx.skeleton = skel
+    ctx.plan = plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters,
+                                   skel.model)
+    result.findings += run_stage("model", ctx)
+    if fmod.has_errors(result.findings):
+        return  # PEFT would only restate these errors less clearly, and nothing will be written
+    try:
+        lora_config = build_lora_config(spec, plan, skel.architecture)
+    except PeftConfigError as exc:
+        result.findings.append(doc.finding("peft-config", str(exc), (exc.key or "adapter",),
+                                           hint="change the named key so PEFT accepts it"))
+        return
+    result.lora_config, result.adapter_config = lora_config, adapter_config_dict(lora_config)
+    candidates = adaptable(skel.model, lora_config.exclude_modules)
+    try:
+        inj = session.injection(key, lora_config, lambda: inject(skel.model, lora_config))
+    except InjectionError as exc:
+        session.discard(key)
+        key = key_for_message(str(exc), spec)
+        result.findings.append(doc.finding(
+            "peft-refused", f"PEFT refuses to apply this adapter to {skel.architecture}: {exc}", (key,),
+            hint=f"change {key} so that it names modules this model has" if key.startswith("lora_target")
+            else f"change {key}"))
+        return
+    if inj.converted_to_parameters and spec.lora_dropout:
+        result.findings.append(doc.finding(
+            "moe-fused-dropout",
+            f"PEFT turns the MoE expert targets into fused parameter targets ({', '.join(inj.effective_target_parameters or [])}), "
+            f"where lora_dropout {spec.lora_dropout:g} cannot apply; Axolotl applies it to the other layers only",
+            ("lora_dropout",), Severity.WARNING, hint="set lora_dropout: 0 to make this explicit"))
+    for text in inj.warnings:
+        about = key_for_message(text, spec)
+        result.findings.append(doc.finding("peft-warning", f"PEFT: {text}",
+                                           (about if (about,) in doc.key_pos else "adapter",), Severity.WARNING))
+    result.report = Report(
+        file=doc.file,
+        model=ModelInfo(
+            base_model=spec.base_model, model_type=skel.model_type, architecture=skel.architecture,
+            loader=skel.loader, config_source=source.kind, is_multimodal=skel.is_multimodal,
+            num_hidden_layers=skel.num_hidden_layers, num_parameters=skel.num_parameters,
+        ),
+        adapter=spec.adapter,
+        target_modules=plan.target_modules,
+        target_parameters=plan.target_parameters,
+        linear_names=plan.linear_names,
+        effective_target_modules=inj.effective_target_modules,
+        effective_target_parameters=inj.effective_target_parameters,
+        modules=[asdict(m) for m in inj.modules],
+        modules_to_save=[asdict(m) for m in inj.modules_to_save],
+        trainable_tokens=[asdict(m) for m in inj.trainable_tokens],
+        trainable_params=inj.trainable_params,
+        all_params=inj.all_params,
+        candidates=candidates,
+    )
+    ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
+    result.findings += run_stage("report", ctx)
+    result.findings = _without_restated_peft_warnings(result.findings)
+
+
+def _without_restated_peft_warnings(findings: list[Finding]) -> list[Finding]:
+    """Drop a PEFT warning about a key that one of our rules already explains better."""
+    def top(f: Finding) -> str:
+        return (f.key or "").split(".")[0]
+
+    explained = {top(f) for f in findings if f.rule != "peft-warning" and f.key}
+    return [f for f in findings if f.rule != "peft-warning" or top(f) not in explained]

@@ -1,0 +1,220 @@
+"""Safe YAML loading that keeps every key's and value's position and refuses what PyYAML hides.
+
+PyYAML silently keeps the last of two duplicate keys and expands alias bombs without limit;
+CI runs this tool on configs from strangers, so both are findings here, as are oversized or
+undecodable files. Only the safe tag set is ever constructed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..results.findings import Finding, Severity
+
+MAX_BYTES = 10 * 1024 * 1024  # Axolotl configs are a few KB; anything this big is not one.
+MAX_NODES = 200_000  # after alias expansion: stops billion-laughs documents
+MAX_DEPTH = 200
+
+Path_ = tuple[object, ...]  # a key path into the document: ("peft", "loftq_config", "loftq_bits")
+
+
+@dataclass
+class Document:
+    """Plain values plus the 1-based (line, column) of every key and value, by key path."""
+
+    file: str
+    values: dict[str, Any] = field(default_factory=dict)
+    key_pos: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    value_pos: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    text: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return not any(f.rule in _FATAL for f in self.findings)
+
+    def position(self, path: Path_, prefer_value: bool = False) -> tuple[int | None, int | None]:
+        """Best position for a key path: the value (or key) itself, else its nearest parent."""
+        for depth in range(len(path), 0, -1):
+            sub = tuple(path[:depth])
+            first, second = (self.value_pos, self.key_pos) if prefer_value else (self.key_pos, self.value_pos)
+            pos = first.get(sub) or second.get(sub)
+            if pos:
+                return pos
+        return (None, None)
+
+    def finding(
+        self,
+        rule: str,
+        message: str,
+        path: Path_ = (),
+        severity: Severity = Severity.ERROR,
+        hint: str | None = None,
+        prefer_value: bool = False,
+    ) -> Finding:
+        line, col = self.position(path, prefer_value) if path else (None, None)
+        if line is None and path and self.text:
+            line, col = 1, 1  # a missing key: point at the document
+        key = ".".join(str(p) for p in path) if path else None
+        return Finding(rule, severity, message, self.file, line, col, hint, key)
+
+
+_SAFE_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_FATAL = {"input-unreadable", "yaml-syntax", "yaml-not-mapping", "yaml-too-complex"}
+
+
+class _TooComplex(Exception):
+    pass
+
+
+class _Builder:
+    """Turns a composed node graph into Python values, recording positions and duplicates."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.nodes = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: Path_, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
+            raise _TooComplex()
+        self.doc.value_pos[path] = _pos(node)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _SAFE_COLLECTION_TAGS:
+            raise yaml.constructor.ConstructorError(None, None, f"tag {node.tag} is not allowed", node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            self.constructor.flatten_mapping(node)  # resolves YAML merge keys (<<) first
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build_key(key_node)
+                sub = path + (key,)
+                if key in out:
+                    first = self.doc.key_pos.get(sub, (None, None))[0]
+                    self.doc.findings.append(
+                        Finding(
+                            "yaml-duplicate-key",
+                            Severity.ERROR,
+                            f"duplicate key '{key}' (first defined on line {first}); "
+                            "Axolotl would silently use this later value",
+                            self.doc.file,
+                            *_pos(key_node),
+                            hint="keep one of the two definitions",
+                            key=".".join(map(str, sub)),
+                        )
+                    )
+                self.doc.key_pos[sub] = _pos(key_node)
+                out[key] = self.build(value_node, sub, depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        return self.constructor.construct_object(node, deep=True)
+
+    def build_key(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            key = self.constructor.construct_object(node)
+            return key if isinstance(key, (str, int, float, bool)) or key is None else str(key)
+        return yaml.serialize(node).strip()  # a complex key: keep its text, never a crash
+
+
+def _pos(node: yaml.Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest [ / { nesting, counted before parsing: PyYAML's scanner is quadratic in it."""
+    brackets = re.sub(r"[^\[\]{}]", "", text)
+    return max(accumulate((1 if c in "[{" else -1 for c in brackets), initial=0))
+
+
+def load_text(text: str, file: str) -> Document:
+    doc = Document(file=file, text=text)
+    if _flow_depth(text) > MAX_DEPTH:
+        return _too_complex(doc, f"flow collections nested more than {MAX_DEPTH} levels")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        msg = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
+        doc.findings.append(
+            Finding("yaml-syntax", Severity.ERROR, f"YAML syntax error: {msg}", file, line, col,
+                    "fix the YAML syntax at this position")
+        )
+        return doc
+    except yaml.YAMLError as exc:
+        doc.findings.append(Finding("yaml-syntax", Severity.ERROR, f"YAML error: {exc}", file, 1, 1))
+        return doc
+    except RecursionError:
+        return _too_complex(doc, "nesting too deep")
+    if root is None:
+        doc.findings.append(
+            Finding("yaml-not-mapping", Severity.ERROR, "the file is empty; expected an Axolotl config mapping",
+                    file, 1, 1, "add at least base_model and adapter")
+        )
+        return doc
+    if not isinstance(root, yaml.MappingNode):
+        doc.findings.append(
+            Finding("yaml-not-mapping", Severity.ERROR,
+                    f"top level is a {type(root).__name__.replace('Node', '').lower()}, expected a mapping of keys",
+                    file, *_pos(root), "an Axolotl config is a mapping such as 'base_model: ...'")
+        )
+        return doc
+    try:
+        doc.values = _Builder(doc).build(root, (), 0)
+    except _TooComplex:
+        return _too_complex(doc, f"more than {MAX_NODES} nodes or {MAX_DEPTH} levels after alias expansion")
+    except RecursionError:
+        return _too_complex(doc, "nesting too deep")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        doc.findings.append(Finding("yaml-syntax", Severity.ERROR, f"YAML error: {exc}", file, line, col))
+    return doc
+
+
+def _too_complex(doc: Document, why: str) -> Document:
+    doc.values = {}
+    doc.findings.append(
+        Finding("yaml-too-complex", Severity.ERROR, f"refusing to load this YAML: {why}", doc.file, 1, 1,
+                "an Axolotl config is a flat mapping; remove the deep nesting or alias expansion")
+    )
+    return doc
+
+
+def load_file(path: str | Path) -> Document:
+    """Read and parse one config file; every failure becomes a finding, never an exception."""
+    p = Path(path)
+    name = str(path)
+    try:
+        if p.is_dir():
+            raise IsADirectoryError("is a directory, not a YAML file")
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise ValueError(f"file is {size} bytes; configs larger than {MAX_BYTES} bytes are refused")
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+        if b"\x00" in raw:
+            raise ValueError("file contains NUL bytes; it is binary, not YAML")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _unreadable(name, f"not valid UTF-8 (byte {exc.start})")
+    except FileNotFoundError:
+        return _unreadable(name, "no such file")
+    except (OSError, ValueError) as exc:
+        return _unreadable(name, getattr(exc, "strerror", None) or str(exc))
+    return load_text(text, name)
+
+
+def _unreadable(name: str, why: str) -> Document:
+    doc = Document(file=name)
+    doc.findings.append(
+        Finding("input-unreadable", Severity.ERROR, f"cannot read config: {why}", name, None, None,
+                "pass the path of an Axolotl YAML config")
+    )
+    return doc

@@ -1,0 +1,102 @@
+"""The front half of the pipeline, one way in: document -> spec -> adapter check -> model source -> skeleton.
+
+compile, lint, diff, the conventions, the result cache and the runtime `load_lora` all take these
+steps from here, so an override (`--model`), a resolution hint or a skeleton-cache key is written
+once. Each step returns its value (or None) with the findings that explain a None; nothing raises
+for bad input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..results.findings import Finding
+from .document import Document
+from .options import Options
+from .session import Session
+from .source import ModelSource, ResolutionError, resolve
+from .spec import AdapterSpec, parse_spec
+
+SUPPORTED_ADAPTERS = ("lora", "qlora")
+
+
+@dataclass
+class Front:
+    """What the front half produced; later fields stay None once a step failed."""
+
+    spec: AdapterSpec | None = None
+    source: ModelSource | None = None
+    skeleton: Any = None  # skeleton.Skeleton
+    key: str | None = None  # the session's key for this skeleton
+    findings: list[Finding] = field(default_factory=list)
+
+
+def spec_of(doc: Document, options: Options) -> tuple[AdapterSpec | None, list[Finding]]:
+    """The validated spec, with `options.model` standing in for the YAML's base model."""
+    spec, problems = parse_spec(doc)
+    if spec is not None and options.model:
+        spec = spec.model_copy(update={"base_model": options.model, "base_model_config": None})
+    return spec, problems
+
+
+def adapter_findings(doc: Document, spec: AdapterSpec) -> list[Finding]:
+    """Why there is no LoRA adapter to compile (no findings: there is one)."""
+    if spec.adapter is None:
+        return [doc.finding(
+            "adapter-missing", "no 'adapter' key: this config trains the full model, so there is no adapter to compile",
+            ("adapter",), hint="add 'adapter: lora' (or qlora)")]
+    if spec.adapter not in SUPPORTED_ADAPTERS:
+        return [doc.finding(
+            "adapter-unsupported", f"adapter '{spec.adapter}' is not supported by lora-compiler (only lora and qlora)",
+            ("adapter",), hint="use 'adapter: lora' or 'adapter: qlora'", prefer_value=True)]
+    return []
+
+
+def source_of(doc: Document, spec: AdapterSpec, offline: bool) -> tuple[ModelSource | None, list[Finding]]:
+    """Where the model's config.json comes from (never weights)."""
+    key = "base_model_config" if spec.base_model_config else "base_model"
+    name = spec.model_config_name
+    if not name:
+        return None, [doc.finding("model-not-found", "no base_model given", ("base_model",),
+                                  hint="set base_model to a Hugging Face repo id or a local directory")]
+    try:
+        return resolve(name, spec.revision_of_model, offline=offline), []
+    except ResolutionError as exc:
+        return None, [doc.finding(
+            "model-not-found", str(exc), (key,), prefer_value=True,
+            hint="use a local directory with config.json, a cached or bundled model id, or drop --offline")]
+
+
+def skeleton_of(doc: Document, spec: AdapterSpec, source: ModelSource, options: Options,
+                session: Session) -> tuple[Any, str, list[Finding]]:
+    """The meta skeleton (built once per session and key), its key, or the finding that says why not."""
+    from .skeleton import SkeletonError, build
+
+    key = session.key(source, spec, options.allow_remote_code)
+    try:
+        return session.skeleton(key, lambda: build(source, spec, options.allow_remote_code)), key, []
+    except SkeletonError as exc:
+        return None, key, [doc.finding(exc.rule, str(exc), (exc.key or "base_model",), hint=exc.hint)]
+
+
+def front(doc: Document, options: Options, session: Session, *, model: bool = True) -> Front:
+    """Every step the options allow: spec always; with `model` (and not options.no_model), source and skeleton."""
+    out = Front()
+    if not doc.usable:  # the document's own findings say why
+        return out
+    out.spec, problems = spec_of(doc, options)
+    out.findings += problems
+    if out.spec is None or not model or options.no_model:
+        return out
+    problems = adapter_findings(doc, out.spec)
+    out.findings += problems
+    if problems:
+        return out
+    out.source, problems = source_of(doc, out.spec, options.offline)
+    out.findings += problems
+    if out.source is None:
+        return out
+    out.skeleton, out.key, problems = skeleton_of(doc, out.spec, out.source, options, session)
+    out.findings += problems
+    return out

@@ -1,0 +1,109 @@
+"""Per-project rule levels and inline suppressions, applied to findings in one place.
+
+Project levels come from `[tool.lora-compiler.rules]` in the nearest pyproject.toml, or from a
+`.lora-compiler.toml` with a `[rules]` table (rule-id = "off" | "info" | "warning" | "error").
+Inline, a YAML comment `# lora-compiler: disable=rule-a,rule-b` silences those rules on its line
+(or, alone on a line, on the next line); `# lora-compiler: disable-file=rule-a` for the whole
+file. Findings that make the input unusable cannot be silenced.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from ..results.findings import UNUSABLE_INPUT_RULES, Finding, Severity
+
+LEVELS = ("off", "info", "warning", "error")
+_DIRECTIVE = re.compile(r"#\s*lora-compiler:\s*(disable|disable-file)=([\w,\s-]+)")
+
+
+class PolicyError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Policy:
+    levels: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+    def apply(self, findings: Iterable[Finding], doc: object) -> list[Finding]:
+        by_line, whole_file = suppressions(getattr(doc, "text", "") or "")
+        out = []
+        for f in findings:
+            if f.rule not in UNUSABLE_INPUT_RULES:
+                if _hit(f.rule, whole_file) or (f.line is not None and _hit(f.rule, by_line.get(f.line, set()))):
+                    continue
+                level = self.levels.get(f.rule)
+                if level == "off":
+                    continue
+                if level:
+                    f = replace(f, severity=Severity(level))
+            out.append(f)
+        return out
+
+    @classmethod
+    def discover(cls, start: Path) -> Policy:
+        """The nearest project configuration at or above `start` (a file or directory)."""
+        here = start.resolve()
+        for folder in [here, *here.parents] if here.is_dir() else here.parents:
+            own = folder / ".lora-compiler.toml"
+            if own.is_file():
+                return cls._from(own, _toml(own).get("rules", {}))
+            pyproject = folder / "pyproject.toml"
+            if pyproject.is_file():
+                table = _toml(pyproject).get("tool", {}).get("lora-compiler")
+                if table is not None:
+                    return cls._from(pyproject, table.get("rules", {}))
+        return cls()
+
+    @classmethod
+    def from_file(cls, path: Path) -> Policy:
+        """A given levels file: a pyproject.toml ([tool.lora-compiler.rules]) or any TOML with [rules]."""
+        data = _toml(path)
+        table = data.get("tool", {}).get("lora-compiler", {}) if path.name == "pyproject.toml" else data
+        return cls._from(path, table.get("rules", {}))
+
+    @classmethod
+    def _from(cls, path: Path, rules: object) -> Policy:
+        from ..rules import REGISTRY as registry
+
+        if not isinstance(rules, dict):
+            raise PolicyError(f"{path}: 'rules' must be a table of rule-id = level")
+        for rule_id, level in rules.items():
+            if rule_id not in registry:
+                raise PolicyError(f"{path}: unknown rule '{rule_id}'")
+            if level not in LEVELS:
+                raise PolicyError(f"{path}: level of '{rule_id}' must be one of {', '.join(LEVELS)}")
+        return cls(dict(rules), str(path))
+
+
+def _hit(rule: str, rules: set[str]) -> bool:
+    return rule in rules or "all" in rules
+
+
+def suppressions(text: str) -> tuple[dict[int, set[str]], set[str]]:
+    by_line: dict[int, set[str]] = {}
+    whole: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        for kind, names in _DIRECTIVE.findall(line):
+            rules = {n.strip() for n in names.split(",") if n.strip()}
+            if kind == "disable-file":
+                whole |= rules
+            else:
+                target = number + 1 if line.lstrip().startswith("#") else number
+                by_line.setdefault(target, set()).update(rules)
+    return by_line, whole
+
+
+def _toml(path: Path) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PolicyError(f"{path}: {exc}") from None

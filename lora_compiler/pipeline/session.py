@@ -1,0 +1,70 @@
+"""Work shared by the files of one batch: each distinct skeleton is built once, each injection done once.
+
+Injection puts the skeleton back as it found it, so one skeleton serves the next file; one that
+failed midway is dropped rather than reused. Files that differ only in keys the adapter does not
+depend on (learning rate, datasets, ...) compile to the same LoraConfig on the same skeleton,
+and get the same injection without running PEFT again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from .skeleton import SPEC_FIELDS
+from .source import ModelSource
+from .spec import AdapterSpec
+
+
+class Session:
+    def __init__(self) -> None:
+        self._skeletons: dict[str, Any] = {}
+        self._injections: dict[tuple[str, str], Any] = {}
+        self._kinds: dict[tuple[str, str], Any] = {}
+        self.builds = 0
+        self.injections = 0
+
+    @staticmethod
+    def key(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool) -> str:
+        fields = {f: getattr(spec, f) for f in SPEC_FIELDS}
+        return json.dumps([str(source.config_dir), source.kind, allow_remote_code, fields], sort_keys=True, default=str)
+
+    def skeleton(self, key: str, build: Callable[[], Any]) -> Any:
+        if key not in self._skeletons:
+            self._skeletons[key] = build()
+            self.builds += 1
+        return self._skeletons[key]
+
+    def injection(self, key: str, lora_config: Any, inject: Callable[[], Any]) -> Any:
+        """`inject()`'s result for this skeleton and LoraConfig, PEFT run once per batch and kind of adapter.
+
+        Configs that inject alike share one result; configs that differ only in the global r and
+        lora_alpha share one PEFT run when its counts can be carried to another rank (inject.at_rank).
+        """
+        from .inject import at_rank, injected_config
+
+        config = injected_config(lora_config)
+        exact = (key, _config_key(config))
+        if exact not in self._injections:
+            kind = (key, _config_key(config, without=("r", "lora_alpha")))
+            seen = self._kinds.get(kind)
+            if seen is not None and seen.rank_terms is not None:
+                self._injections[exact] = at_rank(seen, config.r, config.lora_alpha)
+            else:
+                self._injections[exact] = self._kinds[kind] = inject()
+                self.injections += 1
+        return self._injections[exact]
+
+    def discard(self, key: str) -> None:
+        self._skeletons.pop(key, None)
+
+
+def _config_key(lora_config: Any, without: tuple[str, ...] = ()) -> str:
+    """The LoraConfig's fields but `without`, sets sorted: two configs with equal keys inject alike."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, (set, frozenset)):
+            return sorted(value, key=str)
+        return str(value)
+
+    fields = {k: v for k, v in lora_config.to_dict().items() if k not in without}
+    return json.dumps(fields, sort_keys=True, default=plain)

@@ -1,0 +1,220 @@
+"""Build the model Axolotl would load, on the meta device: every module and shape, no memory.
+
+The only place (with inject.py and runtime.py) that imports torch and transformers. Remote code
+runs only when both the YAML and the command line allow it: a pull request's YAML alone must
+never be able to execute a model repository's Python.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .source import CONFIG_NAME, ModelSource
+from .spec import AdapterSpec
+
+# Every spec field this module reads: the skeleton's identity in a batch (session.Session.key).
+# tests/test_walls.py checks the list against the attributes read below.
+SPEC_FIELDS = ("base_model", "cls_model_config", "gptq", "is_multimodal", "num_labels", "overrides_of_model_config",
+               "trust_remote_code", "type_of_model")
+# Multimodal model types Axolotl adds to transformers' image-text-to-text mapping (loaders/constants.py).
+_EXTRA_MULTIMODAL = ("lfm2-vl", "voxtral")
+
+
+class SkeletonError(Exception):
+    """A model that cannot be built; `rule` and `key` say which finding to report."""
+
+    def __init__(self, rule: str, message: str, key: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.rule, self.key, self.hint = rule, key, hint
+
+
+@dataclass
+class Skeleton:
+    model: Any  # transformers.PreTrainedModel on the meta device
+    config: Any
+    model_type: str
+    architecture: str
+    loader: str
+    is_multimodal: bool
+    num_parameters: int
+    num_hidden_layers: int | None
+
+
+def raw_config(source: ModelSource) -> dict[str, Any]:
+    with open(source.config_dir / CONFIG_NAME, encoding="utf-8") as fh:
+        data = json.load(fh)
+    if not isinstance(data, dict):
+        raise SkeletonError("model-config-invalid", f"{source.config_dir / CONFIG_NAME} is not a JSON object")
+    return data
+
+
+def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool) -> Any:
+    """The transformers config as Axolotl's load_model_config builds it."""
+    import transformers
+    from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    raw = raw_config(source)
+    wants_remote = bool(spec.trust_remote_code)
+    trust = wants_remote and allow_remote_code
+    native = raw.get("model_type") in CONFIG_MAPPING_NAMES
+    if "auto_map" in raw and not native and not trust:
+        why = "the YAML does not set trust_remote_code" if not wants_remote else "--trust-remote-code was not given"
+        raise SkeletonError(
+            "remote-code-required",
+            f"model type '{raw.get('model_type')}' is defined by the model repository's own Python code "
+            f"(auto_map), which is not run: {why}",
+            key="trust_remote_code" if not wants_remote else "base_model",
+            hint="review the repository's code, then set trust_remote_code: true and pass --trust-remote-code",
+        )
+    config_cls: Any = AutoConfig
+    if spec.cls_model_config:
+        config_cls = getattr(transformers, spec.cls_model_config, None)
+        if not (isinstance(config_cls, type) and hasattr(config_cls, "from_pretrained")):
+            raise SkeletonError("model-config-invalid", f"transformers has no config class '{spec.cls_model_config}'",
+                                key="cls_model_config", hint="use a class such as LlamaConfig, or remove the key")
+    kwargs: dict[str, Any] = {}
+    if spec.num_labels:
+        kwargs["num_labels"] = spec.num_labels
+    try:
+        with warnings.catch_warnings(), _quiet_transformers():
+            warnings.simplefilter("ignore")
+            config = config_cls.from_pretrained(str(source.config_dir), trust_remote_code=trust, **kwargs)
+    except Exception as exc:
+        raise SkeletonError("model-config-invalid", f"transformers cannot read {source.config_dir / CONFIG_NAME}: "
+                            f"{_first_line(exc)}", key="base_model") from None
+    for key, value in (spec.overrides_of_model_config or {}).items():
+        setattr(config, key, value)
+    # Axolotl loads from base_model, so that is the name PEFT records, not our config directory.
+    config._name_or_path = spec.base_model or source.name
+    return config
+
+
+def choose_loader(spec: AdapterSpec, config: Any) -> tuple[Any, str, bool]:
+    """Axolotl's class choice: model_type class, else image-text-to-text for multimodal, else causal LM."""
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    model_type = getattr(config, "model_type", "")
+    multimodal = bool(
+        spec.is_multimodal
+        or model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+        or model_type in _EXTRA_MULTIMODAL
+        or "pixtral" in (spec.base_model or "").lower()
+    )
+    auto: Any = transformers.AutoModelForCausalLM
+    if multimodal:
+        auto = getattr(transformers, "VoxtralForConditionalGeneration", None) if model_type == "voxtral" else None
+        auto = auto or transformers.AutoModelForImageTextToText
+    name = spec.type_of_model
+    if name and name != "AutoModelForCausalLM" and not spec.trust_remote_code and not spec.gptq:
+        cls = getattr(transformers, name, None)
+        if not isinstance(cls, type):
+            raise SkeletonError("skeleton-failed", f"transformers has no model class '{name}'", key="model_type",
+                                hint="use a transformers class name such as AutoModelForCausalLM, or remove model_type")
+        return cls, name, multimodal
+    return auto, auto.__name__, multimodal
+
+
+def build(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool = False) -> Skeleton:
+    """Build the skeleton on the meta device. Raises SkeletonError with a finding's worth of detail."""
+    import torch
+
+    config = load_config(source, spec, allow_remote_code)
+    loader, loader_name, multimodal = choose_loader(spec, config)
+    trust = bool(spec.trust_remote_code) and allow_remote_code
+    try:
+        with warnings.catch_warnings(), torch.device("meta"), skip_init(), _quiet_transformers():
+            warnings.simplefilter("ignore")
+            if loader_name.startswith("Auto"):
+                model = loader.from_config(config, trust_remote_code=trust)
+            else:
+                model = loader(config)
+    except Exception as exc:
+        raise SkeletonError(
+            "skeleton-failed",
+            f"{loader_name} cannot build model type '{getattr(config, 'model_type', '?')}': {_first_line(exc)}",
+            key="model_type" if spec.type_of_model else "base_model",
+            hint="check base_model / model_type; a model type newer than the installed transformers needs an upgrade",
+        ) from None
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return Skeleton(
+        model=model,
+        config=config,
+        model_type=getattr(config, "model_type", "") or "",
+        architecture=type(model).__name__,
+        loader=loader_name,
+        is_multimodal=multimodal,
+        num_parameters=sum(p.numel() for p in model.parameters()),
+        num_hidden_layers=getattr(text, "num_hidden_layers", None),
+    )
+
+
+# torch.nn.init's in-place fills: on meta tensors they compute nothing but still cost a call each.
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+                   "sparse_")
+# The Tensor methods transformers 4's _init_weights fills with (weight.data.normal_(), bias.data.zero_()):
+# on a meta tensor each goes through torch's Python reference implementation, about 1 ms a call.
+_TENSOR_FILLS = ("normal_", "uniform_", "zero_", "fill_")
+
+
+@contextmanager
+def skip_init() -> Iterator[None]:
+    """Make weight-initialising fills no-ops while modules are built on the meta device.
+
+    Meta tensors have shapes but no values, so the fills (15-25% of building and injecting a
+    large model; most of building one under transformers 4) change nothing. Patching the fills
+    rather than transformers' init_weights keeps everything else that runs at construction, such
+    as weight tying; the Tensor methods skip meta tensors only.
+    """
+    import torch
+    import torch.nn.init as init
+
+    saved = {name: getattr(init, name) for name in _INIT_FUNCTIONS if hasattr(init, name)}
+    methods = {name: getattr(torch.Tensor, name) for name in _TENSOR_FILLS}
+
+    def keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        return tensor
+
+    def meta_keep(method: Any) -> Any:
+        def fill(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+            return tensor if tensor.is_meta else method(tensor, *args, **kwargs)
+
+        return fill
+
+    try:
+        for name in saved:
+            setattr(init, name, keep)
+        for name, method in methods.items():
+            setattr(torch.Tensor, name, meta_keep(method))
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(init, name, fn)
+        for name, method in methods.items():
+            setattr(torch.Tensor, name, method)
+
+
+class _quiet_transformers:
+    """transformers logs advice meant for training runs; keep the compiler's terminal output ours."""
+
+    def __enter__(self) -> None:
+        from transformers.utils import logging
+
+        self._level = logging.get_verbosity()
+        logging.set_verbosity_error()
+
+    def __exit__(self, *exc: object) -> None:
+        from transformers.utils import logging
+
+        logging.set_verbosity(self._level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

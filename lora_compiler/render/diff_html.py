@@ -1,0 +1,11 @@
+"""diff --format html: the layer maps of every compared side, side by side, differences outlined."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def render(result: Any, color: bool = False) -> str:
+    from .html import render_maps_html
+
+    return render_maps_html([(side.label, side.report) for side in result.sides if side.report])

@@ -1,0 +1,83 @@
+"""report.md: the targets report for a person, in GitHub-flavoured markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..results.layermap import build, legend, text_grid
+from ..results.report import suffix_table
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _names(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return f"`{value}` (regex)"
+    return ", ".join(f"`{v}`" for v in value) or "—"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    model = report["model"]
+    env = report["environment"]
+    lines = [
+        f"# LoRA targets: {model['base_model']}",
+        "",
+        f"- Config: `{report['file'] or '<mapping>'}` (adapter: {report['adapter']})",
+        f"- Model: {model['architecture']} (model_type `{model['model_type']}`, loaded as {model['loader']}, "
+        f"config from {model['config_source']}), {model['num_hidden_layers']} layers, "
+        f"{_n(model['num_parameters'])} parameters" + (", multimodal" if model["is_multimodal"] else ""),
+        f"- Versions: torch {env['torch']}, transformers {env['transformers']}, peft {env['peft']}, "
+        f"lora-compiler {env['lora_compiler']}",
+        "",
+        "## Targets",
+        "",
+        f"- target_modules: {_names(report['target_modules'])}",
+        f"- found by lora_target_linear: {_names(report['linear_names'])}",
+    ]
+    if report["target_parameters"]:
+        lines.append(f"- target_parameters: {_names(report['target_parameters'])}")
+    if report["effective_target_parameters"] and not report["target_parameters"]:
+        lines.append(f"- PEFT rewrote expert targets into target_parameters: {_names(report['effective_target_parameters'])}")
+    lines += ["", "| module | count | shape (in x out) | r / alpha | LoRA params |", "|---|---:|---|---|---:|"]
+    for row in suffix_table(report["modules"]):
+        lines.append(f"| `{row['suffix']}` | {row['count']} | {', '.join(row['shapes'])} | "
+                     f"{', '.join(row['ranks'])} | {_n(row['params'])} |")
+    extra = [(m, "modules_to_save") for m in report["modules_to_save"]]
+    extra += [(m, "trainable tokens") for m in report["trainable_tokens"]]
+    if extra:
+        lines += ["", "| trained in full | kind | type | params |", "|---|---|---|---:|"]
+        lines += [f"| `{m['name']}` | {kind} | {m['type']} | {_n(m['params'])} |" for m, kind in extra]
+    lines += _layer_map(report)
+    lines += [
+        "",
+        "## Totals",
+        "",
+        f"- wrapped modules: {len(report['modules'])}",
+        f"- trainable parameters: {_n(report['trainable_params'])} of {_n(report['all_params'])} "
+        f"({report['trainable_percent']:.4f}%)",
+        "",
+        "## Findings",
+        "",
+    ]
+    if not report["findings"]:
+        lines.append("None.")
+    for f in report["findings"]:
+        where = f"{f['file']}:{f['line']}" if f["line"] else (f["file"] or "")
+        hint = f" — {f['hint']}" if f.get("hint") else ""
+        lines.append(f"- **{f['severity']}** [{f['rule']}] {where}: {f['message']}{hint}")
+    return "\n".join(lines) + "\n"
+
+
+def _layer_map(report: dict[str, Any]) -> list[str]:
+    """The layer map as characters in a code block, which a pull-request comment shows unchanged."""
+    lmap = build(report)
+    if not lmap.blocks:
+        return []
+    key = ", ".join(f"`{symbol}` {meaning}" if symbol != "blank" else f"blank: {meaning}"
+                    for symbol, meaning in legend(lmap))
+    return ["", "## Layer map", "", f"One line per module name, one character per layer: {key}.", "",
+            "```text", *text_grid(lmap), "```"]

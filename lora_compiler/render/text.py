@@ -1,0 +1,42 @@
+"""Plain text for people: `path:line:col: level [rule] message`, then a short compile summary."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..results.findings import Finding
+
+_COLORS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
+_RESET = "\033[0m"
+
+
+def render_finding(f: Finding, color: bool = False) -> str:
+    level = f.severity.value
+    if color:
+        level = f"{_COLORS[level]}{level}{_RESET}"
+    line = f"{f.location}: {level} [{f.rule}] {f.message}"
+    return line + (f"\n    hint: {f.hint}" if f.hint else "")
+
+
+def render_findings(findings: Iterable[Finding], color: bool = False) -> str:
+    return "".join(render_finding(f, color) + "\n" for f in findings)
+
+
+def render_compile(result: Any, color: bool = False) -> str:
+    out = render_findings(result.findings, color)
+    report = result.report
+    if report is None or result.lora_config is None:
+        return out
+    targets = report.target_modules if isinstance(report.target_modules, str) else ", ".join(report.target_modules)
+    lines = [
+        f"{report.model.base_model}: {report.model.architecture} ({report.model.config_source} config, "
+        f"{report.model.num_parameters:,} params)",
+        f"  target_modules: {targets or '-'}",
+    ]
+    if report.effective_target_parameters:
+        lines.append(f"  target_parameters (as PEFT applied them): {', '.join(report.effective_target_parameters)}")
+    lines.append(f"  wrapped modules: {len(report.modules)}"
+                 + (f", modules_to_save: {len(report.modules_to_save)}" if report.modules_to_save else ""))
+    lines.append(f"  trainable params: {report.trainable_params:,} of {report.all_params:,} "
+                 f"({report.trainable_percent:.4f}%)")
+    return out + "\n".join(lines) + "\n"

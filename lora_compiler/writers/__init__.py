@@ -1,1 +1,0 @@
-"""Writers turn a finished CompileResult into files; nothing else in the package writes output."""
