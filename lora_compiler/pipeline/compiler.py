@@ -81,6 +81,7 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
 def _build(ctx: Any, start: Front, result: CompileResult, session: Session) -> None:
     from ..model_facts import adaptable
     from ..rules import run_stage
+    from .freezing import applies, freeze
     from .inject import InjectionError, inject
     from .peftcfg import PeftConfigError, adapter_config_dict, build_lora_config, key_for_message
     from .targets import plan_targets
@@ -100,8 +101,9 @@ def _build(ctx: Any, start: Front, result: CompileResult, session: Session) -> N
         return
     result.lora_config, result.adapter_config = lora_config, adapter_config_dict(lora_config)
     candidates = adaptable(skel.model, lora_config.exclude_modules)
+    frozen = applies(spec.unfrozen_parameters, spec.freeze_mm_modules, spec.rl, spec.merge_lora)
     try:
-        inj = session.injection(key, lora_config, lambda: inject(skel.model, lora_config))
+        inj = session.injection(key, lora_config, lambda: inject(skel.model, lora_config, parameters=frozen), frozen)
     except InjectionError as exc:
         session.discard(key)
         key = key_for_message(str(exc), spec)
@@ -120,6 +122,7 @@ def _build(ctx: Any, start: Front, result: CompileResult, session: Session) -> N
         about = key_for_message(text, spec)
         result.findings.append(doc.finding("peft-warning", f"PEFT: {text}",
                                            (about if (about,) in doc.key_pos else "adapter",), Severity.WARNING))
+    freezing = freeze(inj.parameters, spec.unfrozen_parameters, spec.freeze_mm_modules) if frozen else None
     result.report = Report(
         file=doc.file,
         model=ModelInfo(
@@ -136,13 +139,29 @@ def _build(ctx: Any, start: Front, result: CompileResult, session: Session) -> N
         modules=[asdict(m) for m in inj.modules],
         modules_to_save=[asdict(m) for m in inj.modules_to_save],
         trainable_tokens=[asdict(m) for m in inj.trainable_tokens],
-        trainable_params=inj.trainable_params,
+        trainable_params=freezing.trainable if freezing else inj.trainable_params,
         all_params=inj.all_params,
+        peft_trainable_params=inj.trainable_params,
+        freezing=_freezing_dict(freezing, spec) if freezing else None,
         candidates=candidates,
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
+    ctx.freezing = freezing
     result.findings += run_stage("report", ctx)
     result.findings = _without_restated_peft_warnings(result.findings)
+
+
+def _freezing_dict(freezing: Any, spec: Any) -> dict[str, Any]:
+    """The report's record of Axolotl's post-load freezing (schemas/targets.schema.json, `freezing`)."""
+    return {
+        "unfrozen_parameters": list(spec.unfrozen_parameters) if spec.unfrozen_parameters else None,
+        "freeze_mm_modules": bool(spec.freeze_mm_modules),
+        "with_gradients": freezing.with_gradients,
+        "groups": [{"group": g.name, "peft_trainable": g.peft_trainable, "trained": g.trained,
+                    "with_gradients": g.with_gradients} for g in freezing.groups],
+        "unmatched_patterns": [spec.unfrozen_parameters[i] for i in freezing.unmatched],
+        "errors": [m for _, m in freezing.errors],
+    }
 
 
 def _without_restated_peft_warnings(findings: list[Finding]) -> list[Finding]:

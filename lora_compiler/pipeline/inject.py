@@ -54,6 +54,9 @@ class Injection:
     # Per module (in `modules` order), its trainable parameters as (constant, per unit of rank), when
     # every wrapped layer takes the config's global r and alpha; None when another rank cannot be derived.
     rank_terms: list[tuple[int, int]] | None = None
+    # Every parameter of the PeftModel (freezing.Parameter), when asked for: Axolotl's post-load
+    # freezing matches their names, so the whole model is injected (no stack collapse).
+    parameters: tuple[Any, ...] | None = None
 
 
 def at_rank(inj: Injection, r: int, alpha: float) -> Injection:
@@ -90,21 +93,22 @@ def injected_config(lora_config: Any) -> Any:
 _BASE_SUFFIX = re.compile(r"(\.base_layer)+$")
 
 
-def inject(model: Any, lora_config: Any, collapse_stacks: bool = True) -> Injection:
+def inject(model: Any, lora_config: Any, collapse_stacks: bool = True, parameters: bool = False) -> Injection:
     """Apply a copy of lora_config to `model` on the meta device, inventory it, and put the model back.
 
     With collapse_stacks, PEFT sees one layer of each kind where the config allows it (stacks.py)
     and the inventory is copied to the twins; a refusal or a message naming a layer is then
     checked on the whole model. On success the model is left as it was, so a batch can reuse it;
-    after an InjectionError it may be half-wrapped and must not be reused.
+    after an InjectionError it may be half-wrapped and must not be reused. With `parameters`, the
+    result lists every parameter of the wrapped model (and stacks are not collapsed).
     """
     from .stacks import collapse
 
     config = injected_config(lora_config)
     snapshot = _Snapshot(model)
-    collapsed = collapse(model, config) if collapse_stacks else None
+    collapsed = collapse(model, config) if collapse_stacks and not parameters else None
     try:
-        inj = _inject(model, config, bool(config.target_parameters), snapshot)
+        inj = _inject(model, config, bool(config.target_parameters), snapshot, parameters)
     except InjectionError:
         if collapsed is None:
             raise
@@ -123,7 +127,7 @@ def inject(model: Any, lora_config: Any, collapse_stacks: bool = True) -> Inject
                    all_params=inj.all_params + collapsed.removed_params + added)
 
 
-def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot) -> Injection:
+def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, parameters: bool = False) -> Injection:
     import torch
     from peft import get_peft_model
 
@@ -142,6 +146,12 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot) ->
     trainable, total = peft_model.get_nb_trainable_parameters()
     modules, layers, saved, tokens = _inventory(peft_model.base_model.model)
     terms = _rank_terms(layers, config)
+    listed = None
+    if parameters:
+        from .freezing import Parameter
+
+        listed = tuple(Parameter(n, p.numel(), p.shape[0] if p.dim() else None, p.requires_grad)
+                       for n, p in peft_model.named_parameters())
     snapshot.restore()
     return Injection(
         modules=modules,
@@ -154,6 +164,7 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot) ->
         converted_to_parameters=bool(applied.target_parameters) and not asked_params,
         warnings=sorted({str(w.message).strip() for w in caught if _relevant(w)}),
         rank_terms=terms,
+        parameters=listed,
     )
 
 

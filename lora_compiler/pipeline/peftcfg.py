@@ -57,7 +57,9 @@ def lora_kwargs(spec: AdapterSpec, plan: TargetPlan, architecture: str) -> dict[
         lora_dropout=spec.lora_dropout,
         fan_in_fan_out=spec.lora_fan_in_fan_out,
         modules_to_save=spec.lora_modules_to_save or None,
-        exclude_modules=spec.lora_exclude_modules or None,
+        # Axolotl 0.19 declares no lora_exclude_modules field: validate_config drops the key, so its
+        # LoraConfig never excludes anything (rules/model_rules.py, exclude-modules-ignored, says so).
+        exclude_modules=None,
         bias="none",
         task_type=task_type_for(architecture),
         **extra,

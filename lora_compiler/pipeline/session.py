@@ -35,20 +35,22 @@ class Session:
             self.builds += 1
         return self._skeletons[key]
 
-    def injection(self, key: str, lora_config: Any, inject: Callable[[], Any]) -> Any:
+    def injection(self, key: str, lora_config: Any, inject: Callable[[], Any], parameters: bool = False) -> Any:
         """`inject()`'s result for this skeleton and LoraConfig, PEFT run once per batch and kind of adapter.
 
         Configs that inject alike share one result; configs that differ only in the global r and
         lora_alpha share one PEFT run when its counts can be carried to another rank (inject.at_rank).
+        `parameters`: `inject()` lists every parameter (for the post-load freezing), which no other
+        rank's result can stand in for.
         """
         from .inject import at_rank, injected_config
 
         config = injected_config(lora_config)
-        exact = (key, _config_key(config))
+        exact = (key, _config_key(config), parameters)
         if exact not in self._injections:
-            kind = (key, _config_key(config, without=("r", "lora_alpha")))
+            kind = (key, _config_key(config, without=("r", "lora_alpha")), parameters)
             seen = self._kinds.get(kind)
-            if seen is not None and seen.rank_terms is not None:
+            if seen is not None and seen.rank_terms is not None and not parameters:
                 self._injections[exact] = at_rank(seen, config.r, config.lora_alpha)
             else:
                 self._injections[exact] = self._kinds[kind] = inject()

@@ -7,7 +7,7 @@ Every other key of a full Axolotl config is accepted and ignored.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
@@ -73,6 +73,21 @@ class AdapterSpec(BaseModel):
     load_in_8bit: Optional[bool] = Field(default=False, description="Load the base model in 8-bit (bitsandbytes).")
     gptq: Optional[bool] = Field(default=None, description="The base model is a 4-bit GPTQ checkpoint.")
     merge_lora: Optional[bool] = Field(default=None, description="Merge the adapter into the base model (axolotl merge-lora).")
+    rl: Optional[str] = Field(
+        default=None, description="Preference training (dpo, ipo, kto, orpo, grpo, ...); for dpo/ipo/kto TRL adds the adapter."
+    )
+    unfrozen_parameters: Optional[list[str]] = Field(
+        default=None,
+        description="After the adapter is applied, freeze every parameter (LoRA's included) but those these patterns "
+        "match: re.match on PeftModel names (base_model.model....), '.' literal except in '.+', a trailing [start:end] "
+        "trains those rows only.",
+    )
+    freeze_mm_modules: Optional[bool] = Field(
+        default=None, description="After the adapter is applied, freeze every vision/audio tower and projector parameter, "
+        "LoRA's included.",
+    )
+    bf16: Optional[Union[bool, Literal["auto"]]] = Field(default=None, description="Train in bfloat16.")
+    fp16: Optional[bool] = Field(default=None, description="Train in float16.")
     lora_r: Optional[PositiveInt] = Field(default=None, description="LoRA rank r: the inner dimension of A and B.")
     lora_alpha: Optional[PositiveInt] = Field(
         default=None, description="LoRA alpha: updates are scaled by alpha / r (alpha / sqrt(r) with RSLoRA). PEFT's default is 8."

@@ -239,6 +239,11 @@ def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
     if report["effective_target_parameters"] and not report["target_parameters"]:
         facts.append(("PEFT rewrote expert targets into", _names(report["effective_target_parameters"])))
     facts.append(("trainable", f"{_n(report['trainable_params'])} of {_n(report['all_params'])} parameters"))
+    if report.get("freezing"):
+        kept = ", ".join(f"{_e(g['group'])} {_n(g['trained'])} of {_n(g['peft_trainable'])}"
+                         for g in report["freezing"]["groups"] if g["peft_trainable"] or g["trained"])
+        facts.append(("Axolotl's post-load freezing",
+                      f"PEFT leaves {_n(report['peft_trainable_params'])} trainable; trained: {kept}"))
     counts = lmap.counts()
     facts.append(("modules on the map", ", ".join(f"{_n(n)} {STATE_TEXT[s]}" for s, n in counts.items()
                                                   if n or s == "targeted")))

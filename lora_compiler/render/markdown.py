@@ -59,6 +59,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- wrapped modules: {len(report['modules'])}",
         f"- trainable parameters: {_n(report['trainable_params'])} of {_n(report['all_params'])} "
         f"({report['trainable_percent']:.4f}%)",
+        *_freezing(report),
         "",
         "## Findings",
         "",
@@ -81,3 +82,17 @@ def _layer_map(report: dict[str, Any]) -> list[str]:
                     for symbol, meaning in legend(lmap))
     return ["", "## Layer map", "", f"One line per module name, one character per layer: {key}.", "",
             "```text", *text_grid(lmap), "```"]
+
+
+def _freezing(report: dict[str, Any]) -> list[str]:
+    """What Axolotl's post-load freezing (unfrozen_parameters, freeze_mm_modules) removed or kept, by group."""
+    f = report.get("freezing")
+    if not f:
+        return []
+    lines = [f"- PEFT leaves {_n(report['peft_trainable_params'])} trainable; Axolotl's post-load freezing keeps "
+             f"{_n(report['trainable_params'])}:", "", "| group | PEFT trainable | trained | with gradients |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {g['group']} | {_n(g['peft_trainable'])} | {_n(g['trained'])} | {_n(g['with_gradients'])} |"
+              for g in f["groups"] if g["peft_trainable"] or g["trained"]]
+    return lines
+

@@ -39,4 +39,8 @@ def render_compile(result: Any, color: bool = False) -> str:
                  + (f", modules_to_save: {len(report.modules_to_save)}" if report.modules_to_save else ""))
     lines.append(f"  trainable params: {report.trainable_params:,} of {report.all_params:,} "
                  f"({report.trainable_percent:.4f}%)")
+    if report.freezing is not None:
+        lines.append(f"    after Axolotl's post-load freezing; PEFT leaves {report.peft_trainable_params:,} trainable ("
+                     + ", ".join(f"{g['group']} {g['trained']:,} of {g['peft_trainable']:,}"
+                                 for g in report.freezing["groups"] if g["trained"] or g["peft_trainable"]) + ")")
     return out + "\n".join(lines) + "\n"

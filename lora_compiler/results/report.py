@@ -50,8 +50,10 @@ class Report:
     modules: list[dict[str, Any]]
     modules_to_save: list[dict[str, Any]]
     trainable_tokens: list[dict[str, Any]]
-    trainable_params: int
+    trainable_params: int  # what Axolotl trains, after its post-load freezing
     all_params: int
+    peft_trainable_params: int = 0  # what PEFT leaves trainable (get_peft_model), before that freezing
+    freezing: dict[str, Any] | None = None  # the post-load freezing, when the YAML asks for it
     candidates: list[dict[str, Any]] = field(default_factory=list)
     findings: tuple[Finding, ...] = ()  # sorted, after the project policy
     environment: dict[str, str | None] = field(default_factory=versions)
@@ -78,6 +80,8 @@ class Report:
             "modules_to_save": self.modules_to_save,
             "trainable_tokens": self.trainable_tokens,
             "trainable_params": self.trainable_params,
+            "peft_trainable_params": self.peft_trainable_params,
+            "freezing": self.freezing,
             "all_params": self.all_params,
             "trainable_percent": self.trainable_percent,
             "findings": [f.to_dict() for f in self.findings],

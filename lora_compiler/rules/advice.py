@@ -25,6 +25,8 @@ W = Severity.WARNING
       multimodal model they also train the vision/audio encoder and projector. Often intended for
       the language model only: restrict with a regex on the language model's path.""", stage="report")
 def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
+    if ctx.freezing is not None and ctx.spec.freeze_mm_modules:
+        return  # Axolotl freezes the tower's LoRA after load (rules/freezing.py reports what that removes)
     towers: dict[str, int] = {}
     classes = ctx.module_classes
     for m in ctx.report.modules:
@@ -43,8 +45,8 @@ def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
 
 
 def _targeted(ctx: Context, name: str) -> bool:
-    """PEFT's own decision: selected by target_modules and not by exclude_modules."""
-    return peft_selects(name, ctx.plan.target_modules) and not peft_selects(name, ctx.spec.lora_exclude_modules)
+    """PEFT's own decision on target_modules (Axolotl 0.19 passes no exclude_modules)."""
+    return peft_selects(name, ctx.plan.target_modules)
 
 
 @rule("moe-router-targeted", W, "A target name reaches an MoE router.",
@@ -65,8 +67,8 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
             "moe-router-targeted", f"{len(hits)} MoE router modules ('{suffix}', {cls}) are targeted"
             + ("" if linear else f": PEFT cannot wrap {cls} and will refuse the config"),
             "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
-            severity=W if linear else Severity.ERROR, hint=f"remove '{suffix}' from the targets, or add "
-            f"lora_exclude_modules: [{suffix}]")
+            severity=W if linear else Severity.ERROR, hint=f"name the targets in lora_target_modules without "
+            f"'{suffix}' (Axolotl 0.19 ignores lora_exclude_modules)")
 
 
 @rule("moe-experts-unreached", W, "MoE experts are fused parameters that no target reaches.",

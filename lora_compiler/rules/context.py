@@ -21,6 +21,7 @@ class Context:
     report: Any = None  # report.Report
     lora_config: Any = None  # peft.LoraConfig built for the report
     adapter_config: dict[str, Any] | None = None  # lora_config in PEFT's on-disk form
+    freezing: Any = None  # freezing.Freezing: Axolotl's post-load freezing, when the YAML asks for it
     _names: list[str] | None = field(default=None, repr=False)
     _classes: dict[str, str] | None = field(default=None, repr=False)
 

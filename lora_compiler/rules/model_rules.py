@@ -12,6 +12,7 @@ from ..model_facts import (
     output_layer_name,
     pattern_key_matches,
     peft_saves,
+    peft_selects,
     valid_regex,
 )
 from ..results.findings import Finding, Severity
@@ -102,8 +103,8 @@ def target_linear_output_layer(ctx: Context) -> Iterable[Finding]:
         yield ctx.finding(
             "target-linear-output-layer", f"lora_target_linear also targets the output layer '{head}': Axolotl only "
             f"removes '{embedding_layers(ctx.skeleton.model_type)[1]}' for model type '{ctx.skeleton.model_type}'",
-            "lora_target_linear", hint=f"add lora_exclude_modules: [{head.rsplit('.', 1)[-1]}] unless you mean to "
-            "train the output layer")
+            "lora_target_linear", hint="to leave it out, list lora_target_modules without "
+            f"'{head.rsplit('.', 1)[-1]}' instead of lora_target_linear (Axolotl 0.19 ignores lora_exclude_modules)")
 
 
 @rule("layers-out-of-range", E, "peft_layers_to_transform names layers the model does not have.",
@@ -128,20 +129,21 @@ def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
                               hint="the model's embeddings are usually embed_tokens and lm_head")
 
 
-@rule("exclude-matches-nothing", W, "lora_exclude_modules matches no module.",
-      """An exclusion that matches nothing excludes nothing: usually a typo, so the module it meant
-      to protect is trained.""", stage="model")
-def exclude_matches_nothing(ctx: Context) -> Iterable[Finding]:
+@rule("exclude-modules-ignored", W, "Axolotl 0.19 ignores lora_exclude_modules.",
+      """No field of Axolotl 0.19's schema declares lora_exclude_modules, so validate_config drops it and
+      load_lora builds a LoraConfig without exclude_modules: every module the key names stays a target
+      (the compiled adapter_config.json mirrors that). Name what to train in lora_target_modules instead.""",
+      stage="model")
+def exclude_modules_ignored(ctx: Context) -> Iterable[Finding]:
     ex = ctx.spec.lora_exclude_modules
-    if isinstance(ex, str):
-        if not any_selected(ctx.module_names, ex):
-            yield ctx.finding("exclude-matches-nothing", f"the regex {ex!r} full-matches no module",
-                              "lora_exclude_modules", prefer_value=True)
+    if not ex:
         return
-    for i, name in enumerate(ex or []):
-        if not any_selected(ctx.module_names, [name]):
-            yield ctx.finding("exclude-matches-nothing", f"'{name}' matches no module",
-                              ("lora_exclude_modules", i), prefer_value=True)
+    kept = [n for n in ctx.module_names if peft_selects(n, ctx.plan.target_modules) and peft_selects(n, ex)]
+    what = (f"the {len(kept)} targeted module{'s' if len(kept) > 1 else ''} it names stay{'' if len(kept) > 1 else 's'} trained (e.g. {kept[0]})" if kept
+            else "it names no targeted module anyway")
+    yield ctx.finding("exclude-modules-ignored", f"Axolotl 0.19 drops lora_exclude_modules (no schema field declares "
+                      f"it): PEFT gets no exclude_modules and {what}", "lora_exclude_modules",
+                      hint="list the modules to train in lora_target_modules (names or one regex) instead")
 
 
 @rule("pattern-matches-nothing", W, "A rank or alpha pattern key matches no wrapped module.",
