@@ -20,8 +20,9 @@ Known differences from a real run (the skeleton has no weights/tokenizer):
 - no token-embedding resize for added tokens, no quantization (QLoRA base
   layers stay nn.Linear; LoRA counts are unaffected), no
   prepare_model_for_kbit_training, no patches/plugins' model hooks;
-- validate_config runs without GPU capabilities (as the brief asks), so
-  capability checks (bf16 support, n_gpu, ...) are not applied;
+- validate_config gets the capabilities of one CUDA GPU with bf16 (CAPABILITIES below), as
+  cli/config.py:load_cfg passes on such a machine, so the validators Axolotl defines on
+  AxolotlConfigWCapabilities (quantize_moe_experts, QAT, LoRA-kernel auto-enable) run too;
 - materialize_trainable_meta_params (train.py, after freeze_layers_except)
   is skipped: it only gives meta params CPU storage and changes no flags.
 """
@@ -45,6 +46,8 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
+# What cli/config.py:gpu_capabilities() reports on one bf16-capable CUDA GPU (WORLD_SIZE unset).
+CAPABILITIES = {"bf16": True, "fp8": False, "tf32": True, "n_gpu": 1, "compute_capability": "sm_90"}
 MODEL_KEYS = ("base_model", "base_model_config", "tokenizer_config", "processor_config")
 
 
@@ -222,14 +225,15 @@ def run_one(path, models_dirs):
         local[key] = found
     rec["local_model"] = local
 
-    # 2. validate + normalize (as cli/config.py:load_cfg, minus capabilities)
+    # 2. validate + normalize (as cli/config.py:load_cfg on one GPU)
     try:
         prepare_plugins(cfg)
     except Exception as exc:  # pylint: disable=broad-except
         rec.update(status="failed", stage="plugins", error=err_str(exc))
         return rec
     try:
-        cfg = validate_config(cfg)
+        cfg = validate_config(cfg, capabilities=dict(CAPABILITIES),
+                              env_capabilities={"torch_version": torch.__version__.split("+")[0]})
     except Exception as exc:  # pylint: disable=broad-except
         rec.update(status="refused", stage="validate", error=err_str(exc))
         return rec

@@ -1,45 +1,87 @@
-"""Regenerate lora_compiler/axolotl_keys.txt: every top-level key an Axolotl config may hold.
+"""Regenerate lora_compiler/axolotl_keys.json: the tree of keys an Axolotl config may hold.
 
-Reads the pydantic schema sources of an Axolotl checkout (core schemas and plugin args) with
-`ast` (nothing is imported or executed) and collects field names and their aliases, so the
-unknown-key rule can tell a typo from a real Axolotl key it does not care about.
-
-    python scripts/gen_axolotl_keys.py /path/to/axolotl [commit-or-version]
+Run with the Python of a venv where the real axolotl is installed (it is imported, read, never
+run on a config): `/work/venvs/axo019/bin/python scripts/gen_axolotl_keys.py`. Walks
+AxolotlInputConfig's pydantic fields recursively and writes, per path ("" for the top level,
+"peft", "peft.loftq_config", "fsdp_config", "datasets[]", "datasets[].type", ...), the field names
+and aliases accepted there, and per plugin module the keys its args class adds when `plugins:` lists
+it. Axolotl ignores (drops) every other key: pydantic's default extra="ignore".
 """
 
 from __future__ import annotations
 
-import ast
+import importlib
+import json
 import sys
+import types
+import typing
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import AliasChoices, AliasPath, BaseModel
+
+PLUGIN_ARGS = (  # axolotl 0.19.0 integrations with an args class
+    "cut_cross_entropy.CutCrossEntropyArgs", "grokfast.GrokfastArgs", "kd.KDArgs", "lm_eval.LMEvalArgs",
+    "spectrum.SpectrumArgs", "liger.LigerArgs", "kernels.KernelsArgs", "diffusion.DiffusionArgs", "mora.MoraArgs",
+    "hatchery.args.HatcheryArgs", "nemo_gym.NemoGymArgs", "swanlab.SwanLabConfig", "densemixer.args.DenseMixerArgs",
+    "expert_parallel.ExpertParallelArgs",
+)
 
 
-def keys_in(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
-        for stmt in cls.body:
-            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                name = stmt.target.id
-                if not name.startswith("_") and name != "model_config":
-                    found.add(name)
-                call = stmt.value
-                if isinstance(call, ast.Call):
-                    for kw in call.keywords:
-                        if kw.arg in ("alias", "validation_alias") and isinstance(kw.value, ast.Constant):
-                            found.add(str(kw.value.value))
-    return found
+def keys_of(model: type[BaseModel]) -> set[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        names.add(name)
+        if field.alias:
+            names.add(field.alias)
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias] if alias else []
+        for choice in choices:
+            names.add(str(choice.path[0]) if isinstance(choice, AliasPath) else str(choice))
+    return names
 
 
-def main(root: str, version: str = "unknown") -> None:
-    base = Path(root) / "src" / "axolotl"
-    files = sorted((base / "utils" / "schemas").rglob("*.py")) + sorted((base / "integrations").rglob("args.py"))
-    keys = set().union(*(keys_in(f) for f in files))
-    out = Path(__file__).resolve().parent.parent / "lora_compiler" / "axolotl_keys.txt"
-    header = f"# Top-level and nested Axolotl config keys, from axolotl {version} schemas (scripts/gen_axolotl_keys.py)\n"
-    out.write_text(header + "".join(f"{k}\n" for k in sorted(keys)), encoding="utf-8")
-    print(f"{len(keys)} keys from {len(files)} files -> {out}")
+def members(tp: Any) -> list[tuple[str, type[BaseModel]]]:
+    """(suffix, model) for the pydantic models inside a field type: '' direct, '[]' list items."""
+    origin = get_origin(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [("", tp)]
+    if origin is typing.Annotated:
+        return members(get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return [m for arg in get_args(tp) for m in members(arg)]
+    if origin in (list, tuple, set, frozenset):
+        return [("[]" + s, m) for arg in get_args(tp) if arg is not Ellipsis for s, m in members(arg)]
+    return []
+
+
+def walk(model: type[BaseModel], path: str, out: dict[str, set[str]], seen: tuple[type, ...] = ()) -> None:
+    out.setdefault(path, set()).update(keys_of(model))
+    if model in seen:
+        return
+    for name, field in model.model_fields.items():
+        for suffix, sub in members(field.annotation):
+            walk(sub, (f"{path}.{name}" if path else name) + suffix, out, (*seen, model))
+
+
+def main() -> None:
+    from axolotl.utils.schemas.config import AxolotlInputConfig
+
+    paths: dict[str, set[str]] = {}
+    walk(AxolotlInputConfig, "", paths)
+    plugins: dict[str, list[str]] = {}
+    for dotted in PLUGIN_ARGS:
+        module, cls = f"axolotl.integrations.{dotted}".rsplit(".", 1)
+        plugin = module.removesuffix(".args")
+        plugins[plugin] = sorted(keys_of(getattr(importlib.import_module(module), cls)))
+    doc = {"axolotl": version("axolotl"), "generated_by": "scripts/gen_axolotl_keys.py",
+           "paths": {p: sorted(k) for p, k in sorted(paths.items())}, "plugins": plugins}
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "lora_compiler" / \
+        "axolotl_keys.json"
+    out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"{len(doc['paths'][''])} top-level keys, {len(paths) - 1} nested paths, {len(plugins)} plugins -> {out}")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main()

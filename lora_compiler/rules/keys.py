@@ -1,38 +1,100 @@
-"""Keys Axolotl would silently ignore: typos of adapter keys are found before a run trains the wrong thing."""
+"""Keys Axolotl silently drops: typos, nested keys at the wrong level, plugin keys without their plugin.
+
+Axolotl 0.19's pydantic models ignore (drop) unknown keys at every level, so a misspelt key
+silently changes what is trained. The key tree (`axolotl_keys.json`, generated from the real
+Axolotl by scripts/gen_axolotl_keys.py) says which keys each level accepts; a key is checked
+against its own level, and "did you mean" only proposes keys of that level.
+"""
 
 from __future__ import annotations
 
 import difflib
+import json
 from functools import lru_cache
 from importlib.resources import files
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
-from ..pipeline.spec import AdapterSpec
 from ..results.findings import Finding, Severity
 from .context import Context
 from .registry import rule
 
+# Read raw by a rule of their own, which says more than "unknown" (startup.py, model_rules.py).
+REPORTED_ELSEWHERE = frozenset({"lora_exclude_modules", "unsloth_cross_entropy_loss", "unsloth_lora_mlp",
+                                "unsloth_lora_qkv", "unsloth_lora_o", "unsloth_rms_norm", "unsloth_rope"})
+
 
 @lru_cache(maxsize=1)
+def key_tree() -> dict[str, Any]:
+    return json.loads((files("lora_compiler") / "axolotl_keys.json").read_text(encoding="utf-8"))
+
+
 def known_keys() -> frozenset[str]:
-    """Every Axolotl config key (generated list) plus this tool's own adapter keys and aliases."""
-    text = (files("lora_compiler") / "axolotl_keys.txt").read_text(encoding="utf-8")
-    keys = {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
-    for name, field in AdapterSpec.model_fields.items():
-        keys.add(field.alias or name)
-        keys.add(name)
-    return frozenset(keys)
+    """The top-level keys Axolotl 0.19 declares (plugin keys not included)."""
+    return frozenset(key_tree()["paths"][""])
 
 
-@rule("unknown-key", Severity.WARNING, "A top-level key that Axolotl does not know.",
-      """Axolotl ignores keys it does not know, so a misspelt adapter key (lora_targt_modules,
-      peft_use_dora typed as peft_dora) silently changes what is trained. Real Axolotl keys that
-      do not shape the adapter (datasets, optimizer, ...) are not flagged.""", stage="config")
-def unknown_keys(ctx: Context) -> Iterable[Finding]:
-    known = known_keys()
-    for key in ctx.doc.values:
-        if not isinstance(key, str) or key in known:
+def _plugin_keys(values: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
+    """Keys the listed plugins add, and for every plugin key the plugin module that declares it."""
+    listed = [str(p) for p in values.get("plugins") or [] if isinstance(p, str)]
+    active: set[str] = set()
+    owner: dict[str, str] = {}
+    for module, keys in key_tree()["plugins"].items():
+        for key in keys:
+            owner.setdefault(key, module)
+        if any(p == module or p.startswith(module + ".") for p in listed):
+            active.update(keys)
+    return active, owner
+
+
+def _nested(values: Any, path: str, at: tuple[Any, ...]) -> Iterator[tuple[str, tuple[Any, ...], str]]:
+    """(level path, key path, key) for every key inside a block the tree types, recursively."""
+    paths = key_tree()["paths"]
+    items = [(f"{path}[]", (*at, i), v) for i, v in enumerate(values)] if isinstance(values, list) else \
+        [(path, at, values)]
+    for level, where, block in items:
+        if level not in paths or not isinstance(block, dict):
             continue
-        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
-        hint = f"did you mean '{close[0]}'?" if close else "remove it, or check Axolotl's config reference"
-        yield ctx.finding("unknown-key", f"unknown key '{key}': Axolotl ignores it", key, hint=hint)
+        for key, value in block.items():
+            yield level, (*where, key), key
+            child = f"{level}.{key}" if level else str(key)
+            if child in paths or f"{child}[]" in paths:
+                yield from _nested(value, child, (*where, key))
+
+
+@rule("unknown-key", Severity.WARNING, "A key that Axolotl does not know at that level.",
+      """Axolotl 0.19 drops keys its schema does not declare, at the top level and inside typed blocks
+      (peft, peft.loftq_config, fsdp_config, trl, datasets entries, ...), so a misspelt adapter key
+      (lora_targt_modules), a nested key written at the top level (loftq_bits) or a typo inside a block
+      (peft.loftq_config.loftq_bit) silently changes what is trained. A plugin's keys count only when
+      `plugins:` lists that plugin.""", stage="config")
+def unknown_keys(ctx: Context) -> Iterable[Finding]:
+    tree = key_tree()["paths"]
+    top = set(tree[""])
+    active, owner = _plugin_keys(ctx.doc.values)
+    nested_home = {k: p for p in sorted(tree, reverse=True) if p for k in tree[p]}
+    for key in ctx.doc.values:
+        if not isinstance(key, str) or key in top or key in active or key in REPORTED_ELSEWHERE:
+            continue
+        if key in owner:
+            yield ctx.finding("unknown-key", f"'{key}' is a key of the plugin {owner[key]}: Axolotl ignores it unless "
+                              "plugins lists that plugin", key, hint=f"add the plugin of {owner[key]} to plugins:")
+        elif key in nested_home and key not in top:
+            home = nested_home[key].replace("[]", "[...]")
+            yield ctx.finding("unknown-key", f"'{key}' belongs under {home}: at the top level Axolotl ignores it", key,
+                              hint=f"move it into the {home} block")
+        else:
+            yield _unknown(ctx, key, (key,), sorted(top | active), "at the top level")
+    for level, where, key in _nested({k: v for k, v in ctx.doc.values.items() if k in top}, "", ()):
+        if level and isinstance(key, str) and key not in tree[level] and not _fsdp_prefixed(level, key, tree):
+            yield _unknown(ctx, key, where, tree[level], f"in {level.replace('[]', '[...]')}")
+
+
+def _fsdp_prefixed(level: str, key: str, tree: dict[str, list[str]]) -> bool:
+    """fsdp_config's fsdp_-prefixed spellings: Axolotl strips the prefix (check_fsdp_config_kwargs_prefix)."""
+    return level == "fsdp_config" and key.startswith("fsdp_") and key.removeprefix("fsdp_") in tree[level]
+
+
+def _unknown(ctx: Context, key: str, where: tuple[Any, ...], level_keys: Iterable[str], place: str) -> Finding:
+    close = difflib.get_close_matches(key, sorted(level_keys), n=1, cutoff=0.75)
+    hint = f"did you mean '{close[0]}'?" if close else "remove it, or check Axolotl's config reference"
+    return ctx.finding("unknown-key", f"unknown key '{key}' {place}: Axolotl ignores it", where, hint=hint)

@@ -139,8 +139,9 @@ def exclude_modules_ignored(ctx: Context) -> Iterable[Finding]:
     if not ex:
         return
     kept = [n for n in ctx.module_names if peft_selects(n, ctx.plan.target_modules) and peft_selects(n, ex)]
-    what = (f"the {len(kept)} targeted module{'s' if len(kept) > 1 else ''} it names stay{'' if len(kept) > 1 else 's'} trained (e.g. {kept[0]})" if kept
-            else "it names no targeted module anyway")
+    many = len(kept) > 1
+    what = (f"the {len(kept)} targeted module{'s' if many else ''} it names stay{'' if many else 's'} trained "
+            f"(e.g. {kept[0]})" if kept else "it names no targeted module anyway")
     yield ctx.finding("exclude-modules-ignored", f"Axolotl 0.19 drops lora_exclude_modules (no schema field declares "
                       f"it): PEFT gets no exclude_modules and {what}", "lora_exclude_modules",
                       hint="list the modules to train in lora_target_modules (names or one regex) instead")

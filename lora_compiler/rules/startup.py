@@ -1,0 +1,182 @@
+"""Axolotl 0.19's start-up validators that refuse a LoRA/QLoRA config: checked from the YAML alone.
+
+Each entry mirrors one pydantic validator of Axolotl 0.19.0 (`axolotl/utils/schemas/`), named in
+its doc, with the condition written in YAML keys. They run in `lint --no-model`: none needs a model
+or hardware. Validators that depend on the GPU (bf16 support, compute capability, WORLD_SIZE) are
+listed as out of scope in docs/rules.md; those defined on `AxolotlConfigWCapabilities` run under
+Axolotl's CLI on any GPU machine, so they are mirrored as if one GPU were present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from ..results.findings import Finding, Severity
+from .context import Context
+from .registry import rule
+
+Values = Mapping[str, Any]
+KERNELS = ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel")
+LORA = ("lora", "qlora")
+
+
+@dataclass(frozen=True)
+class Validator:
+    id: str
+    summary: str
+    source: str  # Axolotl 0.19 file and validator
+    check: Callable[[Values], tuple[str, str] | None]  # (message, YAML key to point at) when Axolotl refuses
+
+
+def _kernel(v: Values) -> str | None:
+    return next((k for k in KERNELS if v.get(k)), None)
+
+
+def _fsdp(v: Values) -> bool:
+    return v.get("fsdp_config") is not None or v.get("fsdp") is not None
+
+
+def _quantize_moe(v: Values) -> tuple[str, str] | None:
+    if not v.get("quantize_moe_experts"):
+        return None
+    if v.get("lora_target_linear"):
+        return ("lora_target_linear is not compatible with quantize_moe_experts. Use lora_target_parameters to "
+                "target expert weights instead.", "lora_target_linear")
+    if v.get("adapter") not in LORA:
+        return "quantize_moe_experts requires adapter: lora or qlora", "quantize_moe_experts"
+    if not (v.get("load_in_4bit") or v.get("load_in_8bit")):
+        return "quantize_moe_experts requires load_in_4bit or load_in_8bit", "quantize_moe_experts"
+    return None
+
+
+def _ple(v: Values) -> tuple[str, str] | None:
+    if not v.get("ple_cpu_offload"):
+        return None
+    if _fsdp(v):
+        return "ple_cpu_offload is not compatible with FSDP", "ple_cpu_offload"
+    if v.get("deepspeed"):
+        return "ple_cpu_offload is not compatible with DeepSpeed", "ple_cpu_offload"
+    if not ((v.get("adapter") == "qlora" and v.get("load_in_4bit"))
+            or (v.get("adapter") == "lora" and v.get("load_in_8bit"))):
+        return "ple_cpu_offload requires qlora with load_in_4bit or lora with load_in_8bit", "ple_cpu_offload"
+    return None
+
+
+def _relora(v: Values) -> tuple[str, str] | None:
+    if not v.get("relora"):
+        return None
+    if not v.get("jagged_restart_steps"):
+        return "jagged_restart_steps must be set to use ReLoRA", "relora"
+    if v.get("adapter") not in LORA:
+        return "cfg.adapter must be lora or qlora to use ReLoRA", "relora"
+    if _fsdp(v):
+        return "fsdp not supported with ReLoRA", "relora"
+    if v.get("deepspeed"):
+        return "deepspeed not supported with ReLoRA", "relora"
+    if v.get("lr_scheduler") == "one_cycle":
+        return "ReLoRA is not compatible with the one_cycle scheduler", "lr_scheduler"
+    if v.get("flash_attn_fuse_mlp"):
+        return "Fused modules are not supported with ReLoRA", "flash_attn_fuse_mlp"
+    return None
+
+
+def _qat(v: Values) -> tuple[str, str] | None:
+    if not v.get("qat"):
+        return None
+    if v.get("peft"):
+        return "QAT and PEFT cannot be used together.", "qat"
+    for bits in ("load_in_8bit", "load_in_4bit"):
+        if v.get(bits):
+            return f"QAT and {bits} cannot be used together.", bits
+    return None
+
+
+UNSLOTH = ("unsloth_cross_entropy_loss", "unsloth_lora_mlp", "unsloth_lora_qkv", "unsloth_lora_o", "unsloth_rms_norm",
+           "unsloth_rope")
+
+
+def _unsloth(v: Values) -> tuple[str, str] | None:
+    found = [k for k in UNSLOTH if v.get(k)]
+    if not found:
+        return None
+    return (f"`{'`, `'.join(found)}` {'has' if len(found) == 1 else 'have'} been removed. Please use "
+            "`lora_mlp_kernel`, `lora_qkv_kernel`, `lora_o_kernel` instead.", found[0])
+
+
+def _when(cond: Callable[[Values], Any], message: str, key: str | Callable[[Values], str]) -> Callable:
+    def check(v: Values) -> tuple[str, str] | None:
+        return (message, key(v) if callable(key) else key) if cond(v) else None
+    return check
+
+
+VALIDATORS: tuple[Validator, ...] = (
+    Validator("axolotl-lr-groups-loraplus", "lr_groups and loraplus_lr_ratio together.",
+              "schemas/validation.py LoRAValidationMixin.check_lr_groups",
+              _when(lambda v: v.get("lr_groups") and v.get("loraplus_lr_ratio"),
+                    "lr_groups and loraplus_lr_ratio cannot be used together.", "loraplus_lr_ratio")),
+    Validator("axolotl-unfrozen-with-layers", "unfrozen_parameters with peft_layers_to_transform.",
+              "schemas/validation.py LoRAValidationMixin.check_frozen",
+              _when(lambda v: v.get("adapter") and v.get("peft_layers_to_transform") and v.get("unfrozen_parameters"),
+                    "`unfrozen_parameters` used with `peft_layers_to_transform` can have unexpected behavior.",
+                    "unfrozen_parameters")),
+    Validator("axolotl-fused-mlp-lora", "flash_attn_fuse_mlp with LoRA/QLoRA.",
+              "schemas/validation.py LoRAValidationMixin.check_fused_lora",
+              _when(lambda v: v.get("adapter") in LORA and v.get("flash_attn_fuse_mlp"),
+                    "Fused modules are not supported with LoRA/QLoRA", "flash_attn_fuse_mlp")),
+    Validator("axolotl-onebitllms-lora", "use_onebitllms with LoRA/QLoRA.",
+              "schemas/validation.py LoRAValidationMixin.check_onebitllms_lora",
+              _when(lambda v: v.get("adapter") in LORA and v.get("use_onebitllms"),
+                    "LoRA/QLoRA is not supported with use_onebitllms", "use_onebitllms")),
+    Validator("axolotl-lora-kernels-8bit", "LoRA kernels with 8-bit LoRA.",
+              "schemas/validation.py LoRAValidationMixin.check_lora_kernels_8bit",
+              _when(lambda v: _kernel(v) and v.get("adapter") == "lora" and v.get("load_in_8bit"),
+                    "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with 8-bit LoRA a the "
+                    "moment.", lambda v: _kernel(v) or "load_in_8bit")),
+    Validator("axolotl-lora-kernels-remote-code", "LoRA kernels with trust_remote_code.",
+              "schemas/validation.py LoRAValidationMixin.check_lora_kernels_trust_remote_code",
+              _when(lambda v: _kernel(v) and v.get("trust_remote_code"),
+                    "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with trust_remote_code.",
+                    lambda v: _kernel(v) or "trust_remote_code")),
+    Validator("axolotl-quantize-moe-experts", "quantize_moe_experts with lora_target_linear, no LoRA or no 4/8-bit.",
+              "schemas/config.py AxolotlConfigWCapabilities.check_quantize_moe_experts", _quantize_moe),
+    Validator("axolotl-reentrant-unfrozen", "unfrozen_parameters with reentrant gradient checkpointing.",
+              "schemas/validation.py TrainingValidationMixin.check_use_reentrant_mismatch",
+              _when(lambda v: v.get("unfrozen_parameters") and isinstance(v.get("gradient_checkpointing_kwargs"), dict)
+                    and v["gradient_checkpointing_kwargs"].get("use_reentrant") is True,
+                    "`use_reentrant` must be false when used with partially frozen model.", "unfrozen_parameters")),
+    Validator("axolotl-ple-cpu-offload", "ple_cpu_offload without qlora+4-bit or lora+8-bit, or with FSDP/DeepSpeed.",
+              "schemas/config.py AxolotlInputConfig.check_ple_cpu_offload", _ple),
+    Validator("axolotl-quantization-config-bnb", "model_quantization_config with load_in_8bit/load_in_4bit.",
+              "schemas/validation.py SystemValidationMixin.check_model_quantization_config_vs_bnb",
+              _when(lambda v: v.get("model_quantization_config") and (v.get("load_in_8bit") or v.get("load_in_4bit")),
+                    "model_quantization_config and load_in_8bit or load_in_4bit cannot be used together.",
+                    "model_quantization_config")),
+    Validator("axolotl-qat-peft", "QAT with a peft block or 4/8-bit loading.",
+              "schemas/config.py AxolotlConfigWCapabilities.check_qat_config", _qat),
+    Validator("axolotl-relora", "ReLoRA without jagged_restart_steps, LoRA, or with FSDP/DeepSpeed/one_cycle/fused MLP.",
+              "schemas/validation.py ComplexValidationMixin.check_relora", _relora),
+    Validator("axolotl-fsdp-deepspeed", "deepspeed with the fsdp list.",
+              "schemas/validation.py SystemValidationMixin.check_fsdp_deepspeed",
+              _when(lambda v: v.get("deepspeed") and v.get("fsdp"), "deepspeed and fsdp cannot be used together.",
+                    "fsdp")),
+    Validator("axolotl-deprecated-unsloth", "unsloth_lora_* / unsloth_* keys Axolotl removed.",
+              "schemas/validation.py check_deprecated_unsloth_fields", _unsloth),
+)
+
+
+def _register(validator: Validator) -> None:
+    doc = (f"Axolotl 0.19 refuses the config at start-up (`axolotl/utils/{validator.source}`), before "
+           "any model is loaded; lint says so from the YAML alone.")
+
+    @rule(validator.id, Severity.ERROR, validator.summary, doc, stage="config")
+    def check(ctx: Context) -> Iterable[Finding]:
+        found = validator.check(ctx.doc.values)
+        if found:
+            message, key = found
+            yield ctx.finding(validator.id, f"Axolotl refuses this config at start-up: {message}", key,
+                              hint=f"see axolotl/utils/{validator.source.split()[0]}")
+
+
+for _validator in VALIDATORS:
+    _register(_validator)
