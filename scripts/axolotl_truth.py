@@ -257,6 +257,7 @@ def run_one(path, models_dirs):
         rec["auto_loader"] = getattr(loader, "__name__", str(loader))
         rec["base_params"] = sum(p.numel() for p in model.parameters())
 
+        config_only_rl = False
         if cfg.adapter in ("lora", "qlora"):
             from axolotl.loaders.adapter import load_lora
 
@@ -291,10 +292,8 @@ def run_one(path, models_dirs):
                 model = peft_model
             else:
                 rec["note"] = (
-                    "DPO/IPO/KTO: ModelLoader returns the bare model (config_only); "
-                    "'trainable' is counted on it as train.py sees it. The RL "
-                    "trainer (TRL, peft_config=...) wraps it later, so training "
-                    "updates the peft_trainable params."
+                    "DPO/IPO/KTO: ModelLoader returns the bare model (config_only) and "
+                    "train.py freezes it; the RL trainer (TRL, peft_config=...) wraps it later."
                 )
         elif cfg.adapter:
             rec["note"] = f"adapter {cfg.adapter!r} not handled by this driver"
@@ -307,6 +306,12 @@ def run_one(path, models_dirs):
             freeze_layers_except(model, cfg.unfrozen_parameters)
         if cfg.freeze_mm_modules:
             freeze_mm_modules(model)
+        if cfg.adapter in ("lora", "qlora") and config_only_rl:
+            # what the RL trainer then does with peft_config (TRL: get_peft_model on the frozen model)
+            import peft
+
+            model = peft.get_peft_model(model, lora_config)
+            rec["note"] += " 'trainable' is counted after that wrap (peft.get_peft_model, as TRL calls it)."
         total, sliced, names, slices = trainable_stats(model, cfg.unfrozen_parameters)
         rec["trainable"] = total
         rec["trainable_sliced"] = sliced

@@ -290,3 +290,28 @@ def test_a_batch_keeps_tied_embeddings_tied_after_modules_to_save(model_dir: Cal
     alone = [compile_config(c, Options(offline=True)).report for c in configs]
     assert session.builds == 1
     assert [r.to_dict() for r in batch] == [r.to_dict() for r in alone]
+
+
+@pytest.mark.parametrize("init, fails", [("pissa", True), ("olora", True), ("orthogonal", True), ("gaussian", False)])
+def test_peft_initialises_fused_experts_only_without_their_weights(init: str, fails: bool) -> None:
+    """The fact rule init-needs-module-weights stands on, measured on a tiny real Mixtral: PiSSA, OLoRA and
+    orthogonal init read module.weight, which a fused-expert ParamWrapper's module lacks."""
+    import warnings
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, MixtralConfig
+
+    from lora_compiler.rules.model_rules import WEIGHT_INITS
+
+    config = MixtralConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
+                           num_key_value_heads=2, num_local_experts=2, vocab_size=64)
+    model = AutoModelForCausalLM.from_config(config)
+    lora = LoraConfig(r=2, target_modules=["q_proj", "w1", "w2", "w3"], init_lora_weights=init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if fails:
+            with pytest.raises(AttributeError, match="has no attribute 'weight'"):
+                get_peft_model(model, lora)
+        else:
+            get_peft_model(model, lora)
+    assert init.startswith(WEIGHT_INITS) == fails

@@ -134,11 +134,23 @@ def _shrink_value(key: str, value: Any, cfg: Config, layers: int, old_layers: in
         if key.endswith("_layers") and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return _layer_subset(value, old_layers, layers)
         if old_layers is not None and len(value) == old_layers:  # per-layer list: layer_types & co.
-            return value[:layers]
+            return _per_layer(value, layers)
         return value
     if isinstance(value, dict) and key in ("rope_scaling", "rope_parameters"):
         return _shrink_rope(value, cfg)
     return value
+
+
+def _per_layer(value: list[Any], layers: int) -> list[Any]:
+    """The first `layers` entries of a per-layer list, with the last ones swapped for kinds the cut
+    would lose (gemma-3-270m's layer_types: five sliding layers before the first full one)."""
+    kept = value[:layers]
+    if not all(isinstance(v, str) for v in value):
+        return kept
+    missing = [kind for kind in dict.fromkeys(value) if kind not in kept]
+    if missing and len(missing) < layers:
+        kept = kept[: layers - len(missing)] + missing
+    return kept
 
 
 def _layer_subset(indices: list[int], old_layers: int | None, layers: int) -> list[int]:

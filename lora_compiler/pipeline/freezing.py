@@ -133,7 +133,8 @@ def freeze(params: Iterable[Parameter], unfrozen: Sequence[str] | None, freeze_m
     if unfrozen and any(p.rows is None for p in params):
         zero_d = next(p.name for p in params if p.rows is None)
         errors.append((None, f"freeze_layers_except fails on the 0-d parameter {zero_d} (len() of a 0-d tensor)"))
-    groups = tuple(Group(g, peft.get(g, 0), trained.get(g, 0), grads.get(g, 0)) for g in sorted(set(peft) | set(trained)))
+    names = sorted(set(peft) | set(trained))
+    groups = tuple(Group(g, peft.get(g, 0), trained.get(g, 0), grads.get(g, 0)) for g in names)
     return Freezing(
         trainable=sum(trained.values()), with_gradients=sum(grads.values()), peft_trainable=sum(peft.values()),
         groups=groups, unmatched=tuple(i for i, p in enumerate(patterns) if not p.error and not hits[i]),

@@ -32,4 +32,9 @@ def rules_markdown() -> str:
     lines.append("")
     for r in all_rules():
         lines += [f"## {r.id}", "", r.doc, ""]
-    return "\n".join(lines)
+    lines += ["## Out of scope: Axolotl start-up checks that need the training machine", "",
+              "These Axolotl 0.19 checks decide from the hardware or the installed packages, which a",
+              "pre-flight check on another machine cannot know; they are not mirrored.", "",
+              "| Axolotl check | why |", "|---|---|"]
+    lines += [f"| {what} | {why} |" for what, why in startup.OUT_OF_SCOPE]
+    return "\n".join(lines) + "\n"

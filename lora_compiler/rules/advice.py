@@ -50,9 +50,10 @@ def _targeted(ctx: Context, name: str) -> bool:
 
 
 @rule("moe-router-targeted", W, "A target name reaches an MoE router.",
-      """The router (gate) decides which experts see each token. Adapting a Linear router changes
-      routing and is rarely intended; under transformers 5 most routers are TopKRouter modules that
-      PEFT cannot wrap at all, so targeting them fails (an error then).""", stage="model")
+      """The router (gate) decides which experts see each token. Adapting it changes routing and is
+      rarely intended. Under transformers 5 most routers are TopKRouter modules, not Linear: PEFT 0.20
+      adapts their weight parameter directly (ParamWrapper), as the real Axolotl 0.19 run shows on
+      Mixtral (an older PEFT refuses them: peft-refused then).""", stage="model")
 def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
     experts = num_experts(ctx.skeleton.config)
     if not experts:
@@ -65,9 +66,10 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
         suffix = name.rsplit(".", 1)[-1]
         yield ctx.finding(
             "moe-router-targeted", f"{len(hits)} MoE router modules ('{suffix}', {cls}) are targeted"
-            + ("" if linear else f": PEFT cannot wrap {cls} and will refuse the config"),
+            + ("" if linear else f": {cls} is not a Linear, so PEFT adapts its weight parameter directly "
+               "(ParamWrapper)"),
             "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
-            severity=W if linear else Severity.ERROR, hint=f"name the targets in lora_target_modules without "
+            hint=f"name the targets in lora_target_modules without "
             f"'{suffix}' (Axolotl 0.19 ignores lora_exclude_modules)")
 
 

@@ -158,3 +158,31 @@ def pattern_matches_nothing(ctx: Context) -> Iterable[Finding]:
             if not any(pattern_key_matches(pattern, n) for n in wrapped):
                 yield ctx.finding("pattern-matches-nothing", f"{key} key '{pattern}' matches no wrapped module",
                                   (key, pattern), hint="keys are matched against the end of wrapped module names")
+
+
+# init_lora_weights values PEFT computes from each wrapped module's .weight (SVD, QR): a fused-expert
+# ParamWrapper has none. Measured with PEFT 0.20 on a tiny real Mixtral (tests/test_inject.py).
+WEIGHT_INITS = ("pissa", "olora", "orthogonal")
+
+
+@rule("init-needs-module-weights", E, "A data-dependent LoRA initialisation over fused MoE expert parameters.",
+      """PiSSA, OLoRA and orthogonal initialisation read each wrapped module's weight; PEFT wraps fused
+      expert parameters (transformers 5 MoE experts) with ParamWrapper, whose module has no .weight, so
+      get_peft_model fails with "...Experts object has no attribute 'weight'" when training starts.
+      CorDA needs PEFT's preprocess_corda, which Axolotl never runs, so it fails on every model.""",
+      stage="report")
+def init_needs_module_weights(ctx: Context) -> Iterable[Finding]:
+    init = ctx.spec.peft_init_lora_weights
+    if not isinstance(init, str):
+        return
+    if init.startswith("corda"):
+        yield ctx.finding("init-needs-module-weights", "PEFT's CorDA initialisation needs preprocess_corda, which "
+                          "Axolotl does not run: get_peft_model fails", "peft_init_lora_weights",
+                          hint="use pissa, olora or the default initialisation")
+        return
+    experts = [m["name"] for m in ctx.report.modules if m.get("kind") == "parameter"]
+    if init.startswith(WEIGHT_INITS) and experts:
+        yield ctx.finding("init-needs-module-weights", f"init_lora_weights {init!r} reads each wrapped module's "
+                          f"weight, but the {len(experts)} fused expert targets (e.g. {experts[0]}) have none: "
+                          "PEFT's get_peft_model fails", "peft_init_lora_weights",
+                          hint="leave the experts out of the targets, or use the default (or gaussian) initialisation")

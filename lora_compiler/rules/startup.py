@@ -26,7 +26,7 @@ class Validator:
     id: str
     summary: str
     source: str  # Axolotl 0.19 file and validator
-    check: Callable[[Values], tuple[str, str] | None]  # (message, YAML key to point at) when Axolotl refuses
+    check: Callable[[Values], tuple[str, Any] | None]  # (message, YAML key or key path) when Axolotl refuses
 
 
 def _kernel(v: Values) -> str | None:
@@ -104,6 +104,39 @@ def _unsloth(v: Values) -> tuple[str, str] | None:
             "`lora_mlp_kernel`, `lora_qkv_kernel`, `lora_o_kernel` instead.", found[0])
 
 
+def _early_stopping(v: Values) -> tuple[str, Any] | None:
+    if not v.get("early_stopping_patience"):
+        return None
+    save, every = v.get("save_steps"), v.get("eval_steps")
+    if not save or not every:
+        return ("`early_stopping_patience` requires save_steps and eval_steps to be set. eval_steps should evenly "
+                "divide save_steps.", "early_stopping_patience")
+    if isinstance(save, (int, float)) and isinstance(every, (int, float)) and save % every != 0:
+        return "`early_stopping_patience` requires that eval_steps should evenly divide save_steps.", "eval_steps"
+    return None
+
+
+def _target_regex(v: Values) -> tuple[str, Any] | None:
+    targets = v.get("lora_target_modules")
+    if not isinstance(targets, list):
+        return None
+    bad = [(i, t) for i, t in enumerate(targets) if isinstance(t, str) and not _compiles(t)]
+    if not bad:
+        return None
+    return (f"lora_target_modules contains invalid regex pattern(s): {[t for _, t in bad]}",
+            ("lora_target_modules", bad[0][0]))
+
+
+def _compiles(pattern: str) -> bool:
+    import re
+
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return False
+    return True
+
+
 def _when(cond: Callable[[Values], Any], message: str, key: str | Callable[[Values], str]) -> Callable:
     def check(v: Values) -> tuple[str, str] | None:
         return (message, key(v) if callable(key) else key) if cond(v) else None
@@ -154,14 +187,36 @@ VALIDATORS: tuple[Validator, ...] = (
                     "model_quantization_config")),
     Validator("axolotl-qat-peft", "QAT with a peft block or 4/8-bit loading.",
               "schemas/config.py AxolotlConfigWCapabilities.check_qat_config", _qat),
-    Validator("axolotl-relora", "ReLoRA without jagged_restart_steps, LoRA, or with FSDP/DeepSpeed/one_cycle/fused MLP.",
+    Validator("axolotl-relora", "ReLoRA without jagged_restart_steps or LoRA, or with FSDP, DeepSpeed, one_cycle "
+              "or a fused MLP.",
               "schemas/validation.py ComplexValidationMixin.check_relora", _relora),
     Validator("axolotl-fsdp-deepspeed", "deepspeed with the fsdp list.",
               "schemas/validation.py SystemValidationMixin.check_fsdp_deepspeed",
               _when(lambda v: v.get("deepspeed") and v.get("fsdp"), "deepspeed and fsdp cannot be used together.",
                     "fsdp")),
+    Validator("axolotl-target-modules-regex", "A lora_target_modules entry that is not a valid regex.",
+              "schemas/config.py AxolotlInputConfig.check_lora_target_modules_regex", _target_regex),
+    Validator("axolotl-early-stopping", "early_stopping_patience without save_steps and eval_steps that divide it.",
+              "schemas/validation.py check_early_stopping", _early_stopping),
     Validator("axolotl-deprecated-unsloth", "unsloth_lora_* / unsloth_* keys Axolotl removed.",
               "schemas/validation.py check_deprecated_unsloth_fields", _unsloth),
+)
+
+
+# Axolotl 0.19 start-up checks that depend on this machine, not on the YAML: not mirrored.
+OUT_OF_SCOPE: tuple[tuple[str, str], ...] = (
+    ("schemas/config.py AxolotlConfigWCapabilities bf16/fp8/tf32 checks", "need the GPU's bf16, fp8 and tf32 support"),
+    ("check_quantize_moe_experts (ROCm branch)", "needs the GPU's compute capability (CUDA vs ROCm)"),
+    ("check_multigpu_lora_kernels, check_ple_cpu_offload_multi_gpu, check_rl_config_gradient_checkpointing",
+     "need the number of GPUs (WORLD_SIZE at launch)"),
+    ("check_auto_enable_lora_kernels", "turns LoRA kernels on by torch version, GPU count and model support; it "
+     "changes how LoRA runs, not what is trained"),
+    ("check_qat_config, check_fsdp_torch_version (torch version)", "need the training machine's torch"),
+    ("check_flash_attn_available, check_npu_config", "need the installed flash-attn build or an NPU"),
+    ("check_mistral_common_import", "needs the training environment's packages"),
+    ("normalize_config device/dtype resolution (bf16: auto, mps)", "follows the training machine's devices"),
+    ("loaders/utils.py check_model_config, loaders/tokenizer.py special-token checks",
+     "need the tokenizer (added tokens); lora_modules_to_save itself is checked against the model"),
 )
 
 
