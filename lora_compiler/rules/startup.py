@@ -235,3 +235,16 @@ def _register(validator: Validator) -> None:
 
 for _validator in VALIDATORS:
     _register(_validator)
+
+
+@rule("axolotl-fills-default", Severity.INFO, "Axolotl fills in a default that changes what is trained.",
+      """Axolotl 0.19's pydantic models fill defaults silently: a peft.loftq_config block without
+      loftq_bits (a typo such as loftq_bit included) still turns LoftQ on, at loftq_bits 4
+      (schemas/peft.py LoftQConfig).""", stage="config")
+def fills_default(ctx: Context) -> Iterable[Finding]:
+    peft = ctx.doc.values.get("peft")
+    loftq = peft.get("loftq_config") if isinstance(peft, dict) else None
+    if isinstance(loftq, dict) and "loftq_bits" not in loftq:
+        yield ctx.finding("axolotl-fills-default", "peft.loftq_config has no loftq_bits: Axolotl fills in 4 and LoftQ "
+                          "initialises the adapter at 4 bits", ("peft", "loftq_config"),
+                          hint="write loftq_bits explicitly (or drop the block to keep the default initialisation)")
