@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 MODEL = "meta-llama/Llama-3.1-8B"
 
-# (module, attribute path, stage label): the stages compile_config goes through, in order.
+# (module, attribute path, stage label): the stages compile_document goes through, in order.
 STAGES = (
     ("lora_compiler.pipeline.skeleton", "build", "skeleton"),
     ("lora_compiler.pipeline.targets", "plan_targets", "targets"),
@@ -85,19 +85,19 @@ class Stages:
 
 
 def measure(layer_counts: list[int], rounds: int) -> dict[str, Any]:
-    from lora_compiler.pipeline.compiler import compile_config
+    from lora_compiler.pipeline.compiler import compile_document
     from lora_compiler.pipeline.options import Options
 
     options = Options(offline=True)
     stages = Stages()
-    compile_config(config(2), options)  # warm-up: imports and first-call caches
+    compile_document(config(2), options)  # warm-up: imports and first-call caches
     samples: dict[int, list[dict[str, float]]] = {n: [] for n in layer_counts}
     modules: dict[int, int] = {}
     for _ in range(rounds):
         for layers in layer_counts:
             stages.spent.clear()
             start = time.perf_counter()
-            result = compile_config(config(layers), options)
+            result = compile_document(config(layers), options)
             total = time.perf_counter() - start
             if result.report is None or result.exit_code() != 0:
                 raise SystemExit(f"{layers} layers: compile failed: {result.findings}")
@@ -110,7 +110,7 @@ def measure(layer_counts: list[int], rounds: int) -> dict[str, Any]:
         "layers": {
             str(n): {"wrapped_modules": modules[n],
                      "seconds": {k: statistics.median(s[k] for s in samples[n]) for k in samples[n][0]},
-                     "calls": stages.count_calls(lambda n=n: compile_config(config(n), options))}
+                     "calls": stages.count_calls(lambda n=n: compile_document(config(n), options))}
             for n in layer_counts
         },
     }

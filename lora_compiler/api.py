@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .pipeline.compiler import CompileResult, Options
-from .pipeline.compiler import compile_config as _compile
+from .pipeline.compiler import compile_document as _compile
 from .pipeline.policy import Policy
 from .pipeline.session import Session
 from .results.findings import Finding, Severity

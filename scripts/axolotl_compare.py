@@ -43,10 +43,10 @@ def truth_answer(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def ours(path: Path, session: Any) -> dict[str, Any]:
-    from lora_compiler.pipeline.compiler import compile_config
+    from lora_compiler.pipeline.compiler import compile_document
     from lora_compiler.pipeline.options import Options
 
-    result = compile_config(path, Options(offline=True), session)
+    result = compile_document(path, Options(offline=True), session)
     report = result.report
     errors = sorted({f.rule for f in result.findings if f.severity.value == "error"})
     config = result.adapter_config or {}

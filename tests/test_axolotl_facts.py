@@ -55,12 +55,12 @@ def test_variant_gets_the_real_axolotl_s_answer(path: Path, session: Session, mo
 def test_gemma3_examples_freezing_trains_nothing_and_the_error_sits_on_unfrozen_parameters(
         stem: str, session: Session, monkeypatch: Any) -> None:
     """The shipped gemma3 examples' patterns (^model.language_model.*, ^lm_head.*) match no PeftModel name."""
-    from lora_compiler.pipeline.compiler import compile_config
+    from lora_compiler.pipeline.compiler import compile_document
     from lora_compiler.pipeline.options import Options
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = ROOT / "tests" / "axolotl_variants" / f"{stem}.yml"
-    result = compile_config(path, Options(offline=True), session)
+    result = compile_document(path, Options(offline=True), session)
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("unfrozen_parameters:"))
     (error,) = [f for f in result.findings if f.rule == "freezing-trains-nothing"]
     assert (error.line, error.column) == (line, 1)

@@ -15,7 +15,7 @@ import pytest
 from conftest import needs_modern_stack
 
 from lora_compiler.features.diff import DiffUsageError, diff, diff_conventions, diff_models, diff_pair
-from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.pipeline.compiler import Options, compile_document
 from lora_compiler.render import diff_json, diff_md, diff_text
 from lora_compiler.render.outputs import render_files
 
@@ -155,7 +155,7 @@ Fields marked * decide what is trained.
 def test_pair_two_outputs_with_different_rank_patterns(model_dir, write_yaml, tmp_path):
     base = f"base_model: {model_dir('llama')}\n{LORA}lora_target_modules: [q_proj, v_proj]\n"
     for name, extra in (("out_a", ""), ("out_b", "lora_rank_pattern:\n  q_proj: 16\n")):
-        result = compile_config(write_yaml(base + extra, f"{name}.yml"), OFFLINE)
+        result = compile_document(write_yaml(base + extra, f"{name}.yml"), OFFLINE)
         (tmp_path / name).mkdir()
         for file, text in render_files(result).items():
             (tmp_path / name / file).write_text(text, encoding="utf-8")
@@ -257,7 +257,7 @@ def test_inputs_that_cannot_be_diffed(model_dir, write_yaml, tmp_path):
     (tmp_path / "other.json").write_text('{"hello": 1}')
     assert "input-unreadable" in _rules(diff_pair(cfg, tmp_path / "other.json", OFFLINE).sides[1])
     (tmp_path / "out").mkdir()
-    for file, text in render_files(compile_config(cfg, OFFLINE)).items():
+    for file, text in render_files(compile_document(cfg, OFFLINE)).items():
         if file == "targets.json":
             (tmp_path / "out" / file).write_text(text)
     mixed = diff_pair(tmp_path / "out", cfg, OFFLINE)  # a YAML compiles, so a targets-only output compares

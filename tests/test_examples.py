@@ -12,7 +12,7 @@ import re
 import pytest
 from conftest import REPO
 
-from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.pipeline.compiler import Options, compile_document
 
 EXAMPLES = sorted((REPO / "fixtures" / "configs").glob("*.yml"))
 
@@ -23,7 +23,7 @@ def _expect(path, key: str) -> int:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_compiles_to_declared_figures(path):
-    result = compile_config(path, Options(offline=True))
+    result = compile_document(path, Options(offline=True))
     assert result.exit_code() == 0, result.findings
     assert result.report.model.config_source == "bundled"
     assert len(result.report.modules) == _expect(path, "modules")

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.pipeline.compiler import Options, compile_document
 from lora_compiler.pipeline.document import load_text
 from lora_compiler.pipeline.session import Session
 from lora_compiler.pipeline.spec import AdapterSpec
@@ -94,7 +94,7 @@ def _check_document(text: str, base: str) -> None:
     doc = load_text(text, "fuzz.yml")
     if isinstance(doc.values, dict) and "base_model" not in doc.values:
         doc.values["base_model"] = base
-    result = compile_config(doc, Options(offline=True), SESSION)  # an exception escaping fails the example
+    result = compile_document(doc, Options(offline=True), SESSION)  # an exception escaping fails the example
     for f in result.findings:
         _check_finding(f, text, "fuzz.yml")
     assert result.exit_code() == _expected_exit(result.findings, strict=False), result.findings

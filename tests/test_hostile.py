@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.pipeline.compiler import Options, compile_document
 
 # The README promises hostile input ends in under 2 s and 300 MB on a quiet machine. A test bounds time
 # only with a 10x margin over the quiet figure: CI runs on a busy 2-core machine, where a flat 2 s bound
@@ -96,13 +96,13 @@ def test_nothing_touches_the_network_offline(monkeypatch, write_yaml):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     cfg = write_yaml("base_model: some-org/not-cached\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n")
-    result = compile_config(cfg, Options(offline=True))
+    result = compile_document(cfg, Options(offline=True))
     assert [f.rule for f in result.findings] == ["model-not-found"]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert [f.rule for f in compile_config(cfg, Options()).findings] == ["model-not-found"]
+    assert [f.rule for f in compile_document(cfg, Options()).findings] == ["model-not-found"]
     bundled = write_yaml("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
                          "lora_target_linear: true\n", "bundled.yml")
-    assert compile_config(bundled, Options(offline=True)).ok
+    assert compile_document(bundled, Options(offline=True)).ok
     assert attempts == []
 
 

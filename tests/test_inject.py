@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pytest
 from conftest import MODERN_STACK, REPO, needs_modern_stack
 
-from lora_compiler.pipeline.compiler import compile_config
+from lora_compiler.pipeline.compiler import compile_document
 from lora_compiler.pipeline.inject import _Snapshot, at_rank, inject, injected_config
 from lora_compiler.pipeline.options import Options
 from lora_compiler.pipeline.peftcfg import build_lora_config
@@ -90,10 +90,10 @@ def test_batch_injects_each_adapter_once_per_model(write_yaml: Callable[..., Pat
     paths = [write_yaml(keys.format(r=r) + f"learning_rate: {lr}\n", f"c{r}-{lr}.yml")
              for r in (8, 16) for lr in (1e-4, 2e-4, 3e-4)]
     session = Session()
-    batch = [compile_config(p, Options(offline=True), session) for p in paths]
+    batch = [compile_document(p, Options(offline=True), session) for p in paths]
     # One PEFT run: the learning rate changes no adapter, and the second rank is carried from the first.
     assert (session.builds, session.injections) == (1, 1)
-    alone = [compile_config(p, Options(offline=True)) for p in paths]
+    alone = [compile_document(p, Options(offline=True)) for p in paths]
     assert [r.report.to_dict() for r in batch] == [r.report.to_dict() for r in alone]
     # Llama-3.2-1B: sum of (in + out) over the 7 projections is 44,032 per layer, 16 layers.
     assert [r.report.trainable_params for r in batch] == [44_032 * 16 * r for r in (8, 8, 8, 16, 16, 16)]
@@ -286,8 +286,8 @@ def test_a_batch_keeps_tied_embeddings_tied_after_modules_to_save(model_dir: Cal
     configs = [{**keys, "lora_target_linear": True}, {**keys, "lora_target_modules": ["q_proj"]},
                {**keys, "lora_target_modules": ["v_proj"]}]
     session = Session()
-    batch = [compile_config(c, Options(offline=True), session).report for c in configs]
-    alone = [compile_config(c, Options(offline=True)).report for c in configs]
+    batch = [compile_document(c, Options(offline=True), session).report for c in configs]
+    alone = [compile_document(c, Options(offline=True)).report for c in configs]
     assert session.builds == 1
     assert [r.to_dict() for r in batch] == [r.to_dict() for r in alone]
 

@@ -100,7 +100,7 @@ def test_layer_of(name, expected):
 
 
 def test_llama_like_two_layers():
-    lmap = lm.build(llama_like())
+    lmap = lm.build_layer_map(llama_like())
     (block,) = lmap.blocks
     assert [c.key for c in block.columns] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                               "down_proj", "lm_head"]
@@ -124,7 +124,7 @@ def test_llama_like_two_layers():
 
 
 def test_multimodal_tower_is_its_own_block():
-    lmap = lm.build(multimodal())
+    lmap = lm.build_layer_map(multimodal())
     assert [(b.name, b.is_tower) for b in lmap.blocks] == [
         ("model", False), ("vision_tower", True), ("multi_modal_projector", True)]
     assert [lm.block_title(lmap, b) for b in lmap.blocks] == [
@@ -148,7 +148,7 @@ def test_multimodal_tower_is_its_own_block():
 
 
 def test_moe_fused_experts_have_their_own_columns():
-    lmap = lm.build(moe())
+    lmap = lm.build_layer_map(moe())
     (block,) = lmap.blocks
     assert [(c.key, c.num_experts, c.experts) for c in block.columns] == [
         ("q_proj", None, False), ("k_proj", None, False), ("experts.gate_up_proj", 4, True),
@@ -172,7 +172,7 @@ def test_numbered_experts_share_one_cell_per_layer():
     """transformers 4 Mixtral: one Linear per expert; the cell holds all of them, the state the strongest."""
     names = [f"model.layers.0.block_sparse_moe.experts.{e}.w1" for e in range(4)]
     cands = [cand(n, excluded=n.endswith("3.w1")) for n in names]
-    lmap = lm.build(report([wrapped(c) for c in cands[:3]], cands))
+    lmap = lm.build_layer_map(report([wrapped(c) for c in cands[:3]], cands))
     (row,) = lmap.blocks[0].rows
     (cell,) = row.cells
     assert lmap.blocks[0].columns[0].experts and cell.state == "targeted" and len(cell.members) == 4
@@ -180,7 +180,7 @@ def test_numbered_experts_share_one_cell_per_layer():
 
 
 def test_without_candidates_only_trained_modules_are_shown():
-    lmap = lm.build({**llama_like(), "candidates": None})
+    lmap = lm.build_layer_map({**llama_like(), "candidates": None})
     assert not lmap.has_candidates
     assert [c.key for c in lmap.blocks[0].columns] == ["q_proj", "v_proj", "lm_head"]  # by name: no model order
     assert states(lmap.blocks[0]) == ["0:## ", "1:#  ", "other:  S"]
@@ -190,14 +190,14 @@ def test_without_candidates_only_trained_modules_are_shown():
 
 def test_encoder_decoder_stacks_get_labelled_rows_and_a_gap():
     cands = [cand(f"{side}.block.{i}.layer.0.SelfAttention.q") for side in ("encoder", "decoder") for i in range(2)]
-    lmap = lm.build(report([wrapped(c) for c in cands], cands))  # candidates keep the model's order
+    lmap = lm.build_layer_map(report([wrapped(c) for c in cands], cands))  # candidates keep the model's order
     assert [r.label for r in lmap.blocks[0].rows] == ["encoder.0", "encoder.1", "decoder.0", "decoder.1"]
     assert lm.text_grid(lmap) == ["model (4 layers)", "   01  01", "q  ##  ##"]
 
 
 def test_thirty_two_layers_fit_a_pull_request_comment():
     cands = [cand(f"model.layers.{i}.self_attn.{p}") for i in range(32) for p in ("q_proj", "v_proj")]
-    lines = lm.text_grid(lm.build(report([wrapped(c) for c in cands], cands)))
+    lines = lm.text_grid(lm.build_layer_map(report([wrapped(c) for c in cands], cands)))
     assert lines[1:3] == [" " * 8 + "          1         2         3",
                           " " * 8 + "01234567890123456789012345678901"]
     assert max(map(len, lines)) <= 80

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from conftest import MODERN_STACK
 
-from lora_compiler.pipeline.compiler import CompileResult, Options, compile_config
+from lora_compiler.pipeline.compiler import CompileResult, Options, compile_document
 from lora_compiler.pipeline.session import Session
 from lora_compiler.rules import REGISTRY
 
@@ -48,7 +48,7 @@ def batch() -> tuple[Session, dict[Path, CompileResult]]:
     lint_files takes one Options for the whole batch (serve-vllm.yml needs serve=vllm) and keeps its
     Session, whose counters test_the_batch_builds_one_skeleton_per_distinct_model reads, to itself."""
     session = Session()
-    return session, {path: compile_config(path, _options(path), session) for path in BAD + GOOD}
+    return session, {path: compile_document(path, _options(path), session) for path in BAD + GOOD}
 
 
 @pytest.fixture(scope="module")

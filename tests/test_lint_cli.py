@@ -131,16 +131,16 @@ def test_schema_validates_a_real_axolotl_config_and_rejects_bad_types():
 
 
 def test_batch_builds_each_model_skeleton_once(write_yaml):
-    from lora_compiler.pipeline.compiler import Options, compile_config
+    from lora_compiler.pipeline.compiler import Options, compile_document
     from lora_compiler.pipeline.session import Session
 
     session = Session()
     paths = [write_yaml(TYPO.replace("lora_r: 8", f"lora_r: {r}"), f"c{r}.yml") for r in (4, 8, 16)]
-    reports = [compile_config(p, Options(offline=True), session).report for p in paths]
+    reports = [compile_document(p, Options(offline=True), session).report for p in paths]
     assert session.builds == 1
     # Llama-3.2-1B: sum of (in + out) over the 7 projections is 44,032 per layer, 16 layers.
     assert [r.trainable_params for r in reports] == [44_032 * 16 * r for r in (4, 8, 16)]
-    fresh = compile_config(paths[1], Options(offline=True)).report
+    fresh = compile_document(paths[1], Options(offline=True)).report
     assert reports[1].to_dict() == fresh.to_dict()  # a reused skeleton answers exactly as a fresh one
 
 

@@ -20,7 +20,7 @@ from conftest import needs_modern_stack
 
 from lora_compiler.features.shrink import shrink_config
 from lora_compiler.io.files import write_all
-from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.pipeline.compiler import Options, compile_document
 from lora_compiler.render.outputs import render_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def _compile(tmp_path: Path, model_dir: Path, keys: dict[str, Any]) -> tuple[Pat
     doc = {"base_model": str(model_dir), "adapter": "lora", "lora_r": 8, "lora_alpha": 16, **keys}
     yml = tmp_path / "train.yml"
     yml.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    result = compile_config(yml, Options(offline=True))
+    result = compile_document(yml, Options(offline=True))
     assert result.ok, [f"{f.rule}: {f.message}" for f in result.findings]
     out = tmp_path / "out"
     write_all(out, render_files(result))

@@ -18,7 +18,7 @@ from conftest import TINY, needs_modern_stack
 
 from lora_compiler import load_lora
 from lora_compiler.features.runtime import LoraCompilerError, parameter_summary
-from lora_compiler.pipeline.compiler import Options, compile_config
+from lora_compiler.pipeline.compiler import Options, compile_document
 from lora_compiler.pipeline.peftcfg import adapter_config_dict
 
 LORA = {"adapter": "lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0}
@@ -63,7 +63,7 @@ def _saved(peft_model: Any) -> set[str]:
 def _assert_matches_compile(tmp_path: Path, model_type: str, keys: dict[str, Any]) -> Any:
     config = _config(model_type)
     path = _yaml(tmp_path, config, {**LORA, **keys})
-    result = compile_config(path, Options(offline=True))
+    result = compile_document(path, Options(offline=True))
     assert result.ok, [f"{f.rule}: {f.message}" for f in result.findings]
     peft_model, lora_config = load_lora(_model(config), path)
     report = result.report

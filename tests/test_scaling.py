@@ -1,7 +1,7 @@
 """The compile pipeline grows linearly with the number of layers.
 
 Time is too noisy on a shared machine to hold a ratio, so the test counts operations instead:
-every Python function call and every builtin call (sys.setprofile) made by compile_config, in our
+every Python function call and every builtin call (sys.setprofile) made by compile_document, in our
 code, PEFT, transformers and torch.nn alike. A per-module whole-model traversal or any other
 quadratic step shows up as a per-layer cost that rises with the layer count. Loops inside C code
 are not counted; benchmarks/run.py times the pipeline for real at 1 to 128 layers.
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from lora_compiler.pipeline.compiler import compile_config
+from lora_compiler.pipeline.compiler import compile_document
 from lora_compiler.pipeline.options import Options
 
 LAYERS = (4, 8, 32)
@@ -35,7 +35,7 @@ def _calls(model: Path, layers: int) -> int:
 
     sys.setprofile(profile)
     try:
-        result = compile_config(_config(model, layers), Options(offline=True))
+        result = compile_document(_config(model, layers), Options(offline=True))
     finally:
         sys.setprofile(None)
     assert result.exit_code() == 0 and result.report is not None, result.findings
@@ -46,7 +46,7 @@ def _calls(model: Path, layers: int) -> int:
 def test_pipeline_operations_grow_linearly_with_layers(model_dir: Callable[..., Path]) -> None:
     model = model_dir("llama")
     for layers in LAYERS:  # imports, lazy imports and first-call caches, at every size
-        compile_config(_config(model, layers), Options(offline=True))
+        compile_document(_config(model, layers), Options(offline=True))
     calls = {n: _calls(model, n) for n in LAYERS}
     small, mid, large = LAYERS
     assert calls[large] / calls[small] < (large / small) * 1.5, calls

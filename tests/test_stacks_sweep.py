@@ -30,7 +30,7 @@ def test_collapsed_injection_equals_whole_model_for_every_architecture() -> None
     seen: Counter[str] = Counter()
     for model_type, mappings in survey.model_types().items():
         try:
-            skeleton, _ = survey._build(model_type, mappings == [survey.CAUSAL_LM])
+            skeleton, _ = survey._default_skeleton(model_type, mappings == [survey.CAUSAL_LM])
         except survey.SurveyFailure:
             seen["not buildable"] += 1
             continue

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import needs_modern_stack
 
-from lora_compiler.features.survey import FAILURE_CLASSES, _line, model_types, run_survey, versions
+from lora_compiler.features.survey import FAILURE_CLASSES, _line, library_versions, model_types, run_survey
 from lora_compiler.render import survey as survey_render
 
 # The sample and the committed survey name transformers 5 model types.
@@ -46,8 +46,8 @@ def sample() -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def committed() -> dict[str, Any]:
     doc = json.loads((DOCS / "families.json").read_text(encoding="utf-8"))
-    if doc["versions"] != versions():
-        pytest.skip(f"docs/families.json was generated with {doc['versions']}, installed are {versions()}: "
+    if doc["versions"] != library_versions():
+        pytest.skip(f"docs/families.json was generated with {doc['versions']}, installed are {library_versions()}: "
                     "staleness is undefined; regenerate with `lora-compiler survey -o docs/`")
     return doc
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from conftest import needs_modern_stack
 
-from lora_compiler.pipeline.compiler import compile_config
+from lora_compiler.pipeline.compiler import compile_document
 
 LLAMA_LINEAR = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
 
 
 def _compile(write_yaml, base: object, extra: str = "lora_target_linear: true\n"):
-    return compile_config(write_yaml(f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n{extra}"))
+    return compile_document(write_yaml(f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n{extra}"))
 
 
 def test_llama_target_linear_is_all_projections_without_lm_head(model_dir, write_yaml):

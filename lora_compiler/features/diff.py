@@ -13,21 +13,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..pipeline.compiler import CompileResult, Options, compile_config
+from ..pipeline.compiler import CompileResult, Options, compile_document
 from ..pipeline.document import Document, load_file
 from ..pipeline.fields import TARGET_FIELDS
 from ..pipeline.session import Session
 from ..results import findings as fmod
 from ..results.diff import (
     SECTIONS,
-    Cell,
     Change,
     Facts,
     FieldChange,
     MatrixDiff,
     PairDiff,
-    Row,
     Side,
+    TargetCell,
+    TargetRow,
     module_facts,
     name_template,
     report_entries,
@@ -57,7 +57,7 @@ def diff_models(config: str | Path, models: Sequence[str], options: Options = Op
                 layers: bool = False) -> MatrixDiff:
     """Compile `config` once per model, in the order given; columns follow that order."""
     doc = _config_document(config)
-    sides = [_compiled(m, compile_config(doc, replace(options, model=m))) for m in models]
+    sides = [_compiled(m, compile_document(doc, replace(options, model=m))) for m in models]
     return _matrix("model", str(config), sides, layers)
 
 
@@ -74,7 +74,7 @@ def diff_conventions(config: str | Path, conventions: Sequence[str], options: Op
     sides = []
     for name in conventions:
         rewritten, notes = CONVENTIONS[name].apply(doc, options, session)
-        sides.append(_compiled(name, compile_config(rewritten, options, session), notes, CONVENTIONS[name].summary))
+        sides.append(_compiled(name, compile_document(rewritten, options, session), notes, CONVENTIONS[name].summary))
     return _matrix("convention", str(config), sides, layers)
 
 
@@ -114,7 +114,7 @@ def load_side(path: str | Path, options: Options = Options(), session: Session |
     elif p.suffix == ".json":
         files = [p]
     else:
-        return _compiled(label, compile_config(p, options, session))
+        return _compiled(label, compile_document(p, options, session))
     report = config = None
     for file in files:
         data = _read_json(file)
@@ -182,7 +182,7 @@ def _matrix(axis: str, config: str, sides: list[Side], layers: bool) -> MatrixDi
                 key, index = name_template(m["name"]) if layers else (_row_key(m, params), ())
                 by_row.setdefault((section, key), {}).setdefault(i, []).append((m, index, m.get("kind") == "parameter"))
     rows = [
-        Row(section, key, tuple(_cell(section, found[i]) if i in found else None for i in range(len(sides))))
+        TargetRow(section, key, tuple(_cell(section, found[i]) if i in found else None for i in range(len(sides))))
         for (section, key), found in sorted(by_row.items(), key=lambda kv: (SECTIONS.index(kv[0][0]), kv[0][1]))
     ]
     unmatched = tuple(tuple(unmatched_names(s.report)) if s.report else () for s in sides)
@@ -198,9 +198,9 @@ def _row_key(m: dict[str, Any], parameters: list[str]) -> str:
     return m["name"].rsplit(".", 1)[-1]
 
 
-def _cell(section: str, found: list[tuple[dict[str, Any], tuple[int, ...], bool]]) -> Cell:
+def _cell(section: str, found: list[tuple[dict[str, Any], tuple[int, ...], bool]]) -> TargetCell:
     facts = [module_facts(section, m) for m, _, _ in found]
-    return Cell(
+    return TargetCell(
         count=len(found),
         parameter=any(p for _, _, p in found),
         shapes=tuple(sorted({f.shape for f in facts if f.shape})),

@@ -58,7 +58,7 @@ class Survey:
     seconds: dict[str, float] = field(default_factory=dict)  # per model type, in its worker
 
 
-def versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
     """The versions a survey's content depends on (they head docs/families.md)."""
     from importlib.metadata import version
 
@@ -103,7 +103,7 @@ def _survey(model_type: str, causal_only: bool) -> Row:
     from ..pipeline.peftcfg import build_lora_config
     from ..pipeline.targets import plan_targets
 
-    skel, how = _build(model_type, causal_only)
+    skel, how = _default_skeleton(model_type, causal_only)
     model = skel.model
     spare = copy.deepcopy(model)  # all-linear gets its own copy: injection consumes a model
     classes = module_classes(model)
@@ -138,7 +138,7 @@ def _all_linear_config(architecture: str) -> Any:
     return LoraConfig(target_modules="all-linear", r=8, lora_alpha=16, task_type=task_type_for(architecture))
 
 
-def _build(model_type: str, causal_only: bool) -> tuple[Any, Row]:
+def _default_skeleton(model_type: str, causal_only: bool) -> tuple[Any, Row]:
     """The meta skeleton from the smallest config that builds, with how that config was made."""
     from transformers import AutoConfig
 
@@ -303,7 +303,7 @@ def run_survey(
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["torch", "transformers", "peft", "lora_compiler.features.survey"])
     tasks = [(t, known[t]) for t in reversed(wanted)]
-    survey = Survey(versions())
+    survey = Survey(library_versions())
     rows: dict[str, Row] = {}
     workers: list[_Worker] = []
 

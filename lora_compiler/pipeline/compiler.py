@@ -50,7 +50,7 @@ def load_document(config: str | Path | Mapping[str, Any] | Document) -> Document
     return load_file(config)
 
 
-def compile_config(config: str | Path | Mapping[str, Any] | Document, options: Options = Options(),
+def compile_document(config: str | Path | Mapping[str, Any] | Document, options: Options = Options(),
                    session: Session | None = None) -> CompileResult:
     """Run the pipeline on a YAML path, an already-parsed Document, or a plain mapping of Axolotl keys."""
     doc = load_document(config)
@@ -75,10 +75,10 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
     ctx = Context(doc, start.spec, serve=options.serve, allow_remote_code=options.allow_remote_code)
     result.findings += run_stage("config", ctx)
     if start.skeleton is not None:
-        _build(ctx, start, result, session)
+        _compile_model(ctx, start, result, session)
 
 
-def _build(ctx: Any, start: Front, result: CompileResult, session: Session) -> None:
+def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Session) -> None:
     from ..model_facts import adaptable
     from ..rules import run_stage
     from .freezing import applies, freeze

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..results.diff import Cell, Change, FieldChange, MatrixDiff, PairDiff, Side
+from ..results.diff import Change, FieldChange, MatrixDiff, PairDiff, Side, TargetCell
 from ..results.findings import Finding
 
 
@@ -96,7 +96,7 @@ def _field(c: FieldChange) -> str:
     return _table_row([name, _value(c.before), _value(c.after)])
 
 
-def _cell(c: Cell | None, layers: bool) -> str:
+def _cell(c: TargetCell | None, layers: bool) -> str:
     if c is None:
         return "—"
     head = f"{c.count}" + (f" ({c.layers})" if layers and c.layers else "") + (" (param)" if c.parameter else "")

@@ -13,7 +13,7 @@ import textwrap
 from collections import Counter
 from typing import Any
 
-from ..results.diff import Cell, Change, FieldChange, MatrixDiff, PairDiff, Side
+from ..results.diff import Change, FieldChange, MatrixDiff, PairDiff, Side, TargetCell
 from ..results.findings import Finding
 from .text import render_finding
 
@@ -134,7 +134,7 @@ def _findings(found: list[tuple[Finding, str]], color: bool) -> list[str]:
     return lines
 
 
-def _cell(c: Cell | None, layers: bool) -> str:
+def _cell(c: TargetCell | None, layers: bool) -> str:
     if c is None:
         return "-"
     what = c.layers if layers else (c.shapes[0] + (f"+{len(c.shapes) - 1}" if len(c.shapes) > 1 else "")

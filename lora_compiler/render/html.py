@@ -256,7 +256,7 @@ def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
 
 def render_report_html(report: dict[str, Any], source: str | None = None) -> str:
     """report.html of one targets.json dict; `source` is the YAML text, to quote the findings' lines."""
-    lmap = lm.build(report)
+    lmap = lm.build_layer_map(report)
     levels = _levels(lmap.ranks())
     name = report["model"]["base_model"] or report["model"]["architecture"]
     body = [f"<header><h1>LoRA targets: {_e(name)}</h1>",
@@ -295,7 +295,7 @@ def _align(lmaps: list[lm.LayerMap]) -> tuple[Aligned, list[dict[CellKey, lm.Cel
 
 def render_maps_html(titled_reports: list[tuple[str, dict[str, Any]]]) -> str:
     """N target maps side by side, aligned row by row; cells whose state or rank differs are outlined."""
-    maps = [(t, r, lm.build(r)) for t, r in titled_reports]
+    maps = [(t, r, lm.build_layer_map(r)) for t, r in titled_reports]
     levels = _levels(r for _, _, m in maps for r in m.ranks())
     aligned, cells = _align([m for _, _, m in maps])
     keys = set().union(*cells) if cells else set()

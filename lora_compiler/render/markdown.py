@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..results.layermap import build, legend, text_grid
+from ..results.layermap import build_layer_map, legend, text_grid
 from ..results.report import suffix_table
 
 
@@ -75,7 +75,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def _layer_map(report: dict[str, Any]) -> list[str]:
     """The layer map as characters in a code block, which a pull-request comment shows unchanged."""
-    lmap = build(report)
+    lmap = build_layer_map(report)
     if not lmap.blocks:
         return []
     key = ", ".join(f"`{symbol}` {meaning}" if symbol != "blank" else f"blank: {meaning}"

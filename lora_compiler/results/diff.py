@@ -55,7 +55,7 @@ class Totals:
 
 
 @dataclass(frozen=True)
-class Cell:
+class TargetCell:
     """What one side trains under one row: how many modules, their shapes, r/alpha and LoRA parameters."""
 
     count: int
@@ -67,10 +67,10 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class Row:
+class TargetRow:
     section: str
     key: str  # module suffix, or with --layers its name with '*' for layer indices
-    cells: tuple[Cell | None, ...]  # None: not trained by that side
+    cells: tuple[TargetCell | None, ...]  # None: not trained by that side
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class MatrixDiff:
     axis: str
     config: str
     sides: tuple[Side, ...]
-    rows: tuple[Row, ...]
+    rows: tuple[TargetRow, ...]
     unmatched: tuple[tuple[str, ...], ...]  # per side: target_modules names that wrapped nothing
     layers: bool
 

@@ -150,7 +150,7 @@ def _members(report: dict[str, Any]) -> list[Member]:
     return list(found.values())
 
 
-def build(report: dict[str, Any]) -> LayerMap:
+def build_layer_map(report: dict[str, Any]) -> LayerMap:
     """The map of one targets.json dict: main model block first, then towers in model order."""
     grouped: dict[str, dict[tuple[str | None, int | None], dict[str, list[Member]]]] = {}
     columns: dict[str, dict[str, Column]] = {}

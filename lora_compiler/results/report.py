@@ -37,7 +37,7 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class Report:
-    """What PEFT wrapped on the skeleton; built once, findings attached once (compiler.compile_config)."""
+    """What PEFT wrapped on the skeleton; built once, findings attached once (compiler.compile_document)."""
 
     file: str | None
     model: ModelInfo
