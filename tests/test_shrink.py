@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lora_compiler.features.shrink import HEAD_DIM, _kinds_needed, _select_layers, candidates
+from lora_compiler.features.shrink import HEAD_DIM
+from lora_compiler.features.survey_configs import (
+    _kinds_needed,
+    _select_layers,
+    candidates,
+)
 
 Config = dict[str, Any]
 

@@ -15,12 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec, parse_spec
 from ..results import findings as fmod
-from ..results.findings import Finding, Severity
+from ..results.findings import Finding
 from ..rules.adapter_dir import check_adapter_dir
 
 logger = logging.getLogger(__name__)
@@ -248,7 +256,11 @@ def _loftq_findings(doc: Document, model: Any, lora_config: Any) -> list[Finding
                             f"quantizes itself, but this base model is already quantized ({quantized})", at,
                             hint="load the base model without load_in_4bit/load_in_8bit for LoftQ")]
     import torch
-    from peft.import_utils import is_bnb_4bit_available, is_bnb_available, is_xpu_available
+    from peft.import_utils import (
+        is_bnb_4bit_available,
+        is_bnb_available,
+        is_xpu_available,
+    )
 
     bits = (lora_config.loftq_config or {}).get("loftq_bits", 4)
     missing = []
@@ -283,10 +295,9 @@ def _drop_expert_dropout(doc: Document, spec: AdapterSpec, model: Any, lora_conf
     import torch
 
     lora_config._register_custom_module({torch.nn.Module: wrap})
-    _report([doc.finding(
-        "moe-fused-dropout", f"PEFT turns this model's MoE expert targets into fused parameter targets, where "
-        f"lora_dropout {spec.lora_dropout:g} cannot apply; it applies to the other LoRA layers only",
-        ("lora_dropout",), Severity.WARNING, hint="set lora_dropout: 0 to make this explicit")])
+    from ..rules.peft_outcome import fused_dropout
+
+    _report([fused_dropout(doc, spec.lora_dropout)])
 
 
 def _peft_will_convert_targets(model: Any, lora_config: Any) -> bool:
@@ -360,7 +371,7 @@ def _peft(doc: Document, at: tuple[Any, ...] | None, call: Any, spec: AdapterSpe
     try:
         return call()
     except Exception as exc:  # every PEFT refusal, whatever its type
-        from ..pipeline.peftcfg import key_for_message
+        from ..pipeline.fields import key_for_message
 
         text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:500]
         where = at or ((key_for_message(text, spec),) if spec is not None else ("adapter",))

@@ -7,15 +7,16 @@ which is all that decides what LoRA wraps. Pure dict work (no torch import, so i
 anywhere), and rules go by key name rather than by family, so a new family using the usual key
 spellings shrinks without an entry here.
 
-`candidates` serves the architecture survey, which starts from transformers' default config of
-every model type: it keeps one layer of each kind wherever the kinds sit (not only among the first
-layers), and repairs what a plain shrink leaves inconsistent or the default leaves unset.
+The architecture survey starts from transformers' default configs instead: survey_configs.py
+chooses their layers and repairs them around this shrink.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
+
+from ..model_facts import EXPERT_COUNT_KEYS
 
 Config = dict[str, Any]
 
@@ -25,7 +26,7 @@ HIDDEN = ("hidden_size", "n_embd", "d_model")
 HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads", "decoder_attention_heads")
 KV_HEADS = ("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num")
 INTERMEDIATE = ("n_inner", "ffn_dim", "ffn_hidden_size", "encoder_ffn_dim", "decoder_ffn_dim")  # + "*intermediate_size*"
-EXPERTS = ("num_experts", "num_local_experts", "n_routed_experts")
+EXPERTS = EXPERT_COUNT_KEYS
 TOP_K = ("num_experts_per_tok", "experts_per_token", "moe_topk")
 # "Every p-th layer is special" periods: kept <= the layer count so the special kind still occurs.
 PERIODS = ("decoder_sparse_step", "sliding_window_pattern", "moe_layer_freq", "interleave_moe_layer_step")
@@ -212,143 +213,6 @@ def _first(cfg: Config, keys: tuple[str, ...]) -> int | None:
 
 
 # --- transformers' default configs (the survey): every layer kind, and repairs -------------------
-
-
-def candidates(default: Config, causal_lm: bool) -> Iterator[tuple[str, Config, list[str]]]:
-    """Configs to try, in order, with their level and the dotted keys repaired: shrunk, shrunk and
-    repaired, layers only, as shipped. Repairs come only after the plain shrink, so a survey row
-    names just the repairs its model needed. `causal_lm`: built with a causal-LM class (a decoder)."""
-    layers = _kinds_needed(default)
-    selected = _select_layers(default, layers)
-    shrunk = shrink_config(selected, layers=layers)
-    _restore_layers(default, selected, shrunk, layers)
-    yield "shrunk", shrunk, []
-    shrunk = copy.deepcopy(shrunk)
-    if changed := _repair_shrunk(default, shrunk, "") + _fill(shrunk, causal_lm, ""):
-        yield "shrunk", shrunk, sorted(changed)
-    yield "layers-only", selected, sorted(_fill(selected, causal_lm, ""))
-    yield "as-shipped", default, []
-
-
-def _sub_configs(cfg: Config) -> list[str]:
-    """Keys of nested model configs (text_config, T5Gemma 2's encoder), not per-layer overrides."""
-    return [k for k, v in cfg.items() if isinstance(v, dict) and k not in PER_LAYER_OVERRIDES
-            and (k.endswith("_config") or "model_type" in v)]
-
-
-def _kinds_needed(cfg: Config) -> int:
-    """Layers that keep one of each layer kind in every (sub-)config (at least 2)."""
-    old = _first_count(cfg, LAYERS)
-    return max([2, len(_first_of_kind(cfg, old)) if old else 0] + [_kinds_needed(cfg[k]) for k in _sub_configs(cfg)])
-
-
-def _first_of_kind(cfg: Config, old: int) -> list[int]:
-    """The first layer of each kind, a kind being a layer's values in every per-layer setting."""
-    columns: list[Callable[[int], Any]] = []
-    for key, value in cfg.items():
-        if key in PER_LAYER_OVERRIDES and isinstance(value, dict):
-            columns.append(lambda i, v=value: any(int(k) == i for k in v))
-        elif _index_list(value, old):
-            columns.append(lambda i, v=value: i in v)
-        elif isinstance(value, list) and len(value) == old and all(isinstance(x, (str, int)) for x in value) and (
-                not all(_count(x) or x == 0 for x in value) or len(set(value)) <= 2):  # kinds and flags, not sizes
-            columns.append(lambda i, v=value: v[i])
-        elif _count(value) and key.startswith("first_k_"):
-            columns.append(lambda i, v=value: i < v)
-        elif _count(value) and key in TRAILING_LAYERS:
-            columns.append(lambda i, v=value: i >= old - v)
-    firsts: dict[tuple[Any, ...], int] = {}
-    for i in range(old):
-        firsts.setdefault(tuple(column(i) for column in columns), i)
-    return sorted(firsts.values())[:MAX_KINDS]
-
-
-def _select_layers(cfg: Config, layers: int) -> Config:
-    """`cfg` cut to `layers` layers that include the first of each kind, in every (sub-)config.
-
-    shrink_config truncates per-layer lists to the first layers, which drops the kinds that come
-    later (Qwen3-Next's full attention every 4th layer, GLM's sparse MLP after 3 dense ones)."""
-    subs = _sub_configs(cfg)
-    out = {k: (_select_layers(v, layers) if k in subs else v) for k, v in cfg.items()}
-    old = _first_count(cfg, LAYERS)
-    for key in [k for k in cfg if k.endswith("_period") and _count(cfg[k]) and _count(cfg.get(k[:-7] + "_offset"))]:
-        # Jamba: layer i is special when i % period == offset; both kinds within the first layers
-        out[key] = max(min(cfg[key], layers), 2)
-        out[key[:-7] + "_offset"] = min(cfg[key[:-7] + "_offset"], out[key] - 1)
-    if not old or old <= layers:
-        return out
-    keep = _first_of_kind(cfg, old)
-    keep = sorted(keep + [i for i in range(old) if i not in keep][: layers - len(keep)])
-    for key, value in cfg.items():
-        if key in LAYERS and _count(value):
-            out[key] = len(keep)
-        elif key in PER_LAYER_OVERRIDES and isinstance(value, dict):
-            width = max((len(str(k)) for k in value), default=1)
-            out[key] = {str(j).zfill(width): v for j, i in enumerate(keep) for k, v in value.items() if int(k) == i}
-        elif _index_list(value, old):
-            out[key] = [j for j, i in enumerate(keep) if i in value]
-        elif isinstance(value, list) and len(value) == old:
-            out[key] = [value[i] for i in keep]
-        elif _count(value) and key.startswith("first_k_"):
-            out[key] = sum(i < value for i in keep)
-        elif _count(value) and key in TRAILING_LAYERS:
-            out[key] = sum(i >= old - value for i in keep)
-    return out
-
-
-def _restore_layers(default: Config, selected: Config, shrunk: Config, layers: int) -> None:
-    """Undo shrink_config's own cut of what _select_layers chose (counts, per-layer lists), and
-    shrink the nested configs shrink_config does not see (keys not ending in _config)."""
-    old = _first_count(default, LAYERS)
-    for key, value in selected.items():
-        original = default.get(key)
-        if key in PER_LAYER_OVERRIDES and isinstance(value, dict):
-            shrunk[key] = {k: shrink_config(v) if isinstance(v, dict) else v for k, v in value.items()}
-        elif key in LAYERS or (old and isinstance(original, list) and (len(original) == old or _index_list(original, old))):
-            shrunk[key] = copy.deepcopy(value)
-    for key in _sub_configs(selected):
-        if not key.endswith("_config"):
-            shrunk[key] = shrink_config(selected[key], layers=layers)
-        _restore_layers(default[key], selected[key], shrunk[key], layers)
-
-
-def _repair_shrunk(default: Config, cfg: Config, prefix: str) -> list[str]:
-    """Consistency shrink_config does not keep; returns the dotted keys changed."""
-    changed = [k for k, v in default.items() if v == 0 and _count(cfg.get(k))]  # 0 is a switch (NoPE)
-    cfg.update({k: 0 for k in changed})
-    for key in [k for k in cfg if k.endswith("d_head") and _count(cfg[k])]:  # XLNet's d_head = d_model // n_head
-        cfg[key] = HEAD_DIM
-        changed.append(key)
-    hidden = _first_count(cfg, HIDDEN)
-    for heads, dim, expand in MAMBA_HEADS:
-        if hidden and all(_count(cfg.get(k)) for k in (heads, dim, expand)):
-            cfg[dim], cfg[heads] = HEAD_DIM, cfg[expand] * hidden // HEAD_DIM
-            changed += [heads, dim]
-    changed = [prefix + k for k in dict.fromkeys(changed)]
-    for key in _sub_configs(cfg):
-        if isinstance(default.get(key), dict):
-            changed += _repair_shrunk(default[key], cfg[key], f"{prefix}{key}.")
-    return changed
-
-
-def _fill(cfg: Config, causal_lm: bool, prefix: str) -> list[str]:
-    """Values transformers' default config leaves unset but its model needs; returns the keys set."""
-    changed = [k for k in FILL_NONE if k in cfg and cfg[k] is None]
-    for key in changed:
-        cfg[key] = FILL_NONE[key](cfg)
-    if causal_lm and cfg.get("is_decoder") is False:  # a causal LM class is a decoder (Reformer asserts it)
-        cfg["is_decoder"] = True
-        changed.append("is_decoder")
-    changed = [prefix + k for k in changed]
-    for key in _sub_configs(cfg):
-        changed += _fill(cfg[key], False, f"{prefix}{key}.")
-    return changed
-
-
-def _index_list(value: Any, old: int) -> bool:
-    """A list of layer indices (mlp_only_layers, LFM2's full_attn_idxs), not per-layer flags (no_rope_layers)."""
-    return (isinstance(value, list) and len(value) > 0 and all(_count(v) or v == 0 for v in value)
-            and all(a < b for a, b in zip(value, value[1:])) and value[-1] < old and (len(value) > 2 or old > 2))
 
 
 def _count(value: Any) -> bool:

@@ -14,13 +14,10 @@ model's code never stops the survey, and two workers use both cores.
 from __future__ import annotations
 
 import copy
-import json
 import re
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..model_facts import (
@@ -32,7 +29,7 @@ from ..model_facts import (
     output_layer_name,
     tower_kind,
 )
-from .shrink import candidates
+from .survey_configs import candidates
 
 Row = dict[str, Any]
 
@@ -142,8 +139,7 @@ def _default_skeleton(model_type: str, causal_only: bool) -> tuple[Any, Row]:
     """The meta skeleton from the smallest config that builds, with how that config was made."""
     from transformers import AutoConfig
 
-    from ..pipeline.skeleton import SkeletonError, build
-    from ..pipeline.source import ModelSource
+    from ..pipeline.skeleton import SkeletonError, build_from_config
 
     subs = SUB_MODELS.get(model_type, {})
     try:
@@ -151,18 +147,30 @@ def _default_skeleton(model_type: str, causal_only: bool) -> tuple[Any, Row]:
     except Exception as exc:
         raise SurveyFailure(_classify(_line(exc), "transformers-bug"), f"default config: {_line(exc)}") from None
     errors: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="survey-") as tmp:
-        for level, config, repaired in candidates(default.to_dict(), causal_only):
-            (Path(tmp) / "config.json").write_text(json.dumps(config), encoding="utf-8")
-            try:
-                skel = build(ModelSource(model_type, "local", Path(tmp)), _spec(model_type))
-            except SkeletonError as exc:
-                errors.append(_line(exc).replace(tmp, "<dir>"))
-                continue
-            repaired = [f"{k}={v}" for k, v in subs.items()] + repaired
-            return skel, {"config": level, "repaired": repaired, "shrink_error": errors[0] if errors else None}
+    for level, config, repaired in candidates(default.to_dict(), causal_only):
+        try:
+            skel = build_from_config(_config_object(config, model_type), _spec(model_type))
+        except SkeletonError as exc:
+            errors.append(_line(exc))
+            continue
+        repaired = [f"{k}={v}" for k, v in subs.items()] + repaired
+        return skel, {"config": level, "repaired": repaired, "shrink_error": errors[0] if errors else None}
     # the last candidate is transformers' default config as shipped: building it is transformers' job
     raise SurveyFailure(_classify(errors[-1], "transformers-bug"), errors[-1])
+
+
+def _config_object(config: dict[str, Any], model_type: str) -> Any:
+    """The transformers config of a dict, as from_pretrained reads a config.json (a broken one: SkeletonError)."""
+    from transformers import CONFIG_MAPPING
+
+    from ..pipeline.skeleton import SkeletonError
+
+    try:
+        made = CONFIG_MAPPING[config["model_type"]].from_dict(dict(config))
+    except Exception as exc:
+        raise SkeletonError("model-config-invalid", f"transformers cannot read the config: {_line(exc)}") from None
+    made._name_or_path = model_type
+    return made
 
 
 def _classify(message: str, otherwise: str) -> str:

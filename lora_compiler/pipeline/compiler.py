@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..results import findings as fmod
-from ..results.findings import Finding, Severity
+from ..results.findings import Finding
 from ..results.report import ModelInfo, Report
 from .document import Document, load_file
 from .front import Front, front
@@ -80,10 +80,11 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
 
 def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Session) -> None:
     from ..model_facts import adaptable
-    from ..rules import run_stage
+    from ..rules import peft_outcome, run_stage
+    from .fields import key_for_message
     from .freezing import applies, freeze
     from .inject import InjectionError, inject
-    from .peftcfg import PeftConfigError, adapter_config_dict, build_lora_config, key_for_message
+    from .peftcfg import PeftConfigError, adapter_config_dict, build_lora_config
     from .targets import plan_targets
 
     doc, spec, skel, key, source = ctx.doc, ctx.spec, start.skeleton, start.key, start.source
@@ -113,15 +114,8 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
             else f"change {key}"))
         return
     if inj.converted_to_parameters and spec.lora_dropout:
-        result.findings.append(doc.finding(
-            "moe-fused-dropout",
-            f"PEFT turns the MoE expert targets into fused parameter targets ({', '.join(inj.effective_target_parameters or [])}), "
-            f"where lora_dropout {spec.lora_dropout:g} cannot apply; Axolotl applies it to the other layers only",
-            ("lora_dropout",), Severity.WARNING, hint="set lora_dropout: 0 to make this explicit"))
-    for text in inj.warnings:
-        about = key_for_message(text, spec)
-        result.findings.append(doc.finding("peft-warning", f"PEFT: {text}",
-                                           (about if (about,) in doc.key_pos else "adapter",), Severity.WARNING))
+        result.findings.append(peft_outcome.fused_dropout(doc, spec.lora_dropout, inj.effective_target_parameters))
+    result.findings += peft_outcome.peft_warnings(doc, spec, inj.warnings)
     freezing = freeze(inj.parameters, spec.unfrozen_parameters, spec.freeze_mm_modules) if frozen else None
     result.report = Report(
         file=doc.file,
@@ -148,7 +142,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing
     result.findings += run_stage("report", ctx)
-    result.findings = _without_restated_peft_warnings(result.findings)
+    result.findings = peft_outcome.without_restated(result.findings)
 
 
 def _freezing_dict(freezing: Any, spec: Any) -> dict[str, Any]:
@@ -162,12 +156,3 @@ def _freezing_dict(freezing: Any, spec: Any) -> dict[str, Any]:
         "unmatched_patterns": [spec.unfrozen_parameters[i] for i in freezing.unmatched],
         "errors": [m for _, m in freezing.errors],
     }
-
-
-def _without_restated_peft_warnings(findings: list[Finding]) -> list[Finding]:
-    """Drop a PEFT warning about a key that one of our rules already explains better."""
-    def top(f: Finding) -> str:
-        return (f.key or "").split(".")[0]
-
-    explained = {top(f) for f in findings if f.rule != "peft-warning" and f.key}
-    return [f for f in findings if f.rule != "peft-warning" or top(f) not in explained]

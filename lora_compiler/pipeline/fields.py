@@ -8,6 +8,7 @@ importing it costs nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,14 @@ FIELDS: tuple[Field, ...] = (
 
 TARGET_FIELDS = frozenset(f.name for f in FIELDS if f.targets)
 COMPARED_FIELDS = tuple(f for f in FIELDS if f.compared)
+
+
+def key_for_message(message: str, spec: Any) -> str:
+    """The YAML key a PEFT message is about, by the first field of FIELDS it names (`spec`: the AdapterSpec)."""
+    low = message.lower()
+    for field in FIELDS:
+        if field.key and any(needle.lower() in low for needle in field.needles):
+            if field.key == "lora_target_modules" and spec.lora_target_modules is None and spec.lora_target_linear:
+                return "lora_target_linear"
+            return field.key
+    return "adapter"

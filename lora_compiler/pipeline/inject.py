@@ -10,6 +10,7 @@ and the model is put back from a snapshot rather than by PEFT's unload().
 from __future__ import annotations
 
 import copy
+import json
 import re
 import warnings
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,31 @@ def at_rank(inj: Injection, r: int, alpha: float) -> Injection:
     modules = [replace(m, r=r, alpha=float(alpha), params=n) for m, n in zip(inj.modules, params)]
     return replace(inj, modules=modules, trainable_params=inj.trainable_params + delta,
                    all_params=inj.all_params + delta)
+
+
+def injection_keys(lora_config: Any) -> tuple[str, str]:
+    """Two keys of the config that is injected: equal first keys inject alike; equal second keys differ
+    at most in the global r and lora_alpha (carried_to_rank may then reuse one result for the other)."""
+    config = injected_config(lora_config)
+    return _config_key(config), _config_key(config, without=("r", "lora_alpha"))
+
+
+def carried_to_rank(seen: Injection, lora_config: Any) -> Injection | None:
+    """`seen`'s result carried to lora_config's r and lora_alpha, when its counts are linear in the rank."""
+    if seen.rank_terms is None:
+        return None
+    return at_rank(seen, lora_config.r, lora_config.lora_alpha)
+
+
+def _config_key(lora_config: Any, without: tuple[str, ...] = ()) -> str:
+    """The LoraConfig's fields but `without`, sets sorted."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, (set, frozenset)):
+            return sorted(value, key=str)
+        return str(value)
+
+    fields = {k: v for k, v in lora_config.to_dict().items() if k not in without}
+    return json.dumps(fields, sort_keys=True, default=plain)
 
 
 def injected_config(lora_config: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .fields import FIELDS
+from .fields import key_for_message
 from .spec import AdapterSpec
 from .targets import TargetPlan
 
@@ -64,17 +64,6 @@ def lora_kwargs(spec: AdapterSpec, plan: TargetPlan, architecture: str) -> dict[
         task_type=task_type_for(architecture),
         **extra,
     )
-
-
-def key_for_message(message: str, spec: AdapterSpec) -> str:
-    """The YAML key a PEFT message is about, by the first field (fields.FIELDS) it names."""
-    low = message.lower()
-    for field in FIELDS:
-        if field.key and any(needle.lower() in low for needle in field.needles):
-            if field.key == "lora_target_modules" and spec.lora_target_modules is None and spec.lora_target_linear:
-                return "lora_target_linear"
-            return field.key
-    return "adapter"
 
 
 def build_lora_config(spec: AdapterSpec, plan: TargetPlan, architecture: str) -> Any:

@@ -43,15 +43,16 @@ class Session:
         `parameters`: `inject()` lists every parameter (for the post-load freezing), which no other
         rank's result can stand in for.
         """
-        from .inject import at_rank, injected_config
+        from .inject import carried_to_rank, injection_keys
 
-        config = injected_config(lora_config)
-        exact = (key, _config_key(config), parameters)
+        same, same_kind = injection_keys(lora_config)
+        exact = (key, same, parameters)
         if exact not in self._injections:
-            kind = (key, _config_key(config, without=("r", "lora_alpha")), parameters)
+            kind = (key, same_kind, parameters)
             seen = self._kinds.get(kind)
-            if seen is not None and seen.rank_terms is not None and not parameters:
-                self._injections[exact] = at_rank(seen, config.r, config.lora_alpha)
+            carried = carried_to_rank(seen, lora_config) if seen is not None and not parameters else None
+            if carried is not None:
+                self._injections[exact] = carried
             else:
                 self._injections[exact] = self._kinds[kind] = inject()
                 self.injections += 1
@@ -60,13 +61,3 @@ class Session:
     def discard(self, key: str) -> None:
         self._skeletons.pop(key, None)
 
-
-def _config_key(lora_config: Any, without: tuple[str, ...] = ()) -> str:
-    """The LoraConfig's fields but `without`, sets sorted: two configs with equal keys inject alike."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, (set, frozenset)):
-            return sorted(value, key=str)
-        return str(value)
-
-    fields = {k: v for k, v in lora_config.to_dict().items() if k not in without}
-    return json.dumps(fields, sort_keys=True, default=plain)

@@ -122,9 +122,13 @@ def choose_loader(spec: AdapterSpec, config: Any) -> tuple[Any, str, bool]:
 
 def build(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool = False) -> Skeleton:
     """Build the skeleton on the meta device. Raises SkeletonError with a finding's worth of detail."""
+    return build_from_config(load_config(source, spec, allow_remote_code), spec, allow_remote_code)
+
+
+def build_from_config(config: Any, spec: AdapterSpec, allow_remote_code: bool = False) -> Skeleton:
+    """The skeleton of a transformers config already in hand (load_config's, or the survey's defaults)."""
     import torch
 
-    config = load_config(source, spec, allow_remote_code)
     loader, loader_name, multimodal = choose_loader(spec, config)
     trust = bool(spec.trust_remote_code) and allow_remote_code
     try:

@@ -40,11 +40,6 @@ documented("peft-config", E, "PEFT rejects the LoraConfig.",
 documented("peft-refused", E, "PEFT cannot apply the adapter to this model.",
            "Applying the LoraConfig to the skeleton fails, as get_peft_model would at training time "
            "(e.g. 'Target modules ... not found', an unsupported layer type).")
-documented("peft-warning", W, "PEFT warned while applying the adapter.",
-           "A warning PEFT itself emitted on the skeleton, such as tied-weight advice.")
-documented("moe-fused-dropout", W, "lora_dropout cannot apply to fused MoE expert parameters.",
-           "PEFT rewrote expert target_modules into target_parameters, whose wrapper cannot use dropout; "
-           "Axolotl patches it so that dropout applies to the other layers only.")
 documented("output-protected", E, "The output directory holds adapter weights.",
            "compile does not write an adapter_config.json beside trained weights it did not produce, unless --force.")
 documented("loftq-unavailable", E, "LoftQ initialisation cannot run on this machine.",

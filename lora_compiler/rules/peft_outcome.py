@@ -1,0 +1,49 @@
+"""What PEFT itself said while wrapping the skeleton (or the real model, in load_lora), as findings.
+
+The stages that run PEFT (pipeline/compiler.py, features/runtime.py) hand over what they saw;
+these functions own the two ids, their levels and docs, and where each finding points.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..pipeline.document import Document
+from ..pipeline.fields import key_for_message
+from ..results.findings import Finding, Severity
+from .registry import documented
+
+W = Severity.WARNING
+
+documented("peft-warning", W, "PEFT warned while applying the adapter.",
+           "A warning PEFT itself emitted on the skeleton, such as tied-weight advice, at the YAML key it is "
+           "about; dropped when another rule already explains that key better.")
+documented("moe-fused-dropout", W, "lora_dropout cannot apply to fused MoE expert parameters.",
+           "PEFT rewrote expert target_modules into target_parameters, whose wrapper cannot use dropout; "
+           "Axolotl patches it so that dropout applies to the other layers only.")
+
+
+def peft_warnings(doc: Document, spec: Any, messages: Iterable[str]) -> list[Finding]:
+    out = []
+    for text in messages:
+        about = key_for_message(text, spec)
+        out.append(doc.finding("peft-warning", f"PEFT: {text}", (about if (about,) in doc.key_pos else "adapter",), W))
+    return out
+
+
+def fused_dropout(doc: Document, dropout: float, parameters: list[str] | None = None) -> Finding:
+    """lora_dropout meets fused expert parameters; `parameters`: the targets PEFT converted them into."""
+    into = f" ({', '.join(parameters)})" if parameters else ""
+    return doc.finding(
+        "moe-fused-dropout", f"PEFT turns the MoE expert targets into fused parameter targets{into}, where "
+        f"lora_dropout {dropout:g} cannot apply; as in Axolotl, it applies to the other layers only", ("lora_dropout",), W,
+        hint="set lora_dropout: 0 to make this explicit")
+
+
+def without_restated(findings: list[Finding]) -> list[Finding]:
+    """Drop a PEFT warning about a key that one of our rules already explains better."""
+    def top(f: Finding) -> str:
+        return (f.key or "").split(".")[0]
+
+    explained = {top(f) for f in findings if f.rule != "peft-warning" and f.key}
+    return [f for f in findings if f.rule != "peft-warning" or top(f) not in explained]
