@@ -6,7 +6,7 @@ from typing import Any
 
 from .version import __version__
 
-__all__ = ["compile_config", "load_lora", "__version__"]
+__all__ = ["LoraCompilerError", "compile_config", "load_lora", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,4 +19,8 @@ def __getattr__(name: str) -> Any:
         from .api import load_lora
 
         return load_lora
+    if name == "LoraCompilerError":  # what load_lora raises, with the findings that say why
+        from .features.runtime import LoraCompilerError
+
+        return LoraCompilerError
     raise AttributeError(name)

@@ -35,7 +35,13 @@ def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None =
                 use_cache: bool = True) -> CompileJob:
     """Compile (answered from the result cache when the inputs are unchanged) and write the outputs as one set."""
     from .io import cache
+    from .io.files import OutputProtected, check_writable, write_all
 
+    if out_dir is not None:
+        try:  # the destination first: no compile for a result that cannot be written
+            check_writable(out_dir, force)
+        except OutputProtected as exc:
+            return CompileJob("", 2, problems=(_protected(out_dir, exc),))
     key = cache.compile_key(config, options, fmt) if use_cache else None
     entry = cache.load(key) if key else None
     if entry is None:
@@ -44,15 +50,17 @@ def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None =
             cache.store(key, entry)
     if out_dir is None or entry.exit_code != 0:
         return CompileJob(entry.stdout, entry.exit_code)
-    from .io.files import OutputProtected, write_all
-
     try:
         write_all(out_dir, entry.files, force=force)
     except (OutputProtected, OSError) as exc:
-        problem = Finding("output-protected", Severity.ERROR, str(exc), str(out_dir),
-                          hint="choose another --output directory, or pass --force")
-        return CompileJob(entry.stdout, 2, problems=(problem,))
+        return CompileJob(entry.stdout, 2, problems=(_protected(out_dir, exc),))
     return CompileJob(entry.stdout, 0, tuple(sorted(entry.files)))
+
+
+def _protected(out_dir: Path, exc: Exception) -> Finding:
+    forceable = getattr(exc, "forceable", False)
+    hint = "choose another --output directory" + (", or pass --force" if forceable else "")
+    return Finding("output-protected", Severity.ERROR, str(exc), str(out_dir), hint=hint)
 
 
 def _compile_entry(config: Path, options: Options, fmt: str) -> Any:
@@ -73,7 +81,11 @@ def lint_files(
     paths: Sequence[str | Path], options: Options = Options(),
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[CompileResult]:
-    """Check many configs in one process; each distinct model skeleton is built once for the batch."""
+    """Check many configs in one process; each distinct model skeleton is built once for the batch.
+
+    A directory stands for every *.yml / *.yaml below it (hidden folders skipped, the policy's
+    `ignore` globs applied), as yamllint does."""
+    paths = collect_configs(paths, options.policy)
     session = Session()
     results = []
     for i, path in enumerate(paths, start=1):
@@ -81,6 +93,20 @@ def lint_files(
         if on_progress:
             on_progress(i, len(paths))
     return results
+
+
+def collect_configs(paths: Sequence[str | Path], policy: Policy | None = None) -> list[Path]:
+    """Files as given; directories expanded to their YAML files, sorted (an empty one stays, to be reported)."""
+    out: list[Path] = []
+    for given in map(Path, paths):
+        if not given.is_dir():
+            out.append(given)
+            continue
+        found = sorted(p for p in given.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(given).parts))
+        found = [p for p in found if not (policy and policy.ignores(p))]
+        out.extend(found or [given])
+    return out
 
 
 def adapter_schema() -> dict[str, Any]:

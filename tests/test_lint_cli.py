@@ -157,3 +157,57 @@ def _validate_lint_json(data: dict) -> None:
 def test_committed_rules_doc_is_current():
     res = CliRunner().invoke(cli, ["rules"])
     assert res.output == (REPO / "docs" / "rules.md").read_text(), "regenerate with: lora-compiler rules > docs/rules.md"
+
+
+def test_ctrl_c_exits_130_and_writes_nothing(write_yaml, tmp_path, monkeypatch, capsys):
+    """Ctrl-C is not "findings would fail training" (1): the shell's 130, and no output directory."""
+    import os
+    import signal
+    import time
+
+    import pytest
+
+    import lora_compiler.api as api
+    from lora_compiler.cli import main
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the signal arrives first; reaching the next line would mean it was swallowed
+        raise AssertionError("SIGINT did not interrupt")
+
+    monkeypatch.setattr(api, "compile_job", interrupted)
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["lora-compiler", "compile", str(write_yaml("adapter: lora\n")), "-o", str(out)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not out.exists()
+    assert signal.getsignal(signal.SIGINT) is not None  # main put the previous handler back
+
+
+def test_lora_compiler_error_is_importable_from_the_package():
+    import lora_compiler
+    from lora_compiler.features.runtime import LoraCompilerError
+
+    assert lora_compiler.LoraCompilerError is LoraCompilerError
+    assert "LoraCompilerError" in lora_compiler.__all__
+
+
+def test_lint_of_a_directory_checks_its_yaml_files_recursively_minus_the_policy_s_ignore(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "configs" / "nested").mkdir(parents=True)
+    (project / ".hidden").mkdir()
+    good = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+    (project / "configs" / "a.yml").write_text(good)
+    (project / "configs" / "nested" / "b.yaml").write_text(good)
+    (project / "configs" / "nested" / "draft-c.yml").write_text("adapter: [\n")
+    (project / ".hidden" / "d.yml").write_text("adapter: [\n")
+    (project / "configs" / "notes.txt").write_text("not yaml")
+    (project / "pyproject.toml").write_text('[tool.lora-compiler]\nignore = ["configs/**/draft-*.yml"]\n')
+    monkeypatch.chdir(project)
+    res = CliRunner().invoke(cli, ["lint", "--no-model", "--format", "json", "configs"])
+    assert res.exit_code == 0, res.output
+    assert [f["file"] for f in json.loads(res.output)["files"]] == ["configs/a.yml", "configs/nested/b.yaml"]
+    (project / "pyproject.toml").write_text('[tool.lora-compiler]\nignore = "configs"\n')
+    assert CliRunner().invoke(cli, ["lint", "--no-model", "configs"]).exit_code == 2  # a bad policy: usage error

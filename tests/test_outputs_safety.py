@@ -67,3 +67,35 @@ def test_racing_compiles_leave_one_consistent_pair(tmp_path):
     assert adapter["r"] in (4, 8)
     assert {m["r"] for m in targets["modules"]} == {adapter["r"]}
     assert f"r={adapter['r']}/" in (out / "report.md").read_text()
+
+
+def _compile_cli(args):
+    from click.testing import CliRunner
+
+    from lora_compiler.cli import cli
+
+    return CliRunner().invoke(cli, ["compile", str(REPO / "fixtures/configs/llama-3.2-1b-lora.yml"), "--offline",
+                                    "--no-cache", *args])
+
+
+def test_a_base_model_folder_is_refused_before_any_work_and_left_as_it_was(tmp_path):
+    model = tmp_path / "base"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "llama"}')
+    (model / "model.safetensors").write_bytes(b"\0" * 16)
+    before = sorted(p.name for p in model.iterdir())
+    res = _compile_cli(["-o", str(model)])
+    assert res.exit_code == 2
+    assert "model.safetensors" in res.stderr and "--force" in res.stderr
+    assert res.stdout == ""  # refused first: no compile summary printed before the error
+    assert sorted(p.name for p in model.iterdir()) == before
+    forced = _compile_cli(["-o", str(model), "--force"])
+    assert forced.exit_code == 0 and (model / "adapter_config.json").is_file()
+
+
+def test_output_on_a_regular_file_does_not_suggest_force(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    res = _compile_cli(["-o", str(target)])
+    assert res.exit_code == 2 and "not a directory" in res.stderr and "--force" not in res.stderr
+    assert target.read_text() == "mine"

@@ -9,21 +9,35 @@ from pathlib import Path
 from typing import Iterator
 
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+# Files that make a folder a model or adapter checkpoint: an adapter_config.json written beside them
+# turns the folder into an adapter for transformers (from_pretrained then looks for adapter weights).
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt", ".index.json")
 LOCK_NAME = ".lora-compiler.lock"
 
 
 class OutputProtected(Exception):
-    """OUT holds trained adapter weights; writing a new config beside them could mislabel them."""
+    """OUT holds model or adapter weights; writing an adapter config beside them could break or mislabel them.
+
+    `forceable` says whether --force would help (a regular file in the way cannot be forced)."""
+
+    def __init__(self, message: str, forceable: bool = True) -> None:
+        super().__init__(message)
+        self.forceable = forceable
 
 
 def check_writable(out_dir: Path, force: bool) -> None:
+    """Raise OutputProtected before any work when OUT cannot, or must not without --force, take the files."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise OutputProtected(f"{out_dir} exists and is not a directory")
-    weights = [name for name in ADAPTER_WEIGHTS if (out_dir / name).exists()]
-    if weights and not force:
-        raise OutputProtected(
-            f"{out_dir} holds adapter weights ({', '.join(weights)}); refusing to write beside them without --force"
-        )
+        raise OutputProtected(f"{out_dir} exists and is not a directory", forceable=False)
+    if force or not out_dir.is_dir():
+        return
+    held = sorted(p.name for p in out_dir.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+    if (out_dir / "config.json").is_file():
+        held.append("config.json (a model's)")
+    if held:
+        shown = ", ".join(held[:4]) + (f" and {len(held) - 4} more" if len(held) > 4 else "")
+        raise OutputProtected(f"{out_dir} holds model or adapter files ({shown}); writing adapter_config.json "
+                              "there would change how transformers loads the folder; refusing without --force")
 
 
 @contextlib.contextmanager

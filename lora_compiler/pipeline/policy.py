@@ -5,10 +5,15 @@ Project levels come from `[tool.lora-compiler.rules]` in the nearest pyproject.t
 Inline, a YAML comment `# lora-compiler: disable=rule-a,rule-b` silences those rules on its line
 (or, alone on a line, on the next line); `# lora-compiler: disable-file=rule-a` for the whole
 file. Findings that make the input unusable cannot be silenced.
+
+`ignore = ["glob", ...]` beside the rules (in `[tool.lora-compiler]` or at the top of
+.lora-compiler.toml) leaves out files that `lint DIR` would otherwise collect, matched against
+their path relative to the policy file's folder (`examples/archived/*`, `**/draft-*.yml`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +33,17 @@ class PolicyError(Exception):
 class Policy:
     levels: Mapping[str, str] = field(default_factory=dict)
     source: str | None = None
+    ignore: tuple[str, ...] = ()
+
+    def ignores(self, path: Path) -> bool:
+        """Whether `lint DIR` leaves this collected file out (an ignore glob of the policy matches it)."""
+        if not self.ignore or self.source is None:
+            return False
+        try:
+            relative = path.resolve().relative_to(Path(self.source).resolve().parent).as_posix()
+        except ValueError:
+            return False
+        return any(fnmatch.fnmatch(relative, pattern) for pattern in self.ignore)
 
     def apply(self, findings: Iterable[Finding], doc: object) -> list[Finding]:
         by_line, whole_file = suppressions(getattr(doc, "text", "") or "")
@@ -51,12 +67,12 @@ class Policy:
         for folder in [here, *here.parents] if here.is_dir() else here.parents:
             own = folder / ".lora-compiler.toml"
             if own.is_file():
-                return cls._from(own, _toml(own).get("rules", {}))
+                return cls._from(own, _toml(own))
             pyproject = folder / "pyproject.toml"
             if pyproject.is_file():
                 table = _toml(pyproject).get("tool", {}).get("lora-compiler")
                 if table is not None:
-                    return cls._from(pyproject, table.get("rules", {}))
+                    return cls._from(pyproject, table)
         return cls()
 
     @classmethod
@@ -64,12 +80,17 @@ class Policy:
         """A given levels file: a pyproject.toml ([tool.lora-compiler.rules]) or any TOML with [rules]."""
         data = _toml(path)
         table = data.get("tool", {}).get("lora-compiler", {}) if path.name == "pyproject.toml" else data
-        return cls._from(path, table.get("rules", {}))
+        return cls._from(path, table)
 
     @classmethod
-    def _from(cls, path: Path, rules: object) -> Policy:
+    def _from(cls, path: Path, table: object) -> Policy:
         from ..rules import REGISTRY as registry
 
+        if not isinstance(table, dict):
+            raise PolicyError(f"{path}: the lora-compiler settings must be a table")
+        rules, ignore = table.get("rules", {}), table.get("ignore", [])
+        if not (isinstance(ignore, list) and all(isinstance(g, str) for g in ignore)):
+            raise PolicyError(f"{path}: 'ignore' must be a list of glob patterns")
         if not isinstance(rules, dict):
             raise PolicyError(f"{path}: 'rules' must be a table of rule-id = level")
         for rule_id, level in rules.items():
@@ -77,7 +98,7 @@ class Policy:
                 raise PolicyError(f"{path}: unknown rule '{rule_id}'")
             if level not in LEVELS:
                 raise PolicyError(f"{path}: level of '{rule_id}' must be one of {', '.join(LEVELS)}")
-        return cls(dict(rules), str(path))
+        return cls(dict(rules), str(path), tuple(ignore))
 
 
 def _hit(rule: str, rules: set[str]) -> bool:

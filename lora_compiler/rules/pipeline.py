@@ -40,8 +40,10 @@ documented("peft-config", E, "PEFT rejects the LoraConfig.",
 documented("peft-refused", E, "PEFT cannot apply the adapter to this model.",
            "Applying the LoraConfig to the skeleton fails, as get_peft_model would at training time "
            "(e.g. 'Target modules ... not found', an unsupported layer type).")
-documented("output-protected", E, "The output directory holds adapter weights.",
-           "compile does not write an adapter_config.json beside trained weights it did not produce, unless --force.")
+documented("output-protected", E, "The output directory holds model or adapter files, or is not a directory.",
+           "compile does not write an adapter_config.json beside weights it did not produce (*.safetensors, *.bin, "
+           "index files, a model's config.json: transformers would then load the folder as an adapter) unless "
+           "--force, and checks this before compiling; a regular file in the way cannot be forced.")
 documented("loftq-unavailable", E, "LoftQ initialisation cannot run on this machine.",
            "PEFT's LoftQ needs bitsandbytes and a CUDA or XPU device; load_lora stops before touching the model.")
 documented("convention-replaced", Severity.INFO, "diff --convention replaced the YAML's own target keys.",
