@@ -193,9 +193,9 @@ def test_not_found_offline_names_every_place_tried(
     assert NOT_BUNDLED in message
     assert "local directory" in message
     assert f"hub cache {isolated_hf_env}" in message
-    assert "bundled fixtures" in message and BUNDLED in message
-    assert "the Hub (skipped: offline)" in message
-    assert info.value.tried[-1] == "the Hub (skipped: offline)"
+    assert "bundled fixtures (" in message and BUNDLED not in message  # counted, not listed (a new user's report)
+    by = "--offline" if how == "flag" else "HF_HUB_OFFLINE"
+    assert info.value.tried[-1] == f"the Hub (skipped: {by})" and info.value.offline_by == by
 
 
 # 5. path tricks ----------------------------------------------------------------------------------
@@ -353,7 +353,7 @@ def test_hf_hub_offline_env_skips_hub_and_exits_2(
     result = _run_cli(["compile", str(config)], env, tmp_path)
 
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "skipped: offline" in result.stdout + result.stderr
+    assert "skipped: HF_HUB_OFFLINE" in result.stdout + result.stderr
     assert fake_hub.requests == []
 
 
@@ -373,3 +373,37 @@ def test_revision_path_trick_never_reaches_the_hub_or_writes_outside_the_cache(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "not a valid revision" in result.stdout + result.stderr
     assert requests == []
+
+
+# a new user's misspelling, and a hint that matches why the Hub was not asked ---------------------
+
+
+def test_a_misspelt_bundled_id_gets_did_you_mean(no_download: None) -> None:
+    from lora_compiler.pipeline.document import load_text
+    from lora_compiler.pipeline.front import source_of
+    from lora_compiler.pipeline.spec import parse_spec
+
+    doc = load_text("base_model: meta-llama/Lama-3.2-1B\nadapter: lora\n", "train.yml")
+    _, (finding,) = source_of(doc, parse_spec(doc)[0], offline=True)
+    assert finding.hint == "did you mean 'meta-llama/Llama-3.2-1B'?"
+    assert (finding.line, finding.column) == (1, 13)
+    assert "bundled fixtures (" in finding.message and "Llama-3.1-405B" not in finding.message  # no id list
+
+
+def test_a_misspelt_cached_id_gets_did_you_mean(isolated_hf_env: Path, no_download: None) -> None:
+    add_cache_entry(isolated_hf_env, "fake-org/tiny-llama", _config(1))
+    with pytest.raises(ResolutionError) as err:
+        resolve("fake-org/tiny-lama", offline=True)
+    assert err.value.nearest == ["fake-org/tiny-llama"]
+
+
+@pytest.mark.parametrize("flag, env, says", [(True, None, "drop --offline"), (False, "1", "unset HF_HUB_OFFLINE")])
+def test_the_hint_names_what_kept_the_hub_out(flag: bool, env: str | None, says: str, monkeypatch: pytest.MonkeyPatch,
+                                              no_download: None) -> None:
+    from lora_compiler.pipeline.front import _not_found_hint
+
+    if env:
+        monkeypatch.setenv("HF_HUB_OFFLINE", env)
+    with pytest.raises(ResolutionError) as err:
+        resolve("nobody/nothing-like-it", offline=flag)
+    assert says in _not_found_hint(err.value) and not err.value.nearest

@@ -63,3 +63,10 @@ def test_binary_non_utf8_missing_and_directory_inputs(tmp_path):
     for path in (binary, latin, tmp_path / "missing.yml", tmp_path):
         [f] = load_file(path).findings
         assert f.rule == "input-unreadable", path
+
+
+def test_a_syntax_error_names_where_the_unclosed_bracket_opened_as_well_as_where_parsing_stopped():
+    doc = load_text("base_model: x\nadapter: lora\nlora_target_modules: [q_proj,\nlora_r: 8\nlora_alpha: 16\n", "t.yml")
+    (f,) = doc.findings
+    assert (f.rule, f.line, f.column) == ("yaml-syntax", 5, 11)
+    assert "began at line 3, column 22" in f.message and "line 3" in f.hint

@@ -214,9 +214,13 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
     found = run_stage("config", ctx) + (run_stage("model", ctx) if fresh else [])
     _report([f for f in found if _applies(f, fresh)])
     try:
-        return build_lora_config(spec, plan, type(model).__name__)
+        config = build_lora_config(spec, plan, type(model).__name__)
     except PeftConfigError as exc:
         raise LoraCompilerError([doc.finding("peft-config", str(exc), (exc.key or "adapter",))]) from None
+    # Axolotl's LoraConfig leaves base_model_name_or_path unset and PEFT takes the model's own name;
+    # compile's adapter_config.json names base_model because it has no model to take it from.
+    config.base_model_name_or_path = None
+    return config
 
 
 def _applies(finding: Finding, fresh: bool) -> bool:

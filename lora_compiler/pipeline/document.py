@@ -142,10 +142,13 @@ def load_text(text: str, file: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         msg = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
-        doc.findings.append(
-            Finding("yaml-syntax", Severity.ERROR, f"YAML syntax error: {msg}", file, line, col,
-                    "fix the YAML syntax at this position")
-        )
+        hint = "fix the YAML syntax at this position"
+        opened = exc.context_mark
+        if opened is not None and exc.problem_mark is not None and opened.line != exc.problem_mark.line:
+            # where the parser gave up is often lines after the cause (an unclosed bracket): name both
+            msg += f" (the construct began at line {opened.line + 1}, column {opened.column + 1})"
+            hint = f"look at line {opened.line + 1}: an unclosed bracket or quote there is the usual cause"
+        doc.findings.append(Finding("yaml-syntax", Severity.ERROR, f"YAML syntax error: {msg}", file, line, col, hint))
         return doc
     except yaml.YAMLError as exc:
         doc.findings.append(Finding("yaml-syntax", Severity.ERROR, f"YAML error: {exc}", file, 1, 1))

@@ -63,9 +63,18 @@ def source_of(doc: Document, spec: AdapterSpec, offline: bool) -> tuple[ModelSou
     try:
         return resolve(name, spec.revision_of_model, offline=offline), []
     except ResolutionError as exc:
-        return None, [doc.finding(
-            "model-not-found", str(exc), (key,), prefer_value=True,
-            hint="use a local directory with config.json, a cached or bundled model id, or drop --offline")]
+        return None, [doc.finding("model-not-found", str(exc), (key,), prefer_value=True, hint=_not_found_hint(exc))]
+
+
+def _not_found_hint(exc: ResolutionError) -> str:
+    """What to do, for the cause at hand: a near miss first, then the way to the Hub that was closed."""
+    if exc.nearest:
+        return "did you mean " + " or ".join(f"'{n}'" for n in exc.nearest) + "?"
+    if exc.offline_by == "--offline":
+        return "use a local directory with config.json or a cached or bundled model id, or drop --offline"
+    if exc.offline_by:
+        return "use a local directory with config.json or a cached or bundled model id, or unset HF_HUB_OFFLINE"
+    return "use a local directory with config.json or a cached or bundled model id (check the id and the network)"
 
 
 def skeleton_of(doc: Document, spec: AdapterSpec, source: ModelSource, options: Options,

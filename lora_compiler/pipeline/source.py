@@ -26,6 +26,8 @@ class ModelSource:
 class ResolutionError(Exception):
     name: str
     tried: list[str] = field(default_factory=list)
+    nearest: list[str] = field(default_factory=list)  # bundled or cached ids close to `name` (a typo?)
+    offline_by: str | None = None  # "--offline" or "HF_HUB_OFFLINE" when the Hub was skipped
 
     def __str__(self) -> str:
         return f"model config for '{self.name}' not found; tried: " + "; ".join(self.tried)
@@ -51,7 +53,25 @@ def is_revision(revision: str) -> bool:
 
 
 def offline_requested(offline: bool) -> bool:
-    return offline or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    return offline or _offline_env()
+
+
+def _offline_env() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def nearest_ids(name: str, cache: Path | None = None, n: int = 3) -> list[str]:
+    """Bundled and hub-cached model ids that look like `name` (one or two letters off, case aside)."""
+    import difflib
+
+    known = set(bundled_names())
+    root = cache if cache is not None else hub_cache_dir()
+    if root.is_dir():
+        known |= {d.name[len("models--"):].replace("--", "/") for d in root.glob("models--*") if d.is_dir()}
+    by_lower = {k.lower(): k for k in known}
+    scored = sorted(((difflib.SequenceMatcher(None, name.lower(), k).ratio(), k) for k in by_lower), reverse=True)
+    best = scored[0][0] if scored else 0.0
+    return [by_lower[k] for score, k in scored[:n] if score >= 0.85 and score >= best - 0.02]
 
 
 def hub_cache_dir() -> Path:
@@ -103,16 +123,17 @@ def resolve(name: str, revision: str | None = None, offline: bool = False) -> Mo
     bundled = bundled_models_dir() / name / CONFIG_NAME
     if bundled.is_file():
         return ModelSource(name, "bundled", bundled.parent, revision)
-    tried.append("bundled fixtures (" + ", ".join(bundled_names()) + ")")
+    tried.append(f"bundled fixtures ({len(bundled_names())} model configs)")
 
     if offline_requested(offline):
-        tried.append("the Hub (skipped: offline)")
-        raise ResolutionError(name, tried)
+        by = "--offline" if offline else "HF_HUB_OFFLINE"
+        tried.append(f"the Hub (skipped: {by})")
+        raise ResolutionError(name, tried, nearest_ids(name, cache), by)
     try:
         return ModelSource(name, "hub", _download(name, revision, cache), revision)
     except Exception as exc:  # any network or hub error is a finding, never a traceback
         tried.append(f"the Hub ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
-        raise ResolutionError(name, tried) from None
+        raise ResolutionError(name, tried, nearest_ids(name, cache)) from None
 
 
 def _from_cache(name: str, revision: str | None, cache: Path) -> Path | None:
