@@ -78,7 +78,7 @@ def test_unresolvable_model_names_every_place_tried(write_yaml):
     res = run("compile", str(write_yaml("base_model: nobody/no-such-model\nadapter: lora\nlora_target_linear: true\n")),
               "--offline")
     assert res.exit_code == 2
-    for place in ("local directory", "hub cache", "bundled fixtures", "the Hub (skipped: offline)"):
+    for place in ("local directory", "hub cache", "bundled fixtures", "the Hub (skipped: --offline)", "drop --offline"):
         assert place in res.output
 
 
