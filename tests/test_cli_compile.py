@@ -147,3 +147,16 @@ def test_help_does_not_import_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Compile CONFIG" in proc.stdout
+
+
+def test_trust_remote_code_is_info_without_auto_map_and_a_warning_naming_both_classes_with_one(model_dir, write_yaml):
+    plain = model_dir("llama")
+    keys = "adapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\ntrust_remote_code: true\n"
+    res = run("lint", str(write_yaml(f"base_model: {plain}\n{keys}", "plain.yml")))
+    assert res.exit_code == 0 and "info [trust-remote-code]" in res.output and "no auto_map" in res.output
+    config = json.loads((plain / "config.json").read_text())
+    config["auto_map"] = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XForCausalLM"}
+    (plain / "config.json").write_text(json.dumps(config))
+    res = run("lint", str(write_yaml(f"base_model: {plain}\n{keys}", "mapped.yml")))
+    assert "warning [trust-remote-code]" in res.output
+    assert "modeling_x.XForCausalLM" in res.output and "LlamaForCausalLM" in res.output

@@ -96,12 +96,24 @@ def no_targets(ctx: Context) -> Iterable[Finding]:
                           hint="add 'lora_target_linear: true' or list module names in lora_target_modules")
 
 
-@rule("trust-remote-code", Severity.WARNING, "trust_remote_code: true in the YAML.",
-      """The YAML alone never makes lora-compiler run a model repository's code: without
-      --trust-remote-code on the command line, transformers' own class is used (or, for a model type
-      only the repository defines, compile stops with remote-code-required).""", stage="config")
+@rule("trust-remote-code", Severity.WARNING, "trust_remote_code: true, and what it changes for this model.",
+      """The YAML alone never makes lora-compiler run a model repository's code. When the model's
+      config.json has no auto_map the flag changes nothing (info). When it has one and names a model
+      type transformers knows, Axolotl (with trust_remote_code) loads the repository's class while this
+      tool, without --trust-remote-code, builds transformers' own: a warning naming both, since their
+      module names, and so the targets, can differ. A type only the repository defines stops compile
+      with remote-code-required.""", stage="model")
 def trust_remote_code(ctx: Context) -> Iterable[Finding]:
-    if ctx.spec.trust_remote_code and not ctx.allow_remote_code:
-        yield ctx.finding("trust-remote-code", "trust_remote_code: true is not honoured without --trust-remote-code "
-                          "on the command line", "trust_remote_code",
+    if not ctx.spec.trust_remote_code:
+        return
+    auto_map = getattr(ctx.skeleton.config, "auto_map", None) or {}
+    if not auto_map:
+        yield ctx.finding("trust-remote-code", "trust_remote_code: true changes nothing here: the model's "
+                          "config.json has no auto_map, so transformers' own class is loaded either way",
+                          "trust_remote_code", severity=Severity.INFO, hint="drop the key, or keep it knowingly")
+    elif not ctx.allow_remote_code:
+        theirs = next((v for k, v in sorted(auto_map.items()) if k.startswith("AutoModel")), None) or "its own class"
+        yield ctx.finding("trust-remote-code", f"Axolotl would load the repository's {theirs} (auto_map); without "
+                          f"--trust-remote-code this report is for transformers' {ctx.skeleton.architecture}, and "
+                          "their module names (so the targets) can differ", "trust_remote_code",
                           hint="review the model repository's code, then pass --trust-remote-code")
