@@ -211,3 +211,12 @@ def test_lint_of_a_directory_checks_its_yaml_files_recursively_minus_the_policy_
     assert [f["file"] for f in json.loads(res.output)["files"]] == ["configs/a.yml", "configs/nested/b.yaml"]
     (project / "pyproject.toml").write_text('[tool.lora-compiler]\nignore = "configs"\n')
     assert CliRunner().invoke(cli, ["lint", "--no-model", "configs"]).exit_code == 2  # a bad policy: usage error
+
+
+def test_a_peft_warning_about_an_unset_key_points_at_its_cause_with_the_fix(write_yaml):
+    cfg = write_yaml("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+                     "lora_target_linear: true\nlora_modules_to_save: [embed_tokens, lm_head]\n")
+    res = CliRunner().invoke(cli, ["lint", "--offline", "--format", "json", str(cfg)])
+    (warning,) = [f for f in json.loads(res.output)["files"][0]["findings"] if f["rule"] == "peft-warning"]
+    assert (warning["line"], warning["column"]) == (6, 1)  # lora_modules_to_save, not adapter:
+    assert "peft_ensure_weight_tying: true" in warning["hint"]

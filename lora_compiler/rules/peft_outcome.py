@@ -23,11 +23,23 @@ documented("moe-fused-dropout", W, "lora_dropout cannot apply to fused MoE exper
            "Axolotl patches it so that dropout applies to the other layers only.")
 
 
+# The keys whose values made PEFT wrap (or save) what its message is about, most specific first: where a
+# warning about a key the YAML leaves unset points instead.
+CAUSES = ("lora_modules_to_save", "peft_trainable_token_indices", "lora_target_modules", "lora_target_linear",
+          "lora_target_parameters")
+HINTS = {
+    "peft_ensure_weight_tying": "set peft_ensure_weight_tying: true so PEFT keeps the tied copies tied",
+}
+
+
 def peft_warnings(doc: Document, spec: Any, messages: Iterable[str]) -> list[Finding]:
+    """Each warning at the YAML key it is about, or (when that key is unset) at the key that caused it."""
     out = []
     for text in messages:
         about = key_for_message(text, spec)
-        out.append(doc.finding("peft-warning", f"PEFT: {text}", (about if (about,) in doc.key_pos else "adapter",), W))
+        where = about if (about,) in doc.key_pos else next((k for k in CAUSES if (k,) in doc.key_pos), "adapter")
+        hint = HINTS.get(about) or (f"PEFT's message is about {about}" if about != where else None)
+        out.append(doc.finding("peft-warning", f"PEFT: {text}", (where,), W, hint=hint))
     return out
 
 
