@@ -160,3 +160,25 @@ def test_trust_remote_code_is_info_without_auto_map_and_a_warning_naming_both_cl
     res = run("lint", str(write_yaml(f"base_model: {plain}\n{keys}", "mapped.yml")))
     assert "warning [trust-remote-code]" in res.output
     assert "modeling_x.XForCausalLM" in res.output and "LlamaForCausalLM" in res.output
+
+
+def test_a_model_needing_an_optional_package_names_the_package_and_the_command(model_dir, write_yaml, monkeypatch):
+    """gemma3n's vision tower needs Pillow (then timm): the finding says so instead of 'needs an upgrade'."""
+    import lora_compiler.pipeline.skeleton as skeleton
+
+    class NeedsPillow:
+        __name__ = "AutoModelForCausalLM"
+
+        @staticmethod
+        def from_config(*args, **kwargs):
+            raise ImportError("TimmWrapperModel requires the PIL library but it was not found in your environment. "
+                              "You can install it with pip:\n`pip install pillow`. Please note that you may need to "
+                              "restart your runtime after installation.")
+
+    monkeypatch.setattr(skeleton, "choose_loader", lambda spec, config: (NeedsPillow, "AutoModelForCausalLM", False))
+    cfg = write_yaml(f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+                     "lora_target_linear: true\n")
+    res = run("lint", str(cfg))
+    assert res.exit_code == 2
+    assert "without the optional package 'pillow' (TimmWrapperModel requires the PIL library)" in res.output
+    assert "hint: pip install pillow" in res.output and "upgrade" not in res.output

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import needs_modern_stack
+from conftest import REPO, needs_modern_stack
 
 from lora_compiler.features.diff import DiffUsageError, diff, diff_conventions, diff_models, diff_pair
 from lora_compiler.pipeline.compiler import Options, compile_document
@@ -78,7 +78,7 @@ def test_models_matrix_dense_moe_multimodal_bundled(write_yaml):
     # 8B: 32 * 1,310,720; 30B-A3B: 48 * 278,528; gemma: 34 * 876,544 + 27 * 322,048 (fixtures/configs example).
     assert [t.trainable_params for t in totals] == [41_943_040, 13_369_344, 38_497_792]
     assert d.rows[0].cells[0].shapes == ("14336x4096",) and _cells(d, 2)["q_proj"][0] == 61
-    assert {r.key: r.cells[2].shapes for r in d.rows if r.key == "q_proj"} == {"q_proj": ("1152x1152", "2560x2048")}
+    assert {r.key: r.cells[2].shapes for r in d.rows if r.key == "q_proj"} == {"q_proj": ("2560x2048", "1152x1152")}  # most common first
     assert d.differs and d.exit_code(check=True) == 1 and d.exit_code() == 0
     assert d.unmatched == ((), (), ())
 
@@ -288,3 +288,17 @@ def test_renders_are_deterministic_and_text_fits_100_columns(model_dir, write_ya
         if i % 3 == 2:
             json.loads(text)
     assert "lm_head (modules_to_save)" in outputs[0][0]
+
+
+def test_a_cell_shows_the_most_common_shape_and_says_what_plus_n_means():
+    """gemma-3's k_proj: 34 language-model modules (2560x1024) before 27 vision-tower ones (1152x1152)."""
+    from click.testing import CliRunner
+
+    from lora_compiler.cli import cli
+
+    res = CliRunner().invoke(cli, ["diff", str(REPO / "fixtures/configs/gemma-3-4b-multimodal.yml"), "--offline",
+                                   "--model", "google/gemma-3-4b-it", "--model", "meta-llama/Llama-3.2-1B"])
+    assert res.exit_code == 0, res.output
+    (k_proj,) = [line for line in res.output.splitlines() if line.startswith("k_proj")]
+    assert "61 2560x1024+1" in k_proj
+    assert "a shape+N: the most common shape, and N other shapes" in res.output

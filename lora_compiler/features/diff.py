@@ -203,11 +203,19 @@ def _cell(section: str, found: list[tuple[dict[str, Any], tuple[int, ...], bool]
     return TargetCell(
         count=len(found),
         parameter=any(p for _, _, p in found),
-        shapes=tuple(sorted({f.shape for f in facts if f.shape})),
+        shapes=_most_common_first([f.shape for f in facts if f.shape]),
         ranks=tuple(sorted({f.rank for f in facts if f.rank})),
         params=sum(f.params for f in facts),
         layers=ranges(ix for _, ix, _ in found),
     )
+
+
+def _most_common_first(values: list[str]) -> tuple[str, ...]:
+    """Distinct values, the most frequent first (gemma-3's q_proj: the language model's, then the tower's)."""
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return tuple(sorted(counts, key=lambda v: (-counts[v], v)))
 
 
 def _field_changes(a: dict[str, Any], b: dict[str, Any], targets: frozenset[str]) -> list[FieldChange]:

@@ -7,6 +7,8 @@ never be able to execute a model repository's Python.
 
 from __future__ import annotations
 
+import re
+
 import json
 import warnings
 from contextlib import contextmanager
@@ -139,10 +141,17 @@ def build_from_config(config: Any, spec: AdapterSpec, allow_remote_code: bool = 
             else:
                 model = loader(config)
     except Exception as exc:
+        model_type = getattr(config, "model_type", "?")
+        key = "model_type" if spec.type_of_model else "base_model"
+        package = _missing_package(exc)
+        if package:
+            raise SkeletonError(
+                "skeleton-failed", f"{loader_name} cannot build model type '{model_type}' without the optional "
+                f"package '{package}' ({_first_line(exc).split(' but ')[0]})", key=key,
+                hint=f"pip install {package}, then run again (more optional packages may follow; the survey, "
+                "docs/families.md, lists the architectures that need them)") from None
         raise SkeletonError(
-            "skeleton-failed",
-            f"{loader_name} cannot build model type '{getattr(config, 'model_type', '?')}': {_first_line(exc)}",
-            key="model_type" if spec.type_of_model else "base_model",
+            "skeleton-failed", f"{loader_name} cannot build model type '{model_type}': {_first_line(exc)}", key=key,
             hint="check base_model / model_type; a model type newer than the installed transformers needs an upgrade",
         ) from None
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
@@ -217,6 +226,18 @@ class _quiet_transformers:
         from transformers.utils import logging
 
         logging.set_verbosity(self._level)
+
+
+_PIP_INSTALL = re.compile(r"pip install\s+`?([A-Za-z0-9][A-Za-z0-9._\-\[\]]*)")
+
+
+def _missing_package(exc: BaseException) -> str | None:
+    """The package a transformers "requires the X library ... pip install Y" error names, if it is one."""
+    text = str(exc)
+    if isinstance(exc, ImportError) or "requires the" in text:
+        found = _PIP_INSTALL.search(text)
+        return found.group(1).rstrip("`.") if found else None
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

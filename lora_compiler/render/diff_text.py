@@ -33,7 +33,8 @@ def _matrix(d: MatrixDiff, color: bool) -> list[str]:
     what = "models" if d.axis == "model" else f"conventions on {_model_of(d.sides)}"
     unit = "layer indices" if d.layers else "shape (in x out)"
     lines = [_fit(f"{d.config} across {len(d.sides)} {what}: " + ("differ" if d.differs else "same targets")),
-             f"cells: modules, {unit}, LoRA params; * fused expert parameters (experts x in x out)"]
+             f"cells: modules, {unit}, LoRA params; * fused expert parameters (experts x in x out)",
+             "       a shape+N: the most common shape, and N other shapes (--format json lists them all)"]
     lines += [_fit(f" [{i + 1}] {_cut(s.label, 30):<30} {_describe(s, d.axis)}") for i, s in enumerate(d.sides)]
     for start in range(0, len(d.sides), _PER_BLOCK):
         cols = range(start, min(start + _PER_BLOCK, len(d.sides)))
