@@ -407,3 +407,27 @@ def test_the_hint_names_what_kept_the_hub_out(flag: bool, env: str | None, says:
     with pytest.raises(ResolutionError) as err:
         resolve("nobody/nothing-like-it", offline=flag)
     assert says in _not_found_hint(err.value) and not err.value.nearest
+
+
+def test_an_unreachable_hub_is_asked_once_per_run_and_the_hint_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                                       no_download: None) -> None:
+    """A dead network cost a new user 23.5 s per model (five retries); one short connect now answers the batch."""
+    import socket
+
+    from lora_compiler.pipeline.front import _not_found_hint
+
+    calls: list[tuple[object, ...]] = []
+
+    def refuse(address: object, timeout: float | None = None) -> None:
+        calls.append((address, timeout))
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(resolve_mod, "_HUB_PROBE", {})
+    for name in ("nobody/one", "nobody/two"):
+        with pytest.raises(ResolutionError) as err:
+            resolve(name)
+        assert err.value.offline_by == "unreachable"
+        assert err.value.tried[-1] == "the Hub (unreachable: huggingface.co:443: Network is unreachable)"
+    assert calls == [(("huggingface.co", 443), resolve_mod.HUB_PROBE_SECONDS)]
+    assert "pass --offline" in _not_found_hint(err.value)

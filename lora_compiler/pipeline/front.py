@@ -70,6 +70,9 @@ def _not_found_hint(exc: ResolutionError) -> str:
     """What to do, for the cause at hand: a near miss first, then the way to the Hub that was closed."""
     if exc.nearest:
         return "did you mean " + " or ".join(f"'{n}'" for n in exc.nearest) + "?"
+    if exc.offline_by == "unreachable":
+        return ("the Hub cannot be reached from here: pass --offline (or set HF_HUB_OFFLINE=1) to use local, "
+                "cached and bundled configs only, or fix the network or proxy")
     if exc.offline_by == "--offline":
         return "use a local directory with config.json or a cached or bundled model id, or drop --offline"
     if exc.offline_by:

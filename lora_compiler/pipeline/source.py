@@ -27,7 +27,7 @@ class ResolutionError(Exception):
     name: str
     tried: list[str] = field(default_factory=list)
     nearest: list[str] = field(default_factory=list)  # bundled or cached ids close to `name` (a typo?)
-    offline_by: str | None = None  # "--offline" or "HF_HUB_OFFLINE" when the Hub was skipped
+    offline_by: str | None = None  # "--offline", "HF_HUB_OFFLINE" or "unreachable": why the Hub was not asked
 
     def __str__(self) -> str:
         return f"model config for '{self.name}' not found; tried: " + "; ".join(self.tried)
@@ -129,11 +129,41 @@ def resolve(name: str, revision: str | None = None, offline: bool = False) -> Mo
         by = "--offline" if offline else "HF_HUB_OFFLINE"
         tried.append(f"the Hub (skipped: {by})")
         raise ResolutionError(name, tried, nearest_ids(name, cache), by)
+    unreachable = hub_unreachable()
+    if unreachable:
+        tried.append(f"the Hub (unreachable: {unreachable})")
+        raise ResolutionError(name, tried, nearest_ids(name, cache), offline_by="unreachable")
     try:
         return ModelSource(name, "hub", _download(name, revision, cache), revision)
     except Exception as exc:  # any network or hub error is a finding, never a traceback
         tried.append(f"the Hub ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
         raise ResolutionError(name, tried, nearest_ids(name, cache)) from None
+
+
+_HUB_PROBE: dict[str, str | None] = {}  # endpoint -> why it is unreachable (None: reachable), once per run
+HUB_PROBE_SECONDS = 3.0
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hub cannot be reached, from one short TCP connect per endpoint per process (a batch asks once).
+
+    Without it, huggingface_hub retries a dead network five times per file (about 23 s each)."""
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    if endpoint not in _HUB_PROBE:
+        url = urlparse(endpoint)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or os.environ.get("ALL_PROXY"):
+            _HUB_PROBE[endpoint] = None  # through a proxy the direct connect proves nothing: let the client try
+        else:
+            try:
+                socket.create_connection((url.hostname or "", port), timeout=HUB_PROBE_SECONDS).close()
+                _HUB_PROBE[endpoint] = None
+            except OSError as exc:
+                _HUB_PROBE[endpoint] = f"{url.hostname}:{port}: {exc.strerror or type(exc).__name__}"
+    return _HUB_PROBE[endpoint]
 
 
 def _from_cache(name: str, revision: str | None, cache: Path) -> Path | None:
