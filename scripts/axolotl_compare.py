@@ -21,7 +21,7 @@ from typing import Any
 
 # Failures that come from this machine, not the config: no GPU (LoftQ), or the meta skeleton having no
 # values for a data-dependent initialisation (PiSSA, OLoRA, CorDA set_data on meta tensors).
-HARDWARE = ("CUDA", "bitsandbytes", "incompatible tensor type")
+HARDWARE = ("CUDA", "NVIDIA driver", "bitsandbytes", "incompatible tensor type")
 
 
 def truth_answer(rec: dict[str, Any]) -> dict[str, Any]:
