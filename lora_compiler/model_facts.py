@@ -233,3 +233,44 @@ def peft_saves(name: str, modules_to_save: Iterable[str]) -> bool:
 def pattern_key_matches(pattern: str, name: str) -> bool:
     """PEFT's rank_pattern / alpha_pattern key test: a regex anchored at a name boundary at the end."""
     return valid_regex(pattern) and re.match(rf"(.*\.)?({pattern})$", name) is not None
+
+
+REGEX_BUDGET_SECONDS = 1.0  # per pattern, over all module names: real patterns take microseconds
+
+
+def slow_pattern(patterns: list[tuple[str, str]], names: list[str],
+                 seconds: float = REGEX_BUDGET_SECONDS) -> tuple[str, str] | None:
+    """The first (key, pattern) whose matching over `names`, as PEFT does it, exceeds the time budget.
+
+    PEFT applies re.fullmatch to every module name (and rank/alpha keys as `(.*\\.)?(key)$`), so a
+    catastrophically backtracking pattern hangs it; the same work is done here under a timer first.
+    The timer is SIGALRM, which the regex engine checks: main thread only (elsewhere no budget)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return None
+
+    class _Expired(Exception):
+        pass
+
+    def expire(signum: int, frame: object) -> None:
+        raise _Expired
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    try:
+        for key, pattern in patterns:
+            if not valid_regex(pattern):
+                continue
+            compiled = re.compile(pattern)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                for name in names:
+                    compiled.fullmatch(name)
+            except _Expired:
+                return key, pattern
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    return None

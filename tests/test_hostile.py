@@ -146,3 +146,69 @@ def test_remote_code_runs_only_with_the_command_line_flag(tmp_path, write_yaml, 
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["model"]["architecture"] == "EvilForCausalLM"
     assert "model imported" in marker.read_text()
+
+
+def _model_dir(tmp_path, body=None, link=None):
+    d = tmp_path / "model"
+    d.mkdir()
+    if link:
+        (d / "config.json").symlink_to(link)
+    else:
+        (d / "config.json").write_text(body)
+    return d
+
+
+@pytest.mark.parametrize("case", ["int-10001-digits", "hex-20000-digits", "config-not-json", "config-100000-deep",
+                                  "model-type-list", "config-is-proc-environ", "rank-1e30"])
+def test_issue_20_tracebacks_are_findings_with_exit_2_or_1(case, tmp_path, monkeypatch):
+    """Reproduced by a hostile run: each raised a traceback (exit 1). Now a finding, and never a traceback."""
+    from click.testing import CliRunner
+
+    from lora_compiler.cli import cli
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    base, keys = "meta-llama/Llama-3.2-1B", "adapter: lora\nlora_alpha: 16\nlora_target_linear: true\n"
+    rank = "lora_r: 8\n"
+    want = {"int-10001-digits": (2, "yaml-syntax"), "hex-20000-digits": (1, "schema"), "rank-1e30": (1, "schema")}
+    if case == "int-10001-digits":
+        rank = "lora_r: " + "9" * 10001 + "\n"
+    elif case == "hex-20000-digits":
+        rank = "lora_r: 0x" + "f" * 20000 + "\n"
+    elif case == "rank-1e30":
+        rank = f"lora_r: {10**30}\n"
+    else:
+        body = {"config-not-json": "{not json", "config-100000-deep": "[" * 100000 + "]" * 100000,
+                "model-type-list": '{"model_type": ["llama"]}'}.get(case)
+        base = str(_model_dir(tmp_path, body, "/proc/self/environ" if case == "config-is-proc-environ" else None))
+        want[case] = (2, "model-config-invalid")
+    cfg = tmp_path / "train.yml"
+    cfg.write_text(f"base_model: {base}\n{keys}{rank}")
+    res = CliRunner().invoke(cli, ["compile", str(cfg), "--no-cache"])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    code, rule = want[case]
+    assert res.exit_code == code and f"[{rule}]" in res.output, res.output[-400:]
+
+
+def test_a_pyproject_with_tool_not_a_table_and_an_unwritable_lint_report_are_usage_errors(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lora_compiler.cli import cli
+
+    cfg = tmp_path / "train.yml"
+    cfg.write_text("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n")
+    res = CliRunner().invoke(cli, ["lint", "--no-model", str(cfg), "-o", "/proc/nonexistent/x"])
+    assert res.exit_code == 2 and "cannot write the report" in res.output and res.exception.__class__ is SystemExit
+    (tmp_path / "pyproject.toml").write_text("tool = 1\n")
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, ["lint", "--no-model", str(cfg)])
+    assert res.exit_code == 2 and "'tool' must be a table" in res.output
+
+
+def test_a_yaml_merge_override_is_not_a_duplicate_key():
+    """`<<: *defaults` then `lora_r: 8` is standard YAML that PyYAML (so Axolotl) accepts."""
+    from lora_compiler.pipeline.document import load_text
+
+    doc = load_text("defaults: &d {lora_r: 4, lora_alpha: 8}\nadapter: lora\n<<: *d\nlora_r: 8\n", "t.yml")
+    assert doc.findings == [] and doc.values["lora_r"] == 8 and doc.values["lora_alpha"] == 8
+    twice = load_text("adapter: lora\nlora_r: 4\nlora_r: 8\n", "t.yml")
+    assert [f.rule for f in twice.findings] == ["yaml-duplicate-key"]

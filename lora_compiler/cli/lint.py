@@ -44,7 +44,10 @@ def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: b
     if output is not None:
         from ..io.files import write_text
 
-        write_text(output, text)
+        try:
+            write_text(output, text)
+        except OSError as exc:
+            raise click.UsageError(f"cannot write the report to {output}: {exc.strerror or exc}") from None
     else:
         click.echo(text, nl=False)
     sys.exit(exit_code([f for r in results for f in r.findings], strict))

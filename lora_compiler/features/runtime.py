@@ -199,15 +199,21 @@ def _mixed_adapters(doc: Document) -> list[MixedAdapter]:
 
 def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> Any:
     """Compile's LoraConfig, after compile's rules, with lora_target_linear resolved on this model."""
+    from ..model_facts import slow_pattern
     from ..pipeline.front import adapter_findings
     from ..pipeline.peftcfg import PeftConfigError, build_lora_config
-    from ..pipeline.targets import plan_targets
+    from ..pipeline.targets import plan_targets, regex_patterns
     from ..rules import run_stage
     from ..rules.context import Context
 
     problems = adapter_findings(doc, spec)
     if problems:
         raise LoraCompilerError(problems)
+    slow = slow_pattern(regex_patterns(spec), [n for n, _ in model.named_modules() if n])
+    if slow:
+        raise LoraCompilerError([doc.finding("regex-too-slow", f"{slow[0]}: the regex {slow[1][:80]!r} backtracks "
+                                             "catastrophically on this model's module names; PEFT would hang on it",
+                                             (slow[0],), prefer_value=True)])
     plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, model)
     # The caller built the model, so remote code was theirs to allow; rules about the skeleton run on it.
     ctx = Context(doc, spec, allow_remote_code=True, skeleton=_ModelView.of(model), plan=plan)

@@ -79,16 +79,24 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
 
 
 def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Session) -> None:
-    from ..model_facts import adaptable
+    from ..model_facts import REGEX_BUDGET_SECONDS, adaptable, slow_pattern
     from ..rules import peft_outcome, run_stage
     from .fields import key_for_message
     from .freezing import applies, freeze
     from .inject import InjectionError, inject
     from .peftcfg import PeftConfigError, adapter_config_dict, build_lora_config
-    from .targets import plan_targets
+    from .targets import plan_targets, regex_patterns
 
     doc, spec, skel, key, source = ctx.doc, ctx.spec, start.skeleton, start.key, start.source
     ctx.skeleton = skel
+    slow = slow_pattern(regex_patterns(spec), ctx.module_names)
+    if slow:  # PEFT (and every matcher after it) would run this pattern over every module name
+        result.findings.append(doc.finding(
+            "regex-too-slow", f"{slow[0]}: the regex {slow[1][:80]!r} takes more than {REGEX_BUDGET_SECONDS:g} s "
+            f"to match {skel.architecture}'s module names (catastrophic backtracking); PEFT would hang on it",
+            (slow[0],), prefer_value=True, hint="simplify the pattern (no nested or overlapping repeats such "
+            "as (.|.)* or (a+)+), or list the module names"))
+        return
     ctx.plan = plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters,
                                    skel.model)
     result.findings += run_stage("model", ctx)

@@ -89,12 +89,19 @@ class _Builder:
         if not isinstance(node, yaml.ScalarNode) and node.tag not in _SAFE_COLLECTION_TAGS:
             raise yaml.constructor.ConstructorError(None, None, f"tag {node.tag} is not allowed", node.start_mark)
         if isinstance(node, yaml.MappingNode):
+            own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
             self.constructor.flatten_mapping(node)  # resolves YAML merge keys (<<) first
+            merged = len(node.value) - own  # flatten puts the merged pairs first: keys the mapping may override
             out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
+            from_merge: set[Any] = set()
+            for index, (key_node, value_node) in enumerate(node.value):
                 key = self.build_key(key_node)
                 sub = path + (key,)
-                if key in out:
+                if index < merged:
+                    from_merge.add(key)
+                elif key in out and key in from_merge:
+                    from_merge.discard(key)  # a standard merge override (<<: *defaults, then key: value)
+                elif key in out:
                     first = self.doc.key_pos.get(sub, (None, None))[0]
                     self.doc.findings.append(
                         Finding(
@@ -113,7 +120,11 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        return self.constructor.construct_object(node, deep=True)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits (Python's int-string limit)
+            raise yaml.constructor.ConstructorError(None, None, f"a value that cannot be read: {str(exc)[:120]}",
+                                                    node.start_mark) from None
 
     def build_key(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):

@@ -70,7 +70,10 @@ class Policy:
                 return cls._from(own, _toml(own))
             pyproject = folder / "pyproject.toml"
             if pyproject.is_file():
-                table = _toml(pyproject).get("tool", {}).get("lora-compiler")
+                tool = _toml(pyproject).get("tool", {})
+                if not isinstance(tool, dict):
+                    raise PolicyError(f"{pyproject}: 'tool' must be a table")
+                table = tool.get("lora-compiler")
                 if table is not None:
                     return cls._from(pyproject, table)
         return cls()
@@ -79,7 +82,10 @@ class Policy:
     def from_file(cls, path: Path) -> Policy:
         """A given levels file: a pyproject.toml ([tool.lora-compiler.rules]) or any TOML with [rules]."""
         data = _toml(path)
-        table = data.get("tool", {}).get("lora-compiler", {}) if path.name == "pyproject.toml" else data
+        tool = data.get("tool", {})
+        if path.name == "pyproject.toml" and not isinstance(tool, dict):
+            raise PolicyError(f"{path}: 'tool' must be a table")
+        table = tool.get("lora-compiler", {}) if path.name == "pyproject.toml" else data
         return cls._from(path, table)
 
     @classmethod

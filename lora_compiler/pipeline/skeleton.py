@@ -7,9 +7,8 @@ never be able to execute a model repository's Python.
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,11 +45,26 @@ class Skeleton:
     num_hidden_layers: int | None
 
 
+MAX_CONFIG_BYTES = 10 * 1024 * 1024  # real config.json files are KBs; more is corrupt or hostile
+
+
 def raw_config(source: ModelSource) -> dict[str, Any]:
-    with open(source.config_dir / CONFIG_NAME, encoding="utf-8") as fh:
-        data = json.load(fh)
+    """config.json as a dict, read with a size bound; anything unusable is a model-config-invalid finding."""
+    path = source.config_dir / CONFIG_NAME
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ValueError(f"more than {MAX_CONFIG_BYTES:,} bytes")
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise SkeletonError("model-config-invalid", f"{path} cannot be read as a model config: {_first_line(exc)}",
+                            key="base_model", hint="point base_model at a directory with a valid config.json") from None
     if not isinstance(data, dict):
-        raise SkeletonError("model-config-invalid", f"{source.config_dir / CONFIG_NAME} is not a JSON object")
+        raise SkeletonError("model-config-invalid", f"{path} is not a JSON object", key="base_model")
+    if not isinstance(data.get("model_type", ""), str):
+        raise SkeletonError("model-config-invalid", f"{path}: model_type must be a string, not "
+                            f"{type(data['model_type']).__name__}", key="base_model")
     return data
 
 

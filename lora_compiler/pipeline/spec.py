@@ -27,6 +27,9 @@ class PeftSection(BaseModel):
     )
 
 
+MAX_RANK = 2**20  # above any model dimension: a larger r or alpha is a typo, and torch fails on it with C++ frames
+
+
 class AdapterSpec(BaseModel):
     """The adapter-shaping subset of an Axolotl config."""
 
@@ -88,9 +91,12 @@ class AdapterSpec(BaseModel):
     )
     bf16: Optional[Union[bool, Literal["auto"]]] = Field(default=None, description="Train in bfloat16.")
     fp16: Optional[bool] = Field(default=None, description="Train in float16.")
-    lora_r: Optional[PositiveInt] = Field(default=None, description="LoRA rank r: the inner dimension of A and B.")
+    lora_r: Optional[PositiveInt] = Field(
+        default=None, le=MAX_RANK, description="LoRA rank r: the inner dimension of A and B."
+    )
     lora_alpha: Optional[PositiveInt] = Field(
-        default=None, description="LoRA alpha: updates are scaled by alpha / r (alpha / sqrt(r) with RSLoRA). PEFT's default is 8."
+        default=None, le=MAX_RANK,
+        description="LoRA alpha: updates are scaled by alpha / r (alpha / sqrt(r) with RSLoRA). PEFT's default is 8.",
     )
     lora_dropout: Optional[float] = Field(
         default=0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA input path, in [0, 1)."
@@ -186,7 +192,7 @@ def parse_spec(doc: Document) -> tuple[AdapterSpec | None, list[Finding]]:
             path = tuple(err["loc"])
             key = ".".join(str(p) for p in path)
             value = err.get("input")
-            shown = repr(value) if not isinstance(value, dict) else "a mapping"
+            shown = _shown(value)
             findings.append(
                 doc.finding(
                     "schema",
@@ -198,6 +204,15 @@ def parse_spec(doc: Document) -> tuple[AdapterSpec | None, list[Finding]]:
                 )
             )
         return None, findings
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    try:
+        return repr(value)
+    except ValueError:  # an integer beyond Python's int-to-string limit
+        return "a number too long to show"
 
 
 def _yaml_path(loc: tuple[Any, ...], doc: Document) -> tuple[Any, ...]:

@@ -80,3 +80,12 @@ def plan_targets(
         unmatched = [t for t in modules if not any_selected(names, [t])]
         converted = peft_converted_names(model, list(modules)) & set(unmatched) if unmatched else set()
     return TargetPlan(modules, found, target_parameters or [], tuple(unmatched), frozenset(converted))
+
+
+def regex_patterns(spec: Any) -> list[tuple[str, str]]:
+    """(YAML key, regex) for every pattern PEFT or the rules run over module names, in PEFT's own form."""
+    out = [(key, value) for key in ("lora_target_modules", "lora_exclude_modules")
+           if isinstance(value := getattr(spec, key, None), str)]
+    for key in ("lora_rank_pattern", "lora_alpha_pattern"):
+        out += [(key, rf"(.*\.)?({pattern})$") for pattern in (getattr(spec, key, None) or {})]
+    return out

@@ -40,6 +40,10 @@ documented("peft-config", E, "PEFT rejects the LoraConfig.",
 documented("peft-refused", E, "PEFT cannot apply the adapter to this model.",
            "Applying the LoraConfig to the skeleton fails, as get_peft_model would at training time "
            "(e.g. 'Target modules ... not found', an unsupported layer type).")
+documented("regex-too-slow", E, "A target or pattern regex backtracks catastrophically on this model's names.",
+           "PEFT runs re.fullmatch of a string lora_target_modules (and rank/alpha pattern keys) over every module "
+           "name; a pattern such as '(.|.)*Z' takes exponential time and hangs the run. Each pattern is first "
+           "matched over the skeleton's module names under a 1 s budget, and compile stops with this error.")
 documented("output-protected", E, "The output directory holds model or adapter files, or is not a directory.",
            "compile does not write an adapter_config.json beside weights it did not produce (*.safetensors, *.bin, "
            "index files, a model's config.json: transformers would then load the folder as an adapter) unless "
