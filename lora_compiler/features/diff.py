@@ -3,7 +3,7 @@
 A matrix compares one YAML compiled several ways (module suffix rows x model or convention columns);
 a pair compares two YAMLs, compile outputs, targets.json or adapter_config.json files, module by
 module. Compile problems stay findings of the side they belong to, so a model on which a config
-fails is a column that says why. Renderers (formats/diff_*.py) only lay this out.
+fails is a column that says why. Renderers (render/diff_*.py) only lay this out.
 """
 
 from __future__ import annotations

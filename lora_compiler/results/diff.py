@@ -1,6 +1,6 @@
 """What a diff finds, as data: the sides compared, rows, changes and field changes.
 
-diff.py computes these; the renderers (formats/diff_*.py) only lay them out. The per-module facts
+diff.py computes these; the renderers (render/diff_*.py) only lay them out. The per-module facts
 a change compares live here too, since a matrix decides with them whether its sides differ.
 """
 

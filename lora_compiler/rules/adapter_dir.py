@@ -2,7 +2,7 @@
 
 Shared by `load_lora` (which refuses before PEFT is called) and lint; `io.adapter_dir` reads the
 directory (bounded, never a pickle). Every check is pure and returns `Finding`s, and this module
-owns every adapter-dir-* id; pass the config's `yamldoc.Document` to position them at
+owns every adapter-dir-* id; pass the config's `pipeline.document.Document` to position them at
 the `lora_model_dir` key (or at `at`), and at the YAML key a saved value differs from.
 
 Key naming follows PEFT's `get_peft_model_state_dict`: `base_model.model.<module>.lora_A.weight`
