@@ -169,3 +169,13 @@ def test_malformed_headers_are_clean_findings_in_bounded_memory(tmp_path: Path, 
     assert peak < 1_000_000
     with pytest.raises(HeaderError):
         read_safetensors_header(tmp_path / "adapter_model.safetensors")
+
+
+def test_a_non_string_base_model_in_the_saved_config_is_compared_not_a_traceback(tmp_path: Path) -> None:
+    adapter = _save(tmp_path, _config("llama"), target_modules=["q_proj"])
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = 123
+    (adapter / "adapter_config.json").write_text(json.dumps(config))
+    expected = {**config, "base_model_name_or_path": "org/tiny"}
+    found = check_adapter_dir(adapter, _meta(_config("llama")), expected)
+    assert [f.rule for f in found] == ["adapter-dir-base-model-differs"]

@@ -105,7 +105,7 @@ def check_config_agrees(
                                 f"{_show(saved.get(field))}; PEFT loads the saved value", where, Severity.WARNING,
                                 hint=f"make {key} match the adapter, or drop lora_model_dir to train a new one"))
     ours, theirs = mine.get("base_model_name_or_path"), saved.get("base_model_name_or_path")
-    if ours and theirs and not _same_model(ours, theirs):
+    if ours and theirs and not _same_model(str(ours), str(theirs)):  # a hostile file may hold a number
         where = ("base_model",) if doc is not None and ("base_model",) in doc.key_pos else at
         out.append(finding(doc, "adapter-dir-base-model-differs",
                             f"the adapter in {adapter.path} was trained on {theirs}, the YAML's base_model is {ours}",
