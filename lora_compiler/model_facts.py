@@ -188,7 +188,7 @@ def _matcher_config(targets: list[str] | set[str] | str) -> Any:
 def valid_regex(pattern: str) -> bool:
     try:
         re.compile(pattern)
-    except re.error:
+    except (re.error, RecursionError, OverflowError):  # the last two: pathological nesting or repeat counts
         return False
     return True
 

@@ -45,8 +45,8 @@ TRAILING_LAYERS = ("num_kv_shared_layers",)  # the last n layers are of another 
 MAMBA_HEADS = (("num_heads", "head_dim", "expand"), ("mamba_n_heads", "mamba_d_head", "mamba_expand"))
 # Sizes that transformers' default config of some families leaves None although the model needs them.
 FILL_NONE: dict[str, Callable[[Config], Any]] = {
-    "head_dim": lambda c: (_first_count(c, HIDDEN) or 0) // (_first_count(c, HEADS) or 1),
-    "num_key_value_heads": lambda c: _first_count(c, HEADS),
+    "head_dim": lambda c: (first_count(c, HIDDEN) or 0) // (first_count(c, HEADS) or 1),
+    "num_key_value_heads": lambda c: first_count(c, HEADS),
     "moe_intermediate_size": lambda c: c.get("intermediate_size"),
     "n_routed_experts": lambda c: NUM_EXPERTS,
     "num_experts_per_tok": lambda c: TOPK,
@@ -215,10 +215,10 @@ def _first(cfg: Config, keys: tuple[str, ...]) -> int | None:
 # --- transformers' default configs (the survey): every layer kind, and repairs -------------------
 
 
-def _count(value: Any) -> bool:
+def is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _first_count(cfg: Config, keys: tuple[str, ...]) -> int | None:
+def first_count(cfg: Config, keys: tuple[str, ...]) -> int | None:
     """The first of `keys` set to a positive int (a count to range over or divide by; _first takes any int)."""
-    return next((cfg[k] for k in keys if _count(cfg.get(k))), None)
+    return next((cfg[k] for k in keys if is_count(cfg.get(k))), None)

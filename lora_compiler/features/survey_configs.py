@@ -22,8 +22,8 @@ from .shrink import (
     PER_LAYER_OVERRIDES,
     TRAILING_LAYERS,
     Config,
-    _count,
-    _first_count,
+    first_count,
+    is_count,
     shrink_config,
 )
 
@@ -52,7 +52,7 @@ def _sub_configs(cfg: Config) -> list[str]:
 
 def _kinds_needed(cfg: Config) -> int:
     """Layers that keep one of each layer kind in every (sub-)config (at least 2)."""
-    old = _first_count(cfg, LAYERS)
+    old = first_count(cfg, LAYERS)
     return max([2, len(_first_of_kind(cfg, old)) if old else 0] + [_kinds_needed(cfg[k]) for k in _sub_configs(cfg)])
 
 
@@ -65,11 +65,11 @@ def _first_of_kind(cfg: Config, old: int) -> list[int]:
         elif _index_list(value, old):
             columns.append(lambda i, v=value: i in v)
         elif isinstance(value, list) and len(value) == old and all(isinstance(x, (str, int)) for x in value) and (
-                not all(_count(x) or x == 0 for x in value) or len(set(value)) <= 2):  # kinds and flags, not sizes
+                not all(is_count(x) or x == 0 for x in value) or len(set(value)) <= 2):  # kinds and flags, not sizes
             columns.append(lambda i, v=value: v[i])
-        elif _count(value) and key.startswith("first_k_"):
+        elif is_count(value) and key.startswith("first_k_"):
             columns.append(lambda i, v=value: i < v)
-        elif _count(value) and key in TRAILING_LAYERS:
+        elif is_count(value) and key in TRAILING_LAYERS:
             columns.append(lambda i, v=value: i >= old - v)
     firsts: dict[tuple[Any, ...], int] = {}
     for i in range(old):
@@ -84,8 +84,8 @@ def _select_layers(cfg: Config, layers: int) -> Config:
     later (Qwen3-Next's full attention every 4th layer, GLM's sparse MLP after 3 dense ones)."""
     subs = _sub_configs(cfg)
     out = {k: (_select_layers(v, layers) if k in subs else v) for k, v in cfg.items()}
-    old = _first_count(cfg, LAYERS)
-    for key in [k for k in cfg if k.endswith("_period") and _count(cfg[k]) and _count(cfg.get(k[:-7] + "_offset"))]:
+    old = first_count(cfg, LAYERS)
+    for key in [k for k in cfg if k.endswith("_period") and is_count(cfg[k]) and is_count(cfg.get(k[:-7] + "_offset"))]:
         # Jamba: layer i is special when i % period == offset; both kinds within the first layers
         out[key] = max(min(cfg[key], layers), 2)
         out[key[:-7] + "_offset"] = min(cfg[key[:-7] + "_offset"], out[key] - 1)
@@ -94,7 +94,7 @@ def _select_layers(cfg: Config, layers: int) -> Config:
     keep = _first_of_kind(cfg, old)
     keep = sorted(keep + [i for i in range(old) if i not in keep][: layers - len(keep)])
     for key, value in cfg.items():
-        if key in LAYERS and _count(value):
+        if key in LAYERS and is_count(value):
             out[key] = len(keep)
         elif key in PER_LAYER_OVERRIDES and isinstance(value, dict):
             width = max((len(str(k)) for k in value), default=1)
@@ -103,9 +103,9 @@ def _select_layers(cfg: Config, layers: int) -> Config:
             out[key] = [j for j, i in enumerate(keep) if i in value]
         elif isinstance(value, list) and len(value) == old:
             out[key] = [value[i] for i in keep]
-        elif _count(value) and key.startswith("first_k_"):
+        elif is_count(value) and key.startswith("first_k_"):
             out[key] = sum(i < value for i in keep)
-        elif _count(value) and key in TRAILING_LAYERS:
+        elif is_count(value) and key in TRAILING_LAYERS:
             out[key] = sum(i >= old - value for i in keep)
     return out
 
@@ -113,7 +113,7 @@ def _select_layers(cfg: Config, layers: int) -> Config:
 def _restore_layers(default: Config, selected: Config, shrunk: Config, layers: int) -> None:
     """Undo shrink_config's own cut of what _select_layers chose (counts, per-layer lists), and
     shrink the nested configs shrink_config does not see (keys not ending in _config)."""
-    old = _first_count(default, LAYERS)
+    old = first_count(default, LAYERS)
     for key, value in selected.items():
         original = default.get(key)
         if key in PER_LAYER_OVERRIDES and isinstance(value, dict):
@@ -128,14 +128,14 @@ def _restore_layers(default: Config, selected: Config, shrunk: Config, layers: i
 
 def _repair_shrunk(default: Config, cfg: Config, prefix: str) -> list[str]:
     """Consistency shrink_config does not keep; returns the dotted keys changed."""
-    changed = [k for k, v in default.items() if v == 0 and _count(cfg.get(k))]  # 0 is a switch (NoPE)
+    changed = [k for k, v in default.items() if v == 0 and is_count(cfg.get(k))]  # 0 is a switch (NoPE)
     cfg.update({k: 0 for k in changed})
-    for key in [k for k in cfg if k.endswith("d_head") and _count(cfg[k])]:  # XLNet's d_head = d_model // n_head
+    for key in [k for k in cfg if k.endswith("d_head") and is_count(cfg[k])]:  # XLNet's d_head = d_model // n_head
         cfg[key] = HEAD_DIM
         changed.append(key)
-    hidden = _first_count(cfg, HIDDEN)
+    hidden = first_count(cfg, HIDDEN)
     for heads, dim, expand in MAMBA_HEADS:
-        if hidden and all(_count(cfg.get(k)) for k in (heads, dim, expand)):
+        if hidden and all(is_count(cfg.get(k)) for k in (heads, dim, expand)):
             cfg[dim], cfg[heads] = HEAD_DIM, cfg[expand] * hidden // HEAD_DIM
             changed += [heads, dim]
     changed = [prefix + k for k in dict.fromkeys(changed)]
@@ -161,5 +161,5 @@ def _fill(cfg: Config, causal_lm: bool, prefix: str) -> list[str]:
 
 def _index_list(value: Any, old: int) -> bool:
     """A list of layer indices (mlp_only_layers, LFM2's full_attn_idxs), not per-layer flags (no_rope_layers)."""
-    return (isinstance(value, list) and len(value) > 0 and all(_count(v) or v == 0 for v in value)
+    return (isinstance(value, list) and len(value) > 0 and all(is_count(v) or v == 0 for v in value)
             and all(a < b for a, b in zip(value, value[1:])) and value[-1] < old and (len(value) > 2 or old > 2))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..pipeline.document import Document
+from ..pipeline.document import Document, read_bounded
 from ..results.findings import Finding, Severity
 
 CONFIG_NAME = "adapter_config.json"
@@ -89,9 +89,7 @@ def read_adapter_dir(
                                hint="download the adapter first (hf download <repo> --local-dir <dir>)")]
     config_file = p / CONFIG_NAME
     try:
-        if config_file.stat().st_size > MAX_CONFIG_BYTES:
-            raise ValueError(f"more than {MAX_CONFIG_BYTES:,} bytes")
-        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config = json.loads(read_bounded(config_file, MAX_CONFIG_BYTES).decode("utf-8"))
         if not isinstance(config, dict):
             raise ValueError("not a JSON object")
     except FileNotFoundError:

@@ -201,6 +201,23 @@ def _too_complex(doc: Document, why: str) -> Document:
     return doc
 
 
+def read_bounded(path: str | Path, limit: int) -> bytes:
+    """A file's bytes, at most `limit` of them: more (a huge file, /dev/zero behind a symlink) is a ValueError,
+    never a read into memory. The one way lint and compile read their inputs."""
+    chunks: list[bytes] = []
+    total = 0
+    with open(path, "rb") as fh:  # in chunks: memory follows the file's size, not the limit
+        while total <= limit:
+            chunk = fh.read(min(1 << 16, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    if total > limit:
+        raise ValueError(f"more than {limit:,} bytes")
+    return b"".join(chunks)
+
+
 def load_file(path: str | Path) -> Document:
     """Read and parse one config file; every failure becomes a finding, never an exception."""
     p = Path(path)
@@ -211,8 +228,7 @@ def load_file(path: str | Path) -> Document:
         size = p.stat().st_size
         if size > MAX_BYTES:
             raise ValueError(f"file is {size} bytes; configs larger than {MAX_BYTES} bytes are refused")
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
+        raw = read_bounded(p, MAX_BYTES)
         if b"\x00" in raw:
             raise ValueError("file contains NUL bytes; it is binary, not YAML")
         text = raw.decode("utf-8")

@@ -49,12 +49,17 @@ class Pattern:
 
 @dataclass(frozen=True)
 class Group:
-    """Parameters of one kind (lora, modules_to_save, trainable_tokens, base; ' in tower' when inside one)."""
+    """Parameters of one kind (lora, modules_to_save, trainable_tokens, base), inside a tower or not."""
 
-    name: str
+    kind: str
+    in_tower: bool
     peft_trainable: int
     trained: int
     with_gradients: int  # whole tensors that get gradients and optimizer state (a range trains only rows)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} in tower" if self.in_tower else self.kind
 
 
 @dataclass(frozen=True)
@@ -88,11 +93,12 @@ def parse_pattern(text: str) -> Pattern:
     return Pattern(text, regex, start, end)
 
 
-def tower_component(name: str) -> bool:
+def in_mm_module(name: str) -> bool:
+    """Axolotl's own tower test (freeze_mm_modules): a dot-separated component in MM_MODULE_PREFIXES."""
     return any(part in MM_MODULE_PREFIXES for part in name.split("."))
 
 
-def group_of(name: str) -> str:
+def group_of(name: str) -> tuple[str, bool]:
     if ".lora_" in name:
         kind = "lora"
     elif ".modules_to_save." in name:
@@ -101,7 +107,7 @@ def group_of(name: str) -> str:
         kind = "trainable_tokens"
     else:
         kind = "base"
-    return f"{kind} in tower" if tower_component(name) else kind
+    return kind, in_mm_module(name)
 
 
 def applies(unfrozen: Sequence[str] | None, freeze_mm: bool | None, rl: str | None, merge_lora: bool | None) -> bool:
@@ -115,9 +121,9 @@ def freeze(params: Iterable[Parameter], unfrozen: Sequence[str] | None, freeze_m
     patterns = [parse_pattern(p) for p in unfrozen or ()]
     errors: list[tuple[int | None, str]] = [(i, p.error) for i, p in enumerate(patterns) if p.error]
     hits = [0] * len(patterns)
-    trained: dict[str, int] = {}
-    peft: dict[str, int] = {}
-    grads: dict[str, int] = {}
+    trained: dict[tuple[str, bool], int] = {}
+    peft: dict[tuple[str, bool], int] = {}
+    grads: dict[tuple[str, bool], int] = {}
     for param in params:
         group = group_of(param.name)
         peft[group] = peft.get(group, 0) + (param.numel if param.trainable else 0)
@@ -125,7 +131,7 @@ def freeze(params: Iterable[Parameter], unfrozen: Sequence[str] | None, freeze_m
         if unfrozen:
             share, errs = _unfrozen_share(param, patterns, hits)
             errors += errs
-        if freeze_mm and tower_component(param.name):
+        if freeze_mm and in_mm_module(param.name):
             share = 0
         if share:
             grads[group] = grads.get(group, 0) + param.numel
@@ -134,7 +140,7 @@ def freeze(params: Iterable[Parameter], unfrozen: Sequence[str] | None, freeze_m
         zero_d = next(p.name for p in params if p.rows is None)
         errors.append((None, f"freeze_layers_except fails on the 0-d parameter {zero_d} (len() of a 0-d tensor)"))
     names = sorted(set(peft) | set(trained))
-    groups = tuple(Group(g, peft.get(g, 0), trained.get(g, 0), grads.get(g, 0)) for g in names)
+    groups = tuple(Group(*g, peft.get(g, 0), trained.get(g, 0), grads.get(g, 0)) for g in names)
     return Freezing(
         trainable=sum(trained.values()), with_gradients=sum(grads.values()), peft_trainable=sum(peft.values()),
         groups=groups, unmatched=tuple(i for i, p in enumerate(patterns) if not p.error and not hits[i]),

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from .document import read_bounded
 from .source import CONFIG_NAME, ModelSource
 from .spec import AdapterSpec
 
@@ -52,11 +53,7 @@ def raw_config(source: ModelSource) -> dict[str, Any]:
     """config.json as a dict, read with a size bound; anything unusable is a model-config-invalid finding."""
     path = source.config_dir / CONFIG_NAME
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ValueError(f"more than {MAX_CONFIG_BYTES:,} bytes")
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise SkeletonError("model-config-invalid", f"{path} cannot be read as a model config: {_first_line(exc)}",
                             key="base_model", hint="point base_model at a directory with a valid config.json") from None

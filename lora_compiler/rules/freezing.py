@@ -24,7 +24,7 @@ def _cause(ctx: Context) -> str:
 
 
 def _groups(ctx: Context, kinds: tuple[str, ...]) -> list[Any]:
-    return [g for g in ctx.freezing.groups if g.name.split(" in ")[0] in kinds]
+    return [g for g in ctx.freezing.groups if g.kind in kinds]
 
 
 @rule("freezing-trains-nothing", E, "Axolotl's post-load freezing leaves no parameter trainable.",

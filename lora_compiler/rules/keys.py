@@ -28,11 +28,6 @@ def key_tree() -> dict[str, Any]:
     return json.loads((files("lora_compiler") / "axolotl_keys.json").read_text(encoding="utf-8"))
 
 
-def known_keys() -> frozenset[str]:
-    """The top-level keys Axolotl 0.19 declares (plugin keys not included)."""
-    return frozenset(key_tree()["paths"][""])
-
-
 def _plugin_keys(values: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
     """Keys the listed plugins add, and for every plugin key the plugin module that declares it."""
     listed = [str(p) for p in values.get("plugins") or [] if isinstance(p, str)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
+from ..model_facts import valid_regex
 from ..results.findings import Finding, Severity
 from .context import Context
 from .registry import rule
@@ -120,21 +121,11 @@ def _target_regex(v: Values) -> tuple[str, Any] | None:
     targets = v.get("lora_target_modules")
     if not isinstance(targets, list):
         return None
-    bad = [(i, t) for i, t in enumerate(targets) if isinstance(t, str) and not _compiles(t)]
+    bad = [(i, t) for i, t in enumerate(targets) if isinstance(t, str) and not valid_regex(t)]
     if not bad:
         return None
     return (f"lora_target_modules contains invalid regex pattern(s): {[t for _, t in bad]}",
             ("lora_target_modules", bad[0][0]))
-
-
-def _compiles(pattern: str) -> bool:
-    import re
-
-    try:
-        re.compile(pattern)
-    except (re.error, RecursionError, OverflowError):
-        return False
-    return True
 
 
 def _when(cond: Callable[[Values], Any], message: str, key: str | Callable[[Values], str]) -> Callable:
