@@ -35,17 +35,20 @@ def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None =
                 use_cache: bool = True) -> CompileJob:
     """Compile (answered from the result cache when the inputs are unchanged) and write the outputs as one set."""
     from .io import cache
-    from .io.files import OutputProtected, check_writable, write_all
+    from .io.files import MANIFEST_NAME, OutputProtected, check_writable, write_all
+    from .pipeline.document import load_file
+    from .render.outputs import OUTPUT_NAMES
 
     if out_dir is not None:
         try:  # the destination first: no compile for a result that cannot be written
             check_writable(out_dir, force)
         except OutputProtected as exc:
             return CompileJob("", 2, problems=(_protected(out_dir, exc),))
-    key = cache.compile_key(config, options, fmt) if use_cache else None
-    entry = cache.load(key) if key else None
+    doc = load_file(config)  # parsed once: the cache key and the compile read the same Document
+    key = cache.compile_key(doc, options, fmt) if use_cache else None
+    entry = cache.load(key, OUTPUT_NAMES) if key else None
     if entry is None:
-        entry = _compile_entry(config, options, fmt)
+        entry = _compile_entry(doc, options, fmt)
         if key and entry.exit_code == 0:
             cache.store(key, entry)
     if out_dir is None or entry.exit_code != 0:
@@ -54,7 +57,7 @@ def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None =
         write_all(out_dir, entry.files, force=force)
     except (OutputProtected, OSError) as exc:
         return CompileJob(entry.stdout, 2, problems=(_protected(out_dir, exc),))
-    return CompileJob(entry.stdout, 0, tuple(sorted(entry.files)))
+    return CompileJob(entry.stdout, 0, tuple(sorted([*entry.files, MANIFEST_NAME])))
 
 
 def _protected(out_dir: Path, exc: Exception) -> Finding:
@@ -63,11 +66,11 @@ def _protected(out_dir: Path, exc: Exception) -> Finding:
     return Finding("output-protected", Severity.ERROR, str(exc), str(out_dir), hint=hint)
 
 
-def _compile_entry(config: Path, options: Options, fmt: str) -> Any:
+def _compile_entry(doc: Any, options: Options, fmt: str) -> Any:
     from .io.cache import Entry
     from .render import COMPILE_FORMATS
 
-    result = _compile(config, options)
+    result = _compile(doc, options)
     code = result.exit_code()
     files: dict[str, str] = {}
     if code == 0 and result.report is not None:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from lora_compiler.cli import cli
 from lora_compiler.io import cache
+from lora_compiler.pipeline.document import load_file
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +27,17 @@ def _compile(cfg, out, *extra):
     res = CliRunner().invoke(cli, ["compile", str(cfg), "-o", str(out), *extra], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     return res.stdout, {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
+
+
+def _forge(entry, mutate):
+    """Rewrite an entry the way someone without the key could: change it, recompute every public checksum."""
+    import hashlib
+
+    data = json.loads(entry.read_text())
+    mutate(data["payload"])
+    data["mac"] = hashlib.sha256(json.dumps({"key": data["key"], "payload": data["payload"]},
+                                            sort_keys=True).encode()).hexdigest()
+    entry.write_text(json.dumps(data))
 
 
 def _entries(tmp_path):
@@ -53,7 +65,7 @@ def test_any_input_change_misses(model_dir, write_yaml, tmp_path, monkeypatch):
     assert json.loads(files["targets.json"])["model"]["num_hidden_layers"] == 3
     real = cache.versions()  # a library upgrade
     monkeypatch.setattr(cache, "versions", lambda: {**real, "peft": "99.0"})
-    assert cache.compile_key(cfg, _options(), "text") != _key_with(real, cfg)
+    assert cache.compile_key(load_file(cfg), _options(), "text") != _key_with(real, cfg)
     assert len(_entries(tmp_path)) == 3
 
 
@@ -69,7 +81,7 @@ def _key_with(versions, cfg):
     saved = c.versions
     c.versions = lambda: versions
     try:
-        return c.compile_key(cfg, _options(), "text")
+        return c.compile_key(load_file(cfg), _options(), "text")
     finally:
         c.versions = saved
 
@@ -111,3 +123,65 @@ def test_hit_does_not_import_torch(model_dir, write_yaml, tmp_path):
                           env={**__import__("os").environ})
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "b" / "adapter_config.json").read_bytes() == (tmp_path / "a" / "adapter_config.json").read_bytes()
+
+
+def test_a_forged_entry_cannot_turn_a_failure_into_success_or_write_outside(model_dir, write_yaml, tmp_path):
+    cfg = _config(model_dir("llama"), write_yaml)
+    good = _compile(cfg, tmp_path / "a")
+    [entry] = _entries(tmp_path)
+
+    def poison(payload):
+        payload["files"]["../POISONED_OUTSIDE.txt"] = "planted"
+        payload["files"]["adapter_config.json"] = '{"r": 999}'
+
+    _forge(entry, poison)
+    assert _compile(cfg, tmp_path / "b") == good
+    assert not list(tmp_path.rglob("POISONED_OUTSIDE.txt"))
+
+
+def test_an_entry_made_with_the_key_but_naming_a_path_is_still_refused(model_dir, write_yaml, tmp_path):
+    cfg = _config(model_dir("llama"), write_yaml)
+    good = _compile(cfg, tmp_path / "a")
+    [entry] = _entries(tmp_path)
+    data = json.loads(entry.read_text())
+    data["payload"]["files"]["../POISONED_OUTSIDE.txt"] = "planted"
+    secret = (tmp_path / "cache" / cache.KEY_FILE).read_bytes()
+    data["mac"] = cache._mac(secret, data["key"], data["payload"])
+    entry.write_text(json.dumps(data))
+    assert _compile(cfg, tmp_path / "b") == good
+    assert not list(tmp_path.rglob("POISONED_OUTSIDE.txt"))
+
+
+def test_a_cache_dir_others_can_write_is_not_used(model_dir, write_yaml, tmp_path):
+    cfg = _config(model_dir("llama"), write_yaml)
+    (tmp_path / "cache").mkdir(mode=0o777)
+    (tmp_path / "cache").chmod(0o777)
+    _compile(cfg, tmp_path / "a")
+    assert _entries(tmp_path) == []
+
+
+def test_the_key_file_is_private_and_a_shared_secret_replaces_it(model_dir, write_yaml, tmp_path, monkeypatch):
+    cfg = _config(model_dir("llama"), write_yaml)
+    _compile(cfg, tmp_path / "a")
+    assert (tmp_path / "cache" / cache.KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
+    key = cache.compile_key(load_file(cfg), _options(), "text")
+    assert cache.load(key, frozenset({"adapter_config.json", "targets.json", "report.md", "report.html"}))
+    monkeypatch.setenv(cache.KEY_ENV, "a CI secret shared by the jobs of one project")
+    assert cache.load(key, frozenset({"adapter_config.json"})) is None  # made with the other key: a miss
+
+
+def test_a_changed_saved_adapter_misses(model_dir, write_yaml, tmp_path):
+    """lora_model_dir's files are part of the key: replacing the adapter re-checks it."""
+    d = model_dir("llama")
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8, "lora_alpha": 16}))
+    cfg = write_yaml(f"base_model: {d}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+                     f"lora_model_dir: {adapter}\n")
+    first = cache.compile_key(load_file(cfg), _options(), "text")
+    assert first is not None
+    (adapter / "adapter_model.safetensors").write_bytes(b"x" * 16)
+    second = cache.compile_key(load_file(cfg), _options(), "text")
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "lora_alpha": 16}))
+    assert len({first, second, cache.compile_key(load_file(cfg), _options(), "text")}) == 3

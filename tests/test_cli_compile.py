@@ -21,12 +21,15 @@ def run(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def test_compile_bundled_example_writes_three_files_valid_against_schema(tmp_path):
+def test_compile_bundled_example_writes_its_set_and_manifest_valid_against_schema(tmp_path):
+    from lora_compiler.io.files import read_set
+
     out = tmp_path / "out"
     res = run("compile", str(EXAMPLE), "-o", str(out), "--offline")
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        "adapter_config.json", "report.html", "report.md", "targets.json"]
+        "adapter_config.json", "lora-compiler.json", "report.html", "report.md", "targets.json"]
+    assert sorted(read_set(out)) == ["adapter_config.json", "report.html", "report.md", "targets.json"]
     targets = json.loads((out / "targets.json").read_text())
     jsonschema.validate(targets, SCHEMA)
     assert targets["model"]["config_source"] == "bundled"

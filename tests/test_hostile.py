@@ -59,7 +59,7 @@ def _bomb() -> str:
 HOSTILE = {
     "alias-bomb": (lambda p: p.write_text(_bomb()), "yaml-too-complex"),
     "deep-nesting": (lambda p: p.write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n"), "yaml-too-complex"),
-    "deep-mapping": (lambda p: p.write_text("".join(" " * i + f"k{i}:\n" for i in range(3000))), "yaml-too-complex"),
+    "deep-mapping": (lambda p: p.write_text("".join(" " * i + f"k{i}:\n" for i in range(1000))), "yaml-too-complex"),
     "100MB": (lambda p: p.write_bytes(b"# padding\n" * 10_500_000), "input-unreadable"),
     "binary": (lambda p: p.write_bytes(bytes(range(256)) * 100), "input-unreadable"),
     "non-utf8": (lambda p: p.write_bytes(b"base_model: \xff\xfe\n"), "input-unreadable"),

@@ -36,7 +36,8 @@ def test_failure_at_any_rename_keeps_the_previous_pair(tmp_path, monkeypatch):
         assert (tmp_path / "adapter_config.json").read_text() == "old-a"
         assert (tmp_path / "targets.json").read_text() == "old-t"
         assert sorted(p.name for p in tmp_path.iterdir()) == [".lora-compiler.lock", "adapter_config.json",
-                                                               "targets.json"]  # no temporary left behind
+                                                               "lora-compiler.json", "targets.json"]  # no temporary
+        assert files.read_set(tmp_path) == {"adapter_config.json": b"old-a", "targets.json": b"old-t"}
 
 
 def test_failure_while_staging_writes_nothing(tmp_path, monkeypatch):

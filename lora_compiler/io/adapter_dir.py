@@ -9,6 +9,8 @@ runs its code. Problems are findings (positioned at `at` in the config's Documen
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,10 @@ from ..results.findings import Finding, Severity
 CONFIG_NAME = "adapter_config.json"
 SAFETENSORS_NAME = "adapter_model.safetensors"
 PICKLE_NAME = "adapter_model.bin"
-MAX_HEADER_BYTES = 100 * 1024 * 1024  # real adapter headers are KBs; a larger claim is corrupt or hostile
-MAX_CONFIG_BYTES = 10 * 1024 * 1024
+# Real adapter headers are KBs (about 150 bytes a tensor: 4 MB is 25,000 tensors). The parsed header costs
+# about 20x its size in memory, so this bound also bounds lint's memory.
+MAX_HEADER_BYTES = 4 * 1024 * 1024
+MAX_CONFIG_BYTES = 2 * 1024 * 1024
 
 
 class HeaderError(ValueError):
@@ -45,7 +49,10 @@ class AdapterDir:
 def read_safetensors_header(path: str | Path, max_header_bytes: int = MAX_HEADER_BYTES) -> dict[str, TensorInfo]:
     """Tensor names, dtypes and shapes from a safetensors header, in memory bounded by `max_header_bytes`."""
     p = Path(path)
-    size = p.stat().st_size
+    info = p.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise HeaderError("not a regular file")
+    size = info.st_size
     with p.open("rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
@@ -99,6 +106,10 @@ def read_adapter_dir(
         return None, [finding(doc, "adapter-dir-config-invalid", f"{config_file} cannot be used: {str(exc)[:200]}",
                                at, hint="re-save the adapter with PEFT's save_pretrained")]
     weights, pickled = p / SAFETENSORS_NAME, p / PICKLE_NAME
+    if weights.is_symlink() and not weights.exists():
+        return None, [finding(doc, "adapter-dir-header-invalid", f"{weights} is a symlink to a missing file "
+                               f"({os.readlink(weights)})", at,
+                               hint="fetch the content first (git annex get / git lfs pull), then run again")]
     if weights.is_file():
         try:
             return AdapterDir(p, config, read_safetensors_header(weights)), []

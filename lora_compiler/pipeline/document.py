@@ -7,9 +7,9 @@ undecodable files. Only the safe tag set is ever constructed.
 
 from __future__ import annotations
 
-import re
+import os
+import stat
 from dataclasses import dataclass, field
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ import yaml
 
 from ..results.findings import Finding, Severity
 
-MAX_BYTES = 10 * 1024 * 1024  # Axolotl configs are a few KB; anything this big is not one.
-MAX_NODES = 200_000  # after alias expansion: stops billion-laughs documents
+MAX_BYTES = 1024 * 1024  # Axolotl configs are a few KB (the largest of 178 examples: 12 KB); 1 MB is not one.
+MAX_NODES = 50_000  # counted while composing and again after alias expansion: stops billion-laughs documents
 MAX_DEPTH = 200
 
 Path_ = tuple[object, ...]  # a key path into the document: ("peft", "loftq_config", "loftq_bits")
@@ -70,7 +70,7 @@ _FATAL = {"input-unreadable", "yaml-syntax", "yaml-not-mapping", "yaml-too-compl
 
 
 class _TooComplex(Exception):
-    pass
+    """A limit passed while loading; the message says which."""
 
 
 class _Builder:
@@ -137,18 +137,50 @@ def _pos(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _flow_depth(text: str) -> int:
-    """Deepest [ / { nesting, counted before parsing: PyYAML's scanner is quadratic in it."""
-    brackets = re.sub(r"[^\[\]{}]", "", text)
-    return max(accumulate((1 if c in "[{" else -1 for c in brackets), initial=0))
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's own safe loader (Axolotl's yaml.safe_load), stopped as soon as a limit is passed.
+
+    Nodes are counted while composing and flow nesting while scanning (PyYAML's scanner is
+    quadratic in it), so a hostile document costs at most the limits' worth of work, never the
+    whole node graph first. Brackets inside comments and strings are not nesting and do not count."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.composed = 0
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.composed += 1
+        self.depth += 1
+        if self.composed > MAX_NODES:
+            raise _TooComplex(f"more than {MAX_NODES:,} nodes")
+        if self.depth > MAX_DEPTH:
+            raise _TooComplex(f"collections nested more than {MAX_DEPTH} levels")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def fetch_more_tokens(self) -> None:
+        if self.flow_level > MAX_DEPTH:
+            raise _TooComplex(f"flow collections nested more than {MAX_DEPTH} levels")
+        super().fetch_more_tokens()
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def load_text(text: str, file: str) -> Document:
     doc = Document(file=file, text=text)
-    if _flow_depth(text) > MAX_DEPTH:
-        return _too_complex(doc, f"flow collections nested more than {MAX_DEPTH} levels")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
+    except _TooComplex as exc:
+        return _too_complex(doc, str(exc))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -182,7 +214,7 @@ def load_text(text: str, file: str) -> Document:
     try:
         doc.values = _Builder(doc).build(root, (), 0)
     except _TooComplex:
-        return _too_complex(doc, f"more than {MAX_NODES} nodes or {MAX_DEPTH} levels after alias expansion")
+        return _too_complex(doc, f"more than {MAX_NODES:,} nodes or {MAX_DEPTH} levels after alias expansion")
     except RecursionError:
         return _too_complex(doc, "nesting too deep")
     except yaml.YAMLError as exc:
@@ -202,12 +234,20 @@ def _too_complex(doc: Document, why: str) -> Document:
 
 
 def read_bounded(path: str | Path, limit: int) -> bytes:
-    """A file's bytes, at most `limit` of them: more (a huge file, /dev/zero behind a symlink) is a ValueError,
-    never a read into memory. The one way lint and compile read their inputs."""
+    """A regular file's bytes, at most `limit` of them. More (a huge or sparse file), or a file that is not
+    regular (/dev/zero behind a symlink, a FIFO, a socket, a directory) is a ValueError, never a read into
+    memory or a hang. The one way lint and compile read their inputs."""
     chunks: list[bytes] = []
     total = 0
-    with open(path, "rb") as fh:  # in chunks: memory follows the file's size, not the limit
-        while total <= limit:
+    # O_NONBLOCK: opening a FIFO with no writer would otherwise block before fstat can refuse it
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise ValueError(f"{info.st_size:,} bytes; more than {limit:,} are refused")
+        while total <= limit:  # in chunks: memory follows the file's size, not the limit
             chunk = fh.read(min(1 << 16, limit + 1 - total))
             if not chunk:
                 break
@@ -218,6 +258,14 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
 def load_file(path: str | Path) -> Document:
     """Read and parse one config file; every failure becomes a finding, never an exception."""
     p = Path(path)
@@ -225,9 +273,6 @@ def load_file(path: str | Path) -> Document:
     try:
         if p.is_dir():
             raise IsADirectoryError("is a directory, not a YAML file")
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise ValueError(f"file is {size} bytes; configs larger than {MAX_BYTES} bytes are refused")
         raw = read_bounded(p, MAX_BYTES)
         if b"\x00" in raw:
             raise ValueError("file contains NUL bytes; it is binary, not YAML")

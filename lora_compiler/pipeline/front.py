@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..results.findings import Finding
+from ..results.findings import Finding, Severity
 from .document import Document
 from .options import Options
 from .session import Session
@@ -61,9 +61,16 @@ def source_of(doc: Document, spec: AdapterSpec, offline: bool) -> tuple[ModelSou
         return None, [doc.finding("model-not-found", "no base_model given", ("base_model",),
                                   hint="set base_model to a Hugging Face repo id or a local directory")]
     try:
-        return resolve(name, spec.revision_of_model, offline=offline), []
+        source = resolve(name, spec.revision_of_model, offline=offline)
     except ResolutionError as exc:
         return None, [doc.finding("model-not-found", str(exc), (key,), prefer_value=True, hint=_not_found_hint(exc))]
+    if source.revision_unverified:
+        return source, [doc.finding(
+            "model-revision-unverified", f"revision '{source.revision}' of {name} could not be checked (the Hub was "
+            "not asked); the bundled config of its main branch stands in, and may differ from that revision",
+            ("revision_of_model",), Severity.WARNING, prefer_value=True,
+            hint="run online once (or put the revision's config.json in the hub cache) to check it")]
+    return source, []
 
 
 def _not_found_hint(exc: ResolutionError) -> str:

@@ -8,6 +8,7 @@ never be able to execute a model repository's Python.
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from contextlib import contextmanager
@@ -46,7 +47,15 @@ class Skeleton:
     num_hidden_layers: int | None
 
 
-MAX_CONFIG_BYTES = 10 * 1024 * 1024  # real config.json files are KBs; more is corrupt or hostile
+MAX_CONFIG_BYTES = 2 * 1024 * 1024  # real config.json files are KBs (the largest bundled: 60 KB); more is hostile
+# What a meta skeleton may hold: building costs time and memory per module even without weights, so a
+# config (or a Hub repo a YAML names) claiming 10^8 layers must be refused before transformers loops over
+# them. The largest public models have 126 layers and 384 routed experts; each limit is an environment
+# variable so a user with a bigger model can raise it.
+SCALE_LIMITS = {"LORA_COMPILER_MAX_LAYERS": 1024, "LORA_COMPILER_MAX_EXPERTS": 4096,
+                "LORA_COMPILER_MAX_LAYER_EXPERTS": 131_072}  # layers x experts: the expert modules to build
+_LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "num_decoder_layers", "decoder_layers",
+               "encoder_layers", "depth", "num_encoder_layers")
 
 
 def raw_config(source: ModelSource) -> dict[str, Any]:
@@ -72,6 +81,7 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
     raw = raw_config(source)
+    check_scale(raw)  # before transformers: its configs build per-layer lists as they are created
     wants_remote = bool(spec.trust_remote_code)
     trust = wants_remote and allow_remote_code
     native = raw.get("model_type") in CONFIG_MAPPING_NAMES
@@ -86,10 +96,14 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
         )
     config_cls: Any = AutoConfig
     if spec.cls_model_config:
-        config_cls = getattr(transformers, spec.cls_model_config, None)
-        if not (isinstance(config_cls, type) and hasattr(config_cls, "from_pretrained")):
-            raise SkeletonError("model-config-invalid", f"transformers has no config class '{spec.cls_model_config}'",
-                                key="cls_model_config", hint="use a class such as LlamaConfig, or remove the key")
+        # only a *Config name is looked up: getattr on a model class name would import its modeling code,
+        # and that class's from_pretrained would load (and unpickle) the directory's weights
+        name = spec.cls_model_config
+        config_cls = getattr(transformers, name, None) if name.endswith("Config") else None
+        if not (isinstance(config_cls, type) and issubclass(config_cls, transformers.PretrainedConfig)):
+            raise SkeletonError("model-config-invalid", f"cls_model_config '{name}' is not a transformers config "
+                                "class", key="cls_model_config", hint="use a config class such as LlamaConfig, or "
+                                "remove the key (only config.json is ever read, never weights)")
     kwargs: dict[str, Any] = {}
     if spec.num_labels:
         kwargs["num_labels"] = spec.num_labels
@@ -102,9 +116,41 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
                             f"{_first_line(exc)}", key="base_model") from None
     for key, value in (spec.overrides_of_model_config or {}).items():
         setattr(config, key, value)
+    check_scale(config.to_dict())
     # Axolotl loads from base_model, so that is the name PEFT records, not our config directory.
     config._name_or_path = spec.base_model or source.name
     return config
+
+
+def _limit(name: str) -> int:
+    try:
+        return max(1, int(os.environ.get(name, "")))
+    except ValueError:
+        return SCALE_LIMITS[name]
+
+
+def check_scale(config: dict[str, Any], where: str = "") -> None:
+    """Refuse a config (or any of its sub-configs) whose layer or expert counts exceed the skeleton limits."""
+    from ..model_facts import EXPERT_COUNT_KEYS
+
+    def count(keys: tuple[str, ...]) -> tuple[str, int] | None:
+        found = [(k, v) for k, v in config.items() if k in keys and isinstance(v, int) and not isinstance(v, bool)]
+        return max(found, key=lambda kv: kv[1]) if found else None
+
+    layers, experts = count(_LAYER_KEYS), count(EXPERT_COUNT_KEYS)
+    checks = [("LORA_COMPILER_MAX_LAYERS", layers), ("LORA_COMPILER_MAX_EXPERTS", experts)]
+    if layers and experts:
+        checks.append(("LORA_COMPILER_MAX_LAYER_EXPERTS",
+                       (f"{layers[0]} x {experts[0]}", layers[1] * experts[1])))
+    for env, found in checks:
+        if found and found[1] > _limit(env):
+            raise SkeletonError(
+                "model-too-large", f"the model config's {where}{found[0]} is {found[1]:,}; a skeleton is built "
+                f"with at most {_limit(env):,} (no public model comes close, so the config is corrupt or hostile)",
+                key="base_model", hint=f"if the model is real, raise the limit: {env}={found[1]} lora-compiler ...")
+    for key, value in config.items():
+        if isinstance(value, dict) and len(where) < 200:
+            check_scale(value, f"{where}{key}.")
 
 
 def choose_loader(spec: AdapterSpec, config: Any) -> tuple[Any, str, bool]:

@@ -21,6 +21,11 @@ class ModelSource:
     config_dir: Path
     revision: str | None = None
 
+    @property
+    def revision_unverified(self) -> bool:
+        """A bundled config stands in for a pinned revision it was not transcribed from (the Hub was not asked)."""
+        return self.kind == "bundled" and self.revision not in (None, "main")
+
 
 @dataclass
 class ResolutionError(Exception):
@@ -121,15 +126,19 @@ def resolve(name: str, revision: str | None = None, offline: bool = False) -> Mo
     tried.append(f"hub cache {cache} (revision {revision or 'main'})")
 
     bundled = bundled_models_dir() / name / CONFIG_NAME
-    if bundled.is_file():
+    pinned = revision not in (None, "main")
+    if bundled.is_file() and not pinned:
         return ModelSource(name, "bundled", bundled.parent, revision)
-    tried.append(f"bundled fixtures ({len(bundled_names())} model configs)")
-
-    if offline_requested(offline):
-        by = "--offline" if offline else "HF_HUB_OFFLINE"
+    if not bundled.is_file():
+        tried.append(f"bundled fixtures ({len(bundled_names())} model configs)")
+    # a pinned revision asks the Hub first: the bundled copy is main's, and a nonexistent commit must fail
+    by = ("--offline" if offline else "HF_HUB_OFFLINE") if offline_requested(offline) else None
+    unreachable = None if by else hub_unreachable()
+    if (by or unreachable) and bundled.is_file():
+        return ModelSource(name, "bundled", bundled.parent, revision)  # front warns: revision_unverified
+    if by:
         tried.append(f"the Hub (skipped: {by})")
         raise ResolutionError(name, tried, nearest_ids(name, cache), by)
-    unreachable = hub_unreachable()
     if unreachable:
         tried.append(f"the Hub (unreachable: {unreachable})")
         raise ResolutionError(name, tried, nearest_ids(name, cache), offline_by="unreachable")

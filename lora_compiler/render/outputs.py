@@ -13,6 +13,9 @@ def targets_text(report_dict: dict[str, Any]) -> str:
     return json.dumps(report_dict, indent=2, sort_keys=False) + "\n"
 
 
+OUTPUT_NAMES = frozenset({"adapter_config.json", "targets.json", "report.md", "report.html"})
+
+
 def render_files(result: Any) -> dict[str, str]:
     """All files of one compile, keyed by file name; written together or not at all."""
     report = result.report.to_dict()

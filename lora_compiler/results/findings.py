@@ -25,6 +25,7 @@ UNUSABLE_INPUT_RULES = frozenset(
         "adapter-unsupported",
         "model-not-found",
         "model-config-invalid",
+        "model-too-large",
         "remote-code-required",
         "skeleton-failed",
         "output-protected",

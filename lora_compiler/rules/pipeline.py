@@ -8,13 +8,15 @@ from .registry import documented
 E, W = Severity.ERROR, Severity.WARNING
 
 documented("input-unreadable", E, "The config file cannot be read.",
-           "The path is missing, a directory, larger than 10 MB, binary (NUL bytes) or not UTF-8.")
+           "The path is missing, a directory or other non-regular file (FIFO, device), larger than 1 MB, "
+           "binary (NUL bytes) or not UTF-8.")
 documented("yaml-syntax", E, "The YAML does not parse.",
            "PyYAML's safe loader rejects the document (including unsafe tags such as !!python/object).")
 documented("yaml-not-mapping", E, "The top level is not a mapping.",
            "An Axolotl config is a mapping of keys such as base_model and adapter; an empty file or a list is not.")
 documented("yaml-too-complex", E, "Alias expansion or nesting exceeds the limits.",
-           "Refuses alias bombs and pathological nesting that no Axolotl config needs.")
+           "Refuses alias bombs, more than 50,000 nodes and nesting deeper than 200 levels, counted while "
+           "the YAML is read so a hostile file stops early; no Axolotl config comes near.")
 documented("yaml-duplicate-key", E, "A key is defined twice.",
            "PyYAML, and so Axolotl, silently keeps the last value; the first one is almost always a forgotten edit.")
 documented("schema", E, "Wrong type or value for an adapter key.",
@@ -26,8 +28,17 @@ documented("adapter-unsupported", E, "An adapter other than lora or qlora.",
            "lora-compiler compiles LoRA and QLoRA adapters only.")
 documented("model-not-found", E, "The model config cannot be found.",
            "Neither a local directory, the hub cache, the bundled configs nor (unless offline) the Hub has config.json.")
+documented("model-revision-unverified", W, "A pinned revision_of_model could not be checked.",
+           "The bundled configs are transcribed from each model's main branch. With a pinned revision the Hub is "
+           "asked first (a nonexistent revision is model-not-found); offline, the bundled config stands in and "
+           "this warning says the revision was not verified.")
 documented("model-config-invalid", E, "transformers cannot read the model config.",
-           "config.json is not valid for transformers, or cls_model_config names no config class.")
+           "config.json is not valid for transformers (or larger than 2 MB, or not a regular file), or "
+           "cls_model_config names no transformers config class (a model class there would load weights).")
+documented("model-too-large", E, "The model config claims more layers or experts than a skeleton is built with.",
+           "Building a meta skeleton costs time and memory per module, so a config.json (local or a Hub repo's) "
+           "with, say, 10^8 layers would exhaust the runner. Limits: 1,024 layers, 4,096 experts, 131,072 "
+           "layers x experts, each raised by the environment variable the finding names.")
 documented("remote-code-required", E, "The model is defined by its repository's own Python code.",
            "Such code runs only when the YAML sets trust_remote_code: true and the command line passes "
            "--trust-remote-code; a YAML alone can never make the tool execute code.")
