@@ -59,6 +59,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("truth", type=Path)
     parser.add_argument("--facts", type=Path, help="write the real Axolotl's answers here (JSON)")
+    parser.add_argument("--axolotl", default="0.19.0", help="the release that answered (recorded in --facts)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from lora_compiler.pipeline.session import Session
@@ -103,7 +104,7 @@ def main() -> int:
           f"instead); trained count agrees on {counts} of {both} that train")
     if args.facts:
         args.facts.parent.mkdir(parents=True, exist_ok=True)
-        args.facts.write_text(json.dumps({"axolotl": "0.19.0", "made_by": "scripts/axolotl_differential.sh",
+        args.facts.write_text(json.dumps({"axolotl": args.axolotl, "made_by": "scripts/axolotl_differential.sh",
                                           "answers": dict(sorted(facts.items()))}, indent=1) + "\n")
     return 1 if mismatches else 0
 

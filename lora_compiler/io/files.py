@@ -16,6 +16,7 @@ Outputs get the usual umask permissions (other users and artifact uploaders can 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -91,8 +92,8 @@ def _locked(out_dir: Path) -> Iterator[None]:
     try:  # O_NOFOLLOW: a planted lock symlink must not make us create or truncate a file elsewhere
         fd = os.open(out_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, _file_mode())
     except OSError as exc:
-        raise OutputProtected(f"{out_dir / LOCK_NAME} cannot be used as a lock ({exc.strerror}); "
-                              "remove it if it is a symlink", forceable=False) from None
+        why = "it is a symlink; remove it" if exc.errno == errno.ELOOP else exc.strerror
+        raise OutputProtected(f"{out_dir / LOCK_NAME} cannot be used as a lock ({why})", forceable=False) from None
     with os.fdopen(fd, "r+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -156,12 +157,12 @@ def write_all(out_dir: Path, files: dict[str, str], force: bool = False) -> list
             for name, text in files.items():
                 staged.append((name, _stage(out_dir, name, text)))
             staged.append((MANIFEST_NAME, _stage(out_dir, MANIFEST_NAME, manifest_text(files))))
-            if manifest.exists():
-                backups[MANIFEST_NAME] = _backup(out_dir, MANIFEST_NAME)
-                manifest.unlink()
-                _sync_dir(out_dir)
             done: list[str] = []
             try:
+                if manifest.exists():
+                    backups[MANIFEST_NAME] = _backup(out_dir, MANIFEST_NAME)
+                    manifest.unlink()
+                    _sync_dir(out_dir)
                 for name, tmp in staged[:-1]:
                     target = out_dir / name
                     if target.exists() or target.is_symlink():
@@ -174,18 +175,19 @@ def write_all(out_dir: Path, files: dict[str, str], force: bool = False) -> list
             except BaseException:
                 for name in done:  # put the previous generation back, so the set stays consistent
                     if name in backups:
-                        os.replace(backups.pop(name), out_dir / name)
+                        os.replace(backups[name], out_dir / name)
                     else:
                         (out_dir / name).unlink(missing_ok=True)
                 if MANIFEST_NAME in backups:
-                    os.replace(backups.pop(MANIFEST_NAME), manifest)
+                    # a no-op when the manifest was never removed: rename(2) between two links of one file
+                    # does nothing, so the backup is left for the cleanup below
+                    os.replace(backups[MANIFEST_NAME], manifest)
                 _sync_dir(out_dir)
                 raise
-        finally:
-            for _, tmp in staged:
-                tmp.unlink(missing_ok=True)
-            for backup in backups.values():
-                backup.unlink(missing_ok=True)
+        finally:  # best effort, each on its own: the set is decided; a leftover is removed by the next run
+            for leftover in [tmp for _, tmp in staged] + list(backups.values()):
+                with contextlib.suppress(OSError):
+                    leftover.unlink(missing_ok=True)
     return [out_dir / name for name in files]
 
 

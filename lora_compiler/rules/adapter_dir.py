@@ -50,7 +50,7 @@ def check_model_fit(
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     modules = dict(base.named_modules())
     params = {n: tuple(p.shape) for n, p in base.named_parameters(remove_duplicate=False)}
-    missing: list[str] = []
+    missing: dict[str, None] = {}  # ordered set: a hostile header names 25,000 modules, a list made it quadratic
     wrong: list[str] = []
     ranks: dict[str, dict[str, int]] = {}
     for key, info in sorted(adapter.tensors.items()):
@@ -59,16 +59,15 @@ def check_model_fit(
         if match is None:
             head = _TUNER_PART.split(name, maxsplit=1)
             owner = _BASE_SUFFIX.sub("", head[0]) if len(head) > 1 else None  # e.g. a LoHa or lora_B.bias key
-            if owner is not None and owner not in modules and owner not in missing:
-                missing.append(owner)
+            if owner is not None and owner not in modules:
+                missing[owner] = None
             elif name in params and params[name] != info.shape:
                 wrong.append(f"{name}: saved shape {list(info.shape)}, this model has {list(params[name])}")
             continue
         module_name, part = match["module"], match["part"]
         module = modules.get(module_name)
         if module is None:
-            if module_name not in missing:
-                missing.append(module_name)
+            missing[module_name] = None
             continue
         problem = _shape_problem(module, part, info.shape, ranks.setdefault(module_name, {}))
         if problem:
