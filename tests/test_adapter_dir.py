@@ -179,3 +179,21 @@ def test_a_non_string_base_model_in_the_saved_config_is_compared_not_a_traceback
     expected = {**config, "base_model_name_or_path": "org/tiny"}
     found = check_adapter_dir(adapter, _meta(_config("llama")), expected)
     assert [f.rule for f in found] == ["adapter-dir-base-model-differs"]
+
+
+def test_tensors_of_another_rank_than_the_saved_config_gives_are_a_shape_mismatch(tmp_path: Path) -> None:
+    """PEFT builds each layer with rank_pattern's rank (else r) and then fails loading tensors of another rank."""
+    adapter = _save(tmp_path, _config("llama"), target_modules=["q_proj", "v_proj"])  # tensors of rank 4
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    model = _meta(_config("llama"))
+    assert check_adapter_dir(adapter, model) == []
+    (adapter / "adapter_config.json").write_text(json.dumps({**config, "r": 8, "rank_pattern": {"q_proj": 4}}))
+    found = check_adapter_dir(adapter, model)
+    layers = TINY["llama"]["num_hidden_layers"]
+    assert [f.rule for f in found] == ["adapter-dir-shape-mismatch"] * layers
+    assert all(f.message.endswith("v_proj: saved tensors have rank 4, but the saved config's r is 8")
+               for f in found)  # rank_pattern gives q_proj its rank 4
+    (adapter / "adapter_config.json").write_text(json.dumps({**config, "rank_pattern": {"v_proj": 2}}))
+    found = check_adapter_dir(adapter, model)
+    assert [f.message.split(": ", 1)[1] for f in found] == [
+        "saved tensors have rank 4, but the saved config's rank_pattern['v_proj'] is 2"] * layers

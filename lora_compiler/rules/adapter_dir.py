@@ -73,6 +73,7 @@ def check_model_fit(
         if problem:
             wrong.append(f"{module_name}: saved {part.removesuffix('.weight')} has shape {list(info.shape)}, "
                          f"but {problem}")
+    wrong += _rank_problems(adapter.config, ranks)
     absent = [f"{adapter.path} adapts {m}, which this model has no module for" for m in missing]
     # transformers 5 renames some architectures' modules on load (MoE experts) and PEFT follows: not sure to fail
     severity = Severity.WARNING if _converts_checkpoints(base) else Severity.ERROR
@@ -152,6 +153,29 @@ def _shape_problem(module: Any, part: str, shape: tuple[int, ...], ranks: dict[s
     return None
 
 
+def _rank_problems(config: Mapping[str, Any], ranks: dict[str, dict[str, int]]) -> list[str]:
+    """Saved tensors whose rank is not the one the saved config gives their module: PEFT builds each layer
+    with `rank_pattern`'s rank (its key matched as `(.*\.)?(key)$`, the first that matches) else `r`, then
+    fails loading the state dict."""
+    from ..model_facts import slow_pattern, valid_regex
+
+    r, pattern = config.get("r"), config.get("rank_pattern") or {}
+    if not isinstance(r, int) or not isinstance(pattern, dict):
+        return []  # adapter-dir-config-differs and PEFT's own validation speak to a malformed config
+    keys = [k for k in pattern if isinstance(k, str) and valid_regex(rf"(.*\.)?({k})")]
+    if slow_pattern([(k, rf"(.*\.)?({k})") for k in keys], sorted(ranks)):
+        return []  # a backtracking key: regex-too-slow's business, not worth a hang here
+    out = []
+    for module, sides in sorted(ranks.items()):
+        key = next((k for k in keys if re.fullmatch(rf"(.*\.)?({k})", module)), None)
+        want = pattern[key] if key is not None else r
+        saved = sides.get("A", sides.get("B"))
+        if isinstance(want, int) and saved is not None and saved != want:
+            source = f"rank_pattern['{key}']" if key is not None else "r"
+            out.append(f"{module}: saved tensors have rank {saved}, but the saved config's {source} is {want}")
+    return out
+
+
 def _converts_checkpoints(model: Any) -> bool:
     """Whether transformers converts checkpoints of this model type on load (transformers 5 MoE models)."""
     try:
@@ -194,6 +218,8 @@ def _same_model(a: str, b: str) -> bool:
       """lora_model_dir's adapter_model.safetensors is read from its header only (no tensors, never a
       pickle .bin) and each lora_A/lora_B shape is compared with the module's in/out features: an
       adapter trained on another base model is caught here rather than as a shape error deep in PEFT.
+      Each module's saved rank is also compared with the one the saved config gives it (rank_pattern,
+      else r): PEFT builds the layer with that rank and then fails loading the tensors.
       The same check reports the other adapter-dir-* findings.""", stage="report")
 def adapter_dir(ctx: Context) -> Iterable[Finding]:
     if ctx.spec.lora_model_dir:
