@@ -1,34 +1,43 @@
 #!/usr/bin/env bash
-# Differential against the real Axolotl 0.19.0 (not part of the default test suite; ~5 min the first time).
+# Differential against a real Axolotl release (not part of the default test suite; ~5 min the first time).
 #
-#   scripts/axolotl_differential.sh [EXAMPLES_DIR]
+#   AXOLOTL=0.21.0 scripts/axolotl_differential.sh [--install] [EXAMPLES_DIR]   (AXOLOTL defaults to 0.21.0;
+#   --install only makes the venv)
 #
-# 1. installs axolotl 0.19.0 into its own Python 3.11 venv ($AXOLOTL_VENV, default .venv-axolotl-0.19)
-#    beside torch 2.13.0 (CPU), without the GPU-only packages it lists (triton, xformers, liger-kernel,
-#    fla-core, flash-linear-attention), if it is not there yet;
+# 1. installs that axolotl into its own venv ($AXOLOTL_VENV, default .venv-axolotl-$AXOLOTL): Python 3.11
+#    for 0.19 (torch 2.13.0, the CPU build where one is reachable), Python 3.12 for 0.20 and 0.21
+#    (PYENV_VERSION=3.12.1; torch 2.13.0 from the configured index, which may be a CUDA build: it runs on
+#    the CPU), without the GPU-only packages it lists (triton, xformers, liger-kernel, fla-core,
+#    flash-linear-attention), if it is not there yet;
 # 2. regenerates tests/axolotl_variants/ and asks the real Axolotl about each variant and each example
 #    config (validate_config, normalize_config, load_lora, get_peft_model on the meta skeleton, train.py's
 #    freezing): scripts/axolotl_truth.py;
-# 3. compiles the same configs with lora-compiler (the active venv) and compares: scripts/axolotl_compare.py,
-#    which writes the real tool's answers to tests/axolotl_facts/ (the default suite checks them).
+# 3. compiles the same configs with lora-compiler (the active venv) under the same release's profile and
+#    compares: scripts/axolotl_compare.py, which writes the real tool's answers to
+#    tests/axolotl_facts/axolotl-$AXOLOTL*.json (the default suite checks them).
 # Exit 1 when lora-compiler and Axolotl disagree anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv="${AXOLOTL_VENV:-.venv-axolotl-0.19}"
+release="${AXOLOTL:-0.21.0}"
+venv="${AXOLOTL_VENV:-.venv-axolotl-$release}"
+install_only=""; if [ "${1:-}" = "--install" ]; then install_only=1; shift; fi
 examples="${1:-../shared/axolotl-examples}"
-out="${TMPDIR:-/tmp}/axolotl-differential"
+out="${TMPDIR:-/tmp}/axolotl-differential-$release"
 mkdir -p "$out"
 
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import axolotl" 2>/dev/null; then
-  python3.11 -m venv "$venv" 2>/dev/null || python3 -m venv "$venv"
+  case "$release" in
+    0.19.*) python3.11 -m venv "$venv" 2>/dev/null || python3 -m venv "$venv" ;;
+    *) PYENV_VERSION=3.12.1 python3.12 -m venv "$venv" ;;
+  esac
   "$venv/bin/pip" install -q "torch==2.13.0"
   echo "torch==2.13.0" > "$out/constraints.txt"
-  "$venv/bin/pip" install -q -c "$out/constraints.txt" --no-deps "axolotl==0.19.0"
-  "$venv/bin/pip" download -q --no-deps "axolotl==0.19.0" -d "$out/wheel"
-  "$venv/bin/python" - "$out" <<'PY'
+  "$venv/bin/pip" install -q -c "$out/constraints.txt" --no-deps "axolotl==$release"
+  "$venv/bin/pip" download -q --no-deps "axolotl==$release" -d "$out/wheel"
+  "$venv/bin/python" - "$out" "$release" <<'PY'
 import sys, zipfile, glob
 from email.parser import Parser
-whl = glob.glob(f"{sys.argv[1]}/wheel/axolotl-0.19.0-*.whl")[0]
+whl = glob.glob(f"{sys.argv[1]}/wheel/axolotl-{sys.argv[2]}-*.whl")[0]
 meta = next(n for n in zipfile.ZipFile(whl).namelist() if n.endswith("METADATA"))
 reqs = Parser().parsestr(zipfile.ZipFile(whl).read(meta).decode()).get_all("Requires-Dist")
 gpu_only = ("triton", "xformers", "liger-kernel", "fla-core", "flash-linear-attention")
@@ -38,12 +47,13 @@ PY
   "$venv/bin/pip" install -q -c "$out/constraints.txt" -r "$out/requirements.txt"
 fi
 
+[ -n "$install_only" ] && exit 0
 python scripts/axolotl_variants.py
 "$venv/bin/python" scripts/axolotl_truth.py --models fixtures/models "$out/variants.jsonl" tests/axolotl_variants/*.yml
 status=0
-python scripts/axolotl_compare.py "$out/variants.jsonl" --facts tests/axolotl_facts/axolotl-0.19.0.json || status=1
+python scripts/axolotl_compare.py "$out/variants.jsonl" --axolotl "$release" --facts "tests/axolotl_facts/axolotl-$release.json" || status=1
 if [ -d "$examples" ]; then
   "$venv/bin/python" scripts/axolotl_truth.py --models fixtures/models "$out/examples.jsonl" "$examples"/*.y*ml
-  python scripts/axolotl_compare.py "$out/examples.jsonl" --facts tests/axolotl_facts/axolotl-0.19.0-examples.json || status=1
+  python scripts/axolotl_compare.py "$out/examples.jsonl" --axolotl "$release" --facts "tests/axolotl_facts/axolotl-$release-examples.json" || status=1
 fi
 exit $status

@@ -155,7 +155,7 @@ def _shape_problem(module: Any, part: str, shape: tuple[int, ...], ranks: dict[s
 
 def _rank_problems(config: Mapping[str, Any], ranks: dict[str, dict[str, int]]) -> list[str]:
     """Saved tensors whose rank is not the one the saved config gives their module: PEFT builds each layer
-    with `rank_pattern`'s rank (its key matched as `(.*\.)?(key)$`, the first that matches) else `r`, then
+    with `rank_pattern`'s rank (its key matched as `(.*\\.)?(key)$`, the first that matches) else `r`, then
     fails loading the state dict."""
     from ..model_facts import slow_pattern, valid_regex
 
