@@ -15,10 +15,12 @@ from .results.findings import Finding, Severity
 
 def compile_config(
     config: str | Path | Mapping[str, Any], *, offline: bool = False, trust_remote_code: bool = False,
-    policy: Policy | None = None,
+    policy: Policy | None = None, axolotl: str | None = None,
 ) -> CompileResult:
-    """Compile a YAML path or a mapping of Axolotl keys; the result carries report, LoraConfig and findings."""
-    return _compile(config, Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy or Policy()))
+    """Compile a YAML path or a mapping of Axolotl keys; the result carries report, LoraConfig and findings.
+    `axolotl` picks the release whose semantics apply (profiles.select: default the installed one, else the newest)."""
+    return _compile(config, Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy or Policy(),
+                                    axolotl=axolotl))
 
 
 @dataclass(frozen=True)

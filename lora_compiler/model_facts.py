@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import re
 from types import SimpleNamespace
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-# axolotl.loaders.utils.get_linear_embedding_layers: (input embedding, output embedding) by model type.
-EMBEDDING_LAYERS: dict[str, tuple[str, str]] = {
-    "gpt_neox": ("embed_in", "embed_out"),
-    "falcon": ("word_embeddings", "lm_head"),
-    "nemotron_h": ("embeddings", "lm_head"),
-}
-DEFAULT_EMBEDDING_LAYERS = ("embed_tokens", "lm_head")
+if TYPE_CHECKING:
+    from .profiles import Profile
+
 # Names of input embeddings and output layers across families (GPT-2's wte, Pythia's embed_out, ...).
 EMBEDDING_AND_OUTPUT_NAMES = ("lm_head", "embed_out", "embed_tokens", "wte")
 # Config keys holding the number of routed experts, in the order they are looked up.
@@ -36,9 +32,10 @@ _TOWER_NAMES: dict[str, re.Pattern[str]] = {
 _TOWER_CLASSES = {"vision": re.compile(r"vision|visual|image|vit|vqvae"), "audio": re.compile(r"audio|speech|encodec")}
 
 
-def embedding_layers(model_type: str) -> tuple[str, str]:
-    """Axolotl's (input embedding, output embedding) names for a model type."""
-    return EMBEDDING_LAYERS.get(model_type, DEFAULT_EMBEDDING_LAYERS)
+def embedding_layers(model_type: str, profile: Profile) -> tuple[str, str]:
+    """Axolotl's (input embedding, output embedding) names for a model type (get_linear_embedding_layers,
+    a table that changes between releases)."""
+    return profile.output_layer_pair(model_type)
 
 
 def is_linear_like(module: Any) -> bool:

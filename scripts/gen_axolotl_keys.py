@@ -1,11 +1,13 @@
-"""Regenerate lora_compiler/axolotl_keys.json: the tree of keys an Axolotl config may hold.
+"""Regenerate lora_compiler/axolotl_keys-VERSION.json: the tree of keys an Axolotl release's config may hold.
 
 Run with the Python of a venv where the real axolotl is installed (it is imported, read, never
-run on a config): `/work/venvs/axo019/bin/python scripts/gen_axolotl_keys.py`. Walks
+run on a config): `.venv-axolotl-0.21.0/bin/python scripts/gen_axolotl_keys.py` writes
+lora_compiler/axolotl_keys-0.21.0.json (the profile of that release names it). Walks
 AxolotlInputConfig's pydantic fields recursively and writes, per path ("" for the top level,
 "peft", "peft.loftq_config", "fsdp_config", "datasets[]", "datasets[].type", ...), the field names
 and aliases accepted there, and per plugin module the keys its args class adds when `plugins:` lists
-it. Axolotl ignores (drops) every other key: pydantic's default extra="ignore".
+it; `builtin` lists the plugins a release registers without `plugins:` (0.21: context and expert
+parallelism). Axolotl ignores (drops) every other key: pydantic's default extra="ignore".
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import AliasChoices, AliasPath, BaseModel
 
-PLUGIN_ARGS = (  # axolotl 0.19.0 integrations with an args class
+PLUGIN_ARGS = (  # integrations with an args class (0.19.0; the last three since 0.21.0, skipped where absent)
     "cut_cross_entropy.CutCrossEntropyArgs", "grokfast.GrokfastArgs", "kd.KDArgs", "lm_eval.LMEvalArgs",
     "spectrum.SpectrumArgs", "liger.LigerArgs", "kernels.KernelsArgs", "diffusion.DiffusionArgs", "mora.MoraArgs",
     "hatchery.args.HatcheryArgs", "nemo_gym.NemoGymArgs", "swanlab.SwanLabConfig", "densemixer.args.DenseMixerArgs",
-    "expert_parallel.ExpertParallelArgs",
+    "expert_parallel.ExpertParallelArgs", "context_parallel.args.ContextParallelArgs",
+    "diffusion_decision.args.DiffusionDecisionArgs", "coreweave.args.CoreWeaveArgs",
 )
 
 
@@ -74,11 +77,18 @@ def main() -> None:
     for dotted in PLUGIN_ARGS:
         module, cls = f"axolotl.integrations.{dotted}".rsplit(".", 1)
         plugin = module.removesuffix(".args")
-        plugins[plugin] = sorted(keys_of(getattr(importlib.import_module(module), cls)))
-    doc = {"axolotl": version("axolotl"), "generated_by": "scripts/gen_axolotl_keys.py",
+        try:
+            args = getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError):  # not in this release
+            continue
+        plugins[plugin] = sorted(keys_of(args))
+    base = importlib.import_module("axolotl.integrations.base")
+    builtin = sorted(p for p in plugins if any(b.startswith(p + ".") for b in getattr(base, "BUILTIN_PLUGINS", ())))
+    release = version("axolotl")
+    doc = {"axolotl": release, "generated_by": "scripts/gen_axolotl_keys.py", "builtin": builtin,
            "paths": {p: sorted(k) for p, k in sorted(paths.items())}, "plugins": plugins}
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "lora_compiler" / \
-        "axolotl_keys.json"
+        f"axolotl_keys-{release}.json"
     out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{len(doc['paths'][''])} top-level keys, {len(paths) - 1} nested paths, {len(plugins)} plugins -> {out}")
 

@@ -25,6 +25,7 @@ from lora_compiler.pipeline.source import resolve
 from lora_compiler.pipeline.spec import AdapterSpec
 from lora_compiler.pipeline.stacks import collapse
 from lora_compiler.pipeline.targets import plan_targets
+from lora_compiler.profiles import NEWEST
 
 BASE = {"adapter": "lora", "lora_r": 8, "lora_alpha": 16}
 # model type -> adapters that exercise every kind of change PEFT makes to a model.
@@ -63,7 +64,8 @@ def _state(model: Any) -> dict[str, Any]:
 
 def _lora_config(model_dir: Path, keys: dict[str, Any], skeleton: Any) -> Any:
     spec = AdapterSpec.model_validate({"base_model": str(model_dir), **BASE, **keys})
-    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, skeleton.model)
+    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, skeleton.model,
+                        NEWEST)
     return build_lora_config(spec, plan, skeleton.architecture)
 
 

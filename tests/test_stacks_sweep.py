@@ -20,6 +20,7 @@ from lora_compiler.pipeline.inject import InjectionError, _Snapshot, inject, inj
 from lora_compiler.pipeline.peftcfg import build_lora_config
 from lora_compiler.pipeline.stacks import collapse
 from lora_compiler.pipeline.targets import plan_targets
+from lora_compiler.profiles import NEWEST
 
 
 @pytest.mark.slow
@@ -35,7 +36,7 @@ def test_collapsed_injection_equals_whole_model_for_every_architecture() -> None
             seen["not buildable"] += 1
             continue
         model = skeleton.model
-        plan = plan_targets(None, True, None, model)
+        plan = plan_targets(None, True, None, model, NEWEST)
         if not plan.linear_names:
             seen["no linear names"] += 1
             continue

@@ -18,6 +18,22 @@ REMOTE = click.option(
 )
 
 
+AXOLOTL = click.option(
+    "--axolotl", metavar="VERSION", callback=lambda ctx, param, value: _release(value),
+    help="The Axolotl release whose semantics apply (0.19, 0.20 or 0.21). Default: the installed axolotl, else "
+    "LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl, else the newest (0.21).")
+
+
+def _release(value: str | None) -> str | None:
+    """--axolotl checked against the known profiles: an unknown release is a usage error (exit 2)."""
+    from ..profiles import ProfileError, find
+
+    try:
+        return find(value).version if value else None
+    except ProfileError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def policy_for(policy_file: Path | None) -> Policy:
     """The rule levels from --config, else from the nearest pyproject.toml; a broken file is a usage error (exit 2)."""
     from ..pipeline.policy import Policy, PolicyError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import OFFLINE, REMOTE, policy_for
+from .common import AXOLOTL, OFFLINE, REMOTE, policy_for
 
 
 @click.command("compile")
@@ -18,10 +18,11 @@ from .common import OFFLINE, REMOTE, policy_for
               help="What to print on stdout.")
 @click.option("--force", is_flag=True, help="Write into a directory that already holds adapter weights.")
 @click.option("--no-cache", is_flag=True, help="Compile again even if an identical compile is cached.")
+@AXOLOTL
 @OFFLINE
 @REMOTE
-def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, no_cache: bool, offline: bool,
-                trust_remote_code: bool) -> None:
+def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, no_cache: bool, axolotl: str | None,
+                offline: bool, trust_remote_code: bool) -> None:
     """Compile CONFIG (an Axolotl YAML) into a PEFT adapter config and a targets report.
 
     Exit status: 0 compiled, 1 findings that would fail training, 2 unusable input.
@@ -31,7 +32,7 @@ def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, no_ca
     from ..render.text import render_findings
 
     policy = policy_for(None)
-    options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy)
+    options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy, axolotl=axolotl)
     job = compile_job(config, options, fmt, out_dir, force=force, use_cache=not no_cache)
     if job.problems:
         click.echo(render_findings(job.problems), err=True, nl=False)

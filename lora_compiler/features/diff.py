@@ -40,8 +40,16 @@ class DiffUsageError(ValueError):
 
 
 def diff(inputs: Sequence[str | Path], *, models: Sequence[str] = (), conventions: Sequence[str] = (),
-         options: Options = Options(), layers: bool = False) -> MatrixDiff | PairDiff:
-    """The diff the command line asks for: one YAML with --model or --convention, or two inputs."""
+         options: Options = Options(), layers: bool = False, releases: Sequence[str] = ()) -> MatrixDiff | PairDiff:
+    """The diff the command line asks for: one YAML with --model, --convention or --axolotl (two or more), or
+    two inputs. A single --axolotl applies that release to whatever else is compared."""
+    if len(releases) == 1:
+        options = replace(options, axolotl=releases[0])
+    elif releases:
+        if len(inputs) != 1 or models or conventions:
+            raise DiffUsageError("--axolotl twice or more compares one config across releases (no --model or "
+                                 "--convention)")
+        return diff_releases(inputs[0], releases, options, layers)
     if conventions:
         if len(inputs) != 1 or len(models) > 1:
             raise DiffUsageError("--convention compares one config, on its own model or one --model")
@@ -59,6 +67,22 @@ def diff_models(config: str | Path, models: Sequence[str], options: Options = Op
     doc = _config_document(config)
     sides = [_compiled(m, compile_document(doc, replace(options, model=m))) for m in models]
     return _matrix("model", str(config), sides, layers)
+
+
+def diff_releases(config: str | Path, releases: Sequence[str], options: Options = Options(),
+                  layers: bool = False) -> MatrixDiff:
+    """The upgrade view: `config` compiled under each Axolotl release's profile, on the libraries installed here
+    (one skeleton for all). Columns show the verdict, findings that appear or vanish, targets and trained counts."""
+    from ..profiles import ProfileError, find
+
+    try:
+        names = [find(r).version for r in releases]
+    except ProfileError as exc:
+        raise DiffUsageError(str(exc)) from None
+    doc = _config_document(config)
+    session = Session()
+    sides = [_compiled(f"Axolotl {v}", compile_document(doc, replace(options, axolotl=v), session)) for v in names]
+    return _matrix("axolotl", str(config), sides, layers)
 
 
 def diff_conventions(config: str | Path, conventions: Sequence[str], options: Options = Options(),

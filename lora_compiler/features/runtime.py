@@ -203,10 +203,12 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
     from ..pipeline.front import adapter_findings
     from ..pipeline.peftcfg import PeftConfigError, build_lora_config
     from ..pipeline.targets import plan_targets, regex_patterns
+    from ..profiles import select
     from ..rules import run_stage
     from ..rules.context import Context
 
-    problems = adapter_findings(doc, spec)
+    selection = select()  # at runtime: the installed axolotl's semantics, else LORA_COMPILER_AXOLOTL, else the newest
+    problems = adapter_findings(doc, spec, selection.profile)
     if problems:
         raise LoraCompilerError(problems)
     slow = slow_pattern(regex_patterns(spec), [n for n, _ in model.named_modules() if n])
@@ -214,9 +216,10 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
         raise LoraCompilerError([doc.finding("regex-too-slow", f"{slow[0]}: the regex {slow[1][:80]!r} backtracks "
                                              "catastrophically on this model's module names; PEFT would hang on it",
                                              (slow[0],), prefer_value=True)])
-    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, model)
+    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, model,
+                        selection.profile)
     # The caller built the model, so remote code was theirs to allow; rules about the skeleton run on it.
-    ctx = Context(doc, spec, allow_remote_code=True, skeleton=_ModelView.of(model), plan=plan)
+    ctx = Context(doc, spec, selection, allow_remote_code=True, skeleton=_ModelView.of(model), plan=plan)
     found = run_stage("config", ctx) + (run_stage("model", ctx) if fresh else [])
     _report([f for f in found if _applies(f, fresh)])
     try:

@@ -99,15 +99,17 @@ def _survey(model_type: str, causal_only: bool) -> Row:
     from ..pipeline.inject import inject
     from ..pipeline.peftcfg import build_lora_config
     from ..pipeline.targets import plan_targets
+    from ..profiles import select
 
     skel, how = _default_skeleton(model_type, causal_only)
     model = skel.model
     spare = copy.deepcopy(model)  # all-linear gets its own copy: injection consumes a model
     classes = module_classes(model)
-    plan = plan_targets(None, True, None, model)
+    profile = select().profile
+    plan = plan_targets(None, True, None, model, profile)
     names = plan.linear_names or []
     structure, linear_paths = _structure(model, classes, names)
-    head, dropped = output_layer_name(model), embedding_layers(model_type)[1]
+    head, dropped = output_layer_name(model), embedding_layers(model_type, profile)[1]
     adaptable = linear_paths - {head}
     row: Row = {"loader": skel.loader, "architecture": skel.architecture, **how,
                 "layers": skel.num_hidden_layers, **structure, "output_layer": head, "axolotl_drops": dropped,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline.document import Document, read_bounded
+from ..profiles import ProfileError, select
 from ..results.report import versions
 from .files import plain_name, write_text
 
@@ -69,9 +70,13 @@ def compile_key(doc: Document, options: Any, fmt: str) -> str | None:
         model_config = read_bounded(source.config_dir / "config.json", MAX_ENTRY_BYTES)
     except (OSError, ValueError):
         return None
+    try:
+        profile = select(options.axolotl, options.policy.axolotl).record()
+    except ProfileError:
+        return None
     h = hashlib.sha256()
     for part in (
-        str(FORMAT_VERSION), doc.file, fmt, json.dumps(versions(), sort_keys=True),
+        str(FORMAT_VERSION), doc.file, fmt, json.dumps(versions(), sort_keys=True), json.dumps(profile, sort_keys=True),
         json.dumps([options.model, options.serve, sorted(options.policy.levels.items())], default=str),
         source.kind, str(source.config_dir), adapter,
     ):

@@ -33,6 +33,7 @@ class CompileResult:
     lora_config: Any = None  # peft.LoraConfig, as Axolotl's load_lora(config_only=True) returns it
     adapter_config: dict[str, Any] | None = None  # lora_config in PEFT's on-disk form, sets sorted
     source_text: str | None = None  # the YAML as read, for outputs that quote its lines
+    selection: Any = None  # profiles.Selection: the Axolotl release that applied and the libraries that served
 
     @property
     def ok(self) -> bool:
@@ -66,15 +67,18 @@ def compile_document(config: str | Path | Mapping[str, Any] | Document, options:
 def _run(doc: Document, options: Options, result: CompileResult, session: Session) -> None:
     from ..rules import run_stage
     from ..rules.context import Context
+    from ..rules.profile import stack_mismatch
 
     start = front(doc, options, session)
     result.findings += start.findings
     if start.spec is None:
         return
     result.spec, result.source = start.spec, start.source
-    ctx = Context(doc, start.spec, serve=options.serve, allow_remote_code=options.allow_remote_code)
+    selection = result.selection = start.selection
+    ctx = Context(doc, start.spec, selection, serve=options.serve, allow_remote_code=options.allow_remote_code)
     result.findings += run_stage("config", ctx)
     if start.skeleton is not None:
+        result.findings += stack_mismatch(doc, selection)
         _compile_model(ctx, start, result, session)
 
 
@@ -98,7 +102,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
             "as (.|.)* or (a+)+), or list the module names"))
         return
     ctx.plan = plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters,
-                                   skel.model)
+                                   skel.model, ctx.profile)
     result.findings += run_stage("model", ctx)
     if fmod.has_errors(result.findings):
         return  # PEFT would only restate these errors less clearly, and nothing will be written
@@ -146,6 +150,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         peft_trainable_params=inj.trainable_params,
         freezing=_freezing_dict(freezing, spec) if freezing else None,
         candidates=candidates,
+        axolotl=ctx.selection.record(),
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing

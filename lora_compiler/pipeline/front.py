@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..profiles import PROFILES, Profile, ProfileError, Selection, select
 from ..results.findings import Finding, Severity
 from .document import Document
 from .options import Options
@@ -29,6 +30,7 @@ class Front:
     source: ModelSource | None = None
     skeleton: Any = None  # skeleton.Skeleton
     key: str | None = None  # the session's key for this skeleton
+    selection: Selection | None = None  # the Axolotl release whose semantics apply (profiles.select)
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -40,12 +42,16 @@ def spec_of(doc: Document, options: Options) -> tuple[AdapterSpec | None, list[F
     return spec, problems
 
 
-def adapter_findings(doc: Document, spec: AdapterSpec) -> list[Finding]:
+def adapter_findings(doc: Document, spec: AdapterSpec, profile: Profile) -> list[Finding]:
     """Why there is no LoRA adapter to compile (no findings: there is one)."""
     if spec.adapter is None:
         return [doc.finding(
             "adapter-missing", "no 'adapter' key: this config trains the full model, so there is no adapter to compile",
             ("adapter",), hint="add 'adapter: lora' (or qlora)")]
+    if spec.adapter == "mixlora":
+        return [doc.finding("adapter-unsupported", _mixlora(profile), ("adapter",), prefer_value=True, hint=(
+            "use adapter: lora with attention targets to compile the PEFT part; lint still checks the MixLoRA "
+            "rules of Axolotl's schema") if "mixlora" in profile.adapters else "use adapter: lora or qlora")]
     if spec.adapter not in SUPPORTED_ADAPTERS:
         return [doc.finding(
             "adapter-unsupported", f"adapter '{spec.adapter}' is not supported by lora-compiler (only lora and qlora)",
@@ -71,6 +77,16 @@ def source_of(doc: Document, spec: AdapterSpec, offline: bool) -> tuple[ModelSou
             ("revision_of_model",), Severity.WARNING, prefer_value=True,
             hint="run online once (or put the revision's config.json in the hub cache) to check it")]
     return source, []
+
+
+def _mixlora(profile: Profile) -> str:
+    """Why mixlora is refused: not in this release, or not expressible as a PEFT adapter config."""
+    if "mixlora" not in profile.adapters:
+        return f"{profile.name} has no mixlora adapter (it arrived in Axolotl 0.20.0, as a plugin)"
+    return (f"adapter 'mixlora' ({profile.name}'s MixLoRA plugin) is not compiled: MixLoRA turns every FFN "
+            "(gate_proj/up_proj/down_proj) into a router and LoRA experts saved in mixlora_model.safetensors, "
+            "outside PEFT's format; an adapter_config.json would describe only its attention LoRA, and no other "
+            "trainer or serving engine loads the rest")
 
 
 def _not_found_hint(exc: ResolutionError) -> str:
@@ -104,11 +120,17 @@ def front(doc: Document, options: Options, session: Session, *, model: bool = Tr
     out = Front()
     if not doc.usable:  # the document's own findings say why
         return out
+    try:
+        out.selection = select(options.axolotl, options.policy.axolotl)
+    except ProfileError as exc:
+        out.findings.append(doc.finding("axolotl-profile-unknown", str(exc), (), hint="use one of: " + ", ".join(
+            PROFILES) + " (--axolotl, LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl)"))
+        return out
     out.spec, problems = spec_of(doc, options)
     out.findings += problems
     if out.spec is None or not model or options.no_model:
         return out
-    problems = adapter_findings(doc, out.spec)
+    problems = adapter_findings(doc, out.spec, out.selection.profile)
     out.findings += problems
     if problems:
         return out

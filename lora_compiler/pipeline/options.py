@@ -14,4 +14,5 @@ class Options:
     model: str | None = None  # compile against this base model instead of the YAML's (diff --model)
     no_model: bool = False  # stop after the YAML-only rules (lint --no-model): no torch import
     serve: str | None = None  # check compatibility with a serving engine (lint --serve vllm)
+    axolotl: str | None = None  # the Axolotl release whose semantics apply (--axolotl); see profiles.select
     policy: Policy = field(default_factory=Policy)

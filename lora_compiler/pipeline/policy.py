@@ -6,7 +6,8 @@ Inline, a YAML comment `# lora-compiler: disable=rule-a,rule-b` silences those r
 (or, alone on a line, on the next line); `# lora-compiler: disable-file=rule-a` for the whole
 file. Findings that make the input unusable cannot be silenced.
 
-`ignore = ["glob", ...]` beside the rules (in `[tool.lora-compiler]` or at the top of
+`axolotl = "0.21"` beside the rules names the project's Axolotl release (profiles.py: the installed
+axolotl and --axolotl come first). `ignore = ["glob", ...]` beside the rules (in `[tool.lora-compiler]` or at the top of
 .lora-compiler.toml) leaves out files that `lint DIR` would otherwise collect, matched against
 their path relative to the policy file's folder (`examples/archived/*`, `**/draft-*.yml`).
 """
@@ -34,6 +35,7 @@ class Policy:
     levels: Mapping[str, str] = field(default_factory=dict)
     source: str | None = None
     ignore: tuple[str, ...] = ()
+    axolotl: str | None = None  # `axolotl = "0.21"`: the project's Axolotl release (profiles.select)
 
     def ignores(self, path: Path) -> bool:
         """Whether `lint DIR` leaves this collected file out (an ignore glob of the policy matches it)."""
@@ -104,7 +106,15 @@ class Policy:
                 raise PolicyError(f"{path}: unknown rule '{rule_id}'")
             if level not in LEVELS:
                 raise PolicyError(f"{path}: level of '{rule_id}' must be one of {', '.join(LEVELS)}")
-        return cls(dict(rules), str(path), tuple(ignore))
+        axolotl = table.get("axolotl")
+        if axolotl is not None:
+            from ..profiles import ProfileError, find
+
+            try:
+                find(str(axolotl))
+            except ProfileError as exc:
+                raise PolicyError(f"{path}: 'axolotl': {exc}") from None
+        return cls(dict(rules), str(path), tuple(ignore), None if axolotl is None else str(axolotl))
 
 
 def _hit(rule: str, rules: set[str]) -> bool:

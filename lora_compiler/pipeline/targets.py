@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model_facts import any_selected, embedding_layers, is_linear_like
+from ..profiles import Profile
 
 
-def linear_names(model: Any) -> list[str]:
+def linear_names(model: Any, profile: Profile) -> list[str]:
     """Axolotl's find_all_linear_names, sorted (Axolotl returns them in set order)."""
     names = {name.split(".")[-1] for name, module in model.named_modules() if is_linear_like(module)}
-    names.discard(embedding_layers(getattr(model.config, "model_type", ""))[1])
+    names.discard(embedding_layers(getattr(model.config, "model_type", ""), profile)[1])
     return sorted(names)
 
 
@@ -64,11 +65,12 @@ def plan_targets(
     target_linear: bool | None,
     target_parameters: list[str] | str | None,
     model: Any,
+    profile: Profile,
 ) -> TargetPlan:
     modules: list[str] | str = target_modules or []
     found = None
     if target_linear:
-        found = linear_names(model)
+        found = linear_names(model, profile)
         as_list = modules if isinstance(modules, list) else [modules]
         modules = sorted(set(as_list) | set(found))
     elif isinstance(modules, list):

@@ -19,7 +19,7 @@ def render(result: MatrixDiff | PairDiff, color: bool = False) -> str:
 
 def _matrix(d: MatrixDiff) -> list[str]:
     model = next((s.report["model"]["base_model"] for s in d.sides if s.report), None)
-    what = "models" if d.axis == "model" else f"conventions on `{model}`"
+    what = {"model": "models", "axolotl": f"Axolotl releases on `{model}`"}.get(d.axis, f"conventions on `{model}`")
     lines = [f"### LoRA targets of `{d.config}` across {len(d.sides)} {what}", "",
              f"**{'Target sets differ.' if d.differs else 'Same targets.'}** "
              + ("Rows: module names with `*` for layer indices; cells: modules (layers), shape in x out, r/alpha, "
@@ -107,6 +107,9 @@ def _cell(c: TargetCell | None, layers: bool) -> str:
 
 def _describe(side: Side, axis: str) -> str:
     """Models: the class built. Conventions: the rule. Failures: why."""
+    if axis == "axolotl":
+        errors = sorted({f"`{f.rule}`" for f in side.findings if f.severity.value == "error"})
+        return f"exit {side.exit_code}" + (f", refused ({', '.join(errors)})" if errors else ", accepted")
     if side.report is None:
         errors = sorted({f"`{f.rule}`" for f in side.findings if f.severity.value == "error"})
         return f"failed ({', '.join(errors)})"

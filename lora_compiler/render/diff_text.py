@@ -30,7 +30,8 @@ def render(result: MatrixDiff | PairDiff, color: bool = False) -> str:
 
 
 def _matrix(d: MatrixDiff, color: bool) -> list[str]:
-    what = "models" if d.axis == "model" else f"conventions on {_model_of(d.sides)}"
+    what = {"model": "models", "axolotl": f"Axolotl releases on {_model_of(d.sides)}"}.get(
+        d.axis, f"conventions on {_model_of(d.sides)}")
     unit = "layer indices" if d.layers else "shape (in x out)"
     lines = [_fit(f"{d.config} across {len(d.sides)} {what}: " + ("differ" if d.differs else "same targets")),
              f"cells: modules, {unit}, LoRA params; * fused expert parameters (experts x in x out)",
@@ -150,6 +151,9 @@ def _row(key: str, cells: list[str]) -> str:
 
 def _describe(side: Side, axis: str) -> str:
     """Models: the class built. Conventions: the rule (the model is in the title). Failures: why."""
+    if axis == "axolotl":
+        errors = sorted({f.rule for f in side.findings if f.severity.value == "error"})
+        return f"exit {side.exit_code}" + (f", refused: {', '.join(errors)}" if errors else ", accepted")
     if side.report is None:
         return "failed: " + ", ".join(sorted({f.rule for f in side.findings if f.severity.value == "error"}))
     if axis == "convention":

@@ -11,6 +11,7 @@ from typing import AbstractSet, Any, Callable, Iterable
 
 from ..results import layermap as lm
 from ..results.report import suffix_table
+from .markdown import profile_line
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 STATE_CLASS = {"targeted": "t", "saved": "s", "excluded": "x", "off": "o"}
@@ -249,6 +250,7 @@ def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
                                                   if n or s == "targeted")))
     facts.append(("versions", _e(f"torch {env['torch']}, transformers {env['transformers']}, peft {env['peft']}, "
                                  f"lora-compiler {env['lora_compiler']}")))
+    facts.append(("Axolotl semantics", _e(profile_line(report.get("axolotl")))))
     return (['<div class="cards">'] + [f'<div class="card"><b>{_e(v)}</b><span>{_e(k)}</span></div>'
                                        for v, k in cards] + ["</div>", '<dl class="facts">']
             + [f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts] + ["</dl>"])

@@ -6,6 +6,7 @@ import json
 from typing import Any, Sequence
 
 from ..results.findings import Finding, exit_code
+from ..results.report import versions
 from ..version import __version__
 from .text import render_findings
 
@@ -35,12 +36,18 @@ def render_text(results: Sequence[Any], color: bool = False, strict: bool = Fals
 def render_json(results: Sequence[Any], color: bool = False, strict: bool = False) -> str:
     files = [
         {"file": r.file, "exit_code": r.exit_code(strict), "summary": _counts(r.findings),
-         "findings": [f.to_dict() for f in r.findings]}
+         "axolotl": _profile(r), "findings": [f.to_dict() for f in r.findings]}
         for r in results
     ]
     data = {"version": __version__, "exit_code": exit_code(_all(results), strict),
-            "summary": _counts(_all(results)), "files": files}
+            "summary": _counts(_all(results)), "environment": versions(), "files": files}
     return json.dumps(data, indent=2) + "\n"
+
+
+def _profile(result: Any) -> dict[str, Any] | None:
+    """The Axolotl release whose semantics judged this file (None: the YAML was unusable before one was chosen)."""
+    selection = getattr(result, "selection", None)
+    return selection.record() if selection is not None else None
 
 
 def _escape_data(text: str) -> str:
@@ -99,6 +106,8 @@ def render_sarif(results: Sequence[Any], color: bool = False, strict: bool = Fal
     sarif = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": driver}, "results": out}],
+        "runs": [{"tool": {"driver": driver}, "results": out, "properties": {
+            "environment": versions(),
+            "axolotl": list({json.dumps(p, sort_keys=True): p for r in results if (p := _profile(r))}.values())}}],
     }
     return json.dumps(sarif, indent=2) + "\n"

@@ -20,6 +20,16 @@ def _names(value: Any) -> str:
     return ", ".join(f"`{v}`" for v in value) or "—"
 
 
+def profile_line(axolotl: dict[str, Any] | None) -> str:
+    """The profile record in one line: which release, chosen how, released with which libraries."""
+    if not axolotl:
+        return "not recorded"
+    installed = axolotl.get("installed_axolotl")
+    return (f"{axolotl['version']} ({axolotl['chosen_by']}; released with transformers "
+            f"{axolotl['released_with']['transformers']}, peft {axolotl['released_with']['peft']}"
+            + (f"; axolotl {installed} installed" if installed else "") + ")")
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     model = report["model"]
     env = report["environment"]
@@ -32,6 +42,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{_n(model['num_parameters'])} parameters" + (", multimodal" if model["is_multimodal"] else ""),
         f"- Versions: torch {env['torch']}, transformers {env['transformers']}, peft {env['peft']}, "
         f"lora-compiler {env['lora_compiler']}",
+        f"- Axolotl semantics: {profile_line(report.get('axolotl'))}",
         "",
         "## Targets",
         "",

@@ -128,10 +128,15 @@ class MatrixDiff:
 
     @property
     def differs(self) -> bool:
-        """Models: the trained suffixes differ. Conventions: any module, shape, r or alpha differs."""
+        """Models: the trained suffixes differ. Conventions: any module, shape, r or alpha differs. Releases: that,
+        or the verdict, a finding or the trained count."""
         if self.axis == "model":
             sigs = {None if s.failed else frozenset((r.section, r.key) for r in self.rows if r.cells[i])
                     for i, s in enumerate(self.sides)}
+        elif self.axis == "axolotl":  # releases: the verdict, the findings and every module fact
+            sigs = {(s.exit_code, frozenset((f.rule, f.line, f.column, f.message) for f in s.findings),
+                     None if s.report is None else frozenset(report_entries(s.report).items()),
+                     None if s.report is None else s.report["trainable_params"]) for s in self.sides}
         else:
             sigs = {None if s.report is None else frozenset(report_entries(s.report).items()) for s in self.sides}
         return len(sigs) > 1

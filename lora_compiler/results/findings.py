@@ -22,6 +22,7 @@ UNUSABLE_INPUT_RULES = frozenset(
         "yaml-not-mapping",
         "yaml-too-complex",
         "adapter-missing",
+        "axolotl-profile-unknown",
         "adapter-unsupported",
         "model-not-found",
         "model-config-invalid",

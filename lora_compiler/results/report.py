@@ -7,7 +7,7 @@ from typing import Any
 
 from .findings import Finding
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: the axolotl profile record
 
 
 def versions() -> dict[str, str | None]:
@@ -57,6 +57,7 @@ class Report:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     findings: tuple[Finding, ...] = ()  # sorted, after the project policy
     environment: dict[str, str | None] = field(default_factory=versions)
+    axolotl: dict[str, Any] | None = None  # profiles.Selection.record(): the release whose semantics applied
 
     @property
     def trainable_percent(self) -> float:
@@ -69,6 +70,7 @@ class Report:
             "file": self.file,
             "model": asdict(self.model),
             "environment": dict(self.environment),
+            "axolotl": self.axolotl,
             "adapter": self.adapter,
             "target_modules": self.target_modules,
             "target_parameters": self.target_parameters,

@@ -7,7 +7,19 @@ a finding that a pipeline stage reports itself (YAML errors, PEFT refusals, ...)
 
 from __future__ import annotations
 
-from . import adapter, adapter_dir, advice, freezing, keys, model_rules, peft_outcome, pipeline, serving, startup  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    adapter,
+    adapter_dir,
+    advice,
+    freezing,
+    keys,
+    model_rules,
+    peft_outcome,
+    pipeline,
+    profile,
+    serving,
+    startup,
+)
 from .registry import REGISTRY, Rule, documented, rule, run_stage
 
 __all__ = ["REGISTRY", "Rule", "all_rules", "documented", "rule", "rules_markdown", "run_stage"]

@@ -70,7 +70,7 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
                "(ParamWrapper)"),
             "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
             hint=f"name the targets in lora_target_modules without "
-            f"'{suffix}' (Axolotl 0.19 ignores lora_exclude_modules)")
+            f"'{suffix}' (Axolotl ignores lora_exclude_modules)")
 
 
 @rule("moe-experts-unreached", W, "MoE experts are fused parameters that no target reaches.",
@@ -113,7 +113,7 @@ def tied_embeddings_partial(ctx: Context) -> Iterable[Finding]:
     config = ctx.skeleton.config
     tied = getattr(config, "tie_word_embeddings", False) or getattr(config.get_text_config(), "tie_word_embeddings", False)
     saved = set(ctx.spec.lora_modules_to_save or [])
-    pair = set(embedding_layers(ctx.skeleton.model_type))
+    pair = set(embedding_layers(ctx.skeleton.model_type, ctx.profile))
     if tied and len(saved & pair) == 1:
         yield ctx.finding("tied-embeddings-partial", f"{ctx.skeleton.architecture} ties its input and output "
                           f"embeddings, but lora_modules_to_save names only {', '.join(saved & pair)}",

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec
+from ..profiles import Profile, Selection
 from ..results.findings import Finding, Severity
 
 
@@ -14,6 +15,7 @@ from ..results.findings import Finding, Severity
 class Context:
     doc: Document
     spec: AdapterSpec
+    selection: Selection  # the Axolotl release whose semantics apply, and how it was chosen
     serve: str | None = None  # serving engine to check compatibility with (e.g. "vllm")
     allow_remote_code: bool = False
     skeleton: Any = None  # skeleton.Skeleton
@@ -24,6 +26,10 @@ class Context:
     freezing: Any = None  # freezing.Freezing: Axolotl's post-load freezing, when the YAML asks for it
     _names: list[str] | None = field(default=None, repr=False)
     _classes: dict[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def profile(self) -> Profile:
+        return self.selection.profile
 
     @property
     def module_names(self) -> list[str]:

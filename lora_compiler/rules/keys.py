@@ -1,8 +1,8 @@
 """Keys Axolotl silently drops: typos, nested keys at the wrong level, plugin keys without their plugin.
 
-Axolotl 0.19's pydantic models ignore (drop) unknown keys at every level, so a misspelt key
-silently changes what is trained. The key tree (`axolotl_keys.json`, generated from the real
-Axolotl by scripts/gen_axolotl_keys.py) says which keys each level accepts; a key is checked
+Axolotl's pydantic models ignore (drop) unknown keys at every level, so a misspelt key silently
+changes what is trained. The profile's key tree (`axolotl_keys-VERSION.json`, generated from that
+real release by scripts/gen_axolotl_keys.py) says which keys each level accepts; a key is checked
 against its own level, and "did you mean" only proposes keys of that level.
 """
 
@@ -19,21 +19,22 @@ from .context import Context
 from .registry import rule
 
 # Read raw by a rule of their own, which says more than "unknown" (startup.py, model_rules.py).
-REPORTED_ELSEWHERE = frozenset({"lora_exclude_modules", "unsloth_cross_entropy_loss", "unsloth_lora_mlp",
+REPORTED_ELSEWHERE = frozenset({"lora_exclude_modules", "fsdp", "unsloth_cross_entropy_loss", "unsloth_lora_mlp",
                                 "unsloth_lora_qkv", "unsloth_lora_o", "unsloth_rms_norm", "unsloth_rope"})
 
 
-@lru_cache(maxsize=1)
-def key_tree() -> dict[str, Any]:
-    return json.loads((files("lora_compiler") / "axolotl_keys.json").read_text(encoding="utf-8"))
+@lru_cache(maxsize=None)
+def key_tree(resource: str) -> dict[str, Any]:
+    """The key tree a profile names (Profile.keys)."""
+    return json.loads((files("lora_compiler") / resource).read_text(encoding="utf-8"))
 
 
-def _plugin_keys(values: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
-    """Keys the listed plugins add, and for every plugin key the plugin module that declares it."""
-    listed = [str(p) for p in values.get("plugins") or [] if isinstance(p, str)]
+def _plugin_keys(values: dict[str, Any], tree: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
+    """Keys the listed (or built-in) plugins add, and for every plugin key the plugin module that declares it."""
+    listed = [str(p) for p in values.get("plugins") or [] if isinstance(p, str)] + tree.get("builtin", [])
     active: set[str] = set()
     owner: dict[str, str] = {}
-    for module, keys in key_tree()["plugins"].items():
+    for module, keys in tree["plugins"].items():
         for key in keys:
             owner.setdefault(key, module)
         if any(p == module or p.startswith(module + ".") for p in listed):
@@ -41,9 +42,9 @@ def _plugin_keys(values: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
     return active, owner
 
 
-def _nested(values: Any, path: str, at: tuple[Any, ...]) -> Iterator[tuple[str, tuple[Any, ...], str]]:
+def _nested(values: Any, path: str, at: tuple[Any, ...], paths: dict[str, list[str]]
+            ) -> Iterator[tuple[str, tuple[Any, ...], str]]:
     """(level path, key path, key) for every key inside a block the tree types, recursively."""
-    paths = key_tree()["paths"]
     items = [(f"{path}[]", (*at, i), v) for i, v in enumerate(values)] if isinstance(values, list) else \
         [(path, at, values)]
     for level, where, block in items:
@@ -53,19 +54,20 @@ def _nested(values: Any, path: str, at: tuple[Any, ...]) -> Iterator[tuple[str, 
             yield level, (*where, key), key
             child = f"{level}.{key}" if level else str(key)
             if child in paths or f"{child}[]" in paths:
-                yield from _nested(value, child, (*where, key))
+                yield from _nested(value, child, (*where, key), paths)
 
 
 @rule("unknown-key", Severity.WARNING, "A key that Axolotl does not know at that level.",
-      """Axolotl 0.19 drops keys its schema does not declare, at the top level and inside typed blocks
+      """Axolotl drops keys its schema does not declare, at the top level and inside typed blocks
       (peft, peft.loftq_config, fsdp_config, trl, datasets entries, ...), so a misspelt adapter key
       (lora_targt_modules), a nested key written at the top level (loftq_bits) or a typo inside a block
       (peft.loftq_config.loftq_bit) silently changes what is trained. A plugin's keys count only when
       `plugins:` lists that plugin.""", stage="config")
 def unknown_keys(ctx: Context) -> Iterable[Finding]:
-    tree = key_tree()["paths"]
+    whole = key_tree(ctx.profile.keys)
+    tree = whole["paths"]
     top = set(tree[""])
-    active, owner = _plugin_keys(ctx.doc.values)
+    active, owner = _plugin_keys(ctx.doc.values, whole)
     nested_home = {k: p for p in sorted(tree, reverse=True) if p for k in tree[p]}
     for key in ctx.doc.values:
         if not isinstance(key, str) or key in top or key in active or key in REPORTED_ELSEWHERE:
@@ -79,14 +81,18 @@ def unknown_keys(ctx: Context) -> Iterable[Finding]:
                               hint=f"move it into the {home} block")
         else:
             yield _unknown(ctx, key, (key,), sorted(top | active), "at the top level")
-    for level, where, key in _nested({k: v for k, v in ctx.doc.values.items() if k in top}, "", ()):
+    for level, where, key in _nested({k: v for k, v in ctx.doc.values.items() if k in top}, "", (), tree):
         if level and isinstance(key, str) and key not in tree[level] and not _fsdp_prefixed(level, key, tree):
             yield _unknown(ctx, key, where, tree[level], f"in {level.replace('[]', '[...]')}")
 
 
 def _fsdp_prefixed(level: str, key: str, tree: dict[str, list[str]]) -> bool:
-    """fsdp_config's fsdp_-prefixed spellings: Axolotl strips the prefix (check_fsdp_config_kwargs_prefix)."""
-    return level == "fsdp_config" and key.startswith("fsdp_") and key.removeprefix("fsdp_") in tree[level]
+    """fsdp_config's fsdp_-prefixed spellings: Axolotl strips the prefix (check_fsdp_config_kwargs_prefix); FSDP1's
+    options, which 0.20+ refuse by name (axolotl-fsdp1-removed says so)."""
+    from .startup_releases import FSDP1_ONLY_REJECTED
+
+    name = key.removeprefix("fsdp_")
+    return level == "fsdp_config" and (name in FSDP1_ONLY_REJECTED or (key.startswith("fsdp_") and name in tree[level]))
 
 
 def _unknown(ctx: Context, key: str, where: tuple[Any, ...], level_keys: Iterable[str], place: str) -> Finding:

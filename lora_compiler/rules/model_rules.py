@@ -102,9 +102,9 @@ def target_linear_output_layer(ctx: Context) -> Iterable[Finding]:
     if head and head.rsplit(".", 1)[-1] in ctx.plan.linear_names:
         yield ctx.finding(
             "target-linear-output-layer", f"lora_target_linear also targets the output layer '{head}': Axolotl only "
-            f"removes '{embedding_layers(ctx.skeleton.model_type)[1]}' for model type '{ctx.skeleton.model_type}'",
+            f"removes '{embedding_layers(ctx.skeleton.model_type, ctx.profile)[1]}' for model type '{ctx.skeleton.model_type}'",
             "lora_target_linear", hint="to leave it out, list lora_target_modules without "
-            f"'{head.rsplit('.', 1)[-1]}' instead of lora_target_linear (Axolotl 0.19 ignores lora_exclude_modules)")
+            f"'{head.rsplit('.', 1)[-1]}' instead of lora_target_linear (Axolotl ignores lora_exclude_modules)")
 
 
 @rule("layers-out-of-range", E, "peft_layers_to_transform names layers the model does not have.",
@@ -129,8 +129,8 @@ def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
                               hint="the model's embeddings are usually embed_tokens and lm_head")
 
 
-@rule("exclude-modules-ignored", W, "Axolotl 0.19 ignores lora_exclude_modules.",
-      """No field of Axolotl 0.19's schema declares lora_exclude_modules, so validate_config drops it and
+@rule("exclude-modules-ignored", W, "Axolotl ignores lora_exclude_modules.",
+      """No field of Axolotl's schema (0.19.0 to 0.21.0) declares lora_exclude_modules, so validate_config drops it and
       load_lora builds a LoraConfig without exclude_modules: every module the key names stays a target
       (the compiled adapter_config.json mirrors that). Name what to train in lora_target_modules instead.""",
       stage="model")
@@ -142,7 +142,7 @@ def exclude_modules_ignored(ctx: Context) -> Iterable[Finding]:
     many = len(kept) > 1
     what = (f"the {len(kept)} targeted module{'s' if many else ''} it names stay{'' if many else 's'} trained "
             f"(e.g. {kept[0]})" if kept else "it names no targeted module anyway")
-    yield ctx.finding("exclude-modules-ignored", f"Axolotl 0.19 drops lora_exclude_modules (no schema field declares "
+    yield ctx.finding("exclude-modules-ignored", f"Axolotl drops lora_exclude_modules (no schema field declares "
                       f"it): PEFT gets no exclude_modules and {what}", "lora_exclude_modules",
                       hint="list the modules to train in lora_target_modules (names or one regex) instead")
 

@@ -33,9 +33,16 @@ HINTS = {
 
 
 def peft_warnings(doc: Document, spec: Any, messages: Iterable[str]) -> list[Finding]:
-    """Each warning at the YAML key it is about, or (when that key is unset) at the key that caused it."""
+    """Each warning at the YAML key it is about, or (when that key is unset) at the key that caused it.
+
+    peft 0.21 warns that rank/alpha_pattern keys matched nothing also when the keys are its own: the
+    `.*\\.gate_up_proj` pattern its transformers-5 MoE conversion writes. A YAML without that pattern key
+    did not cause it, and the report shows the ranks PEFT applied, so that warning is left out."""
     out = []
     for text in messages:
+        pattern = next((k for k in ("rank_pattern", "alpha_pattern") if f"{k} keys did not match" in text), None)
+        if pattern and not getattr(spec, f"lora_{pattern}", None):
+            continue
         about = key_for_message(text, spec)
         where = about if (about,) in doc.key_pos else next((k for k in CAUSES if (k,) in doc.key_pos), "adapter")
         hint = HINTS.get(about) or (f"PEFT's message is about {about}" if about != where else None)

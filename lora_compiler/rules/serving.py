@@ -44,5 +44,5 @@ def serve_unsupported(ctx: Context) -> Iterable[Finding]:
         yield ctx.finding("serve-unsupported", f"vLLM does not apply LoRA to embeddings or the output layer "
                           f"({heads[0]}{' and others' if len(heads) > 1 else ''})",
                           "lora_target_linear" if s.lora_target_linear else "lora_target_modules",
-                          hint=f"list lora_target_modules without '{heads[0].rsplit('.', 1)[-1]}' (Axolotl 0.19 "
+                          hint=f"list lora_target_modules without '{heads[0].rsplit('.', 1)[-1]}' (Axolotl "
                           "ignores lora_exclude_modules)")

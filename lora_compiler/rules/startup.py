@@ -1,7 +1,8 @@
-"""Axolotl 0.19's start-up validators that refuse a LoRA/QLoRA config: checked from the YAML alone.
+"""Axolotl's start-up validators that refuse a LoRA/QLoRA config: checked from the YAML alone.
 
-Each entry mirrors one pydantic validator of Axolotl 0.19.0 (`axolotl/utils/schemas/`), named in
-its doc, with the condition written in YAML keys. They run in `lint --no-model`: none needs a model
+Each entry mirrors one pydantic validator (`axolotl/utils/schemas/`), named in its doc, with the
+condition written in YAML keys; which entries a release runs is its profile's `validators`
+(profiles.py), and a rule id whose condition changed between releases has one entry per form. They run in `lint --no-model`: none needs a model
 or hardware. Validators that depend on the GPU (bf16 support, compute capability, WORLD_SIZE) are
 listed as out of scope in docs/rules.md; those defined on `AxolotlConfigWCapabilities` run under
 Axolotl's CLI on any GPU machine, so they are mirrored as if one GPU were present.
@@ -14,6 +15,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..model_facts import valid_regex
 from ..results.findings import Finding, Severity
+from . import startup_releases as release
 from .context import Context
 from .registry import rule
 
@@ -24,10 +26,15 @@ LORA = ("lora", "qlora")
 
 @dataclass(frozen=True)
 class Validator:
-    id: str
+    id: str  # the rule id (stable across releases, so the upgrade view can match findings)
     summary: str
-    source: str  # Axolotl 0.19 file and validator
+    source: str  # Axolotl file and validator
     check: Callable[[Values], tuple[str, Any] | None]  # (message, YAML key or key path) when Axolotl refuses
+    entry: str = ""  # the name profiles list, when a rule has one form per release (default: the id)
+
+    @property
+    def name(self) -> str:
+        return self.entry or self.id
 
 
 def _kernel(v: Values) -> str | None:
@@ -181,10 +188,29 @@ VALIDATORS: tuple[Validator, ...] = (
     Validator("axolotl-relora", "ReLoRA without jagged_restart_steps or LoRA, or with FSDP, DeepSpeed, one_cycle "
               "or a fused MLP.",
               "schemas/validation.py ComplexValidationMixin.check_relora", _relora),
-    Validator("axolotl-fsdp-deepspeed", "deepspeed with the fsdp list.",
+    Validator("axolotl-fsdp-deepspeed", "deepspeed with FSDP (0.19: the fsdp list; 0.20+: fsdp_config).",
               "schemas/validation.py SystemValidationMixin.check_fsdp_deepspeed",
               _when(lambda v: v.get("deepspeed") and v.get("fsdp"), "deepspeed and fsdp cannot be used together.",
-                    "fsdp")),
+                    "fsdp"), entry="axolotl-fsdp-deepspeed-list"),
+    Validator("axolotl-fsdp-deepspeed", "deepspeed with FSDP (0.19: the fsdp list; 0.20+: fsdp_config).",
+              "schemas/validation.py SystemValidationMixin.check_fsdp_deepspeed",
+              _when(lambda v: v.get("deepspeed") and v.get("fsdp_config"),
+                    "deepspeed and fsdp cannot be used together.", "fsdp_config")),
+    Validator("axolotl-fsdp1-removed", "FSDP1 settings: the fsdp list, fsdp_version other than 2, sharding_strategy.",
+              "schemas/validation.py SystemValidationMixin.check_fsdp_version", release.fsdp1_removed),
+    Validator("axolotl-target-parameters-init", "lora_target_parameters with a value-dependent init or LoftQ.",
+              "schemas/peft.py LoraConfig.validate_lora_target_parameters_init", release.target_parameters_init),
+    Validator("axolotl-staged-nf4", "4-bit loading with FSDP2's cpu_ram_efficient_loading, or CPU-staged NF4 "
+              "with a setting it does not support.",
+              "schemas/validation.py check_fsdp2_cpu_ram_efficient_loading_w_4bit", release.ram_efficient_4bit_fsdp2,
+              entry="axolotl-staged-nf4-0.19"),
+    Validator("axolotl-staged-nf4", "4-bit loading with FSDP2's cpu_ram_efficient_loading, or CPU-staged NF4 "
+              "with a setting it does not support.",
+              "schemas/validation.py check_fsdp2_cpu_ram_efficient_loading_w_4bit, check_bnb_blocksize, "
+              "check_staged_nf4", release.staged_nf4),
+    Validator("axolotl-mixlora", "The mixlora adapter with a setting it refuses.",
+              "schemas/peft.py validate_mixlora, validation.py check_fused_lora, loaders/adapter.py "
+              "_validate_mixlora_lora_target_modules", release.mixlora),
     Validator("axolotl-target-modules-regex", "A lora_target_modules entry that is not a valid regex.",
               "schemas/config.py AxolotlInputConfig.check_lora_target_modules_regex", _target_regex),
     Validator("axolotl-early-stopping", "early_stopping_patience without save_steps and eval_steps that divide it.",
@@ -194,7 +220,7 @@ VALIDATORS: tuple[Validator, ...] = (
 )
 
 
-# Axolotl 0.19 start-up checks that depend on this machine, not on the YAML: not mirrored.
+# Axolotl start-up checks that depend on this machine, not on the YAML: not mirrored.
 OUT_OF_SCOPE: tuple[tuple[str, str], ...] = (
     ("schemas/config.py AxolotlConfigWCapabilities bf16/fp8/tf32 checks", "need the GPU's bf16, fp8 and tf32 support"),
     ("check_quantize_moe_experts (ROCm branch)", "needs the GPU's compute capability (CUDA vs ROCm)"),
@@ -211,25 +237,30 @@ OUT_OF_SCOPE: tuple[tuple[str, str], ...] = (
 )
 
 
-def _register(validator: Validator) -> None:
-    doc = (f"Axolotl 0.19 refuses the config at start-up (`axolotl/utils/{validator.source}`), before "
-           "any model is loaded; lint says so from the YAML alone.")
+def _register(forms: list[Validator]) -> None:
+    from ..profiles import PROFILES
 
-    @rule(validator.id, Severity.ERROR, validator.summary, doc, stage="config")
+    releases = [p.version for p in PROFILES.values() if any(v.name in p.validators for v in forms)]
+    doc = (f"Axolotl {', '.join(releases)} refuses the config at start-up (`axolotl/utils/{forms[-1].source}`), "
+           "before any model is loaded; lint says so from the YAML alone.")
+
+    @rule(forms[0].id, Severity.ERROR, forms[0].summary, doc, stage="config")
     def check(ctx: Context) -> Iterable[Finding]:
-        found = validator.check(ctx.doc.values)
-        if found:
-            message, key = found
-            yield ctx.finding(validator.id, f"Axolotl refuses this config at start-up: {message}", key,
-                              hint=f"see axolotl/utils/{validator.source.split()[0]}")
+        for validator in forms:
+            found = validator.check(ctx.doc.values) if validator.name in ctx.profile.validators else None
+            if found:
+                message, key = found
+                yield ctx.finding(validator.id, f"Axolotl refuses this config at start-up: {message}",
+                                  key, hint=f"see axolotl/utils/{validator.source.split()[0]}")
+                return
 
 
-for _validator in VALIDATORS:
-    _register(_validator)
+for _id in dict.fromkeys(v.id for v in VALIDATORS):
+    _register([v for v in VALIDATORS if v.id == _id])
 
 
 @rule("axolotl-fills-default", Severity.INFO, "Axolotl fills in a default that changes what is trained.",
-      """Axolotl 0.19's pydantic models fill defaults silently: a peft.loftq_config block without
+      """Axolotl's pydantic models fill defaults silently: a peft.loftq_config block without
       loftq_bits (a typo such as loftq_bit included) still turns LoftQ on, at loftq_bits 4
       (schemas/peft.py LoftQConfig).""", stage="config")
 def fills_default(ctx: Context) -> Iterable[Finding]:

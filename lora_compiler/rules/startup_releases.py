@@ -1,0 +1,158 @@
+"""Start-up checks that Axolotl 0.20 added (FSDP1's removal, target-parameter inits, staged NF4, MixLoRA).
+
+Each function is one validator's condition in YAML keys, returning (Axolotl's message, the key it
+points at) or None; rules/startup.py registers them and the profile says which releases run them.
+The conditions read the raw YAML with the defaults Axolotl's pydantic models would fill in.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+Values = Mapping[str, Any]
+MIGRATION = "docs/multi-gpu.qmd#sec-migrate-fsdp1-fsdp2"
+# validation.py FSDP1_ONLY_REJECTED_KEYS: fsdp_config keys accelerate rejects under FSDP2 -> replacement
+FSDP1_ONLY_REJECTED = {"sharding_strategy": "reshard_after_forward", "forward_prefetch": None}
+# peft.py VALUE_INDEPENDENT_LORA_INIT
+VALUE_INDEPENDENT_INIT = (None, True, False, "gaussian")
+MIXLORA_FFN = ("gate_proj", "up_proj", "down_proj")  # integrations/mixlora/constants.py MIXLORA_FFN_MODULE_NAMES
+MIXLORA_DEFAULT_EXPERTS, MIXLORA_DEFAULT_TOP_K = 8, 2
+
+
+def _fsdp_config(v: Values) -> dict[str, Any]:
+    """fsdp_config with the `fsdp_` prefix stripped, as check_fsdp_config_kwargs_prefix does."""
+    block = v.get("fsdp_config")
+    if not isinstance(block, dict):
+        return {}
+    return {(k[5:] if isinstance(k, str) and k.startswith("fsdp_") and k != "fsdp_version" else k): x
+            for k, x in block.items()}
+
+
+def fsdp1_removed(v: Values) -> tuple[str, Any] | None:
+    """check_fsdp_version: FSDP1 is gone; its list, its version and its options are refused."""
+    if v.get("fsdp"):
+        return ("The top-level `fsdp` list is no longer supported, it configured FSDP1 sharding strategies. Use "
+                f"`fsdp_config` instead, see {MIGRATION} for the migration guide.", "fsdp")
+    block = v.get("fsdp_config") if isinstance(v.get("fsdp_config"), dict) else {}
+    for key, version in (("fsdp_version", v.get("fsdp_version")), (("fsdp_config", "fsdp_version"),
+                         block.get("fsdp_version")), (("fsdp_config", "version"), block.get("version"))):
+        if version is not None and str(version) != "2":
+            return (f"fsdp_version: {version} is no longer supported, FSDP1 has been removed from Axolotl. Use "
+                    f"fsdp_version: 2 and see {MIGRATION} for the migration guide.", key)
+    for key in block:
+        name = key[5:] if isinstance(key, str) and key.startswith("fsdp_") and key != "fsdp_version" else key
+        if name in FSDP1_ONLY_REJECTED:
+            instead = FSDP1_ONLY_REJECTED[name]
+            hint = f"Use `{instead}` instead" if instead else "It has no FSDP2 equivalent, please remove it"
+            return (f"fsdp_config.{name} is an FSDP1-only option and FSDP1 has been removed from Axolotl. {hint}. "
+                    f"See {MIGRATION} for the migration guide.", ("fsdp_config", key))
+    return None
+
+
+def _value_dependent_init(v: Values) -> bool:
+    peft = v.get("peft")
+    loftq = isinstance(peft, dict) and bool(peft.get("loftq_config"))
+    return v.get("peft_init_lora_weights") not in VALUE_INDEPENDENT_INIT or loftq
+
+
+def _init_key(v: Values) -> Any:
+    return "peft_init_lora_weights" if v.get("peft_init_lora_weights") not in VALUE_INDEPENDENT_INIT else \
+        ("peft", "loftq_config")
+
+
+def target_parameters_init(v: Values) -> tuple[str, Any] | None:
+    """validate_lora_target_parameters_init: fused expert parameters have no base_layer.weight to read."""
+    if v.get("lora_target_parameters") and _value_dependent_init(v):
+        return ("peft_init_lora_weights must be the default or gaussian when lora_target_parameters is set: pissa, "
+                "olora, loftq, corda, orthogonal and lora_ga read base_layer.weight, which fused expert parameters "
+                "do not have, so PEFT fails when building the adapter; eva and mica are not supported for target "
+                "parameters.", _init_key(v))
+    return None
+
+
+def ram_efficient_4bit_fsdp2(v: Values) -> tuple[str, Any] | None:
+    """0.19's check_fsdp2_cpu_ram_efficient_loading_w_4bit: FSDP2 (a version 2 written somewhere; unversioned
+    means 1) with cpu_ram_efficient_loading and load_in_4bit is refused outright."""
+    block = v.get("fsdp_config") if isinstance(v.get("fsdp_config"), dict) else {}
+    version = v.get("fsdp_version") or block.get("version") or block.get("fsdp_version") or (1 if block else None)
+    if block and str(version) == "2" and _fsdp_config(v).get("cpu_ram_efficient_loading") and v.get("load_in_4bit"):
+        return ("FSDP2 does not support `cpu_ram_efficient_loading` with load_in_4bit; the rank-0-only bitsandbytes "
+                "quantization deadlocks the state dict scatter. Please set `fsdp_config.cpu_ram_efficient_loading` "
+                "to false.", "fsdp_config")
+    return None
+
+
+def _sharded(v: Values, fsdp: dict[str, Any]) -> bool:
+    """qlora_sharded_model_loading, resolved automatically since 0.20 when the YAML leaves it out."""
+    sharded = v.get("qlora_sharded_model_loading")
+    if sharded is None:
+        return bool(fsdp and v.get("adapter") == "qlora" and v.get("load_in_4bit") and fsdp.get("cpu_ram_efficient_loading"))
+    return bool(sharded)
+
+
+def staged_nf4(v: Values) -> tuple[str, Any] | None:
+    """0.20+: check_fsdp2_cpu_ram_efficient_loading_w_4bit, check_bnb_blocksize, then check_staged_nf4 with
+    STAGED_NF4_CONSTRAINTS (all after-validators of one mixin, in that order)."""
+    fsdp = _fsdp_config(v)
+    efficient, sharded = bool(fsdp.get("cpu_ram_efficient_loading")), _sharded(v, fsdp)
+    if fsdp and efficient and v.get("load_in_4bit") and not sharded:
+        return ("FSDP2 does not support `cpu_ram_efficient_loading` with load_in_4bit; the rank-0-only bitsandbytes "
+                "quantization deadlocks the state dict scatter. Set `qlora_sharded_model_loading: true` for "
+                "CPU-staged loading, or set `fsdp_config.cpu_ram_efficient_loading` to false.",
+                "qlora_sharded_model_loading" if "qlora_sharded_model_loading" in v else "fsdp_config")
+    bnb = v.get("bnb_config_kwargs") if isinstance(v.get("bnb_config_kwargs"), dict) else {}
+    if v.get("load_in_4bit") and v.get("nf4_backend") != "torchao" and bnb.get("blocksize", 64) != 64:
+        return ("bitsandbytes 4-bit loading always quantizes with blocksize 64; remove `bnb_config_kwargs.blocksize` "
+                "or set it to 64.", ("bnb_config_kwargs", "blocksize"))
+    torchao = v.get("nf4_backend") == "torchao"
+    if not (torchao or (sharded and v.get("load_in_4bit"))) or (not torchao and (not fsdp or not efficient)):
+        return None  # not staged (Axolotl warns that qlora_sharded_model_loading has no effect)
+    checks: list[tuple[bool, str, Any]] = [
+        (not v.get("load_in_4bit") or v.get("adapter") != "qlora" or bool(v.get("load_in_8bit")),
+         "CPU-staged NF4 requires adapter: qlora and load_in_4bit: true", "adapter"),
+        (bool(fsdp) and (not efficient or not sharded),
+         "CPU-staged NF4 requires FSDP2, cpu_ram_efficient_loading and qlora_sharded_model_loading", "fsdp_config"),
+        (bool(v.get("deepspeed")) or (v.get("tensor_parallel_size") or 1) > 1 or
+         (v.get("context_parallel_size") or 1) > 1,
+         "CPU-staged NF4 does not support DeepSpeed, tensor or context parallelism", "nf4_backend"),
+        ((v.get("dp_replicate_size") or 1) > 1,
+         "CPU-staged NF4 requires a one-dimensional sharding mesh; dp_replicate_size must be 1", "dp_replicate_size"),
+        (bnb.get("bnb_4bit_quant_type", "nf4") != "nf4", "CPU-staged NF4 requires bnb_4bit_quant_type: nf4",
+         "bnb_config_kwargs"),
+        (torchao and (bnb.get("blocksize", 64) != 64 or not bnb.get("bnb_4bit_use_double_quant", True)),
+         "torchao NF4 requires blocksize 64 and double quantization", "bnb_config_kwargs"),
+        (bool(v.get("peft_use_dora") or v.get("lora_modules_to_save")),
+         "CPU-staged NF4 currently requires LoRA without DoRA or modules_to_save",
+         "peft_use_dora" if v.get("peft_use_dora") else "lora_modules_to_save"),
+        (_value_dependent_init(v), "CPU-staged NF4 does not support a value-dependent LoRA init: pissa, olora and "
+         "loftq residualize the base weight, and a packed base cannot take the residual write-back; corda and eva "
+         "are not wired for staged loading.", _init_key(v)),
+    ]
+    return next(((message, key) for violated, message, key in checks if violated), None)
+
+
+def mixlora(v: Values) -> tuple[str, Any] | None:
+    """The mixlora adapter's own checks (schema, check_fused_lora, check_lora_fp32_gradients, load_adapter)."""
+    if v.get("adapter") != "mixlora":
+        return None
+    experts = v.get("mixlora_num_experts") if v.get("mixlora_num_experts") is not None else MIXLORA_DEFAULT_EXPERTS
+    top_k = v.get("mixlora_top_k") if v.get("mixlora_top_k") is not None else MIXLORA_DEFAULT_TOP_K
+    targets = v.get("lora_target_modules") or []
+    overlap = sorted(set(MIXLORA_FFN) & set([targets] if isinstance(targets, str) else targets))
+    checks: list[tuple[Any, str, Any]] = [
+        (not v.get("lora_r"), "lora_r is required when using the mixlora adapter", "adapter"),
+        (not v.get("lora_alpha"), "lora_alpha is required when using the mixlora adapter", "adapter"),
+        (isinstance(top_k, int) and isinstance(experts, int) and top_k > experts,
+         f"mixlora_top_k ({top_k}) must be <= mixlora_num_experts ({experts})", "mixlora_top_k"),
+        (v.get("flash_attn_fuse_mlp"), "Fused modules are not supported with LoRA/QLoRA", "flash_attn_fuse_mlp"),
+        (v.get("flash_attn_fuse_qkv"), "flash_attn_fuse_qkv is not supported with MixLoRA", "flash_attn_fuse_qkv"),
+        (v.get("rl") is not None, "MixLoRA is not compatible with RL training (DPO/KTO/GRPO). Use adapter: lora or "
+         "qlora for RL fine-tuning.", "rl"),
+        (v.get("lora_fp32_gradients"), "lora_fp32_gradients requires a LoRA adapter", "lora_fp32_gradients"),
+        (v.get("lora_target_linear"), "MixLoRA is incompatible with lora_target_linear=true because FFN "
+         "gate_proj/up_proj/down_proj are patched by MixLoRA. Set explicit attention-only lora_target_modules "
+         "instead.", "lora_target_linear"),
+        (overlap, "MixLoRA cannot be combined with LoRA targets on FFN modules. Remove overlapping "
+         f"lora_target_modules entries: {overlap}", "lora_target_modules"),
+    ]
+    return next(((message, key) for violated, message, key in checks if violated), None)
