@@ -1,10 +1,12 @@
 """Compare lora-compiler with the real Axolotl's answers (scripts/axolotl_truth.py output).
 
-    python scripts/axolotl_compare.py TRUTH.jsonl [--facts OUT.json]
+    python scripts/axolotl_compare.py TRUTH.jsonl --axolotl 0.21.0 [--facts OUT.json]
 
 For every config the real Axolotl could judge (its model is bundled), compiles it here (offline,
-one Session) and compares: accepted or refused (Axolotl: validate_config, normalize_config,
-load_lora, get_peft_model and train.py's freezing all pass; here: exit code 0), and the trained
+one Session, under that release's profile) and compares: accepted or refused (Axolotl:
+validate_config, normalize_config, load_lora, get_peft_model and train.py's freezing all pass;
+here: exit code 0), every LoraConfig field (Axolotl's LoraConfig against our adapter_config.json;
+FIELDS_NOT_COMPARED says which and why not), the set of modules PEFT wrapped, and the trained
 parameter count after the post-load freezing. Prints each mismatch and the agreement figures;
 `--facts` writes the real tool's answers as the committed expectations tests/test_axolotl_facts.py
 checks without Axolotl installed. Exit 1 on any mismatch.
@@ -22,6 +24,34 @@ from typing import Any
 # Failures that come from this machine, not the config: no GPU (LoftQ), or the meta skeleton having no
 # values for a data-dependent initialisation (PiSSA, OLoRA, CorDA set_data on meta tensors).
 HARDWARE = ("CUDA", "NVIDIA driver", "bitsandbytes", "incompatible tensor type")
+# LoraConfig fields that differ by design: Axolotl leaves base_model_name_or_path unset (PEFT fills in the
+# model's name when it saves); compile names base_model because it has no model object to take it from.
+FIELDS_NOT_COMPARED = frozenset({"base_model_name_or_path"})
+
+
+def lora_fields(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A LoraConfig's fields in one comparable form: string lists PEFT keeps as sets sorted, the by-design
+    differences left out."""
+    if config is None:
+        return None
+    out = {}
+    for key, value in sorted(config.items()):
+        if key in FIELDS_NOT_COMPARED:
+            continue
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = sorted(set(value))
+        out[key] = value
+    return out
+
+
+def wrapped_digest(names: list[str]) -> dict[str, Any]:
+    """The wrapped module set as a count and a digest (the names themselves would make the facts huge). PEFT's
+    inner tuner layers name no module of the model: a second target parameter nests its ParamWrapper as
+    `.base_layer`, trainable tokens keep theirs as `.token_adapter`; both count as the module they wrap."""
+    import hashlib
+
+    bare = sorted({_owner(n.removeprefix("base_model.model.")) for n in names})
+    return {"count": len(bare), "sha256": hashlib.sha256("\n".join(bare).encode()).hexdigest()}
 
 
 def truth_answer(rec: dict[str, Any]) -> dict[str, Any]:
@@ -39,27 +69,48 @@ def truth_answer(rec: dict[str, Any]) -> dict[str, Any]:
         "init_lora_weights": (rec.get("lora_config") or {}).get("init_lora_weights"),
         "peft_trainable": rec.get("peft_trainable") if accepted else None,
         "trainable": rec.get("trainable_sliced", rec.get("trainable")) if accepted else None,
+        "lora_config": lora_fields(rec.get("lora_config")) if accepted else None,
+        "wrapped": wrapped_digest(rec["wrapped_modules"]) if accepted and "wrapped_modules" in rec else None,
     }
 
 
-def ours(path: Path, session: Any) -> dict[str, Any]:
+def _owner(name: str) -> str:
+    name = name.removesuffix(".token_adapter")
+    while name.endswith(".base_layer"):
+        name = name.removesuffix(".base_layer")
+    return name
+
+
+def ours(path: Path, session: Any, release: str) -> dict[str, Any]:
     from lora_compiler.pipeline.compiler import compile_document
     from lora_compiler.pipeline.options import Options
 
-    result = compile_document(path, Options(offline=True), session)
+    result = compile_document(path, Options(offline=True, axolotl=release), session)
     report = result.report
     errors = sorted({f.rule for f in result.findings if f.severity.value == "error"})
     config = result.adapter_config or {}
     return {"accepted": result.exit_code() == 0, "errors": errors, "init_lora_weights": config.get("init_lora_weights"),
             "peft_trainable": report.peft_trainable_params if report else None,
-            "trainable": report.trainable_params if report else None}
+            "trainable": report.trainable_params if report else None,
+            "lora_config": lora_fields(result.adapter_config),
+            "wrapped": wrapped_digest(wrapped_names(report)) if report else None,
+            "wrapped_names": wrapped_names(report) if report else []}
+
+
+def wrapped_names(report: Any) -> list[str]:
+    """The modules PEFT turned into tuner layers: targeted modules, and the owners of targeted parameters."""
+    if report is None:
+        return []
+    names = {m["name"] if m.get("kind") != "parameter" else m["name"].rsplit(".", 1)[0] for m in report.modules}
+    return sorted(names | {m["name"] for m in report.trainable_tokens})
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("truth", type=Path)
     parser.add_argument("--facts", type=Path, help="write the real Axolotl's answers here (JSON)")
-    parser.add_argument("--axolotl", default="0.19.0", help="the release that answered (recorded in --facts)")
+    parser.add_argument("--axolotl", required=True, help="the release that answered: its profile compiles our side, "
+                        "and it is recorded in --facts")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from lora_compiler.pipeline.session import Session
@@ -68,11 +119,11 @@ def main() -> int:
     judged = [r for r in records if r["status"] != "no-model"]
     session = Session()
     facts: dict[str, Any] = {}
-    verdicts = counts = hardware = 0
+    verdicts = counts = hardware = fields = wrapped = 0
     mismatches: list[str] = []
     for rec in judged:
         path = Path(rec["config"])
-        want, got = truth_answer(rec), ours(path, session)
+        want, got = truth_answer(rec), ours(path, session, args.axolotl)
         facts[path.stem] = want
         if want["hardware"]:
             hardware += 1
@@ -89,6 +140,22 @@ def main() -> int:
             verdicts += 1
         if want["trains_nothing"] and "freezing-trains-nothing" not in got["errors"]:
             mismatches.append(f"{path.name}: Axolotl trains nothing; we do not say so ({got['errors']})")
+        if want["lora_config"] is not None and got["lora_config"] is not None:
+            if want["lora_config"] == got["lora_config"]:
+                fields += 1
+            else:
+                diff = sorted(k for k in want["lora_config"].keys() | got["lora_config"].keys()
+                              if want["lora_config"].get(k) != got["lora_config"].get(k))
+                mismatches.append(f"{path.name}: LoraConfig fields differ: " + "; ".join(
+                    f"{k} Axolotl {want['lora_config'].get(k)!r} ours {got['lora_config'].get(k)!r}" for k in diff))
+        if want["wrapped"] is not None and got["wrapped"] is not None:
+            if want["wrapped"] == got["wrapped"]:
+                wrapped += 1
+            else:
+                real = {_owner(n.removeprefix("base_model.model.")) for n in rec["wrapped_modules"]}
+                extra, missing = sorted(set(got["wrapped_names"]) - real), sorted(real - set(got["wrapped_names"]))
+                mismatches.append(f"{path.name}: wrapped modules differ: Axolotl {want['wrapped']['count']}, ours "
+                                  f"{got['wrapped']['count']}; only ours {extra[:3]}; only Axolotl's {missing[:3]}")
         if want["trainable"] is not None and got["trainable"] is not None:
             if want["trainable"] == got["trainable"]:
                 counts += 1
@@ -97,11 +164,13 @@ def main() -> int:
                                   f"(PEFT {want['peft_trainable']:,}), "
                                   f"we say {got['trainable']:,} (PEFT {got['peft_trainable']:,})")
     both = sum(1 for r in judged if truth_answer(r)["trainable"] is not None)
+    built = sum(1 for r in judged if truth_answer(r)["lora_config"] is not None)
     for line in mismatches:
         print("MISMATCH", line)
     print(f"{len(records)} configs, {len(judged)} with a bundled model: accept/refuse agree on "
           f"{verdicts}/{len(judged) - hardware} ({hardware} need a GPU or real weights: LoraConfig compared "
-          f"instead); trained count agrees on {counts} of {both} that train")
+          f"instead); LoraConfig fields agree on {fields}, wrapped modules on {wrapped} of {built} accepted; trained "
+          f"count agrees on {counts} of {both} that train")
     if args.facts:
         args.facts.parent.mkdir(parents=True, exist_ok=True)
         args.facts.write_text(json.dumps({"axolotl": args.axolotl, "made_by": "scripts/axolotl_differential.sh",

@@ -12,8 +12,8 @@
 # 2. regenerates tests/axolotl_variants/ and asks the real Axolotl about each variant and each example
 #    config (validate_config, normalize_config, load_lora, get_peft_model on the meta skeleton, train.py's
 #    freezing): scripts/axolotl_truth.py;
-# 3. compiles the same configs with lora-compiler (the active venv) under the same release's profile and
-#    compares: scripts/axolotl_compare.py, which writes the real tool's answers to
+# 3. compiles the same configs with lora-compiler, installed into that venv with --no-deps so it runs on the
+#    release's own transformers and peft, under the same release's profile, and compares: scripts/axolotl_compare.py, which writes the real tool's answers to
 #    tests/axolotl_facts/axolotl-$AXOLOTL*.json (the default suite checks them).
 # Exit 1 when lora-compiler and Axolotl disagree anywhere.
 set -euo pipefail
@@ -47,13 +47,17 @@ PY
   "$venv/bin/pip" install -q -c "$out/constraints.txt" -r "$out/requirements.txt"
 fi
 
+# lora-compiler itself runs in the same venv, on that release's own transformers and peft (--no-deps keeps them)
+"$venv/bin/pip" install -q --no-deps -e . 2>/dev/null || "$venv/bin/pip" install -q --no-deps -e .
 [ -n "$install_only" ] && exit 0
-python scripts/axolotl_variants.py
+"$venv/bin/python" scripts/axolotl_variants.py
 "$venv/bin/python" scripts/axolotl_truth.py --models fixtures/models "$out/variants.jsonl" tests/axolotl_variants/*.yml
 status=0
-python scripts/axolotl_compare.py "$out/variants.jsonl" --axolotl "$release" --facts "tests/axolotl_facts/axolotl-$release.json" || status=1
+"$venv/bin/python" scripts/axolotl_compare.py "$out/variants.jsonl" --axolotl "$release" \
+  --facts "tests/axolotl_facts/axolotl-$release.json" || status=1
 if [ -d "$examples" ]; then
   "$venv/bin/python" scripts/axolotl_truth.py --models fixtures/models "$out/examples.jsonl" "$examples"/*.y*ml
-  python scripts/axolotl_compare.py "$out/examples.jsonl" --axolotl "$release" --facts "tests/axolotl_facts/axolotl-$release-examples.json" || status=1
+  "$venv/bin/python" scripts/axolotl_compare.py "$out/examples.jsonl" --axolotl "$release" \
+    --facts "tests/axolotl_facts/axolotl-$release-examples.json" || status=1
 fi
 exit $status

@@ -295,8 +295,14 @@ def run_one(path, models_dirs):
                     "DPO/IPO/KTO: ModelLoader returns the bare model (config_only) and "
                     "train.py freezes it; the RL trainer (TRL, peft_config=...) wraps it later."
                 )
-        elif cfg.adapter:
-            rec["note"] = f"adapter {cfg.adapter!r} not handled by this driver"
+        elif cfg.adapter:  # mixlora (0.20+) and plugin adapters: load_adapter's own checks, config only
+            from axolotl.loaders.adapter import load_adapter
+
+            stage = "load_adapter"
+            _, other_config = load_adapter(model, cfg, cfg.adapter, config_only=True)
+            rec["lora_config"] = jsonable(other_config.to_dict()) if other_config is not None else None
+            rec["note"] = (f"adapter {cfg.adapter!r}: load_adapter(config_only=True) accepted it; its own layers "
+                           "(MixLoRA's FFN experts) are not applied by this driver")
 
         # 6. train.py:setup_model_and_tokenizer post-load freezing
         stage = "freeze"

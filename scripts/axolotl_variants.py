@@ -229,7 +229,49 @@ def variants() -> dict[str, dict[str, object]]:
         v[f"unfrozen-gemma3-{short}-peft-patterns"] = base(
             f"google/gemma-3-{short}-it", adapter="qlora", load_in_4bit=True, lora_r=32, lora_dropout=0, **linear,
             unfrozen_parameters=["base_model.model.model.+lora_"])
+    v.update(release_differences(linear))
     return v
+
+
+def release_differences(linear: dict[str, object]) -> dict[str, dict[str, object]]:
+    """One variant per 0.19 -> 0.20/0.21 difference (docs/axolotl-releases.md), with near misses both accept."""
+    qwen_moe = "Qwen/Qwen3-30B-A3B"
+    fsdp2 = {"fsdp_version": 2, "offload_params": True}
+    return {
+        "release-fsdp-list": base(**linear, fsdp=["full_shard"], fsdp_config=fsdp2),
+        "release-fsdp-version-1": base(**linear, fsdp_config={"fsdp_version": 1}),
+        "release-fsdp-prefixed-sharding": base(**linear, fsdp_config={**fsdp2, "fsdp_sharding_strategy": "FULL_SHARD"}),
+        "release-fsdp-forward-prefetch": base(**linear, fsdp_config={**fsdp2, "forward_prefetch": True}),
+        "release-fsdp2-accepted": base(**linear, fsdp_config=fsdp2),
+        "release-fsdp2-ignored-key": base(**linear, fsdp_config={**fsdp2, "use_orig_params": True}),
+        "release-fsdp2-deepspeed": base(**linear, deepspeed="zero2.json", fsdp_config=fsdp2),
+        "release-target-parameters-olora": base(qwen_moe, lora_target_modules=["q_proj"], lora_dropout=0.0,
+                                                lora_target_parameters=["mlp.experts.gate_up_proj"],
+                                                peft_init_lora_weights="olora"),
+        "release-target-parameters-gaussian": base(qwen_moe, lora_target_modules=["q_proj"], lora_dropout=0.0,
+                                                   lora_target_parameters=["mlp.experts.gate_up_proj"],
+                                                   peft_init_lora_weights="gaussian"),
+        "release-target-parameters-loftq": base(qwen_moe, lora_target_modules=["q_proj"], lora_dropout=0.0,
+                                                lora_target_parameters=["mlp.experts.gate_up_proj"],
+                                                peft={"loftq_config": {"loftq_bits": 4}}),
+        "release-staged-nf4-modules-to-save": base(**linear, adapter="qlora", load_in_4bit=True,
+                                                   lora_modules_to_save=["embed_tokens", "lm_head"],
+                                                   fsdp_config={"fsdp_version": 2, "cpu_ram_efficient_loading": True}),
+        "release-staged-nf4-unsharded": base(**linear, adapter="qlora", load_in_4bit=True,
+                                             qlora_sharded_model_loading=False,
+                                             fsdp_config={"fsdp_version": 2, "cpu_ram_efficient_loading": True}),
+        "release-bnb-blocksize": base(**linear, adapter="qlora", load_in_4bit=True,
+                                      bnb_config_kwargs={"blocksize": 128}),
+        "release-mixlora-linear": base(**linear, adapter="mixlora",
+                                       plugins=["axolotl.integrations.mixlora.MixLoraPlugin"]),
+        "release-mixlora-ffn-target": base(adapter="mixlora", lora_target_modules=["q_proj", "up_proj"],
+                                           plugins=["axolotl.integrations.mixlora.MixLoraPlugin"]),
+        "release-pythia-linear-r16": base("EleutherAI/pythia-1.4b", **linear, lora_r=16),
+        "release-tied-embedding-lora": base(lora_target_modules=["q_proj", "embed_tokens", "lm_head"],
+                                            peft_ensure_weight_tying=True),
+        "release-tied-embedding-lora-untied-flag": base(lora_target_modules=["q_proj", "embed_tokens", "lm_head"]),
+        "release-new-keys": base(**linear, nf4_backend="bitsandbytes", lora_fp32_gradients=True),
+    }
 
 
 def main(out: Path) -> None:

@@ -6,9 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras=""
-if [ "${1:-}" = "--test" ]; then extras="[test]"; fi
-torch_spec=$(grep -E '^torch==' constraints.txt)
+# --test adds the test tools; --stack 0.19 pins Axolotl 0.19.0's transformers/peft (constraints-axolotl-0.19.txt)
+# instead of the default, Axolotl 0.21.0's (constraints.txt).
+extras="" constraints="constraints.txt"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --test) extras="[test]" ;;
+    --stack) shift; constraints="constraints-axolotl-${1:?--stack needs a release, e.g. 0.19}.txt"
+             [ -f "$constraints" ] || { echo "install.sh: no $constraints" >&2; exit 2; } ;;
+    *) echo "install.sh: unknown argument $1 (use --test, --stack 0.19)" >&2; exit 2 ;;
+  esac
+  shift
+done
+torch_spec=$(grep -E '^torch==' "$constraints")
 
 if ! python -c "import torch" >/dev/null 2>&1; then
   if command -v nvidia-smi >/dev/null 2>&1; then
@@ -24,4 +34,4 @@ if ! python -c "import torch" >/dev/null 2>&1; then
     fi
   fi
 fi
-python -m pip install -c constraints.txt -e ".${extras}"
+python -m pip install -c "$constraints" -e ".${extras}"

@@ -19,6 +19,17 @@ os.environ["LORA_COMPILER_CACHE_DIR"] = tempfile.mkdtemp(prefix="lora-compiler-t
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _suite_profile() -> str:
+    """The suite judges with the Axolotl release whose libraries it runs on (tests about another release pin it),
+    so a run on Axolotl 0.19's stack is not a run of 0.21's semantics on the wrong libraries."""
+    from lora_compiler.profiles import NEWEST, of_stack
+
+    return (of_stack() or NEWEST).version
+
+
+os.environ.setdefault("LORA_COMPILER_AXOLOTL", _suite_profile())
+
+
 def _major_minor(dist: str) -> tuple[int, int]:
     from importlib.metadata import version
 

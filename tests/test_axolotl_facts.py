@@ -1,11 +1,13 @@
-"""The real Axolotl 0.19's answers, recorded: every variant compiles to the verdict and count it gave.
+"""The real Axolotl releases' answers, recorded: every variant compiles, under each release's profile, to
+the verdict, LoraConfig, wrapped module set and trained count that release gave.
 
 tests/axolotl_variants/ (scripts/axolotl_variants.py) probe freezing patterns and ranges,
-freeze_mm_modules, the start-up validators, keys Axolotl drops, trainable tokens and modules_to_save.
-tests/axolotl_facts/axolotl-0.19.0.json holds what the real Axolotl 0.19.0 did with each (validate,
-normalize, load_lora, get_peft_model on the meta skeleton, train.py's freezing), measured by
-scripts/axolotl_differential.sh; this test needs no Axolotl. A config Axolotl accepts but whose
-freezing trains nothing must fail here with freezing-trains-nothing.
+freeze_mm_modules, the start-up validators, keys Axolotl drops, trainable tokens, modules_to_save and
+every difference between releases (release-*). tests/axolotl_facts/axolotl-VERSION.json holds what the
+real release did with each (validate, normalize, load_lora, get_peft_model on the meta skeleton,
+train.py's freezing), measured by scripts/axolotl_differential.sh in that release's own venv (its own
+transformers and peft); this test needs no Axolotl and runs on whichever stack is installed. A config
+Axolotl accepts but whose freezing trains nothing must fail here with freezing-trains-nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from typing import Any
 
 import pytest
 
+from lora_compiler import profiles
 from lora_compiler.pipeline.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = sorted((ROOT / "tests" / "axolotl_variants").glob("*.yml"))
-FACTS = json.loads((ROOT / "tests" / "axolotl_facts" / "axolotl-0.19.0.json").read_text())["answers"]
+RELEASES = ("0.19.0", "0.21.0")  # measured on every variant; 0.20.0 answered as 0.21.0 (docs/axolotl-releases.md)
+ALL_FACTS = {r: json.loads((ROOT / "tests" / "axolotl_facts" / f"axolotl-{r}.json").read_text())["answers"]
+             for r in RELEASES}
+FACTS = ALL_FACTS["0.19.0"]
 sys.path.insert(0, str(ROOT / "scripts"))
 from axolotl_compare import ours  # noqa: E402  (the differential's own comparison)
 
@@ -31,15 +37,25 @@ def session() -> Session:
     return Session()
 
 
-def test_every_variant_has_a_recorded_answer_and_there_are_enough() -> None:
-    assert sorted(p.stem for p in VARIANTS) == sorted(FACTS)
-    assert len(VARIANTS) >= 150
+def _fields(config: dict[str, Any], other: dict[str, Any], release: str) -> dict[str, Any]:
+    """Every LoraConfig field on the release's own stack; on another peft, the fields both versions have, without
+    peft_version (a newer peft adds fields such as kasa_config and records its own version)."""
+    if profiles.find(release) is profiles.of_stack():
+        return config
+    return {k: v for k, v in config.items() if k in other and k != "peft_version"}
 
 
+@pytest.mark.parametrize("release", RELEASES)
+def test_every_variant_has_a_recorded_answer_and_there_are_enough(release: str) -> None:
+    assert sorted(p.stem for p in VARIANTS) == sorted(ALL_FACTS[release])
+    assert len(VARIANTS) >= 180
+
+
+@pytest.mark.parametrize("release", RELEASES)
 @pytest.mark.parametrize("path", VARIANTS, ids=lambda p: p.stem)
-def test_variant_gets_the_real_axolotl_s_answer(path: Path, session: Session, monkeypatch: Any) -> None:
+def test_variant_gets_the_real_axolotl_s_answer(path: Path, release: str, session: Session, monkeypatch: Any) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    want, got = FACTS[path.stem], ours(path, session)
+    want, got = ALL_FACTS[release][path.stem], ours(path, session, release)
     if want["hardware"]:  # Axolotl failed for want of a GPU (LoftQ) or of real weights (PiSSA on meta): compare the LoraConfig
         assert got["init_lora_weights"] == want["init_lora_weights"]
         return
@@ -48,6 +64,11 @@ def test_variant_gets_the_real_axolotl_s_answer(path: Path, session: Session, mo
         assert "freezing-trains-nothing" in got["errors"]
     if want["trainable"] is not None:
         assert (got["trainable"], got["peft_trainable"]) == (want["trainable"], want["peft_trainable"])
+    if want.get("lora_config") is not None:
+        assert _fields(got["lora_config"], want["lora_config"], release) == _fields(want["lora_config"],
+                                                                                   got["lora_config"], release)
+    if want.get("wrapped") is not None:
+        assert got["wrapped"] == want["wrapped"], got["wrapped_names"][:5]
 
 
 @pytest.mark.parametrize("stem", ["unfrozen-gemma-example-patterns", "unfrozen-gemma3-1b-bare-patterns",
@@ -60,7 +81,7 @@ def test_gemma3_examples_freezing_trains_nothing_and_the_error_sits_on_unfrozen_
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = ROOT / "tests" / "axolotl_variants" / f"{stem}.yml"
-    result = compile_document(path, Options(offline=True), session)
+    result = compile_document(path, Options(offline=True, axolotl="0.19.0"), session)
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("unfrozen_parameters:"))
     (error,) = [f for f in result.findings if f.rule == "freezing-trains-nothing"]
     assert (error.line, error.column) == (line, 1)

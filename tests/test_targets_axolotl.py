@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from conftest import needs_modern_stack
 
-from lora_compiler.pipeline.compiler import compile_document
+from lora_compiler.pipeline.compiler import Options, compile_document
 
 LLAMA_LINEAR = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
 
 
-def _compile(write_yaml, base: object, extra: str = "lora_target_linear: true\n"):
-    return compile_document(write_yaml(f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n{extra}"))
+def _compile(write_yaml, base: object, extra: str = "lora_target_linear: true\n", axolotl: str | None = None):
+    return compile_document(write_yaml(f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n{extra}"),
+                            Options(axolotl=axolotl))
 
 
 def test_llama_target_linear_is_all_projections_without_lm_head(model_dir, write_yaml):
@@ -24,14 +25,23 @@ def test_llama_target_linear_is_all_projections_without_lm_head(model_dir, write
 
 
 @needs_modern_stack
-def test_gpt_neox_keeps_lm_head_because_axolotl_removes_embed_out_and_warns(model_dir, write_yaml):
-    """Axolotl's table names gpt_neox's output layer embed_out; transformers 5 calls it lm_head,
+def test_gpt_neox_keeps_lm_head_in_0_19_because_axolotl_removes_embed_out_and_warns(model_dir, write_yaml):
+    """Axolotl 0.19's table names gpt_neox's output layer embed_out; transformers 5 calls it lm_head,
     so Axolotl's own rule keeps it. We mirror that exactly and say so."""
-    result = _compile(write_yaml, model_dir("gpt_neox"))
+    result = _compile(write_yaml, model_dir("gpt_neox"), axolotl="0.19")
     assert result.ok, result.findings
     assert result.report.linear_names == ["dense", "dense_4h_to_h", "dense_h_to_4h", "lm_head", "query_key_value"]
     [warn] = [f for f in result.findings if f.rule == "target-linear-output-layer"]
     assert warn.line == 5 and "lm_head" in warn.message and "embed_out" in warn.message
+
+
+@needs_modern_stack
+def test_gpt_neox_drops_lm_head_from_0_20_on(model_dir, write_yaml):
+    """0.20 fixed the table (lm_head): lora_target_linear leaves Pythia's head out, as PEFT's all-linear does."""
+    for release in ("0.20", "0.21"):
+        result = _compile(write_yaml, model_dir("gpt_neox"), axolotl=release)
+        assert result.report.linear_names == ["dense", "dense_4h_to_h", "dense_h_to_4h", "query_key_value"]
+        assert "target-linear-output-layer" not in {f.rule for f in result.findings}
 
 
 def test_falcon_uses_fused_query_key_value_and_drops_lm_head(model_dir, write_yaml):

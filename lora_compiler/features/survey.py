@@ -56,10 +56,13 @@ class Survey:
 
 
 def library_versions() -> dict[str, str]:
-    """The versions a survey's content depends on (they head docs/families.md)."""
+    """The versions a survey's content depends on (they head docs/families.md): the libraries, and the Axolotl
+    release whose lora_target_linear rule it applies."""
     from importlib.metadata import version
 
-    return {name: version(name) for name in ("transformers", "peft", "torch")}
+    from ..profiles import select
+
+    return {**{name: version(name) for name in ("transformers", "peft", "torch")}, "axolotl": select().profile.version}
 
 
 def model_types() -> dict[str, list[str]]:

@@ -90,6 +90,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from .inject import InjectionError, inject
     from .peftcfg import PeftConfigError, adapter_config_dict, build_lora_config
     from .targets import plan_targets, regex_patterns
+    from .tying import tied_head_params
 
     doc, spec, skel, key, source = ctx.doc, ctx.spec, start.skeleton, start.key, start.source
     ctx.skeleton = skel
@@ -129,6 +130,8 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         result.findings.append(peft_outcome.fused_dropout(doc, spec.lora_dropout, inj.effective_target_parameters))
     result.findings += peft_outcome.peft_warnings(doc, spec, inj.warnings)
     freezing = freeze(inj.parameters, spec.unfrozen_parameters, spec.freeze_mm_modules) if frozen else None
+    # the post-load freezing counts PEFT's parameters by name, the head's tied views among them; kept as they are
+    tied = 0 if freezing else tied_head_params(skel.model, inj.modules, lora_config.ensure_weight_tying, ctx.profile)
     result.report = Report(
         file=doc.file,
         model=ModelInfo(
@@ -145,9 +148,9 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         modules=[asdict(m) for m in inj.modules],
         modules_to_save=[asdict(m) for m in inj.modules_to_save],
         trainable_tokens=[asdict(m) for m in inj.trainable_tokens],
-        trainable_params=freezing.trainable if freezing else inj.trainable_params,
-        all_params=inj.all_params,
-        peft_trainable_params=inj.trainable_params,
+        trainable_params=freezing.trainable if freezing else inj.trainable_params - tied,
+        all_params=inj.all_params - tied,
+        peft_trainable_params=inj.trainable_params - tied,
         freezing=_freezing_dict(freezing, spec) if freezing else None,
         candidates=candidates,
         axolotl=ctx.selection.record(),

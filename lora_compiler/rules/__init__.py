@@ -45,7 +45,7 @@ def rules_markdown() -> str:
     for r in all_rules():
         lines += [f"## {r.id}", "", r.doc, ""]
     lines += ["## Out of scope: Axolotl start-up checks that need the training machine", "",
-              "These Axolotl 0.19 checks decide from the hardware or the installed packages, which a",
+              "These Axolotl checks (0.19.0 to 0.21.0) decide from the hardware or the installed packages, which a",
               "pre-flight check on another machine cannot know; they are not mirrored.", "",
               "| Axolotl check | why |", "|---|---|"]
     lines += [f"| {what} | {why} |" for what, why in startup.OUT_OF_SCOPE]
