@@ -24,6 +24,7 @@ from typing import Any
 # Failures that come from this machine, not the config: no GPU (LoftQ), or the meta skeleton having no
 # values for a data-dependent initialisation (PiSSA, OLoRA, CorDA set_data on meta tensors).
 HARDWARE = ("CUDA", "NVIDIA driver", "bitsandbytes", "incompatible tensor type")
+START_UP = ("validate", "normalize")  # stages that decide from the YAML alone
 # LoraConfig fields that differ by design: Axolotl leaves base_model_name_or_path unset (PEFT fills in the
 # model's name when it saves); compile names base_model because it has no model object to take it from.
 FIELDS_NOT_COMPARED = frozenset({"base_model_name_or_path"})
@@ -58,7 +59,8 @@ def truth_answer(rec: dict[str, Any]) -> dict[str, Any]:
     """The real Axolotl's verdict. A config it accepts but whose freezing leaves nothing trainable is refused
     here on purpose (freezing-trains-nothing); a failure that needs a GPU (LoftQ) is recorded, not judged."""
     accepted = rec["status"] == "ok"
-    hardware = not accepted and any(h in str(rec.get("error", "")) for h in HARDWARE)  # judged by tests instead
+    # judged by tests instead; a start-up refusal that mentions bitsandbytes is still a refusal
+    hardware = not accepted and rec.get("stage") not in START_UP and any(h in str(rec.get("error", "")) for h in HARDWARE)
     trains_nothing = accepted and rec.get("trainable_sliced", rec.get("trainable")) == 0
     return {
         "accepted": accepted and not trains_nothing,
@@ -105,6 +107,28 @@ def wrapped_names(report: Any) -> list[str]:
     return sorted(names | {m["name"] for m in report.trainable_tokens})
 
 
+def startup_agreement(records: list[dict[str, Any]], release: str, mismatches: list[str]) -> tuple[int, int]:
+    """Configs without a bundled model: Axolotl's start-up verdict against our YAML-only rules (lint --no-model)."""
+    from lora_compiler.pipeline.compiler import compile_document
+    from lora_compiler.pipeline.options import Options
+
+    agree = judged = 0
+    for rec in records:
+        verdict = rec.get("startup") if rec["status"] == "no-model" else None
+        if not verdict or verdict["status"] == "error":
+            continue
+        judged += 1
+        result = compile_document(Path(rec["config"]), Options(offline=True, no_model=True, axolotl=release))
+        errors = sorted({f.rule for f in result.findings if f.severity.value == "error"})
+        if (verdict["status"] == "ok") == (not errors):
+            agree += 1
+        else:
+            mismatches.append(f"{Path(rec['config']).name} (start-up only): Axolotl "
+                              f"{'accepts' if verdict['status'] == 'ok' else 'refuses: ' + verdict['error'][:160]}; "
+                              f"we {'refuse ' + str(errors) if errors else 'accept'}")
+    return agree, judged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("truth", type=Path)
@@ -116,11 +140,12 @@ def main() -> int:
     from lora_compiler.pipeline.session import Session
 
     records = [json.loads(line) for line in args.truth.read_text().splitlines() if line.strip()]
+    mismatches: list[str] = []
+    startup_agree, startup_judged = startup_agreement(records, args.axolotl, mismatches)
     judged = [r for r in records if r["status"] != "no-model"]
     session = Session()
     facts: dict[str, Any] = {}
     verdicts = counts = hardware = fields = wrapped = 0
-    mismatches: list[str] = []
     for rec in judged:
         path = Path(rec["config"])
         want, got = truth_answer(rec), ours(path, session, args.axolotl)
@@ -167,6 +192,9 @@ def main() -> int:
     built = sum(1 for r in judged if truth_answer(r)["lora_config"] is not None)
     for line in mismatches:
         print("MISMATCH", line)
+    if startup_judged:
+        print(f"start-up only (no bundled model; validate_config against lint --no-model): agree on "
+              f"{startup_agree}/{startup_judged}")
     print(f"{len(records)} configs, {len(judged)} with a bundled model: accept/refuse agree on "
           f"{verdicts}/{len(judged) - hardware} ({hardware} need a GPU or real weights: LoraConfig compared "
           f"instead); LoraConfig fields agree on {fields}, wrapped modules on {wrapped} of {built} accepted; trained "

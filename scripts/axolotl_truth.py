@@ -198,6 +198,21 @@ def trainable_stats(model, unfrozen_patterns):
     return total, sliced, sorted(names), slices
 
 
+def startup_verdict(cfg):
+    """Without the model, Axolotl's start-up alone (plugins, validate_config): what lint --no-model mirrors.
+    A validator that needs the model or the network fails with something else; that is recorded as 'error'."""
+    from axolotl.utils.config import prepare_plugins, validate_config
+
+    try:
+        prepare_plugins(cfg)
+        validate_config(cfg, capabilities=dict(CAPABILITIES),
+                        env_capabilities={"torch_version": torch.__version__.split("+")[0]})
+    except Exception as exc:  # pylint: disable=broad-except
+        kind = "refused" if type(exc).__name__ in ("ValidationError", "ValueError") else "error"
+        return {"status": kind, "error": err_str(exc)}
+    return {"status": "ok"}
+
+
 def run_one(path, models_dirs):
     from axolotl.utils.config import normalize_config, prepare_plugins, validate_config
     from axolotl.utils.dict import DictDefault
@@ -218,7 +233,7 @@ def run_one(path, models_dirs):
         found = find_local_model(val, models_dirs)
         if found is None:
             if key in ("base_model", "base_model_config"):
-                rec.update(status="no-model", missing_key=key, missing_model=val)
+                rec.update(status="no-model", missing_key=key, missing_model=val, startup=startup_verdict(cfg))
                 return rec
             continue  # tokenizer/processor are not loaded here
         cfg[key] = found

@@ -295,8 +295,9 @@ def _align(lmaps: list[lm.LayerMap]) -> tuple[Aligned, list[dict[CellKey, lm.Cel
     return {n: (list(cols.values()), sorted(rows, key=rows.__getitem__)) for n, (cols, rows) in blocks.items()}, cells
 
 
-def render_maps_html(titled_reports: list[tuple[str, dict[str, Any]]]) -> str:
-    """N target maps side by side, aligned row by row; cells whose state or rank differs are outlined."""
+def render_maps_html(titled_reports: list[tuple[str, dict[str, Any]]], failed: Iterable[tuple[str, str]] = ()) -> str:
+    """N target maps side by side, aligned row by row; cells whose state or rank differs are outlined. `failed`:
+    (title, why) of compared sides that have no map (a release that refuses the config), listed, not dropped."""
     maps = [(t, r, lm.build_layer_map(r)) for t, r in titled_reports]
     levels = _levels(r for _, _, m in maps for r in m.ranks())
     aligned, cells = _align([m for _, _, m in maps])
@@ -308,6 +309,7 @@ def render_maps_html(titled_reports: list[tuple[str, dict[str, Any]]]) -> str:
     body += [f"<tr><td><b>{_e(t)}</b></td><td>{_e(r['model']['base_model'] or r['model']['architecture'])}</td>"
              f'<td class="num">{_n(len(r["modules"]))}</td><td class="num">{_n(r["trainable_params"])} '
              f"({r['trainable_percent']:.4f}%)</td></tr>" for t, r, _ in maps]
+    body += [f'<tr><td><b>{_e(t)}</b></td><td colspan="3">no map: {_e(why)}</td></tr>' for t, why in failed]
     body += ["</tbody></table>", _legend([m for _, _, m in maps], levels, diff=True)]
     for name, (cols, labels) in aligned.items():
         mine = {(r, c) for b, r, c in differs if b == name}
