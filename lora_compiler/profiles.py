@@ -51,6 +51,7 @@ _COMMON_VALIDATORS = frozenset({
     "axolotl-lora-kernels-8bit", "axolotl-lora-kernels-remote-code", "axolotl-quantize-moe-experts",
     "axolotl-reentrant-unfrozen", "axolotl-ple-cpu-offload", "axolotl-quantization-config-bnb", "axolotl-qat-peft",
     "axolotl-relora", "axolotl-target-modules-regex", "axolotl-early-stopping", "axolotl-deprecated-unsloth",
+    "axolotl-ebft-torch-compile",
 })
 _OUTPUT_LAYERS = {"falcon": ("word_embeddings", "lm_head"), "nemotron_h": ("embeddings", "lm_head"),
                   "bailing_hybrid": ("word_embeddings", "lm_head"), "*": ("embed_tokens", "lm_head")}
@@ -65,7 +66,8 @@ AXOLOTL_0_20 = replace(
     keys="axolotl_keys-0.20.0.json",
     output_layers={**_OUTPUT_LAYERS, "gpt_neox": ("embed_in", "lm_head")},
     validators=_COMMON_VALIDATORS | {"axolotl-fsdp-deepspeed", "axolotl-fsdp1-removed",
-                                     "axolotl-target-parameters-init", "axolotl-staged-nf4", "axolotl-mixlora"},
+                                     "axolotl-target-parameters-init", "axolotl-staged-nf4", "axolotl-mixlora",
+                                     "axolotl-expert-parallel-plugin"},
     adapters=("lora", "qlora", "mixlora", "llama-adapter"),
     changes=(
         "FSDP1 removed: the top-level `fsdp` list, fsdp_version other than 2, fsdp_config.sharding_strategy and "
@@ -77,8 +79,10 @@ AXOLOTL_0_20 = replace(
 AXOLOTL_0_21 = replace(
     AXOLOTL_0_20, version="0.21.0", transformers="5.20.1", peft="0.21.2", keys="axolotl_keys-0.21.0.json",
     ties_lora_output_embeddings=True,
+    validators=AXOLOTL_0_20.validators - {"axolotl-expert-parallel-plugin"} | {"axolotl-expert-parallel"},
     changes=("with peft_ensure_weight_tying, the tied head's lora_A/lora_B become views of the embedding adapter "
-             "(utils/lora_tying.py): one set of weights, counted once",))
+             "(utils/lora_tying.py): one set of weights, counted once",
+             "expert parallelism is a built-in plugin: its topology checks run without `plugins:` listing it"))
 
 PROFILES: dict[str, Profile] = {p.version: p for p in (AXOLOTL_0_19, AXOLOTL_0_20, AXOLOTL_0_21)}
 NEWEST = AXOLOTL_0_21

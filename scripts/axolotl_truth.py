@@ -218,6 +218,11 @@ def run_one(path, models_dirs):
     from axolotl.utils.dict import DictDefault
 
     rec = {"config": path}
+    # One process judges many configs: a plugin registered for an earlier one (its args merged into the
+    # schema) must not judge this one, as a fresh `axolotl train` would not.
+    from axolotl.integrations.base import PluginManager
+
+    PluginManager._instance = None  # pylint: disable=protected-access
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
     cfg = DictDefault(raw)

@@ -6,7 +6,7 @@ lora_compiler/axolotl_keys-0.21.0.json (the profile of that release names it). W
 AxolotlInputConfig's pydantic fields recursively and writes, per path ("" for the top level,
 "peft", "peft.loftq_config", "fsdp_config", "datasets[]", "datasets[].type", ...), the field names
 and aliases accepted there, and per plugin module the keys its args class adds when `plugins:` lists
-it; `builtin` lists the plugins a release registers without `plugins:` (0.21: context and expert
+it; `types` the top-level scalar fields lint type-checks; `builtin` lists the plugins a release registers without `plugins:` (0.21: context and expert
 parallelism). Axolotl ignores (drops) every other key: pydantic's default extra="ignore".
 """
 
@@ -68,6 +68,37 @@ def walk(model: type[BaseModel], path: str, out: dict[str, set[str]], seen: tupl
             walk(sub, (f"{path}.{name}" if path else name) + suffix, out, (*seen, model))
 
 
+SCALARS = {int: "int", float: "float", str: "str", bool: "bool"}
+
+
+def scalar_types(model: type[BaseModel]) -> dict[str, str]:
+    """Top-level fields whose type is one plain scalar ("int", or "int?" when None is allowed) and that no
+    field validator of mode before/wrap/plain reshapes first: the types lint can check from the YAML."""
+    reshaped = {f for dec in model.__pydantic_decorators__.field_validators.values()
+                if dec.info.mode in ("before", "wrap", "plain") for f in dec.info.fields}
+    out: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        tp, optional = field.annotation, False
+        while get_origin(tp) is typing.Annotated:
+            tp = get_args(tp)[0]
+        if get_origin(tp) in (Union, types.UnionType):
+            args = [a for a in get_args(tp) if a is not type(None)]
+            optional = len(args) < len(get_args(tp))
+            tp = args[0] if len(args) == 1 else None
+        if tp in SCALARS and name not in reshaped and not field.metadata:
+            for key in keys_of_field(name, field):
+                out[key] = SCALARS[tp] + ("?" if optional else "")
+    return dict(sorted(out.items()))
+
+
+def keys_of_field(name: str, field: Any) -> set[str]:
+    names = {name} | ({field.alias} if field.alias else set())
+    alias = field.validation_alias
+    for choice in alias.choices if isinstance(alias, AliasChoices) else [alias] if alias else []:
+        names.add(str(choice.path[0]) if isinstance(choice, AliasPath) else str(choice))
+    return names
+
+
 def main() -> None:
     from axolotl.utils.schemas.config import AxolotlInputConfig
 
@@ -86,7 +117,8 @@ def main() -> None:
     builtin = sorted(p for p in plugins if any(b.startswith(p + ".") for b in getattr(base, "BUILTIN_PLUGINS", ())))
     release = version("axolotl")
     doc = {"axolotl": release, "generated_by": "scripts/gen_axolotl_keys.py", "builtin": builtin,
-           "paths": {p: sorted(k) for p, k in sorted(paths.items())}, "plugins": plugins}
+           "paths": {p: sorted(k) for p, k in sorted(paths.items())}, "plugins": plugins,
+           "types": scalar_types(AxolotlInputConfig)}
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "lora_compiler" / \
         f"axolotl_keys-{release}.json"
     out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -214,3 +214,16 @@ def test_the_upgrade_view_in_md_json_and_html_keeps_the_refusing_release(tmp_pat
     data = json.loads(run("json"))
     assert data["axis"] == "axolotl" and [s["label"] for s in data["sides"]] == ["Axolotl 0.19.0", "Axolotl 0.21.0"]
     assert "<td><b>Axolotl 0.21.0</b></td><td colspan=\"3\">no map: refused: axolotl-fsdp1-removed</td>" in run("html")
+
+
+@pytest.mark.parametrize("release, plugin, refused", [("0.19", True, False), ("0.20", False, False),
+                                                      ("0.20", True, True), ("0.21", False, True)])
+def test_expert_parallel_topology_runs_where_the_release_merges_the_plugin_s_args(
+        tmp_path: Path, release: str, plugin: bool, refused: bool, no_axolotl: None) -> None:
+    """0.21 registers expert parallelism as a built-in plugin; 0.20 checks it only when `plugins:` lists it;
+    0.19's plugin has no topology check (the glm-5.2 nvfp4 example: accepted by 0.19, refused by 0.20/0.21)."""
+    text = PYTHIA + "expert_parallel_size: 8\nfsdp_config:\n  fsdp_version: 2\n  state_dict_type: SHARDED_STATE_DICT\n"
+    if plugin:
+        text += "plugins:\n  - axolotl.integrations.expert_parallel.ExpertParallelPlugin\n"
+    result = compile_document(_yaml(tmp_path, text), Options(offline=True, no_model=True, axolotl=release))
+    assert ("axolotl-expert-parallel" in {f.rule for f in result.findings}) is refused

@@ -99,3 +99,55 @@ def _unknown(ctx: Context, key: str, where: tuple[Any, ...], level_keys: Iterabl
     close = difflib.get_close_matches(key, sorted(level_keys), n=1, cutoff=0.75)
     hint = f"did you mean '{close[0]}'?" if close else "remove it, or check Axolotl's config reference"
     return ctx.finding("unknown-key", f"unknown key '{key}' {place}: Axolotl ignores it", where, hint=hint)
+
+
+_BOOL_WORDS = {"0", "1", "true", "false", "yes", "no", "on", "off", "t", "f", "y", "n"}
+
+
+def _type_problem(value: Any, kind: str) -> str | None:
+    """Why pydantic (lax mode, as Axolotl validates) refuses `value` for a plain scalar field, or None."""
+    base, optional = kind.rstrip("?"), kind.endswith("?")
+    if value is None:
+        return None if optional else f"Input should be a valid {_NAMES[base]}"
+    if base == "int":
+        if isinstance(value, bool) or isinstance(value, int):
+            return None
+        if isinstance(value, float):
+            return None if value.is_integer() else "Input should be a valid integer, got a number with a fractional part"
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return None
+        return "Input should be a valid integer"
+    if base == "float":
+        if isinstance(value, (int, float)):
+            return None
+        if isinstance(value, str):
+            try:
+                float(value)
+                return None
+            except ValueError:
+                pass
+        return "Input should be a valid number"
+    if base == "bool":
+        ok = isinstance(value, bool) or value in (0, 1) or (isinstance(value, str) and value.lower() in _BOOL_WORDS)
+        return None if ok else "Input should be a valid boolean"
+    return None if isinstance(value, str) else "Input should be a valid string"
+
+
+_NAMES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string"}
+
+
+@rule("axolotl-key-type", Severity.ERROR, "A top-level key whose value Axolotl's schema refuses by type.",
+      """Axolotl validates every top-level key with pydantic (lax mode): `warmup_steps: 0.1` is not an
+      integer, an empty `output_dir:` is not a string, and Axolotl refuses the config at start-up. Checked for
+      the fields of the profile's key tree whose type is one plain scalar (int, float, str, bool, optionally
+      None) and that no field validator reshapes first; adapter keys are checked by `schema`.""", stage="config")
+def key_types(ctx: Context) -> Iterable[Finding]:
+    types = key_tree(ctx.profile.keys).get("types", {})
+    for key, value in ctx.doc.values.items():
+        kind = types.get(key) if isinstance(key, str) else None
+        problem = _type_problem(value, kind) if kind else None
+        if problem:
+            yield ctx.finding("axolotl-key-type", f"Axolotl refuses this config at start-up: {key}: {problem} "
+                              f"(got {value!r:.60})", key, prefer_value=value is not None,
+                              hint=f"give {key} a{'n' if kind[0] == 'i' else ''} {_NAMES[kind.rstrip('?')]}"
+                              + (" or leave it out" if kind.endswith("?") or value is None else ""))

@@ -208,6 +208,14 @@ VALIDATORS: tuple[Validator, ...] = (
               "with a setting it does not support.",
               "schemas/validation.py check_fsdp2_cpu_ram_efficient_loading_w_4bit, check_bnb_blocksize, "
               "check_staged_nf4", release.staged_nf4),
+    Validator("axolotl-ebft-torch-compile", "EBFT strided mode with torch_compile and gradient checkpointing.",
+              "schemas/validation.py check_ebft_torch_compile", release.ebft_torch_compile),
+    Validator("axolotl-expert-parallel", "expert_parallel_size > 1 without FSDP2 and full state dicts.",
+              "integrations/expert_parallel/args.py validate_expert_parallel_topology (plugin listed)",
+              release.expert_parallel_plugin, entry="axolotl-expert-parallel-plugin"),
+    Validator("axolotl-expert-parallel", "expert_parallel_size > 1 without FSDP2 and full state dicts.",
+              "integrations/expert_parallel/args.py validate_expert_parallel_topology (a built-in plugin)",
+              release.expert_parallel_builtin),
     Validator("axolotl-mixlora", "The mixlora adapter with a setting it refuses.",
               "schemas/peft.py validate_mixlora, validation.py check_fused_lora, loaders/adapter.py "
               "_validate_mixlora_lora_target_modules", release.mixlora),
@@ -237,11 +245,16 @@ OUT_OF_SCOPE: tuple[tuple[str, str], ...] = (
 )
 
 
+def _where(source: str) -> str:
+    """The validator's file in the axolotl package (schemas live under utils/, plugins under integrations/)."""
+    return f"axolotl/{source}" if source.startswith("integrations/") else f"axolotl/utils/{source}"
+
+
 def _register(forms: list[Validator]) -> None:
     from ..profiles import PROFILES
 
     releases = [p.version for p in PROFILES.values() if any(v.name in p.validators for v in forms)]
-    doc = (f"Axolotl {', '.join(releases)} refuses the config at start-up (`axolotl/utils/{forms[-1].source}`), "
+    doc = (f"Axolotl {', '.join(releases)} refuses the config at start-up (`{_where(forms[-1].source)}`), "
            "before any model is loaded; lint says so from the YAML alone.")
 
     @rule(forms[0].id, Severity.ERROR, forms[0].summary, doc, stage="config")
@@ -251,7 +264,7 @@ def _register(forms: list[Validator]) -> None:
             if found:
                 message, key = found
                 yield ctx.finding(validator.id, f"Axolotl refuses this config at start-up: {message}",
-                                  key, hint=f"see axolotl/utils/{validator.source.split()[0]}")
+                                  key, hint=f"see {_where(validator.source.split()[0])}")
                 return
 
 

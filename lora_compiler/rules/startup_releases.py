@@ -156,3 +156,49 @@ def mixlora(v: Values) -> tuple[str, Any] | None:
          f"lora_target_modules entries: {overlap}", "lora_target_modules"),
     ]
     return next(((message, key) for violated, message, key in checks if violated), None)
+
+
+def ebft_torch_compile(v: Values) -> tuple[str, Any] | None:
+    """check_ebft_torch_compile (0.19+): EBFT's strided mode with torch_compile and gradient checkpointing."""
+    ebft = v.get("ebft") if isinstance(v.get("ebft"), dict) else {}
+    if v.get("rl") == "ebft" and v.get("torch_compile") is True and ebft.get("mode") == "strided" \
+            and v.get("gradient_checkpointing"):
+        return ("EBFT strided mode: `torch_compile: true` with `gradient_checkpointing: true` causes CheckpointError "
+                "(BlockMask metadata mismatch during recomputation). Remove `torch_compile` — the flex_attention "
+                "kernel compiles itself internally.", "torch_compile")
+    return None
+
+
+def _expert_parallel(v: Values, built_in: bool) -> tuple[str, Any] | None:
+    """expert_parallel/args.py validate_expert_parallel_topology: runs where the plugin's args are merged (0.21:
+    a built-in plugin; 0.20: only when `plugins:` lists it)."""
+    size = v.get("expert_parallel_size") or 1
+    listed = any(str(p).startswith("axolotl.integrations.expert_parallel") for p in v.get("plugins") or [])
+    if not isinstance(size, int) or size <= 1 or not (built_in or listed):
+        return None
+    fsdp = _fsdp_config(v)
+    if not fsdp:
+        return (f"expert_parallel_size ({size}) > 1 requires FSDP2: set fsdp_version: 2 and an fsdp_config block. "
+                "Under DDP the expert LoRA sync, gradient clipping, gradient-accumulation scaling and checkpoint "
+                "save are all wrong for sharded experts.", "expert_parallel_size")
+    for key in ("state_dict_type", "final_state_dict_type"):
+        value = fsdp.get(key)
+        if key == "state_dict_type" and value is None:
+            return (f"expert_parallel_size ({size}) > 1 requires fsdp_config.state_dict_type: FULL_STATE_DICT. "
+                    "accelerate defaults FSDP2 to SHARDED_STATE_DICT, whose checkpoints keep only EP group 0's "
+                    "experts.", "fsdp_config")
+        if value is not None and value != "FULL_STATE_DICT":
+            return (f"expert_parallel_size ({size}) > 1 requires fsdp_config.{key}: FULL_STATE_DICT, got {value!r}. "
+                    f"{value} checkpoints keep only EP group 0's experts.", "fsdp_config")
+    if v.get("optimizer") in ("adamw_torch_4bit", "ao_adamw_4bit", "ao_adamw_fp8"):
+        return (f"expert_parallel_size ({size}) > 1 does not support optimizer: {v.get('optimizer')}. Use "
+                "adamw_torch_8bit or an unquantized optimizer.", "optimizer")
+    return None
+
+
+def expert_parallel_builtin(v: Values) -> tuple[str, Any] | None:
+    return _expert_parallel(v, built_in=True)
+
+
+def expert_parallel_plugin(v: Values) -> tuple[str, Any] | None:
+    return _expert_parallel(v, built_in=False)
