@@ -271,6 +271,12 @@ def release_differences(linear: dict[str, object]) -> dict[str, dict[str, object
                                             peft_ensure_weight_tying=True),
         "release-tied-embedding-lora-untied-flag": base(lora_target_modules=["q_proj", "embed_tokens", "lm_head"]),
         "release-new-keys": base(**linear, nf4_backend="bitsandbytes", lora_fp32_gradients=True),
+        "release-expert-parallel-unlisted": base(qwen_moe, lora_target_modules=["q_proj"], expert_parallel_size=8),
+        "release-expert-parallel-full-state": base(qwen_moe, lora_target_modules=["q_proj"], expert_parallel_size=8,
+                                                   plugins=["axolotl.integrations.expert_parallel.ExpertParallelPlugin"],
+                                                   fsdp_config={**fsdp2, "state_dict_type": "FULL_STATE_DICT"}),
+        "release-key-type-warmup": base(**linear, warmup_steps=0.1),
+        "release-key-type-output-dir": base(**linear, output_dir=None),
     }
 
 
