@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import re
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
-
-if TYPE_CHECKING:
-    from .profiles import Profile
+from typing import Any, Iterable, Iterator
 
 # Names of input embeddings and output layers across families (GPT-2's wte, Pythia's embed_out, ...).
 EMBEDDING_AND_OUTPUT_NAMES = ("lm_head", "embed_out", "embed_tokens", "wte")
@@ -32,10 +29,11 @@ _TOWER_NAMES: dict[str, re.Pattern[str]] = {
 _TOWER_CLASSES = {"vision": re.compile(r"vision|visual|image|vit|vqvae"), "audio": re.compile(r"audio|speech|encodec")}
 
 
-def embedding_layers(model_type: str, profile: Profile) -> tuple[str, str]:
-    """Axolotl's (input embedding, output embedding) names for a model type (get_linear_embedding_layers,
-    a table that changes between releases)."""
-    return profile.output_layer_pair(model_type)
+def ties_embeddings(config: Any) -> bool:
+    """Whether the model shares one matrix between its input embedding and output layer (a multimodal
+    config keeps the flag on its text config)."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return bool(getattr(config, "tie_word_embeddings", False) or getattr(text, "tie_word_embeddings", False))
 
 
 def is_linear_like(module: Any) -> bool:

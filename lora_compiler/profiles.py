@@ -17,7 +17,7 @@ with the installed axolotl or with the installed transformers/peft is a finding
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Mapping
 
@@ -27,7 +27,6 @@ ENV_VAR = "LORA_COMPILER_AXOLOTL"
 @dataclass(frozen=True)
 class Profile:
     version: str
-    python: str  # the release's requires-python
     transformers: str  # the versions the release pins (its Requires-Dist)
     peft: str
     keys: str  # the key tree resource in lora_compiler/ (scripts/gen_axolotl_keys.py)
@@ -36,13 +35,13 @@ class Profile:
     validators: frozenset[str]  # ids of rules/startup.py validators this release runs
     adapters: tuple[str, ...]  # values of `adapter:` the release's load_adapter handles
     ties_lora_output_embeddings: bool  # loaders/adapter.py calls utils/lora_tying.py after get_peft_model
-    changes: tuple[str, ...] = field(default=())  # what this release changed, for docs and the upgrade view
 
     @property
     def name(self) -> str:
         return f"Axolotl {self.version}"
 
-    def output_layer_pair(self, model_type: str) -> tuple[str, str]:
+    def embedding_layers(self, model_type: str) -> tuple[str, str]:
+        """Axolotl's (input embedding, output layer) names for a model type (get_linear_embedding_layers)."""
         return self.output_layers.get(model_type, self.output_layers["*"])
 
 
@@ -57,32 +56,25 @@ _OUTPUT_LAYERS = {"falcon": ("word_embeddings", "lm_head"), "nemotron_h": ("embe
                   "bailing_hybrid": ("word_embeddings", "lm_head"), "*": ("embed_tokens", "lm_head")}
 
 AXOLOTL_0_19 = Profile(
-    version="0.19.0", python=">=3.10", transformers="5.16.1", peft="0.20.0", keys="axolotl_keys-0.19.0.json",
+    version="0.19.0", transformers="5.16.1", peft="0.20.0", keys="axolotl_keys-0.19.0.json",
     output_layers={**_OUTPUT_LAYERS, "gpt_neox": ("embed_in", "embed_out")},
     validators=_COMMON_VALIDATORS | {"axolotl-fsdp-deepspeed-list", "axolotl-staged-nf4-0.19"},
     adapters=("lora", "qlora", "llama-adapter"), ties_lora_output_embeddings=False)
+# 0.20 (docs/axolotl-releases.md): FSDP1 removed, gpt_neox's head is lm_head, target-parameter inits checked,
+# mixlora and CPU-staged NF4 added, expert-parallel layouts checked when the plugin is listed.
 AXOLOTL_0_20 = replace(
-    AXOLOTL_0_19, version="0.20.0", python=">=3.12", transformers="5.17.0", peft="0.21.0",
+    AXOLOTL_0_19, version="0.20.0", transformers="5.17.0", peft="0.21.0",
     keys="axolotl_keys-0.20.0.json",
     output_layers={**_OUTPUT_LAYERS, "gpt_neox": ("embed_in", "lm_head")},
     validators=_COMMON_VALIDATORS | {"axolotl-fsdp-deepspeed", "axolotl-fsdp1-removed",
                                      "axolotl-target-parameters-init", "axolotl-staged-nf4", "axolotl-mixlora",
                                      "axolotl-expert-parallel-plugin"},
-    adapters=("lora", "qlora", "mixlora", "llama-adapter"),
-    changes=(
-        "FSDP1 removed: the top-level `fsdp` list, fsdp_version other than 2, fsdp_config.sharding_strategy and "
-        "forward_prefetch are refused (validation.py check_fsdp_version); deepspeed with any fsdp_config is refused",
-        "gpt_neox's output layer is lm_head (0.19: embed_out), so lora_target_linear no longer targets Pythia's head",
-        "lora_target_parameters refuses value-dependent inits (peft.py validate_lora_target_parameters_init)",
-        "the mixlora adapter (a plugin) and CPU-staged NF4 (nf4_backend, check_staged_nf4)",
-    ))
+    adapters=("lora", "qlora", "mixlora", "llama-adapter"))
+# 0.21: a tied head's LoRA becomes views of the embedding's (utils/lora_tying.py); expert parallelism is built in.
 AXOLOTL_0_21 = replace(
     AXOLOTL_0_20, version="0.21.0", transformers="5.20.1", peft="0.21.2", keys="axolotl_keys-0.21.0.json",
     ties_lora_output_embeddings=True,
-    validators=AXOLOTL_0_20.validators - {"axolotl-expert-parallel-plugin"} | {"axolotl-expert-parallel"},
-    changes=("with peft_ensure_weight_tying, the tied head's lora_A/lora_B become views of the embedding adapter "
-             "(utils/lora_tying.py): one set of weights, counted once",
-             "expert parallelism is a built-in plugin: its topology checks run without `plugins:` listing it"))
+    validators=AXOLOTL_0_20.validators - {"axolotl-expert-parallel-plugin"} | {"axolotl-expert-parallel"})
 
 PROFILES: dict[str, Profile] = {p.version: p for p in (AXOLOTL_0_19, AXOLOTL_0_20, AXOLOTL_0_21)}
 NEWEST = AXOLOTL_0_21

@@ -73,7 +73,7 @@ def test_committed_rows_are_fresh(sample: dict[str, dict[str, Any]], committed: 
 
 def test_the_issue_s_cases(sample: dict[str, dict[str, Any]]) -> None:
     neox = sample["gpt_neox"]  # 0.19's table says embed_out, 0.20+'s lm_head; under transformers 5 the head is lm_head
-    keeps_head = select().profile.output_layer_pair("gpt_neox")[1] == "embed_out"
+    keeps_head = select().profile.embedding_layers("gpt_neox")[1] == "embed_out"
     assert ("lm_head" in neox["axolotl"]["target_modules"]) is keeps_head
     assert bool(neox["output_collision"]) is keeps_head
     assert neox["axolotl"]["wrapped"] == neox["all_linear"]["wrapped"] + (1 if keeps_head else 0)

@@ -207,7 +207,7 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
     from ..rules import run_stage
     from ..rules.context import Context
 
-    selection = select()  # at runtime: the installed axolotl's semantics, else LORA_COMPILER_AXOLOTL, else the newest
+    selection = select()  # LORA_COMPILER_AXOLOTL, else the installed axolotl's semantics, else the newest
     problems = adapter_findings(doc, spec, selection.profile)
     if problems:
         raise LoraCompilerError(problems)

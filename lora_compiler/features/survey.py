@@ -22,7 +22,6 @@ from typing import Any, Callable, Iterable
 
 from ..model_facts import (
     conv1d_names,
-    embedding_layers,
     is_fused_expert,
     is_linear_like,
     module_classes,
@@ -112,7 +111,7 @@ def _survey(model_type: str, causal_only: bool) -> Row:
     plan = plan_targets(None, True, None, model, profile)
     names = plan.linear_names or []
     structure, linear_paths = _structure(model, classes, names)
-    head, dropped = output_layer_name(model), embedding_layers(model_type, profile)[1]
+    head, dropped = output_layer_name(model), profile.embedding_layers(model_type)[1]
     adaptable = linear_paths - {head}
     row: Row = {"loader": skel.loader, "architecture": skel.architecture, **how,
                 "layers": skel.num_hidden_layers, **structure, "output_layer": head, "axolotl_drops": dropped,

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..profiles import Selection
 from ..results import findings as fmod
 from ..results.findings import Finding
 from ..results.report import ModelInfo, Report
@@ -33,7 +34,7 @@ class CompileResult:
     lora_config: Any = None  # peft.LoraConfig, as Axolotl's load_lora(config_only=True) returns it
     adapter_config: dict[str, Any] | None = None  # lora_config in PEFT's on-disk form, sets sorted
     source_text: str | None = None  # the YAML as read, for outputs that quote its lines
-    selection: Any = None  # profiles.Selection: the Axolotl release that applied and the libraries that served
+    selection: Selection | None = None  # the Axolotl release that applied (None: the YAML was unusable first)
 
     @property
     def ok(self) -> bool:

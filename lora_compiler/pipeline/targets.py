@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..model_facts import any_selected, embedding_layers, is_linear_like
+from ..model_facts import any_selected, is_linear_like
 from ..profiles import Profile
 
 
 def linear_names(model: Any, profile: Profile) -> list[str]:
     """Axolotl's find_all_linear_names, sorted (Axolotl returns them in set order)."""
     names = {name.split(".")[-1] for name, module in model.named_modules() if is_linear_like(module)}
-    names.discard(embedding_layers(getattr(model.config, "model_type", ""), profile)[1])
+    names.discard(profile.embedding_layers(getattr(model.config, "model_type", ""))[1])
     return sorted(names)
 
 

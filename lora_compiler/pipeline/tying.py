@@ -11,19 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..model_facts import output_layer_name
+from ..model_facts import output_layer_name, ties_embeddings
 from ..profiles import Profile
-
-
-def _ties(model: Any) -> bool:
-    config = model.config
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    return bool(getattr(config, "tie_word_embeddings", False) or getattr(text, "tie_word_embeddings", False))
 
 
 def tied_head_params(model: Any, modules: Sequence[Any], ensure_weight_tying: bool | None, profile: Profile) -> int:
     """The head's LoRA parameters that Axolotl turns into views of the embedding adapter (0: nothing is tied)."""
-    if not (profile.ties_lora_output_embeddings and ensure_weight_tying and _ties(model)):
+    if not (profile.ties_lora_output_embeddings and ensure_weight_tying and ties_embeddings(model.config)):
         return 0
     try:
         embedding = model.get_input_embeddings()

@@ -8,6 +8,5 @@ from typing import Any
 def render(result: Any, color: bool = False) -> str:
     from .html import render_maps_html
 
-    failed = [(side.label, "refused: " + ", ".join(sorted({f.rule for f in side.findings if f.severity.value == "error"})))
-              for side in result.sides if not side.report]
+    failed = [(side.label, "refused: " + ", ".join(side.error_rules)) for side in result.sides if not side.report]
     return render_maps_html([(side.label, side.report) for side in result.sides if side.report], failed)

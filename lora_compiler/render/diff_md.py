@@ -107,12 +107,11 @@ def _cell(c: TargetCell | None, layers: bool) -> str:
 
 def _describe(side: Side, axis: str) -> str:
     """Models: the class built. Conventions: the rule. Failures: why."""
+    errors = ", ".join(f"`{r}`" for r in side.error_rules)
     if axis == "axolotl":
-        errors = sorted({f"`{f.rule}`" for f in side.findings if f.severity.value == "error"})
-        return f"exit {side.exit_code}" + (f", refused ({', '.join(errors)})" if errors else ", accepted")
+        return f"exit {side.exit_code}" + (f", refused ({errors})" if errors else ", accepted")
     if side.report is None:
-        errors = sorted({f"`{f.rule}`" for f in side.findings if f.severity.value == "error"})
-        return f"failed ({', '.join(errors)})"
+        return f"failed ({errors})"
     if axis == "convention":
         return f"({_esc(side.summary or '')})"
     model = side.report["model"]

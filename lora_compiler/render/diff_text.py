@@ -151,11 +151,11 @@ def _row(key: str, cells: list[str]) -> str:
 
 def _describe(side: Side, axis: str) -> str:
     """Models: the class built. Conventions: the rule (the model is in the title). Failures: why."""
+    errors = ", ".join(side.error_rules)
     if axis == "axolotl":
-        errors = sorted({f.rule for f in side.findings if f.severity.value == "error"})
-        return f"exit {side.exit_code}" + (f", refused: {', '.join(errors)}" if errors else ", accepted")
+        return f"exit {side.exit_code}" + (f", refused: {errors}" if errors else ", accepted")
     if side.report is None:
-        return "failed: " + ", ".join(sorted({f.rule for f in side.findings if f.severity.value == "error"}))
+        return "failed: " + errors
     if axis == "convention":
         return side.summary or ""
     model = side.report["model"]

@@ -46,8 +46,7 @@ def render_json(results: Sequence[Any], color: bool = False, strict: bool = Fals
 
 def _profile(result: Any) -> dict[str, Any] | None:
     """The Axolotl release whose semantics judged this file (None: the YAML was unusable before one was chosen)."""
-    selection = getattr(result, "selection", None)
-    return selection.record() if selection is not None else None
+    return result.selection.record() if result.selection is not None else None
 
 
 def _escape_data(text: str) -> str:

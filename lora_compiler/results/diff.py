@@ -36,6 +36,11 @@ class Side:
         return fmod.exit_code(self.findings)
 
     @property
+    def error_rules(self) -> list[str]:
+        """The rules of its error findings, sorted: why a column failed or a release refuses."""
+        return sorted({f.rule for f in self.findings if f.severity is fmod.Severity.ERROR})
+
+    @property
     def totals(self) -> Totals | None:
         return Totals.of(self.report) if self.report else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..profiles import installed
 from .findings import Finding
 
 SCHEMA_VERSION = "1.1"  # 1.1: the axolotl profile record
@@ -12,15 +13,7 @@ SCHEMA_VERSION = "1.1"  # 1.1: the axolotl profile record
 
 def versions() -> dict[str, str | None]:
     """Versions that decide the target set (PEFT and transformers change what gets wrapped)."""
-    from importlib import metadata  # not at import: the light commands never ask
-
-    out: dict[str, str | None] = {}
-    for dist in ("lora-compiler", "torch", "transformers", "peft"):
-        try:
-            out[dist.replace("-", "_")] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist.replace("-", "_")] = None
-    return out
+    return {dist.replace("-", "_"): installed(dist) for dist in ("lora-compiler", "torch", "transformers", "peft")}
 
 
 @dataclass

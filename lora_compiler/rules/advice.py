@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..model_facts import (
-    embedding_layers,
     fused_experts,
     is_linear_like,
     is_router,
     num_experts,
     peft_selects,
+    ties_embeddings,
     tower_component,
 )
 from ..results.findings import Finding, Severity
@@ -111,9 +111,9 @@ def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
       trains both through one copy). Name both, or neither.""", stage="model")
 def tied_embeddings_partial(ctx: Context) -> Iterable[Finding]:
     config = ctx.skeleton.config
-    tied = getattr(config, "tie_word_embeddings", False) or getattr(config.get_text_config(), "tie_word_embeddings", False)
+    tied = ties_embeddings(config)
     saved = set(ctx.spec.lora_modules_to_save or [])
-    pair = set(embedding_layers(ctx.skeleton.model_type, ctx.profile))
+    pair = set(ctx.profile.embedding_layers(ctx.skeleton.model_type))
     if tied and len(saved & pair) == 1:
         yield ctx.finding("tied-embeddings-partial", f"{ctx.skeleton.architecture} ties its input and output "
                           f"embeddings, but lora_modules_to_save names only {', '.join(saved & pair)}",

@@ -89,10 +89,10 @@ def unknown_keys(ctx: Context) -> Iterable[Finding]:
 def _fsdp_prefixed(level: str, key: str, tree: dict[str, list[str]]) -> bool:
     """fsdp_config's fsdp_-prefixed spellings: Axolotl strips the prefix (check_fsdp_config_kwargs_prefix); FSDP1's
     options, which 0.20+ refuse by name (axolotl-fsdp1-removed says so)."""
-    from .startup_releases import FSDP1_ONLY_REJECTED
+    from .startup_releases import FSDP1_ONLY_REJECTED, unprefixed
 
-    name = key.removeprefix("fsdp_")
-    return level == "fsdp_config" and (name in FSDP1_ONLY_REJECTED or (key.startswith("fsdp_") and name in tree[level]))
+    name = unprefixed(key)
+    return level == "fsdp_config" and (name in FSDP1_ONLY_REJECTED or (name != key and name in tree[level]))
 
 
 def _unknown(ctx: Context, key: str, where: tuple[Any, ...], level_keys: Iterable[str], place: str) -> Finding:
@@ -101,39 +101,27 @@ def _unknown(ctx: Context, key: str, where: tuple[Any, ...], level_keys: Iterabl
     return ctx.finding("unknown-key", f"unknown key '{key}' {place}: Axolotl ignores it", where, hint=hint)
 
 
-_BOOL_WORDS = {"0", "1", "true", "false", "yes", "no", "on", "off", "t", "f", "y", "n"}
+_SCALARS = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+@lru_cache(maxsize=None)
+def _adapter(kind: str) -> Any:
+    """pydantic's own validator for a key-tree type ("int", "int?" ...), in the lax mode Axolotl validates in."""
+    from pydantic import TypeAdapter
+
+    tp = _SCALARS[kind.rstrip("?")]
+    return TypeAdapter(tp | None if kind.endswith("?") else tp)
 
 
 def _type_problem(value: Any, kind: str) -> str | None:
-    """Why pydantic (lax mode, as Axolotl validates) refuses `value` for a plain scalar field, or None."""
-    base, optional = kind.rstrip("?"), kind.endswith("?")
-    if value is None:
-        return None if optional else f"Input should be a valid {_NAMES[base]}"
-    if base == "int":
-        if isinstance(value, bool) or isinstance(value, int):
-            return None
-        if isinstance(value, float):
-            return None if value.is_integer() else "Input should be a valid integer, got a number with a fractional part"
-        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-            return None
-        return "Input should be a valid integer"
-    if base == "float":
-        if isinstance(value, (int, float)):
-            return None
-        if isinstance(value, str):
-            try:
-                float(value)
-                return None
-            except ValueError:
-                pass
-        return "Input should be a valid number"
-    if base == "bool":
-        ok = isinstance(value, bool) or value in (0, 1) or (isinstance(value, str) and value.lower() in _BOOL_WORDS)
-        return None if ok else "Input should be a valid boolean"
-    return None if isinstance(value, str) else "Input should be a valid string"
+    """pydantic's message when it refuses `value` for a plain scalar field, or None."""
+    from pydantic import ValidationError
 
-
-_NAMES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string"}
+    try:
+        _adapter(kind).validate_python(value)
+    except ValidationError as exc:
+        return exc.errors()[0]["msg"]
+    return None
 
 
 @rule("axolotl-key-type", Severity.ERROR, "A top-level key whose value Axolotl's schema refuses by type.",
@@ -149,5 +137,5 @@ def key_types(ctx: Context) -> Iterable[Finding]:
         if problem:
             yield ctx.finding("axolotl-key-type", f"Axolotl refuses this config at start-up: {key}: {problem} "
                               f"(got {value!r:.60})", key, prefer_value=value is not None,
-                              hint=f"give {key} a{'n' if kind[0] == 'i' else ''} {_NAMES[kind.rstrip('?')]}"
+                              hint=f"give {key} a value of type {kind.rstrip('?')}"
                               + (" or leave it out" if kind.endswith("?") or value is None else ""))

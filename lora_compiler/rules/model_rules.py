@@ -7,7 +7,6 @@ from typing import Iterable
 from ..model_facts import (
     any_selected,
     conv1d_names,
-    embedding_layers,
     is_linear_like,
     output_layer_name,
     pattern_key_matches,
@@ -102,7 +101,7 @@ def target_linear_output_layer(ctx: Context) -> Iterable[Finding]:
     if head and head.rsplit(".", 1)[-1] in ctx.plan.linear_names:
         yield ctx.finding(
             "target-linear-output-layer", f"lora_target_linear also targets the output layer '{head}': Axolotl only "
-            f"removes '{embedding_layers(ctx.skeleton.model_type, ctx.profile)[1]}' for model type '{ctx.skeleton.model_type}'",
+            f"removes '{ctx.profile.embedding_layers(ctx.skeleton.model_type)[1]}' for model type '{ctx.skeleton.model_type}'",
             "lora_target_linear", hint="to leave it out, list lora_target_modules without "
             f"'{head.rsplit('.', 1)[-1]}' instead of lora_target_linear (Axolotl ignores lora_exclude_modules)")
 

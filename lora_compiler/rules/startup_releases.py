@@ -19,13 +19,15 @@ MIXLORA_FFN = ("gate_proj", "up_proj", "down_proj")  # integrations/mixlora/cons
 MIXLORA_DEFAULT_EXPERTS, MIXLORA_DEFAULT_TOP_K = 8, 2
 
 
+def unprefixed(key: Any) -> Any:
+    """An fsdp_config key as Axolotl reads it: check_fsdp_config_kwargs_prefix strips `fsdp_` (not fsdp_version's)."""
+    return key[5:] if isinstance(key, str) and key.startswith("fsdp_") and key != "fsdp_version" else key
+
+
 def _fsdp_config(v: Values) -> dict[str, Any]:
-    """fsdp_config with the `fsdp_` prefix stripped, as check_fsdp_config_kwargs_prefix does."""
+    """fsdp_config with the `fsdp_` prefix stripped."""
     block = v.get("fsdp_config")
-    if not isinstance(block, dict):
-        return {}
-    return {(k[5:] if isinstance(k, str) and k.startswith("fsdp_") and k != "fsdp_version" else k): x
-            for k, x in block.items()}
+    return {unprefixed(k): x for k, x in block.items()} if isinstance(block, dict) else {}
 
 
 def fsdp1_removed(v: Values) -> tuple[str, Any] | None:
@@ -40,7 +42,7 @@ def fsdp1_removed(v: Values) -> tuple[str, Any] | None:
             return (f"fsdp_version: {version} is no longer supported, FSDP1 has been removed from Axolotl. Use "
                     f"fsdp_version: 2 and see {MIGRATION} for the migration guide.", key)
     for key in block:
-        name = key[5:] if isinstance(key, str) and key.startswith("fsdp_") and key != "fsdp_version" else key
+        name = unprefixed(key)
         if name in FSDP1_ONLY_REJECTED:
             instead = FSDP1_ONLY_REJECTED[name]
             hint = f"Use `{instead}` instead" if instead else "It has no FSDP2 equivalent, please remove it"
