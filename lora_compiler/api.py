@@ -34,8 +34,11 @@ class CompileJob:
 
 
 def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None = None, *, force: bool = False,
-                use_cache: bool = True) -> CompileJob:
-    """Compile (answered from the result cache when the inputs are unchanged) and write the outputs as one set."""
+                use_cache: bool = True, export: tuple[str, str | None] | None = None) -> CompileJob:
+    """Compile (answered from the result cache when the inputs are unchanged) and write the outputs as one set.
+
+    `export` (trainer, format) adds that trainer's config to the set; an export that is refused writes
+    nothing at all. Exports are not cached: their findings are printed with each run."""
     from .io import cache
     from .io.files import MANIFEST_NAME, OutputProtected, check_writable, write_all
     from .pipeline.document import load_file
@@ -47,19 +50,20 @@ def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None =
         except OutputProtected as exc:
             return CompileJob("", 2, problems=(_protected(out_dir, exc),))
     doc = load_file(config)  # parsed once: the cache key and the compile read the same Document
-    key = cache.compile_key(doc, options, fmt) if use_cache else None
+    key = cache.compile_key(doc, options, fmt) if use_cache and export is None else None
     entry = cache.load(key, OUTPUT_NAMES) if key else None
+    problems: tuple[Finding, ...] = ()
     if entry is None:
-        entry = _compile_entry(doc, options, fmt)
+        entry, problems = _compile_entry(doc, options, fmt, export)
         if key and entry.exit_code == 0:
             cache.store(key, entry)
     if out_dir is None or entry.exit_code != 0:
-        return CompileJob(entry.stdout, entry.exit_code)
+        return CompileJob(entry.stdout, entry.exit_code, problems=problems)
     try:
         write_all(out_dir, entry.files, force=force)
     except (OutputProtected, OSError) as exc:
-        return CompileJob(entry.stdout, 2, problems=(_protected(out_dir, exc),))
-    return CompileJob(entry.stdout, 0, tuple(sorted([*entry.files, MANIFEST_NAME])))
+        return CompileJob(entry.stdout, 2, problems=(*problems, _protected(out_dir, exc)))
+    return CompileJob(entry.stdout, 0, tuple(sorted([*entry.files, MANIFEST_NAME])), problems)
 
 
 def _protected(out_dir: Path, exc: Exception) -> Finding:
@@ -68,18 +72,95 @@ def _protected(out_dir: Path, exc: Exception) -> Finding:
     return Finding("output-protected", Severity.ERROR, str(exc), str(out_dir), hint=hint)
 
 
-def _compile_entry(doc: Any, options: Options, fmt: str) -> Any:
+def _compile_entry(doc: Any, options: Options, fmt: str,
+                   export: tuple[str, str | None] | None) -> tuple[Any, tuple[Finding, ...]]:
+    """The cache entry of one compile, and the findings of its export (if asked for one)."""
     from .io.cache import Entry
     from .render import COMPILE_FORMATS
 
-    result = _compile(doc, options)
+    session = Session()
+    result = _compile(doc, options, session)
     code = result.exit_code()
     files: dict[str, str] = {}
-    if code == 0 and result.report is not None:
-        from .render.outputs import render_files
+    stdout = COMPILE_FORMATS[fmt](result, False)
+    if code != 0 or result.report is None:
+        return Entry(files, stdout, code), ()
+    from .render.outputs import render_files
 
-        files = render_files(result)
-    return Entry(files, COMPILE_FORMATS[fmt](result, False), code)
+    files = render_files(result)
+    if export is None:
+        return Entry(files, stdout, code), ()
+    done = _export(doc, options, session, result, *export)
+    if done.text is None:
+        return Entry({}, stdout, _exit_code(done.findings)), done.findings
+    return Entry({**files, done.filename: done.text}, stdout, code), done.findings
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """What `lora-compiler export` did: the file's text (None: refused), where it went, findings, exit status."""
+
+    text: str | None
+    filename: str | None
+    exit_code: int
+    findings: tuple[Finding, ...] = ()
+    written: Path | None = None
+
+
+def export_job(config: Path, options: Options, trainer: str, fmt: str | None = None, out_dir: Path | None = None,
+               *, force: bool = False) -> ExportJob:
+    """Compile CONFIG, then export it for `trainer`; with out_dir, write the one file there (never over
+    a different file without `force`)."""
+    from .io.files import write_text
+    from .pipeline.document import load_file
+
+    doc = load_file(config)
+    session = Session()
+    result = _compile(doc, options, session)
+    if result.exit_code() != 0 or result.report is None:
+        return ExportJob(None, None, result.exit_code() or 2, tuple(result.findings))
+    done = _export(doc, options, session, result, trainer, fmt)
+    findings = (*result.findings, *done.findings)
+    if done.text is None:
+        return ExportJob(None, done.filename, _exit_code(findings), findings)
+    if out_dir is None:
+        return ExportJob(done.text, done.filename, 0, findings)
+    path = out_dir / done.filename
+    if not force and (path.is_symlink() or path.exists()) and not _holds(path, done.text):
+        problem = Finding("output-protected", Severity.ERROR, f"{path} exists and differs from this export",
+                          str(out_dir), hint="choose another --output directory, or pass --force to replace it")
+        return ExportJob(done.text, done.filename, 2, (*findings, problem))
+    try:
+        write_text(path, done.text)
+    except OSError as exc:
+        return ExportJob(done.text, done.filename, 2, (*findings, _protected(out_dir, exc)))
+    return ExportJob(done.text, done.filename, 0, findings, path)
+
+
+def _export(doc: Any, options: Options, session: Session, result: CompileResult, trainer: str,
+            fmt: str | None) -> Any:
+    """export.export on the skeleton this compile ran on (the session still holds it)."""
+    from .export import export, subject_of
+    from .pipeline.front import front
+
+    start = front(doc, options, session)
+    return export(subject_of(result, start.skeleton.model, doc), trainer, fmt)
+
+
+def _holds(path: Path, text: str) -> bool:
+    """`path` is a regular file with exactly `text` in it (writing it again changes nothing)."""
+    from .pipeline.document import read_bounded
+
+    try:
+        return path.is_file() and not path.is_symlink() and read_bounded(path, len(text.encode()) + 1) == text.encode()
+    except (OSError, ValueError):
+        return False
+
+
+def _exit_code(findings: Sequence[Finding]) -> int:
+    from .results.findings import exit_code
+
+    return exit_code(findings)
 
 
 def lint_files(

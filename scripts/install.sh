@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Install lora-compiler (and with --test, its test tools) into the active Python environment.
-# torch is installed first so that a CPU-only machine gets the CPU build, not a multi-GB CUDA one:
-# without an NVIDIA driver it asks PyTorch's CPU wheel index as well as PyPI (pip prefers the
-# +cpu build); set LORA_COMPILER_TORCH_INDEX to use another index, or install torch yourself first.
+# torch is installed first (scripts/install_torch.sh) so that a CPU-only machine gets the CPU build, not
+# a multi-GB CUDA one; set LORA_COMPILER_TORCH_INDEX to use another index, or install torch yourself first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,18 +19,5 @@ while [ $# -gt 0 ]; do
 done
 torch_spec=$(grep -E '^torch==' "$constraints")
 
-if ! python -c "import torch" >/dev/null 2>&1; then
-  if command -v nvidia-smi >/dev/null 2>&1; then
-    python -m pip install "$torch_spec"
-  else
-    index="${LORA_COMPILER_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}"
-    # Ask the CPU index only when it answers, so a machine with a local wheel or a mirror stays quick.
-    if python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + '/torch/', timeout=5)" "$index" >/dev/null 2>&1; then
-      python -m pip install "$torch_spec" --extra-index-url "$index"
-    else
-      echo "install.sh: $index is unreachable; installing $torch_spec from the configured indexes" >&2
-      python -m pip install "$torch_spec"
-    fi
-  fi
-fi
+scripts/install_torch.sh "${torch_spec#torch==}" python
 python -m pip install -c "$constraints" -e ".${extras}"

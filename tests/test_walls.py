@@ -23,14 +23,15 @@ ROOMS = {
               "version"},
     "io": {"profiles", "results", "pipeline", "version"},  # bounded readers, the atomic set writer, the cache
     "render": {"profiles", "results", "rules", "version"},  # rules: lint's SARIF and JSON list every rule's id, level and doc
-    "features": {"profiles", "pipeline", "results", "rules", "io", "render", "model_facts", "version"},
-    "api": {"profiles", "pipeline", "results", "io", "render", "features", "rules", "version"},
+    "export": {"pipeline", "results", "model_facts", "version"},  # a finished compile -> another trainer's config
+    "features": {"profiles", "pipeline", "results", "rules", "io", "render", "export", "model_facts", "version"},
+    "api": {"profiles", "pipeline", "results", "io", "render", "features", "export", "rules", "version"},
     "cli": {"profiles", "api", "pipeline.options", "pipeline.policy", "results.findings", "render", "io.files", "features",
-            "rules", "version"},
+            "export", "rules", "version"},
 }
 # Modules that may import torch, transformers or peft (always lazily, inside a function).
 HEAVY_ALLOWED = {"pipeline.skeleton", "pipeline.inject", "pipeline.stacks", "pipeline.targets", "pipeline.peftcfg",
-                 "features.runtime", "features.survey", "model_facts",
+                 "features.runtime", "features.survey", "model_facts", "export.peft", "export.check",
                  "rules.adapter_dir"}  # transformers' checkpoint-conversion table: a renamed module is a warning
 
 

@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..version import __version__
-from . import compile, diff, info, lint, survey
+from . import compile, diff, export, info, lint, survey
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,7 +19,7 @@ def cli() -> None:
     """Know what an Axolotl LoRA config will train before any weights are loaded."""
 
 
-for _command in (compile.compile_cmd, lint.lint_cmd, diff.diff_cmd, survey.survey_cmd, info.schema_cmd, info.rules_cmd):
+for _command in (compile.compile_cmd, export.export_cmd, lint.lint_cmd, diff.diff_cmd, survey.survey_cmd, info.schema_cmd, info.rules_cmd):
     cli.add_command(_command)
 
 

@@ -18,6 +18,9 @@ REMOTE = click.option(
 )
 
 
+# lora_compiler.export.TRAINERS' names, here so that --help does not import the exporters
+EXPORT_TRAINERS = ("llamafactory", "trl", "torchtune", "ms-swift", "unsloth", "peft")
+
 AXOLOTL = click.option(
     "--axolotl", metavar="VERSION", callback=lambda ctx, param, value: _release(value),
     help="The Axolotl release whose semantics apply (0.19, 0.20 or 0.21). Default: the installed axolotl, else "

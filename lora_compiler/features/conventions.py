@@ -20,55 +20,6 @@ from ..results.findings import Finding, Severity
 
 _TARGET_KEYS = ("lora_target_linear", "lora_target_modules")
 
-# LLaMA-Factory @ ff6d4d12eeb035d6ce06805a5733dd7b29f2ac30, src/llamafactory/model/model_utils/visual.py,
-# COMPOSITE_MODELS: model_type -> (projector_keys + vision_model_keys, lora_conflict_keys). With
-# LLaMA-Factory's defaults (freeze_vision_tower and freeze_multi_modal_projector true) the first group
-# never receives LoRA; the conflict keys are excluded only when the target list is expanded.
-_LF_COMPOSITE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "dots_ocr": (("vision_tower.merger", "vision_tower"), ("merger",)),
-    "gemma3": (("multi_modal_projector", "vision_tower"), ()),
-    "gemma3n": (("multi_modal_projector", "vision_tower", "audio_tower"), ("timm_model", "subsample_conv_projection")),
-    "gemma4": (("model.embed_vision", "model.embed_audio", "vision_tower", "audio_tower"),
-               ("per_layer_projection_norm",)),
-    "glm4v": (("visual.merger", "visual.patch_embed", "visual.blocks"), ("patch_embed",)),
-    "glm4v_moe": (("visual.merger", "visual.patch_embed", "visual.blocks"), ("patch_embed",)),
-    "glm_ocr": (("visual.merger", "visual.patch_embed", "visual.blocks"), ("patch_embed",)),
-    "internvl": (("multi_modal_projector", "vision_tower"), ()),
-    "interns1": (("multi_modal_projector", "vision_tower"), ()),
-    "Keye": (("mlp_AR", "visual.vision_model.patch_embedding", "visual.vision_model.encoder"), ("patch_embedding",)),
-    "kimi_vl": (("multi_modal_projector", "vision_tower"), ()),
-    "llama4": (("multi_modal_projector", "vision_model"), ()),
-    "llava": (("multi_modal_projector", "vision_tower"), ()),
-    "llava_next": (("multi_modal_projector", "vision_tower"), ()),
-    "llava_next_video": (("multi_modal_projector", "vision_tower"), ()),
-    "minicpmv": (("resampler", "vpm"), ()),
-    "minicpmv4_6": (("model.merger", "model.vision_tower"), ()),
-    "minicpmo": (("resampler", "vpm", "apm", "audio_avg_pooler", "audio_projection_layer", "tts"),
-                 ("audio_projection_layer",)),
-    "mistral3": (("model.multi_modal_projector", "vision_tower"), ()),
-    "moss_vl": (("model.visual.merger", "model.separator_token", "model.visual.pos_embed", "model.visual.patch_embed",
-                 "model.visual.blocks"), ("patch_embed",)),
-    "mllama": (("multi_modal_projector", "vision_model"), ()),
-    "paligemma": (("multi_modal_projector", "vision_tower"), ()),
-    "qwen2_audio": (("multi_modal_projector", "audio_tower"), ()),
-    "qwen2_5_omni_thinker": (("visual.merger", "audio_tower.proj", "visual.patch_embed", "visual.blocks",
-                              "audio_tower"), ("patch_embed",)),
-    "qwen2_vl": (("visual.merger", "visual.patch_embed", "visual.blocks"), ("patch_embed",)),
-    "qwen2_5_vl": (("visual.merger", "visual.patch_embed", "visual.blocks"), ("patch_embed",)),
-    "qwen3_vl": (("visual.merger", "visual.pos_embed", "visual.patch_embed", "visual.blocks",
-                  "visual.deepstack_merger_list"), ("patch_embed",)),
-    "qwen3_vl_moe": (("visual.merger", "visual.pos_embed", "visual.patch_embed", "visual.blocks",
-                      "visual.deepstack_merger_list"), ("patch_embed",)),
-    "qwen3_omni_moe_thinker": (("visual.merger", "audio_tower.proj", "visual.pos_embed", "visual.patch_embed",
-                                "visual.blocks", "visual.deepstack_merger_list", "audio_tower"), ("patch_embed",)),
-    "qwen3_5": (("model.visual.merger", "visual.pos_embed", "visual.patch_embed", "visual.blocks"), ("patch_embed",)),
-    "qwen3_5_moe": (("model.visual.merger", "visual.pos_embed", "visual.patch_embed", "visual.blocks"),
-                    ("patch_embed",)),
-    "video_llava": (("multi_modal_projector", "vision_tower"), ()),
-}
-# find_all_linear_modules: output layers it skips besides lm_head, by model type.
-_LF_OUTPUT = {"chatglm": "output_layer", "internlm2": "output"}
-
 Rewrite = Callable[[Document, Options, Session], tuple[dict[str, Any], list[Finding]]]
 
 
@@ -112,29 +63,11 @@ def _llamafactory_all(doc: Document, options: Options, session: Session) -> tupl
 
 
 def llamafactory_targets(model: Any) -> list[str]:
-    """LLaMA-Factory's names for `lora_target: all`, as two of its functions compute them.
+    """LLaMA-Factory 0.9.5's names for `lora_target: all` with its default freeze flags: misc.py's
+    find_all_linear_modules, then visual.py's patch_target_modules (export/llamafactory.py restates both)."""
+    from ..export.llamafactory import all_linear, patch_targets
 
-    misc.py::find_all_linear_modules: the last name of every module whose class name contains "Linear"
-    but not "Embedding", skipping modules whose full name contains "lm_head" (or the chatglm/internlm2
-    output layer) or, for composite models, a projector or vision key (substring tests throughout).
-    visual.py::patch_target_modules: for composite models, every module whose full name contains one of
-    those names and none of the projector, vision or LoRA-conflict keys, by full name.
-    """
-    model_type = getattr(model.config, "model_type", None)
-    frozen, conflict = _LF_COMPOSITE.get(model_type, ((), ()))
-    skip = ("lm_head", *([_LF_OUTPUT[model_type]] if model_type in _LF_OUTPUT else []), *frozen)
-    names = {
-        name.split(".")[-1]
-        for name, module in model.named_modules()
-        if not any(s in name for s in skip)
-        and "Linear" in type(module).__name__ and "Embedding" not in type(module).__name__
-    }
-    if model_type not in _LF_COMPOSITE:
-        return sorted(names)
-    return sorted(
-        name for name, _ in model.named_modules()
-        if any(t in name for t in names) and not any(s in name for s in (*frozen, *conflict))
-    )
+    return sorted(patch_targets(model, all_linear(model)))
 
 
 def _replace_targets(doc: Document, targets: list[str] | str, convention: str) -> tuple[dict[str, Any], list[Finding]]:

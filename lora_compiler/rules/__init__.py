@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (registration)
     adapter,
     adapter_dir,
     advice,
+    export,
     freezing,
     keys,
     model_rules,

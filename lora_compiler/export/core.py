@@ -1,0 +1,101 @@
+"""What every exporter shares: the compile it reads (Subject), what it drafts (Draft), who it is (Trainer).
+
+An exporter restates one trainer's config handling: which of its native keys express the compiled
+LoraConfig, and which PEFT keywords (or, for torchtune, which wrapped modules) the trainer derives
+from those keys. The draft is then judged by applying that derivation to the same meta skeleton
+(check.py), so "faithful" is measured, not assumed; the trainer's own code checks the restatement
+(scripts/trainer_check.py, tests/trainer_facts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..pipeline.document import Document
+from ..pipeline.fields import FIELDS
+from ..results.findings import Finding, Severity
+
+_YAML_KEY = {f.name: f.key for f in FIELDS if f.key}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A finished compile, as exporters read it: the YAML, the LoraConfig Axolotl builds, and what PEFT wrapped."""
+
+    doc: Document
+    spec: Any  # pipeline.spec.AdapterSpec
+    config: dict[str, Any]  # the LoraConfig in PEFT's on-disk form, sets sorted (adapter_config.json)
+    report: Any  # results.report.Report
+    model: Any  # the meta skeleton PEFT was applied to
+
+    @property
+    def model_type(self) -> str:
+        return self.report.model.model_type
+
+    @property
+    def wrapped(self) -> list[dict[str, Any]]:
+        """Every LoRA layer PEFT made, modules and fused parameters, as the report lists them."""
+        return self.report.modules
+
+    def module_names(self) -> list[str]:
+        return sorted(m["name"] for m in self.wrapped if m["kind"] == "module")
+
+    def quantized(self) -> int | None:
+        """The bits the base model loads in (4 for qlora / load_in_4bit, 8 for load_in_8bit), else None."""
+        if self.spec.adapter == "qlora" or self.spec.load_in_4bit:
+            return 4
+        return 8 if self.spec.load_in_8bit else None
+
+    def finding(self, rule: str, message: str, field_or_key: str | None, severity: Severity,
+                hint: str | None = None) -> Finding:
+        """A finding at the YAML key behind a LoraConfig field (or a YAML key given as is)."""
+        key = _YAML_KEY.get(field_or_key or "", field_or_key)
+        if key == "lora_target_modules" and self.spec.lora_target_modules is None and self.spec.lora_target_linear:
+            key = "lora_target_linear"
+        path: tuple[str, ...] = tuple(key.split(".")) if key else ("adapter",)
+        return self.doc.finding(rule, message, path, severity, hint=hint, prefer_value=True)
+
+
+@dataclass
+class Draft:
+    """One trainer's config for a compile, before it is judged.
+
+    `fields` are the trainer's own keys in its own order. `peft` is the LoraConfig keywords the trainer
+    passes PEFT for them; a trainer that does not use PEFT (torchtune) gives `wrapped` instead: the
+    Hugging Face module names its LoRA builder wraps, each with its (r, alpha, use_rslora). Findings say
+    what the fields could not carry: an error means no faithful form exists and nothing is written.
+    """
+
+    fields: dict[str, Any]
+    peft: dict[str, Any] | None = None
+    wrapped: dict[str, tuple[int, float, bool]] | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def refuse(self, subject: Subject, what: str, why: str, field_name: str | None, hint: str) -> None:
+        self.findings.append(subject.finding("export-unexpressible", f"{what}: {why}", field_name,
+                                             Severity.ERROR, hint))
+
+    def lossy(self, subject: Subject, message: str, field_name: str | None, hint: str | None = None) -> None:
+        self.findings.append(subject.finding("export-lossy", message, field_name, Severity.WARNING, hint))
+
+    def rewritten(self, subject: Subject, message: str, field_name: str | None) -> None:
+        self.findings.append(subject.finding("export-rewritten", message, field_name, Severity.INFO))
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """One export target: its name for --to, the release whose source it restates, and how it drafts and renders."""
+
+    name: str
+    title: str  # "LLaMA-Factory 0.9.5"
+    package: str  # the distribution on the package index
+    version: str
+    source: str  # the files of that release the rules were read from
+    stem: str  # output file name without the extension
+    formats: tuple[str, ...]  # the first is the default
+    draft: Callable[[Subject], Draft]
+    python: Callable[[Draft], str] | None = None  # the --format python rendering, where the trainer has one
+
+    def filename(self, fmt: str) -> str:
+        return f"{self.stem}.{ {'yaml': 'yaml', 'json': 'json', 'python': 'py'}[fmt] }"

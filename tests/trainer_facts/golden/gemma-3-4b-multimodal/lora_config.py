@@ -1,0 +1,12 @@
+# PEFT LoraConfig: exported by lora-compiler 0.1.0 from gemma-3-4b-multimodal.yml
+# checked: trains the same 400 LoRA layer(s) as Axolotl would on google/gemma-3-4b-it
+
+from peft import LoraConfig
+
+lora_config = LoraConfig(
+    task_type='CAUSAL_LM',
+    r=16,
+    target_modules=['down_proj', 'fc1', 'fc2', 'gate_proj', 'k_proj', 'o_proj', 'out_proj', 'q_proj', 'up_proj', 'v_proj'],
+    lora_alpha=32,
+    lora_dropout=0.0,
+)

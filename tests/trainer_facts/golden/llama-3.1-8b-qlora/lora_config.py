@@ -1,0 +1,12 @@
+# PEFT LoraConfig: exported by lora-compiler 0.1.0 from llama-3.1-8b-qlora.yml
+# checked: trains the same 224 LoRA layer(s) as Axolotl would on meta-llama/Llama-3.1-8B
+
+from peft import LoraConfig
+
+lora_config = LoraConfig(
+    task_type='CAUSAL_LM',
+    r=32,
+    target_modules=['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj'],
+    lora_alpha=16,
+    lora_dropout=0.05,
+)

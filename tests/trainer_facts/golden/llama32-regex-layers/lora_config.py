@@ -1,0 +1,12 @@
+# PEFT LoraConfig: exported by lora-compiler 0.1.0 from llama32-regex-layers.yml
+# checked: trains the same 30 LoRA layer(s) as Axolotl would on meta-llama/Llama-3.2-1B
+
+from peft import LoraConfig
+
+lora_config = LoraConfig(
+    task_type='CAUSAL_LM',
+    r=8,
+    target_modules='model\\.layers\\.([1-9]|1[0-5])\\.self_attn\\.(q_proj|v_proj)',
+    lora_alpha=16,
+    lora_dropout=0.0,
+)

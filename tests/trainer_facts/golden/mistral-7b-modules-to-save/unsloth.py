@@ -1,0 +1,21 @@
+# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from mistral-7b-modules-to-save.yml
+# checked: trains the same 224 LoRA layer(s) as Axolotl would on mistralai/Mistral-7B-v0.1
+
+from unsloth import FastLanguageModel
+
+model, tokenizer = FastLanguageModel.from_pretrained(
+    model_name='mistralai/Mistral-7B-v0.1',
+    load_in_4bit=False,
+    dtype=None,
+)
+
+model = FastLanguageModel.get_peft_model(
+    model=model,
+    r=16,
+    target_modules='(.*\\.)?(down_proj|gate_proj|k_proj|o_proj|q_proj|up_proj|v_proj)',
+    lora_alpha=32,
+    lora_dropout=0.0,
+    bias='none',
+    use_rslora=False,
+    modules_to_save=['embed_tokens', 'lm_head'],
+)

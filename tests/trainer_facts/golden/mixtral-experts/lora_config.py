@@ -1,0 +1,13 @@
+# PEFT LoraConfig: exported by lora-compiler 0.1.0 from mixtral-experts.yml
+# checked: trains the same 128 LoRA layer(s) as Axolotl would on mistralai/Mixtral-8x7B-v0.1
+
+from peft import LoraConfig
+
+lora_config = LoraConfig(
+    task_type='CAUSAL_LM',
+    r=8,
+    target_modules=['q_proj', 'v_proj'],
+    lora_alpha=16,
+    lora_dropout=0.0,
+    target_parameters=['mlp.experts.gate_up_proj', 'mlp.experts.down_proj'],
+)
