@@ -15,7 +15,8 @@ from .common import OFFLINE, REMOTE, policy_for
 @click.option("--model", "models", multiple=True, metavar="MODEL",
               help="Compile the one CONFIG against this base model; repeat for one column per model.")
 @click.option("--convention", "conventions", multiple=True, metavar="NAME",
-              help="Select targets as axolotl, peft-all-linear or llamafactory-all does; repeat for one column each.")
+              help="Select targets as axolotl, peft-all-linear, llamafactory-all, torchtune, ms-swift-all-linear or "
+              "unsloth-default does; repeat for one column each.")
 @click.option("--layers", is_flag=True, help="One row per module path (layer indices as ranges), not per module name.")
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]), default="text", show_default=True,
               help="text for a terminal, md for a pull-request comment, json for tools, html to look at.")

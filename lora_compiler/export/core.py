@@ -54,7 +54,7 @@ class Subject:
         if key == "lora_target_modules" and self.spec.lora_target_modules is None and self.spec.lora_target_linear:
             key = "lora_target_linear"
         path: tuple[str, ...] = tuple(key.split(".")) if key else ("adapter",)
-        return self.doc.finding(rule, message, path, severity, hint=hint, prefer_value=True)
+        return self.doc.finding(rule, message, path, severity, hint=hint)
 
 
 @dataclass

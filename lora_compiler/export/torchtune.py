@@ -24,6 +24,9 @@ from .core import Draft, Subject, Trainer
 
 _ATTN = {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "o_proj": "output_proj"}  # HF -> torchtune
 _MLP = ("gate_proj", "up_proj", "down_proj")
+# What 86 of the 87 LoRA recipe configs shipped with 0.6.1 choose (recipes/configs/*/*lora*.yaml):
+# lora_attn_modules [q_proj, v_proj, output_proj], apply_lora_to_mlp True, apply_lora_to_output False.
+RECIPE_TARGETS = ("q_proj", "v_proj", "o_proj", *_MLP)
 _LAYER = re.compile(r"^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)$")
 CARRIED = frozenset({"use_dora", "use_rslora"})
 _HINT = "drop the key from the YAML, or export for a PEFT-based trainer (--to trl, llamafactory, ms-swift)"
@@ -35,21 +38,20 @@ def builders() -> dict[str, dict[str, Any]]:
     return json.loads(text)["builders"]
 
 
-def builder_for(subject: Subject) -> str | None:
-    """The lora_* builder whose model has this config's shape (RoPE base and context length break ties,
-    then Instruct / base by the model's name)."""
-    c = subject.model.config
-    shape = {"model_type": c.model_type, "num_layers": c.num_hidden_layers, "embed_dim": c.hidden_size,
-             "vocab_size": c.vocab_size, "num_heads": c.num_attention_heads,
-             "num_kv_heads": getattr(c, "num_key_value_heads", None) or c.num_attention_heads,
-             "intermediate_dim": getattr(c, "intermediate_size", None),
-             "tied_output": bool(getattr(c, "tie_word_embeddings", False))}
+def builder_for(c: Any, base_model: str | None) -> str | None:
+    """The lora_* builder whose model has the shape of model config `c` (RoPE base and context length break
+    ties, then Instruct / base by the model's name)."""
+    get = lambda key: getattr(c, key, None)  # noqa: E731  (a multimodal config has no decoder dimensions)
+    shape = {"model_type": get("model_type"), "num_layers": get("num_hidden_layers"), "embed_dim": get("hidden_size"),
+             "vocab_size": get("vocab_size"), "num_heads": get("num_attention_heads"),
+             "num_kv_heads": get("num_key_value_heads") or get("num_attention_heads"),
+             "intermediate_dim": get("intermediate_size"), "tied_output": bool(get("tie_word_embeddings"))}
     found = [name for name, b in builders().items() if all(b[k] == v for k, v in shape.items())]
     rope = _rope_theta(c)
     for key, value in (("rope_base", rope), ("max_seq_len", getattr(c, "max_position_embeddings", None))):
         narrowed = [n for n in found if builders()[n][key] == value]
         found = narrowed or found
-    instruct = "instruct" in (subject.spec.base_model or "").lower()
+    instruct = "instruct" in (base_model or "").lower()
     narrowed = [n for n in found if ("instruct" in n) == instruct]
     return sorted(narrowed or found)[0] if found else None
 
@@ -64,7 +66,8 @@ def _draft(subject: Subject) -> Draft:
     cfg, spec = subject.config, subject.spec
     draft = Draft({})
     refuse_missing(subject, draft, "torchtune", CARRIED, _HINT)
-    builder = builder_for(subject) if not subject.report.model.is_multimodal else None
+    multimodal = subject.report.model.is_multimodal
+    builder = None if multimodal else builder_for(subject.model.config, spec.base_model)
     if builder is None:
         draft.refuse(subject, f"torchtune 0.6.1 has no LoRA builder for {subject.model_type} models of this shape",
                      "its builders cover Llama 2/3, Code Llama, Mistral, Gemma, Gemma 2, Qwen2/2.5 and Phi-3/4 sizes",

@@ -21,7 +21,8 @@ from .carry import precision, refuse_missing
 from .core import Draft, Subject, Trainer
 from .render import call
 
-_FAST_LLAMA = {"llama", "mistral", "gemma", "gemma2", "qwen2", "qwen3", "qwen3_moe"}  # loader.py's llama path
+FAST_LLAMA = {"llama", "mistral", "gemma", "gemma2", "qwen2", "qwen3", "qwen3_moe"}  # loader.py's llama path
+DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")  # llama.py
 CARRIED = frozenset({"rank_pattern", "alpha_pattern", "use_dora", "use_rslora", "modules_to_save",
                      "trainable_token_indices", "target_parameters", "init_lora_weights", "ensure_weight_tying",
                      "lora_bias"})
@@ -35,7 +36,7 @@ def _draft(subject: Subject) -> Draft:
     cfg, spec, model = subject.config, subject.spec, subject.model
     draft = Draft({})
     refuse_missing(subject, draft, "Unsloth's get_peft_model", CARRIED, _HINT)
-    fast = subject.model_type in _FAST_LLAMA and not subject.report.model.is_multimodal
+    fast = subject.model_type in FAST_LLAMA and not subject.report.model.is_multimodal
     init = cfg.get("init_lora_weights", True)
     if fast and init == "eva":
         draft.refuse(subject, "Unsloth's llama path refuses init_lora_weights 'eva'", "(llama.py)", "init_lora_weights",
