@@ -249,7 +249,6 @@ def main() -> None:
     cases_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "tests" / "trainer_facts"
     out = Path(sys.argv[3]) if len(sys.argv) > 3 else cases_dir / f"{trainer}.json"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("DISABLE_VERSION_CHECK", "1")  # LLaMA-Factory's import-time check of its own pins
     cases = json.loads((cases_dir / "cases.json").read_text())["cases"]
     if trainer != "torchtune":
         record_layer_settings()

@@ -148,3 +148,27 @@ def test_trainer_conventions_that_are_not_restated_say_so_on_a_multimodal_model(
     d = diff_conventions(config, ["ms-swift-all-linear", "unsloth-default", "torchtune"], Options(offline=True))
     for side in d.sides:
         assert "convention-empty" in {f.rule for f in side.findings}
+
+
+def test_every_export_example_in_the_readme_runs_as_it_says(tmp_path, monkeypatch):
+    import re
+    import shlex
+
+    monkeypatch.chdir(REPO)
+    lines = re.findall(r"^lora-compiler (export fixtures/\S+ .*)$", (REPO / "README.md").read_text(), re.M)
+    assert len(lines) >= 7
+    for line in lines:
+        command, _, comment = line.partition("#")
+        args = [str(tmp_path / "out") if a == "out/" else a for a in shlex.split(command)]
+        res = run(*args)
+        assert res.exit_code == (1 if "refused" in comment else 0), (line, res.output)
+
+
+def test_axolotls_post_load_freezing_refuses_a_trainer_export_and_warns_on_peft(write_yaml):
+    config = write_yaml("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+                        "lora_target_modules: [q_proj, v_proj]\nunfrozen_parameters:\n"
+                        "  - base_model.model.model.layers.0.+\n")
+    trl = run("export", str(config), "--to", "trl", "--offline")
+    assert trl.exit_code == 1 and "export-unexpressible" in trl.stderr and "post-load freezing" in trl.stderr
+    peft = run("export", str(config), "--to", "peft", "--offline")
+    assert peft.exit_code == 0 and "export-lossy" in peft.stderr

@@ -41,7 +41,13 @@ def used(config: dict[str, Any]) -> list[str]:
 
 def refuse_missing(subject: Subject, draft: Draft, title: str, carried: set[str] | frozenset[str],
                    hint: str) -> None:
-    """One export-unexpressible finding per choice the compile uses and `title` has no key for."""
+    """One export-unexpressible finding per choice the compile uses and `title` has no key for, and one for
+    Axolotl's post-load freezing (unfrozen_parameters, freeze_mm_modules), which no trainer's LoRA keys say."""
+    if subject.report.freezing:
+        key = "unfrozen_parameters" if subject.spec.unfrozen_parameters else "freeze_mm_modules"
+        draft.refuse(subject, f"{title} has no key for Axolotl's post-load freezing ({key})",
+                     "it decides which LoRA and base parameters train after PEFT ran", key,
+                     "drop the key, or export --to peft and freeze the same parameters in your training code")
     for name in used(subject.config):
         if name not in carried:
             value = subject.config[name]

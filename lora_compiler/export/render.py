@@ -35,8 +35,16 @@ def _header(trainer: Trainer, subject: Subject) -> list[str]:
 
 def call(head: str, name: str, kwargs: dict[str, Any], tail: str = "") -> str:
     """`name = head(key=value, ...)` with one keyword per line, values as Python literals."""
-    args = "".join(f"    {k}={_literal(v)},\n" for k, v in kwargs.items())
+    args = "".join(f"    {k}={_wrapped(v)},\n" for k, v in kwargs.items())
     return f"{name} = {head}(\n{args})\n{tail}"
+
+
+def _wrapped(value: Any) -> str:
+    """A list that would not fit a line is written one item per line."""
+    text = _literal(value)
+    if len(text) <= 100 or not isinstance(value, list):
+        return text
+    return "[\n" + "".join(f"        {_literal(v)},\n" for v in value) + "    ]"
 
 
 def _literal(value: Any) -> str:

@@ -115,6 +115,6 @@ class _Code(str):
 
 
 TRAINER = Trainer(
-    name="unsloth", title="Unsloth 2026.10.9 (FastLanguageModel.get_peft_model)", package="unsloth",
+    name="unsloth", title="Unsloth 2026.10.9 (get_peft_model)", package="unsloth",
     version="2026.10.9", source="unsloth/models/llama.py, unsloth/models/vision.py, unsloth/models/loader.py",
     stem="unsloth", formats=("python",), draft=_draft, python=_python)

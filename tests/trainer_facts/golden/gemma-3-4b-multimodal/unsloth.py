@@ -1,4 +1,4 @@
-# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from gemma-3-4b-multimodal.yml
+# Unsloth 2026.10.9 (get_peft_model): exported by lora-compiler 0.1.0 from gemma-3-4b-multimodal.yml
 # checked: trains the same 400 LoRA layer(s) as Axolotl would on google/gemma-3-4b-it
 
 from unsloth import FastVisionModel

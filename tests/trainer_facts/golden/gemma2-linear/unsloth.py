@@ -1,4 +1,4 @@
-# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from gemma2-linear.yml
+# Unsloth 2026.10.9 (get_peft_model): exported by lora-compiler 0.1.0 from gemma2-linear.yml
 # checked: trains the same 294 LoRA layer(s) as Axolotl would on google/gemma-2-9b
 
 from unsloth import FastLanguageModel

@@ -1,4 +1,4 @@
-# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from gpt2-conv1d.yml
+# Unsloth 2026.10.9 (get_peft_model): exported by lora-compiler 0.1.0 from gpt2-conv1d.yml
 # checked: trains the same 36 LoRA layer(s) as Axolotl would on openai-community/gpt2
 
 from unsloth import FastLanguageModel

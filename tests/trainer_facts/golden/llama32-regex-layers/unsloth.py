@@ -1,4 +1,4 @@
-# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from llama32-regex-layers.yml
+# Unsloth 2026.10.9 (get_peft_model): exported by lora-compiler 0.1.0 from llama32-regex-layers.yml
 # checked: trains the same 30 LoRA layer(s) as Axolotl would on meta-llama/Llama-3.2-1B
 
 from unsloth import FastLanguageModel

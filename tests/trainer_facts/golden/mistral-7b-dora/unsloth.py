@@ -1,4 +1,4 @@
-# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from mistral-7b-dora.yml
+# Unsloth 2026.10.9 (get_peft_model): exported by lora-compiler 0.1.0 from mistral-7b-dora.yml
 # checked: trains the same 64 LoRA layer(s) as Axolotl would on mistralai/Mistral-7B-v0.1
 
 from unsloth import FastLanguageModel

@@ -1,4 +1,4 @@
-# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from mixtral-experts.yml
+# Unsloth 2026.10.9 (get_peft_model): exported by lora-compiler 0.1.0 from mixtral-experts.yml
 # checked: trains the same 128 LoRA layer(s) as Axolotl would on mistralai/Mixtral-8x7B-v0.1
 
 from unsloth import FastLanguageModel

@@ -1,4 +1,4 @@
-# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from phi3-fused.yml
+# Unsloth 2026.10.9 (get_peft_model): exported by lora-compiler 0.1.0 from phi3-fused.yml
 # checked: trains the same 64 LoRA layer(s) as Axolotl would on microsoft/Phi-3-mini-4k-instruct
 
 from unsloth import FastLanguageModel

@@ -1,4 +1,4 @@
-# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from qwen2.5-7b-loftq.yml
+# Unsloth 2026.10.9 (get_peft_model): exported by lora-compiler 0.1.0 from qwen2.5-7b-loftq.yml
 # checked: trains the same 196 LoRA layer(s) as Axolotl would on Qwen/Qwen2.5-7B
 
 from unsloth import FastLanguageModel

@@ -1,4 +1,4 @@
-# Unsloth 2026.10.9 (FastLanguageModel.get_peft_model): exported by lora-compiler 0.1.0 from qwen3-8b-layers.yml
+# Unsloth 2026.10.9 (get_peft_model): exported by lora-compiler 0.1.0 from qwen3-8b-layers.yml
 # checked: trains the same 16 LoRA layer(s) as Axolotl would on Qwen/Qwen3-8B
 
 from unsloth import FastLanguageModel
