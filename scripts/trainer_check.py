@@ -94,10 +94,10 @@ def peft_layers(peft_model) -> dict:
     import re
 
     from peft.tuners.lora import LoraLayer
-    from peft.utils.other import ModulesToSaveWrapper
+    from peft.utils.other import ModulesToSaveWrapper, TrainableTokensWrapper
 
     root = peft_model.base_model.model if hasattr(peft_model, "base_model") else peft_model
-    wrapped, saved = [], []
+    wrapped, saved, tokens = [], [], []
     for name, module in root.named_modules():
         if isinstance(module, LoraLayer):
             param = getattr(module, "parameter_name", None)
@@ -105,7 +105,10 @@ def peft_layers(peft_model) -> dict:
             wrapped.append([clean, int(module.r["default"]), round(float(module.scaling["default"]), 6)])
         elif isinstance(module, ModulesToSaveWrapper):
             saved.append(name)
-    return {"wrapped": sorted(wrapped), "modules_to_save": sorted(saved), **settings()}
+        elif isinstance(module, TrainableTokensWrapper):
+            tokens.append(name)
+    return {"wrapped": sorted(wrapped), "modules_to_save": sorted(saved), "trainable_tokens": sorted(tokens),
+            **settings()}
 
 
 def check_llamafactory(path: Path, model_dir: Path, out_dir: str) -> dict:
@@ -163,7 +166,7 @@ def check_torchtune(path: Path, model_dir: Path, out_dir: str) -> dict:
             dora.add(seen[0])
             dropout.add(seen[1])
     # torchtune has one initialisation (kaiming A, zero B: PEFT's default)
-    return {"wrapped": sorted(wrapped), "modules_to_save": [], "init": ["True"], "dropout": sorted(dropout),
+    return {"wrapped": sorted(wrapped), "modules_to_save": [], "trainable_tokens": [], "init": ["True"], "dropout": sorted(dropout),
             "dora": sorted(dora)}
 
 

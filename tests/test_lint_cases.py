@@ -112,7 +112,9 @@ def test_every_rule_has_a_bad_case_or_a_dedicated_test():
                  "adapter-dir-base-model-differs",
                  "convention-replaced", "convention-empty", "diff-incomparable",  # diff notes: tests/test_diff.py
                  "model-too-large",  # needs a model directory: tests/hostile/
-                 "axolotl-stack-mismatch", "axolotl-profile-unknown"}  # about the machine: tests/test_profiles.py
+                 "axolotl-stack-mismatch", "axolotl-profile-unknown",  # about the machine: tests/test_profiles.py
+                 # export findings: tests/test_export_cli.py and the cases of tests/test_trainer_exports.py
+                 "export-unexpressible", "export-not-faithful", "export-lossy", "export-rewritten"}
     assert set(REGISTRY) - covered - elsewhere == set()
 
 

@@ -56,6 +56,7 @@ def test_each_trainer_accepts_the_export_and_trains_what_the_yaml_trains(trainer
         assert fact["accepted"], (name, fact["error"])
         assert fact["wrapped"] == case["compiled"], name  # names, ranks and scaling, layer by layer
         assert fact["modules_to_save"] == case["modules_to_save"], name
+        assert fact["trainable_tokens"] == case["trainable_tokens"], name
         assert (fact["dora"], fact["dropout"]) == (case["dora"], case["dropout"]), name
         assert fact["init"] == case["init"], name
 

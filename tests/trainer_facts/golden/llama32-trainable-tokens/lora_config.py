@@ -1,0 +1,13 @@
+# PEFT LoraConfig: exported by lora-compiler 0.1.0 from llama32-trainable-tokens.yml
+# checked: trains the same 64 LoRA layer(s) as Axolotl would on meta-llama/Llama-3.2-1B
+
+from peft import LoraConfig
+
+lora_config = LoraConfig(
+    task_type='CAUSAL_LM',
+    r=8,
+    target_modules=['k_proj', 'o_proj', 'q_proj', 'v_proj'],
+    lora_alpha=16,
+    lora_dropout=0.0,
+    trainable_token_indices=[128002, 128003],
+)
