@@ -1,10 +1,13 @@
 """The round-trip table: compile each YAML once, export it for every trainer, and count what happened.
 
-    python scripts/export_roundtrip.py CONFIG_OR_DIR ... [--md OUT.md] [--json OUT.json]
+    python scripts/export_roundtrip.py CONFIG_OR_DIR ... [--stand-in ID=BUNDLED_ID ...] [--md OUT.md] [--json OUT.json]
 
 Per trainer: exported (written), of those faithful (no export-lossy finding) and lossy; refused (nothing
 written), with the refusing messages counted; configs that do not compile are listed apart. Every export
-is judged on the meta skeleton before it counts as written (export/check.py).
+is judged on the meta skeleton before it counts as written (export/check.py). `--stand-in ID=OTHER` compiles
+configs whose base_model is ID (not bundled, so not resolvable offline) against OTHER, a bundled model of the
+same shape; a config that Axolotl 0.20+ refuse only for FSDP1 is compiled with 0.19's semantics. Both are
+counted apart in the table.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import re
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from lora_compiler.api import _compile, _export, collect_configs
@@ -28,19 +32,27 @@ def main() -> None:
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--md")
     parser.add_argument("--json")
+    parser.add_argument("--stand-in", action="append", default=[], metavar="ID=BUNDLED_ID")
     args = parser.parse_args()
+    stand_ins = dict(pair.split("=", 1) for pair in args.stand_in)
     options, session = Options(offline=True), Session()
     rows: dict[str, dict] = {}
     for path in collect_configs(args.paths):
         doc = load_file(path)
-        result = _compile(doc, options, session)
+        stand_in = stand_ins.get(str(doc.values.get("base_model")))
+        opts = replace(options, model=stand_in) if stand_in else options
+        result = _compile(doc, opts, session)
+        release = None
+        if _only(result, "axolotl-fsdp1-removed"):  # valid for 0.19, which still had FSDP1: export that
+            release, opts = "0.19.0", replace(opts, axolotl="0.19.0")
+            result = _compile(doc, opts, session)
         if result.exit_code() != 0 or result.report is None:
             rows[str(path)] = {"compiled": False, "why": sorted({f.rule for f in result.findings
                                                                   if f.severity.value == "error"})}
             continue
-        row = {"compiled": True, "exports": {}}
+        row = {"compiled": True, "stand_in": stand_in, "axolotl": release, "exports": {}}
         for name in TRAINERS:
-            done = _export(doc, options, session, result, name, None)
+            done = _export(doc, opts, session, result, name, None)
             row["exports"][name] = {
                 "written": done.text is not None,
                 "findings": [[f.rule, f.severity.value, f.message] for f in done.findings if f.rule.startswith("export")]}
@@ -55,9 +67,16 @@ def main() -> None:
     print(text)
 
 
+def _only(result, rule: str) -> bool:
+    return {f.rule for f in result.findings if f.severity.value == "error"} == {rule}
+
+
 def table(rows: dict[str, dict]) -> str:
     compiled = [r for r in rows.values() if r["compiled"]]
-    lines = [f"{len(rows)} configs, {len(compiled)} compiled (the others are not exported: "
+    stood = sum(1 for r in compiled if r.get("stand_in"))
+    older = sum(1 for r in compiled if r.get("axolotl"))
+    lines = [f"{len(rows)} configs, {len(compiled)} compiled ({stood} on a stand-in of the same shape, {older} with "
+             "Axolotl 0.19's semantics because 0.20+ refuse them only for FSDP1; the others are not exported: "
              + ", ".join(f"{k} {v}" for k, v in Counter(w for r in rows.values() if not r["compiled"]
                                                         for w in r["why"] or ["?"]).most_common()) + ")", "",
              "| trainer | exported | faithful | lossy | refused |", "|---|---|---|---|---|"]
@@ -78,8 +97,8 @@ def table(rows: dict[str, dict]) -> str:
 
 def _gist(message: str) -> str:
     """A message without the values that make each one unique (names, numbers, lists)."""
-    message = message.split(":")[0]
-    return re.sub(r"\(.*?\)|'[^']*'|\d+", "N", message).strip()
+    message = message.split(":")[0].split(" (")[0]
+    return re.sub(r"'[^']*'|\d+(\.\d+)*", "N", message).strip()
 
 
 if __name__ == "__main__":
