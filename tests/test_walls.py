@@ -20,14 +20,15 @@ ROOMS = {
     "results": {"profiles", "model_facts", "version"},  # frozen values
     "pipeline": {"profiles", "results", "rules", "model_facts", "version"},  # YAML -> spec -> source -> skeleton -> plan -> inject
     "rules": {"profiles", "results", "pipeline.document", "pipeline.spec", "pipeline.fields", "io.adapter_dir", "model_facts",
-              "version"},
+              "serving", "version"},
     "io": {"profiles", "results", "pipeline", "version"},  # bounded readers, the atomic set writer, the cache
     "render": {"profiles", "results", "rules", "version"},  # rules: lint's SARIF and JSON list every rule's id, level and doc
     "export": {"pipeline", "results", "model_facts", "version"},  # a finished compile -> another trainer's config
+    "serving": {"results", "model_facts", "version"},  # engine rule tables -> verdicts on a finished compile
     "features": {"profiles", "pipeline", "results", "rules", "io", "render", "export", "model_facts", "version"},
     "api": {"profiles", "pipeline", "results", "io", "render", "features", "export", "rules", "version"},
     "cli": {"profiles", "api", "pipeline.options", "pipeline.policy", "results.findings", "render", "io.files", "features",
-            "export", "rules", "version"},
+            "export", "rules", "serving", "version"},
 }
 # Modules that may import torch, transformers or peft (always lazily, inside a function).
 HEAVY_ALLOWED = {"pipeline.skeleton", "pipeline.inject", "pipeline.stacks", "pipeline.targets", "pipeline.peftcfg",

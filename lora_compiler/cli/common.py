@@ -27,6 +27,22 @@ AXOLOTL = click.option(
     "LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl, else the newest (0.21).")
 
 
+SERVE = click.option(
+    "--serve", metavar="ENGINE[@VERSION]", callback=lambda ctx, param, value: _engine(value),
+    help="Also check that a serving engine loads the adapter as trained, and print its launch command: vllm or "
+    "sglang, optionally @VERSION (default: the newest release with rules here: vllm 0.33.0, sglang 0.5.23).")
+
+
+def _engine(value: str | None) -> str | None:
+    """--serve checked against the engine tables: an unknown engine or release is a usage error (exit 2)."""
+    from ..serving import ServeError, resolve
+
+    try:
+        return resolve(value) if value else None
+    except ServeError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _release(value: str | None) -> str | None:
     """--axolotl checked against the known profiles: an unknown release is a usage error (exit 2)."""
     from ..profiles import ProfileError, find

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import AXOLOTL, OFFLINE, REMOTE, policy_for
+from .common import AXOLOTL, OFFLINE, REMOTE, SERVE, policy_for
 
 
 @click.command("lint")
@@ -18,9 +18,9 @@ from .common import AXOLOTL, OFFLINE, REMOTE, policy_for
               help="Write the report to this file instead of stdout.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--no-model", is_flag=True, help="YAML, schema and cross-field rules only: no model, no torch import.")
-@click.option("--serve", type=click.Choice(["vllm"]), help="Also check that a serving engine can load the adapter.")
 @click.option("--config", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Rule levels file (default: [tool.lora-compiler] in the nearest pyproject.toml).")
+@SERVE
 @AXOLOTL
 @OFFLINE
 @REMOTE

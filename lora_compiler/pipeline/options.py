@@ -13,6 +13,6 @@ class Options:
     allow_remote_code: bool = False
     model: str | None = None  # compile against this base model instead of the YAML's (diff --model)
     no_model: bool = False  # stop after the YAML-only rules (lint --no-model): no torch import
-    serve: str | None = None  # check compatibility with a serving engine (lint --serve vllm)
+    serve: str | None = None  # serving engine to check: "vllm", "sglang@0.5.23" (--serve; serving.resolve)
     axolotl: str | None = None  # the Axolotl release whose semantics apply (--axolotl); see profiles.select
     policy: Policy = field(default_factory=Policy)

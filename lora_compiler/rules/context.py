@@ -16,7 +16,7 @@ class Context:
     doc: Document
     spec: AdapterSpec
     selection: Selection  # the Axolotl release whose semantics apply, and how it was chosen
-    serve: str | None = None  # serving engine to check compatibility with (e.g. "vllm")
+    serve: str | None = None  # serving engine to check, resolved: "vllm@0.33.0" (serving.resolve)
     allow_remote_code: bool = False
     skeleton: Any = None  # skeleton.Skeleton
     plan: Any = None  # targets.TargetPlan
@@ -26,6 +26,7 @@ class Context:
     freezing: Any = None  # freezing.Freezing: Axolotl's post-load freezing, when the YAML asks for it
     _names: list[str] | None = field(default=None, repr=False)
     _classes: dict[str, str] | None = field(default=None, repr=False)
+    _serve_plan: Any = field(default=None, repr=False)  # serving.Plan, shared by the two serve rules
 
     @property
     def profile(self) -> Profile:

@@ -1,0 +1,163 @@
+"""vLLM's verdicts on an adapter, from its rule table (scripts/serving_vllm.py says what each entry restates).
+
+Checked: PEFTHelper.validate_legal on adapter_config.json (feature refusals, bias, the largest rank of r and
+rank_pattern against the allowed --max-lora-rank values); the model class (SupportsLoRA, the module names
+its LoRA loader expects: linear layers, packed_modules_mapping, embedding_modules); the output layer's
+vocabulary limit; fused expert weights on models without is_3d_moe_weight; vision-tower modules, which vLLM
+skips unless the model supports tower LoRA and --enable-tower-connector-lora is given; trainable-token
+tensors, which its weight parser refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model_facts import tower
+from .verdict import Plan
+
+# adapter_config.json field -> the YAML key that sets it, for findings at the right line
+KEYS = {"modules_to_save": "lora_modules_to_save", "use_dora": "peft_use_dora", "lora_bias": "adapter",
+        "init_lora_weights": "peft_init_lora_weights", "layer_replication": "peft_layer_replication",
+        "bias": "adapter"}
+
+
+def refused(config: dict[str, Any], check: dict[str, Any], helper: dict[str, Any]) -> str | None:
+    """PEFTHelper's message when its check fires on adapter_config.json `config`, else None."""
+    field, value = check["field"], config.get(check["field"])
+    if field == "modules_to_save":
+        bad = [m for m in value or [] if m not in helper["modules_to_save_allowed"]]
+        return check["message"].replace("{unsupported_modules}", repr(bad)) if bad else None
+    if field == "init_lora_weights":
+        supported = not isinstance(value, str) or value.lower() in helper["init_strings_allowed"]
+        return None if supported else check["message"].replace("{self.init_lora_weights}", repr(value))
+    if field == "bias":
+        return None if value in (None, check["allowed"]) else check["message"]
+    return check["message"] if value else None
+
+
+def max_lora_rank(rules: dict[str, Any], rank: int) -> int | None:
+    """The smallest --max-lora-rank vLLM accepts that serves `rank` (None: above its largest)."""
+    return next((r for r in rules["max_lora_rank"]["allowed"] if r >= rank), None)
+
+
+def check(rules: dict[str, Any], ctx: Any) -> Plan:
+    plan = Plan("vllm", rules["version"])
+    where = f"vLLM {rules['version']}"
+    helper, config = rules["peft_helper"], ctx.adapter_config or {}
+    for item in helper["checks"]:
+        message = refused(config, item, helper)
+        if message:
+            plan.refuse(f"{where}: {message}", KEYS.get(item["field"], "adapter"), helper["source"],
+                        "change the key, or merge the adapter into the model before serving")
+    _rank(plan, rules, ctx)
+    if ctx.report.trainable_tokens:
+        plan.refuse(f"{where} refuses the trainable-token tensors: "
+                    f"{rules['weights']['not_lora'].replace('{name}', 'trainable_tokens_delta')}",
+                    "peft_trainable_token_indices", rules["weights"]["not_lora_source"],
+                    "drop peft_trainable_token_indices, or merge the adapter before serving")
+    arch = rules["architectures"].get(ctx.report.model.architecture)
+    if arch is None:
+        plan.warn(f"{where} has no model class of its own for {ctx.report.model.architecture} "
+                  "(vllm/model_executor/models/registry.py); its module checks are not run", "base_model",
+                  "vllm/model_executor/models/registry.py")
+    elif not arch["lora"]:
+        plan.refuse(f"{where}: {arch['class']} ({arch['module']}) does not implement SupportsLoRA, so vLLM "
+                    "refuses --enable-lora for this model", "adapter", arch["module"],
+                    "merge the adapter into the model and serve the merged weights")
+    else:
+        _modules(plan, rules, arch, ctx)
+    return plan
+
+
+def _rank(plan: Plan, rules: dict[str, Any], ctx: Any) -> None:
+    """The largest rank against --max-lora-rank's allowed values: of any wrapped layer and, as validate_legal
+    takes it, of r and every rank_pattern value (one that matches no module counts too)."""
+    config = ctx.adapter_config or {}
+    ranks = {m["r"] for m in ctx.report.modules} | set((config.get("rank_pattern") or {}).values())
+    if not ranks:
+        return
+    top, limit = max(ranks | {config.get("r", 0)}), rules["max_lora_rank"]
+    key = "lora_rank_pattern" if ctx.spec.lora_rank_pattern and top != ctx.spec.lora_r else "lora_r"
+    needed = max_lora_rank(rules, top)
+    if needed is None:
+        plan.refuse(f"vLLM {rules['version']}: rank {top} exceeds the largest --max-lora-rank, "
+                    f"{limit['allowed'][-1]}", key, limit["source"], f"use ranks <= {limit['allowed'][-1]}")
+        return
+    plan.flags.append(f"--max-lora-rank {needed}")
+    if needed > limit["default"]:
+        plan.warn(f"vLLM {rules['version']}: rank {top} needs --max-lora-rank {needed} (default {limit['default']}; "
+                  f"allowed {', '.join(map(str, limit['allowed']))})", key, limit["source"],
+                  f"serve with --max-lora-rank {needed}")
+
+
+def expected_modules(arch: dict[str, Any]) -> set[str]:
+    """worker_manager._load_adapter's expected set: supported modules, packed names replaced by their parts."""
+    expected: set[str] = set()
+    for name in {*arch["linear"], *arch["embedding"]}:
+        expected.update(arch["packed"].get(name, [name]))
+        if name == "experts":
+            expected.add(name)
+    return expected
+
+
+def _modules(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) -> None:
+    where, report = f"vLLM {rules['version']}", ctx.report
+    targets_key = "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules"
+    expected, saved = expected_modules(arch), set((ctx.adapter_config or {}).get("modules_to_save") or ())
+    unexpected, towers, experts, heads = set(), [], [], []
+    for m in report.modules:
+        name = m["name"]
+        leaf = "experts" if ".experts" in name and m["kind"] == "parameter" else name.rsplit(".", 1)[-1]
+        if leaf not in expected and leaf not in saved:
+            unexpected.add(leaf)
+        if tower(name, ctx.module_classes):
+            towers.append(name)
+        if m["kind"] == "parameter" and ".experts" in name:
+            experts.append(name)
+        if leaf == "lm_head":
+            heads.append(name)
+    if unexpected:
+        message = rules["weights"]["unexpected"].split(",")[0].replace("{lora_dir}", "the adapter")
+        plan.refuse(f"{where} ({arch['class']}): {message}, expected target modules in {sorted(expected)} but "
+                    f"received {sorted(unexpected)}", targets_key, rules["weights"]["unexpected_source"],
+                    f"leave {', '.join(sorted(unexpected))} out of the targets (lora_target_modules), or merge "
+                    "the adapter before serving")
+    limit, vocab = rules["vocab_limit"], _vocab_size(ctx)
+    if heads and "lm_head" in expected and vocab and vocab > limit["max"]:
+        plan.refuse(f"{where}: {limit['message']} (this model's vocabulary: {vocab:,})", targets_key,
+                    limit["source"], "leave lm_head out of the targets")
+    if experts and not arch["moe_3d"]:
+        plan.warn(f"{where}: {arch['class']} does not set is_3d_moe_weight, so the fused expert LoRA weights "
+                  f"({experts[0]}{' and others' if len(experts) > 1 else ''}) are split per expert by the fallback "
+                  "path, not loaded natively", "lora_target_parameters",
+                  "vllm/lora/model_manager.py (LoRAModelManager._stack_moe_lora_weights)",
+                  "check the served outputs against the trained adapter before relying on them")
+    if towers:
+        _towers(plan, where, arch, towers, targets_key)
+
+
+def _towers(plan: Plan, where: str, arch: dict[str, Any], towers: list[str], key: str) -> None:
+    source = "vllm/lora/model_manager.py (LoRAModelManager._create_lora_modules, _get_punica_wrapper)"
+    first = f"{towers[0]}{f' and {len(towers) - 1} more' if len(towers) > 1 else ''}"
+    if arch["tower"]:
+        plan.flags.append("--enable-tower-connector-lora")
+        plan.warn(f"{where}: LoRA on the vision tower ({first}) is applied only with --enable-tower-connector-lora "
+                  f"({arch['class']} supports it; vLLM calls it experimental); without it those weights are "
+                  "ignored", key, source, "serve with --enable-tower-connector-lora")
+    else:
+        plan.refuse(f"{where}: {arch['class']} has no tower LoRA (supports_tower_connector_lora), so vLLM ignores "
+                    f"the adapter's vision-tower weights ({first}) and serves a different model", key, source,
+                    "target the language model only, or merge the adapter before serving")
+
+
+def _vocab_size(ctx: Any) -> int | None:
+    config = getattr(getattr(ctx.skeleton, "model", None), "config", None)
+    if config is None:
+        return None
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return getattr(text, "vocab_size", None)
+
+
+def launch(plan: Plan, base: str, adapter: str) -> str:
+    """`adapter` is NAME=PATH."""
+    return " ".join(["vllm serve", base, "--enable-lora", *plan.flags, f"--lora-modules {adapter}"])
