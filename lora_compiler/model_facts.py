@@ -17,6 +17,10 @@ EMBEDDING_AND_OUTPUT_NAMES = ("lm_head", "embed_out", "embed_tokens", "wte")
 # Config keys holding the number of routed experts, in the order they are looked up.
 EXPERT_COUNT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
 ROUTER_NAMES = ("gate", "router", "wg")
+# PEFT initialisations that rewrite the base weights when PEFT loads the adapter (PiSSA, OLoRA and CorDA
+# subtract the initial adapter; LoftQ replaces the weights): an engine that does not read init_lora_weights
+# serves such an adapter over weights it was not trained against. Matched as prefixes (pissa_niter_4).
+BASE_CHANGING_INITS = ("pissa", "olora", "corda", "loftq")
 _NOT_LINEAR = ("LlamaLinearScalingRotaryEmbedding",)
 _EXPERT = re.compile(r"expert", re.I)
 # A module's tower: the first component of its path, from the root, whose name (split on "_" and

@@ -6,6 +6,7 @@
 - sglang/srt/lora/lora_manager.py: validate_new_adapter's refusals (added tokens, DoRA) and init_lora_shapes'
   refusal of a target_modules string other than all/all-linear, with their messages;
 - sglang/srt/lora/lora.py: the scaling it applies (LoRAAdapter.__init__: lora_alpha / r, nothing else read);
+  and whether any file of sglang/srt/lora/ reads init_lora_weights at all;
 - sglang/srt/arg_groups/fields/lora.py: lora_strict_loading's default (False: unmatched weights dropped
   with a log warning, sglang/srt/lora/mem_pool.py).
 """
@@ -80,9 +81,14 @@ def extract(z: zipfile.ZipFile, version: str) -> dict[str, Any]:
             "target_modules_string": _raised_after(shapes, "isinstance(config.target_modules, str)"),
         },
         "scaling": scaling,
+        "reads_init_lora_weights": any(b"init_lora_weights" in z.read(n) for n in z.namelist()
+                                       if n.startswith("sglang/srt/lora/") and n.endswith(".py")),
         "strict_loading_default": ast.literal_eval(strict) if not isinstance(strict, ast.Call) else None,
         "sources": {"modules": f"{UTILS} (get_normalized_target_modules, _KNOWN_LORA_TARGET_MODULES)",
                     "refusals": f"{MANAGER} (LoRAManager.validate_new_adapter, init_lora_shapes)",
                     "scaling": f"{ADAPTER} (LoRAAdapter.__init__)",
-                    "strict_loading": f"{FIELDS} (lora_strict_loading); sglang/srt/lora/mem_pool.py"},
+                    "init": "sglang/srt/lora/lora_config.py (LoRAConfig.__init__; no file of sglang/srt/lora/ reads "
+                            "init_lora_weights)",
+                    "strict_loading": "sglang/srt/lora/mem_pool.py (LoRAMemoryPool.load_lora_weight_to_buffer); "
+                                      f"{FIELDS} (Lora.lora_strict_loading)"},
     }

@@ -26,6 +26,7 @@ PEFT_HELPER = "vllm/lora/peft_helper.py"
 LOGITS = "vllm/lora/layers/logits_processor.py"
 LORA_UTILS = "vllm/lora/utils.py"
 LORA_MODEL = "vllm/lora/lora_model.py"
+RUNNER = "vllm/v1/worker/lora_model_runner_mixin.py"
 MODELS = "vllm/model_executor/models/"
 REGISTRY = MODELS + "registry.py"
 REGISTRY_DICTS = ("_TEXT_GENERATION_MODELS", "_MULTIMODAL_MODELS", "_EMBEDDING_MODELS", "_REWARD_MODELS",
@@ -231,6 +232,7 @@ def extract(z: zipfile.ZipFile, version: str) -> dict[str, Any]:
             "peft_helper": features(z.read(PEFT_HELPER).decode()),
             "vocab_limit": vocab_limit(z.read(LOGITS).decode()),
             "weights": weight_messages(z.read(LORA_UTILS).decode(), z.read(LORA_MODEL).decode()),
+            "no_lora": no_lora(z.read(RUNNER).decode()),
             "architectures": architectures(z)}
 
 
@@ -259,4 +261,14 @@ def weight_messages(utils: str, lora_model: str) -> dict[str, str]:
     return {"not_lora": _last_raise(parse), "not_lora_source": f"{LORA_UTILS} (parse_fine_tuned_lora_name)",
             "unexpected": _last_raise(check),
             "unexpected_source": f"{LORA_MODEL} (LoRAModel.from_local_checkpoint, check_unexpected_modules); "
-                                 "vllm/lora/worker_manager.py (_load_adapter: the expected modules)"}
+                                 "vllm/lora/worker_manager.py (WorkerLoRAManager._load_adapter: the expected modules)"}
+
+
+def no_lora(source: str) -> dict[str, str]:
+    """The refusal of --enable-lora on a model class without SupportsLoRA (`if not supports_lora(model): raise`)."""
+    for cls in (n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)):
+        for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
+            for sub in ast.walk(method):
+                if isinstance(sub, ast.If) and "supports_lora(" in ast.unparse(sub.test):
+                    return {"message": _text(sub.body[0].exc.args[0]), "source": f"{RUNNER} ({cls.name}.{method.name})"}
+    raise LookupError("the SupportsLoRA refusal")

@@ -4,7 +4,8 @@ Checked: target_modules as SGLang normalises them (a string other than all/all-l
 must normalise to a module its LoRA memory pool handles); DoRA and added tokens, refused at load; the scaling
 it applies (lora_alpha / r, nothing else read: RSLoRA, rank_pattern and alpha_pattern would be served with
 other weights than trained); vision-tower modules (its LoRA buffers are per decoder layer); trainable-token
-tensors (no target module matches them); and always the warning that unmatched weights are dropped unless
+tensors (no target module matches them); initialisations that change the base weights (PiSSA, OLoRA, LoftQ,
+CorDA: SGLang does not read init_lora_weights); and always the warning that unmatched weights are dropped unless
 --lora-strict-loading. Not checked: per-architecture support (SGLang has no per-model LoRA flag to read) and
 routed-expert LoRA (target_parameters).
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..model_facts import tower
+from ..model_facts import BASE_CHANGING_INITS, tower
 from .verdict import Plan
 
 
@@ -38,6 +39,12 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
                     "(Axolotl saves the added tokens in added_tokens.json beside the adapter)", "tokens",
                     src["refusals"], "serve a base model whose vocabulary already holds the tokens")
     _scaling(plan, rules, config, where)
+    init = config.get("init_lora_weights")
+    if isinstance(init, str) and init.lower().startswith(BASE_CHANGING_INITS) and not rules["reads_init_lora_weights"]:
+        plan.refuse(f"{where} does not read init_lora_weights, so an adapter initialised with {init!r} is served "
+                    "over the unmodified base weights, which that initialisation changed when PEFT loaded it",
+                    "peft_init_lora_weights" if ctx.spec.peft_init_lora_weights else "peft", src["init"],
+                    "convert it to a plain LoRA adapter (PEFT's path_initial_model_for_weight_conversion) first")
     if report.trainable_tokens:
         plan.refuse(f"{where}: no LoRA target module matches the trainable-token tensors, so they are dropped "
                     "(an error with --lora-strict-loading)", "peft_trainable_token_indices", src["strict_loading"],
@@ -47,7 +54,7 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
         plan.refuse(f"{where}: LoRA buffers are kept per decoder layer of the language model, so the vision-tower "
                     f"modules ({towers[0]}{f' and {len(towers) - 1} more' if len(towers) > 1 else ''}) are not "
                     "served as trained", targets_key,
-                    "sglang/srt/lora/lora_manager.py (LoRAManager.init_lora_modules); sglang/srt/lora/mem_pool.py",
+                    "sglang/srt/lora/mem_pool.py (LoRAMemoryPool); sglang/srt/lora/lora_manager.py (LoRAManager.init_lora_modules)",
                     "target the language model only, or merge the adapter before serving")
     if not rules["strict_loading_default"]:
         plan.flags.append("--lora-strict-loading")

@@ -59,11 +59,11 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
     if arch is None:
         plan.warn(f"{where} has no model class of its own for {ctx.report.model.architecture} "
                   "(vllm/model_executor/models/registry.py); its module checks are not run", "base_model",
-                  "vllm/model_executor/models/registry.py")
+                  "vllm/model_executor/models/registry.py (_TEXT_GENERATION_MODELS, _MULTIMODAL_MODELS, ...)")
     elif not arch["lora"]:
-        plan.refuse(f"{where}: {arch['class']} ({arch['module']}) does not implement SupportsLoRA, so vLLM "
-                    "refuses --enable-lora for this model", "adapter", arch["module"],
-                    "merge the adapter into the model and serve the merged weights")
+        said = rules["no_lora"]["message"].replace("{model.__class__.__name__}", arch["class"])
+        plan.refuse(f"{where}: {said} ({arch['class']} in {arch['module']} does not implement SupportsLoRA)",
+                    "adapter", rules["no_lora"]["source"], "merge the adapter into the model and serve the merged weights")
     else:
         _modules(plan, rules, arch, ctx)
     return plan
