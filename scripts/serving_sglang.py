@@ -6,7 +6,7 @@
 - sglang/srt/lora/lora_manager.py: validate_new_adapter's refusals (added tokens, DoRA) and init_lora_shapes'
   refusal of a target_modules string other than all/all-linear, with their messages;
 - sglang/srt/lora/lora.py: the scaling it applies (LoRAAdapter.__init__: lora_alpha / r, nothing else read);
-  and whether any file of sglang/srt/lora/ reads init_lora_weights at all;
+  and whether any file of sglang/srt/lora/ reads init_lora_weights or target_parameters at all;
 - sglang/srt/arg_groups/fields/lora.py: lora_strict_loading's default (False: unmatched weights dropped
   with a log warning, sglang/srt/lora/mem_pool.py).
 """
@@ -59,6 +59,11 @@ def _function(tree: ast.AST, name: str, cls: str | None = None) -> ast.FunctionD
     return next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name)
 
 
+def _mentioned(z: zipfile.ZipFile, word: bytes) -> bool:
+    """Whether any file of sglang/srt/lora/ reads an adapter_config.json field at all."""
+    return any(word in z.read(n) for n in z.namelist() if n.startswith("sglang/srt/lora/") and n.endswith(".py"))
+
+
 def extract(z: zipfile.ZipFile, version: str) -> dict[str, Any]:
     read = {path: ast.parse(z.read(path).decode()) for path in (COMMON, UTILS, MANAGER, ADAPTER, FIELDS)}
     normalize = _function(read[UTILS], "get_normalized_target_modules")
@@ -81,14 +86,17 @@ def extract(z: zipfile.ZipFile, version: str) -> dict[str, Any]:
             "target_modules_string": _raised_after(shapes, "isinstance(config.target_modules, str)"),
         },
         "scaling": scaling,
-        "reads_init_lora_weights": any(b"init_lora_weights" in z.read(n) for n in z.namelist()
-                                       if n.startswith("sglang/srt/lora/") and n.endswith(".py")),
+        "reads_init_lora_weights": _mentioned(z, b"init_lora_weights"),
+        "reads_target_parameters": _mentioned(z, b"target_parameters"),
         "strict_loading_default": ast.literal_eval(strict) if not isinstance(strict, ast.Call) else None,
         "sources": {"modules": f"{UTILS} (get_normalized_target_modules, _KNOWN_LORA_TARGET_MODULES)",
                     "refusals": f"{MANAGER} (LoRAManager.validate_new_adapter, init_lora_shapes)",
                     "scaling": f"{ADAPTER} (LoRAAdapter.__init__)",
                     "init": "sglang/srt/lora/lora_config.py (LoRAConfig.__init__; no file of sglang/srt/lora/ reads "
                             "init_lora_weights)",
+                    "parameters": "sglang/srt/lora/lora_config.py (LoRAConfig.__init__; no file of sglang/srt/lora/ "
+                                  "reads target_parameters); sglang/srt/lora/mem_pool.py "
+                                  "(LoRAMemoryPool.load_lora_weight_to_buffer)",
                     "strict_loading": "sglang/srt/lora/mem_pool.py (LoRAMemoryPool.load_lora_weight_to_buffer); "
                                       f"{FIELDS} (Lora.lora_strict_loading)"},
     }

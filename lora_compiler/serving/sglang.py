@@ -6,8 +6,8 @@ it applies (lora_alpha / r, nothing else read: RSLoRA, rank_pattern and alpha_pa
 other weights than trained); vision-tower modules (its LoRA buffers are per decoder layer); trainable-token
 tensors (no target module matches them); initialisations that change the base weights (PiSSA, OLoRA, LoftQ,
 CorDA: SGLang does not read init_lora_weights); and always the warning that unmatched weights are dropped unless
---lora-strict-loading. Not checked: per-architecture support (SGLang has no per-model LoRA flag to read) and
-routed-expert LoRA (target_parameters).
+--lora-strict-loading; adapted parameters (fused experts, routers as target_parameters), whose weights
+match no target module. Not checked: per-architecture support (SGLang does not gate LoRA per model class).
 """
 
 from __future__ import annotations
@@ -49,6 +49,13 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
         plan.refuse(f"{where}: no LoRA target module matches the trainable-token tensors, so they are dropped "
                     "(an error with --lora-strict-loading)", "peft_trainable_token_indices", src["strict_loading"],
                     "drop peft_trainable_token_indices, or merge the adapter before serving")
+    params = [m["name"] for m in report.modules if m["kind"] == "parameter"]
+    if params and not rules["reads_target_parameters"]:
+        plan.refuse(f"{where} reads no target_parameters: the weights PEFT saves for the adapted parameters "
+                    f"({params[0]}{f' and {len(params) - 1} more' if len(params) > 1 else ''}) are named after their "
+                    "module (e.g. mlp.experts.lora_A), match no target module and are dropped", "lora_target_parameters"
+                    if spec.lora_target_parameters else targets_key, src["parameters"],
+                    "target Linear modules only, or merge the adapter before serving")
     towers = [m["name"] for m in report.modules if tower(m["name"], ctx.module_classes)]
     if towers:
         plan.refuse(f"{where}: LoRA buffers are kept per decoder layer of the language model, so the vision-tower "

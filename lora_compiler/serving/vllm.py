@@ -84,8 +84,11 @@ def _rank(plan: Plan, rules: dict[str, Any], ctx: Any) -> None:
                     f"{limit['allowed'][-1]}", key, limit["source"], f"use ranks <= {limit['allowed'][-1]}")
         return
     plan.flags.append(f"--max-lora-rank {needed}")
+    declared = max([config.get("r", 0), *(config.get("rank_pattern") or {}).values()])
+    owner = next((m["name"] for m in ctx.report.modules if m["r"] == top), "")
+    why = f" (PEFT's rank on {owner}, above the adapter's r)" if top > declared else ""
     if needed > limit["default"]:
-        plan.warn(f"vLLM {rules['version']}: rank {top} needs --max-lora-rank {needed} (default {limit['default']}; "
+        plan.warn(f"vLLM {rules['version']}: rank {top}{why} needs --max-lora-rank {needed} (default {limit['default']}; "
                   f"allowed {', '.join(map(str, limit['allowed']))})", key, limit["source"],
                   f"serve with --max-lora-rank {needed}")
 
@@ -107,7 +110,8 @@ def _modules(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) 
     unexpected, towers, experts, heads = set(), [], [], []
     for m in report.modules:
         name = m["name"]
-        leaf = "experts" if ".experts" in name and m["kind"] == "parameter" else name.rsplit(".", 1)[-1]
+        module = name.rsplit(".", 1)[0] if m["kind"] == "parameter" else name  # a parameter's owner loads it
+        leaf = "experts" if ".experts" in module else module.rsplit(".", 1)[-1]
         if leaf not in expected and leaf not in saved:
             unexpected.add(leaf)
         if tower(name, ctx.module_classes):
@@ -129,7 +133,7 @@ def _modules(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) 
     if experts and not arch["moe_3d"]:
         plan.warn(f"{where}: {arch['class']} does not set is_3d_moe_weight, so the fused expert LoRA weights "
                   f"({experts[0]}{' and others' if len(experts) > 1 else ''}) are split per expert by the fallback "
-                  "path, not loaded natively", "lora_target_parameters",
+                  "path, not loaded natively", "lora_target_parameters" if ctx.spec.lora_target_parameters else targets_key,
                   "vllm/lora/model_manager.py (LoRAModelManager._stack_moe_lora_weights)",
                   "check the served outputs against the trained adapter before relying on them")
     if towers:
