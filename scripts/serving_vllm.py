@@ -11,6 +11,8 @@ class; the class and its bases are read from the model files):
   or *Mixer* constructor in the model's file and every vllm.model_executor file it imports, transitively
   (get_supported_lora_modules: "In vLLM, all linear layers support LoRA"; the output layer and embeddings
   only through embedding_modules); a superset, so a name missing from it is missing in vLLM;
+  for an architecture served by the Transformers backend (models/transformers/), ["*"]: it keeps the HF
+  model's module names and replaces every nn.Linear with a vLLM linear layer;
 - `moe_3d`: is_3d_moe_weight (fused 3-D expert LoRA weights), `tower`: supports_tower_connector_lora.
 """
 
@@ -29,8 +31,6 @@ LORA_MODEL = "vllm/lora/lora_model.py"
 RUNNER = "vllm/v1/worker/lora_model_runner_mixin.py"
 MODELS = "vllm/model_executor/models/"
 REGISTRY = MODELS + "registry.py"
-REGISTRY_DICTS = ("_TEXT_GENERATION_MODELS", "_MULTIMODAL_MODELS", "_EMBEDDING_MODELS", "_REWARD_MODELS",
-                  "_TOKEN_CLASSIFICATION_MODELS", "_SEQUENCE_CLASSIFICATION_MODELS")
 _LAYER_CALL = re.compile(r"Linear|MoE|Mixer")
 
 
@@ -100,15 +100,20 @@ def _name(node: ast.AST) -> str:
 
 
 def registry(source: str) -> dict[str, tuple[str, str]]:
-    """HF architecture -> (model module, class) from registry.py's dict literals."""
-    out: dict[str, tuple[str, str]] = {}
-    for node in ast.parse(source).body:
+    """HF architecture -> (model module, class) as vLLM's _VLLM_MODELS merges its dicts (a later dict wins)."""
+    tree = ast.parse(source)
+    dicts: dict[str, ast.Dict] = {}
+    for node in tree.body:
         target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
-        if getattr(target, "id", None) in REGISTRY_DICTS and isinstance(node.value, ast.Dict):
-            for key, value in zip(node.value.keys, node.value.values):
-                if isinstance(key, ast.Constant) and isinstance(value, ast.Tuple) and len(value.elts) == 2 \
-                        and all(isinstance(e, ast.Constant) for e in value.elts):
-                    out.setdefault(key.value, (value.elts[0].value, value.elts[1].value))
+        if isinstance(getattr(node, "value", None), ast.Dict) and getattr(target, "id", None):
+            dicts[target.id] = node.value
+    out: dict[str, tuple[str, str]] = {}
+    for merged in dicts["_VLLM_MODELS"].values:  # {**_TEXT_GENERATION_MODELS, ...}
+        d = dicts[merged.id]
+        for key, value in zip(d.keys, d.values):
+            if isinstance(key, ast.Constant) and isinstance(value, ast.Tuple) and len(value.elts) == 2 \
+                    and all(isinstance(e, ast.Constant) for e in value.elts):
+                out[key.value] = (value.elts[0].value, value.elts[1].value)
     return out
 
 
@@ -172,8 +177,9 @@ class _File:
 def architectures(z: zipfile.ZipFile) -> dict[str, dict[str, Any]]:
     every = {name[:-3].replace("/", ".").removesuffix(".__init__"): name for name in z.namelist()
              if name.startswith("vllm/model_executor/") and name.endswith(".py")}
-    files = {name[len(MODELS):-3]: _File(z.read(name).decode()) for name in every.values()
-             if name.startswith(MODELS) and name.count("/") == 3}
+    files = {name[len(MODELS):-3].removesuffix("/__init__").replace("/", "."): _File(z.read(name).decode())
+             for name in every.values() if name.startswith(MODELS) and (name.count("/") == 3 or
+                                                                       name.startswith(MODELS + "transformers/"))}
     parsed: dict[str, _File] = {f"vllm.model_executor.models.{m}": f for m, f in files.items()}
     by_class: dict[str, list[str]] = {}
     for module, f in files.items():
@@ -218,10 +224,11 @@ def architectures(z: zipfile.ZipFile) -> dict[str, dict[str, Any]]:
         for _, c in reversed(chain):  # nearer classes override
             packed.update(c.packed)
             attrs.update(c.attrs)
-        out[arch] = {"module": f"{MODELS}{module}.py", "class": cls, "lora": "SupportsLoRA" in names,
-                     "packed": {k: sorted(v) for k, v in sorted(packed.items())},
+        backend = module == "transformers"  # the Transformers backend: the HF model with vLLM's linear layers
+        out[arch] = {"module": f"{MODELS}{module}{'/__init__' if backend else ''}.py", "class": cls,
+                     "lora": "SupportsLoRA" in names, "packed": {k: sorted(v) for k, v in sorted(packed.items())},
                      "embedding": sorted(attrs.get("embedding_modules") or {}),
-                     "linear": sorted(set().union(*(layers(m) for m, _ in chain))),
+                     "linear": ["*"] if backend else sorted(set().union(*(layers(m) for m, _ in chain))),
                      "moe_3d": bool(attrs.get("is_3d_moe_weight")), "tower": bool(attrs.get("supports_tower_connector_lora"))}
     return out
 

@@ -152,7 +152,8 @@ def test_counts_are_not_carried_across_rank_patterns_or_embedding_layers(
 
 BUNDLED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (REPO / "fixtures" / "models").glob("*/*/config.json"))
 # Kinds of layer per stack, where a model does not have one stack of one kind of layer.
-KINDS = {"deepseek-ai/DeepSeek-V3": [2], "google/gemma-3-4b-it": [1, 1]}
+KINDS = {"deepseek-ai/DeepSeek-V3": [2], "deepseek-ai/DeepSeek-V2.5": [2], "google/gemma-3-4b-it": [1, 1],
+         "arcee-ai/Trinity-Nano-Preview": [2]}  # dense first layers, then MoE layers
 
 
 def _kinds(model: Any, lora_config: Any) -> list[int] | None:

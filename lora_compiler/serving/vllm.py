@@ -94,9 +94,10 @@ def _rank(plan: Plan, rules: dict[str, Any], ctx: Any) -> None:
 
 
 def expected_modules(arch: dict[str, Any]) -> set[str]:
-    """worker_manager._load_adapter's expected set: supported modules, packed names replaced by their parts."""
+    """worker_manager._load_adapter's expected set: supported modules, packed names replaced by their parts
+    ("*": every Linear of the HF model, on the Transformers backend)."""
     expected: set[str] = set()
-    for name in {*arch["linear"], *arch["embedding"]}:
+    for name in {*arch["linear"], *arch["embedding"]} - {"*"}:
         expected.update(arch["packed"].get(name, [name]))
         if name == "experts":
             expected.add(name)
@@ -112,7 +113,8 @@ def _modules(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) 
         name = m["name"]
         module = name.rsplit(".", 1)[0] if m["kind"] == "parameter" else name  # a parameter's owner loads it
         leaf = "experts" if ".experts" in module else module.rsplit(".", 1)[-1]
-        if leaf not in expected and leaf not in saved:
+        any_linear = "*" in arch["linear"] and m["type"] == "Linear"  # the Transformers backend keeps HF names
+        if leaf not in expected and leaf not in saved and not any_linear:
             unexpected.add(leaf)
         if tower(name, ctx.module_classes):
             towers.append(name)
