@@ -23,7 +23,9 @@ W = Severity.WARNING
 @rule("multimodal-tower-hit", W, "Target names also reach a vision or audio tower.",
       """lora_target_linear and plain suffix names match every module with that name, so on a
       multimodal model they also train the vision/audio encoder and projector. Often intended for
-      the language model only: restrict with a regex on the language model's path.""", stage="report")
+      the language model only: restrict with a regex on the language model's path. When the
+      lora_target_modules text itself names every tower it reaches (a regex on model.visual..., say),
+      that is deliberate: information only.""", stage="report")
 def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
     if ctx.freezing is not None and ctx.spec.freeze_mm_modules:
         return  # Axolotl freezes the tower's LoRA after load (rules/freezing.py reports what that removes)
@@ -37,11 +39,27 @@ def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
         where = ", ".join(f"{n} in {t}" for t, n in sorted(towers.items()))
         suffixes = sorted({m["name"].rsplit(".", 1)[-1] for m in ctx.report.modules
                            if not tower_component(m["name"], classes)})
+        named = _named_towers(ctx, towers)
+        if named == set(towers):  # the YAML's own target text names every tower it reaches: a choice
+            yield ctx.finding("multimodal-tower-hit", f"the targets name the tower and wrap {sum(towers.values())} "
+                              f"modules outside the language model ({where})", "lora_target_modules",
+                              severity=Severity.INFO)
+            return
         yield ctx.finding(
             "multimodal-tower-hit", f"the targets also wrap {sum(towers.values())} modules outside the language "
             f"model ({where})", "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
             hint="to adapt the language model only: lora_target_modules: "
             f"'.*language_model.*\\.({'|'.join(suffixes)})' without lora_target_linear")
+
+
+def _named_towers(ctx: Context, towers: dict[str, int]) -> set[str]:
+    """The towers whose path component the lora_target_modules text itself names (a regex such as
+    'model\\.visual\\..*' or an entry 'vision_tower.fc1'); none when lora_target_linear also selects."""
+    if ctx.spec.lora_target_linear:
+        return set()
+    given = ctx.spec.lora_target_modules
+    text = given if isinstance(given, str) else " ".join(given or [])
+    return {t for t in towers if t in text}
 
 
 def _targeted(ctx: Context, name: str) -> bool:
@@ -76,13 +94,20 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
 @rule("moe-experts-unreached", W, "MoE experts are fused parameters that no target reaches.",
       """Under transformers 5 most MoE models store experts as 3D nn.Parameters, not Linear modules,
       so lora_target_modules / lora_target_linear cannot reach them; only lora_target_parameters
-      (e.g. [gate_up_proj, down_proj]) can.""", stage="report")
+      (e.g. [gate_up_proj, down_proj]) can. A warning at lora_target_linear, which promises every linear
+      layer; information at lora_target_modules when an explicit list names no expert (a choice).""",
+      stage="report")
 def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
     fused = sorted({pname for _, _, pname, _ in fused_experts(ctx.skeleton.model)})
     if fused and not any(m["kind"] == "parameter" for m in ctx.report.modules):
+        # lora_target_linear promises every linear layer and misses the experts: a warning. An explicit
+        # target list that names no expert is a choice: said, at its line, as information.
+        linear = bool(ctx.spec.lora_target_linear)
+        key = "lora_target_linear" if linear else (
+            "lora_target_modules" if "lora_target_modules" in ctx.doc.values else "adapter")
         yield ctx.finding("moe-experts-unreached", f"the experts of {ctx.skeleton.architecture} are fused 3D "
                           f"parameters ({', '.join(fused)}) and no target reaches them: only attention and dense "
-                          "layers are adapted", "lora_target_linear" if ctx.spec.lora_target_linear else "adapter",
+                          "layers are adapted", key, severity=None if linear else Severity.INFO,
                           hint=f"to adapt experts: lora_target_parameters: [{', '.join(fused)}] with lora_dropout: 0")
 
 
