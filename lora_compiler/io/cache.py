@@ -30,7 +30,7 @@ from ..profiles import ProfileError, select
 from ..results.report import versions
 from .files import plain_name, write_text
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 KEY_ENV = "LORA_COMPILER_CACHE_KEY"
 KEY_FILE = "cache.key"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024

@@ -86,6 +86,7 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
 def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Session) -> None:
     from ..model_facts import REGEX_BUDGET_SECONDS, adaptable, slow_pattern
     from ..rules import peft_outcome, run_stage
+    from .adapter_file import adapter_file
     from .fields import key_for_message
     from .freezing import applies, freeze
     from .inject import InjectionError, inject
@@ -155,6 +156,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         freezing=_freezing_dict(freezing, spec) if freezing else None,
         candidates=candidates,
         axolotl=ctx.selection.record(),
+        adapter_file=adapter_file(inj.tensors, doc.values, ctx.profile.version),
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing

@@ -35,6 +35,15 @@ class WrappedModule:
 
 
 @dataclass(frozen=True)
+class SavedTensor:
+    """One tensor of the adapter file, as PEFT's get_peft_model_state_dict names it (without base_model.model.)."""
+
+    name: str
+    shape: tuple[int, ...]
+    params: int
+
+
+@dataclass(frozen=True)
 class SavedModule:
     name: str
     type: str
@@ -58,6 +67,8 @@ class Injection:
     # Every parameter of the PeftModel (freezing.Parameter), when asked for: Axolotl's post-load
     # freezing matches their names, so the whole model is injected (no stack collapse).
     parameters: tuple[Any, ...] | None = None
+    tensors: list[SavedTensor] = field(default_factory=list)  # what save_pretrained writes (adapter_file.py)
+    rank: int = 0  # the LoraConfig's global r these tensors were injected at
 
 
 def at_rank(inj: Injection, r: int, alpha: float) -> Injection:
@@ -73,7 +84,22 @@ def at_rank(inj: Injection, r: int, alpha: float) -> Injection:
     delta = sum(params) - sum(m.params for m in inj.modules)
     modules = [replace(m, r=r, alpha=float(alpha), params=n) for m, n in zip(inj.modules, params)]
     return replace(inj, modules=modules, trainable_params=inj.trainable_params + delta,
-                   all_params=inj.all_params + delta)
+                   all_params=inj.all_params + delta, tensors=[_at_rank(t, inj.rank, r) for t in inj.tensors], rank=r)
+
+
+def _at_rank(tensor: SavedTensor, was: int, r: int) -> SavedTensor:
+    """A saved tensor at another global rank: A matrices hold k*r rows, B matrices k*r columns (k experts)."""
+    shape = list(tensor.shape)
+    if ".lora_A." in tensor.name or tensor.name.endswith(".lora_embedding_A"):
+        shape[0] = shape[0] // was * r
+    elif ".lora_B." in tensor.name or tensor.name.endswith(".lora_embedding_B"):
+        shape[-1] = shape[-1] // was * r
+    else:
+        return tensor
+    params = 1
+    for dim in shape:
+        params *= dim
+    return SavedTensor(tensor.name, tuple(shape), params)
 
 
 def injection_keys(lora_config: Any) -> tuple[str, str]:
@@ -147,8 +173,9 @@ def inject(model: Any, lora_config: Any, collapse_stacks: bool = True, parameter
     modules, terms, added = collapsed.expand_all(inj.modules, inj.rank_terms)
     saved, _, added_saved = collapsed.expand_all(inj.modules_to_save)
     tokens, _, added_tokens = collapsed.expand_all(inj.trainable_tokens)
+    tensors = collapsed.expand_all(inj.tensors)[0]
     added += added_saved + added_tokens
-    return replace(inj, modules=modules, modules_to_save=saved, trainable_tokens=tokens, rank_terms=terms,
+    return replace(inj, modules=modules, modules_to_save=saved, trainable_tokens=tokens, rank_terms=terms, tensors=tensors,
                    trainable_params=inj.trainable_params + added,
                    all_params=inj.all_params + collapsed.removed_params + added)
 
@@ -172,6 +199,7 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, pa
     trainable, total = peft_model.get_nb_trainable_parameters()
     modules, layers, saved, tokens = _inventory(peft_model.base_model.model)
     terms = _rank_terms(layers, config)
+    tensors = _saved_tensors(peft_model)
     listed = None
     if parameters:
         from .freezing import Parameter
@@ -191,7 +219,26 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, pa
         warnings=sorted({str(w.message).strip() for w in caught if _relevant(w)}),
         rank_terms=terms,
         parameters=listed,
+        tensors=tensors,
+        rank=int(config.r),
     )
+
+
+def _saved_tensors(peft_model: Any) -> list[SavedTensor]:
+    """The adapter's state dict as save_pretrained takes it (save_embedding_layers="auto"), without the Hub:
+    PEFT's vocabulary-resize check would look the base model up, and a skeleton is never resized."""
+    from peft.utils import get_peft_model_state_dict
+
+    config = peft_model.peft_config["default"]
+    named, config.base_model_name_or_path = config.base_model_name_or_path, None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = get_peft_model_state_dict(peft_model)
+    finally:
+        config.base_model_name_or_path = named
+    return sorted((SavedTensor(k.removeprefix("base_model.model."), tuple(v.shape), v.numel()) for k, v in state.items()),
+                  key=lambda t: t.name)
 
 
 class _Snapshot:

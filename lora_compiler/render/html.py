@@ -223,10 +223,16 @@ def _tables(report: dict[str, Any]) -> list[str]:
     return out
 
 
+def _size(info: dict[str, Any]) -> str:
+    return "unknown" if info.get("bytes") is None else f"{info['bytes'] / 2 ** 20:,.1f} MiB"
+
+
 def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
     model, env = report["model"], report["environment"]
     cards = [(f"{_n(report['trainable_params'])}", f"trainable params ({report['trainable_percent']:.4f}%)"),
              (_n(len(report["modules"])), "wrapped modules"),
+             *([(_size(report["adapter_file"]), "adapter file (adapter_model.safetensors)")]
+               if report.get("adapter_file") else []),
              (_n(model["num_parameters"]), "model parameters"),
              (str(model["num_hidden_layers"] or "—"),
               "layers" + (" · multimodal" if model["is_multimodal"] else ""))]

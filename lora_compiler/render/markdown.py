@@ -6,6 +6,7 @@ from typing import Any
 
 from ..results.layermap import build_layer_map, legend, text_grid
 from ..results.report import suffix_table
+from .text import adapter_file_text
 
 
 def _n(value: int) -> str:
@@ -70,6 +71,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- wrapped modules: {len(report['modules'])}",
         f"- trainable parameters: {_n(report['trainable_params'])} of {_n(report['all_params'])} "
         f"({report['trainable_percent']:.4f}%)",
+        *([f"- adapter file: {adapter_file_text(report['adapter_file'])}"] if report.get("adapter_file") else []),
         *_freezing(report),
         "",
         "## Findings",

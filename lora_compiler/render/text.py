@@ -39,8 +39,19 @@ def render_compile(result: Any, color: bool = False) -> str:
                  + (f", modules_to_save: {len(report.modules_to_save)}" if report.modules_to_save else ""))
     lines.append(f"  trainable params: {report.trainable_params:,} of {report.all_params:,} "
                  f"({report.trainable_percent:.4f}%)")
+    if report.adapter_file is not None:
+        lines.append(f"  adapter file: {adapter_file_text(report.adapter_file)}")
     if report.freezing is not None:
         lines.append(f"    after Axolotl's post-load freezing; PEFT leaves {report.peft_trainable_params:,} trainable ("
                      + ", ".join(f"{g['group']} {g['trained']:,} of {g['peft_trainable']:,}"
                                  for g in report.freezing["groups"] if g["trained"] or g["peft_trainable"]) + ")")
     return out + "\n".join(lines) + "\n"
+
+
+def adapter_file_text(info: dict) -> str:
+    """'45,118,424 bytes (43.0 MiB, 224 tensors: F32)', or why the size is unknown."""
+    if info.get("bytes") is None:
+        return f"size unknown ({info['unknown_because']})"
+    return (f"{info['bytes']:,} bytes ({info['bytes'] / 2 ** 20:.1f} MiB, {info['tensors']} tensors: "
+            f"{', '.join(info['data_bytes'])}), as adapter_model.safetensors")
+

@@ -8,7 +8,7 @@ from typing import Any
 from ..profiles import installed
 from .findings import Finding
 
-SCHEMA_VERSION = "1.1"  # 1.1: the axolotl profile record
+SCHEMA_VERSION = "1.2"  # 1.1: the axolotl profile record; 1.2: adapter_file
 
 
 def versions() -> dict[str, str | None]:
@@ -51,6 +51,7 @@ class Report:
     findings: tuple[Finding, ...] = ()  # sorted, after the project policy
     environment: dict[str, str | None] = field(default_factory=versions)
     axolotl: dict[str, Any] | None = None  # profiles.Selection.record(): the release whose semantics applied
+    adapter_file: dict[str, Any] | None = None  # adapter_model.safetensors' size (pipeline/adapter_file.py)
 
     @property
     def trainable_percent(self) -> float:
@@ -77,6 +78,7 @@ class Report:
             "trainable_params": self.trainable_params,
             "peft_trainable_params": self.peft_trainable_params,
             "freezing": self.freezing,
+            "adapter_file": self.adapter_file,
             "all_params": self.all_params,
             "trainable_percent": self.trainable_percent,
             "findings": [f.to_dict() for f in self.findings],
