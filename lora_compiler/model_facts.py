@@ -273,3 +273,57 @@ def slow_pattern(patterns: list[tuple[str, str]], names: list[str],
     finally:
         signal.signal(signal.SIGALRM, previous)
     return None
+
+
+BLOCK_KINDS = ("attention", "MLP", "mixer", "routed experts", "shared experts", "router", "vision tower", "projector",
+               "audio tower", "output layer", "embedding", "other")
+_TOWER_BLOCK = {"vision": "vision tower", "audio": "audio tower", "connector": "projector"}
+_LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|h|blocks|layer|decoder_layers)\.(\d+)(?:\.|$)")
+
+
+def block_kind(path: str, classes: dict[str, str] | None = None) -> str:
+    """The kind of block a module (or a parameter's owner) sits in, one of BLOCK_KINDS.
+
+    Towers by tower(); then the path's own words (shared_expert before experts, routers by their names);
+    then the class of the nearest enclosing module that names attention, a Mamba / linear-attention mixer
+    or an MLP (Nemotron-H calls every block `mixer`: its class tells attention from Mamba).
+    """
+    found = tower(path, classes)
+    if found:
+        return _TOWER_BLOCK[found[0]]
+    parts = path.split(".")
+    leaf = parts[-1]
+    if leaf in ("lm_head", "embed_out", "output"):
+        return "output layer"
+    if leaf in ("embed_tokens", "wte", "word_embeddings", "embeddings"):
+        return "embedding"
+    if any("shared_expert" in p for p in parts):
+        return "shared experts"
+    if "experts" in parts:
+        return "routed experts"
+    if leaf in ROUTER_NAMES or "router" in parts:
+        return "router"
+    for depth in range(len(parts) - 1, 0, -1):
+        cls = (classes or {}).get(".".join(parts[:depth]), "").lower()
+        if "attention" in cls or "attn" in cls:
+            return "attention"
+        if any(w in cls for w in ("mamba", "mixer", "ssm", "gateddelta", "linearattention", "deltanet")):
+            return "mixer"
+        if "mlp" in cls or "feedforward" in cls:
+            return "MLP"
+    words = " ".join(parts[:-1])
+    if "attn" in words or "attention" in words:
+        return "attention"
+    if "mixer" in parts or "mamba" in words or "linear_attn" in words:
+        return "mixer"
+    if any(p in ("mlp", "feed_forward", "ffn") for p in parts):
+        return "MLP"
+    return "other"
+
+
+def decoder_layer(path: str, classes: dict[str, str] | None = None) -> int | None:
+    """The decoder layer index of a language-model module (None in a tower or outside the layer stack)."""
+    if tower(path, classes):
+        return None
+    found = _LAYER_INDEX.search(path)
+    return int(found.group(1)) if found else None

@@ -77,7 +77,8 @@ def compile_key(doc: Document, options: Any, fmt: str) -> str | None:
     h = hashlib.sha256()
     for part in (
         str(FORMAT_VERSION), doc.file, fmt, json.dumps(versions(), sort_keys=True), json.dumps(profile, sort_keys=True),
-        json.dumps([options.model, options.serve, sorted(options.policy.levels.items())], default=str),
+        json.dumps([options.model, options.serve, sorted(options.policy.levels.items()),
+                    options.policy.coverage_threshold], default=str),
         source.kind, str(source.config_dir), adapter,
     ):
         h.update(part.encode() + b"\0")

@@ -76,7 +76,8 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
         return
     result.spec, result.source = start.spec, start.source
     selection = result.selection = start.selection
-    ctx = Context(doc, start.spec, selection, serve=options.serve, allow_remote_code=options.allow_remote_code)
+    ctx = Context(doc, start.spec, selection, serve=options.serve, allow_remote_code=options.allow_remote_code,
+                  coverage_threshold=options.policy.coverage_threshold)
     result.findings += run_stage("config", ctx)
     if start.skeleton is not None:
         result.findings += stack_mismatch(doc, selection)
@@ -157,11 +158,20 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         candidates=candidates,
         axolotl=ctx.selection.record(),
         adapter_file=adapter_file(inj.tensors, doc.values, ctx.profile.version),
+        coverage=coverage([asdict(m) for m in inj.modules], ctx),
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing
     result.findings += run_stage("report", ctx)
     result.findings = peft_outcome.without_restated(result.findings)
+
+
+def coverage(modules: list[dict[str, Any]], ctx: Any) -> dict[str, Any]:
+    """The report's per-entry coverage (results/coverage.py) on this skeleton."""
+    from ..results.coverage import coverage as of
+
+    return of(ctx.spec, ctx.plan.linear_names, modules, ctx.module_names, ctx.module_classes,
+              ctx.skeleton.num_hidden_layers)
 
 
 def _freezing_dict(freezing: Any, spec: Any) -> dict[str, Any]:

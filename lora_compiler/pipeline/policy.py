@@ -36,6 +36,7 @@ class Policy:
     source: str | None = None
     ignore: tuple[str, ...] = ()
     axolotl: str | None = None  # `axolotl = "0.21"`: the project's Axolotl release (profiles.select)
+    coverage_threshold: float = 0.5  # the share of decoder layers below which coverage-below-threshold warns
 
     def ignores(self, path: Path) -> bool:
         """Whether `lint DIR` leaves this collected file out (an ignore glob of the policy matches it)."""
@@ -114,7 +115,10 @@ class Policy:
                 find(str(axolotl))
             except ProfileError as exc:
                 raise PolicyError(f"{path}: 'axolotl': {exc}") from None
-        return cls(dict(rules), str(path), tuple(ignore), None if axolotl is None else str(axolotl))
+        threshold = table.get("coverage_threshold", 0.5)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            raise PolicyError(f"{path}: 'coverage_threshold' must be a number from 0 to 1 (a share of decoder layers)")
+        return cls(dict(rules), str(path), tuple(ignore), None if axolotl is None else str(axolotl), float(threshold))
 
 
 def _hit(rule: str, rules: set[str]) -> bool:

@@ -220,6 +220,16 @@ def _tables(report: dict[str, Any]) -> list[str]:
         out += [f"<tr><td><code>{_e(m['name'])}</code></td><td>{kind}</td><td>{_e(m['type'])}</td>"
                 f'<td class="num">{_n(m["params"])}</td></tr>' for m, kind in extra]
         out.append("</tbody></table>")
+    cov = report.get("coverage")
+    if cov and cov["entries"]:
+        out += [f"<h3>Coverage per target ({cov['adapted_decoder_layers']} of {cov['decoder_layers'] or '?'} decoder "
+                'layers adapted)</h3>', '<table class="tab"><thead><tr><th>entry</th><th>from</th><th>reached</th>'
+                "<th>where</th><th>decoder layers</th></tr></thead><tbody>"]
+        out += [f"<tr><td><code>{_e(e['entry'])}</code></td><td>{_e(e['key'])}</td>"
+                f'<td class="num">{_n(e["reached"])}</td>'
+                f"<td>{_e(', '.join(f'{k} {n}' for k, n in e['blocks'].items()) or 'nothing')}</td>"
+                f'<td class="num">{e["decoder_layers"]}</td></tr>' for e in cov["entries"]]
+        out.append("</tbody></table>")
     return out
 
 

@@ -73,6 +73,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"({report['trainable_percent']:.4f}%)",
         *([f"- adapter file: {adapter_file_text(report['adapter_file'])}"] if report.get("adapter_file") else []),
         *_freezing(report),
+        *_coverage(report),
         "",
         "## Findings",
         "",
@@ -107,5 +108,21 @@ def _freezing(report: dict[str, Any]) -> list[str]:
              "|---|---:|---:|---:|"]
     lines += [f"| {g['group']} | {_n(g['peft_trainable'])} | {_n(g['trained'])} | {_n(g['with_gradients'])} |"
               for g in f["groups"] if g["peft_trainable"] or g["trained"]]
+    return lines
+
+
+def _coverage(report: dict[str, Any]) -> list[str]:
+    """Per target entry: what it reached, by kind of block, and in how many decoder layers."""
+    cov = report.get("coverage")
+    if not cov or not cov["entries"]:
+        return []
+    total = cov["decoder_layers"]
+    lines = ["", "## Coverage per target", "",
+             f"{cov['adapted_decoder_layers']} of {total if total is not None else '?'} decoder layers hold an "
+             "adapted module.", "", "| entry | from | reached | where | decoder layers |", "|---|---|---:|---|---:|"]
+    for e in cov["entries"]:
+        where = ", ".join(f"{kind} {n}" for kind, n in e["blocks"].items()) or "nothing"
+        possible = f" of {e['decoder_layers_with_name']}" if e["decoder_layers_with_name"] else ""
+        lines.append(f"| `{e['entry']}` | {e['key']} | {_n(e['reached'])} | {where} | {e['decoder_layers']}{possible} |")
     return lines
 

@@ -8,7 +8,7 @@ from typing import Any
 from ..profiles import installed
 from .findings import Finding
 
-SCHEMA_VERSION = "1.2"  # 1.1: the axolotl profile record; 1.2: adapter_file
+SCHEMA_VERSION = "1.2"  # 1.1: the axolotl profile record; 1.2: adapter_file, coverage
 
 
 def versions() -> dict[str, str | None]:
@@ -52,6 +52,7 @@ class Report:
     environment: dict[str, str | None] = field(default_factory=versions)
     axolotl: dict[str, Any] | None = None  # profiles.Selection.record(): the release whose semantics applied
     adapter_file: dict[str, Any] | None = None  # adapter_model.safetensors' size (pipeline/adapter_file.py)
+    coverage: dict[str, Any] | None = None  # what each target entry reached (results/coverage.py)
 
     @property
     def trainable_percent(self) -> float:
@@ -79,6 +80,7 @@ class Report:
             "peft_trainable_params": self.peft_trainable_params,
             "freezing": self.freezing,
             "adapter_file": self.adapter_file,
+            "coverage": self.coverage,
             "all_params": self.all_params,
             "trainable_percent": self.trainable_percent,
             "findings": [f.to_dict() for f in self.findings],

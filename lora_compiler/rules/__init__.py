@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (registration)
     adapter,
     adapter_dir,
     advice,
+    coverage,
     export,
     freezing,
     keys,

@@ -95,19 +95,26 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
       """Under transformers 5 most MoE models store experts as 3D nn.Parameters, not Linear modules,
       so lora_target_modules / lora_target_linear cannot reach them; only lora_target_parameters
       (e.g. [gate_up_proj, down_proj]) can. A warning at lora_target_linear, which promises every linear
-      layer; information at lora_target_modules when an explicit list names no expert (a choice).""",
+      layer, or when the targets reach the shared experts or the router but no routed expert; information at
+      lora_target_modules when an explicit list names no expert part (a choice).""",
       stage="report")
 def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
-    fused = sorted({pname for _, _, pname, _ in fused_experts(ctx.skeleton.model)})
+    fused = sorted({f"{path.rsplit('.', 1)[-1]}.{pname}" for path, _, pname, _ in fused_experts(ctx.skeleton.model)})
     if fused and not any(m["kind"] == "parameter" for m in ctx.report.modules):
-        # lora_target_linear promises every linear layer and misses the experts: a warning. An explicit
-        # target list that names no expert is a choice: said, at its line, as information.
+        # lora_target_linear promises every linear layer and misses the experts, and targets that reach the
+        # shared experts or the router look meant for the MoE block: warnings. An explicit target list that
+        # names no expert part is a choice: said, at its line, as information.
         linear = bool(ctx.spec.lora_target_linear)
+        moe = sorted({k for e in (ctx.report.coverage or {}).get("entries", []) for k in e["blocks"]}
+                     & {"shared experts", "router"})
         key = "lora_target_linear" if linear else (
             "lora_target_modules" if "lora_target_modules" in ctx.doc.values else "adapter")
-        yield ctx.finding("moe-experts-unreached", f"the experts of {ctx.skeleton.architecture} are fused 3D "
-                          f"parameters ({', '.join(fused)}) and no target reaches them: only attention and dense "
-                          "layers are adapted", key, severity=None if linear else Severity.INFO,
+        reach = f"the targets reach the {' and '.join(moe)} but" if moe else "no target reaches them:"
+        yield ctx.finding("moe-experts-unreached", f"the routed experts of {ctx.skeleton.architecture} are fused 3D "
+                          f"parameters ({', '.join(fused)}) and {reach} only attention and dense layers are adapted"
+                          if not moe else f"the routed experts of {ctx.skeleton.architecture} are fused 3D parameters "
+                          f"({', '.join(fused)}); {reach} none of them", key,
+                          severity=None if linear or moe else Severity.INFO,
                           hint=f"to adapt experts: lora_target_parameters: [{', '.join(fused)}] with lora_dropout: 0")
 
 

@@ -18,6 +18,7 @@ class Context:
     selection: Selection  # the Axolotl release whose semantics apply, and how it was chosen
     serve: str | None = None  # serving engine to check, resolved: "vllm@0.33.0" (serving.resolve)
     allow_remote_code: bool = False
+    coverage_threshold: float = 0.5  # share of decoder layers to adapt ([tool.lora-compiler] coverage_threshold)
     skeleton: Any = None  # skeleton.Skeleton
     plan: Any = None  # targets.TargetPlan
     report: Any = None  # report.Report
