@@ -32,11 +32,21 @@ def extract(wheel: Path) -> dict:
         return EXTRACTORS[engine](z, version)
 
 
+def _dumps(table: dict) -> str:
+    """Sorted, indented JSON with one line per architecture, so a new release's table diffs line by line."""
+    archs = table.get("architectures")
+    rest = json.dumps({k: v for k, v in table.items() if k != "architectures"}, indent=1, sort_keys=True)
+    if archs is None:
+        return rest + "\n"
+    lines = [f" {json.dumps(name)}: {json.dumps(entry, sort_keys=True)}" for name, entry in sorted(archs.items())]
+    return rest[:-2] + ',\n "architectures": {\n' + ",\n".join(lines) + "\n }\n}\n"
+
+
 def main() -> None:
     for wheel in map(Path, sys.argv[1:]):
         table = extract(wheel)
         out = OUT / f"{table['engine']}-{table['version']}.json"
-        out.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+        out.write_text(_dumps(table))
         print(f"{wheel.name} -> {out}", file=sys.stderr)
 
 

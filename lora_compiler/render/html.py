@@ -11,7 +11,7 @@ from typing import AbstractSet, Any, Callable, Iterable
 
 from ..results import layermap as lm
 from ..results.report import suffix_table
-from .markdown import profile_line
+from .markdown import profile_line, rank_notes
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 STATE_CLASS = {"targeted": "t", "saved": "s", "excluded": "x", "off": "o"}
@@ -239,7 +239,9 @@ def _size(info: dict[str, Any]) -> str:
 
 def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
     model, env = report["model"], report["environment"]
-    cards = [(f"{_n(report['trainable_params'])}", f"trainable params ({report['trainable_percent']:.4f}%)"),
+    levels = [sum(f["severity"] == level for f in report["findings"]) for level in ("error", "warning", "info")]
+    cards = [("fails" if levels[0] else "passes", f"{levels[0]} errors · {levels[1]} warnings · {levels[2]} info"),
+             (f"{_n(report['trainable_params'])}", f"trainable params ({report['trainable_percent']:.4f}%)"),
              (_n(len(report["modules"])), "wrapped modules"),
              *([(_size(report["adapter_file"]), "adapter file (adapter_model.safetensors)")]
                if report.get("adapter_file") else []),
@@ -253,6 +255,8 @@ def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
              ("found by lora_target_linear", _names(report["linear_names"]))]
     if report["target_parameters"]:
         facts.append(("target_parameters", _names(report["target_parameters"])))
+    facts += [("ranks PEFT set", _e(note.split(": ", 1)[1]) + f" on <code>{_e(note.split('`')[1])}</code>")
+              for note in rank_notes(report)]
     if report["effective_target_parameters"] and not report["target_parameters"]:
         facts.append(("PEFT rewrote expert targets into", _names(report["effective_target_parameters"])))
     facts.append(("trainable", f"{_n(report['trainable_params'])} of {_n(report['all_params'])} parameters"))
@@ -279,11 +283,11 @@ def render_report_html(report: dict[str, Any], source: str | None = None) -> str
     name = report["model"]["base_model"] or report["model"]["architecture"]
     body = [f"<header><h1>LoRA targets: {_e(name)}</h1>",
             f'<div class="sub">{_e(report["model"]["architecture"])} · {_e(report["file"] or "<mapping>")}</div>'
-            "</header>", *_summary(report, lmap), _legend([lmap], levels), '<div class="maps">']
+            "</header>", *_summary(report, lmap), *_findings(report["findings"], source), _legend([lmap], levels),
+            '<div class="maps">']
     for block in lmap.blocks:
         body += _block_html(lmap, block, levels)
     body += ['<section class="aside">', *_tables(report), "</section>", "</div>",
-             *_findings(report["findings"], source),
              "<footer>Written by lora-compiler from targets.json. Hover a cell for its modules.</footer>"]
     return _page(f"LoRA targets: {name}", body)
 

@@ -9,6 +9,9 @@ from ..results.report import suffix_table
 from .text import adapter_file_text
 
 
+WIDTH = 120  # the widest line a pull-request comment shows without scrolling
+
+
 def _n(value: int) -> str:
     return f"{value:,}"
 
@@ -31,11 +34,41 @@ def profile_line(axolotl: dict[str, Any] | None) -> str:
             + (f"; axolotl {installed} installed" if installed else "") + ")")
 
 
+def verdict(report: dict[str, Any]) -> str:
+    """The answers first: findings by level, what is trained, what the adapter file weighs."""
+    counts = {level: sum(f["severity"] == level for f in report["findings"]) for level in ("error", "warning", "info")}
+    said = ", ".join(f"{n} {level}{'s' if n != 1 and level != 'info' else ''}" for level, n in counts.items())
+    parts = [f"**{'Fails' if counts['error'] else 'Passes'}** ({said})",
+             f"trains {_n(report['trainable_params'])} of {_n(report['all_params'])} parameters "
+             f"({report['trainable_percent']:.4f}%)"]
+    size = (report.get("adapter_file") or {}).get("bytes")
+    if size is not None:
+        parts.append(f"adapter file {_n(size)} bytes ({size / 2 ** 20:,.1f} MiB)")
+    return " · ".join(parts)
+
+
+def rank_notes(report: dict[str, Any]) -> list[str]:
+    """Ranks PEFT set that the YAML did not: a fused gate_up_proj PEFT made of gate_proj + up_proj targets holds
+    both halves, and PEFT gives it twice the rank to hold both."""
+    asked = {m["r"] for m in report["modules"] if m["kind"] == "module"}
+    out = []
+    for name in sorted({m["name"].rsplit(".", 1)[-1] for m in report["modules"] if m["kind"] == "parameter"}):
+        ranks = sorted({m["r"] for m in report["modules"] if m["kind"] == "parameter" and m["name"].endswith(name)})
+        if asked and ranks and min(ranks) > max(asked):
+            why = " (PEFT fused the gate_proj and up_proj targets into it and doubled the rank to hold both)" \
+                if name == "gate_up_proj" and report.get("effective_target_parameters") and \
+                not report.get("target_parameters") else ""
+            out.append(f"rank PEFT gives `{name}`: {', '.join(map(str, ranks))}{why}")
+    return out
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     model = report["model"]
     env = report["environment"]
     lines = [
         f"# LoRA targets: {model['base_model']}",
+        "",
+        verdict(report),
         "",
         f"- Config: `{report['file'] or '<mapping>'}` (adapter: {report['adapter']})",
         f"- Model: {model['architecture']} (model_type `{model['model_type']}`, loaded as {model['loader']}, "
@@ -44,36 +77,6 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Versions: torch {env['torch']}, transformers {env['transformers']}, peft {env['peft']}, "
         f"lora-compiler {env['lora_compiler']}",
         f"- Axolotl semantics: {profile_line(report.get('axolotl'))}",
-        "",
-        "## Targets",
-        "",
-        f"- target_modules: {_names(report['target_modules'])}",
-        f"- found by lora_target_linear: {_names(report['linear_names'])}",
-    ]
-    if report["target_parameters"]:
-        lines.append(f"- target_parameters: {_names(report['target_parameters'])}")
-    if report["effective_target_parameters"] and not report["target_parameters"]:
-        lines.append(f"- PEFT rewrote expert targets into target_parameters: {_names(report['effective_target_parameters'])}")
-    lines += ["", "| module | count | shape (in x out) | r / alpha | LoRA params |", "|---|---:|---|---|---:|"]
-    for row in suffix_table(report["modules"]):
-        lines.append(f"| `{row['suffix']}` | {row['count']} | {', '.join(row['shapes'])} | "
-                     f"{', '.join(row['ranks'])} | {_n(row['params'])} |")
-    extra = [(m, "modules_to_save") for m in report["modules_to_save"]]
-    extra += [(m, "trainable tokens") for m in report["trainable_tokens"]]
-    if extra:
-        lines += ["", "| trained in full | kind | type | params |", "|---|---|---|---:|"]
-        lines += [f"| `{m['name']}` | {kind} | {m['type']} | {_n(m['params'])} |" for m, kind in extra]
-    lines += _layer_map(report)
-    lines += [
-        "",
-        "## Totals",
-        "",
-        f"- wrapped modules: {len(report['modules'])}",
-        f"- trainable parameters: {_n(report['trainable_params'])} of {_n(report['all_params'])} "
-        f"({report['trainable_percent']:.4f}%)",
-        *([f"- adapter file: {adapter_file_text(report['adapter_file'])}"] if report.get("adapter_file") else []),
-        *_freezing(report),
-        *_coverage(report),
         "",
         "## Findings",
         "",
@@ -84,6 +87,39 @@ def render_markdown(report: dict[str, Any]) -> str:
         where = f"{f['file']}:{f['line']}" if f["line"] else (f["file"] or "")
         hint = f" — {f['hint']}" if f.get("hint") else ""
         lines.append(f"- **{f['severity']}** [{f['rule']}] {where}: {f['message']}{hint}")
+    lines += [
+        "",
+        "## Targets",
+        "",
+        f"- target_modules: {_names(report['target_modules'])}",
+        f"- found by lora_target_linear: {_names(report['linear_names'])}",
+    ]
+    if report["target_parameters"]:
+        lines.append(f"- target_parameters: {_names(report['target_parameters'])}")
+    if report["effective_target_parameters"] and not report["target_parameters"]:
+        lines.append(f"- PEFT rewrote expert targets into target_parameters: {_names(report['effective_target_parameters'])}")
+    lines += [f"- {note}" for note in rank_notes(report)]
+    lines += ["", "| module | count | shape (in x out) | r / alpha | LoRA params |", "|---|---:|---|---|---:|"]
+    for row in suffix_table(report["modules"]):
+        lines.append(f"| `{row['suffix']}` | {row['count']} | {', '.join(row['shapes'])} | "
+                     f"{', '.join(row['ranks'])} | {_n(row['params'])} |")
+    extra = [(m, "modules_to_save") for m in report["modules_to_save"]]
+    extra += [(m, "trainable tokens") for m in report["trainable_tokens"]]
+    if extra:
+        lines += ["", "| trained in full | kind | type | params |", "|---|---|---|---:|"]
+        lines += [f"| `{m['name']}` | {kind} | {m['type']} | {_n(m['params'])} |" for m, kind in extra]
+    lines += _coverage(report)
+    lines += _layer_map(report)
+    lines += [
+        "",
+        "## Totals",
+        "",
+        f"- wrapped modules: {len(report['modules'])}",
+        f"- trainable parameters: {_n(report['trainable_params'])} of {_n(report['all_params'])} "
+        f"({report['trainable_percent']:.4f}%)",
+        *([f"- adapter file: {adapter_file_text(report['adapter_file'])}"] if report.get("adapter_file") else []),
+        *_freezing(report),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -95,7 +131,37 @@ def _layer_map(report: dict[str, Any]) -> list[str]:
     key = ", ".join(f"`{symbol}` {meaning}" if symbol != "blank" else f"blank: {meaning}"
                     for symbol, meaning in legend(lmap))
     return ["", "## Layer map", "", f"One line per module name, one character per layer: {key}.", "",
-            "```text", *text_grid(lmap), "```"]
+            "```text", *fold(text_grid(lmap)), "```"]
+
+
+def fold(grid: list[str], width: int = WIDTH) -> list[str]:
+    """The text grid cut into slices of layers no wider than `width` columns, for pull-request comments.
+
+    Each block (title, ruler lines, one line per module) is sliced on the same columns, so rows stay
+    aligned; a slice repeats the labels and says which columns of the block it holds."""
+    out: list[str] = []
+    blocks: list[list[str]] = [[]]
+    for line in grid:
+        if line == "" and blocks[-1]:
+            blocks.append([])
+        elif line != "":
+            blocks[-1].append(line)
+    for block in blocks:
+        title, body = block[0], block[1:]
+        if max(map(len, block)) <= width or not body:
+            out += ["", *block]
+            continue
+        rulers = [line for line in body if line.startswith(" ")]  # the layer-number lines (tens, units)
+        if not rulers:
+            out += ["", *block]
+            continue
+        label = min(len(r) - len(r.lstrip(" ")) for r in rulers)  # rows: their module name padded to this width
+        span = width - label
+        cells = max(len(line) for line in body) - label
+        for start in range(0, cells, span):
+            out += ["", f"{title} (columns {start + 1}-{min(start + span, cells)} of {cells})"]
+            out += [(line[:label] + line[label + start:label + start + span]).rstrip() for line in body]
+    return out[1:]
 
 
 def _freezing(report: dict[str, Any]) -> list[str]:

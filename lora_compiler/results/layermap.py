@@ -128,9 +128,12 @@ def layer_of(name: str) -> tuple[str | None, int | None]:
 
 
 def column_of(name: str) -> str:
-    """The column key: the last name, prefixed "experts." below an `experts` container (MoE)."""
+    """The column key: the last name, prefixed "experts." below an `experts` container (MoE); a module's own
+    weight adapted as a parameter is labelled by its owner (a router's `gate.weight`, not `weight`)."""
     parts = name.split(".")
-    return f"experts.{parts[-1]}" if "experts" in parts[:-1] else parts[-1]
+    if "experts" in parts[:-1]:
+        return f"experts.{parts[-1]}"
+    return ".".join(parts[-2:]) if parts[-1] in ("weight", "bias") and len(parts) > 1 else parts[-1]
 
 
 def _members(report: dict[str, Any]) -> list[Member]:
@@ -158,8 +161,9 @@ def build_layer_map(report: dict[str, Any]) -> LayerMap:
         block = tower_component(m.name) or MAIN
         key = column_of(m.name)
         cols = columns.setdefault(block, {})
-        if key not in cols or (m.num_experts and not cols[key].num_experts):
-            cols[key] = Column(key, m.num_experts)
+        experts = m.num_experts if (m.num_experts or 0) > 1 else None  # a router's own weight is not experts
+        if key not in cols or (experts and not cols[key].num_experts):
+            cols[key] = Column(key, experts)
         grouped.setdefault(block, {}).setdefault(layer_of(m.name), {}).setdefault(key, []).append(m)
     blocks = []
     for name in sorted(grouped, key=lambda b: b != MAIN):  # stable: towers keep their model order
