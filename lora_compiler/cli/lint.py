@@ -36,6 +36,8 @@ def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: b
     from ..render import LINT_FORMATS
     from ..results.findings import exit_code
 
+    if no_model and serve:
+        raise click.UsageError("--serve checks the adapter PEFT builds on the model: it cannot run with --no-model")
     policy = policy_for(policy_file)
     options = Options(offline=offline, allow_remote_code=trust_remote_code, no_model=no_model, serve=serve,
                       policy=policy, axolotl=axolotl)
