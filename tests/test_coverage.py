@@ -49,14 +49,16 @@ def _compiled(path, keys, threshold=0.5):
 def _peft_targets(path, lora_config) -> tuple[list[str], list[str]]:
     """What PEFT targets on the real model: module names, and target parameters as owner.parameter."""
     from peft import get_peft_model
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
 
-    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path))
+    config = AutoConfig.from_pretrained(path)
+    loader = AutoModelForImageTextToText if hasattr(config, "vision_config") else AutoModelForCausalLM
+    model = loader.from_config(config)
     peft_model = get_peft_model(model, copy.deepcopy(lora_config))
     return list(peft_model.targeted_module_names), list(getattr(peft_model, "targeted_parameter_names", []))
 
 
-def _assert_counts_are_peft_s(result, path):
+def _assert_counts_are_peft_s(result, path, classes=None):
     modules, parameters = _peft_targets(path, result.lora_config)
     names = modules + parameters
     cov = result.report.coverage
@@ -66,8 +68,8 @@ def _assert_counts_are_peft_s(result, path):
         expected = [n for n in pool if peft_selects(n, targets) or
                     (n.endswith(".weight") and peft_selects(n.rsplit(".", 1)[0], targets))]
         assert entry["reached"] == len(expected), (entry, expected)
-        assert entry["decoder_layers"] == len({decoder_layer(n) for n in expected} - {None}), entry
-    assert cov["adapted_decoder_layers"] == len({decoder_layer(n) for n in names} - {None})
+        assert entry["decoder_layers"] == len({decoder_layer(n, classes) for n in expected} - {None}), entry
+    assert cov["adapted_decoder_layers"] == len({decoder_layer(n, classes) for n in names} - {None})
 
 
 @needs_modern_stack
@@ -153,3 +155,16 @@ def test_the_coverage_threshold_is_a_share_read_from_the_project_policy(tmp_path
     else:
         with pytest.raises(PolicyError, match="coverage_threshold"):
             Policy.discover(tmp_path)
+
+
+@needs_modern_stack
+def test_the_vision_tower_reached_by_suffix_names_is_counted_apart_from_the_decoder(model_dir):
+    path = model_dir("gemma3")
+    result = _compiled(path, {"lora_target_modules": ["q_proj", "fc1"]})
+    _assert_counts_are_peft_s(result, path)
+    entries = {e["entry"]: e for e in result.report.coverage["entries"]}
+    assert entries["q_proj"]["blocks"] == {"attention": 2, "vision tower": 2}
+    assert entries["fc1"]["blocks"] == {"vision tower": 3}  # two encoder layers and the pooling head
+    assert entries["fc1"]["decoder_layers"] == 0
+    assert result.report.coverage["adapted_decoder_layers"] == 2
+

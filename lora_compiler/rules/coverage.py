@@ -2,7 +2,8 @@
 
 A run adapting 7 % of a hybrid model's layers trains, but barely moves the loss; an MoE adapter that
 reaches the shared experts and not the routed ones weighs megabytes where gigabytes were meant
-(advice.py's moe-experts-unreached says that one). These rules read results/coverage.py's record and point at the entry's own YAML line.
+(advice.py's moe-experts-unreached says that one). These rules read results/coverage.py's record and
+point at the entry's own YAML line.
 """
 
 from __future__ import annotations
@@ -56,5 +57,5 @@ def coverage_below_threshold(ctx: Context) -> Iterable[Finding]:
         key = "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules"
         yield ctx.finding("coverage-below-threshold", f"only {cov['adapted_decoder_layers']} of {total} decoder layers "
                           f"({share:.0%}) hold an adapted module (threshold {ctx.coverage_threshold:.0%})", key,
-                          hint="add the other layers' module names (e.g. the Mamba mixer's in_proj/out_proj) to the "
+                          hint="add the other layers' module names (e.g. the Mamba mixer's in_proj) to the "
                           "targets, or lower coverage_threshold in [tool.lora-compiler]")
