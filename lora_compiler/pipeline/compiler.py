@@ -88,6 +88,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from ..model_facts import REGEX_BUDGET_SECONDS, adaptable, slow_pattern
     from ..rules import peft_outcome, run_stage
     from .adapter_file import adapter_file
+    from .memory import static_memory
     from .fields import key_for_message
     from .freezing import applies, freeze
     from .inject import InjectionError, inject
@@ -159,6 +160,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         axolotl=ctx.selection.record(),
         adapter_file=adapter_file(inj.tensors, doc.values, ctx.profile.version),
         coverage=coverage([asdict(m) for m in inj.modules], ctx),
+        static_memory=static_memory(skel.model, inj.tensors, doc.values, ctx.profile.version, skel.model_type),
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing

@@ -245,6 +245,8 @@ def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
              (_n(len(report["modules"])), "wrapped modules"),
              *([(_size(report["adapter_file"]), "adapter file (adapter_model.safetensors)")]
                if report.get("adapter_file") else []),
+             *([(f"{report['static_memory']['total'] / 1e9:,.2f} GB", "static memory (excludes activations)")]
+               if (report.get("static_memory") or {}).get("total") is not None else []),
              (_n(model["num_parameters"]), "model parameters"),
              (str(model["num_hidden_layers"] or "—"),
               "layers" + (" · multimodal" if model["is_multimodal"] else ""))]

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..results.layermap import build_layer_map, legend, text_grid
 from ..results.report import suffix_table
-from .text import adapter_file_text
+from .text import adapter_file_text, memory_text
 
 
 WIDTH = 120  # the widest line a pull-request comment shows without scrolling
@@ -44,6 +44,9 @@ def verdict(report: dict[str, Any]) -> str:
     size = (report.get("adapter_file") or {}).get("bytes")
     if size is not None:
         parts.append(f"adapter file {_n(size)} bytes ({size / 2 ** 20:,.1f} MiB)")
+    total = (report.get("static_memory") or {}).get("total")
+    if total is not None:
+        parts.append(f"static memory {total / 1e9:,.2f} GB (excludes activations)")
     return " · ".join(parts)
 
 
@@ -118,6 +121,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- trainable parameters: {_n(report['trainable_params'])} of {_n(report['all_params'])} "
         f"({report['trainable_percent']:.4f}%)",
         *([f"- adapter file: {adapter_file_text(report['adapter_file'])}"] if report.get("adapter_file") else []),
+        *([f"- static memory: {memory_text(report['static_memory'])}"] if report.get("static_memory") else []),
         *_freezing(report),
     ]
     return "\n".join(lines) + "\n"

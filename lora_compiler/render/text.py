@@ -41,6 +41,8 @@ def render_compile(result: Any, color: bool = False) -> str:
                  f"({report.trainable_percent:.4f}%)")
     if report.adapter_file is not None:
         lines.append(f"  adapter file: {adapter_file_text(report.adapter_file)}")
+    if report.static_memory is not None:
+        lines.append(f"  static memory: {memory_text(report.static_memory)}")
     if report.freezing is not None:
         lines.append(f"    after Axolotl's post-load freezing; PEFT leaves {report.peft_trainable_params:,} trainable ("
                      + ", ".join(f"{g['group']} {g['trained']:,} of {g['peft_trainable']:,}"
@@ -54,4 +56,15 @@ def adapter_file_text(info: dict) -> str:
         return f"size unknown ({info['unknown_because']})"
     return (f"{info['bytes']:,} bytes ({info['bytes'] / 2 ** 20:.1f} MiB, {info['tensors']} tensors: "
             f"{', '.join(info['data_bytes'])}), as adapter_model.safetensors")
+
+
+def memory_text(memory: dict) -> str:
+    """'9.15 GB (base weights 7.80 GB, trainable 0.34 GB, gradients 0.34 GB, adamw_torch_fused 0.67 GB);
+    static: excludes activations'."""
+    gb = lambda n: f"{n / 1e9:,.2f} GB"  # noqa: E731
+    state = gb(memory["optimizer_state"]) if memory["optimizer_state"] is not None else "not modelled"
+    total = gb(memory["total"]) if memory["total"] is not None else "unknown"
+    return (f"{total} (base weights {gb(memory['base_weights'])}, trainable {gb(memory['trainable'])}, gradients "
+            f"{gb(memory['gradients'])}, {memory['optimizer']} {state}); {memory['label']}"
+            + "".join(f"; {n}" for n in memory["notes"]))
 

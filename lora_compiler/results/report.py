@@ -53,6 +53,7 @@ class Report:
     axolotl: dict[str, Any] | None = None  # profiles.Selection.record(): the release whose semantics applied
     adapter_file: dict[str, Any] | None = None  # adapter_model.safetensors' size (pipeline/adapter_file.py)
     coverage: dict[str, Any] | None = None  # what each target entry reached (results/coverage.py)
+    static_memory: dict[str, Any] | None = None  # bytes held before activations (pipeline/memory.py)
 
     @property
     def trainable_percent(self) -> float:
@@ -81,6 +82,7 @@ class Report:
             "freezing": self.freezing,
             "adapter_file": self.adapter_file,
             "coverage": self.coverage,
+            "static_memory": self.static_memory,
             "all_params": self.all_params,
             "trainable_percent": self.trainable_percent,
             "findings": [f.to_dict() for f in self.findings],

@@ -1,0 +1,118 @@
+"""Static training memory: what a run holds before any activation, from the skeleton and the YAML.
+
+Base weights as Axolotl loads them (Axolotl 0.21 loaders/model.py): the model dtype (adapter_file.load_dtype);
+with `adapter: qlora` and `load_in_4bit` a bitsandbytes 4-bit load with Axolotl's BitsAndBytesConfig (nf4,
+double quantisation, blocksize 64, `bnb_config_kwargs` on top), with `adapter: lora` and `load_in_8bit` an
+8-bit load. Which Linear layers stay unquantised is transformers' own decision (the quantizer's
+get_modules_to_not_convert and should_convert_module, run on the skeleton: the output layer unless
+llm_int8_skip_modules replaces that default). Storage per quantised weight, as bitsandbytes keeps it: 4-bit
+packed bytes (numel / 2) and its QuantState (absmax per 64-weight block: float32, or uint8 with double
+quantisation plus a float32 absmax per 256 blocks and a 256-entry float32 code; a 16-entry float32 code);
+8-bit: int8 weights and a float32 scale per output row. MoE routers (`gate`) are float32 (Axolotl's cast).
+
+Trainable tensors are the adapter's (adapter_file's tensors less the base embedding layers PEFT saves beside
+embedding LoRA), in their dtype; gradients match them. Optimizer state by the YAML's `optimizer` (default
+adamw_torch_fused), as torch and transformers allocate it at the first step: AdamW two moments in the
+parameter's dtype and a float32 step per tensor; SGD without momentum nothing; Adafactor factored second
+moments (rows + columns) for matrices, a full one for vectors, and a float32 RMS per tensor. Others are
+reported as not modelled. Sharding (FSDP, DeepSpeed) divides these across a device count the YAML does not
+give, so totals are per run, not per device, and say so.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+from .adapter_file import load_dtype, saved_dtype
+
+_BYTES = {"F32": 4, "BF16": 2, "F16": 2, "float32": 4, "bfloat16": 2, "float16": 2}
+ADAMW = ("adamw_torch", "adamw_torch_fused", "adamw_hf")
+MODELLED = (*ADAMW, "sgd", "adafactor")
+
+
+def quantization(values: Mapping[str, Any], model_type: str | None = None) -> dict[str, Any] | None:
+    """Axolotl's bitsandbytes settings for this YAML, or None for a load in the model dtype."""
+    if values.get("adapter") in ("qlora", "mixlora") and values.get("load_in_4bit") is True:
+        q = {"bits": 4, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True, "llm_int8_skip_modules": None}
+        q.update({k: v for k, v in (values.get("bnb_config_kwargs") or {}).items() if k in q})
+        return q
+    if values.get("adapter") == "lora" and values.get("load_in_8bit") is True:
+        return {"bits": 8, "llm_int8_skip_modules": ["mamba"] if model_type == "jamba" else None}
+    return None
+
+
+def _four_bit(numel: int, double: bool) -> int:
+    blocks = math.ceil(numel / 64)
+    stats = blocks + 4 * math.ceil(blocks / 256) + 4 * 256 if double else 4 * blocks
+    return math.ceil(numel / 2) + stats + 4 * 16
+
+
+def base_weights(model: Any, values: Mapping[str, Any], model_type: str | None = None) -> int:
+    """Bytes of the base model's parameters as loaded (tied parameters once).
+
+    In a quantised run, PEFT's prepare_model_for_kbit_training makes every other half-precision parameter
+    float32 and Axolotl puts norms and embeddings (the output layer too) back in the model dtype."""
+    import torch
+
+    from transformers.quantizers.base import HfQuantizer
+    from transformers.quantizers.quantizers_utils import should_convert_module
+
+    dtype = _BYTES[load_dtype(values)]
+    quant = quantization(values, model_type)
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
+    skip = HfQuantizer.get_modules_to_not_convert(model, quant["llm_int8_skip_modules"], keep) if quant else []
+    total, seen = 0, set()
+    for name, module in model.named_modules():
+        for pname, param in module.named_parameters(recurse=False):
+            if id(param) in seen:
+                continue
+            seen.add(id(param))
+            numel = param.numel()
+            linear = isinstance(module, torch.nn.Linear) and pname == "weight"
+            if quant and linear and should_convert_module(name, skip):
+                total += _four_bit(numel, quant["bnb_4bit_use_double_quant"]) if quant["bits"] == 4 \
+                    else numel + 4 * module.out_features
+            elif name.rsplit(".", 1)[-1] == "gate" or any(k in name for k in keep):
+                total += 4 * numel  # Axolotl keeps routers in float32; the model's own float32 modules
+            elif quant and not (isinstance(module, torch.nn.Embedding) or module is head
+                                or "norm" in type(module).__name__.lower()):
+                total += 4 * numel
+            else:
+                total += dtype * numel
+    return total
+
+
+def _optimizer_bytes(optimizer: str, shape: tuple[int, ...], size: int) -> int:
+    numel = math.prod(shape)
+    if optimizer in ADAMW:
+        return 2 * numel * size + 4
+    if optimizer == "sgd":
+        return 0
+    if len(shape) >= 2:  # adafactor: exp_avg_sq_row + exp_avg_sq_col, float32, and RMS
+        return 4 * (math.prod(shape[:-1]) + math.prod(shape[:-2]) * shape[-1]) + 4
+    return 4 * numel + 4
+
+
+def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str,
+                  model_type: str | None = None) -> dict[str, Any]:
+    """The report's `static_memory` (schemas/targets.schema.json)."""
+    optimizer = values.get("optimizer") or "adamw_torch_fused"
+    trained = [(t.shape, _BYTES[saved_dtype(t.name, values, axolotl)]) for t in tensors
+               if not t.name.endswith(".base_layer.weight")]
+    adapter = sum(math.prod(shape) * size for shape, size in trained)
+    state = sum(_optimizer_bytes(optimizer, tuple(shape), size) for shape, size in trained) \
+        if optimizer in MODELLED else None
+    base = base_weights(model, values, model_type)
+    out: dict[str, Any] = {"label": "static: excludes activations", "base_weights": base, "trainable": adapter,
+                           "gradients": adapter, "optimizer": optimizer, "optimizer_state": state,
+                           "total": None if state is None else base + 2 * adapter + state,
+                           "quantization": quantization(values, model_type)}
+    notes = []
+    if state is None:
+        notes.append(f"optimizer {optimizer}: its state is not modelled")
+    if values.get("fsdp_config") or values.get("fsdp") or values.get("deepspeed"):
+        notes.append("sharded by FSDP or DeepSpeed across devices the YAML does not count: per run, not per device")
+    out["notes"] = notes
+    return out
