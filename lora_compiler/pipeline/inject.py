@@ -175,7 +175,8 @@ def inject(model: Any, lora_config: Any, collapse_stacks: bool = True, parameter
     tokens, _, added_tokens = collapsed.expand_all(inj.trainable_tokens)
     tensors = collapsed.expand_all(inj.tensors)[0]
     added += added_saved + added_tokens
-    return replace(inj, modules=modules, modules_to_save=saved, trainable_tokens=tokens, rank_terms=terms, tensors=tensors,
+    return replace(inj, modules=modules, modules_to_save=saved, trainable_tokens=tokens, rank_terms=terms,
+                   tensors=tensors,
                    trainable_params=inj.trainable_params + added,
                    all_params=inj.all_params + collapsed.removed_params + added)
 
@@ -237,8 +238,8 @@ def _saved_tensors(peft_model: Any) -> list[SavedTensor]:
             state = get_peft_model_state_dict(peft_model)
     finally:
         config.base_model_name_or_path = named
-    return sorted((SavedTensor(k.removeprefix("base_model.model."), tuple(v.shape), v.numel()) for k, v in state.items()),
-                  key=lambda t: t.name)
+    tensors = (SavedTensor(k.removeprefix("base_model.model."), tuple(v.shape), v.numel()) for k, v in state.items())
+    return sorted(tensors, key=lambda t: t.name)
 
 
 class _Snapshot:

@@ -9,6 +9,7 @@ llm_int8_skip_modules replaces that default). Storage per quantised weight, as b
 packed bytes (numel / 2) and its QuantState (absmax per 64-weight block: float32, or uint8 with double
 quantisation plus a float32 absmax per 256 blocks and a 256-entry float32 code; a 16-entry float32 code);
 8-bit: int8 weights and a float32 scale per output row. MoE routers (`gate`) are float32 (Axolotl's cast).
+Fused MoE experts are no Linear: they stay unquantised unless `quantize_moe_experts: true`.
 
 Trainable tensors are the adapter's (adapter_file's tensors less the base embedding layers PEFT saves beside
 embedding LoRA), in their dtype; gradients match them. Optimizer state by the YAML's `optimizer` (default
@@ -24,6 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping
 
+from ..model_facts import is_fused_expert
 from .adapter_file import load_dtype, saved_dtype
 
 _BYTES = {"F32": 4, "BF16": 2, "F16": 2, "float32": 4, "bfloat16": 2, "float16": 2}
@@ -71,7 +73,10 @@ def base_weights(model: Any, values: Mapping[str, Any], model_type: str | None =
             seen.add(id(param))
             numel = param.numel()
             linear = isinstance(module, torch.nn.Linear) and pname == "weight"
-            if quant and linear and should_convert_module(name, skip):
+            if quant and quant["bits"] == 4 and values.get("quantize_moe_experts") is True \
+                    and is_fused_expert(name, module, param):
+                total += _four_bit(numel, True)  # Axolotl's own parametrisation (utils/nf4.py): not measured here
+            elif quant and linear and should_convert_module(name, skip):
                 total += _four_bit(numel, quant["bnb_4bit_use_double_quant"]) if quant["bits"] == 4 \
                     else numel + 4 * module.out_features
             elif name.rsplit(".", 1)[-1] == "gate" or any(k in name for k in keep):
@@ -104,14 +109,20 @@ def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any],
     adapter = sum(math.prod(shape) * size for shape, size in trained)
     state = sum(_optimizer_bytes(optimizer, tuple(shape), size) for shape, size in trained) \
         if optimizer in MODELLED else None
-    base = base_weights(model, values, model_type)
+    base, quant = base_weights(model, values, model_type), quantization(values, model_type)
     out: dict[str, Any] = {"label": "static: excludes activations", "base_weights": base, "trainable": adapter,
                            "gradients": adapter, "optimizer": optimizer, "optimizer_state": state,
-                           "total": None if state is None else base + 2 * adapter + state,
-                           "quantization": quantization(values, model_type)}
+                           "total": None if state is None else base + 2 * adapter + state, "quantization": quant}
     notes = []
     if state is None:
         notes.append(f"optimizer {optimizer}: its state is not modelled")
+    if quant and values.get("quantize_moe_experts") is True:
+        notes.append("fused experts counted as Axolotl's quantize_moe_experts 4-bit storage, restated from its "
+                     "source, not measured")
+    elif quant and any(is_fused_expert(n, m, p) for n, m in model.named_modules()
+                       for p in m.parameters(recurse=False)):
+        notes.append("fused MoE experts are not Linear layers: bitsandbytes leaves them unquantised, in float32 "
+                     "after kbit preparation (quantize_moe_experts: true quantises them)")
     if values.get("fsdp_config") or values.get("fsdp") or values.get("deepspeed"):
         notes.append("sharded by FSDP or DeepSpeed across devices the YAML does not count: per run, not per device")
     out["notes"] = notes
