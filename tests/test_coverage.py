@@ -24,6 +24,16 @@ TINY = {
                       head_dim=16),
     "qwen2_moe": dict(SMALL, moe_intermediate_size=32, shared_expert_intermediate_size=64, num_hidden_layers=2,
                       num_experts=4, num_experts_per_tok=2),
+    "qwen2_5_vl": dict(text_config=dict(SMALL, model_type="qwen2_5_vl_text", num_hidden_layers=2, vocab_size=300,
+                                        rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}),
+                       vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                                          fullatt_block_indexes=[1], window_size=56, patch_size=14)),
+    "llama4": dict(text_config=dict(SMALL, intermediate_size_mlp=128, num_hidden_layers=2, head_dim=16, vocab_size=300,
+                                    num_local_experts=4, num_experts_per_tok=1, interleave_moe_layer_step=2,
+                                    no_rope_layers=[1, 1]),
+                   vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                      image_size=56, patch_size=14, vision_output_dim=64, projector_input_dim=64,
+                                      projector_output_dim=64)),
 }
 L = {"adapter": "lora", "lora_r": 4, "lora_alpha": 8}
 
@@ -167,4 +177,29 @@ def test_the_vision_tower_reached_by_suffix_names_is_counted_apart_from_the_deco
     assert entries["fc1"]["blocks"] == {"vision tower": 3}  # two encoder layers and the pooling head
     assert entries["fc1"]["decoder_layers"] == 0
     assert result.report.coverage["adapted_decoder_layers"] == 2
+
+
+@needs_modern_stack
+def test_suffix_names_on_qwen2_5_vl_reach_the_vision_tower_and_say_so(tiny):
+    # lora_target_linear is refused here: it collects the merger's Sequential indices ("0", "2"), which also
+    # name the tower's VisionBlocks, and PEFT cannot wrap a block
+    path = tiny("qwen2_5_vl")
+    result = _compiled(path, {"lora_target_modules": ["q_proj", "v_proj", "qkv", "proj"]})
+    _assert_counts_are_peft_s(result, path)
+    blocks = {e["entry"]: e["blocks"] for e in result.report.coverage["entries"]}
+    assert blocks["qkv"] == {"vision tower": 2} and blocks["q_proj"] == {"attention": 2}
+    assert blocks["proj"] == {"vision tower": 3}  # two attention outputs and the patch embedding (a Conv3d)
+    assert result.report.coverage["adapted_decoder_layers"] == 2
+    assert any(f.rule == "multimodal-tower-hit" and f.severity.value == "warning" for f in result.findings)
+
+
+@needs_modern_stack
+def test_llama4_shared_experts_reached_without_the_routed_ones_is_a_warning(tiny):
+    path = tiny("llama4")
+    result = _compiled(path, {"lora_target_modules": ["q_proj", "gate_proj", "up_proj"]})
+    _assert_counts_are_peft_s(result, path)
+    blocks = {e["entry"]: e["blocks"] for e in result.report.coverage["entries"]}
+    assert blocks["gate_proj"].get("shared experts") == 1 and "routed experts" not in blocks["gate_proj"]
+    found = [f for f in result.findings if f.rule == "moe-experts-unreached"]
+    assert len(found) == 1 and found[0].severity.value == "warning" and "shared experts" in found[0].message
 
