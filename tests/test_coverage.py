@@ -68,6 +68,14 @@ def _peft_targets(path, lora_config) -> tuple[list[str], list[str]]:
     return list(peft_model.targeted_module_names), list(getattr(peft_model, "targeted_parameter_names", []))
 
 
+def _checked(tiny, model_type: str, keys: dict):
+    """Compile `keys` on a tiny `model_type`, check its coverage against PEFT, return (result, entries by name)."""
+    path = tiny(model_type)
+    result = _compiled(path, keys)
+    _assert_counts_are_peft_s(result, path)
+    return result, {e["entry"]: e for e in result.report.coverage["entries"]}
+
+
 def _assert_counts_are_peft_s(result, path, classes=None):
     modules, parameters = _peft_targets(path, result.lora_config)
     names = modules + parameters
@@ -111,20 +119,15 @@ def test_every_kind_of_layer_of_a_hybrid_model_named_adapts_every_layer(tiny):
 
 @needs_modern_stack
 def test_jamba_mamba_and_attention_entries_land_in_their_own_layers(tiny):
-    path = tiny("jamba")
-    result = _compiled(path, {"lora_target_modules": ["q_proj", "in_proj", "x_proj"]})
-    _assert_counts_are_peft_s(result, path)
-    entries = {e["entry"]: e for e in result.report.coverage["entries"]}
+    result, entries = _checked(tiny, "jamba", {"lora_target_modules": ["q_proj", "in_proj", "x_proj"]})
     assert entries["q_proj"]["blocks"] == {"attention": 2} and entries["in_proj"]["blocks"] == {"mixer": 2}
     assert result.report.coverage["adapted_decoder_layers"] == 4
 
 
 @needs_modern_stack
 def test_shared_experts_without_routed_experts_is_a_warning_naming_the_expert_parameters(tiny):
-    path = tiny("qwen2_moe")
-    result = _compiled(path, {"lora_target_modules": ["q_proj", "shared_expert.gate_proj", "shared_expert.up_proj"]})
-    _assert_counts_are_peft_s(result, path)
-    entries = {e["entry"]: e for e in result.report.coverage["entries"]}
+    result, entries = _checked(tiny, "qwen2_moe",
+                               {"lora_target_modules": ["q_proj", "shared_expert.gate_proj", "shared_expert.up_proj"]})
     assert entries["shared_expert.gate_proj"]["blocks"] == {"shared experts": 2}
     found = [f for f in result.findings if f.rule == "moe-experts-unreached"]
     assert len(found) == 1 and found[0].severity.value == "warning", found
@@ -135,11 +138,8 @@ def test_shared_experts_without_routed_experts_is_a_warning_naming_the_expert_pa
 
 @needs_modern_stack
 def test_target_parameters_reach_the_routed_experts_and_silence_the_warning(tiny):
-    path = tiny("qwen3_moe")
-    result = _compiled(path, {"lora_target_modules": ["q_proj"],
-                              "lora_target_parameters": ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"]})
-    _assert_counts_are_peft_s(result, path)
-    entries = {e["entry"]: e for e in result.report.coverage["entries"]}
+    result, entries = _checked(tiny, "qwen3_moe", {"lora_target_modules": ["q_proj"], "lora_target_parameters":
+                                                   ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"]})
     assert entries["mlp.experts.gate_up_proj"]["blocks"] == {"routed experts": 2}
     assert not any(f.rule == "moe-experts-unreached" for f in result.findings)
 
