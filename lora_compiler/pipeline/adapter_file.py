@@ -17,12 +17,13 @@ dtype descending in safetensors' order, then name) padded with spaces to a multi
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Iterable, Mapping
 
 # safetensors' Dtype enum, highest first: the order its writer puts tensors in
 _ORDER = ("U64", "I64", "F64", "U32", "I32", "F32", "BF16", "F16", "U16", "I16", "F8_E4M3", "F8_E5M2", "I8", "U8",
           "BOOL")
-_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2}
+DTYPE_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2}  # per element, by safetensors dtype name
 _NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
 _TUNER = (".lora_A.", ".lora_B.", ".lora_embedding_A", ".lora_embedding_B", ".lora_magnitude_vector",
           ".trainable_tokens_delta")
@@ -37,6 +38,20 @@ def load_dtype(values: Mapping[str, Any]) -> str:
     return "float32"
 
 
+def model_dtype(values: Mapping[str, Any]) -> str:
+    """load_dtype as a safetensors dtype name (F32, BF16, F16)."""
+    return _NAMES[load_dtype(values)]
+
+
+def kept_in_float32(path: str) -> bool:
+    """A module Axolotl casts to float32 after loading and never back: an MoE router named `gate`."""
+    return path.rsplit(".", 1)[-1] == "gate"
+
+
+def tensor_bytes(dtype: str, shape: Iterable[int]) -> int:
+    return DTYPE_BYTES[dtype] * math.prod(shape)
+
+
 def unknown_because(values: Mapping[str, Any]) -> str | None:
     """Why the file size cannot be known from the YAML, or None."""
     if values.get("deepspeed"):
@@ -48,9 +63,9 @@ def unknown_because(values: Mapping[str, Any]) -> str | None:
 
 def saved_dtype(key: str, values: Mapping[str, Any], axolotl: str) -> str:
     """The safetensors dtype of one saved tensor (key without base_model.model.)."""
-    model = _NAMES[load_dtype(values)]
+    model = model_dtype(values)
     owner = key.split(".lora_", 1)[0].split(".token_adapter", 1)[0]
-    router = owner.rsplit(".", 1)[-1] == "gate" or key.rsplit(".", 2)[-2:-1] == ["gate"]
+    router = kept_in_float32(owner) or kept_in_float32(key.rsplit(".", 1)[0])
     if any(part in key for part in _TUNER):
         upcast = values.get("peft_autocast_adapter_dtype") is not False
         fp32_grads = values.get("lora_fp32_gradients") is True and _release(axolotl) >= (0, 21)
@@ -64,9 +79,7 @@ def file_size(tensors: Iterable[tuple[str, str, tuple[int, ...]]]) -> int:
     header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
     offset = 0
     for key, dtype, shape in entries:
-        size = _BYTES[dtype]
-        for dim in shape:
-            size *= dim
+        size = tensor_bytes(dtype, shape)
         header[key] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
         offset += size
     text = len(json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode())
@@ -81,10 +94,7 @@ def adapter_file(tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str
     keyed = [(f"base_model.model.{t.name}", saved_dtype(t.name, values, axolotl), tuple(t.shape)) for t in tensors]
     by_dtype: dict[str, int] = {}
     for _, dtype, shape in keyed:
-        n = _BYTES[dtype]
-        for dim in shape:
-            n *= dim
-        by_dtype[dtype] = by_dtype.get(dtype, 0) + n
+        by_dtype[dtype] = by_dtype.get(dtype, 0) + tensor_bytes(dtype, shape)
     return {"bytes": file_size(keyed), "tensors": len(keyed), "data_bytes": dict(sorted(by_dtype.items())),
             "model_dtype": load_dtype(values)}
 

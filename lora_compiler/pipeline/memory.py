@@ -26,9 +26,8 @@ import math
 from typing import Any, Iterable, Mapping
 
 from ..model_facts import is_fused_expert
-from .adapter_file import load_dtype, saved_dtype
+from .adapter_file import DTYPE_BYTES, kept_in_float32, model_dtype, saved_dtype, tensor_bytes
 
-_BYTES = {"F32": 4, "BF16": 2, "F16": 2, "float32": 4, "bfloat16": 2, "float16": 2}
 ADAMW = ("adamw_torch", "adamw_torch_fused", "adamw_hf")
 MODELLED = (*ADAMW, "sgd", "adafactor")
 
@@ -60,7 +59,7 @@ def base_weights(model: Any, values: Mapping[str, Any], model_type: str | None =
     from transformers.quantizers.base import HfQuantizer
     from transformers.quantizers.quantizers_utils import should_convert_module
 
-    dtype = _BYTES[load_dtype(values)]
+    dtype = DTYPE_BYTES[model_dtype(values)]
     quant = quantization(values, model_type)
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
@@ -79,7 +78,7 @@ def base_weights(model: Any, values: Mapping[str, Any], model_type: str | None =
             elif quant and linear and should_convert_module(name, skip):
                 total += _four_bit(numel, quant["bnb_4bit_use_double_quant"]) if quant["bits"] == 4 \
                     else numel + 4 * module.out_features
-            elif name.rsplit(".", 1)[-1] == "gate" or any(k in name for k in keep):
+            elif kept_in_float32(name) or any(k in name for k in keep):
                 total += 4 * numel  # Axolotl keeps routers in float32; the model's own float32 modules
             elif quant and not (isinstance(module, torch.nn.Embedding) or module is head
                                 or "norm" in type(module).__name__.lower()):
@@ -104,10 +103,10 @@ def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any],
                   model_type: str | None = None) -> dict[str, Any]:
     """The report's `static_memory` (schemas/targets.schema.json)."""
     optimizer = values.get("optimizer") or "adamw_torch_fused"
-    trained = [(t.shape, _BYTES[saved_dtype(t.name, values, axolotl)]) for t in tensors
+    trained = [(tuple(t.shape), saved_dtype(t.name, values, axolotl)) for t in tensors
                if not t.name.endswith(".base_layer.weight")]
-    adapter = sum(math.prod(shape) * size for shape, size in trained)
-    state = sum(_optimizer_bytes(optimizer, tuple(shape), size) for shape, size in trained) \
+    adapter = sum(tensor_bytes(dtype, shape) for shape, dtype in trained)
+    state = sum(_optimizer_bytes(optimizer, shape, DTYPE_BYTES[dtype]) for shape, dtype in trained) \
         if optimizer in MODELLED else None
     base, quant = base_weights(model, values, model_type), quantization(values, model_type)
     out: dict[str, Any] = {"label": "static: excludes activations", "base_weights": base, "trainable": adapter,

@@ -47,7 +47,7 @@ def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
             return
         yield ctx.finding(
             "multimodal-tower-hit", f"the targets also wrap {sum(towers.values())} modules outside the language "
-            f"model ({where})", "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
+            f"model ({where})", ctx.targets_key,
             hint="to adapt the language model only: lora_target_modules: "
             f"'.*language_model.*\\.({'|'.join(suffixes)})' without lora_target_linear")
 
@@ -86,7 +86,7 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
             "moe-router-targeted", f"{len(hits)} MoE router modules ('{suffix}', {cls}) are targeted"
             + ("" if linear else f": {cls} is not a Linear, so PEFT adapts its weight parameter directly "
                "(ParamWrapper)"),
-            "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
+            ctx.targets_key,
             hint=f"name the targets in lora_target_modules without "
             f"'{suffix}' (Axolotl ignores lora_exclude_modules)")
 
@@ -133,7 +133,7 @@ def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
     if left:
         yield ctx.finding("moe-linear-targets-dropped", f"PEFT moved {', '.join(dropped)} to fused expert parameters "
                           f"and no longer wraps {len(left)} Linear layers of those names (e.g. {left[0]})",
-                          "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules",
+                          ctx.targets_key,
                           hint="this is PEFT's behaviour under transformers 5; target those layers by regex if needed")
 
 

@@ -34,6 +34,11 @@ class Context:
         return self.selection.profile
 
     @property
+    def targets_key(self) -> str:
+        """The YAML key a finding about what the targets reached points at."""
+        return "lora_target_linear" if self.spec.lora_target_linear else "lora_target_modules"
+
+    @property
     def module_names(self) -> list[str]:
         """Every module name of the skeleton (computed once: rules share it)."""
         if self._names is None:

@@ -54,7 +54,7 @@ def coverage_below_threshold(ctx: Context) -> Iterable[Finding]:
     towers_only = not cov["adapted_decoder_layers"] and all(
         set(e["blocks"]) <= {"vision tower", "audio tower", "projector"} for e in cov["entries"])
     if share < ctx.coverage_threshold and not towers_only:  # a tower-only adapter is multimodal-tower-hit's
-        key = "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules"
+        key = ctx.targets_key
         yield ctx.finding("coverage-below-threshold", f"only {cov['adapted_decoder_layers']} of {total} decoder layers "
                           f"({share:.0%}) hold an adapted module (threshold {ctx.coverage_threshold:.0%})", key,
                           hint="add the other layers' module names (e.g. the Mamba mixer's in_proj) to the "

@@ -16,14 +16,14 @@ import math
 from typing import Any
 
 from ..model_facts import BASE_CHANGING_INITS, tower
-from .verdict import Plan
+from .verdict import Plan, first_and_more
 
 
 def check(rules: dict[str, Any], ctx: Any) -> Plan:
     plan = Plan("sglang", rules["version"])
     where, src = f"SGLang {rules['version']}", rules["sources"]
     config, spec, report = ctx.adapter_config or {}, ctx.spec, ctx.report
-    targets_key = "lora_target_linear" if spec.lora_target_linear else "lora_target_modules"
+    targets_key = ctx.targets_key
     refusals = rules["refusals"]
     targets = config.get("target_modules") or []
     if isinstance(targets, str) and targets not in ("all", "all-linear"):
@@ -52,14 +52,14 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
     params = [m["name"] for m in report.modules if m["kind"] == "parameter"]
     if params and not rules["reads_target_parameters"]:
         plan.refuse(f"{where} reads no target_parameters: the weights PEFT saves for the adapted parameters "
-                    f"({params[0]}{f' and {len(params) - 1} more' if len(params) > 1 else ''}) are named after their "
+                    f"({first_and_more(params)}) are named after their "
                     "module (e.g. mlp.experts.lora_A), match no target module and are dropped", "lora_target_parameters"
                     if spec.lora_target_parameters else targets_key, src["parameters"],
                     "target Linear modules only, or merge the adapter before serving")
     towers = [m["name"] for m in report.modules if tower(m["name"], ctx.module_classes)]
     if towers:
         plan.refuse(f"{where}: LoRA buffers are kept per decoder layer of the language model, so the vision-tower "
-                    f"modules ({towers[0]}{f' and {len(towers) - 1} more' if len(towers) > 1 else ''}) are not "
+                    f"modules ({first_and_more(towers)}) are not "
                     "served as trained", targets_key,
                     "sglang/srt/lora/mem_pool.py (LoRAMemoryPool); sglang/srt/lora/lora_manager.py (LoRAManager.init_lora_modules)",
                     "target the language model only, or merge the adapter before serving")

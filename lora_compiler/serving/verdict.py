@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from ..results.findings import Severity
 
 
+def first_and_more(names: list[str]) -> str:
+    """'a.b' or 'a.b and 3 more': a finding names one module and counts the rest."""
+    return f"{names[0]} and {len(names) - 1} more" if len(names) > 1 else names[0]
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One thing an engine does with this adapter: a refusal (error), a risk (warning) or a launch need (info).

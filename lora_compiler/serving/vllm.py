@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model_facts import tower
-from .verdict import Plan
+from .verdict import Plan, first_and_more
 
 # adapter_config.json field -> the YAML key that sets it, for findings at the right line
 KEYS = {"modules_to_save": "lora_modules_to_save", "use_dora": "peft_use_dora", "lora_bias": "adapter",
@@ -106,7 +106,7 @@ def expected_modules(arch: dict[str, Any]) -> set[str]:
 
 def _modules(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) -> None:
     where, report = f"vLLM {rules['version']}", ctx.report
-    targets_key = "lora_target_linear" if ctx.spec.lora_target_linear else "lora_target_modules"
+    targets_key = ctx.targets_key
     expected, saved = expected_modules(arch), set((ctx.adapter_config or {}).get("modules_to_save") or ())
     unexpected, towers, experts, heads = set(), [], [], []
     for m in report.modules:
@@ -144,7 +144,7 @@ def _modules(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) 
 
 def _towers(plan: Plan, where: str, arch: dict[str, Any], towers: list[str], key: str) -> None:
     source = "vllm/lora/model_manager.py (LoRAModelManager._create_lora_modules, _get_punica_wrapper)"
-    first = f"{towers[0]}{f' and {len(towers) - 1} more' if len(towers) > 1 else ''}"
+    first = first_and_more(towers)
     if arch["tower"]:
         plan.flags.append("--enable-tower-connector-lora")
         plan.warn(f"{where}: LoRA on the vision tower ({first}) is applied only with --enable-tower-connector-lora "
