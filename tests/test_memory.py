@@ -1,6 +1,7 @@
 """Static memory: base-weight bytes equal bitsandbytes' real storage (facts recorded by scripts/bnb_storage.py,
 which quantises tiny models on the CPU) and torch's own tensors; optimizer state equals what one real step
-allocates; trainable and gradient bytes equal the adapter's tensors."""
+allocates (torch's optimizers here, bitsandbytes' as recorded by scripts/bnb_optimizers.py through transformers'
+Trainer); trainable and gradient bytes equal the adapter's tensors."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from lora_compiler.pipeline.compiler import compile_document
 from lora_compiler.pipeline.options import Options
 
 FACTS = json.loads((REPO / "tests" / "facts" / "bnb_storage.json").read_text())
+BNB_OPTIMIZERS = json.loads((REPO / "tests" / "facts" / "bnb_optimizers.json").read_text())
 L = {"lora_r": 4, "lora_alpha": 8, "lora_target_modules": ["q_proj", "v_proj"]}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -40,6 +42,18 @@ def test_quantised_base_weights_are_the_bytes_bitsandbytes_stores(case, tmp_path
     fact = FACTS["cases"][case]
     result = _compiled(_tiny(tmp_path, fact["model_type"], fact["config"]), fact["yaml"])
     assert result.report.static_memory["base_weights"] == fact["bytes"], (case, FACTS["bitsandbytes"])
+
+
+@needs_modern_stack
+@pytest.mark.parametrize("case", sorted(BNB_OPTIMIZERS["cases"]), ids=str)
+def test_bitsandbytes_optimizer_state_is_what_its_first_step_allocates(case, tmp_path):
+    fact = BNB_OPTIMIZERS["cases"][case]
+    path = _tiny(tmp_path, "llama", BNB_OPTIMIZERS["config"])
+    result = compile_document({"base_model": str(path), **fact["yaml"]}, Options(offline=True))
+    memory = result.report.static_memory
+    assert (memory["trainable"], memory["optimizer_state"]) == (fact["trainable"], fact["optimizer_state"]), \
+        (case, BNB_OPTIMIZERS["bitsandbytes"])
+    assert any("unified memory" in n for n in memory["notes"]) == case.startswith("paged_")
 
 
 OPTIMIZERS = ["adamw_torch", "adamw_torch_fused", "sgd", "adafactor"]
@@ -85,7 +99,7 @@ def test_trainable_and_optimizer_bytes_are_what_one_real_step_allocates(tmp_path
 def test_an_optimizer_not_modelled_is_said_so_and_sharding_is_flagged(tmp_path):
     path = _tiny(tmp_path, "llama", dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                                          num_attention_heads=4, num_key_value_heads=2, vocab_size=128))
-    memory = _compiled(path, {"adapter": "lora", "optimizer": "paged_adamw_8bit",
+    memory = _compiled(path, {"adapter": "lora", "optimizer": "ademamix_8bit",
                               "fsdp_config": {"fsdp_version": 2}}).report.static_memory
     assert memory["optimizer_state"] is None and memory["total"] is None
     assert any("not modelled" in n for n in memory["notes"]) and any("per device" in n for n in memory["notes"])

@@ -15,8 +15,11 @@ Trainable tensors are the adapter's (adapter_file's tensors less the base embedd
 embedding LoRA), in their dtype; gradients match them. Optimizer state by the YAML's `optimizer` (default
 adamw_torch_fused), as torch and transformers allocate it at the first step: AdamW two moments in the
 parameter's dtype and a float32 step per tensor; SGD without momentum nothing; Adafactor factored second
-moments (rows + columns) for matrices, a full one for vectors, and a float32 RMS per tensor. Others are
-reported as not modelled. Sharding (FSDP, DeepSpeed) divides these across a device count the YAML does not
+moments (rows + columns) for matrices, a full one for vectors, and a float32 RMS per tensor. bitsandbytes'
+AdamW (two states), Lion and RMSprop (one), as transformers builds them (trainer_optimizer.py: 8-bit when the
+name says 8bit; nn.Embedding weights overridden to 32-bit): float32 states, or for 8-bit tensors of at least
+4096 elements uint8 states with a float32 absmax per 256-element block and one shared 256-entry float32 map
+per state; paged states hold the same bytes in CUDA unified memory. Others are reported as not modelled. Sharding (FSDP, DeepSpeed) divides these across a device count the YAML does not
 give, so totals are per run, not per device, and say so.
 """
 
@@ -29,7 +32,11 @@ from ..model_facts import is_fused_expert
 from .adapter_file import DTYPE_BYTES, kept_in_float32, model_dtype, saved_dtype, tensor_bytes
 
 ADAMW = ("adamw_torch", "adamw_torch_fused", "adamw_hf")
-MODELLED = (*ADAMW, "sgd", "adafactor")
+BNB_STATES = {"adamw_bnb_8bit": 2, "adamw_8bit": 2, "paged_adamw_8bit": 2, "paged_adamw_32bit": 2,
+              "lion_8bit": 1, "lion_32bit": 1, "paged_lion_8bit": 1, "paged_lion_32bit": 1,
+              "rmsprop_bnb": 1, "rmsprop_bnb_8bit": 1, "rmsprop_bnb_32bit": 1}
+MODELLED = (*ADAMW, "sgd", "adafactor", *BNB_STATES)
+MIN_8BIT_SIZE, BNB_BLOCK = 4096, 256  # bitsandbytes Optimizer8bit defaults
 
 
 def quantization(values: Mapping[str, Any], model_type: str | None = None) -> dict[str, Any] | None:
@@ -88,8 +95,11 @@ def base_weights(model: Any, values: Mapping[str, Any], model_type: str | None =
     return total
 
 
-def _optimizer_bytes(optimizer: str, shape: tuple[int, ...], size: int) -> int:
+def _optimizer_bytes(optimizer: str, shape: tuple[int, ...], size: int, embedding: bool) -> int:
     numel = math.prod(shape)
+    if optimizer in BNB_STATES:
+        eight = "8bit" in optimizer and not embedding and numel >= MIN_8BIT_SIZE
+        return BNB_STATES[optimizer] * (numel + 4 * math.ceil(numel / BNB_BLOCK) if eight else 4 * numel)
     if optimizer in ADAMW:
         return 2 * numel * size + 4
     if optimizer == "sgd":
@@ -99,15 +109,38 @@ def _optimizer_bytes(optimizer: str, shape: tuple[int, ...], size: int) -> int:
     return 4 * numel + 4
 
 
+def _optimizer_state(optimizer: str, trained: list[tuple[tuple[int, ...], str, bool]]) -> int | None:
+    """State bytes after the first step; 8-bit bitsandbytes maps are one tensor per state, shared."""
+    if optimizer not in MODELLED:
+        return None
+    state = sum(_optimizer_bytes(optimizer, shape, DTYPE_BYTES[dtype], emb) for shape, dtype, emb in trained)
+    if "8bit" in optimizer and optimizer in BNB_STATES and any(
+            not emb and math.prod(shape) >= MIN_8BIT_SIZE for shape, _, emb in trained):
+        state += BNB_STATES[optimizer] * 256 * 4
+    return state
+
+
+def _is_embedding_weight(model: Any, key: str) -> bool:
+    """A trained nn.Embedding weight (a modules_to_save copy), which transformers keeps at 32-bit state."""
+    import torch
+
+    owner, _, leaf = key.rpartition(".")
+    if leaf != "weight" or ".lora_" in key or "token_adapter" in key:
+        return False
+    try:
+        return isinstance(model.get_submodule(owner), torch.nn.Embedding)
+    except AttributeError:
+        return False
+
+
 def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str,
                   model_type: str | None = None) -> dict[str, Any]:
     """The report's `static_memory` (schemas/targets.schema.json)."""
     optimizer = values.get("optimizer") or "adamw_torch_fused"
-    trained = [(tuple(t.shape), saved_dtype(t.name, values, axolotl)) for t in tensors
-               if not t.name.endswith(".base_layer.weight")]
-    adapter = sum(tensor_bytes(dtype, shape) for shape, dtype in trained)
-    state = sum(_optimizer_bytes(optimizer, shape, DTYPE_BYTES[dtype]) for shape, dtype in trained) \
-        if optimizer in MODELLED else None
+    trained = [(tuple(t.shape), saved_dtype(t.name, values, axolotl), _is_embedding_weight(model, t.name))
+               for t in tensors if not t.name.endswith(".base_layer.weight")]
+    adapter = sum(tensor_bytes(dtype, shape) for shape, dtype, _ in trained)
+    state = _optimizer_state(optimizer, trained)
     base, quant = base_weights(model, values, model_type), quantization(values, model_type)
     out: dict[str, Any] = {"label": "static: excludes activations", "base_weights": base, "trainable": adapter,
                            "gradients": adapter, "optimizer": optimizer, "optimizer_state": state,
@@ -115,6 +148,8 @@ def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any],
     notes = []
     if state is None:
         notes.append(f"optimizer {optimizer}: its state is not modelled")
+    elif optimizer.startswith("paged_"):
+        notes.append("paged optimizer: its state lives in CUDA unified memory, which the driver may evict to CPU RAM")
     if quant and values.get("quantize_moe_experts") is True:
         notes.append("fused experts counted as Axolotl's quantize_moe_experts 4-bit storage, restated from its "
                      "source, not measured")
