@@ -96,10 +96,12 @@ def test_trainable_and_optimizer_bytes_are_what_one_real_step_allocates(tmp_path
     assert memory["total"] == base + 2 * trainable + state
 
 
-def test_an_optimizer_not_modelled_is_said_so_and_sharding_is_flagged(tmp_path):
+def test_an_optimizer_not_modelled_is_said_so_and_sharding_is_planned(tmp_path):
     path = _tiny(tmp_path, "llama", dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                                          num_attention_heads=4, num_key_value_heads=2, vocab_size=128))
     memory = _compiled(path, {"adapter": "lora", "optimizer": "ademamix_8bit",
                               "fsdp_config": {"fsdp_version": 2}}).report.static_memory
     assert memory["optimizer_state"] is None and memory["total"] is None
-    assert any("not modelled" in n for n in memory["notes"]) and any("per device" in n for n in memory["notes"])
+    assert any("not modelled" in n for n in memory["notes"]) and memory["sharding"]["by"] == "FSDP2"
+    assert [r["devices"] for r in memory["per_device"]] == [2, 4, 8]
+    assert all(r["optimizer_state"] is None and r["on_device"] is None for r in memory["per_device"])

@@ -27,6 +27,12 @@ AXOLOTL = click.option(
     "LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl, else the newest (0.21).")
 
 
+DEVICES = click.option(
+    "--devices", metavar="N", type=click.IntRange(min=1), multiple=True,
+    help="Device count for the per-device memory of a YAML that shards (FSDP, DeepSpeed); repeat for several. "
+    "Default: [tool.lora-compiler] devices, else 2, 4 and 8.")
+
+
 SERVE = click.option(
     "--serve", metavar="ENGINE[@VERSION]", callback=lambda ctx, param, value: _engine(value),
     help="Also check that a serving engine loads the adapter as trained, and print its launch command: vllm or "

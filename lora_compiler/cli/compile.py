@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import AXOLOTL, EXPORT_TRAINERS, OFFLINE, REMOTE, SERVE, policy_for
+from .common import AXOLOTL, EXPORT_TRAINERS, OFFLINE, DEVICES, REMOTE, SERVE, policy_for
 
 
 @click.command("compile")
@@ -21,11 +21,13 @@ from .common import AXOLOTL, EXPORT_TRAINERS, OFFLINE, REMOTE, SERVE, policy_for
 @click.option("--export", "export", type=click.Choice(EXPORT_TRAINERS),
               help="Also write this trainer's config into --output (lora-compiler export, in its default format).")
 @SERVE
+@DEVICES
 @AXOLOTL
 @OFFLINE
 @REMOTE
 def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, no_cache: bool, export: str | None,
-                serve: str | None, axolotl: str | None, offline: bool, trust_remote_code: bool) -> None:
+                serve: str | None, devices: tuple[int, ...], axolotl: str | None, offline: bool,
+                trust_remote_code: bool) -> None:
     """Compile CONFIG (an Axolotl YAML) into a PEFT adapter config and a targets report.
 
     Exit status: 0 compiled, 1 findings that would fail training, 2 unusable input.
@@ -38,7 +40,7 @@ def compile_cmd(config: Path, out_dir: Path | None, fmt: str, force: bool, no_ca
         raise click.UsageError("--export writes beside adapter_config.json: give --output too")
     policy = policy_for(None)
     options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy, axolotl=axolotl,
-                      serve=serve)
+                      serve=serve, devices=tuple(sorted(set(devices))))
     job = compile_job(config, options, fmt, out_dir, force=force, use_cache=not no_cache,
                       export=(export, None) if export else None)
     if job.problems:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import AXOLOTL, OFFLINE, REMOTE, SERVE, policy_for
+from .common import AXOLOTL, OFFLINE, DEVICES, REMOTE, SERVE, policy_for
 
 
 @click.command("lint")
@@ -21,12 +21,13 @@ from .common import AXOLOTL, OFFLINE, REMOTE, SERVE, policy_for
 @click.option("--config", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Rule levels file (default: [tool.lora-compiler] in the nearest pyproject.toml).")
 @SERVE
+@DEVICES
 @AXOLOTL
 @OFFLINE
 @REMOTE
 def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: bool, no_model: bool,
-             serve: str | None, policy_file: Path | None, axolotl: str | None, offline: bool,
-             trust_remote_code: bool) -> None:
+             serve: str | None, devices: tuple[int, ...], policy_file: Path | None, axolotl: str | None,
+             offline: bool, trust_remote_code: bool) -> None:
     """Check Axolotl configs before training: findings as path:line:col, for people and CI.
 
     Exit status: 0 clean, 1 error findings (or warnings with --strict), 2 unusable input.
@@ -40,7 +41,7 @@ def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: b
         raise click.UsageError("--serve checks the adapter PEFT builds on the model: it cannot run with --no-model")
     policy = policy_for(policy_file)
     options = Options(offline=offline, allow_remote_code=trust_remote_code, no_model=no_model, serve=serve,
-                      policy=policy, axolotl=axolotl)
+                      policy=policy, axolotl=axolotl, devices=tuple(sorted(set(devices))))
     progress = _Progress(enabled=fmt == "text" and output is None and sys.stderr.isatty())
     results = lint_files(list(configs), options, on_progress=progress)
     progress.done()

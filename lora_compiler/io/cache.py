@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline.document import Document, read_bounded
+from ..pipeline.sharding import sharding_inputs, yaml_dir
 from ..profiles import ProfileError, select
 from ..results.report import versions
 from .files import plain_name, write_text
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 KEY_ENV = "LORA_COMPILER_CACHE_KEY"
 KEY_FILE = "cache.key"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
@@ -78,7 +79,8 @@ def compile_key(doc: Document, options: Any, fmt: str) -> str | None:
     for part in (
         str(FORMAT_VERSION), doc.file, fmt, json.dumps(versions(), sort_keys=True), json.dumps(profile, sort_keys=True),
         json.dumps([options.model, options.serve, sorted(options.policy.levels.items()),
-                    options.policy.coverage_threshold], default=str),
+                    options.policy.coverage_threshold, options.devices or options.policy.devices], default=str),
+        sharding_inputs(doc.values, yaml_dir(doc.file)),
         source.kind, str(source.config_dir), adapter,
     ):
         h.update(part.encode() + b"\0")

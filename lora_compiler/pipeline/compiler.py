@@ -77,7 +77,8 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
     result.spec, result.source = start.spec, start.source
     selection = result.selection = start.selection
     ctx = Context(doc, start.spec, selection, serve=options.serve, allow_remote_code=options.allow_remote_code,
-                  coverage_threshold=options.policy.coverage_threshold)
+                  coverage_threshold=options.policy.coverage_threshold,
+                  devices=options.devices or options.policy.devices)
     result.findings += run_stage("config", ctx)
     if start.skeleton is not None:
         result.findings += stack_mismatch(doc, selection)
@@ -89,6 +90,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from ..rules import peft_outcome, run_stage
     from .adapter_file import adapter_file
     from .memory import static_memory
+    from .sharding import yaml_dir
     from .fields import key_for_message
     from .freezing import applies, freeze
     from .inject import InjectionError, inject
@@ -160,7 +162,8 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         axolotl=ctx.selection.record(),
         adapter_file=adapter_file(inj.tensors, doc.values, ctx.profile.version),
         coverage=coverage([asdict(m) for m in inj.modules], ctx),
-        static_memory=static_memory(skel.model, inj.tensors, doc.values, ctx.profile.version, skel.model_type),
+        static_memory=static_memory(skel.model, inj.tensors, doc.values, ctx.profile.version, skel.model_type,
+                                    ctx.devices, yaml_dir(doc.file)),
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing

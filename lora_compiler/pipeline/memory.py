@@ -19,17 +19,19 @@ moments (rows + columns) for matrices, a full one for vectors, and a float32 RMS
 AdamW (two states), Lion and RMSprop (one), as transformers builds them (trainer_optimizer.py: 8-bit when the
 name says 8bit; nn.Embedding weights overridden to 32-bit): float32 states, or for 8-bit tensors of at least
 4096 elements uint8 states with a float32 absmax per 256-element block and one shared 256-entry float32 map
-per state; paged states hold the same bytes in CUDA unified memory. Others are reported as not modelled. Sharding (FSDP, DeepSpeed) divides these across a device count the YAML does not
-give, so totals are per run, not per device, and say so.
+per state; paged states hold the same bytes in CUDA unified memory. Others are reported as not modelled.
+Totals are per run; where the YAML shards (FSDP, DeepSpeed), sharding.py says what one device holds.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..model_facts import is_fused_expert
 from .adapter_file import DTYPE_BYTES, kept_in_float32, model_dtype, saved_dtype, tensor_bytes
+from .sharding import per_device, plan, sharded_quantised
 
 ADAMW = ("adamw_torch", "adamw_torch_fused", "adamw_hf")
 BNB_STATES = {"adamw_bnb_8bit": 2, "adamw_8bit": 2, "paged_adamw_8bit": 2, "paged_adamw_32bit": 2,
@@ -57,7 +59,12 @@ def _four_bit(numel: int, double: bool) -> int:
 
 
 def base_weights(model: Any, values: Mapping[str, Any], model_type: str | None = None) -> int:
-    """Bytes of the base model's parameters as loaded (tied parameters once).
+    """Bytes of the base model's parameters as loaded (tied parameters once)."""
+    return sum(b for _, b, _ in _base_params(model, values, model_type))
+
+
+def _base_params(model: Any, values: Mapping[str, Any], model_type: str | None) -> list[tuple[tuple[int, ...], int, bool]]:
+    """(shape, bytes as loaded, quantised) per base parameter, tied parameters once.
 
     In a quantised run, PEFT's prepare_model_for_kbit_training makes every other half-precision parameter
     float32 and Axolotl puts norms and embeddings (the output layer too) back in the model dtype."""
@@ -71,28 +78,28 @@ def base_weights(model: Any, values: Mapping[str, Any], model_type: str | None =
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
     skip = HfQuantizer.get_modules_to_not_convert(model, quant["llm_int8_skip_modules"], keep) if quant else []
-    total, seen = 0, set()
+    out, seen = [], set()
     for name, module in model.named_modules():
         for pname, param in module.named_parameters(recurse=False):
             if id(param) in seen:
                 continue
             seen.add(id(param))
-            numel = param.numel()
+            numel, shape = param.numel(), tuple(param.shape)
             linear = isinstance(module, torch.nn.Linear) and pname == "weight"
             if quant and quant["bits"] == 4 and values.get("quantize_moe_experts") is True \
                     and is_fused_expert(name, module, param):
-                total += _four_bit(numel, True)  # Axolotl's own parametrisation (utils/nf4.py): not measured here
+                out.append((shape, _four_bit(numel, True), True))  # Axolotl's utils/nf4.py: not measured here
             elif quant and linear and should_convert_module(name, skip):
-                total += _four_bit(numel, quant["bnb_4bit_use_double_quant"]) if quant["bits"] == 4 \
-                    else numel + 4 * module.out_features
+                out.append((shape, _four_bit(numel, quant["bnb_4bit_use_double_quant"]) if quant["bits"] == 4
+                            else numel + 4 * module.out_features, True))
             elif kept_in_float32(name) or any(k in name for k in keep):
-                total += 4 * numel  # Axolotl keeps routers in float32; the model's own float32 modules
+                out.append((shape, 4 * numel, False))  # Axolotl keeps routers in float32; the model's own modules
             elif quant and not (isinstance(module, torch.nn.Embedding) or module is head
                                 or "norm" in type(module).__name__.lower()):
-                total += 4 * numel
+                out.append((shape, 4 * numel, False))
             else:
-                total += dtype * numel
-    return total
+                out.append((shape, dtype * numel, False))
+    return out
 
 
 def _optimizer_bytes(optimizer: str, shape: tuple[int, ...], size: int, embedding: bool) -> int:
@@ -134,14 +141,16 @@ def _is_embedding_weight(model: Any, key: str) -> bool:
 
 
 def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str,
-                  model_type: str | None = None) -> dict[str, Any]:
+                  model_type: str | None = None, devices: Iterable[int] = (2, 4, 8),
+                  yaml_dir: Path | None = None) -> dict[str, Any]:
     """The report's `static_memory` (schemas/targets.schema.json)."""
     optimizer = values.get("optimizer") or "adamw_torch_fused"
     trained = [(tuple(t.shape), saved_dtype(t.name, values, axolotl), _is_embedding_weight(model, t.name))
                for t in tensors if not t.name.endswith(".base_layer.weight")]
     adapter = sum(tensor_bytes(dtype, shape) for shape, dtype, _ in trained)
     state = _optimizer_state(optimizer, trained)
-    base, quant = base_weights(model, values, model_type), quantization(values, model_type)
+    params, quant = _base_params(model, values, model_type), quantization(values, model_type)
+    base = sum(b for _, b, _ in params)
     out: dict[str, Any] = {"label": "static: excludes activations", "base_weights": base, "trainable": adapter,
                            "gradients": adapter, "optimizer": optimizer, "optimizer_state": state,
                            "total": None if state is None else base + 2 * adapter + state, "quantization": quant}
@@ -157,7 +166,12 @@ def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any],
                        for p in m.parameters(recurse=False)):
         notes.append("fused MoE experts are not Linear layers: bitsandbytes leaves them unquantised, in float32 "
                      "after kbit preparation (quantize_moe_experts: true quantises them)")
-    if values.get("fsdp_config") or values.get("fsdp") or values.get("deepspeed"):
-        notes.append("sharded by FSDP or DeepSpeed across devices the YAML does not count: per run, not per device")
+    sharding = plan(values, yaml_dir)
+    out["sharding"] = sharding.record() if sharding else None
+    out["per_device"] = per_device(sharding, params, trained, optimizer, devices, _optimizer_state, DTYPE_BYTES) \
+        if sharding and sharding.sharded else None
+    if sharding and sharded_quantised(sharding, params):
+        notes.append(f"{sharding.by}: how quantised base weights shard is not modelled, so per-device base weights "
+                     "are unknown")
     out["notes"] = notes
     return out

@@ -15,4 +15,5 @@ class Options:
     no_model: bool = False  # stop after the YAML-only rules (lint --no-model): no torch import
     serve: str | None = None  # serving engine to check: "vllm", "sglang@0.5.23" (--serve; serving.resolve)
     axolotl: str | None = None  # the Axolotl release whose semantics apply (--axolotl); see profiles.select
+    devices: tuple[int, ...] = ()  # --devices: device counts for per-device memory (default: the policy's)
     policy: Policy = field(default_factory=Policy)

@@ -37,6 +37,7 @@ class Policy:
     ignore: tuple[str, ...] = ()
     axolotl: str | None = None  # `axolotl = "0.21"`: the project's Axolotl release (profiles.select)
     coverage_threshold: float = 0.5  # the share of decoder layers below which coverage-below-threshold warns
+    devices: tuple[int, ...] = (2, 4, 8)  # device counts for per-device memory where the YAML shards
 
     def ignores(self, path: Path) -> bool:
         """Whether `lint DIR` leaves this collected file out (an ignore glob of the policy matches it)."""
@@ -118,7 +119,12 @@ class Policy:
         threshold = table.get("coverage_threshold", 0.5)
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
             raise PolicyError(f"{path}: 'coverage_threshold' must be a number from 0 to 1 (a share of decoder layers)")
-        return cls(dict(rules), str(path), tuple(ignore), None if axolotl is None else str(axolotl), float(threshold))
+        devices = table.get("devices", [2, 4, 8])
+        if not isinstance(devices, list) or not devices or not all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in devices):
+            raise PolicyError(f"{path}: 'devices' must be a list of device counts (positive integers), e.g. [8]")
+        return cls(dict(rules), str(path), tuple(ignore), None if axolotl is None else str(axolotl), float(threshold),
+                   tuple(sorted(set(devices))))
 
 
 def _hit(rule: str, rules: set[str]) -> bool:

@@ -12,6 +12,7 @@ from typing import AbstractSet, Any, Callable, Iterable
 from ..results import layermap as lm
 from ..results.report import suffix_table
 from .markdown import profile_line, rank_notes
+from .text import size_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 STATE_CLASS = {"targeted": "t", "saved": "s", "excluded": "x", "off": "o"}
@@ -237,6 +238,15 @@ def _size(info: dict[str, Any]) -> str:
     return "unknown" if info.get("bytes") is None else f"{info['bytes'] / 2 ** 20:,.1f} MiB"
 
 
+def _per_device_card(memory: dict[str, Any]) -> list[tuple[str, str]]:
+    """What one device holds at the largest device count asked for, where the YAML shards."""
+    busiest = (memory.get("per_device") or [{}])[-1]
+    if busiest.get("on_device") is None:
+        return []
+    return [(size_text(busiest["on_device"]), f"per device on {busiest['devices']} ({memory['sharding']['by']}, "
+                                             "static" + ("" if memory["sharding"]["exact"] else ", approximate") + ")")]
+
+
 def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
     model, env = report["model"], report["environment"]
     levels = [sum(f["severity"] == level for f in report["findings"]) for level in ("error", "warning", "info")]
@@ -245,8 +255,9 @@ def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
              (_n(len(report["modules"])), "wrapped modules"),
              *([(_size(report["adapter_file"]), "adapter file (adapter_model.safetensors)")]
                if report.get("adapter_file") else []),
-             *([(f"{report['static_memory']['total'] / 1e9:,.2f} GB", "static memory (excludes activations)")]
+             *([(size_text(report["static_memory"]["total"]), "static memory (excludes activations)")]
                if (report.get("static_memory") or {}).get("total") is not None else []),
+             *_per_device_card(report.get("static_memory") or {}),
              (_n(model["num_parameters"]), "model parameters"),
              (str(model["num_hidden_layers"] or "—"),
               "layers" + (" · multimodal" if model["is_multimodal"] else ""))]

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..results.layermap import build_layer_map, legend, text_grid
 from ..results.report import suffix_table
-from .text import adapter_file_text, memory_text
+from .text import adapter_file_text, memory_text, size_text
 
 
 WIDTH = 120  # the widest line a pull-request comment shows without scrolling
@@ -44,9 +44,13 @@ def verdict(report: dict[str, Any]) -> str:
     size = (report.get("adapter_file") or {}).get("bytes")
     if size is not None:
         parts.append(f"adapter file {_n(size)} bytes ({size / 2 ** 20:,.1f} MiB)")
-    total = (report.get("static_memory") or {}).get("total")
-    if total is not None:
-        parts.append(f"static memory {total / 1e9:,.2f} GB (excludes activations)")
+    memory = report.get("static_memory") or {}
+    if memory.get("total") is not None:
+        parts.append(f"static memory {size_text(memory['total'])} (excludes activations)")
+    busiest = (memory.get("per_device") or [{}])[-1]
+    if busiest.get("on_device") is not None:
+        parts.append(f"{size_text(busiest['on_device'])} per device on {busiest['devices']} "
+                     f"({memory['sharding']['by']})")
     return " · ".join(parts)
 
 

@@ -58,13 +58,36 @@ def adapter_file_text(info: dict) -> str:
             f"{', '.join(info['data_bytes'])}), as adapter_model.safetensors")
 
 
+def size_text(n: int | None) -> str:
+    """Decimal units, so that a tiny test model does not read as 0.00 GB: '335.2 kB', '9.15 GB'."""
+    if n is None:
+        return "unknown"
+    unit, scale = next(((u, s) for u, s in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if n >= s), ("bytes", 1))
+    return f"{n:,} bytes" if scale == 1 else f"{n / scale:,.2f} {unit}"
+
+
 def memory_text(memory: dict) -> str:
-    """'9.15 GB (base weights 7.80 GB, trainable 0.34 GB, gradients 0.34 GB, adamw_torch_fused 0.67 GB);
-    static: excludes activations'."""
-    gb = lambda n: f"{n / 1e9:,.2f} GB"  # noqa: E731
-    state = gb(memory["optimizer_state"]) if memory["optimizer_state"] is not None else "not modelled"
-    total = gb(memory["total"]) if memory["total"] is not None else "unknown"
-    return (f"{total} (base weights {gb(memory['base_weights'])}, trainable {gb(memory['trainable'])}, gradients "
-            f"{gb(memory['gradients'])}, {memory['optimizer']} {state}); {memory['label']}"
-            + "".join(f"; {n}" for n in memory["notes"]))
+    """'9.15 GB (base weights 7.80 GB, trainable 336.00 MB, gradients 336.00 MB, adamw_torch_fused 672.00 MB);
+    static: excludes activations', then what one device holds where the YAML shards."""
+    state = size_text(memory["optimizer_state"]) if memory["optimizer_state"] is not None else "not modelled"
+    return (f"{size_text(memory['total'])} (base weights {size_text(memory['base_weights'])}, trainable "
+            f"{size_text(memory['trainable'])}, gradients {size_text(memory['gradients'])}, {memory['optimizer']} "
+            f"{state}); {memory['label']}" + "".join(f"; {n}" for n in memory["notes"])
+            + (f"; {per_device_text(memory)}" if memory.get("sharding") else ""))
+
+
+def per_device_text(memory: dict) -> str:
+    """'per device under FSDP2 (rank 0): 2 devices 4.61 GB, 8 devices 1.20 GB' with what sits in host memory."""
+    sharding, rows = memory["sharding"], memory.get("per_device") or []
+    head = f"per device under {sharding['by']} ({sharding['source']}"
+    head += ", rank 0)" if sharding["exact"] else f", rank 0; {sharding['note']})" if sharding["note"] else ", rank 0)"
+    if not rows:
+        return f"{sharding['by']} ({sharding['source']}): " + (sharding["note"] or "nothing sharded, every device holds it all")
+    unknown = [p.replace("_", " ") for p, v in rows[0].items() if v is None and p not in ("on_device", "on_host")]
+    if unknown:
+        return f"{head}: unknown, because its {' and '.join(unknown)} per device {'is' if len(unknown) == 1 else 'are'} " \
+               "not modelled"
+    parts = [f"{r['devices']} devices {size_text(r['on_device'])}"
+             + (f" (+ {size_text(r['on_host'])} in host memory)" if r["on_host"] else "") for r in rows]
+    return f"{head}: " + ", ".join(parts)
 

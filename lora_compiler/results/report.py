@@ -8,7 +8,7 @@ from typing import Any
 from ..profiles import installed
 from .findings import Finding
 
-SCHEMA_VERSION = "1.2"  # 1.1: the axolotl profile record; 1.2: adapter_file, coverage
+SCHEMA_VERSION = "1.3"  # 1.1: the axolotl profile record; 1.2: adapter_file, coverage; 1.3: sharding, per_device
 
 
 def versions() -> dict[str, str | None]:

@@ -19,6 +19,7 @@ class Context:
     serve: str | None = None  # serving engine to check, resolved: "vllm@0.33.0" (serving.resolve)
     allow_remote_code: bool = False
     coverage_threshold: float = 0.5  # share of decoder layers to adapt ([tool.lora-compiler] coverage_threshold)
+    devices: tuple[int, ...] = (2, 4, 8)  # device counts for per-device memory (--devices, policy devices)
     skeleton: Any = None  # skeleton.Skeleton
     plan: Any = None  # targets.TargetPlan
     report: Any = None  # report.Report
