@@ -35,6 +35,10 @@ class Profile:
     validators: frozenset[str]  # ids of rules/startup.py validators this release runs
     adapters: tuple[str, ...]  # values of `adapter:` the release's load_adapter handles
     ties_lora_output_embeddings: bool  # loaders/adapter.py calls utils/lora_tying.py after get_peft_model
+    # loaders/model.py _configure_embedding_dtypes (0.20+): the float32 pass runs, embeddings included, whenever the
+    # pass back to the model dtype will not (so under FSDP with QLoRA), and kbit preparation leaves the embeddings
+    # alone when the pass back would revert them (monkeypatch/peft/utils.py patch_peft_prep_code)
+    upcasts_unconverted_embeddings: bool = True
 
     @property
     def name(self) -> str:
@@ -59,11 +63,12 @@ AXOLOTL_0_19 = Profile(
     version="0.19.0", transformers="5.16.1", peft="0.20.0", keys="axolotl_keys-0.19.0.json",
     output_layers={**_OUTPUT_LAYERS, "gpt_neox": ("embed_in", "embed_out")},
     validators=_COMMON_VALIDATORS | {"axolotl-fsdp-deepspeed-list", "axolotl-staged-nf4-0.19"},
-    adapters=("lora", "qlora", "llama-adapter"), ties_lora_output_embeddings=False)
+    adapters=("lora", "qlora", "llama-adapter"), ties_lora_output_embeddings=False,
+    upcasts_unconverted_embeddings=False)
 # 0.20 (docs/axolotl-releases.md): FSDP1 removed, gpt_neox's head is lm_head, target-parameter inits checked,
 # mixlora and CPU-staged NF4 added, expert-parallel layouts checked when the plugin is listed.
 AXOLOTL_0_20 = replace(
-    AXOLOTL_0_19, version="0.20.0", transformers="5.17.0", peft="0.21.0",
+    AXOLOTL_0_19, version="0.20.0", transformers="5.17.0", peft="0.21.0", upcasts_unconverted_embeddings=True,
     keys="axolotl_keys-0.20.0.json",
     output_layers={**_OUTPUT_LAYERS, "gpt_neox": ("embed_in", "lm_head")},
     validators=_COMMON_VALIDATORS | {"axolotl-fsdp-deepspeed", "axolotl-fsdp1-removed",

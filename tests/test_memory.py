@@ -18,6 +18,8 @@ from lora_compiler.pipeline.options import Options
 
 FACTS = json.loads((REPO / "tests" / "facts" / "bnb_storage.json").read_text())
 BNB_OPTIMIZERS = json.loads((REPO / "tests" / "facts" / "bnb_optimizers.json").read_text())
+AXOLOTL_LOADS = {f["axolotl"]: f for f in (json.loads(p.read_text())
+                                           for p in sorted((REPO / "tests" / "facts").glob("axolotl_load_bytes-*.json")))}
 L = {"lora_r": 4, "lora_alpha": 8, "lora_target_modules": ["q_proj", "v_proj"]}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -42,6 +44,18 @@ def test_quantised_base_weights_are_the_bytes_bitsandbytes_stores(case, tmp_path
     fact = FACTS["cases"][case]
     result = _compiled(_tiny(tmp_path, fact["model_type"], fact["config"]), fact["yaml"])
     assert result.report.static_memory["base_weights"] == fact["bytes"], (case, FACTS["bitsandbytes"])
+
+
+@needs_modern_stack
+@pytest.mark.parametrize("release,case", [(r, c) for r, f in sorted(AXOLOTL_LOADS.items()) for c in sorted(f["cases"])],
+                         ids=lambda v: str(v))
+def test_base_weights_are_what_the_real_axolotl_leaves_after_loading(release, case, tmp_path):
+    """scripts/axolotl_dtypes.py: Axolotl's own ModelLoader quantises and casts a tiny model on the CPU."""
+    fact = AXOLOTL_LOADS[release]["cases"][case]
+    path = _tiny(tmp_path, fact["model_type"], fact["config"])
+    result = compile_document({"base_model": str(path), **L, **fact["yaml"]}, Options(offline=True, axolotl=release))
+    assert result.report is not None, [f.message for f in result.findings]
+    assert result.report.static_memory["base_weights"] == fact["bytes"], (release, case)
 
 
 @needs_modern_stack

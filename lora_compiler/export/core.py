@@ -42,10 +42,12 @@ class Subject:
         return sorted(m["name"] for m in self.wrapped if m["kind"] == "module")
 
     def quantized(self) -> int | None:
-        """The bits the base model loads in (4 for qlora / load_in_4bit, 8 for load_in_8bit), else None."""
-        if self.spec.adapter == "qlora" or self.spec.load_in_4bit:
-            return 4
-        return 8 if self.spec.load_in_8bit else None
+        """The bits Axolotl loads the base model in (memory.quantization: 4 for qlora with load_in_4bit, 8 for
+        lora with load_in_8bit), else None: other combinations load unquantised."""
+        from ..pipeline.memory import quantization
+
+        quant = quantization(self.doc.values, self.model_type)
+        return quant["bits"] if quant else None
 
     def finding(self, rule: str, message: str, field_or_key: str | None, severity: Severity,
                 hint: str | None = None) -> Finding:

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..model_facts import is_fused_expert
-from .adapter_file import DTYPE_BYTES, kept_in_float32, model_dtype, saved_dtype, tensor_bytes
+from .adapter_file import DTYPE_BYTES, saved_dtype, tensor_bytes
+from .load_dtypes import element_sizes
 from .sharding import per_device, plan, sharded_quantised
 
 ADAMW = ("adamw_torch", "adamw_torch_fused", "adamw_hf")
@@ -44,11 +45,13 @@ MIN_8BIT_SIZE, BNB_BLOCK = 4096, 256  # bitsandbytes Optimizer8bit defaults
 def quantization(values: Mapping[str, Any], model_type: str | None = None) -> dict[str, Any] | None:
     """Axolotl's bitsandbytes settings for this YAML, or None for a load in the model dtype."""
     if values.get("adapter") in ("qlora", "mixlora") and values.get("load_in_4bit") is True:
-        q = {"bits": 4, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True, "llm_int8_skip_modules": None}
+        q = {"bits": 4, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
+             "llm_int8_skip_modules": ["out_proj"] if model_type == "falcon_h1" else None}
         q.update({k: v for k, v in (values.get("bnb_config_kwargs") or {}).items() if k in q})
         return q
-    if values.get("adapter") == "lora" and values.get("load_in_8bit") is True:
-        return {"bits": 8, "llm_int8_skip_modules": ["mamba"] if model_type == "jamba" else None}
+    if values.get("adapter") == "lora" and values.get("load_in_8bit") is True:  # bnb_config_kwargs not applied
+        skip = {"jamba": ["mamba"], "falcon_h1": ["out_proj"]}.get(model_type or "")
+        return {"bits": 8, "llm_int8_skip_modules": skip}
     return None
 
 
@@ -58,26 +61,26 @@ def _four_bit(numel: int, double: bool) -> int:
     return math.ceil(numel / 2) + stats + 4 * 16
 
 
-def base_weights(model: Any, values: Mapping[str, Any], model_type: str | None = None) -> int:
-    """Bytes of the base model's parameters as loaded (tied parameters once)."""
-    return sum(b for _, b, _ in _base_params(model, values, model_type))
-
-
-def _base_params(model: Any, values: Mapping[str, Any], model_type: str | None) -> list[tuple[tuple[int, ...], int, bool]]:
-    """(shape, bytes as loaded, quantised) per base parameter, tied parameters once.
-
-    In a quantised run, PEFT's prepare_model_for_kbit_training makes every other half-precision parameter
-    float32 and Axolotl puts norms and embeddings (the output layer too) back in the model dtype."""
+def _base_params(model: Any, values: Mapping[str, Any], model_type: str | None, axolotl: str,
+                 zero3: bool = False) -> list[tuple[tuple[int, ...], int, bool]]:
+    """(shape, bytes as loaded, quantised) per base parameter, tied parameters once; the dtypes of the others as
+    Axolotl's loading passes leave them (load_dtypes.py)."""
     import torch
 
     from transformers.quantizers.base import HfQuantizer
     from transformers.quantizers.quantizers_utils import should_convert_module
 
-    dtype = DTYPE_BYTES[model_dtype(values)]
+    from ..profiles import find
+
     quant = quantization(values, model_type)
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
     skip = HfQuantizer.get_modules_to_not_convert(model, quant["llm_int8_skip_modules"], keep) if quant else []
+    experts4 = bool(quant) and quant["bits"] == 4 and values.get("quantize_moe_experts") is True
+    experts_quantised = experts4 and any(is_fused_expert(n, m, p) for n, m in model.named_modules()
+                                         for p in m.parameters(recurse=False))
+    profile = find(axolotl)
+    sizes = element_sizes(model, values, profile.embedding_layers(model_type or ""), bool(quant),
+                          zero3 or experts_quantised, model_type, profile.upcasts_unconverted_embeddings)
     out, seen = [], set()
     for name, module in model.named_modules():
         for pname, param in module.named_parameters(recurse=False):
@@ -86,19 +89,13 @@ def _base_params(model: Any, values: Mapping[str, Any], model_type: str | None) 
             seen.add(id(param))
             numel, shape = param.numel(), tuple(param.shape)
             linear = isinstance(module, torch.nn.Linear) and pname == "weight"
-            if quant and quant["bits"] == 4 and values.get("quantize_moe_experts") is True \
-                    and is_fused_expert(name, module, param):
+            if experts4 and is_fused_expert(name, module, param):
                 out.append((shape, _four_bit(numel, True), True))  # Axolotl's utils/nf4.py: not measured here
             elif quant and linear and should_convert_module(name, skip):
                 out.append((shape, _four_bit(numel, quant["bnb_4bit_use_double_quant"]) if quant["bits"] == 4
                             else numel + 4 * module.out_features, True))
-            elif kept_in_float32(name) or any(k in name for k in keep):
-                out.append((shape, 4 * numel, False))  # Axolotl keeps routers in float32; the model's own modules
-            elif quant and not (isinstance(module, torch.nn.Embedding) or module is head
-                                or "norm" in type(module).__name__.lower()):
-                out.append((shape, 4 * numel, False))
             else:
-                out.append((shape, dtype * numel, False))
+                out.append((shape, sizes[id(param)] * numel, False))
     return out
 
 
@@ -149,8 +146,9 @@ def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any],
                for t in tensors if not t.name.endswith(".base_layer.weight")]
     adapter = sum(tensor_bytes(dtype, shape) for shape, dtype, _ in trained)
     state = _optimizer_state(optimizer, trained)
-    params, quant = _base_params(model, values, model_type), quantization(values, model_type)
-    base = sum(b for _, b, _ in params)
+    sharding = plan(values, yaml_dir)
+    params = _base_params(model, values, model_type, axolotl, zero3=bool(sharding and sharding.by.endswith("ZeRO-3")))
+    base, quant = sum(b for _, b, _ in params), quantization(values, model_type)
     out: dict[str, Any] = {"label": "static: excludes activations", "base_weights": base, "trainable": adapter,
                            "gradients": adapter, "optimizer": optimizer, "optimizer_state": state,
                            "total": None if state is None else base + 2 * adapter + state, "quantization": quant}
@@ -166,7 +164,6 @@ def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any],
                        for p in m.parameters(recurse=False)):
         notes.append("fused MoE experts are not Linear layers: bitsandbytes leaves them unquantised, in float32 "
                      "after kbit preparation (quantize_moe_experts: true quantises them)")
-    sharding = plan(values, yaml_dir)
     out["sharding"] = sharding.record() if sharding else None
     out["per_device"] = per_device(sharding, params, trained, optimizer, devices, _optimizer_state, DTYPE_BYTES) \
         if sharding and sharding.sharded else None
