@@ -39,6 +39,7 @@ class Profile:
     # pass back to the model dtype will not (so under FSDP with QLoRA), and kbit preparation leaves the embeddings
     # alone when the pass back would revert them (monkeypatch/peft/utils.py patch_peft_prep_code)
     upcasts_unconverted_embeddings: bool = True
+    lora_fp32_gradients: bool = False  # the `lora_fp32_gradients` key keeps LoRA tensors float32 (0.21+)
 
     @property
     def name(self) -> str:
@@ -78,7 +79,7 @@ AXOLOTL_0_20 = replace(
 # 0.21: a tied head's LoRA becomes views of the embedding's (utils/lora_tying.py); expert parallelism is built in.
 AXOLOTL_0_21 = replace(
     AXOLOTL_0_20, version="0.21.0", transformers="5.20.1", peft="0.21.2", keys="axolotl_keys-0.21.0.json",
-    ties_lora_output_embeddings=True,
+    ties_lora_output_embeddings=True, lora_fp32_gradients=True,
     validators=AXOLOTL_0_20.validators - {"axolotl-expert-parallel-plugin"} | {"axolotl-expert-parallel"})
 
 PROFILES: dict[str, Profile] = {p.version: p for p in (AXOLOTL_0_19, AXOLOTL_0_20, AXOLOTL_0_21)}

@@ -8,7 +8,9 @@ Each case writes a tiny random model in the YAML's dtype, lets Axolotl's own Mod
 quantization config (_set_quantization_config), loads the model with it on the CPU, applies Axolotl's adapter
 patches (the kbit-preparation patch of 0.20+) and runs its _configure_embedding_dtypes (the float32 pass,
 prepare_model_for_kbit_training, the pass back), then records the bytes of every parameter's storage and
-bitsandbytes' quantisation state. tests/test_memory.py compiles the same YAMLs and compares base_weights.
+bitsandbytes' quantisation state; then Axolotl's own load_lora wraps it, and the trainable bytes and the size of
+the adapter_model.safetensors PEFT's save_pretrained writes are recorded too. tests/test_memory.py compiles the
+same YAMLs and compares base_weights, trainable and adapter_file bytes.
 This script must not import lora_compiler.
 """
 
@@ -43,6 +45,11 @@ CASES = {
     "llama-qlora-fsdp2": ("llama", LLAMA, {"adapter": "qlora", "load_in_4bit": True, "bf16": True, **FSDP2}),
     "llama-lora-8bit-fsdp2": ("llama", LLAMA, {"adapter": "lora", "load_in_8bit": True, "bf16": True, **FSDP2}),
     "llama-lora-fsdp2-bf16": ("llama", LLAMA, {"adapter": "lora", "bf16": True, **FSDP2}),
+    "llama-qlora-fsdp2-modules-to-save": ("llama", LLAMA, {"adapter": "qlora", "load_in_4bit": True, "bf16": True,
+                                                           "lora_modules_to_save": ["lm_head", "embed_tokens"],
+                                                           **FSDP2}),
+    "llama-qlora-modules-to-save": ("llama", LLAMA, {"adapter": "qlora", "load_in_4bit": True, "bf16": True,
+                                                     "lora_modules_to_save": ["lm_head", "embed_tokens"]}),
     "mixtral-qlora-bf16": ("mixtral", MIXTRAL, {"adapter": "qlora", "load_in_4bit": True, "bf16": True}),
     "mixtral-lora-bf16": ("mixtral", MIXTRAL, {"adapter": "lora", "bf16": True}),
 }
@@ -65,7 +72,8 @@ def _storage(model) -> int:
     return total
 
 
-def _case(model_type: str, dims: dict, yaml: dict, tmp: str) -> int:
+def _case(model_type: str, dims: dict, yaml: dict, tmp: str) -> dict:
+    from axolotl.loaders.adapter import load_lora
     from axolotl.loaders.model import ModelLoader
     from axolotl.utils.config import normalize_config, validate_config
     from axolotl.utils.dict import DictDefault
@@ -85,7 +93,12 @@ def _case(model_type: str, dims: dict, yaml: dict, tmp: str) -> int:
                                                  dtype=cfg.torch_dtype, device_map="cpu")
     loader.model = model
     loader._configure_embedding_dtypes()
-    return _storage(loader.model)
+    base = _storage(loader.model)
+    peft_model, _ = load_lora(loader.model, cfg, inference=False)
+    trainable = sum(p.numel() * p.element_size() for p in peft_model.parameters() if p.requires_grad)
+    peft_model.save_pretrained(f"{tmp}/adapter")
+    return {"bytes": base, "trainable": trainable,
+            "adapter_bytes": os.path.getsize(f"{tmp}/adapter/adapter_model.safetensors")}
 
 
 def main() -> None:
@@ -97,8 +110,8 @@ def main() -> None:
     for case, (model_type, dims, yaml) in CASES.items():
         with tempfile.TemporaryDirectory() as tmp:
             facts["cases"][case] = {"model_type": model_type, "config": dims, "yaml": yaml,
-                                    "bytes": _case(model_type, dims, yaml, tmp)}
-        print(case, facts["cases"][case]["bytes"], file=sys.stderr)
+                                    **_case(model_type, dims, yaml, tmp)}
+        print(case, facts["cases"][case], file=sys.stderr)
     out = OUT / f"axolotl_load_bytes-{axolotl.__version__}.json"
     out.write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")
 

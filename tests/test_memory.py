@@ -50,12 +50,15 @@ def test_quantised_base_weights_are_the_bytes_bitsandbytes_stores(case, tmp_path
 @pytest.mark.parametrize("release,case", [(r, c) for r, f in sorted(AXOLOTL_LOADS.items()) for c in sorted(f["cases"])],
                          ids=lambda v: str(v))
 def test_base_weights_are_what_the_real_axolotl_leaves_after_loading(release, case, tmp_path):
-    """scripts/axolotl_dtypes.py: Axolotl's own ModelLoader quantises and casts a tiny model on the CPU."""
+    """scripts/axolotl_dtypes.py: Axolotl's own ModelLoader quantises and casts a tiny model on the CPU, its load_lora
+    wraps it and PEFT saves the adapter."""
     fact = AXOLOTL_LOADS[release]["cases"][case]
     path = _tiny(tmp_path, fact["model_type"], fact["config"])
     result = compile_document({"base_model": str(path), **L, **fact["yaml"]}, Options(offline=True, axolotl=release))
     assert result.report is not None, [f.message for f in result.findings]
-    assert result.report.static_memory["base_weights"] == fact["bytes"], (release, case)
+    memory, adapter = result.report.static_memory, result.report.adapter_file
+    assert (memory["base_weights"], memory["trainable"], adapter["bytes"]) == \
+        (fact["bytes"], fact["trainable"], fact["adapter_bytes"]), (release, case)
 
 
 @needs_modern_stack

@@ -32,7 +32,8 @@ ROOMS = {
 }
 # Modules that may import torch, transformers or peft (always lazily, inside a function).
 HEAVY_ALLOWED = {"pipeline.skeleton", "pipeline.inject", "pipeline.stacks", "pipeline.targets", "pipeline.peftcfg",
-                 "pipeline.memory",  # transformers' own bitsandbytes not-convert decision, on the skeleton
+                 "pipeline.loading",  # transformers' own bitsandbytes not-convert decision, on the skeleton
+                 "pipeline.memory",  # which trained tensors are nn.Embedding weights (32-bit optimizer state)
                  "features.runtime", "features.survey", "model_facts", "export.peft", "export.check",
                  "rules.adapter_dir"}  # transformers' checkpoint-conversion table: a renamed module is a warning
 

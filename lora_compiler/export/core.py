@@ -44,7 +44,7 @@ class Subject:
     def quantized(self) -> int | None:
         """The bits Axolotl loads the base model in (memory.quantization: 4 for qlora with load_in_4bit, 8 for
         lora with load_in_8bit), else None: other combinations load unquantised."""
-        from ..pipeline.memory import quantization
+        from ..pipeline.loading import quantization
 
         quant = quantization(self.doc.values, self.model_type)
         return quant["bits"] if quant else None

@@ -8,7 +8,8 @@ float16; else float32); PEFT's tuner tensors (LoRA A/B, lora_embedding_A/B, DoRA
 deltas, target_parameters LoRA) are upcast to float32 unless peft_autocast_adapter_dtype: false (then they
 keep the base layer's dtype, float32 over 8-bit weights; Axolotl 0.21's lora_fp32_gradients makes them
 float32 again); full copies (modules_to_save, base embedding layers PEFT saves beside embedding LoRA) keep
-the model dtype, except MoE routers named `gate`, which Axolotl keeps in float32. save_pretrained clones
+the dtype their module has after Axolotl's loading passes (loading.py: the model dtype, MoE routers named
+`gate` float32, under QLoRA with FSDP in 0.20+ norms and embeddings float32 too). save_pretrained clones
 tied tensors rather than dropping them, so every key is written. The file is safetensors' layout: an
 8-byte header length, the JSON header (`__metadata__` {"format": "pt"} first, tensors in data order:
 dtype descending in safetensors' order, then name) padded with spaces to a multiple of 8, then the data.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import json
 import math
 from typing import Any, Iterable, Mapping
+
+from ..profiles import find
 
 # safetensors' Dtype enum, highest first: the order its writer puts tensors in
 _ORDER = ("U64", "I64", "F64", "U32", "I32", "F32", "BF16", "F16", "U16", "I16", "F8_E4M3", "F8_E5M2", "I8", "U8",
@@ -43,11 +46,6 @@ def model_dtype(values: Mapping[str, Any]) -> str:
     return _NAMES[load_dtype(values)]
 
 
-def kept_in_float32(path: str) -> bool:
-    """A module Axolotl casts to float32 after loading and never back: an MoE router named `gate`."""
-    return path.rsplit(".", 1)[-1] == "gate"
-
-
 def tensor_bytes(dtype: str, shape: Iterable[int]) -> int:
     return DTYPE_BYTES[dtype] * math.prod(shape)
 
@@ -61,16 +59,18 @@ def unknown_because(values: Mapping[str, Any]) -> str | None:
     return None
 
 
-def saved_dtype(key: str, values: Mapping[str, Any], axolotl: str) -> str:
-    """The safetensors dtype of one saved tensor (key without base_model.model.)."""
+def saved_dtype(key: str, values: Mapping[str, Any], axolotl: str, held: Mapping[str, str]) -> str:
+    """The safetensors dtype of one saved tensor (key without base_model.model.). held: loading.base_load's
+    dtype per base parameter; a full copy keeps its module's, a tuner tensor not upcast its base layer's."""
     model = model_dtype(values)
     owner = key.split(".lora_", 1)[0].split(".token_adapter", 1)[0]
-    router = kept_in_float32(owner) or kept_in_float32(key.rsplit(".", 1)[0])
+    base = held.get(f"{owner.removesuffix('.base_layer')}.weight", model)
+    copy = held.get(key.replace(".base_layer.", "."), model)
     if any(part in key for part in _TUNER):
         upcast = values.get("peft_autocast_adapter_dtype") is not False
-        fp32_grads = values.get("lora_fp32_gradients") is True and _release(axolotl) >= (0, 21)
-        return "F32" if upcast or fp32_grads or router or values.get("load_in_8bit") is True else model
-    return "F32" if router else model
+        fp32_grads = values.get("lora_fp32_gradients") is True and find(axolotl).lora_fp32_gradients
+        return "F32" if upcast or fp32_grads or base == "F32" or values.get("load_in_8bit") is True else model
+    return copy if copy in DTYPE_BYTES else model
 
 
 def file_size(tensors: Iterable[tuple[str, str, tuple[int, ...]]]) -> int:
@@ -86,18 +86,16 @@ def file_size(tensors: Iterable[tuple[str, str, tuple[int, ...]]]) -> int:
     return 8 + text + (-text % 8) + offset
 
 
-def adapter_file(tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str) -> dict[str, Any]:
+def adapter_file(tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str,
+                 held: Mapping[str, str]) -> dict[str, Any]:
     """The report's `adapter_file`: bytes, tensor count and bytes per dtype, or why they are unknown."""
     why = unknown_because(values)
     if why:
         return {"bytes": None, "unknown_because": why}
-    keyed = [(f"base_model.model.{t.name}", saved_dtype(t.name, values, axolotl), tuple(t.shape)) for t in tensors]
+    keyed = [(f"base_model.model.{t.name}", saved_dtype(t.name, values, axolotl, held), tuple(t.shape))
+             for t in tensors]
     by_dtype: dict[str, int] = {}
     for _, dtype, shape in keyed:
         by_dtype[dtype] = by_dtype.get(dtype, 0) + tensor_bytes(dtype, shape)
     return {"bytes": file_size(keyed), "tensors": len(keyed), "data_bytes": dict(sorted(by_dtype.items())),
             "model_dtype": load_dtype(values)}
-
-
-def _release(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".")[:2] if p.isdigit())

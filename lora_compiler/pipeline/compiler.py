@@ -89,8 +89,9 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from ..model_facts import REGEX_BUDGET_SECONDS, adaptable, slow_pattern
     from ..rules import peft_outcome, run_stage
     from .adapter_file import adapter_file
+    from .loading import base_load
     from .memory import static_memory
-    from .sharding import yaml_dir
+    from .sharding import plan as sharding_plan, yaml_dir
     from .fields import key_for_message
     from .freezing import applies, freeze
     from .inject import InjectionError, inject
@@ -138,6 +139,9 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     freezing = freeze(inj.parameters, spec.unfrozen_parameters, spec.freeze_mm_modules) if frozen else None
     # the post-load freezing counts PEFT's parameters by name, the head's tied views among them; kept as they are
     tied = 0 if freezing else tied_head_params(skel.model, inj.modules, lora_config.ensure_weight_tying, ctx.profile)
+    sharding = sharding_plan(doc.values, yaml_dir(doc.file))
+    held = base_load(skel.model, doc.values, skel.model_type, ctx.profile.version,
+                     zero3=bool(sharding and sharding.by.endswith("ZeRO-3")))
     result.report = Report(
         file=doc.file,
         model=ModelInfo(
@@ -160,10 +164,10 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         freezing=_freezing_dict(freezing, spec) if freezing else None,
         candidates=candidates,
         axolotl=ctx.selection.record(),
-        adapter_file=adapter_file(inj.tensors, doc.values, ctx.profile.version),
+        adapter_file=adapter_file(inj.tensors, doc.values, ctx.profile.version, held),
         coverage=coverage([asdict(m) for m in inj.modules], ctx),
-        static_memory=static_memory(skel.model, inj.tensors, doc.values, ctx.profile.version, skel.model_type,
-                                    ctx.devices, yaml_dir(doc.file)),
+        static_memory=static_memory(skel.model, inj.tensors, doc.values, ctx.profile.version, held, sharding,
+                                    skel.model_type, ctx.devices),
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing

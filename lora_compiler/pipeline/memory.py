@@ -26,13 +26,12 @@ Totals are per run; where the YAML shards (FSDP, DeepSpeed), sharding.py says wh
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..model_facts import is_fused_expert
 from .adapter_file import DTYPE_BYTES, saved_dtype, tensor_bytes
-from .load_dtypes import element_sizes
-from .sharding import per_device, plan, sharded_quantised
+from .loading import quantization
+from .sharding import Sharding, per_device, sharded_quantised
 
 ADAMW = ("adamw_torch", "adamw_torch_fused", "adamw_hf")
 BNB_STATES = {"adamw_bnb_8bit": 2, "adamw_8bit": 2, "paged_adamw_8bit": 2, "paged_adamw_32bit": 2,
@@ -42,60 +41,30 @@ MODELLED = (*ADAMW, "sgd", "adafactor", *BNB_STATES)
 MIN_8BIT_SIZE, BNB_BLOCK = 4096, 256  # bitsandbytes Optimizer8bit defaults
 
 
-def quantization(values: Mapping[str, Any], model_type: str | None = None) -> dict[str, Any] | None:
-    """Axolotl's bitsandbytes settings for this YAML, or None for a load in the model dtype."""
-    if values.get("adapter") in ("qlora", "mixlora") and values.get("load_in_4bit") is True:
-        q = {"bits": 4, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
-             "llm_int8_skip_modules": ["out_proj"] if model_type == "falcon_h1" else None}
-        q.update({k: v for k, v in (values.get("bnb_config_kwargs") or {}).items() if k in q})
-        return q
-    if values.get("adapter") == "lora" and values.get("load_in_8bit") is True:  # bnb_config_kwargs not applied
-        skip = {"jamba": ["mamba"], "falcon_h1": ["out_proj"]}.get(model_type or "")
-        return {"bits": 8, "llm_int8_skip_modules": skip}
-    return None
-
-
 def _four_bit(numel: int, double: bool) -> int:
     blocks = math.ceil(numel / 64)
     stats = blocks + 4 * math.ceil(blocks / 256) + 4 * 256 if double else 4 * blocks
     return math.ceil(numel / 2) + stats + 4 * 16
 
 
-def _base_params(model: Any, values: Mapping[str, Any], model_type: str | None, axolotl: str,
-                 zero3: bool = False) -> list[tuple[tuple[int, ...], int, bool]]:
-    """(shape, bytes as loaded, quantised) per base parameter, tied parameters once; the dtypes of the others as
-    Axolotl's loading passes leave them (load_dtypes.py)."""
-    import torch
-
-    from transformers.quantizers.base import HfQuantizer
-    from transformers.quantizers.quantizers_utils import should_convert_module
-
-    from ..profiles import find
-
-    quant = quantization(values, model_type)
-    keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
-    skip = HfQuantizer.get_modules_to_not_convert(model, quant["llm_int8_skip_modules"], keep) if quant else []
-    experts4 = bool(quant) and quant["bits"] == 4 and values.get("quantize_moe_experts") is True
-    experts_quantised = experts4 and any(is_fused_expert(n, m, p) for n, m in model.named_modules()
-                                         for p in m.parameters(recurse=False))
-    profile = find(axolotl)
-    sizes = element_sizes(model, values, profile.embedding_layers(model_type or ""), bool(quant),
-                          zero3 or experts_quantised, model_type, profile.upcasts_unconverted_embeddings)
+def _base_params(model: Any, held: Mapping[str, str], quant: Mapping[str, Any] | None
+                 ) -> list[tuple[tuple[int, ...], int, bool]]:
+    """(shape, bytes as loaded, quantised) per base parameter, tied parameters once (loading.base_load's holds)."""
     out, seen = [], set()
     for name, module in model.named_modules():
         for pname, param in module.named_parameters(recurse=False):
             if id(param) in seen:
                 continue
             seen.add(id(param))
-            numel, shape = param.numel(), tuple(param.shape)
-            linear = isinstance(module, torch.nn.Linear) and pname == "weight"
-            if experts4 and is_fused_expert(name, module, param):
+            numel, shape, how = param.numel(), tuple(param.shape), held[f"{name}.{pname}" if name else pname]
+            if how == "4bit-experts":
                 out.append((shape, _four_bit(numel, True), True))  # Axolotl's utils/nf4.py: not measured here
-            elif quant and linear and should_convert_module(name, skip):
-                out.append((shape, _four_bit(numel, quant["bnb_4bit_use_double_quant"]) if quant["bits"] == 4
-                            else numel + 4 * module.out_features, True))
+            elif how == "4bit":
+                out.append((shape, _four_bit(numel, bool(quant and quant["bnb_4bit_use_double_quant"])), True))
+            elif how == "8bit":
+                out.append((shape, numel + 4 * module.out_features, True))
             else:
-                out.append((shape, sizes[id(param)] * numel, False))
+                out.append((shape, DTYPE_BYTES[how] * numel, False))
     return out
 
 
@@ -138,17 +107,18 @@ def _is_embedding_weight(model: Any, key: str) -> bool:
 
 
 def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str,
-                  model_type: str | None = None, devices: Iterable[int] = (2, 4, 8),
-                  yaml_dir: Path | None = None) -> dict[str, Any]:
-    """The report's `static_memory` (schemas/targets.schema.json)."""
+                  held: Mapping[str, str], sharding: Sharding | None, model_type: str | None = None,
+                  devices: Iterable[int] = (2, 4, 8)) -> dict[str, Any]:
+    """The report's `static_memory` (schemas/targets.schema.json); held: loading.base_load's answer, sharding:
+    sharding.plan's."""
     optimizer = values.get("optimizer") or "adamw_torch_fused"
-    trained = [(tuple(t.shape), saved_dtype(t.name, values, axolotl), _is_embedding_weight(model, t.name))
+    trained = [(tuple(t.shape), saved_dtype(t.name, values, axolotl, held), _is_embedding_weight(model, t.name))
                for t in tensors if not t.name.endswith(".base_layer.weight")]
     adapter = sum(tensor_bytes(dtype, shape) for shape, dtype, _ in trained)
     state = _optimizer_state(optimizer, trained)
-    sharding = plan(values, yaml_dir)
-    params = _base_params(model, values, model_type, axolotl, zero3=bool(sharding and sharding.by.endswith("ZeRO-3")))
-    base, quant = sum(b for _, b, _ in params), quantization(values, model_type)
+    quant = quantization(values, model_type)
+    params = _base_params(model, held, quant)
+    base = sum(b for _, b, _ in params)
     out: dict[str, Any] = {"label": "static: excludes activations", "base_weights": base, "trainable": adapter,
                            "gradients": adapter, "optimizer": optimizer, "optimizer_state": state,
                            "total": None if state is None else base + 2 * adapter + state, "quantization": quant}
@@ -162,8 +132,8 @@ def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any],
                      "source, not measured")
     elif quant and any(is_fused_expert(n, m, p) for n, m in model.named_modules()
                        for p in m.parameters(recurse=False)):
-        notes.append("fused MoE experts are not Linear layers: bitsandbytes leaves them unquantised, in float32 "
-                     "after kbit preparation (quantize_moe_experts: true quantises them)")
+        notes.append("fused MoE experts are not Linear layers: bitsandbytes leaves them unquantised "
+                     "(quantize_moe_experts: true quantises them)")
     out["sharding"] = sharding.record() if sharding else None
     out["per_device"] = per_device(sharding, params, trained, optimizer, devices, _optimizer_state, DTYPE_BYTES) \
         if sharding and sharding.sharded else None

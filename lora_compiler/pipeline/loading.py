@@ -1,5 +1,6 @@
-"""The dtype each unquantised base parameter ends in after Axolotl loads the model (loaders/model.py
-_configure_embedding_dtypes), restated pass by pass because the order decides it:
+"""How Axolotl loads the base model (loaders/model.py): which weights bitsandbytes quantises
+(_set_quantization_config and transformers' own not-convert decision) and the dtype every other parameter ends
+in after _configure_embedding_dtypes, restated pass by pass because the order decides it:
 
 1. the load: the YAML's dtype (`bf16`/`fp16`/`torch_dtype`), the model's own `_keep_in_fp32_modules` in float32;
 2. a float32 pass: modules whose *name* holds "norm" (or whose class `fp32_norms` names), MoE routers (a name
@@ -9,7 +10,8 @@ _configure_embedding_dtypes), restated pass by pass because the order decides it
 3. `prepare_model_for_kbit_training` for an 8-bit or 4-bit load, skipped for QLoRA or cpu_ram_efficient_loading
    under FSDP, under DeepSpeed ZeRO-3, for LoRA with LoftQ bits, for Qwen (v1) LoRA and when MoE experts are
    quantised: every other float16/bfloat16 parameter becomes float32 (bitsandbytes' own weights excepted; 0.20+
-   leaves the embedding layers alone when pass 4 will convert them back, or as `embeddings_skip_upcast` says);
+   leaves the embedding layers alone when pass 4 will convert them back, or as `embeddings_skip_upcast` says;
+   0.19 leaves parameters named embed_tokens / lm_head alone with `embeddings_skip_upcast`);
 4. the pass back to the model dtype, for adapters unless QLoRA runs under FSDP (always with cut_cross_entropy):
    "norm" modules and the embedding layers; routers stay float32.
 """
@@ -18,9 +20,57 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..model_facts import is_fused_expert
 from .adapter_file import DTYPE_BYTES, model_dtype
 
 FP32_NORM_SUFFIXES = ("RMSNorm", "LayerNorm")  # utils/fp32_norms.py DEFAULT_FP32_NORM_SUFFIXES
+
+
+def quantization(values: Mapping[str, Any], model_type: str | None = None) -> dict[str, Any] | None:
+    """Axolotl's bitsandbytes settings for this YAML, or None for a load in the model dtype."""
+    if values.get("adapter") in ("qlora", "mixlora") and values.get("load_in_4bit") is True:
+        q = {"bits": 4, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
+             "llm_int8_skip_modules": ["out_proj"] if model_type == "falcon_h1" else None}
+        q.update({k: v for k, v in (values.get("bnb_config_kwargs") or {}).items() if k in q})
+        return q
+    if values.get("adapter") == "lora" and values.get("load_in_8bit") is True:  # bnb_config_kwargs not applied
+        skip = {"jamba": ["mamba"], "falcon_h1": ["out_proj"]}.get(model_type or "")
+        return {"bits": 8, "llm_int8_skip_modules": skip}
+    return None
+
+
+def base_load(model: Any, values: Mapping[str, Any], model_type: str | None, axolotl: str,
+              zero3: bool = False) -> dict[str, str]:
+    """Every base parameter name (tied aliases too) -> how it is held: "4bit", "8bit", "4bit-experts" (Axolotl's
+    quantize_moe_experts parametrisation, restated, not measured) or the safetensors dtype it ends in."""
+    import torch
+
+    from transformers.quantizers.base import HfQuantizer
+    from transformers.quantizers.quantizers_utils import should_convert_module
+
+    from ..profiles import find
+
+    quant = quantization(values, model_type)
+    keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
+    skip = HfQuantizer.get_modules_to_not_convert(model, quant["llm_int8_skip_modules"], keep) if quant else []
+    experts4 = bool(quant) and quant["bits"] == 4 and values.get("quantize_moe_experts") is True
+    fused = {id(p) for n, m in model.named_modules() for p in m.parameters(recurse=False) if is_fused_expert(n, m, p)}
+    profile = find(axolotl)
+    sizes = element_sizes(model, values, profile.embedding_layers(model_type or ""), bool(quant),
+                          zero3 or (experts4 and bool(fused)), model_type, profile.upcasts_unconverted_embeddings)
+    half = model_dtype(values)
+    out = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        for pname, param in module.named_parameters(recurse=False):
+            key = f"{name}.{pname}" if name else pname
+            if experts4 and id(param) in fused:
+                out[key] = "4bit-experts"
+            elif quant and isinstance(module, torch.nn.Linear) and pname == "weight" \
+                    and should_convert_module(name, skip):
+                out[key] = f"{quant['bits']}bit"
+            else:
+                out[key] = "F32" if sizes[id(param)] == 4 else half
+    return out
 
 
 def fsdp_enabled(values: Mapping[str, Any]) -> bool:
@@ -45,8 +95,9 @@ def element_sizes(model: Any, values: Mapping[str, Any], embedding_layers: tuple
         first, first_emb, last_emb = upcast or not fsdp, emb if upcast else [], emb
         asked = values.get("embeddings_skip_upcast")
         kbit_keeps = emb if adapter and (bool(asked) if asked is not None else convert) else []
-    else:
-        first, kbit_keeps = not fsdp, []
+    else:  # 0.19's patch_peft_prep_code names Llama's layers whatever the model
+        first = not fsdp
+        kbit_keeps = ["embed_tokens", "lm_head"] if adapter and values.get("embeddings_skip_upcast") else []
         first_emb = last_emb = [] if skip_upcast and not fsdp else emb
     if first:
         _pass(model, size, 4, first_emb, values, before=True, skip_embeddings=model_type == "btlm")
