@@ -243,7 +243,7 @@ def _per_device_card(memory: dict[str, Any]) -> list[tuple[str, str]]:
     busiest = (memory.get("per_device") or [{}])[-1]
     if busiest.get("on_device") is None:
         return []
-    return [(size_text(busiest["on_device"]), f"per device on {busiest['devices']} ({memory['sharding']['by']}, "
+    return [(size_text(busiest["on_device"]), f"per device, {busiest['devices']} devices ({memory['sharding']['by']}, "
                                              "static" + ("" if memory["sharding"]["exact"] else ", approximate") + ")")]
 
 

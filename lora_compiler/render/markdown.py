@@ -49,7 +49,7 @@ def verdict(report: dict[str, Any]) -> str:
         parts.append(f"static memory {size_text(memory['total'])} (excludes activations)")
     busiest = (memory.get("per_device") or [{}])[-1]
     if busiest.get("on_device") is not None:
-        parts.append(f"{size_text(busiest['on_device'])} per device on {busiest['devices']} "
+        parts.append(f"{size_text(busiest['on_device'])} per device, {busiest['devices']} devices "
                      f"({memory['sharding']['by']})")
     return " · ".join(parts)
 
