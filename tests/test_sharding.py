@@ -17,6 +17,8 @@ from lora_compiler.pipeline.policy import Policy, PolicyError
 from lora_compiler.pipeline.sharding import plan
 
 FACTS = json.loads((REPO / "tests" / "facts" / "fsdp_shards.json").read_text())
+QUANTISED = {f["axolotl"]: f for f in (json.loads(p.read_text())
+                                       for p in sorted((REPO / "tests" / "facts").glob("fsdp_qlora_shards-*.json")))}
 LORA = {"adapter": "lora", "lora_r": 3, "lora_alpha": 6, "lora_target_modules": ["q_proj", "v_proj"]}
 
 
@@ -56,9 +58,27 @@ def test_offloaded_parameters_are_counted_in_host_memory_not_on_the_device(tmp_p
 
 
 @needs_modern_stack
-def test_a_quantised_base_under_fsdp_says_its_per_device_weights_are_unknown(tmp_path):
-    memory = _memory(tmp_path, {**LORA, "adapter": "qlora", "load_in_4bit": True, "fsdp_version": 2,
-                                "fsdp_config": {"reshard_after_forward": True}}, (2,))
+@pytest.mark.parametrize("release,case", [(r, c) for r, f in sorted(QUANTISED.items()) for c in sorted(f["cases"])],
+                         ids=str)
+def test_quantised_fsdp2_shards_are_what_rank_0_holds_under_axolotls_patches(release, case, tmp_path):
+    """scripts/fsdp_qlora_shards.py: the real Axolotl loads, patches FSDP2 for bitsandbytes and shards on the CPU."""
+    fact = QUANTISED[release]["cases"][case]
+    from transformers import AutoConfig
+
+    AutoConfig.for_model(fact["model_type"], **fact["config"]).save_pretrained(tmp_path / "q")
+    result = compile_document({"base_model": str(tmp_path / "q"), "lora_r": 4, "lora_alpha": 8,
+                               "lora_target_modules": ["q_proj", "v_proj"], **fact["yaml"]},
+                              Options(offline=True, axolotl=release, devices=(fact["devices"],)))
+    (row,) = result.report.static_memory["per_device"]
+    rank0 = fact["rank0"]
+    assert (row["base_weights"] + row["trainable"], row["trainable"]) == \
+        (rank0["params"] + rank0["quant_states"], rank0["trainable"]), (release, case)
+
+
+@needs_modern_stack
+def test_quantised_weights_under_deepspeed_zero3_are_said_to_be_unknown(tmp_path):
+    memory = _memory(tmp_path, {**LORA, "adapter": "qlora", "load_in_4bit": True,
+                                "deepspeed": {"zero_optimization": {"stage": 3}}}, (2,))
     assert memory["per_device"][0]["base_weights"] is None and memory["per_device"][0]["on_device"] is None
     assert any("quantised base weights shard is not modelled" in n for n in memory["notes"])
 

@@ -27,7 +27,7 @@ from ..profiles import find
 _ORDER = ("U64", "I64", "F64", "U32", "I32", "F32", "BF16", "F16", "U16", "I16", "F8_E4M3", "F8_E5M2", "I8", "U8",
           "BOOL")
 DTYPE_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2}  # per element, by safetensors dtype name
-_NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
+DTYPE_NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
 _TUNER = (".lora_A.", ".lora_B.", ".lora_embedding_A", ".lora_embedding_B", ".lora_magnitude_vector",
           ".trainable_tokens_delta")
 
@@ -43,7 +43,7 @@ def load_dtype(values: Mapping[str, Any]) -> str:
 
 def model_dtype(values: Mapping[str, Any]) -> str:
     """load_dtype as a safetensors dtype name (F32, BF16, F16)."""
-    return _NAMES[load_dtype(values)]
+    return DTYPE_NAMES[load_dtype(values)]
 
 
 def tensor_bytes(dtype: str, shape: Iterable[int]) -> int:

@@ -29,7 +29,10 @@ FP32_NORM_SUFFIXES = ("RMSNorm", "LayerNorm")  # utils/fp32_norms.py DEFAULT_FP3
 def quantization(values: Mapping[str, Any], model_type: str | None = None) -> dict[str, Any] | None:
     """Axolotl's bitsandbytes settings for this YAML, or None for a load in the model dtype."""
     if values.get("adapter") in ("qlora", "mixlora") and values.get("load_in_4bit") is True:
+        sharded = bool(values.get("deepspeed")) or fsdp_enabled(values)
+        storage = "float32" if model_type in ("jamba", "qwen2_moe", "nemotron_h") and not sharded else "bfloat16"
         q = {"bits": 4, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
+             "bnb_4bit_quant_storage": storage,
              "llm_int8_skip_modules": ["out_proj"] if model_type == "falcon_h1" else None}
         q.update({k: v for k, v in (values.get("bnb_config_kwargs") or {}).items() if k in q})
         return q

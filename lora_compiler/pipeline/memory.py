@@ -29,9 +29,9 @@ import math
 from typing import Any, Iterable, Mapping
 
 from ..model_facts import is_fused_expert
-from .adapter_file import DTYPE_BYTES, saved_dtype, tensor_bytes
+from .adapter_file import DTYPE_BYTES, DTYPE_NAMES, saved_dtype, tensor_bytes
 from .loading import quantization
-from .sharding import Sharding, per_device, sharded_quantised
+from .sharding import Held, Sharding, per_device, unmodelled_shards
 
 ADAMW = ("adamw_torch", "adamw_torch_fused", "adamw_hf")
 BNB_STATES = {"adamw_bnb_8bit": 2, "adamw_8bit": 2, "paged_adamw_8bit": 2, "paged_adamw_32bit": 2,
@@ -41,15 +41,29 @@ MODELLED = (*ADAMW, "sgd", "adafactor", *BNB_STATES)
 MIN_8BIT_SIZE, BNB_BLOCK = 4096, 256  # bitsandbytes Optimizer8bit defaults
 
 
-def _four_bit(numel: int, double: bool) -> int:
+def _storage_item(quant: Mapping[str, Any] | None) -> int:
+    """Bytes of one bnb_4bit_quant_storage element (a float dtype; 0 for uint8 and others, which are not modelled
+    under sharding)."""
+    name = str((quant or {}).get("bnb_4bit_quant_storage")).removeprefix("torch.")
+    return DTYPE_BYTES.get(DTYPE_NAMES.get(name, ""), 0)
+
+
+def _packed(numel: int) -> int:
+    """bitsandbytes' packed 4-bit storage: two weights a byte."""
+    return math.ceil(numel / 2)
+
+
+def _four_bit_state(numel: int, double: bool) -> int:
+    """Its QuantState: absmax per 64-weight block (uint8 with double quantisation, plus a float32 absmax per 256
+    blocks and a 256-entry float32 code; else float32), and the 16-entry float32 code."""
     blocks = math.ceil(numel / 64)
     stats = blocks + 4 * math.ceil(blocks / 256) + 4 * 256 if double else 4 * blocks
-    return math.ceil(numel / 2) + stats + 4 * 16
+    return stats + 4 * 16
 
 
-def _base_params(model: Any, held: Mapping[str, str], quant: Mapping[str, Any] | None
-                 ) -> list[tuple[tuple[int, ...], int, bool]]:
-    """(shape, bytes as loaded, quantised) per base parameter, tied parameters once (loading.base_load's holds)."""
+def _base_params(model: Any, held: Mapping[str, str], quant: Mapping[str, Any] | None) -> list[Held]:
+    """Each base parameter as loaded (loading.base_load's holds), tied parameters once: its bytes, and how they
+    split by rows where a sharder splits them (a 4-bit weight is a column of quant-storage elements)."""
     out, seen = [], set()
     for name, module in model.named_modules():
         for pname, param in module.named_parameters(recurse=False):
@@ -57,14 +71,17 @@ def _base_params(model: Any, held: Mapping[str, str], quant: Mapping[str, Any] |
                 continue
             seen.add(id(param))
             numel, shape, how = param.numel(), tuple(param.shape), held[f"{name}.{pname}" if name else pname]
-            if how == "4bit-experts":
-                out.append((shape, _four_bit(numel, True), True))  # Axolotl's utils/nf4.py: not measured here
+            if how == "4bit-experts":  # Axolotl's utils/nf4.py: not measured here
+                out.append(Held(None, _packed(numel), _four_bit_state(numel, True), quantised=True))
             elif how == "4bit":
-                out.append((shape, _four_bit(numel, bool(quant and quant["bnb_4bit_use_double_quant"])), True))
+                packed, item = _packed(numel), _storage_item(quant)
+                out.append(Held(packed // item if item else None, packed,
+                                _four_bit_state(numel, bool(quant and quant["bnb_4bit_use_double_quant"])),
+                                quantised=True))
             elif how == "8bit":
-                out.append((shape, numel + 4 * module.out_features, True))
+                out.append(Held(module.out_features, numel, 4 * module.out_features, quantised=True))
             else:
-                out.append((shape, DTYPE_BYTES[how] * numel, False))
+                out.append(Held(shape[0] if shape else 1, DTYPE_BYTES[how] * numel))
     return out
 
 
@@ -118,7 +135,7 @@ def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any],
     state = _optimizer_state(optimizer, trained)
     quant = quantization(values, model_type)
     params = _base_params(model, held, quant)
-    base = sum(b for _, b, _ in params)
+    base = sum(h.bytes for h in params)
     out: dict[str, Any] = {"label": "static: excludes activations", "base_weights": base, "trainable": adapter,
                            "gradients": adapter, "optimizer": optimizer, "optimizer_state": state,
                            "total": None if state is None else base + 2 * adapter + state, "quantization": quant}
@@ -137,7 +154,7 @@ def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any],
     out["sharding"] = sharding.record() if sharding else None
     out["per_device"] = per_device(sharding, params, trained, optimizer, devices, _optimizer_state, DTYPE_BYTES) \
         if sharding and sharding.sharded else None
-    if sharding and sharded_quantised(sharding, params):
+    if sharding and unmodelled_shards(sharding, params):
         notes.append(f"{sharding.by}: how quantised base weights shard is not modelled, so per-device base weights "
                      "are unknown")
     out["notes"] = notes

@@ -7,6 +7,9 @@ The device count is not in the YAML (it is the launcher's), so figures are given
 
 - FSDP2 (fully_shard) shards every parameter on dim 0, padded: each device holds ceil(dim0 / N) rows of it, and
   gradients and optimizer state follow the shard. Measured (scripts/fsdp_shards.py, rank 0 after one step).
+  Quantised weights under Axolotl's FSDP2 patches (monkeypatch/fsdp2_qlora.py): the packed 4-bit storage, a
+  column of bnb_4bit_quant_storage elements, and int8 weights shard by rows, while each shard keeps the whole
+  quantisation state (absmax, code, int8 row scales). Measured (scripts/fsdp_qlora_shards.py).
 - FSDP1 FULL_SHARD / SHARD_GRAD_OP / HYBRID_SHARD shard the same state through one flat parameter per wrapped
   unit, padded once per unit: figured per tensor (ceil(numel / N)), so within N elements per wrapped unit.
   HYBRID_SHARD shards within a node: N is the node's device count. NO_SHARD replicates.
@@ -139,26 +142,39 @@ def _rows(shape: tuple[int, ...], n: int) -> tuple[int, ...]:
     return (math.ceil(shape[0] / n), *shape[1:]) if shape else shape
 
 
-def per_device(sharding: Sharding, base: list[tuple[tuple[int, ...], int, bool]],
-               trained: list[tuple[tuple[int, ...], str, bool]], optimizer: str, devices: Iterable[int],
-               state_of: Any, size_of: Mapping[str, int]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Held:
+    """One base parameter as a device holds it: `sharded` bytes split by rows (None: how it shards is not
+    known), plus `replicated` bytes every device keeps whole (bitsandbytes' quantisation state)."""
+
+    rows: int | None
+    sharded: int
+    replicated: int = 0
+    quantised: bool = False
+
+    @property
+    def bytes(self) -> int:
+        return self.sharded + self.replicated
+
+
+def per_device(sharding: Sharding, base: list[Held], trained: list[tuple[tuple[int, ...], str, bool]],
+               optimizer: str, devices: Iterable[int], state_of: Any, size_of: Mapping[str, int]) -> list[dict[str, Any]]:
     """One entry per device count: each part's bytes on the busiest device (rank 0), and where they live.
 
-    base holds (shape, bytes, quantised) per base parameter (how quantised weights shard is not modelled);
     trained holds (shape, dtype, is_embedding) per trained tensor; state_of is memory's optimizer-state rule."""
     out = []
     for n in devices:
-        def part(name: str, shapes: list[tuple[tuple[int, ...], int]]) -> int:
+        def part(name: str, held: list[Held]) -> int:
             if name not in sharding.sharded:
-                return sum(b for _, b in shapes)
+                return sum(h.bytes for h in held)
             if sharding.per_tensor_rows:
-                return sum(b // shape[0] * math.ceil(shape[0] / n) if shape else b for shape, b in shapes)
-            return sum(math.ceil(b / n) for _, b in shapes)
+                return sum(h.sharded // h.rows * math.ceil(h.rows / n) + h.replicated for h in held)  # type: ignore[operator]
+            return sum(math.ceil(h.sharded / n) + h.replicated for h in held)
 
-        tensors = [(shape, size_of[dtype] * math.prod(shape)) for shape, dtype, _ in trained]
+        tensors = [Held(shape[0] if shape else 1, size_of[dtype] * math.prod(shape)) for shape, dtype, _ in trained]
         entry: dict[str, Any] = {
             "devices": n,
-            "base_weights": None if sharded_quantised(sharding, base) else part("base_weights", [(s, b) for s, b, _ in base]),
+            "base_weights": None if unmodelled_shards(sharding, base) else part("base_weights", base),
             "trainable": part("trainable", tensors), "gradients": part("gradients", tensors),
             "optimizer_state": _state(sharding, trained, optimizer, n, state_of),
         }
@@ -172,9 +188,12 @@ def per_device(sharding: Sharding, base: list[tuple[tuple[int, ...], int, bool]]
     return out
 
 
-def sharded_quantised(sharding: Sharding, base: list[tuple[tuple[int, ...], int, bool]]) -> bool:
-    """Whether quantised base weights are among what is sharded: their per-device bytes are then not modelled."""
-    return "base_weights" in sharding.sharded and any(q for _, _, q in base)
+def unmodelled_shards(sharding: Sharding, base: list[Held]) -> bool:
+    """Whether base weights are sharded in a way not modelled: quantised weights outside FSDP2 (measured there
+    with Axolotl's bitsandbytes patches), or a quantised layout FSDP2 is not known to split."""
+    if "base_weights" not in sharding.sharded:
+        return False
+    return any(h.quantised and (h.rows is None or not sharding.per_tensor_rows or h.sharded % h.rows) for h in base)
 
 
 def _state(sharding: Sharding, trained: list[tuple[tuple[int, ...], str, bool]], optimizer: str, n: int,
