@@ -17,6 +17,7 @@ from lora_compiler.pipeline.policy import Policy, PolicyError
 from lora_compiler.pipeline.sharding import plan
 
 FACTS = json.loads((REPO / "tests" / "facts" / "fsdp_shards.json").read_text())
+DEEPSPEED = json.loads((REPO / "tests" / "facts" / "deepspeed_shards.json").read_text())
 QUANTISED = {f["axolotl"]: f for f in (json.loads(p.read_text())
                                        for p in sorted((REPO / "tests" / "facts").glob("fsdp_qlora_shards-*.json")))}
 LORA = {"adapter": "lora", "lora_r": 3, "lora_alpha": 6, "lora_target_modules": ["q_proj", "v_proj"]}
@@ -103,6 +104,24 @@ def test_deepspeed_zero_partitions_state_by_stage_and_keeps_a_float32_master_cop
     assert r1["master_weights"] == one["trainable"] // 4  # float32 LoRA tensors whose sizes 4 divides
     assert r3["base_weights"] < three["base_weights"] and r3["gradients"] == three["gradients"] // 4
     assert r3["on_host"] == r3["base_weights"] + r3["trainable"] and not one["sharding"]["exact"]
+
+
+@needs_modern_stack
+@pytest.mark.parametrize("case", sorted(DEEPSPEED["cases"]), ids=str)
+def test_zero_optimizer_master_and_parameter_partitions_are_what_rank_0_holds(case, tmp_path):
+    """scripts/deepspeed_shards.py: DeepSpeed's own ZeRO stages 1-3 on CPU ranks, padding included (odd sizes)."""
+    fact = DEEPSPEED["cases"][case]
+    from transformers import AutoConfig
+
+    AutoConfig.for_model("llama", **DEEPSPEED["config"]).save_pretrained(tmp_path / "m")
+    result = compile_document({"base_model": str(tmp_path / "m"), **fact["yaml"]},
+                              Options(offline=True, devices=(fact["devices"],)))
+    (row,) = result.report.static_memory["per_device"]
+    rank0 = fact["rank0"]
+    assert (row["optimizer_state"], row["master_weights"]) == (rank0["optimizer_state"], rank0["master_weights"]), \
+        (case, DEEPSPEED["deepspeed"])
+    if rank0["partitions"] is not None:
+        assert row["base_weights"] + row["trainable"] == rank0["partitions"], case
 
 
 def test_deepspeed_plans_come_from_the_file_the_shipped_name_or_say_what_is_missing(tmp_path):

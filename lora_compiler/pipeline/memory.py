@@ -81,7 +81,7 @@ def _base_params(model: Any, held: Mapping[str, str], quant: Mapping[str, Any] |
             elif how == "8bit":
                 out.append(Held(module.out_features, numel, 4 * module.out_features, quantised=True))
             else:
-                out.append(Held(shape[0] if shape else 1, DTYPE_BYTES[how] * numel))
+                out.append(Held(shape[0] if shape else 1, DTYPE_BYTES[how] * numel, elements=numel))
     return out
 
 

@@ -13,9 +13,10 @@ The device count is not in the YAML (it is the launcher's), so figures are given
 - FSDP1 FULL_SHARD / SHARD_GRAD_OP / HYBRID_SHARD shard the same state through one flat parameter per wrapped
   unit, padded once per unit: figured per tensor (ceil(numel / N)), so within N elements per wrapped unit.
   HYBRID_SHARD shards within a node: N is the node's device count. NO_SHARD replicates.
-- DeepSpeed ZeRO partitions the optimizer state (stage 1), gradients (2) and parameters (3), ceil(numel / N)
-  each, and keeps a float32 master copy of the trainable parameters in the optimizer's partition (stage 1+),
-  restated from DeepSpeed's ZeRO optimizers, not measured here.
+- DeepSpeed ZeRO partitions the optimizer state (stage 1), gradients (2) and parameters (3, ceil(numel / N) of
+  each), and steps a float32 master copy of the trainable parameters in one flat partition (zero_partition).
+  Optimizer state, master and stage-3 parameter partitions measured (scripts/deepspeed_shards.py, DeepSpeed
+  0.18.9 on CPU ranks); gradient partitions restated.
 - Offloading (FSDP offload_params; DeepSpeed offload_optimizer / offload_param to cpu or nvme) moves those
   parts to host memory: they are counted `on_host`, not `on_device`.
 """
@@ -24,19 +25,21 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 PARTS = ("base_weights", "trainable", "gradients", "optimizer_state", "master_weights")
 ELEMENTWISE = ("adamw_torch", "adamw_torch_fused", "adamw_hf", "sgd")  # state shaped like the (sharded) tensor
 # The files Axolotl ships in deepspeed_configs/ (axolotl-ai-cloud/axolotl at 067b021c8), used when a YAML names
-# one by its repository path and no such file is at hand: name -> (stage, offload_optimizer, offload_param).
+# one by its repository path and no such file is at hand: name -> (stage, offload_optimizer, offload_param,
+# bf16.enabled, fp16.enabled).
 AXOLOTL_DEEPSPEED = {
-    "zero1.json": (1, None, None), "zero1_torch_compile.json": (1, None, None),
-    "zero2.json": (2, "cpu", None), "zero2_torch_compile.json": (2, "cpu", None),
-    "zero3.json": (3, None, None), "zero3_bf16.json": (3, None, None),
-    "zero3_bf16_cpuoffload_all.json": (3, "cpu", "cpu"), "zero3_bf16_cpuoffload_params.json": (3, None, "cpu"),
+    "zero1.json": (1, None, None, "auto", "auto"), "zero1_torch_compile.json": (1, None, None, "auto", "auto"),
+    "zero2.json": (2, "cpu", None, "auto", "auto"), "zero2_torch_compile.json": (2, "cpu", None, "auto", "auto"),
+    "zero3.json": (3, None, None, "auto", "auto"), "zero3_bf16.json": (3, None, None, True, None),
+    "zero3_bf16_cpuoffload_all.json": (3, "cpu", "cpu", True, None),
+    "zero3_bf16_cpuoffload_params.json": (3, None, "cpu", True, None),
 }
 
 
@@ -47,6 +50,7 @@ class Sharding:
     sharded: tuple[str, ...] = ()
     offloaded: tuple[str, ...] = ()
     per_tensor_rows: bool = False  # FSDP2's dim-0 shards (else ceil(numel / N) partitions)
+    cast: int | None = None  # bytes per element the engine casts every float parameter to (DeepSpeed bf16/fp16)
     exact: bool = False
     note: str | None = None  # why a figure is approximate or missing
 
@@ -58,7 +62,7 @@ class Sharding:
 def plan(values: Mapping[str, Any], yaml_dir: Path | None) -> Sharding | None:
     """The sharding this YAML asks for, or None for a run on one device (or plain data parallelism)."""
     if values.get("deepspeed"):
-        return _deepspeed(values["deepspeed"], yaml_dir)
+        return _deepspeed(values["deepspeed"], yaml_dir, values)
     fsdp, legacy = values.get("fsdp_config") or {}, values.get("fsdp") or []
     if not (fsdp or legacy) or not isinstance(fsdp, Mapping):
         return None
@@ -100,25 +104,32 @@ def _deepspeed_file(value: str, folder: Path | None) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
-def _deepspeed(value: Any, yaml_dir: Path | None) -> Sharding:
+def _deepspeed(value: Any, yaml_dir: Path | None, values: Mapping[str, Any]) -> Sharding:
     source, zero = _deepspeed_zero(value, yaml_dir)
     if zero is None:
         return Sharding("DeepSpeed", source, note=f"{source}: not found or not DeepSpeed JSON, so its ZeRO stage is unknown")
-    stage, opt_dev, param_dev = zero
+    stage, opt_dev, param_dev, bf16, fp16 = zero
+    # "auto" is filled from the training arguments, i.e. the YAML's bf16 / fp16 (transformers' HfTrainerDeepSpeedConfig)
+    half = any(flag is True or (flag == "auto" and values.get(key) in (True, "auto"))
+               for flag, key in ((bf16, "bf16"), (fp16, "fp16")))
     if stage not in (0, 1, 2, 3):
         return Sharding("DeepSpeed", source, note=f"{source}: zero_optimization.stage {stage!r} is not 0-3")
     sharded = (("optimizer_state", "master_weights") if stage >= 1 else ()) + (("gradients",) if stage >= 2 else ()) \
         + (("base_weights", "trainable") if stage == 3 else ())
     offloaded = (("optimizer_state", "master_weights") if opt_dev in ("cpu", "nvme") else ()) \
         + (("base_weights", "trainable") if param_dev in ("cpu", "nvme") and stage == 3 else ())
-    note = "restated from DeepSpeed's ZeRO partitioning (flat buffers padded once), not measured here"
+    note = "optimizer state, float32 master and stage-3 parameter partitions measured on CPU ranks; gradient " \
+        "partitions restated"
+    if half:
+        note += "; the engine casts every float parameter to 16 bits (module.bfloat16() / half()), adapters too"
     if stage == 0:
         note += "; stage 0 replicates, and its bf16/fp16 optimizer wrappers' float32 copies are not counted"
-    return Sharding(f"DeepSpeed ZeRO-{stage}", source, sharded, offloaded, note=note)
+    return Sharding(f"DeepSpeed ZeRO-{stage}", source, sharded, offloaded, note=note, cast=2 if half else None)
 
 
-def _deepspeed_zero(value: Any, yaml_dir: Path | None) -> tuple[str, tuple[Any, Any, Any] | None]:
-    """(where the config came from, (stage, offload_optimizer device, offload_param device)) or None if unread."""
+def _deepspeed_zero(value: Any, yaml_dir: Path | None) -> tuple[str, tuple[Any, ...] | None]:
+    """(where the config came from, (stage, offload_optimizer device, offload_param device, bf16.enabled,
+    fp16.enabled)), or None if unread."""
     try:
         if isinstance(value, Mapping):
             return "deepspeed", _zero_of(value)
@@ -132,10 +143,11 @@ def _deepspeed_zero(value: Any, yaml_dir: Path | None) -> tuple[str, tuple[Any, 
     return str(value), None
 
 
-def _zero_of(config: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+def _zero_of(config: Mapping[str, Any]) -> tuple[Any, ...]:
     zero = config.get("zero_optimization") or {}
     device = lambda key: (zero.get(key) or {}).get("device")  # noqa: E731
-    return zero.get("stage", 0), device("offload_optimizer"), device("offload_param")
+    enabled = lambda key: (config.get(key) or {}).get("enabled")  # noqa: E731
+    return zero.get("stage", 0), device("offload_optimizer"), device("offload_param"), enabled("bf16"), enabled("fp16")
 
 
 def _rows(shape: tuple[int, ...], n: int) -> tuple[int, ...]:
@@ -151,6 +163,7 @@ class Held:
     sharded: int
     replicated: int = 0
     quantised: bool = False
+    elements: int | None = None  # of the sharded part, for flat partitions (ZeRO-3, FSDP1)
 
     @property
     def bytes(self) -> int:
@@ -163,23 +176,26 @@ def per_device(sharding: Sharding, base: list[Held], trained: list[tuple[tuple[i
 
     trained holds (shape, dtype, is_embedding) per trained tensor; state_of is memory's optimizer-state rule."""
     out = []
+    base = [replace(h, sharded=sharding.cast * h.elements) if sharding.cast and not h.quantised and h.elements
+            else h for h in base]
     for n in devices:
         def part(name: str, held: list[Held]) -> int:
             if name not in sharding.sharded:
                 return sum(h.bytes for h in held)
             if sharding.per_tensor_rows:
                 return sum(h.sharded // h.rows * math.ceil(h.rows / n) + h.replicated for h in held)  # type: ignore[operator]
-            return sum(math.ceil(h.sharded / n) + h.replicated for h in held)
+            return sum(h.sharded // h.elements * math.ceil(h.elements / n) + h.replicated for h in held)  # type: ignore[operator]
 
-        tensors = [Held(shape[0] if shape else 1, size_of[dtype] * math.prod(shape)) for shape, dtype, _ in trained]
+        tensors = [Held(shape[0] if shape else 1, (sharding.cast or size_of[dtype]) * math.prod(shape),
+                        elements=math.prod(shape)) for shape, dtype, _ in trained]
         entry: dict[str, Any] = {
             "devices": n,
             "base_weights": None if unmodelled_shards(sharding, base) else part("base_weights", base),
             "trainable": part("trainable", tensors), "gradients": part("gradients", tensors),
             "optimizer_state": _state(sharding, trained, optimizer, n, state_of),
         }
-        if sharding.by.startswith("DeepSpeed ZeRO") and "master_weights" in sharding.sharded:
-            entry["master_weights"] = sum(4 * math.ceil(math.prod(s) / n) for s, _, _ in trained)
+        if _stage(sharding) and "master_weights" in sharding.sharded:
+            entry["master_weights"] = 4 * zero_partition(_stage(sharding), trained, n)  # type: ignore[arg-type]
         parts = [p for p in PARTS if p in entry]
         known = all(entry[p] is not None for p in parts)
         entry["on_device"] = sum(entry[p] for p in parts if p not in sharding.offloaded) if known else None
@@ -196,6 +212,20 @@ def unmodelled_shards(sharding: Sharding, base: list[Held]) -> bool:
     return any(h.quantised and (h.rows is None or not sharding.per_tensor_rows or h.sharded % h.rows) for h in base)
 
 
+def zero_partition(stage: int, trained: list[tuple[tuple[int, ...], str, bool]], n: int) -> int:
+    """Elements of one rank's float32 master partition. Stages 1-2 flatten the trainable tensors into one buffer
+    padded to a multiple of 2N (stage_1_and_2.py nccl_start_alignment_factor); stage 3 concatenates each
+    parameter's own partition, ceil(numel / N). Measured (scripts/deepspeed_shards.py)."""
+    if stage == 3:
+        return sum(math.ceil(math.prod(shape) / n) for shape, _, _ in trained)
+    total = sum(math.prod(shape) for shape, _, _ in trained)
+    return math.ceil(total / (2 * n)) * 2 * n // n
+
+
+def _stage(sharding: Sharding) -> int | None:
+    return int(sharding.by.rsplit("-", 1)[1]) if sharding.by.startswith("DeepSpeed ZeRO-") else None
+
+
 def _state(sharding: Sharding, trained: list[tuple[tuple[int, ...], str, bool]], optimizer: str, n: int,
            state_of: Any) -> int | None:
     if "optimizer_state" not in sharding.sharded:
@@ -204,7 +234,8 @@ def _state(sharding: Sharding, trained: list[tuple[tuple[int, ...], str, bool]],
         return None  # factored (Adafactor) or quantised (bitsandbytes) state over shards: not modelled
     if sharding.per_tensor_rows:
         return state_of(optimizer, [(_rows(shape, n), dtype, emb) for shape, dtype, emb in trained])
-    # ZeRO: the state of a float32 partition of each tensor (the master copy's); FSDP1: of the tensor's dtype
-    zero = sharding.by.startswith("DeepSpeed")
-    return state_of(optimizer, [((math.ceil(math.prod(shape) / n),), "F32" if zero else dtype, emb)
-                                for shape, dtype, emb in trained])
+    stage = _stage(sharding)
+    if stage is not None:  # ZeRO: the optimizer steps one flat float32 partition
+        return state_of(optimizer, [((zero_partition(stage, trained, n),), "F32", False)])
+    # FSDP1: one flat parameter per wrapped unit, figured per tensor in its dtype
+    return state_of(optimizer, [((math.ceil(math.prod(shape) / n),), dtype, emb) for shape, dtype, emb in trained])
