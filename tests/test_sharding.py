@@ -172,3 +172,19 @@ def test_devices_option_sets_the_counts_and_keys_the_cache(tmp_path, monkeypatch
     assert counts == [[16], [3, 5]]
     bad = runner.invoke(cli, ["compile", str(yaml), "--offline", "--devices", "0"])
     assert bad.exit_code == 2
+
+
+@needs_modern_stack
+def test_the_summary_says_what_one_device_holds_or_which_part_is_not_modelled(tmp_path):
+    from lora_compiler.render.markdown import verdict
+    from lora_compiler.render.text import memory_text, size_text as size
+
+    fsdp = {**LORA, "fsdp_version": 2, "fsdp_config": {"reshard_after_forward": True}}
+    memory = _memory(tmp_path, fsdp, (2, 8))
+    rows = {r["devices"]: r["on_device"] for r in memory["per_device"]}
+    assert memory_text(memory).endswith(f"per device under FSDP2 (fsdp_config, rank 0): 2 devices "
+                                        f"{size(rows[2])}, 8 devices {size(rows[8])}")
+    unknown = _memory(tmp_path, {**fsdp, "optimizer": "adafactor"}, (2,))
+    assert memory_text(unknown).endswith("unknown (not modelled per device: optimizer state)")
+    result = compile_document({"base_model": str(_model(tmp_path)), **fsdp}, Options(offline=True, devices=(8,)))
+    assert verdict(result.report.to_dict()).endswith(f"{size(rows[8])} per device, 8 devices (FSDP2)")

@@ -85,7 +85,7 @@ def per_device_text(memory: dict) -> str:
         return f"{sharding['by']} ({sharding['source']}): " + (sharding["note"] or "nothing sharded, every device holds it all")
     unknown = [p.replace("_", " ") for p, v in rows[0].items() if v is None and p not in ("on_device", "on_host")]
     if unknown:
-        return f"{head}: unknown, as per-device {' and '.join(unknown)} are not modelled"
+        return f"{head}: unknown (not modelled per device: {', '.join(unknown)})"
     parts = [f"{r['devices']} devices {size_text(r['on_device'])}"
              + (f" (+ {size_text(r['on_host'])} in host memory)" if r["on_host"] else "") for r in rows]
     return f"{head}: " + ", ".join(parts)
