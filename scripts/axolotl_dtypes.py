@@ -27,6 +27,9 @@ os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
 
 import torch  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bnb_storage import _storage  # noqa: E402  (bytes of every parameter's storage and its quantisation state)
+
 OUT = Path(__file__).resolve().parents[1] / "tests" / "facts"
 LLAMA = dict(hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
              vocab_size=128, tie_word_embeddings=False)
@@ -54,22 +57,6 @@ CASES = {
     "mixtral-lora-bf16": ("mixtral", MIXTRAL, {"adapter": "lora", "bf16": True}),
 }
 CAPABILITIES = {"bf16": True, "fp8": False, "tf32": True, "n_gpu": 1, "compute_capability": "sm_90"}
-
-
-def _storage(model) -> int:
-    total, seen = 0, set()
-    for _, param in model.named_parameters():
-        if id(param) in seen:
-            continue
-        seen.add(id(param))
-        total += param.data.numel() * param.data.element_size()
-        state = getattr(param, "quant_state", None)
-        if state is not None:
-            total += sum(v.numel() * v.element_size() for v in state.as_dict(packed=False).values() if torch.is_tensor(v))
-        scale = getattr(param, "SCB", None)
-        if scale is not None:
-            total += scale.numel() * scale.element_size()
-    return total
 
 
 def _case(model_type: str, dims: dict, yaml: dict, tmp: str) -> dict:
