@@ -20,9 +20,16 @@ from pathlib import Path
 from typing import Any
 
 MODELS = [
-    "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "mistralai/Mistral-7B-v0.1",
-    "mistralai/Mixtral-8x7B-v0.1", "Qwen/Qwen2.5-7B", "Qwen/Qwen3-30B-A3B", "google/gemma-3-4b-it",
-    "microsoft/Phi-3-mini-4k-instruct", "deepseek-ai/DeepSeek-V3",
+    "meta-llama/Llama-3.2-1B",
+    "meta-llama/Llama-3.1-8B",
+    "meta-llama/Llama-3.1-70B",
+    "mistralai/Mistral-7B-v0.1",
+    "mistralai/Mixtral-8x7B-v0.1",
+    "Qwen/Qwen2.5-7B",
+    "Qwen/Qwen3-30B-A3B",
+    "google/gemma-3-4b-it",
+    "microsoft/Phi-3-mini-4k-instruct",
+    "deepseek-ai/DeepSeek-V3",
 ]
 CONFIG = "base_model: meta-llama/Llama-3.1-8B\nadapter: lora\nlora_r: 16\nlora_alpha: 32\nlora_target_linear: true\n"
 
@@ -47,9 +54,15 @@ def run() -> dict[str, Any]:
             start = time.perf_counter()
             side = diff_models(config, [model], options).sides[0]
             totals = side.totals
-            columns.append({"model": model, "seconds": round(time.perf_counter() - start, 3),
-                            "peak_rss_mib": round(peak_mib(), 1), "modules": totals.modules if totals else None,
-                            "trainable_params": totals.trainable_params if totals else None})
+            columns.append(
+                {
+                    "model": model,
+                    "seconds": round(time.perf_counter() - start, 3),
+                    "peak_rss_mib": round(peak_mib(), 1),
+                    "modules": totals.modules if totals else None,
+                    "trainable_params": totals.trainable_params if totals else None,
+                }
+            )
         start = time.perf_counter()
         result = diff_models(config, MODELS, options)
         whole = time.perf_counter() - start
@@ -59,9 +72,13 @@ def run() -> dict[str, Any]:
             fmt.render(result)
             renders[name] = round(time.perf_counter() - start, 4)
     return {
-        "python": platform.python_version(), "platform": platform.platform(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
         "environment": result.sides[0].report["environment"] if result.sides[0].report else None,
-        "config": CONFIG, "columns": columns, "diff_seconds": round(whole, 3), "render_seconds": renders,
+        "config": CONFIG,
+        "columns": columns,
+        "diff_seconds": round(whole, 3),
+        "render_seconds": renders,
         "peak_rss_mib": round(peak_mib(), 1),
     }
 
@@ -70,11 +87,14 @@ def table(data: dict[str, Any]) -> str:
     lines = [f"{'model':<36} {'seconds':>8} {'peak MiB':>9} {'modules':>8} {'trainable':>15}"]
     for c in data["columns"]:
         trainable = f"{c['trainable_params']:,}" if c["trainable_params"] is not None else "failed"
-        lines.append(f"{c['model']:<36} {c['seconds']:>8.2f} {c['peak_rss_mib']:>9.1f} {c['modules'] or '-':>8} "
-                     f"{trainable:>15}")
-    lines.append(f"whole {len(data['columns'])}-model diff: {data['diff_seconds']:.2f} s; renders (s): "
-                 + ", ".join(f"{k} {v}" for k, v in data["render_seconds"].items())
-                 + f"; peak RSS {data['peak_rss_mib']:.1f} MiB")
+        lines.append(
+            f"{c['model']:<36} {c['seconds']:>8.2f} {c['peak_rss_mib']:>9.1f} {c['modules'] or '-':>8} {trainable:>15}"
+        )
+    lines.append(
+        f"whole {len(data['columns'])}-model diff: {data['diff_seconds']:.2f} s; renders (s): "
+        + ", ".join(f"{k} {v}" for k, v in data["render_seconds"].items())
+        + f"; peak RSS {data['peak_rss_mib']:.1f} MiB"
+    )
     return "\n".join(lines)
 
 

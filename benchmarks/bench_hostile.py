@@ -29,8 +29,15 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         floor = max((import_floor(Path(tmp)) for _ in range(args.repeat)), key=lambda r: r.wall_s)
-        rows.append({"case": "(import floor: honest lint)", "wall_s": floor.wall_s, "cpu_s": floor.cpu_s,
-                     "peak_mb": floor.peak_mb, "floor": True})
+        rows.append(
+            {
+                "case": "(import floor: honest lint)",
+                "wall_s": floor.wall_s,
+                "cpu_s": floor.cpu_s,
+                "peak_mb": floor.peak_mb,
+                "floor": True,
+            }
+        )
         for folder in CASES:
             if args.cases and folder.name not in args.cases:
                 continue
@@ -43,8 +50,10 @@ def main() -> None:
             rows.append({"case": folder.name, **worst, "floor": spec.get("floor", True)})
     print(f"{'case':44} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}  reads")
     for row in rows:
-        print(f"{row['case']:44} {row['wall_s']:7.2f} {row['cpu_s']:7.2f} {row['peak_mb']:8.0f}  "
-              f"{'model' if row['floor'] else 'YAML only'}")
+        print(
+            f"{row['case']:44} {row['wall_s']:7.2f} {row['cpu_s']:7.2f} {row['peak_mb']:8.0f}  "
+            f"{'model' if row['floor'] else 'YAML only'}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 

@@ -98,12 +98,18 @@ def main() -> None:
         "peak_rss_one_process_mib": round(sampler.peak_process),
         "processes_at_once": sampler.peak_workers + 1,
     }
-    print(f"survey of {figures['architectures']} architectures ({figures['surveyed']} surveyed), {args.jobs} jobs, "
-          f"{figures['machine']['cpus']} CPUs")
-    print(f"  wall {figures['wall_s']} s; worker time {figures['worker_s']} s; slowest: "
-          + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest))
-    print(f"  peak RSS: parent {figures['peak_rss_parent_mib']} MiB, parent + fork server + workers "
-          f"{figures['peak_rss_total_mib']} MiB, largest process {figures['peak_rss_one_process_mib']} MiB")
+    print(
+        f"survey of {figures['architectures']} architectures ({figures['surveyed']} surveyed), {args.jobs} jobs, "
+        f"{figures['machine']['cpus']} CPUs"
+    )
+    print(
+        f"  wall {figures['wall_s']} s; worker time {figures['worker_s']} s; slowest: "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest)
+    )
+    print(
+        f"  peak RSS: parent {figures['peak_rss_parent_mib']} MiB, parent + fork server + workers "
+        f"{figures['peak_rss_total_mib']} MiB, largest process {figures['peak_rss_one_process_mib']} MiB"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 

@@ -38,8 +38,14 @@ STAGES = (
 
 
 def config(layers: int) -> dict[str, Any]:
-    return {"base_model": MODEL, "adapter": "lora", "lora_r": 16, "lora_alpha": 32, "lora_target_linear": True,
-            "model_config": {"num_hidden_layers": layers}}
+    return {
+        "base_model": MODEL,
+        "adapter": "lora",
+        "lora_r": 16,
+        "lora_alpha": 32,
+        "lora_target_linear": True,
+        "model_config": {"num_hidden_layers": layers},
+    }
 
 
 class Stages:
@@ -108,9 +114,11 @@ def measure(layer_counts: list[int], rounds: int) -> dict[str, Any]:
         "model": MODEL,
         "rounds": rounds,
         "layers": {
-            str(n): {"wrapped_modules": modules[n],
-                     "seconds": {k: statistics.median(s[k] for s in samples[n]) for k in samples[n][0]},
-                     "calls": stages.count_calls(lambda n=n: compile_document(config(n), options))}
+            str(n): {
+                "wrapped_modules": modules[n],
+                "seconds": {k: statistics.median(s[k] for s in samples[n]) for k in samples[n][0]},
+                "calls": stages.count_calls(lambda n=n: compile_document(config(n), options)),
+            }
             for n in layer_counts
         },
     }

@@ -58,8 +58,11 @@ FAMILIES: dict[str, tuple[tuple[str, ...], list[str], list[str]]] = {
     "gemma3": (("google/gemma-3-4b-it",), ATTENTION, MLP),
     "phi3": (("microsoft/Phi-3-mini-4k-instruct",), ["qkv_proj", "o_proj"], ["gate_up_proj", "down_proj"]),
     "gpt_neox": (("EleutherAI/pythia-1.4b",), ["query_key_value", "dense"], ["dense_h_to_4h", "dense_4h_to_h"]),
-    "deepseek_v3": (("deepseek-ai/DeepSeek-V3",),
-                    ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"], MLP),
+    "deepseek_v3": (
+        ("deepseek-ai/DeepSeek-V3",),
+        ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"],
+        MLP,
+    ),
 }
 
 # What a user would do instead: the model for real (random weights) on the CPU, then PEFT.
@@ -112,8 +115,14 @@ def run(argv: Sequence[str], env: dict[str, str], cwd: Path) -> Run:
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode,
-                   out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+        return Run(
+            wall,
+            usage.ru_utime + usage.ru_stime,
+            usage.ru_maxrss / 1024,
+            proc.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+        )
 
 
 @dataclass
@@ -148,9 +157,14 @@ class Series:
 
     def as_dict(self, floor: Series | None = None) -> dict[str, Any]:
         command = " ".join(self.argv[1:] if self.argv[0] == PY else self.argv)
-        out: dict[str, Any] = {"name": self.name, "command": command,
-                               "wall_s": round(self.wall, 3), "wall_runs_s": [round(r.wall, 3) for r in self.runs],
-                               "cpu_s": round(self.cpu, 3), "peak_rss_mib": round(self.rss, 1)}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "command": command,
+            "wall_s": round(self.wall, 3),
+            "wall_runs_s": [round(r.wall, 3) for r in self.runs],
+            "cpu_s": round(self.cpu, 3),
+            "peak_rss_mib": round(self.rss, 1),
+        }
         if floor is not None:
             out["wall_x_floor"] = round(self.wall / floor.wall, 3)
             out["cpu_x_floor"] = round(self.cpu / floor.cpu, 3)
@@ -166,8 +180,12 @@ def tail(text: str) -> str:
 class Bench:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-                    "LORA_COMPILER_CACHE_DIR": str(tmp / "cache")}
+        self.env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "LORA_COMPILER_CACHE_DIR": str(tmp / "cache"),
+        }
         self.failures: list[str] = []
         self.loads: dict[str, list[float]] = {}
 
@@ -225,26 +243,36 @@ def measure_alternatives(bench: Bench, n: int, ours: Path) -> dict[str, Any]:
     """
     local = BUNDLED / "meta-llama" / "Llama-3.2-1B"
     real = Series("real build + get_peft_model (Llama-3.2-1B, CPU, random weights)", [PY, "-c", REAL_BUILD, str(local)])
-    empty = Series("accelerate empty model (estimate-memory's steps, no Hub call)",
-                   [PY, "-c", EMPTY_MODEL, str(local)])
+    empty = Series("accelerate empty model (estimate-memory's steps, no Hub call)", [PY, "-c", EMPTY_MODEL, str(local)])
     bench.rounds([real, empty], n)
     accelerate = [PY, "-m", "accelerate.commands.accelerate_cli", "estimate-memory"]
     attempts = {}
-    for what, args in (("local dir", [str(local)]),
-                       ("local dir, --library_name transformers", [str(local), "--library_name", "transformers"]),
-                       ("repo id, offline", ["meta-llama/Llama-3.2-1B"])):
+    for what, args in (
+        ("local dir", [str(local)]),
+        ("local dir, --library_name transformers", [str(local), "--library_name", "transformers"]),
+        ("repo id, offline", ["meta-llama/Llama-3.2-1B"]),
+    ):
         r = run([*accelerate, *args], bench.env, bench.tmp)
-        attempts[what] = {"command": "accelerate estimate-memory " + " ".join(args), "exit_code": r.code,
-                          "wall_s": round(r.wall, 3), "peak_rss_mib": round(r.rss_mib, 1),
-                          "last_line": tail(r.stderr or r.stdout)}
+        attempts[what] = {
+            "command": "accelerate estimate-memory " + " ".join(args),
+            "exit_code": r.code,
+            "wall_s": round(r.wall, 3),
+            "peak_rss_mib": round(r.rss_mib, 1),
+            "last_line": tail(r.stderr or r.stdout),
+        }
     trainable, total = (int(x) for x in real.runs[-1].stdout.split())
     report = json.loads((ours / "targets.json").read_text(encoding="utf-8"))
     same = (trainable, total) == (report["trainable_params"], report["all_params"])
     if not same:
-        bench.fail(f"real PEFT counts {trainable}/{total} differ from ours "
-                   f"{report['trainable_params']}/{report['all_params']}")
-    return {"real": real, "empty": empty, "estimate_memory": attempts,
-            "real_counts": {"trainable_params": trainable, "all_params": total, "equal_to_compile": same}}
+        bench.fail(
+            f"real PEFT counts {trainable}/{total} differ from ours {report['trainable_params']}/{report['all_params']}"
+        )
+    return {
+        "real": real,
+        "empty": empty,
+        "estimate_memory": attempts,
+        "real_counts": {"trainable_params": trainable, "all_params": total, "equal_to_compile": same},
+    }
 
 
 def measure_batch(bench: Bench, n: int) -> dict[str, Any]:
@@ -263,8 +291,14 @@ def measure_batch(bench: Bench, n: int) -> dict[str, Any]:
     bench.rounds([one, batch], n)
     bench.load("batch: end")
     summary = json.loads(batch.runs[-1].stdout)["summary"]
-    return {"one": one, "batch": batch, "files": len(paths), "exit_code": batch.runs[-1].code, "findings": summary,
-            "marginal_s": (batch.wall - one.wall) / (len(paths) - 1)}
+    return {
+        "one": one,
+        "batch": batch,
+        "files": len(paths),
+        "exit_code": batch.runs[-1].code,
+        "findings": summary,
+        "marginal_s": (batch.wall - one.wall) / (len(paths) - 1),
+    }
 
 
 def heavy_modules(bench: Bench, args: list[str]) -> list[str]:
@@ -284,8 +318,9 @@ def measure_startup(bench: Bench, n: int) -> list[dict[str, Any]]:
     cached = {k: v for k, v in bench.env.items() if k != "PYTHONDONTWRITEBYTECODE"}
     cached["PYTHONPYCACHEPREFIX"] = str(bench.tmp / "pycache")
     series = [Series(f"lora-compiler {name}", [*CLI, *args]) for name, args in cases.items()]
-    series += [Series(f"lora-compiler {name} (bytecode cached)", [*CLI, *args], env=cached)
-               for name, args in cases.items()]
+    series += [
+        Series(f"lora-compiler {name} (bytecode cached)", [*CLI, *args], env=cached) for name, args in cases.items()
+    ]
     bench.rounds(series, n)
     out = []
     for s, args in zip(series, [*cases.values(), *cases.values()]):
@@ -308,32 +343,44 @@ def measure_repeat(bench: Bench, n: int, cold_out: Path) -> dict[str, Any]:
     heavy = heavy_modules(bench, [*compile_args, "-o", str(again_out)])
     names = sorted(p.name for p in first_out.iterdir())
     same_first = names == sorted(p.name for p in again_out.iterdir()) and all(
-        (first_out / f).read_bytes() == (again_out / f).read_bytes() for f in names)
+        (first_out / f).read_bytes() == (again_out / f).read_bytes() for f in names
+    )
     # The cold (--no-cache) output of the same YAML content, under another path: every file but the
     # ones naming the YAML's path must match too.
     same_cold = (first_out / "adapter_config.json").read_bytes() == (cold_out / "adapter_config.json").read_bytes()
     if first.code != 0 or not same_first or not same_cold:
-        bench.fail(f"repeat compile: first exit {first.code}, same bytes as first {same_first}, "
-                   f"adapter_config.json same as --no-cache {same_cold}")
+        bench.fail(
+            f"repeat compile: first exit {first.code}, same bytes as first {same_first}, "
+            f"adapter_config.json same as --no-cache {same_cold}"
+        )
     if heavy:
         bench.fail(f"cache hit imported {', '.join(heavy)}")
-    return {**again.as_dict(), "first_wall_s": round(first.wall, 3), "files": names,
-            "bytes_equal_to_first_run": same_first, "adapter_config_equal_to_no_cache_run": same_cold,
-            "heavy_imports": heavy}
+    return {
+        **again.as_dict(),
+        "first_wall_s": round(first.wall, 3),
+        "files": names,
+        "bytes_equal_to_first_run": same_first,
+        "adapter_config_equal_to_no_cache_run": same_cold,
+        "heavy_imports": heavy,
+    }
 
 
 def measure_scaling(bench: Bench, n: int, floor: Series) -> dict[str, Any]:
     """7: one architecture at 1..128 layers: cold compile wall, and the pipeline alone in-process."""
     series = []
     for layers in SCALING_LAYERS:
-        path = bench.yaml(f"scaling-{layers}.yml",
-                          lora_yaml(SCALING_MODEL, extra=f"model_config:\n  num_hidden_layers: {layers}\n"))
+        path = bench.yaml(
+            f"scaling-{layers}.yml", lora_yaml(SCALING_MODEL, extra=f"model_config:\n  num_hidden_layers: {layers}\n")
+        )
         label = f"{layers} layer{'s' * (layers != 1)}"
         series.append(compile_series(label, path, bench.tmp / "out" / f"scaling-{layers}"))
     bench.load("scaling: start")
     bench.rounds(series, n)
-    pipeline = run([PY, str(HERE / "pipeline.py"), "--layers", *map(str, SCALING_LAYERS), "--rounds", str(max(n, 3))],
-                   bench.env, bench.tmp)
+    pipeline = run(
+        [PY, str(HERE / "pipeline.py"), "--layers", *map(str, SCALING_LAYERS), "--rounds", str(max(n, 3))],
+        bench.env,
+        bench.tmp,
+    )
     bench.load("scaling: end")
     if pipeline.code != 0:
         bench.fail(f"pipeline.py: exit {pipeline.code}: {tail(pipeline.stderr)}")
@@ -367,27 +414,41 @@ def growth(stages: dict[str, Any]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kib = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
+    )
     versions = {}
     for dist in ("lora-compiler", "torch", "transformers", "peft", "accelerate", "huggingface_hub", "pydantic"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
-    return {"cpu": cpu, "nproc": os.cpu_count(), "memory_gib": round(mem_kib / 1024 ** 2, 1),
-            "platform": platform.platform(), "python": platform.python_version(), "versions": versions,
-            "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE")}
+    return {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024**2, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
+    }
 
 
 def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
 
     def check(name: str, measured: float, limit: float, unit: str) -> None:
-        rows.append({"target": name, "measured": round(measured, 3), "limit": limit, "unit": unit,
-                     "pass": measured <= limit})
+        rows.append(
+            {"target": name, "measured": round(measured, 3), "limit": limit, "unit": unit, "pass": measured <= limit}
+        )
 
     for c in data["cold_compile"]:
         check(f"{c['name']}: wall / floor", c["wall_x_floor"], 1.25, "x")
@@ -395,14 +456,22 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
     for s in data["startup"]:
         check(f"{s['name']}: wall", s["wall_s"], 0.3, "s")
     one_cold = next(c for c in data["cold_compile"] if "Llama-3.2-1B" in c["name"])
-    check("batch lint of 100 / cold compile of Llama-3.2-1B",
-          data["batch_lint"]["batch"]["wall_s"] / one_cold["wall_s"], 2.0, "x")
+    check(
+        "batch lint of 100 / cold compile of Llama-3.2-1B",
+        data["batch_lint"]["batch"]["wall_s"] / one_cold["wall_s"],
+        2.0,
+        "x",
+    )
     check("repeat run (cache hit): wall", data["repeat"]["wall_s"], 0.5, "s")
     growth_ = data["scaling"].get("growth")
     if growth_:
         a, b = growth_["layers"]
-        check(f"pipeline: largest growth of a stage's calls, {a} -> {b} layers",
-              max(g["calls_ratio"] for g in growth_["stages"].values()), round(b / a * 1.05, 2), "x")
+        check(
+            f"pipeline: largest growth of a stage's calls, {a} -> {b} layers",
+            max(g["calls_ratio"] for g in growth_["stages"].values()),
+            round(b / a * 1.05, 2),
+            "x",
+        )
     return rows
 
 
@@ -411,24 +480,37 @@ def table(data: dict[str, Any]) -> str:
         return f"{value:.2f}x" if value is not None else ""
 
     def row(label: str, d: dict[str, Any], note: str = "") -> str:
-        return (f"| {label} | {d['wall_s']:.3f} | {x(d.get('wall_x_floor'))} | {d['cpu_s']:.3f} | "
-                f"{x(d.get('cpu_x_floor'))} | {d['peak_rss_mib']:.0f} | {x(d.get('rss_x_floor'))} | {note} |")
+        return (
+            f"| {label} | {d['wall_s']:.3f} | {x(d.get('wall_x_floor'))} | {d['cpu_s']:.3f} | "
+            f"{x(d.get('cpu_x_floor'))} | {d['peak_rss_mib']:.0f} | {x(d.get('rss_x_floor'))} | {note} |"
+        )
 
-    lines = ["| what | wall s | x floor | CPU s | x floor | peak RSS MiB | x floor | note |",
-             "|---|--:|--:|--:|--:|--:|--:|---|",
-             row("1. " + data["floor"]["name"], data["floor"]),
-             row("1. " + data["floor_gc_off"]["name"], data["floor_gc_off"])]
+    lines = [
+        "| what | wall s | x floor | CPU s | x floor | peak RSS MiB | x floor | note |",
+        "|---|--:|--:|--:|--:|--:|--:|---|",
+        row("1. " + data["floor"]["name"], data["floor"]),
+        row("1. " + data["floor_gc_off"]["name"], data["floor_gc_off"]),
+    ]
     gc_off = data["floor_gc_off"]["wall_s"]
-    lines += [row(f"2. {c['name']} (cold, --no-cache)", c, f"{c['wall_s'] / gc_off:.2f}x the collector-off floor")
-              for c in data["cold_compile"]]
+    lines += [
+        row(f"2. {c['name']} (cold, --no-cache)", c, f"{c['wall_s'] / gc_off:.2f}x the collector-off floor")
+        for c in data["cold_compile"]
+    ]
     alt = data["alternatives"]
     counts = alt["real_counts"]
-    lines.append(row("3. " + alt["real"]["name"], alt["real"],
-                     f"trainable {counts['trainable_params']:,}: equal to compile's: {counts['equal_to_compile']}"))
+    lines.append(
+        row(
+            "3. " + alt["real"]["name"],
+            alt["real"],
+            f"trainable {counts['trainable_params']:,}: equal to compile's: {counts['equal_to_compile']}",
+        )
+    )
     lines.append(row("3. " + alt["empty"]["name"], alt["empty"]))
     for what, a in alt["estimate_memory"].items():
-        lines.append(f"| 3. accelerate estimate-memory ({what}) | {a['wall_s']:.3f} | | | | "
-                     f"{a['peak_rss_mib']:.0f} | | exit {a['exit_code']}: {a['last_line'][:120]} |")
+        lines.append(
+            f"| 3. accelerate estimate-memory ({what}) | {a['wall_s']:.3f} | | | | "
+            f"{a['peak_rss_mib']:.0f} | | exit {a['exit_code']}: {a['last_line'][:120]} |"
+        )
     b = data["batch_lint"]
     lines.append(row("4. " + b["one"]["name"], b["one"]))
     lines.append(row("4. " + b["batch"]["name"], b["batch"], f"marginal {1000 * b['marginal_s']:.0f} ms/file"))
@@ -436,20 +518,33 @@ def table(data: dict[str, Any]) -> str:
         heavy = ", ".join(s["heavy_imports"]) or "no torch/transformers/peft"
         lines.append(row("5. " + s["name"], s, "imports " + heavy))
     r = data["repeat"]
-    lines.append(row("6. " + r["name"], r, f"bytes equal: {r['bytes_equal_to_first_run']}; imports "
-                     + (", ".join(r["heavy_imports"]) or "no torch")))
+    lines.append(
+        row(
+            "6. " + r["name"],
+            r,
+            f"bytes equal: {r['bytes_equal_to_first_run']}; imports " + (", ".join(r["heavy_imports"]) or "no torch"),
+        )
+    )
     sc = data["scaling"]
     pipe = sc.get("pipeline", {}).get("layers", {})
     for c in sc["cold"]:
         p = pipe.get(c["name"].split()[1], {}).get("seconds")
-        lines.append(row(f"7. {c['name']} ({SCALING_MODEL.split('/')[1]})", c,
-                         f"pipeline in-process {p['total']:.3f} s" if p else ""))
+        lines.append(
+            row(
+                f"7. {c['name']} ({SCALING_MODEL.split('/')[1]})",
+                c,
+                f"pipeline in-process {p['total']:.3f} s" if p else "",
+            )
+        )
     out = "\n".join(lines)
     if pipe:
         a, b = sc["growth"]["layers"]
         out += "\n\nPipeline stages in-process (median s; calls counted once, warm), by layer count:\n\n"
-        out += ("| stage | " + " | ".join(f"{n} layer{'s' * (int(n) != 1)}" for n in pipe)
-                + f" | ms/layer | calls/layer | calls {b}/{a} | time {b}/{a} | linear |\n")
+        out += (
+            "| stage | "
+            + " | ".join(f"{n} layer{'s' * (int(n) != 1)}" for n in pipe)
+            + f" | ms/layer | calls/layer | calls {b}/{a} | time {b}/{a} | linear |\n"
+        )
         out += "|---|" + "---|" * (len(pipe) + 5) + "\n"
         for stage in next(iter(pipe.values()))["seconds"]:
             g = sc["growth"]["stages"].get(stage)
@@ -458,8 +553,10 @@ def table(data: dict[str, Any]) -> str:
                 out += f"| {stage} | {cells} | | | | | |\n"
                 continue
             time_ratio = f"{g['time_ratio']}x" if g["time_ratio"] is not None else "< 20 ms"
-            out += (f"| {stage} | {cells} | {g['ms_per_layer']} | {g['calls_per_layer']} | {g['calls_ratio']}x | "
-                    f"{time_ratio} | {'yes' if g['no_worse_than_linear'] else 'NO'} |\n")
+            out += (
+                f"| {stage} | {cells} | {g['ms_per_layer']} | {g['calls_per_layer']} | {g['calls_ratio']}x | "
+                f"{time_ratio} | {'yes' if g['no_worse_than_linear'] else 'NO'} |\n"
+            )
     out += "\nTargets:\n\n| target | measured | limit | pass |\n|---|---|---|---|\n"
     for t in data["targets"]:
         verdict = "PASS" if t["pass"] else "FAIL"
@@ -487,11 +584,21 @@ def main(argv: list[str] | None = None) -> int:
             "floor": floor.as_dict(floor),
             "floor_gc_off": floor_gc_off.as_dict(floor),
             "cold_compile": [c.as_dict(floor) for c in compiles],
-            "alternatives": {"real": alt["real"].as_dict(floor), "empty": alt["empty"].as_dict(floor),
-                             "real_counts": alt["real_counts"], "estimate_memory": alt["estimate_memory"]},
-            "batch_lint": {"one": batch["one"].as_dict(floor), "batch": batch["batch"].as_dict(floor),
-                           "files": batch["files"], "families": list(FAMILIES), "exit_code": batch["exit_code"],
-                           "findings_by_level": batch["findings"], "marginal_s": round(batch["marginal_s"], 4)},
+            "alternatives": {
+                "real": alt["real"].as_dict(floor),
+                "empty": alt["empty"].as_dict(floor),
+                "real_counts": alt["real_counts"],
+                "estimate_memory": alt["estimate_memory"],
+            },
+            "batch_lint": {
+                "one": batch["one"].as_dict(floor),
+                "batch": batch["batch"].as_dict(floor),
+                "files": batch["files"],
+                "families": list(FAMILIES),
+                "exit_code": batch["exit_code"],
+                "findings_by_level": batch["findings"],
+                "marginal_s": round(batch["marginal_s"], 4),
+            },
             "startup": measure_startup(bench, n + 2),
             "repeat": measure_repeat(bench, n, outs["Llama-3.1-405B"]),
             "scaling": measure_scaling(bench, n, floor),

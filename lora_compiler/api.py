@@ -14,13 +14,19 @@ from .results.findings import Finding, Severity
 
 
 def compile_config(
-    config: str | Path | Mapping[str, Any], *, offline: bool = False, trust_remote_code: bool = False,
-    policy: Policy | None = None, axolotl: str | None = None,
+    config: str | Path | Mapping[str, Any],
+    *,
+    offline: bool = False,
+    trust_remote_code: bool = False,
+    policy: Policy | None = None,
+    axolotl: str | None = None,
 ) -> CompileResult:
     """Compile a YAML path or a mapping of Axolotl keys; the result carries report, LoraConfig and findings.
     `axolotl` picks the release whose semantics apply (profiles.select: default the installed one, else the newest)."""
-    return _compile(config, Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy or Policy(),
-                                    axolotl=axolotl))
+    return _compile(
+        config,
+        Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy or Policy(), axolotl=axolotl),
+    )
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,16 @@ class CompileJob:
     problems: tuple[Finding, ...] = ()  # why the outputs could not be written
 
 
-def compile_job(config: Path, options: Options, fmt: str, out_dir: Path | None = None, *, force: bool = False,
-                use_cache: bool = True, export: tuple[str, str | None] | None = None) -> CompileJob:
+def compile_job(
+    config: Path,
+    options: Options,
+    fmt: str,
+    out_dir: Path | None = None,
+    *,
+    force: bool = False,
+    use_cache: bool = True,
+    export: tuple[str, str | None] | None = None,
+) -> CompileJob:
     """Compile (answered from the result cache when the inputs are unchanged) and write the outputs as one set.
 
     `export` (trainer, format) adds that trainer's config to the set; an export that is refused writes
@@ -72,8 +86,9 @@ def _protected(out_dir: Path, exc: Exception) -> Finding:
     return Finding("output-protected", Severity.ERROR, str(exc), str(out_dir), hint=hint)
 
 
-def _compile_entry(doc: Any, options: Options, fmt: str,
-                   export: tuple[str, str | None] | None) -> tuple[Any, tuple[Finding, ...]]:
+def _compile_entry(
+    doc: Any, options: Options, fmt: str, export: tuple[str, str | None] | None
+) -> tuple[Any, tuple[Finding, ...]]:
     """The cache entry of one compile, and the findings of its export (if asked for one)."""
     from .io.cache import Entry
     from .render import COMPILE_FORMATS
@@ -107,8 +122,15 @@ class ExportJob:
     written: Path | None = None
 
 
-def export_job(config: Path, options: Options, trainer: str, fmt: str | None = None, out_dir: Path | None = None,
-               *, force: bool = False) -> ExportJob:
+def export_job(
+    config: Path,
+    options: Options,
+    trainer: str,
+    fmt: str | None = None,
+    out_dir: Path | None = None,
+    *,
+    force: bool = False,
+) -> ExportJob:
     """Compile CONFIG, then export it for `trainer`; with out_dir, write the one file there (never over
     a different file without `force`)."""
     from .io.files import write_text
@@ -127,8 +149,13 @@ def export_job(config: Path, options: Options, trainer: str, fmt: str | None = N
         return ExportJob(done.text, done.filename, 0, findings)
     path = out_dir / done.filename
     if not force and (path.is_symlink() or path.exists()) and not _holds(path, done.text):
-        problem = Finding("output-protected", Severity.ERROR, f"{path} exists and differs from this export",
-                          str(out_dir), hint="choose another --output directory, or pass --force to replace it")
+        problem = Finding(
+            "output-protected",
+            Severity.ERROR,
+            f"{path} exists and differs from this export",
+            str(out_dir),
+            hint="choose another --output directory, or pass --force to replace it",
+        )
         return ExportJob(done.text, done.filename, 2, (*findings, problem))
     try:
         write_text(path, done.text)
@@ -137,8 +164,7 @@ def export_job(config: Path, options: Options, trainer: str, fmt: str | None = N
     return ExportJob(done.text, done.filename, 0, findings, path)
 
 
-def _export(doc: Any, options: Options, session: Session, result: CompileResult, trainer: str,
-            fmt: str | None) -> Any:
+def _export(doc: Any, options: Options, session: Session, result: CompileResult, trainer: str, fmt: str | None) -> Any:
     """export.export on the skeleton this compile ran on (the session still holds it)."""
     from .export import export, subject_of
     from .pipeline.front import front
@@ -164,7 +190,8 @@ def _exit_code(findings: Sequence[Finding]) -> int:
 
 
 def lint_files(
-    paths: Sequence[str | Path], options: Options = Options(),
+    paths: Sequence[str | Path],
+    options: Options = Options(),
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[CompileResult]:
     """Check many configs in one process; each distinct model skeleton is built once for the batch.
@@ -188,8 +215,13 @@ def collect_configs(paths: Sequence[str | Path], policy: Policy | None = None) -
         if not given.is_dir():
             out.append(given)
             continue
-        found = sorted(p for p in given.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
-                       and not any(part.startswith(".") for part in p.relative_to(given).parts))
+        found = sorted(
+            p
+            for p in given.rglob("*")
+            if p.suffix in (".yml", ".yaml")
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(given).parts)
+        )
         found = [p for p in found if not (policy and policy.ignores(p))]
         out.extend(found or [given])
     return out
@@ -201,8 +233,11 @@ def adapter_schema() -> dict[str, Any]:
 
     schema = AdapterSpec.model_json_schema(by_alias=True)
     schema["additionalProperties"] = True
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "https://github.com/lora-compiler/lora-compiler/schemas/axolotl-lora.schema.json", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/lora-compiler/lora-compiler/schemas/axolotl-lora.schema.json",
+        **schema,
+    }
 
 
 def __getattr__(name: str) -> Any:

@@ -86,14 +86,28 @@ def adaptable(model: Any, exclude: list[str] | set[str] | str | None) -> list[di
     for name, module in model.named_modules():
         if is_linear_like(module) or is_conv1d(module):
             features = layer_features(module)
-            out.append({"name": name, "type": type(module).__name__, "kind": "module",
-                        "in_features": features[1] if features else None,
-                        "out_features": features[2] if features else None, "num_experts": None})
+            out.append(
+                {
+                    "name": name,
+                    "type": type(module).__name__,
+                    "kind": "module",
+                    "in_features": features[1] if features else None,
+                    "out_features": features[2] if features else None,
+                    "num_experts": None,
+                }
+            )
         for pname, param in module.named_parameters(recurse=False):
             if is_fused_expert(name, module, param):
-                out.append({"name": f"{name}.{pname}" if name else pname, "type": f"{type(module).__name__}.{pname}",
-                            "kind": "parameter", "in_features": int(param.shape[2]),
-                            "out_features": int(param.shape[1]), "num_experts": int(param.shape[0])})
+                out.append(
+                    {
+                        "name": f"{name}.{pname}" if name else pname,
+                        "type": f"{type(module).__name__}.{pname}",
+                        "kind": "parameter",
+                        "in_features": int(param.shape[2]),
+                        "out_features": int(param.shape[1]),
+                        "num_experts": int(param.shape[0]),
+                    }
+                )
     excluded = set(peft_selected([c["name"] for c in out], exclude))
     return [{**c, "excluded": c["name"] in excluded} for c in out]
 
@@ -109,10 +123,12 @@ def is_fused_expert(path: str, module: Any, param: Any) -> bool:
 
 def fused_experts(model: Any) -> list[tuple[str, Any, str, Any]]:
     """(module path, module, parameter name, parameter) of every fused expert parameter, in model order."""
-    return [(path, module, pname, param)
-            for path, module in model.named_modules()
-            for pname, param in module.named_parameters(recurse=False)
-            if is_fused_expert(path, module, param)]
+    return [
+        (path, module, pname, param)
+        for path, module in model.named_modules()
+        for pname, param in module.named_parameters(recurse=False)
+        if is_fused_expert(path, module, param)
+    ]
 
 
 def num_experts(config: Any) -> int | None:
@@ -128,8 +144,11 @@ def num_experts(config: Any) -> int | None:
 def is_router(name: str, module: Any, experts: int) -> bool:
     """An MoE router: a *Router class, or a Linear named gate/router/wg with one output per expert."""
     cls = type(module).__name__
-    return "Router" in cls or (name.rsplit(".", 1)[-1] in ROUTER_NAMES and is_linear_like(module)
-                               and getattr(module, "out_features", None) == experts)
+    return "Router" in cls or (
+        name.rsplit(".", 1)[-1] in ROUTER_NAMES
+        and is_linear_like(module)
+        and getattr(module, "out_features", None) == experts
+    )
 
 
 def output_layer_name(model: Any) -> str | None:
@@ -179,9 +198,14 @@ def module_classes(model: Any) -> dict[str, str]:
 
 
 def _matcher_config(targets: list[str] | set[str] | str) -> Any:
-    return SimpleNamespace(target_modules=targets if isinstance(targets, str) else list(targets),
-                           target_parameters=None, exclude_modules=None, modules_to_save=None,
-                           layers_to_transform=None, layers_pattern=None)
+    return SimpleNamespace(
+        target_modules=targets if isinstance(targets, str) else list(targets),
+        target_parameters=None,
+        exclude_modules=None,
+        modules_to_save=None,
+        layers_to_transform=None,
+        layers_pattern=None,
+    )
 
 
 def valid_regex(pattern: str) -> bool:
@@ -237,8 +261,9 @@ def pattern_key_matches(pattern: str, name: str) -> bool:
 REGEX_BUDGET_SECONDS = 1.0  # per pattern, over all module names: real patterns take microseconds
 
 
-def slow_pattern(patterns: list[tuple[str, str]], names: list[str],
-                 seconds: float = REGEX_BUDGET_SECONDS) -> tuple[str, str] | None:
+def slow_pattern(
+    patterns: list[tuple[str, str]], names: list[str], seconds: float = REGEX_BUDGET_SECONDS
+) -> tuple[str, str] | None:
     """The first (key, pattern) whose matching over `names`, as PEFT does it, exceeds the time budget.
 
     PEFT applies re.fullmatch to every module name (and rank/alpha keys as `(.*\\.)?(key)$`), so a
@@ -275,8 +300,20 @@ def slow_pattern(patterns: list[tuple[str, str]], names: list[str],
     return None
 
 
-BLOCK_KINDS = ("attention", "MLP", "mixer", "routed experts", "shared experts", "router", "vision tower", "projector",
-               "audio tower", "output layer", "embedding", "other")
+BLOCK_KINDS = (
+    "attention",
+    "MLP",
+    "mixer",
+    "routed experts",
+    "shared experts",
+    "router",
+    "vision tower",
+    "projector",
+    "audio tower",
+    "output layer",
+    "embedding",
+    "other",
+)
 _TOWER_BLOCK = {"vision": "vision tower", "audio": "audio tower", "connector": "projector"}
 _LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|h|blocks|layer|decoder_layers)\.(\d+)(?:\.|$)")
 

@@ -50,37 +50,76 @@ class Profile:
         return self.output_layers.get(model_type, self.output_layers["*"])
 
 
-_COMMON_VALIDATORS = frozenset({
-    "axolotl-lr-groups-loraplus", "axolotl-unfrozen-with-layers", "axolotl-fused-mlp-lora", "axolotl-onebitllms-lora",
-    "axolotl-lora-kernels-8bit", "axolotl-lora-kernels-remote-code", "axolotl-quantize-moe-experts",
-    "axolotl-reentrant-unfrozen", "axolotl-ple-cpu-offload", "axolotl-quantization-config-bnb", "axolotl-qat-peft",
-    "axolotl-relora", "axolotl-target-modules-regex", "axolotl-early-stopping", "axolotl-deprecated-unsloth",
-    "axolotl-ebft-torch-compile",
-})
-_OUTPUT_LAYERS = {"falcon": ("word_embeddings", "lm_head"), "nemotron_h": ("embeddings", "lm_head"),
-                  "bailing_hybrid": ("word_embeddings", "lm_head"), "*": ("embed_tokens", "lm_head")}
+_COMMON_VALIDATORS = frozenset(
+    {
+        "axolotl-lr-groups-loraplus",
+        "axolotl-unfrozen-with-layers",
+        "axolotl-fused-mlp-lora",
+        "axolotl-onebitllms-lora",
+        "axolotl-lora-kernels-8bit",
+        "axolotl-lora-kernels-remote-code",
+        "axolotl-quantize-moe-experts",
+        "axolotl-reentrant-unfrozen",
+        "axolotl-ple-cpu-offload",
+        "axolotl-quantization-config-bnb",
+        "axolotl-qat-peft",
+        "axolotl-relora",
+        "axolotl-target-modules-regex",
+        "axolotl-early-stopping",
+        "axolotl-deprecated-unsloth",
+        "axolotl-ebft-torch-compile",
+    }
+)
+_OUTPUT_LAYERS = {
+    "falcon": ("word_embeddings", "lm_head"),
+    "nemotron_h": ("embeddings", "lm_head"),
+    "bailing_hybrid": ("word_embeddings", "lm_head"),
+    "*": ("embed_tokens", "lm_head"),
+}
 
 AXOLOTL_0_19 = Profile(
-    version="0.19.0", transformers="5.16.1", peft="0.20.0", keys="axolotl_keys-0.19.0.json",
+    version="0.19.0",
+    transformers="5.16.1",
+    peft="0.20.0",
+    keys="axolotl_keys-0.19.0.json",
     output_layers={**_OUTPUT_LAYERS, "gpt_neox": ("embed_in", "embed_out")},
     validators=_COMMON_VALIDATORS | {"axolotl-fsdp-deepspeed-list", "axolotl-staged-nf4-0.19"},
-    adapters=("lora", "qlora", "llama-adapter"), ties_lora_output_embeddings=False,
-    upcasts_unconverted_embeddings=False)
+    adapters=("lora", "qlora", "llama-adapter"),
+    ties_lora_output_embeddings=False,
+    upcasts_unconverted_embeddings=False,
+)
 # 0.20 (docs/axolotl-releases.md): FSDP1 removed, gpt_neox's head is lm_head, target-parameter inits checked,
 # mixlora and CPU-staged NF4 added, expert-parallel layouts checked when the plugin is listed.
 AXOLOTL_0_20 = replace(
-    AXOLOTL_0_19, version="0.20.0", transformers="5.17.0", peft="0.21.0", upcasts_unconverted_embeddings=True,
+    AXOLOTL_0_19,
+    version="0.20.0",
+    transformers="5.17.0",
+    peft="0.21.0",
+    upcasts_unconverted_embeddings=True,
     keys="axolotl_keys-0.20.0.json",
     output_layers={**_OUTPUT_LAYERS, "gpt_neox": ("embed_in", "lm_head")},
-    validators=_COMMON_VALIDATORS | {"axolotl-fsdp-deepspeed", "axolotl-fsdp1-removed",
-                                     "axolotl-target-parameters-init", "axolotl-staged-nf4", "axolotl-mixlora",
-                                     "axolotl-expert-parallel-plugin"},
-    adapters=("lora", "qlora", "mixlora", "llama-adapter"))
+    validators=_COMMON_VALIDATORS
+    | {
+        "axolotl-fsdp-deepspeed",
+        "axolotl-fsdp1-removed",
+        "axolotl-target-parameters-init",
+        "axolotl-staged-nf4",
+        "axolotl-mixlora",
+        "axolotl-expert-parallel-plugin",
+    },
+    adapters=("lora", "qlora", "mixlora", "llama-adapter"),
+)
 # 0.21: a tied head's LoRA becomes views of the embedding's (utils/lora_tying.py); expert parallelism is built in.
 AXOLOTL_0_21 = replace(
-    AXOLOTL_0_20, version="0.21.0", transformers="5.20.1", peft="0.21.2", keys="axolotl_keys-0.21.0.json",
-    ties_lora_output_embeddings=True, lora_fp32_gradients=True,
-    validators=AXOLOTL_0_20.validators - {"axolotl-expert-parallel-plugin"} | {"axolotl-expert-parallel"})
+    AXOLOTL_0_20,
+    version="0.21.0",
+    transformers="5.20.1",
+    peft="0.21.2",
+    keys="axolotl_keys-0.21.0.json",
+    ties_lora_output_embeddings=True,
+    lora_fp32_gradients=True,
+    validators=AXOLOTL_0_20.validators - {"axolotl-expert-parallel-plugin"} | {"axolotl-expert-parallel"},
+)
 
 PROFILES: dict[str, Profile] = {p.version: p for p in (AXOLOTL_0_19, AXOLOTL_0_20, AXOLOTL_0_21)}
 NEWEST = AXOLOTL_0_21
@@ -118,9 +157,12 @@ class Selection:
 
     def record(self) -> dict[str, object]:
         """What outputs record about the semantics (the libraries that served are the report's environment)."""
-        return {"version": self.profile.version, "chosen_by": self.chosen_by,
-                "installed_axolotl": self.installed_axolotl,
-                "released_with": {"transformers": self.profile.transformers, "peft": self.profile.peft}}
+        return {
+            "version": self.profile.version,
+            "chosen_by": self.chosen_by,
+            "installed_axolotl": self.installed_axolotl,
+            "released_with": {"transformers": self.profile.transformers, "peft": self.profile.peft},
+        }
 
     def mismatches(self) -> list[str]:
         """How the profile is mixed with libraries it was not released with (empty: it is not)."""

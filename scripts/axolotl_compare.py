@@ -60,7 +60,9 @@ def truth_answer(rec: dict[str, Any]) -> dict[str, Any]:
     here on purpose (freezing-trains-nothing); a failure that needs a GPU (LoftQ) is recorded, not judged."""
     accepted = rec["status"] == "ok"
     # judged by tests instead; a start-up refusal that mentions bitsandbytes is still a refusal
-    hardware = not accepted and rec.get("stage") not in START_UP and any(h in str(rec.get("error", "")) for h in HARDWARE)
+    hardware = (
+        not accepted and rec.get("stage") not in START_UP and any(h in str(rec.get("error", "")) for h in HARDWARE)
+    )
     trains_nothing = accepted and rec.get("trainable_sliced", rec.get("trainable")) == 0
     return {
         "accepted": accepted and not trains_nothing,
@@ -91,12 +93,16 @@ def ours(path: Path, session: Any, release: str) -> dict[str, Any]:
     report = result.report
     errors = sorted({f.rule for f in result.findings if f.severity.value == "error"})
     config = result.adapter_config or {}
-    return {"accepted": result.exit_code() == 0, "errors": errors, "init_lora_weights": config.get("init_lora_weights"),
-            "peft_trainable": report.peft_trainable_params if report else None,
-            "trainable": report.trainable_params if report else None,
-            "lora_config": lora_fields(result.adapter_config),
-            "wrapped": wrapped_digest(wrapped_names(report)) if report else None,
-            "wrapped_names": wrapped_names(report) if report else []}
+    return {
+        "accepted": result.exit_code() == 0,
+        "errors": errors,
+        "init_lora_weights": config.get("init_lora_weights"),
+        "peft_trainable": report.peft_trainable_params if report else None,
+        "trainable": report.trainable_params if report else None,
+        "lora_config": lora_fields(result.adapter_config),
+        "wrapped": wrapped_digest(wrapped_names(report)) if report else None,
+        "wrapped_names": wrapped_names(report) if report else [],
+    }
 
 
 def wrapped_names(report: Any) -> list[str]:
@@ -123,9 +129,11 @@ def startup_agreement(records: list[dict[str, Any]], release: str, mismatches: l
         if (verdict["status"] == "ok") == (not errors):
             agree += 1
         else:
-            mismatches.append(f"{Path(rec['config']).name} (start-up only): Axolotl "
-                              f"{'accepts' if verdict['status'] == 'ok' else 'refuses: ' + verdict['error'][:160]}; "
-                              f"we {'refuse ' + str(errors) if errors else 'accept'}")
+            mismatches.append(
+                f"{Path(rec['config']).name} (start-up only): Axolotl "
+                f"{'accepts' if verdict['status'] == 'ok' else 'refuses: ' + verdict['error'][:160]}; "
+                f"we {'refuse ' + str(errors) if errors else 'accept'}"
+            )
     return agree, judged
 
 
@@ -133,8 +141,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("truth", type=Path)
     parser.add_argument("--facts", type=Path, help="write the real Axolotl's answers here (JSON)")
-    parser.add_argument("--axolotl", required=True, help="the release that answered: its profile compiles our side, "
-                        "and it is recorded in --facts")
+    parser.add_argument(
+        "--axolotl",
+        required=True,
+        help="the release that answered: its profile compiles our side, and it is recorded in --facts",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from lora_compiler.pipeline.session import Session
@@ -153,14 +164,18 @@ def main() -> int:
         if want["hardware"]:
             hardware += 1
             if want["init_lora_weights"] != got["init_lora_weights"]:
-                mismatches.append(f"{path.name}: Axolotl's LoraConfig has init_lora_weights "
-                                  f"{want['init_lora_weights']}, "
-                                  f"ours {got['init_lora_weights']}")
+                mismatches.append(
+                    f"{path.name}: Axolotl's LoraConfig has init_lora_weights "
+                    f"{want['init_lora_weights']}, "
+                    f"ours {got['init_lora_weights']}"
+                )
             continue
         if want["accepted"] != got["accepted"]:
-            mismatches.append(f"{path.name}: Axolotl {'accepts' if want['accepted'] else 'refuses'} "
-                              f"({want['stage']}: {want['error']}); we {'accept' if got['accepted'] else 'refuse'} "
-                              f"{got['errors']}")
+            mismatches.append(
+                f"{path.name}: Axolotl {'accepts' if want['accepted'] else 'refuses'} "
+                f"({want['stage']}: {want['error']}); we {'accept' if got['accepted'] else 'refuse'} "
+                f"{got['errors']}"
+            )
         else:
             verdicts += 1
         if want["trains_nothing"] and "freezing-trains-nothing" not in got["errors"]:
@@ -169,40 +184,64 @@ def main() -> int:
             if want["lora_config"] == got["lora_config"]:
                 fields += 1
             else:
-                diff = sorted(k for k in want["lora_config"].keys() | got["lora_config"].keys()
-                              if want["lora_config"].get(k) != got["lora_config"].get(k))
-                mismatches.append(f"{path.name}: LoraConfig fields differ: " + "; ".join(
-                    f"{k} Axolotl {want['lora_config'].get(k)!r} ours {got['lora_config'].get(k)!r}" for k in diff))
+                diff = sorted(
+                    k
+                    for k in want["lora_config"].keys() | got["lora_config"].keys()
+                    if want["lora_config"].get(k) != got["lora_config"].get(k)
+                )
+                mismatches.append(
+                    f"{path.name}: LoraConfig fields differ: "
+                    + "; ".join(
+                        f"{k} Axolotl {want['lora_config'].get(k)!r} ours {got['lora_config'].get(k)!r}" for k in diff
+                    )
+                )
         if want["wrapped"] is not None and got["wrapped"] is not None:
             if want["wrapped"] == got["wrapped"]:
                 wrapped += 1
             else:
                 real = {_owner(n.removeprefix("base_model.model.")) for n in rec["wrapped_modules"]}
                 extra, missing = sorted(set(got["wrapped_names"]) - real), sorted(real - set(got["wrapped_names"]))
-                mismatches.append(f"{path.name}: wrapped modules differ: Axolotl {want['wrapped']['count']}, ours "
-                                  f"{got['wrapped']['count']}; only ours {extra[:3]}; only Axolotl's {missing[:3]}")
+                mismatches.append(
+                    f"{path.name}: wrapped modules differ: Axolotl {want['wrapped']['count']}, ours "
+                    f"{got['wrapped']['count']}; only ours {extra[:3]}; only Axolotl's {missing[:3]}"
+                )
         if want["trainable"] is not None and got["trainable"] is not None:
             if want["trainable"] == got["trainable"]:
                 counts += 1
             else:
-                mismatches.append(f"{path.name}: Axolotl trains {want['trainable']:,} "
-                                  f"(PEFT {want['peft_trainable']:,}), "
-                                  f"we say {got['trainable']:,} (PEFT {got['peft_trainable']:,})")
+                mismatches.append(
+                    f"{path.name}: Axolotl trains {want['trainable']:,} "
+                    f"(PEFT {want['peft_trainable']:,}), "
+                    f"we say {got['trainable']:,} (PEFT {got['peft_trainable']:,})"
+                )
     both = sum(1 for r in judged if truth_answer(r)["trainable"] is not None)
     built = sum(1 for r in judged if truth_answer(r)["lora_config"] is not None)
     for line in mismatches:
         print("MISMATCH", line)
     if startup_judged:
-        print(f"start-up only (no bundled model; validate_config against lint --no-model): agree on "
-              f"{startup_agree}/{startup_judged}")
-    print(f"{len(records)} configs, {len(judged)} with a bundled model: accept/refuse agree on "
-          f"{verdicts}/{len(judged) - hardware} ({hardware} need a GPU or real weights: LoraConfig compared "
-          f"instead); LoraConfig fields agree on {fields}, wrapped modules on {wrapped} of {built} accepted; trained "
-          f"count agrees on {counts} of {both} that train")
+        print(
+            f"start-up only (no bundled model; validate_config against lint --no-model): agree on "
+            f"{startup_agree}/{startup_judged}"
+        )
+    print(
+        f"{len(records)} configs, {len(judged)} with a bundled model: accept/refuse agree on "
+        f"{verdicts}/{len(judged) - hardware} ({hardware} need a GPU or real weights: LoraConfig compared "
+        f"instead); LoraConfig fields agree on {fields}, wrapped modules on {wrapped} of {built} accepted; trained "
+        f"count agrees on {counts} of {both} that train"
+    )
     if args.facts:
         args.facts.parent.mkdir(parents=True, exist_ok=True)
-        args.facts.write_text(json.dumps({"axolotl": args.axolotl, "made_by": "scripts/axolotl_differential.sh",
-                                          "answers": dict(sorted(facts.items()))}, indent=1) + "\n")
+        args.facts.write_text(
+            json.dumps(
+                {
+                    "axolotl": args.axolotl,
+                    "made_by": "scripts/axolotl_differential.sh",
+                    "answers": dict(sorted(facts.items())),
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     return 1 if mismatches else 0
 
 

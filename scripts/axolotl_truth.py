@@ -110,28 +110,16 @@ def pick_model_class(cfg, model_config):
         resolved = resolve_model_support(support) if support is not None else None
         provider = resolved.strategies.auto_model_cls if resolved is not None else None
         auto_model_loader = provider() if provider is not None else None
-        if (
-            auto_model_loader is not None
-            and cfg.is_multimodal
-            and resolved is not None
-            and not resolved.is_multimodal
-        ):
+        if auto_model_loader is not None and cfg.is_multimodal and resolved is not None and not resolved.is_multimodal:
             auto_model_loader = None
     if auto_model_loader is not None:
         loader = auto_model_loader
     elif cfg.is_multimodal:
-        loader = MULTIMODAL_AUTO_MODEL_MAPPING.get(
-            model_config.model_type, AutoModelForImageTextToText
-        )
+        loader = MULTIMODAL_AUTO_MODEL_MAPPING.get(model_config.model_type, AutoModelForImageTextToText)
         if isinstance(loader, str):
             loader = AutoModelForImageTextToText
 
-    if (
-        cfg.type_of_model
-        and cfg.type_of_model != "AutoModelForCausalLM"
-        and not cfg.trust_remote_code
-        and not cfg.gptq
-    ):
+    if cfg.type_of_model and cfg.type_of_model != "AutoModelForCausalLM" and not cfg.trust_remote_code and not cfg.gptq:
         loader = getattr(transformers, cfg.type_of_model)
     return loader
 
@@ -147,9 +135,7 @@ def build_skeleton(cfg):
         kwargs["dtype"] = cfg.torch_dtype
     with torch.device("meta"):
         if loader in (AutoModelForCausalLM, AutoModelForImageTextToText):
-            model = loader.from_config(
-                model_config, trust_remote_code=cfg.trust_remote_code or False, **kwargs
-            )
+            model = loader.from_config(model_config, trust_remote_code=cfg.trust_remote_code or False, **kwargs)
         else:
             model = loader(config=model_config)
     return model, loader
@@ -158,9 +144,7 @@ def build_skeleton(cfg):
 def wrapped_module_names(model):
     from peft.tuners.tuners_utils import BaseTunerLayer
 
-    return sorted(
-        name for name, mod in model.named_modules() if isinstance(mod, BaseTunerLayer)
-    )
+    return sorted(name for name, mod in model.named_modules() if isinstance(mod, BaseTunerLayer))
 
 
 def trainable_stats(model, unfrozen_patterns):
@@ -205,8 +189,9 @@ def startup_verdict(cfg):
 
     try:
         prepare_plugins(cfg)
-        validate_config(cfg, capabilities=dict(CAPABILITIES),
-                        env_capabilities={"torch_version": torch.__version__.split("+")[0]})
+        validate_config(
+            cfg, capabilities=dict(CAPABILITIES), env_capabilities={"torch_version": torch.__version__.split("+")[0]}
+        )
     except Exception as exc:  # pylint: disable=broad-except
         kind = "refused" if type(exc).__name__ in ("ValidationError", "ValueError") else "error"
         return {"status": kind, "error": err_str(exc)}
@@ -252,8 +237,9 @@ def run_one(path, models_dirs):
         rec.update(status="failed", stage="plugins", error=err_str(exc))
         return rec
     try:
-        cfg = validate_config(cfg, capabilities=dict(CAPABILITIES),
-                              env_capabilities={"torch_version": torch.__version__.split("+")[0]})
+        cfg = validate_config(
+            cfg, capabilities=dict(CAPABILITIES), env_capabilities={"torch_version": torch.__version__.split("+")[0]}
+        )
     except Exception as exc:  # pylint: disable=broad-except
         rec.update(status="refused", stage="validate", error=err_str(exc))
         return rec
@@ -321,8 +307,10 @@ def run_one(path, models_dirs):
             stage = "load_adapter"
             _, other_config = load_adapter(model, cfg, cfg.adapter, config_only=True)
             rec["lora_config"] = jsonable(other_config.to_dict()) if other_config is not None else None
-            rec["note"] = (f"adapter {cfg.adapter!r}: load_adapter(config_only=True) accepted it; its own layers "
-                           "(MixLoRA's FFN experts) are not applied by this driver")
+            rec["note"] = (
+                f"adapter {cfg.adapter!r}: load_adapter(config_only=True) accepted it; its own layers "
+                "(MixLoRA's FFN experts) are not applied by this driver"
+            )
 
         # 6. train.py:setup_model_and_tokenizer post-load freezing
         stage = "freeze"
@@ -384,7 +372,11 @@ def main(argv=None):
                 if rec["status"] == "ok"
                 else rec.get("missing_model", "")
             )
-            log(f"[{i}/{len(args.configs)}] {rec['status']:8s} {time.time() - t0:5.1f}s {os.path.basename(path)} {extra}"[:300])
+            log(
+                f"[{i}/{len(args.configs)}] {rec['status']:8s} {time.time() - t0:5.1f}s {os.path.basename(path)} {extra}"[
+                    :300
+                ]
+            )
     log("counts: " + json.dumps(counts, sort_keys=True))
     return 0
 

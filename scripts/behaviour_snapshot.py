@@ -70,7 +70,8 @@ def import_under_test() -> Path:
         sys.exit(f"{lora_compiler.__file__} is not in a source checkout (no {fixtures}/configs)")
     if "lora_compiler.bundled" not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            "lora_compiler.bundled", fixtures / "__init__.py", submodule_search_locations=[str(fixtures)])
+            "lora_compiler.bundled", fixtures / "__init__.py", submodule_search_locations=[str(fixtures)]
+        )
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
@@ -125,15 +126,27 @@ def compile_all(run: Runner, configs: dict[str, list[Path]], tmp: Path, outdir: 
         assert len(set(stems)) == len(stems), f"two {source} configs share a stem"
 
         def one(path: Path) -> Capture:
-            return run(["compile", str(path), "-o", str(tmp / "out" / source / path.stem),
-                        "--offline", "--no-cache", "--format", "json"])
+            return run(
+                [
+                    "compile",
+                    str(path),
+                    "-o",
+                    str(tmp / "out" / source / path.stem),
+                    "--offline",
+                    "--no-cache",
+                    "--format",
+                    "json",
+                ]
+            )
 
         with ThreadPoolExecutor(jobs) as pool:
             caps = list(pool.map(one, paths))
         codes: collections.Counter[int] = collections.Counter()
         for path, cap in zip(paths, caps):
             where, written = outdir / "compile" / source / path.stem, tmp / "out" / source / path.stem
-            run.save(where, ["compile", str(path), "-o", str(written), "--offline", "--no-cache", "--format", "json"], cap)
+            run.save(
+                where, ["compile", str(path), "-o", str(written), "--offline", "--no-cache", "--format", "json"], cap
+            )
             listing = []
             for f in sorted(written.rglob("*")) if written.is_dir() else []:
                 rel = f.relative_to(written)
@@ -143,20 +156,30 @@ def compile_all(run: Runner, configs: dict[str, list[Path]], tmp: Path, outdir: 
                     (where / "out" / rel).write_bytes(run.norm(f.read_text(encoding="utf-8")).encode())
             (where / "files").write_text("".join(listing))
             codes[cap[0]] += 1
-        lines.append(f"compile {source}: {len(paths)} files, exit codes "
-                     + ", ".join(f"{c}: {n}" for c, n in sorted(codes.items())))
+        lines.append(
+            f"compile {source}: {len(paths)} files, exit codes "
+            + ", ".join(f"{c}: {n}" for c, n in sorted(codes.items()))
+        )
     return lines
 
 
 def survey(repo: Path, tmp: Path, outdir: Path, run: Runner) -> str:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
-    p = subprocess.run([sys.executable, "-m", "lora_compiler", "survey", "-o", str(tmp / "survey")],
-                       cwd=repo, env=env, capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "lora_compiler", "survey", "-o", str(tmp / "survey")],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     where = outdir / "survey"
     where.mkdir(parents=True)
     # progress lines arrive in completion order (two workers): sorted
-    run.save(where, ["(python -m lora_compiler survey -o DIR)"],
-             (p.returncode, run.norm(p.stdout), "".join(sorted(run.norm(p.stderr).splitlines(True)))))
+    run.save(
+        where,
+        ["(python -m lora_compiler survey -o DIR)"],
+        (p.returncode, run.norm(p.stdout), "".join(sorted(run.norm(p.stderr).splitlines(True)))),
+    )
     for f in sorted((tmp / "survey").glob("*")):
         shutil.copyfile(f, where / f.name)
     same = all((repo / "docs" / f.name).read_bytes() == f.read_bytes() for f in (tmp / "survey").glob("*"))
@@ -164,8 +187,11 @@ def survey(repo: Path, tmp: Path, outdir: Path, run: Runner) -> str:
 
 
 def manifest(root: Path) -> dict[str, str]:
-    return {f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(root.rglob("*")) if f.is_file() and f.name != "MANIFEST.txt"}
+    return {
+        f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(root.rglob("*"))
+        if f.is_file() and f.name != "MANIFEST.txt"
+    }
 
 
 def compare(a: Path, b: Path) -> int:
@@ -213,19 +239,28 @@ def main() -> int:
     outdir.mkdir(parents=True, exist_ok=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="behaviour-snapshot-")).resolve()
-    os.environ.update(HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", HF_HOME=str(tmp / "hf"),
-                      LORA_COMPILER_CACHE_DIR=str(tmp / "cache"))
+    os.environ.update(
+        HF_HUB_OFFLINE="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HOME=str(tmp / "hf"),
+        LORA_COMPILER_CACHE_DIR=str(tmp / "cache"),
+    )
     os.environ.pop("HF_HUB_CACHE", None)
     try:
         started = time.monotonic()
         repo = import_under_test()
         import lora_compiler
 
-        print(f"code under test: {lora_compiler.__file__} (bundled: {lora_compiler.bundled.__file__})",  # type: ignore[attr-defined]
-              file=sys.stderr)
+        print(
+            f"code under test: {lora_compiler.__file__} (bundled: {lora_compiler.bundled.__file__})",  # type: ignore[attr-defined]
+            file=sys.stderr,
+        )
         os.chdir(repo)
-        candidates = [examples_arg] if examples_arg else [repo.parent / "shared" / "axolotl-examples",
-                                                              SCRIPT_REPO.parent / "shared" / "axolotl-examples"]
+        candidates = (
+            [examples_arg]
+            if examples_arg
+            else [repo.parent / "shared" / "axolotl-examples", SCRIPT_REPO.parent / "shared" / "axolotl-examples"]
+        )
         examples = next((p.resolve() for p in candidates if p.is_dir()), None)
         run = Runner(repo, tmp, examples, args.subprocess)
         if not args.subprocess:
@@ -252,7 +287,10 @@ def main() -> int:
         timing.append(f"lint {time.monotonic() - t:.1f} s")
 
         t = time.monotonic()
-        for name, flag, values in (("models", "--model", DIFF_MODELS), ("conventions", "--convention", DIFF_CONVENTIONS)):
+        for name, flag, values in (
+            ("models", "--model", DIFF_MODELS),
+            ("conventions", "--convention", DIFF_CONVENTIONS),
+        ):
             for fmt in ("json", "text"):
                 cmd = ["diff", DIFF_CONFIG, *[x for v in values for x in (flag, v)], "--format", fmt, "--offline"]
                 cap = run(cmd)

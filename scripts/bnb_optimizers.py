@@ -28,11 +28,29 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoConfig, AutoModelForCausalLM, Trainer, TrainingArguments
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "facts" / "bnb_optimizers.json"
-LLAMA = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=2,
-             vocab_size=128, tie_word_embeddings=False)
+LLAMA = dict(
+    hidden_size=256,
+    intermediate_size=512,
+    num_hidden_layers=2,
+    num_attention_heads=8,
+    num_key_value_heads=2,
+    vocab_size=128,
+    tie_word_embeddings=False,
+)
 LORA = {"lora_r": 16, "lora_alpha": 32, "lora_target_modules": ["q_proj", "v_proj"], "bf16": True}
-OPTIMIZERS = ["adamw_bnb_8bit", "adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "lion_8bit", "lion_32bit",
-              "paged_lion_8bit", "paged_lion_32bit", "rmsprop_bnb", "rmsprop_bnb_8bit", "rmsprop_bnb_32bit"]
+OPTIMIZERS = [
+    "adamw_bnb_8bit",
+    "adamw_8bit",
+    "paged_adamw_8bit",
+    "paged_adamw_32bit",
+    "lion_8bit",
+    "lion_32bit",
+    "paged_lion_8bit",
+    "paged_lion_32bit",
+    "rmsprop_bnb",
+    "rmsprop_bnb_8bit",
+    "rmsprop_bnb_32bit",
+]
 EXTRAS = {"plain": {}, "modules-to-save": {"lora_modules_to_save": ["embed_tokens", "lm_head"]}}
 
 
@@ -47,8 +65,13 @@ def _state_bytes(optimizer: torch.optim.Optimizer) -> int:
 
 def _one_step(model_dir: str, optim: str, yaml: dict, out_dir: str) -> tuple[int, int]:
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
-    config = LoraConfig(r=yaml["lora_r"], lora_alpha=yaml["lora_alpha"], target_modules=yaml["lora_target_modules"],
-                        modules_to_save=yaml.get("lora_modules_to_save"), task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=yaml["lora_r"],
+        lora_alpha=yaml["lora_alpha"],
+        target_modules=yaml["lora_target_modules"],
+        modules_to_save=yaml.get("lora_modules_to_save"),
+        task_type="CAUSAL_LM",
+    )
     peft_model = get_peft_model(model, config)
     args = TrainingArguments(output_dir=out_dir, optim=optim, use_cpu=True, report_to=[], bf16=False)
     with warnings.catch_warnings():
@@ -65,7 +88,9 @@ def _case(optim: str, extra: str) -> dict:
     yaml = {"adapter": "lora", **LORA, **EXTRAS[extra], "optimizer": optim}
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
-        AutoModelForCausalLM.from_config(AutoConfig.for_model("llama", **LLAMA), dtype=torch.bfloat16).save_pretrained(tmp)
+        AutoModelForCausalLM.from_config(AutoConfig.for_model("llama", **LLAMA), dtype=torch.bfloat16).save_pretrained(
+            tmp
+        )
         trainable, state = _one_step(tmp, optim, yaml, f"{tmp}/out")
     return {"yaml": yaml, "trainable": trainable, "optimizer_state": state}
 

@@ -22,22 +22,56 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, BitsAndBytesConfig
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "facts" / "bnb_storage.json"
-LLAMA = dict(hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-             vocab_size=128)
+LLAMA = dict(
+    hidden_size=64,
+    intermediate_size=160,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=128,
+)
 CASES = {
-    "llama-qlora-default": ("llama", dict(LLAMA, tie_word_embeddings=False), {"adapter": "qlora", "load_in_4bit": True, "bf16": True}),
-    "llama-qlora-tied": ("llama", dict(LLAMA, tie_word_embeddings=True), {"adapter": "qlora", "load_in_4bit": True, "bf16": True}),
-    "llama-qlora-fp4-no-double": ("llama", dict(LLAMA, tie_word_embeddings=False),
-                                  {"adapter": "qlora", "load_in_4bit": True, "bf16": True,
-                                   "bnb_config_kwargs": {"bnb_4bit_quant_type": "fp4", "bnb_4bit_use_double_quant": False}}),
-    "llama-qlora-skip-down-proj": ("llama", dict(LLAMA, tie_word_embeddings=False),
-                                   {"adapter": "qlora", "load_in_4bit": True, "bf16": True,
-                                    "bnb_config_kwargs": {"llm_int8_skip_modules": ["down_proj", "lm_head"]}}),
+    "llama-qlora-default": (
+        "llama",
+        dict(LLAMA, tie_word_embeddings=False),
+        {"adapter": "qlora", "load_in_4bit": True, "bf16": True},
+    ),
+    "llama-qlora-tied": (
+        "llama",
+        dict(LLAMA, tie_word_embeddings=True),
+        {"adapter": "qlora", "load_in_4bit": True, "bf16": True},
+    ),
+    "llama-qlora-fp4-no-double": (
+        "llama",
+        dict(LLAMA, tie_word_embeddings=False),
+        {
+            "adapter": "qlora",
+            "load_in_4bit": True,
+            "bf16": True,
+            "bnb_config_kwargs": {"bnb_4bit_quant_type": "fp4", "bnb_4bit_use_double_quant": False},
+        },
+    ),
+    "llama-qlora-skip-down-proj": (
+        "llama",
+        dict(LLAMA, tie_word_embeddings=False),
+        {
+            "adapter": "qlora",
+            "load_in_4bit": True,
+            "bf16": True,
+            "bnb_config_kwargs": {"llm_int8_skip_modules": ["down_proj", "lm_head"]},
+        },
+    ),
     "llama-lora-8bit": ("llama", dict(LLAMA, tie_word_embeddings=False), {"adapter": "lora", "load_in_8bit": True}),
-    "llama-qlora-big-blocks": ("llama", dict(LLAMA, hidden_size=256, intermediate_size=1088, num_attention_heads=8,
-                                             tie_word_embeddings=False), {"adapter": "qlora", "load_in_4bit": True}),
-    "mixtral-qlora": ("mixtral", dict(LLAMA, num_local_experts=4, num_experts_per_tok=2, tie_word_embeddings=False),
-                      {"adapter": "qlora", "load_in_4bit": True, "bf16": True}),
+    "llama-qlora-big-blocks": (
+        "llama",
+        dict(LLAMA, hidden_size=256, intermediate_size=1088, num_attention_heads=8, tie_word_embeddings=False),
+        {"adapter": "qlora", "load_in_4bit": True},
+    ),
+    "mixtral-qlora": (
+        "mixtral",
+        dict(LLAMA, num_local_experts=4, num_experts_per_tok=2, tie_word_embeddings=False),
+        {"adapter": "qlora", "load_in_4bit": True, "bf16": True},
+    ),
 }
 
 
@@ -50,9 +84,15 @@ def _dtype(yaml: dict) -> torch.dtype:
 def _bnb_config(yaml: dict, dtype: torch.dtype) -> BitsAndBytesConfig:
     if yaml.get("load_in_8bit"):
         return BitsAndBytesConfig(load_in_8bit=True)
-    config = {"load_in_4bit": True, "llm_int8_threshold": 6.0, "llm_int8_has_fp16_weight": False,
-              "bnb_4bit_compute_dtype": dtype, "bnb_4bit_use_double_quant": True, "bnb_4bit_quant_type": "nf4",
-              "bnb_4bit_quant_storage": torch.bfloat16}
+    config = {
+        "load_in_4bit": True,
+        "llm_int8_threshold": 6.0,
+        "llm_int8_has_fp16_weight": False,
+        "bnb_4bit_compute_dtype": dtype,
+        "bnb_4bit_use_double_quant": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_quant_storage": torch.bfloat16,
+    }
     config.update(yaml.get("bnb_config_kwargs") or {})
     return BitsAndBytesConfig(**config)
 
@@ -77,7 +117,9 @@ def _storage(model) -> int:
         total += param.data.numel() * param.data.element_size()
         state = getattr(param, "quant_state", None)
         if state is not None:
-            total += sum(v.numel() * v.element_size() for v in state.as_dict(packed=False).values() if torch.is_tensor(v))
+            total += sum(
+                v.numel() * v.element_size() for v in state.as_dict(packed=False).values() if torch.is_tensor(v)
+            )
         scale = getattr(param, "SCB", None)
         if scale is not None:
             total += scale.numel() * scale.element_size()
@@ -94,8 +136,9 @@ def main() -> None:
             config = AutoConfig.for_model(model_type, **dims)
             torch.manual_seed(0)
             AutoModelForCausalLM.from_config(config, dtype=dtype).save_pretrained(tmp)
-            model = AutoModelForCausalLM.from_pretrained(tmp, quantization_config=_bnb_config(yaml, dtype),
-                                                         device_map="cpu", dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(
+                tmp, quantization_config=_bnb_config(yaml, dtype), device_map="cpu", dtype=dtype
+            )
             _as_trained(model, dtype)
             facts["cases"][case] = {"model_type": model_type, "config": dims, "yaml": yaml, "bytes": _storage(model)}
         print(case, facts["cases"][case]["bytes"], file=sys.stderr)

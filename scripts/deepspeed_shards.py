@@ -23,12 +23,29 @@ import tempfile
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "facts" / "deepspeed_shards.json"
-LLAMA = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-             vocab_size=100, tie_word_embeddings=False)
-LORA = {"adapter": "lora", "bf16": True, "lora_r": 3, "lora_alpha": 6, "optimizer": "adamw_torch",
-        "lora_target_modules": ["q_proj", "v_proj", "down_proj"]}
-CASES = {f"zero{stage}-{n}{'-odd' if odd else ''}": (stage, n, odd) for stage in (1, 2, 3) for n in (2, 3)
-         for odd in (False, True)}
+LLAMA = dict(
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=100,
+    tie_word_embeddings=False,
+)
+LORA = {
+    "adapter": "lora",
+    "bf16": True,
+    "lora_r": 3,
+    "lora_alpha": 6,
+    "optimizer": "adamw_torch",
+    "lora_target_modules": ["q_proj", "v_proj", "down_proj"],
+}
+CASES = {
+    f"zero{stage}-{n}{'-odd' if odd else ''}": (stage, n, odd)
+    for stage in (1, 2, 3)
+    for n in (2, 3)
+    for odd in (False, True)
+}
 
 
 def _yaml(stage: int, odd: bool) -> dict:
@@ -48,12 +65,20 @@ def _rank(stage: int, odd: bool, out: str) -> None:
     deepspeed.init_distributed(dist_backend="gloo")
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(AutoConfig.for_model("llama", **LLAMA), dtype=torch.bfloat16)
-    model = get_peft_model(model, LoraConfig(r=yaml["lora_r"], lora_alpha=yaml["lora_alpha"],
-                                             target_modules=yaml["lora_target_modules"], task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=yaml["lora_r"],
+            lora_alpha=yaml["lora_alpha"],
+            target_modules=yaml["lora_target_modules"],
+            task_type="CAUSAL_LM",
+        ),
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     config = {"train_micro_batch_size_per_gpu": 1, **yaml["deepspeed"]}
-    engine, optimizer, _, _ = deepspeed.initialize(model=model, optimizer=torch.optim.AdamW(params, lr=1e-3),
-                                                   config=config)
+    engine, optimizer, _, _ = deepspeed.initialize(
+        model=model, optimizer=torch.optim.AdamW(params, lr=1e-3), config=config
+    )
     engine.backward(engine(input_ids=torch.tensor([[1, 2, 3]])).logits.float().sum())
     try:
         engine.step()
@@ -62,14 +87,29 @@ def _rank(stage: int, odd: bool, out: str) -> None:
         finished = False
     if dist.get_rank() == 0:
         inner = optimizer.optimizer
-        state = {v.untyped_storage().data_ptr(): v.untyped_storage().nbytes()
-                 for s in inner.state.values() for v in s.values() if torch.is_tensor(v)}
+        state = {
+            v.untyped_storage().data_ptr(): v.untyped_storage().nbytes()
+            for s in inner.state.values()
+            for v in s.values()
+            if torch.is_tensor(v)
+        }
         master = getattr(optimizer, "single_partition_of_fp32_groups", None) or optimizer.fp32_partitioned_groups_flat
-        Path(out).write_text(json.dumps({
-            "optimizer_state": sum(state.values()), "master_weights": sum(4 * int(t.numel()) for t in master),
-            "partitions": sum(int(p.ds_tensor.numel()) * p.ds_tensor.element_size()
-                              for p in model.parameters() if hasattr(p, "ds_tensor")) if stage == 3 else None,
-            "step_finished": finished}))
+        Path(out).write_text(
+            json.dumps(
+                {
+                    "optimizer_state": sum(state.values()),
+                    "master_weights": sum(4 * int(t.numel()) for t in master),
+                    "partitions": sum(
+                        int(p.ds_tensor.numel()) * p.ds_tensor.element_size()
+                        for p in model.parameters()
+                        if hasattr(p, "ds_tensor")
+                    )
+                    if stage == 3
+                    else None,
+                    "step_finished": finished,
+                }
+            )
+        )
 
 
 def main() -> None:
@@ -79,11 +119,27 @@ def main() -> None:
     facts = {"deepspeed": version("deepspeed"), "torch": version("torch"), "config": LLAMA, "cases": {}}
     for case, (stage, n, odd) in CASES.items():
         with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-                            __file__, str(stage), str(int(odd)), f"{tmp}/rank0.json"], check=True,
-                           capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-            facts["cases"][case] = {"yaml": _yaml(stage, odd), "devices": n,
-                                    "rank0": json.loads(Path(f"{tmp}/rank0.json").read_text())}
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "torch.distributed.run",
+                    "--standalone",
+                    f"--nproc_per_node={n}",
+                    __file__,
+                    str(stage),
+                    str(int(odd)),
+                    f"{tmp}/rank0.json",
+                ],
+                check=True,
+                capture_output=True,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+            )
+            facts["cases"][case] = {
+                "yaml": _yaml(stage, odd),
+                "devices": n,
+                "rank0": json.loads(Path(f"{tmp}/rank0.json").read_text()),
+            }
         print(case, facts["cases"][case]["rank0"], file=sys.stderr)
     OUT.write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")
 

@@ -47,18 +47,26 @@ def main() -> None:
             release, opts = "0.19.0", replace(opts, axolotl="0.19.0")
             result = _compile(doc, opts, session)
         if result.exit_code() != 0 or result.report is None:
-            rows[str(path)] = {"compiled": False, "why": sorted({f.rule for f in result.findings
-                                                                  if f.severity.value == "error"})}
+            rows[str(path)] = {
+                "compiled": False,
+                "why": sorted({f.rule for f in result.findings if f.severity.value == "error"}),
+            }
             continue
         row = {"compiled": True, "stand_in": stand_in, "axolotl": release, "exports": {}}
         for name in TRAINERS:
             done = _export(doc, opts, session, result, name, None)
             row["exports"][name] = {
                 "written": done.text is not None,
-                "findings": [[f.rule, f.severity.value, f.message] for f in done.findings if f.rule.startswith("export")]}
+                "findings": [
+                    [f.rule, f.severity.value, f.message] for f in done.findings if f.rule.startswith("export")
+                ],
+            }
         rows[str(path)] = row
-        print(path, " ".join(f"{n}={'ok' if e['written'] else 'refused'}" for n, e in row["exports"].items()),
-              file=sys.stderr)
+        print(
+            path,
+            " ".join(f"{n}={'ok' if e['written'] else 'refused'}" for n, e in row["exports"].items()),
+            file=sys.stderr,
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
     text = table(rows)
@@ -75,11 +83,18 @@ def table(rows: dict[str, dict]) -> str:
     compiled = [r for r in rows.values() if r["compiled"]]
     stood = sum(1 for r in compiled if r.get("stand_in"))
     older = sum(1 for r in compiled if r.get("axolotl"))
-    lines = [f"{len(rows)} configs, {len(compiled)} compiled ({stood} on a stand-in of the same shape, {older} with "
-             "Axolotl 0.19's semantics because 0.20+ refuse them only for FSDP1; the others are not exported: "
-             + ", ".join(f"{k} {v}" for k, v in Counter(w for r in rows.values() if not r["compiled"]
-                                                        for w in r["why"] or ["?"]).most_common()) + ")", "",
-             "| trainer | exported | faithful | lossy | refused |", "|---|---|---|---|---|"]
+    lines = [
+        f"{len(rows)} configs, {len(compiled)} compiled ({stood} on a stand-in of the same shape, {older} with "
+        "Axolotl 0.19's semantics because 0.20+ refuse them only for FSDP1; the others are not exported: "
+        + ", ".join(
+            f"{k} {v}"
+            for k, v in Counter(w for r in rows.values() if not r["compiled"] for w in r["why"] or ["?"]).most_common()
+        )
+        + ")",
+        "",
+        "| trainer | exported | faithful | lossy | refused |",
+        "|---|---|---|---|---|",
+    ]
     reasons: dict[str, Counter] = {}
     for name in TRAINERS:
         written = [r["exports"][name] for r in compiled if r["exports"][name]["written"]]

@@ -20,13 +20,29 @@ import tempfile
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "facts" / "fsdp_shards.json"
-LLAMA = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-             vocab_size=100, tie_word_embeddings=False)
-LORA = {"adapter": "lora", "lora_r": 3, "lora_alpha": 6, "lora_target_modules": ["q_proj", "v_proj", "down_proj"],
-        "fsdp_version": 2, "fsdp_config": {"reshard_after_forward": True}}
-CASES = {f"{name}-{optim}-{n}": (dict(LORA, **yaml, optimizer=optim), n)
-         for name, yaml in {"fp32": {}, "bf16-modules-to-save": {"bf16": True, "lora_modules_to_save": ["lm_head"]}}.items()
-         for optim in ("adamw_torch", "sgd") for n in (2, 3)}
+LLAMA = dict(
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=100,
+    tie_word_embeddings=False,
+)
+LORA = {
+    "adapter": "lora",
+    "lora_r": 3,
+    "lora_alpha": 6,
+    "lora_target_modules": ["q_proj", "v_proj", "down_proj"],
+    "fsdp_version": 2,
+    "fsdp_config": {"reshard_after_forward": True},
+}
+CASES = {
+    f"{name}-{optim}-{n}": (dict(LORA, **yaml, optimizer=optim), n)
+    for name, yaml in {"fp32": {}, "bf16-modules-to-save": {"bf16": True, "lora_modules_to_save": ["lm_head"]}}.items()
+    for optim in ("adamw_torch", "sgd")
+    for n in (2, 3)
+}
 
 
 def _storages(tensors) -> int:
@@ -51,9 +67,16 @@ def _rank(yaml: dict, out: str) -> None:
     torch.manual_seed(0)
     dtype = torch.bfloat16 if yaml.get("bf16") else torch.float32
     model = AutoModelForCausalLM.from_config(AutoConfig.for_model("llama", **LLAMA), dtype=dtype)
-    model = get_peft_model(model, LoraConfig(r=yaml["lora_r"], lora_alpha=yaml["lora_alpha"],
-                                             target_modules=yaml["lora_target_modules"],
-                                             modules_to_save=yaml.get("lora_modules_to_save"), task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=yaml["lora_r"],
+            lora_alpha=yaml["lora_alpha"],
+            target_modules=yaml["lora_target_modules"],
+            modules_to_save=yaml.get("lora_modules_to_save"),
+            task_type="CAUSAL_LM",
+        ),
+    )
     for module in list(model.modules()):
         if isinstance(module, LoraLayer):
             fully_shard(module.lora_A["default"], mesh=mesh)
@@ -62,15 +85,23 @@ def _rank(yaml: dict, out: str) -> None:
         fully_shard(layer, mesh=mesh)
     fully_shard(model, mesh=mesh)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-3) if yaml["optimizer"] == "adamw_torch" \
-        else torch.optim.SGD(params, lr=1e-3)
+    optimizer = (
+        torch.optim.AdamW(params, lr=1e-3) if yaml["optimizer"] == "adamw_torch" else torch.optim.SGD(params, lr=1e-3)
+    )
     model(input_ids=torch.tensor([[1, 2, 3]])).logits.float().sum().backward()
     optimizer.step()
     state = [v for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)]
     if dist.get_rank() == 0:
-        Path(out).write_text(json.dumps({
-            "params": _storages(model.parameters()), "trainable": _storages(params),
-            "gradients": _storages(p.grad for p in params), "optimizer_state": _storages(state)}))
+        Path(out).write_text(
+            json.dumps(
+                {
+                    "params": _storages(model.parameters()),
+                    "trainable": _storages(params),
+                    "gradients": _storages(p.grad for p in params),
+                    "optimizer_state": _storages(state),
+                }
+            )
+        )
     dist.destroy_process_group()
 
 
@@ -81,9 +112,21 @@ def main() -> None:
     for case, (yaml, n) in CASES.items():
         with tempfile.TemporaryDirectory() as tmp:
             out = f"{tmp}/rank0.json"
-            subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-                            __file__, json.dumps(yaml), out], check=True, capture_output=True,
-                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "torch.distributed.run",
+                    "--standalone",
+                    f"--nproc_per_node={n}",
+                    __file__,
+                    json.dumps(yaml),
+                    out,
+                ],
+                check=True,
+                capture_output=True,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+            )
             facts["cases"][case] = {"yaml": yaml, "devices": n, "rank0": json.loads(Path(out).read_text())}
         print(case, facts["cases"][case]["rank0"], file=sys.stderr)
     OUT.write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")

@@ -24,11 +24,23 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import AliasChoices, AliasPath, BaseModel
 
 PLUGIN_ARGS = (  # integrations with an args class (0.19.0; the last three since 0.21.0, skipped where absent)
-    "cut_cross_entropy.CutCrossEntropyArgs", "grokfast.GrokfastArgs", "kd.KDArgs", "lm_eval.LMEvalArgs",
-    "spectrum.SpectrumArgs", "liger.LigerArgs", "kernels.KernelsArgs", "diffusion.DiffusionArgs", "mora.MoraArgs",
-    "hatchery.args.HatcheryArgs", "nemo_gym.NemoGymArgs", "swanlab.SwanLabConfig", "densemixer.args.DenseMixerArgs",
-    "expert_parallel.ExpertParallelArgs", "context_parallel.args.ContextParallelArgs",
-    "diffusion_decision.args.DiffusionDecisionArgs", "coreweave.args.CoreWeaveArgs",
+    "cut_cross_entropy.CutCrossEntropyArgs",
+    "grokfast.GrokfastArgs",
+    "kd.KDArgs",
+    "lm_eval.LMEvalArgs",
+    "spectrum.SpectrumArgs",
+    "liger.LigerArgs",
+    "kernels.KernelsArgs",
+    "diffusion.DiffusionArgs",
+    "mora.MoraArgs",
+    "hatchery.args.HatcheryArgs",
+    "nemo_gym.NemoGymArgs",
+    "swanlab.SwanLabConfig",
+    "densemixer.args.DenseMixerArgs",
+    "expert_parallel.ExpertParallelArgs",
+    "context_parallel.args.ContextParallelArgs",
+    "diffusion_decision.args.DiffusionDecisionArgs",
+    "coreweave.args.CoreWeaveArgs",
 )
 
 
@@ -74,8 +86,12 @@ SCALARS = {int: "int", float: "float", str: "str", bool: "bool"}
 def scalar_types(model: type[BaseModel]) -> dict[str, str]:
     """Top-level fields whose type is one plain scalar ("int", or "int?" when None is allowed) and that no
     field validator of mode before/wrap/plain reshapes first: the types lint can check from the YAML."""
-    reshaped = {f for dec in model.__pydantic_decorators__.field_validators.values()
-                if dec.info.mode in ("before", "wrap", "plain") for f in dec.info.fields}
+    reshaped = {
+        f
+        for dec in model.__pydantic_decorators__.field_validators.values()
+        if dec.info.mode in ("before", "wrap", "plain")
+        for f in dec.info.fields
+    }
     out: dict[str, str] = {}
     for name, field in model.model_fields.items():
         tp, optional = field.annotation, False
@@ -116,11 +132,19 @@ def main() -> None:
     base = importlib.import_module("axolotl.integrations.base")
     builtin = sorted(p for p in plugins if any(b.startswith(p + ".") for b in getattr(base, "BUILTIN_PLUGINS", ())))
     release = version("axolotl")
-    doc = {"axolotl": release, "generated_by": "scripts/gen_axolotl_keys.py", "builtin": builtin,
-           "paths": {p: sorted(k) for p, k in sorted(paths.items())}, "plugins": plugins,
-           "types": scalar_types(AxolotlInputConfig)}
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "lora_compiler" / \
-        f"axolotl_keys-{release}.json"
+    doc = {
+        "axolotl": release,
+        "generated_by": "scripts/gen_axolotl_keys.py",
+        "builtin": builtin,
+        "paths": {p: sorted(k) for p, k in sorted(paths.items())},
+        "plugins": plugins,
+        "types": scalar_types(AxolotlInputConfig),
+    }
+    out = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path(__file__).resolve().parent.parent / "lora_compiler" / f"axolotl_keys-{release}.json"
+    )
     out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{len(doc['paths'][''])} top-level keys, {len(paths) - 1} nested paths, {len(plugins)} plugins -> {out}")
 

@@ -17,9 +17,19 @@ import sys
 import torch
 
 FAMILIES = {  # torchtune package -> the Hugging Face model_type its checkpoints convert from
-    "llama2": "llama", "code_llama2": "llama", "llama3": "llama", "llama3_1": "llama", "llama3_2": "llama",
-    "llama3_3": "llama", "mistral": "mistral", "gemma": "gemma", "gemma2": "gemma2", "qwen2": "qwen2",
-    "qwen2_5": "qwen2", "phi3": "phi3", "phi4": "phi3",
+    "llama2": "llama",
+    "code_llama2": "llama",
+    "llama3": "llama",
+    "llama3_1": "llama",
+    "llama3_2": "llama",
+    "llama3_3": "llama",
+    "mistral": "mistral",
+    "gemma": "gemma",
+    "gemma2": "gemma2",
+    "qwen2": "qwen2",
+    "qwen2_5": "qwen2",
+    "phi3": "phi3",
+    "phi4": "phi3",
 }
 
 
@@ -31,11 +41,16 @@ def measure(builder) -> dict:
     rope = getattr(attn, "pos_embeddings", None)
     tied = type(model.output).__name__ == "TiedLinear"
     return {
-        "num_layers": len(model.layers), "embed_dim": model.tok_embeddings.embedding_dim,
-        "vocab_size": model.tok_embeddings.num_embeddings, "num_heads": attn.num_heads,
-        "num_kv_heads": attn.num_kv_heads, "head_dim": attn.head_dim,
+        "num_layers": len(model.layers),
+        "embed_dim": model.tok_embeddings.embedding_dim,
+        "vocab_size": model.tok_embeddings.num_embeddings,
+        "num_heads": attn.num_heads,
+        "num_kv_heads": attn.num_kv_heads,
+        "head_dim": attn.head_dim,
         "intermediate_dim": mlp.w1.out_features if hasattr(mlp, "w1") else None,
-        "max_seq_len": model.max_seq_len, "rope_base": getattr(rope, "base", None), "tied_output": tied,
+        "max_seq_len": model.max_seq_len,
+        "rope_base": getattr(rope, "base", None),
+        "tied_output": tied,
     }
 
 
@@ -53,7 +68,10 @@ def main(out: str) -> None:
             if "vocab_size" in params:  # a component builder: every dimension is an argument
                 continue
             table[f"torchtune.models.{package}.{name}"] = {
-                "model_type": model_type, "kwargs": sorted(params), **measure(fn)}
+                "model_type": model_type,
+                "kwargs": sorted(params),
+                **measure(fn),
+            }
     doc = {"torchtune": torchtune.__version__, "torch": torch.__version__, "builders": table}
     with open(out, "w") as fh:
         json.dump(doc, fh, indent=1, sort_keys=True)

@@ -40,7 +40,9 @@ def _strings(node: ast.AST) -> list[str]:
 def _text(node: ast.AST) -> str:
     """An f-string as written, each {expression} kept as {source}; adjacent literals joined."""
     if isinstance(node, ast.JoinedStr):
-        return "".join(v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}" for v in node.values)
+        return "".join(
+            v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}" for v in node.values
+        )
     return node.value if isinstance(node, ast.Constant) else ast.unparse(node)
 
 
@@ -73,13 +75,18 @@ def extract(z: zipfile.ZipFile, version: str) -> dict[str, Any]:
     validate = _function(read[MANAGER], "validate_new_adapter")
     shapes = _function(read[MANAGER], "init_lora_shapes")
     init = _function(read[ADAPTER], "__init__", "LoRAAdapter")
-    scaling = next(ast.unparse(n.value) for n in ast.walk(init) if isinstance(n, ast.AnnAssign)
-                   and ast.unparse(n.target) == "self.scaling")
+    scaling = next(
+        ast.unparse(n.value)
+        for n in ast.walk(init)
+        if isinstance(n, ast.AnnAssign) and ast.unparse(n.target) == "self.scaling"
+    )
     strict = _assigned(read[FIELDS], "lora_strict_loading")
     return {
-        "engine": "sglang", "version": version,
+        "engine": "sglang",
+        "version": version,
         "cli_target_modules": ast.literal_eval(_assigned(read[COMMON], "SUPPORTED_LORA_TARGET_MODULES")),
-        "normalized": dict(sorted(mapping.items())), "known": sorted(known),
+        "normalized": dict(sorted(mapping.items())),
+        "known": sorted(known),
         "refusals": {
             "added_tokens": _raised_after(validate, "lora_added_tokens_size > 0"),
             "use_dora": _raised_after(validate, "use_dora"),
@@ -89,14 +96,16 @@ def extract(z: zipfile.ZipFile, version: str) -> dict[str, Any]:
         "reads_init_lora_weights": _mentioned(z, b"init_lora_weights"),
         "reads_target_parameters": _mentioned(z, b"target_parameters"),
         "strict_loading_default": ast.literal_eval(strict) if not isinstance(strict, ast.Call) else None,
-        "sources": {"modules": f"{UTILS} (get_normalized_target_modules, _KNOWN_LORA_TARGET_MODULES)",
-                    "refusals": f"{MANAGER} (LoRAManager.validate_new_adapter, init_lora_shapes)",
-                    "scaling": f"{ADAPTER} (LoRAAdapter.__init__)",
-                    "init": "sglang/srt/lora/lora_config.py (LoRAConfig.__init__; no file of sglang/srt/lora/ reads "
-                            "init_lora_weights)",
-                    "parameters": "sglang/srt/lora/lora_config.py (LoRAConfig.__init__; no file of sglang/srt/lora/ "
-                                  "reads target_parameters); sglang/srt/lora/mem_pool.py "
-                                  "(LoRAMemoryPool.load_lora_weight_to_buffer)",
-                    "strict_loading": "sglang/srt/lora/mem_pool.py (LoRAMemoryPool.load_lora_weight_to_buffer); "
-                                      f"{FIELDS} (Lora.lora_strict_loading)"},
+        "sources": {
+            "modules": f"{UTILS} (get_normalized_target_modules, _KNOWN_LORA_TARGET_MODULES)",
+            "refusals": f"{MANAGER} (LoRAManager.validate_new_adapter, init_lora_shapes)",
+            "scaling": f"{ADAPTER} (LoRAAdapter.__init__)",
+            "init": "sglang/srt/lora/lora_config.py (LoRAConfig.__init__; no file of sglang/srt/lora/ reads "
+            "init_lora_weights)",
+            "parameters": "sglang/srt/lora/lora_config.py (LoRAConfig.__init__; no file of sglang/srt/lora/ "
+            "reads target_parameters); sglang/srt/lora/mem_pool.py "
+            "(LoRAMemoryPool.load_lora_weight_to_buffer)",
+            "strict_loading": "sglang/srt/lora/mem_pool.py (LoRAMemoryPool.load_lora_weight_to_buffer); "
+            f"{FIELDS} (Lora.lora_strict_loading)",
+        },
     }

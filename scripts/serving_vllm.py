@@ -48,7 +48,9 @@ def _text(node: ast.AST) -> str:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}" for v in node.values)
+        return "".join(
+            v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}" for v in node.values
+        )
     if isinstance(node, ast.BinOp):
         return _text(node.left) + _text(node.right)
     return ast.unparse(node)
@@ -84,15 +86,32 @@ def features(source: str) -> dict:
         checks.append({"field": field, "message": re.sub(r"\s+", " ", _text(appended[0].args[0])).strip()})
     legal = _function(tree, "PEFTHelper", "validate_legal")
     for node in ast.walk(legal):  # `if self.bias != "none": error_msg.append(...)`
-        if isinstance(node, ast.If) and getattr(node.test, "left", None) is not None and \
-                getattr(node.test.left, "attr", None) == "bias":
-            checks.append({"field": "bias", "allowed": node.test.comparators[0].value,
-                           "message": _text(node.body[0].value.args[0])})
+        if (
+            isinstance(node, ast.If)
+            and getattr(node.test, "left", None) is not None
+            and getattr(node.test.left, "attr", None) == "bias"
+        ):
+            checks.append(
+                {
+                    "field": "bias",
+                    "allowed": node.test.comparators[0].value,
+                    "message": _text(node.body[0].value.args[0]),
+                }
+            )
     init = _function(tree, "PEFTHelper", "_init_is_supported")
-    inits = [e.value for n in ast.walk(init) if isinstance(n, ast.Tuple) for e in n.elts
-             if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-    return {"checks": checks, "modules_to_save_allowed": allowed_saved, "init_strings_allowed": inits,
-            "source": f"{PEFT_HELPER} (PEFTHelper.validate_legal, _validate_features, _init_is_supported)"}
+    inits = [
+        e.value
+        for n in ast.walk(init)
+        if isinstance(n, ast.Tuple)
+        for e in n.elts
+        if isinstance(e, ast.Constant) and isinstance(e.value, str)
+    ]
+    return {
+        "checks": checks,
+        "modules_to_save_allowed": allowed_saved,
+        "init_strings_allowed": inits,
+        "source": f"{PEFT_HELPER} (PEFTHelper.validate_legal, _validate_features, _init_is_supported)",
+    }
 
 
 def _name(node: ast.AST) -> str:
@@ -111,8 +130,12 @@ def registry(source: str) -> dict[str, tuple[str, str]]:
     for merged in dicts["_VLLM_MODELS"].values:  # {**_TEXT_GENERATION_MODELS, ...}
         d = dicts[merged.id]
         for key, value in zip(d.keys, d.values):
-            if isinstance(key, ast.Constant) and isinstance(value, ast.Tuple) and len(value.elts) == 2 \
-                    and all(isinstance(e, ast.Constant) for e in value.elts):
+            if (
+                isinstance(key, ast.Constant)
+                and isinstance(value, ast.Tuple)
+                and len(value.elts) == 2
+                and all(isinstance(e, ast.Constant) for e in value.elts)
+            ):
                 out[key.value] = (value.elts[0].value, value.elts[1].value)
     return out
 
@@ -168,18 +191,31 @@ class _File:
     def __init__(self, source: str) -> None:
         tree = ast.parse(source)
         self.classes = {n.name: _Class(n) for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
-        self.layers = {leaf for n in ast.walk(tree) if isinstance(n, ast.Call) and _LAYER_CALL.search(_name(n.func))
-                       for leaf in [_prefix_leaf(n)] if leaf and leaf.isidentifier()}
-        self.imports = {("vllm.model_executor.models." if n.level == 1 else "") + n.module for n in ast.walk(tree)
-                        if isinstance(n, ast.ImportFrom) and n.module and n.level <= 1}
+        self.layers = {
+            leaf
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and _LAYER_CALL.search(_name(n.func))
+            for leaf in [_prefix_leaf(n)]
+            if leaf and leaf.isidentifier()
+        }
+        self.imports = {
+            ("vllm.model_executor.models." if n.level == 1 else "") + n.module
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module and n.level <= 1
+        }
 
 
 def architectures(z: zipfile.ZipFile) -> dict[str, dict[str, Any]]:
-    every = {name[:-3].replace("/", ".").removesuffix(".__init__"): name for name in z.namelist()
-             if name.startswith("vllm/model_executor/") and name.endswith(".py")}
-    files = {name[len(MODELS):-3].removesuffix("/__init__").replace("/", "."): _File(z.read(name).decode())
-             for name in every.values() if name.startswith(MODELS) and (name.count("/") == 3 or
-                                                                       name.startswith(MODELS + "transformers/"))}
+    every = {
+        name[:-3].replace("/", ".").removesuffix(".__init__"): name
+        for name in z.namelist()
+        if name.startswith("vllm/model_executor/") and name.endswith(".py")
+    }
+    files = {
+        name[len(MODELS) : -3].removesuffix("/__init__").replace("/", "."): _File(z.read(name).decode())
+        for name in every.values()
+        if name.startswith(MODELS) and (name.count("/") == 3 or name.startswith(MODELS + "transformers/"))
+    }
     parsed: dict[str, _File] = {f"vllm.model_executor.models.{m}": f for m, f in files.items()}
     by_class: dict[str, list[str]] = {}
     for module, f in files.items():
@@ -225,30 +261,41 @@ def architectures(z: zipfile.ZipFile) -> dict[str, dict[str, Any]]:
             packed.update(c.packed)
             attrs.update(c.attrs)
         backend = module == "transformers"  # the Transformers backend: the HF model with vLLM's linear layers
-        out[arch] = {"module": f"{MODELS}{module}{'/__init__' if backend else ''}.py", "class": cls,
-                     "lora": "SupportsLoRA" in names, "packed": {k: sorted(v) for k, v in sorted(packed.items())},
-                     "embedding": sorted(attrs.get("embedding_modules") or {}),
-                     "linear": ["*"] if backend else sorted(set().union(*(layers(m) for m, _ in chain))),
-                     "moe_3d": bool(attrs.get("is_3d_moe_weight")), "tower": bool(attrs.get("supports_tower_connector_lora"))}
+        out[arch] = {
+            "module": f"{MODELS}{module}{'/__init__' if backend else ''}.py",
+            "class": cls,
+            "lora": "SupportsLoRA" in names,
+            "packed": {k: sorted(v) for k, v in sorted(packed.items())},
+            "embedding": sorted(attrs.get("embedding_modules") or {}),
+            "linear": ["*"] if backend else sorted(set().union(*(layers(m) for m, _ in chain))),
+            "moe_3d": bool(attrs.get("is_3d_moe_weight")),
+            "tower": bool(attrs.get("supports_tower_connector_lora")),
+        }
     return out
 
 
 def extract(z: zipfile.ZipFile, version: str) -> dict[str, Any]:
-    return {"engine": "vllm", "version": version,
-            "max_lora_rank": {**ranks(z.read(LORA_CONFIG).decode()), "source": f"{LORA_CONFIG} (MaxLoRARanks)"},
-            "peft_helper": features(z.read(PEFT_HELPER).decode()),
-            "vocab_limit": vocab_limit(z.read(LOGITS).decode()),
-            "weights": weight_messages(z.read(LORA_UTILS).decode(), z.read(LORA_MODEL).decode()),
-            "no_lora": no_lora(z.read(RUNNER).decode()),
-            "architectures": architectures(z)}
+    return {
+        "engine": "vllm",
+        "version": version,
+        "max_lora_rank": {**ranks(z.read(LORA_CONFIG).decode()), "source": f"{LORA_CONFIG} (MaxLoRARanks)"},
+        "peft_helper": features(z.read(PEFT_HELPER).decode()),
+        "vocab_limit": vocab_limit(z.read(LOGITS).decode()),
+        "weights": weight_messages(z.read(LORA_UTILS).decode(), z.read(LORA_MODEL).decode()),
+        "no_lora": no_lora(z.read(RUNNER).decode()),
+        "architectures": architectures(z),
+    }
 
 
 def vocab_limit(source: str) -> dict[str, Any]:
     """LogitsProcessorWithLoRA.create_lora_weights: `if self.base_layer.vocab_size > N: raise ValueError(...)`."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.If) and getattr(getattr(node.test, "left", None), "attr", None) == "vocab_size":
-            return {"max": node.test.comparators[0].value, "message": _text(node.body[0].exc.args[0]),
-                    "source": f"{LOGITS} (LogitsProcessorWithLoRA.create_lora_weights)"}
+            return {
+                "max": node.test.comparators[0].value,
+                "message": _text(node.body[0].exc.args[0]),
+                "source": f"{LOGITS} (LogitsProcessorWithLoRA.create_lora_weights)",
+            }
     raise LookupError("the vocabulary limit of LogitsProcessorWithLoRA")
 
 
@@ -261,14 +308,23 @@ def _last_raise(function: ast.AST) -> str:
 def weight_messages(utils: str, lora_model: str) -> dict[str, str]:
     """How vLLM refuses adapter weights: tensors that are not LoRA A/B (parse_fine_tuned_lora_name) and
     modules outside the model's supported set (LoRAModel.from_local_checkpoint's check_unexpected_modules)."""
-    parse = next(n for n in ast.walk(ast.parse(utils)) if isinstance(n, ast.FunctionDef)
-                 and n.name == "parse_fine_tuned_lora_name")
-    check = next(n for n in ast.walk(ast.parse(lora_model)) if isinstance(n, ast.FunctionDef)
-                 and n.name == "check_unexpected_modules")
-    return {"not_lora": _last_raise(parse), "not_lora_source": f"{LORA_UTILS} (parse_fine_tuned_lora_name)",
-            "unexpected": _last_raise(check),
-            "unexpected_source": f"{LORA_MODEL} (LoRAModel.from_local_checkpoint, check_unexpected_modules); "
-                                 "vllm/lora/worker_manager.py (WorkerLoRAManager._load_adapter: the expected modules)"}
+    parse = next(
+        n
+        for n in ast.walk(ast.parse(utils))
+        if isinstance(n, ast.FunctionDef) and n.name == "parse_fine_tuned_lora_name"
+    )
+    check = next(
+        n
+        for n in ast.walk(ast.parse(lora_model))
+        if isinstance(n, ast.FunctionDef) and n.name == "check_unexpected_modules"
+    )
+    return {
+        "not_lora": _last_raise(parse),
+        "not_lora_source": f"{LORA_UTILS} (parse_fine_tuned_lora_name)",
+        "unexpected": _last_raise(check),
+        "unexpected_source": f"{LORA_MODEL} (LoRAModel.from_local_checkpoint, check_unexpected_modules); "
+        "vllm/lora/worker_manager.py (WorkerLoRAManager._load_adapter: the expected modules)",
+    }
 
 
 def no_lora(source: str) -> dict[str, str]:

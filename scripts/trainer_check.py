@@ -32,8 +32,13 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DIST = {"llamafactory": "llamafactory", "trl": "trl", "torchtune": "torchtune", "ms-swift": "ms-swift",
-        "unsloth": "unsloth"}
+DIST = {
+    "llamafactory": "llamafactory",
+    "trl": "trl",
+    "torchtune": "torchtune",
+    "ms-swift": "ms-swift",
+    "unsloth": "unsloth",
+}
 
 
 def meta_model(model_dir: Path, rule: str):
@@ -46,11 +51,17 @@ def meta_model(model_dir: Path, rule: str):
     if rule == "architectures":  # trl/trainer/utils.py::create_model_from_path
         cls = getattr(transformers, (config.architectures or [""])[0], None) or AutoModelForCausalLM
     else:  # llamafactory/model/loader.py: image-text-to-text when the config type has one, else causal LM
-        cls = (AutoModelForImageTextToText if type(config) in AutoModelForImageTextToText._model_mapping
-               else AutoModelForCausalLM)
+        cls = (
+            AutoModelForImageTextToText
+            if type(config) in AutoModelForImageTextToText._model_mapping
+            else AutoModelForCausalLM
+        )
     with torch.device("meta"):
-        return cls.from_config(config) if hasattr(cls, "from_config") and cls.__name__.startswith("Auto") \
+        return (
+            cls.from_config(config)
+            if hasattr(cls, "from_config") and cls.__name__.startswith("Auto")
             else cls._from_config(config)
+        )
 
 
 _SEEN: dict[str, set] = {"init": set(), "dropout": set(), "dora": set()}
@@ -107,8 +118,12 @@ def peft_layers(peft_model) -> dict:
             saved.append(name)
         elif isinstance(module, TrainableTokensWrapper):
             tokens.append(name)
-    return {"wrapped": sorted(wrapped), "modules_to_save": sorted(saved), "trainable_tokens": sorted(tokens),
-            **settings()}
+    return {
+        "wrapped": sorted(wrapped),
+        "modules_to_save": sorted(saved),
+        "trainable_tokens": sorted(tokens),
+        **settings(),
+    }
 
 
 def check_llamafactory(path: Path, model_dir: Path, out_dir: str) -> dict:
@@ -118,8 +133,9 @@ def check_llamafactory(path: Path, model_dir: Path, out_dir: str) -> dict:
 
     args = yaml.safe_load(path.read_text())
     # what a training run adds and the YAML fragment leaves to the user; use_cpu: bf16 on this CPU-only machine
-    args.update(model_name_or_path=str(model_dir), dataset="identity", output_dir=out_dir, use_cpu=True,
-                report_to="none")
+    args.update(
+        model_name_or_path=str(model_dir), dataset="identity", output_dir=out_dir, use_cpu=True, report_to="none"
+    )
     model_args, _, training_args, finetuning_args, _ = get_train_args(args)
     model = meta_model(model_dir, "llamafactory")
     peft_model = init_adapter(model.config, model, model_args, finetuning_args, is_trainable=True)
@@ -132,15 +148,32 @@ def check_trl(path: Path, model_dir: Path, out_dir: str) -> dict:
 
     parser = TrlParser((ScriptArguments, SFTConfig, ModelConfig))
     _, _, model_args = parser.parse_args_and_config(
-        args=["--config", str(path), "--dataset_name", "identity", "--output_dir", out_dir, "--report_to", "none",
-              "--use_cpu", "true"])  # SFTConfig trains in bf16 by default, which this CPU refuses
+        args=[
+            "--config",
+            str(path),
+            "--dataset_name",
+            "identity",
+            "--output_dir",
+            out_dir,
+            "--report_to",
+            "none",
+            "--use_cpu",
+            "true",
+        ]
+    )  # SFTConfig trains in bf16 by default, which this CPU refuses
     peft_config = get_peft_config(model_args)
     return peft_layers(get_peft_model(meta_model(model_dir, "architectures"), peft_config))
 
 
-_TORCHTUNE_TO_HF = {"q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj", "v_proj": "self_attn.v_proj",
-                    "output_proj": "self_attn.o_proj", "w1": "mlp.gate_proj", "w2": "mlp.down_proj",
-                    "w3": "mlp.up_proj"}
+_TORCHTUNE_TO_HF = {
+    "q_proj": "self_attn.q_proj",
+    "k_proj": "self_attn.k_proj",
+    "v_proj": "self_attn.v_proj",
+    "output_proj": "self_attn.o_proj",
+    "w1": "mlp.gate_proj",
+    "w2": "mlp.down_proj",
+    "w3": "mlp.up_proj",
+}
 
 
 def check_torchtune(path: Path, model_dir: Path, out_dir: str) -> dict:
@@ -160,14 +193,21 @@ def check_torchtune(path: Path, model_dir: Path, out_dir: str) -> dict:
             parts = name.split(".")
             hf = "lm_head" if name == "output" else f"model.layers.{parts[1]}.{_TORCHTUNE_TO_HF[parts[-1]]}"
             rank = module.lora_a.out_features  # DoRALinear keeps no .rank; both keep lora_a (in -> rank)
-            wrapped.append([hf, int(rank), round(float(module.scaling if hasattr(module, "scaling")
-                                                      else module.alpha / rank), 6)])
+            wrapped.append(
+                [hf, int(rank), round(float(module.scaling if hasattr(module, "scaling") else module.alpha / rank), 6)]
+            )
             seen = (isinstance(module, DoRALinear), float(getattr(module.dropout, "p", 0.0)))
             dora.add(seen[0])
             dropout.add(seen[1])
     # torchtune has one initialisation (kaiming A, zero B: PEFT's default)
-    return {"wrapped": sorted(wrapped), "modules_to_save": [], "trainable_tokens": [], "init": ["True"], "dropout": sorted(dropout),
-            "dora": sorted(dora)}
+    return {
+        "wrapped": sorted(wrapped),
+        "modules_to_save": [],
+        "trainable_tokens": [],
+        "init": ["True"],
+        "dropout": sorted(dropout),
+        "dora": sorted(dora),
+    }
 
 
 def check_swift(path: Path, model_dir: Path, out_dir: str) -> dict:
@@ -178,8 +218,20 @@ def check_swift(path: Path, model_dir: Path, out_dir: str) -> dict:
 
     argv = [str(path)]
     parse_yaml_args(argv)  # in place, as `swift sft CONFIG.yaml` turns the file into arguments
-    argv += ["--model", str(model_dir), "--dataset", "identity", "--output_dir", out_dir, "--bf16", "false",
-             "--fp16", "false", "--report_to", "none"]  # later arguments win, as on swift's command line
+    argv += [
+        "--model",
+        str(model_dir),
+        "--dataset",
+        "identity",
+        "--output_dir",
+        out_dir,
+        "--bf16",
+        "false",
+        "--fp16",
+        "false",
+        "--report_to",
+        "none",
+    ]  # later arguments win, as on swift's command line
     for _ in range(3):  # swift matches model_type and template by the directory's name; a user then names them
         try:
             args, rest = parse_args(SftArguments, argv)
@@ -187,13 +239,17 @@ def check_swift(path: Path, model_dir: Path, out_dir: str) -> dict:
         except ValueError as exc:
             import re as _re
 
-            ask = _re.search(r"Failed to automatically match `(model_type|template_type)`.*found: \[([^]]*)\]", str(exc))
+            ask = _re.search(
+                r"Failed to automatically match `(model_type|template_type)`.*found: \[([^]]*)\]", str(exc)
+            )
             if not ask:
                 raise
             found = [c.strip(" '") for c in ask.group(2).split(",")]
             wanted = json.loads((model_dir / "config.json").read_text())["model_type"]
-            argv += ["--model_type" if ask.group(1) == "model_type" else "--template",
-                     wanted if wanted in found else found[0]]
+            argv += [
+                "--model_type" if ask.group(1) == "model_type" else "--template",
+                wanted if wanted in found else found[0],
+            ]
     if rest:
         raise ValueError(f"swift did not use: {rest}")
     model = meta_model(model_dir, "llamafactory")
@@ -230,14 +286,27 @@ def check_unsloth(path: Path, model_dir: Path, out_dir: str) -> dict:
     if bad:
         raise TypeError(f"not keywords of Unsloth's GPU path: {bad}")
     kwargs = {k: ast.literal_eval(v) for k, v in peft_call.items() if k != "model"}
-    own = {"use_gradient_checkpointing", "random_state", "max_seq_length", "temporary_location", "qat_scheme",
-           "finetune_last_n_layers", "offload_layers", "checkpoint_skip_layers"}
+    own = {
+        "use_gradient_checkpointing",
+        "random_state",
+        "max_seq_length",
+        "temporary_location",
+        "qat_scheme",
+        "finetune_last_n_layers",
+        "offload_layers",
+        "checkpoint_skip_layers",
+    }
     config = LoraConfig(task_type="CAUSAL_LM", **{k: v for k, v in kwargs.items() if k not in own})
     return peft_layers(get_peft_model(meta_model(model_dir, "llamafactory"), config))
 
 
-CHECKS = {"llamafactory": check_llamafactory, "trl": check_trl, "torchtune": check_torchtune,
-          "ms-swift": check_swift, "unsloth": check_unsloth}
+CHECKS = {
+    "llamafactory": check_llamafactory,
+    "trl": check_trl,
+    "torchtune": check_torchtune,
+    "ms-swift": check_swift,
+    "unsloth": check_unsloth,
+}
 
 
 def _version(dist: str) -> str | None:
@@ -265,16 +334,20 @@ def main() -> None:
         record = {"sha256": hashlib.sha256(text).hexdigest(), "accepted": False, "error": None}
         with tempfile.TemporaryDirectory() as out_dir:
             try:
-                record.update(CHECKS[trainer](path, ROOT / "fixtures" / "models" / case["model"], out_dir),
-                              accepted=True)
+                record.update(
+                    CHECKS[trainer](path, ROOT / "fixtures" / "models" / case["model"], out_dir), accepted=True
+                )
             except BaseException as exc:  # SystemExit from argparse included: a refusal is the answer
                 settings()
                 record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
                 traceback.print_exc()
         results[name] = record
         print(f"{trainer} {name}: {'accepted' if record['accepted'] else record['error'][:200]}", file=sys.stderr)
-    doc = {"trainer": trainer, "versions": {d: _version(d) for d in (DIST[trainer], "peft", "transformers", "torch")},
-           "cases": results}
+    doc = {
+        "trainer": trainer,
+        "versions": {d: _version(d) for d in (DIST[trainer], "peft", "transformers", "torch")},
+        "cases": results,
+    }
     out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 

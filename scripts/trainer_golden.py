@@ -28,8 +28,11 @@ def main() -> None:
         for file, text in texts.items():
             (golden / case_name(path)).mkdir(parents=True, exist_ok=True)
             (golden / case_name(path) / file).write_text(text)
-        print(f"{case_name(path)}: " + ", ".join(
-            f"{t}={'refused' if e.get('refused') else 'ok'}" for t, e in record["exports"].items()), file=sys.stderr)
+        print(
+            f"{case_name(path)}: "
+            + ", ".join(f"{t}={'refused' if e.get('refused') else 'ok'}" for t, e in record["exports"].items()),
+            file=sys.stderr,
+        )
     (FACTS / "cases.json").write_text(json.dumps({"cases": cases}, indent=1, sort_keys=True) + "\n")
 
 

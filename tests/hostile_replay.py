@@ -48,8 +48,13 @@ def _sub(value: Any, case: Path) -> Any:
 
 def _env(case: Path, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LORA_COMPILER_", "HF_"))}
-    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(case / ".hf"), XDG_CACHE_HOME=str(case / ".xdg"),
-               LORA_COMPILER_CACHE_DIR=str(case / ".lc-cache"), HF_MODULES_CACHE=str(case / ".modules"))
+    env.update(
+        HF_HUB_OFFLINE="1",
+        HF_HOME=str(case / ".hf"),
+        XDG_CACHE_HOME=str(case / ".xdg"),
+        LORA_COMPILER_CACHE_DIR=str(case / ".lc-cache"),
+        HF_MODULES_CACHE=str(case / ".modules"),
+    )
     env.update(extra)
     return env
 
@@ -68,8 +73,9 @@ class Run:
 
 def run_child(args: list[str], env: dict[str, str], cwd: Path, step: dict[str, Any] | None = None) -> Run:
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", _RUNNER, *args], capture_output=True, text=True,
-                          timeout=120, env=env, cwd=cwd)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUNNER, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd
+    )
     wall = time.monotonic() - start
     tail = proc.stderr.strip().splitlines()[-1].split() if proc.stderr.strip() else []
     if tail[:1] != ["@@"]:
@@ -186,10 +192,18 @@ def _setup(case: Path, op: dict[str, Any], env: dict[str, str]) -> None:
             entry.mkdir()
 
 
-_OPS = ("write", "sparse", "symlink", "fifo", "mkdir", "safetensors", "pickle", "hub_cache", "forge_cache",
-        "cache_entries_to_dirs")
-
-
+_OPS = (
+    "write",
+    "sparse",
+    "symlink",
+    "fifo",
+    "mkdir",
+    "safetensors",
+    "pickle",
+    "hub_cache",
+    "forge_cache",
+    "cache_entries_to_dirs",
+)
 
 
 def replay(folder: Path, workdir: Path) -> tuple[dict[str, Any], list[Run]]:

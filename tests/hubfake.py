@@ -58,7 +58,9 @@ def add_cache_entry(
 class FakeHub:
     """Serve {repo_id: {filename: bytes}} on 127.0.0.1 at an ephemeral port; use as a context manager."""
 
-    def __init__(self, repos: Mapping[str, Mapping[str, bytes]], commit: str = COMMIT_A, any_revision: bool = False) -> None:
+    def __init__(
+        self, repos: Mapping[str, Mapping[str, bytes]], commit: str = COMMIT_A, any_revision: bool = False
+    ) -> None:
         """any_revision: answer every revision string with `commit`, as a careless mirror might."""
         self.repos = {repo: dict(files) for repo, files in repos.items()}
         self.commit = commit
@@ -82,8 +84,9 @@ class FakeHub:
     def __enter__(self) -> "FakeHub":
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-hub", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-hub", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -49,10 +49,12 @@ GPT2 = dict(target_modules=["c_attn", "c_fc", "wte"], fan_in_fan_out=True, modul
 LLAMA = dict(target_modules=["q_proj", "down_proj"], use_dora=True, modules_to_save=["lm_head"])
 
 
-@pytest.mark.parametrize("model_type, lora", [("gpt2", GPT2), ("llama", LLAMA)], ids=["gpt2-conv1d-embedding",
-                                                                                   "llama-dora-save"])
-def test_adapter_fits_its_own_architecture_and_not_a_wider_one(tmp_path: Path, model_type: str,
-                                                               lora: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "model_type, lora", [("gpt2", GPT2), ("llama", LLAMA)], ids=["gpt2-conv1d-embedding", "llama-dora-save"]
+)
+def test_adapter_fits_its_own_architecture_and_not_a_wider_one(
+    tmp_path: Path, model_type: str, lora: dict[str, Any]
+) -> None:
     adapter = _save(tmp_path, _config(model_type), **lora)
     assert check_adapter_dir(adapter, _meta(_config(model_type))) == []
     wider = {"n_embd": 96} if model_type == "gpt2" else {"hidden_size": 96}
@@ -61,18 +63,25 @@ def test_adapter_fits_its_own_architecture_and_not_a_wider_one(tmp_path: Path, m
     assert all(f.severity is Severity.ERROR for f in found)
     messages = [f.message for f in found]
     if model_type == "gpt2":  # Conv1D c_attn: weight [64, 192] -> lora_A [4, 64]; on the wider model [4, 96]
-        assert ("transformer.h.0.attn.c_attn: saved lora_A has shape [4, 64], but this model's Conv1D (in 96, out 288) "
-                "needs [4, 96]") in messages
+        assert (
+            "transformer.h.0.attn.c_attn: saved lora_A has shape [4, 64], but this model's Conv1D (in 96, out 288) "
+            "needs [4, 96]"
+        ) in messages
     else:
         assert "lm_head.weight: saved shape [128, 64], this model has [128, 96]" in messages
-        assert ("model.layers.0.mlp.down_proj: saved lora_B has shape [64, 4], but this model's Linear (in 128, "
-                "out 96) needs [96, 4]") in messages
+        assert (
+            "model.layers.0.mlp.down_proj: saved lora_B has shape [64, 4], but this model's Linear (in 128, "
+            "out 96) needs [96, 4]"
+        ) in messages
     assert found[-1].message.endswith("more like it)")
     # Another vocabulary: only the embedding's LoRA (gpt2) or the saved lm_head (llama) no longer fits.
     (other,) = check_adapter_dir(adapter, _meta(_config(model_type, vocab_size=160)))
-    assert other.message == ("transformer.wte: saved lora_embedding_A has shape [4, 128], but this model's "
-                             "Embedding (in 160, out 64) needs [4, 160]" if model_type == "gpt2" else
-                             "lm_head.weight: saved shape [128, 64], this model has [160, 64]")
+    assert other.message == (
+        "transformer.wte: saved lora_embedding_A has shape [4, 128], but this model's "
+        "Embedding (in 160, out 64) needs [4, 160]"
+        if model_type == "gpt2"
+        else "lm_head.weight: saved shape [128, 64], this model has [160, 64]"
+    )
 
 
 def test_modules_the_model_lacks_are_named(tmp_path: Path) -> None:
@@ -91,7 +100,8 @@ def test_config_differences_are_warnings_at_the_yaml_keys(tmp_path: Path) -> Non
     (adapter / "adapter_config.json").write_text(json.dumps(config))
     doc = load_text(f"base_model: org/tiny\nlora_r: 16\nlora_alpha: 8\nlora_model_dir: {adapter}\n", "train.yml")
     expected = adapter_config_dict(
-        LoraConfig(r=16, lora_alpha=8, target_modules=["q_proj"], base_model_name_or_path="org/tiny"))
+        LoraConfig(r=16, lora_alpha=8, target_modules=["q_proj"], base_model_name_or_path="org/tiny")
+    )
     found = check_adapter_dir(adapter, _meta(_config("llama")), expected, doc=doc)
     assert [(f.rule, f.severity, f.line, f.column) for f in found] == [
         ("adapter-dir-config-differs", Severity.WARNING, 2, 1),
@@ -133,11 +143,15 @@ def test_pickle_is_never_opened(tmp_path: Path) -> None:
 def test_header_shapes_come_from_the_header(tmp_path: Path) -> None:
     from safetensors.torch import save_file
 
-    save_file({"a.lora_A.weight": torch.zeros(4, 64), "a.lora_B.weight": torch.zeros(32, 4, dtype=torch.bfloat16)},
-              tmp_path / "x.safetensors")
+    save_file(
+        {"a.lora_A.weight": torch.zeros(4, 64), "a.lora_B.weight": torch.zeros(32, 4, dtype=torch.bfloat16)},
+        tmp_path / "x.safetensors",
+    )
     header = read_safetensors_header(tmp_path / "x.safetensors")
     assert {k: (v.dtype, v.shape) for k, v in header.items()} == {
-        "a.lora_A.weight": ("F32", (4, 64)), "a.lora_B.weight": ("BF16", (32, 4))}
+        "a.lora_A.weight": ("F32", (4, 64)),
+        "a.lora_B.weight": ("BF16", (32, 4)),
+    }
 
 
 def _header(length: int, body: bytes) -> bytes:
@@ -147,15 +161,19 @@ def _header(length: int, body: bytes) -> bytes:
 _GOOD = json.dumps({"w": {"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 64]}}).encode()
 
 
-@pytest.mark.parametrize("content, reason", [
-    (_header(5 * 2 ** 40, b"{}"), "more than"),  # declares 5 TB
-    (_header(MAX_HEADER_BYTES, b"{}"), "truncated"),  # allowed size, but the file is short
-    (_header(9, b"{not json"), "not valid JSON"),
-    (_header(2, b"[]"), "not a JSON object"),
-    (_header(len(_GOOD), _GOOD) + b"\0" * 10, "truncated: tensor data ends"),  # 64 data bytes declared, 10 present
-    (_header(len(b'{"w": {"shape": [-1]}}'), b'{"w": {"shape": [-1]}}'), "no valid shape"),
-    (b"\x01\x02", "fewer than the 8-byte"),
-], ids=["terabytes", "short-file", "broken-json", "json-list", "truncated-data", "bad-shape", "tiny-file"])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (_header(5 * 2**40, b"{}"), "more than"),  # declares 5 TB
+        (_header(MAX_HEADER_BYTES, b"{}"), "truncated"),  # allowed size, but the file is short
+        (_header(9, b"{not json"), "not valid JSON"),
+        (_header(2, b"[]"), "not a JSON object"),
+        (_header(len(_GOOD), _GOOD) + b"\0" * 10, "truncated: tensor data ends"),  # 64 data bytes declared, 10 present
+        (_header(len(b'{"w": {"shape": [-1]}}'), b'{"w": {"shape": [-1]}}'), "no valid shape"),
+        (b"\x01\x02", "fewer than the 8-byte"),
+    ],
+    ids=["terabytes", "short-file", "broken-json", "json-list", "truncated-data", "bad-shape", "tiny-file"],
+)
 def test_malformed_headers_are_clean_findings_in_bounded_memory(tmp_path: Path, content: bytes, reason: str) -> None:
     (tmp_path / "adapter_config.json").write_text('{"peft_type": "LORA"}')
     (tmp_path / "adapter_model.safetensors").write_bytes(content)
@@ -191,9 +209,11 @@ def test_tensors_of_another_rank_than_the_saved_config_gives_are_a_shape_mismatc
     found = check_adapter_dir(adapter, model)
     layers = TINY["llama"]["num_hidden_layers"]
     assert [f.rule for f in found] == ["adapter-dir-shape-mismatch"] * layers
-    assert all(f.message.endswith("v_proj: saved tensors have rank 4, but the saved config's r is 8")
-               for f in found)  # rank_pattern gives q_proj its rank 4
+    assert all(
+        f.message.endswith("v_proj: saved tensors have rank 4, but the saved config's r is 8") for f in found
+    )  # rank_pattern gives q_proj its rank 4
     (adapter / "adapter_config.json").write_text(json.dumps({**config, "rank_pattern": {"v_proj": 2}}))
     found = check_adapter_dir(adapter, model)
     assert [f.message.split(": ", 1)[1] for f in found] == [
-        "saved tensors have rank 4, but the saved config's rank_pattern['v_proj'] is 2"] * layers
+        "saved tensors have rank 4, but the saved config's rank_pattern['v_proj'] is 2"
+    ] * layers

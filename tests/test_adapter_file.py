@@ -25,26 +25,58 @@ CASES = {
     "plain-fp32": ("llama", {}, {**L, "lora_target_modules": ["q_proj", "v_proj"]}),
     "plain-bf16-3-layers": ("llama", {"num_hidden_layers": 3}, {**L, "bf16": True, "lora_target_linear": True}),
     "fp16": ("llama", {}, {**L, "fp16": True, "lora_target_modules": ["o_proj", "down_proj"]}),
-    "no-autocast-bf16": ("llama", {}, {**L, "bf16": True, "peft_autocast_adapter_dtype": False,
-                                       "lora_target_linear": True}),
+    "no-autocast-bf16": (
+        "llama",
+        {},
+        {**L, "bf16": True, "peft_autocast_adapter_dtype": False, "lora_target_linear": True},
+    ),
     "dora-bf16": ("llama", {}, {**L, "bf16": True, "peft_use_dora": True, "lora_target_modules": ["q_proj", "k_proj"]}),
-    "modules-to-save-bf16": ("llama", {"tie_word_embeddings": False},
-                             {**L, "bf16": True, "lora_target_modules": ["q_proj"], "lora_modules_to_save": ["lm_head"]}),
-    "tied-modules-to-save": ("llama", {"tie_word_embeddings": True},
-                             {**L, "bf16": True, "lora_target_modules": ["q_proj"],
-                              "lora_modules_to_save": ["embed_tokens", "lm_head"]}),
-    "tied-ensure-weight-tying": ("llama", {"tie_word_embeddings": True},
-                                 {**L, "lora_target_modules": ["q_proj"], "lora_modules_to_save": ["embed_tokens"],
-                                  "peft_ensure_weight_tying": True}),
-    "embedding-lora": ("llama", {"tie_word_embeddings": False},
-                       {**L, "bf16": True, "lora_target_modules": ["q_proj", "embed_tokens", "lm_head"]}),
-    "trainable-tokens": ("llama", {}, {**L, "bf16": True, "lora_target_modules": ["q_proj"],
-                                       "peft_trainable_token_indices": [1, 5, 9]}),
-    "rank-and-alpha-patterns": ("llama", {}, {**L, "lora_target_modules": ["q_proj", "v_proj", "down_proj"],
-                                              "lora_rank_pattern": {"v_proj": 8}, "lora_alpha_pattern": {"v_proj": 32}}),
+    "modules-to-save-bf16": (
+        "llama",
+        {"tie_word_embeddings": False},
+        {**L, "bf16": True, "lora_target_modules": ["q_proj"], "lora_modules_to_save": ["lm_head"]},
+    ),
+    "tied-modules-to-save": (
+        "llama",
+        {"tie_word_embeddings": True},
+        {**L, "bf16": True, "lora_target_modules": ["q_proj"], "lora_modules_to_save": ["embed_tokens", "lm_head"]},
+    ),
+    "tied-ensure-weight-tying": (
+        "llama",
+        {"tie_word_embeddings": True},
+        {
+            **L,
+            "lora_target_modules": ["q_proj"],
+            "lora_modules_to_save": ["embed_tokens"],
+            "peft_ensure_weight_tying": True,
+        },
+    ),
+    "embedding-lora": (
+        "llama",
+        {"tie_word_embeddings": False},
+        {**L, "bf16": True, "lora_target_modules": ["q_proj", "embed_tokens", "lm_head"]},
+    ),
+    "trainable-tokens": (
+        "llama",
+        {},
+        {**L, "bf16": True, "lora_target_modules": ["q_proj"], "peft_trainable_token_indices": [1, 5, 9]},
+    ),
+    "rank-and-alpha-patterns": (
+        "llama",
+        {},
+        {
+            **L,
+            "lora_target_modules": ["q_proj", "v_proj", "down_proj"],
+            "lora_rank_pattern": {"v_proj": 8},
+            "lora_alpha_pattern": {"v_proj": 32},
+        },
+    ),
     "layers-to-transform": ("llama", {}, {**L, "lora_target_linear": True, "peft_layers_to_transform": [1]}),
-    "target-parameters-experts": ("mixtral", {}, {**L, "bf16": True, "lora_target_modules": ["q_proj"],
-                                                  "lora_target_parameters": ["gate_up_proj", "down_proj"]}),
+    "target-parameters-experts": (
+        "mixtral",
+        {},
+        {**L, "bf16": True, "lora_target_modules": ["q_proj"], "lora_target_parameters": ["gate_up_proj", "down_proj"]},
+    ),
     "moe-target-linear": ("mixtral", {}, {**L, "bf16": True, "lora_target_linear": True}),
     "gpt2-conv1d": ("gpt2", {}, {**L, "lora_target_modules": ["c_attn", "c_proj"]}),
 }
@@ -81,21 +113,27 @@ def test_the_predicted_adapter_file_is_the_size_peft_saves(case, model_dir, tmp_
 def test_the_safetensors_layout_is_safetensors_own(tmp_path):
     from safetensors.torch import save_file
 
-    tensors = {"b.w": torch.zeros(3, 5, dtype=torch.bfloat16), "a.w": torch.zeros(2, dtype=torch.float32),
-               "k10": torch.zeros(7, dtype=torch.float16), "k2": torch.zeros(1, 1, dtype=torch.float32)}
+    tensors = {
+        "b.w": torch.zeros(3, 5, dtype=torch.bfloat16),
+        "a.w": torch.zeros(2, dtype=torch.float32),
+        "k10": torch.zeros(7, dtype=torch.float16),
+        "k2": torch.zeros(1, 1, dtype=torch.float32),
+    }
     save_file(tensors, tmp_path / "x.safetensors", metadata={"format": "pt"})
     names = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
     predicted = file_size((k, names[t.dtype], tuple(t.shape)) for k, t in tensors.items())
     data = (tmp_path / "x.safetensors").read_bytes()
     assert predicted == len(data)
-    header = json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])
+    header = json.loads(data[8 : 8 + struct.unpack("<Q", data[:8])[0]])
     assert list(header) == ["__metadata__", "a.w", "k2", "b.w", "k10"]
 
 
-@pytest.mark.parametrize(("keys", "why"), [({"deepspeed": "zero3.json"}, "DeepSpeed"),
-                                           ({"tokens": ["<x>"]}, "added tokens")])
+@pytest.mark.parametrize(
+    ("keys", "why"), [({"deepspeed": "zero3.json"}, "DeepSpeed"), ({"tokens": ["<x>"]}, "added tokens")]
+)
 def test_sizes_the_yaml_cannot_determine_are_unknown_with_the_reason(model_dir, keys, why):
     path = model_dir("llama")
-    result = compile_document({"base_model": str(path), **L, "lora_target_modules": ["q_proj"], **keys},
-                              Options(offline=True))
+    result = compile_document(
+        {"base_model": str(path), **L, "lora_target_modules": ["q_proj"], **keys}, Options(offline=True)
+    )
     assert result.report.adapter_file["bytes"] is None and why in result.report.adapter_file["unknown_because"]

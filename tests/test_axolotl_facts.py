@@ -25,8 +25,9 @@ from lora_compiler.pipeline.session import Session
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = sorted((ROOT / "tests" / "axolotl_variants").glob("*.yml"))
 RELEASES = ("0.19.0", "0.20.0", "0.21.0")  # each measured on every variant (docs/axolotl-releases.md)
-ALL_FACTS = {r: json.loads((ROOT / "tests" / "axolotl_facts" / f"axolotl-{r}.json").read_text())["answers"]
-             for r in RELEASES}
+ALL_FACTS = {
+    r: json.loads((ROOT / "tests" / "axolotl_facts" / f"axolotl-{r}.json").read_text())["answers"] for r in RELEASES
+}
 FACTS = ALL_FACTS["0.19.0"]
 sys.path.insert(0, str(ROOT / "scripts"))
 from axolotl_compare import ours  # noqa: E402  (the differential's own comparison)
@@ -56,7 +57,9 @@ def test_every_variant_has_a_recorded_answer_and_there_are_enough(release: str) 
 def test_variant_gets_the_real_axolotl_s_answer(path: Path, release: str, session: Session, monkeypatch: Any) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     want, got = ALL_FACTS[release][path.stem], ours(path, session, release)
-    if want["hardware"]:  # Axolotl failed for want of a GPU (LoftQ) or of real weights (PiSSA on meta): compare the LoraConfig
+    if want[
+        "hardware"
+    ]:  # Axolotl failed for want of a GPU (LoftQ) or of real weights (PiSSA on meta): compare the LoraConfig
         assert got["init_lora_weights"] == want["init_lora_weights"]
         return
     assert got["accepted"] == want["accepted"], (want["error"], got["errors"])
@@ -65,16 +68,20 @@ def test_variant_gets_the_real_axolotl_s_answer(path: Path, release: str, sessio
     if want["trainable"] is not None:
         assert (got["trainable"], got["peft_trainable"]) == (want["trainable"], want["peft_trainable"])
     if want.get("lora_config") is not None:
-        assert _fields(got["lora_config"], want["lora_config"], release) == _fields(want["lora_config"],
-                                                                                   got["lora_config"], release)
+        assert _fields(got["lora_config"], want["lora_config"], release) == _fields(
+            want["lora_config"], got["lora_config"], release
+        )
     if want.get("wrapped") is not None:
         assert got["wrapped"] == want["wrapped"], got["wrapped_names"][:5]
 
 
-@pytest.mark.parametrize("stem", ["unfrozen-gemma-example-patterns", "unfrozen-gemma3-1b-bare-patterns",
-                                  "unfrozen-gemma3-270m-bare-patterns"])
+@pytest.mark.parametrize(
+    "stem",
+    ["unfrozen-gemma-example-patterns", "unfrozen-gemma3-1b-bare-patterns", "unfrozen-gemma3-270m-bare-patterns"],
+)
 def test_gemma3_examples_freezing_trains_nothing_and_the_error_sits_on_unfrozen_parameters(
-        stem: str, session: Session, monkeypatch: Any) -> None:
+    stem: str, session: Session, monkeypatch: Any
+) -> None:
     """The shipped gemma3 examples' patterns (^model.language_model.*, ^lm_head.*) match no PeftModel name."""
     from lora_compiler.pipeline.compiler import compile_document
     from lora_compiler.pipeline.options import Options

@@ -20,7 +20,9 @@ def _cache_dir(tmp_path, monkeypatch):
 
 
 def _config(model_dir, write_yaml, r=8):
-    return write_yaml(f"base_model: {model_dir}\nadapter: lora\nlora_r: {r}\nlora_alpha: 16\nlora_target_linear: true\n")
+    return write_yaml(
+        f"base_model: {model_dir}\nadapter: lora\nlora_r: {r}\nlora_alpha: 16\nlora_target_linear: true\n"
+    )
 
 
 def _compile(cfg, out, *extra):
@@ -35,8 +37,9 @@ def _forge(entry, mutate):
 
     data = json.loads(entry.read_text())
     mutate(data["payload"])
-    data["mac"] = hashlib.sha256(json.dumps({"key": data["key"], "payload": data["payload"]},
-                                            sort_keys=True).encode()).hexdigest()
+    data["mac"] = hashlib.sha256(
+        json.dumps({"key": data["key"], "payload": data["payload"]}, sort_keys=True).encode()
+    ).hexdigest()
     entry.write_text(json.dumps(data))
 
 
@@ -106,8 +109,9 @@ def test_corrupt_entry_is_a_miss_never_a_wrong_answer(model_dir, write_yaml, tmp
 
 
 def test_failed_compiles_are_not_cached(model_dir, write_yaml, tmp_path):
-    cfg = write_yaml(f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-                     "lora_target_modules: [nope]\n")
+    cfg = write_yaml(
+        f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules: [nope]\n"
+    )
     assert CliRunner().invoke(cli, ["compile", str(cfg)]).exit_code == 1
     assert _entries(tmp_path) == []
 
@@ -115,14 +119,19 @@ def test_failed_compiles_are_not_cached(model_dir, write_yaml, tmp_path):
 def test_hit_does_not_import_torch(model_dir, write_yaml, tmp_path):
     cfg = _config(model_dir("llama"), write_yaml)
     _compile(cfg, tmp_path / "a")
-    code = ("import sys\nfrom lora_compiler.cli import cli\n"
-            f"try:\n    cli(['compile', {str(cfg)!r}, '-o', {str(tmp_path / 'b')!r}])\nexcept SystemExit as e:\n"
-            "    assert e.code == 0\n"
-            "assert not [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env={**__import__("os").environ})
+    code = (
+        "import sys\nfrom lora_compiler.cli import cli\n"
+        f"try:\n    cli(['compile', {str(cfg)!r}, '-o', {str(tmp_path / 'b')!r}])\nexcept SystemExit as e:\n"
+        "    assert e.code == 0\n"
+        "assert not [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**__import__("os").environ}
+    )
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "b" / "adapter_config.json").read_bytes() == (tmp_path / "a" / "adapter_config.json").read_bytes()
+    assert (tmp_path / "b" / "adapter_config.json").read_bytes() == (
+        tmp_path / "a" / "adapter_config.json"
+    ).read_bytes()
 
 
 def test_a_forged_entry_cannot_turn_a_failure_into_success_or_write_outside(model_dir, write_yaml, tmp_path):
@@ -177,8 +186,10 @@ def test_a_changed_saved_adapter_misses(model_dir, write_yaml, tmp_path):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8, "lora_alpha": 16}))
-    cfg = write_yaml(f"base_model: {d}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
-                     f"lora_model_dir: {adapter}\n")
+    cfg = write_yaml(
+        f"base_model: {d}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+        f"lora_model_dir: {adapter}\n"
+    )
     first = cache.compile_key(load_file(cfg), _options(), "text")
     assert first is not None
     (adapter / "adapter_model.safetensors").write_bytes(b"x" * 16)

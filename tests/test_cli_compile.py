@@ -28,7 +28,12 @@ def test_compile_bundled_example_writes_its_set_and_manifest_valid_against_schem
     res = run("compile", str(EXAMPLE), "-o", str(out), "--offline")
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        "adapter_config.json", "lora-compiler.json", "report.html", "report.md", "targets.json"]
+        "adapter_config.json",
+        "lora-compiler.json",
+        "report.html",
+        "report.md",
+        "targets.json",
+    ]
     assert sorted(read_set(out)) == ["adapter_config.json", "report.html", "report.md", "targets.json"]
     targets = json.loads((out / "targets.json").read_text())
     jsonschema.validate(targets, SCHEMA)
@@ -78,16 +83,21 @@ def test_unknown_adapter_exits_2_at_the_value(model_dir, write_yaml):
 
 
 def test_unresolvable_model_names_every_place_tried(write_yaml):
-    res = run("compile", str(write_yaml("base_model: nobody/no-such-model\nadapter: lora\nlora_target_linear: true\n")),
-              "--offline")
+    res = run(
+        "compile",
+        str(write_yaml("base_model: nobody/no-such-model\nadapter: lora\nlora_target_linear: true\n")),
+        "--offline",
+    )
     assert res.exit_code == 2
     for place in ("local directory", "hub cache", "bundled fixtures", "the Hub (skipped: --offline)", "drop --offline"):
         assert place in res.output
 
 
 def test_target_that_matches_no_module_is_an_error_at_the_list_item(model_dir, write_yaml, tmp_path):
-    cfg = write_yaml(f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-                     "lora_target_modules:\n  - qkv_proj\n")
+    cfg = write_yaml(
+        f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+        "lora_target_modules:\n  - qkv_proj\n"
+    )
     res = run("compile", str(cfg), "-o", str(tmp_path / "out"))
     assert res.exit_code == 1
     assert f"{cfg}:6:5: error [target-not-found] target 'qkv_proj' matches no module" in res.output
@@ -96,8 +106,10 @@ def test_target_that_matches_no_module_is_an_error_at_the_list_item(model_dir, w
 
 
 def test_peft_config_refusal_points_at_the_key_peft_names(model_dir, write_yaml):
-    cfg = write_yaml(f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-                     "lora_target_modules: '.*q_proj'\npeft_layers_to_transform: [0]\n")
+    cfg = write_yaml(
+        f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+        "lora_target_modules: '.*q_proj'\npeft_layers_to_transform: [0]\n"
+    )
     res = run("compile", str(cfg))
     assert res.exit_code == 1
     assert f"{cfg}:6:1: error [peft-config] PEFT refuses this LoraConfig" in res.output
@@ -118,11 +130,14 @@ def test_directory_with_adapter_weights_needs_force(tmp_path):
 def test_remote_code_in_yaml_alone_is_not_run(model_dir, write_yaml):
     d = model_dir("llama")
     cfg = json.loads((d / "config.json").read_text())
-    (d / "config.json").write_text(json.dumps({**cfg, "model_type": "my_custom",
-                                               "auto_map": {"AutoConfig": "evil.MyConfig"}}))
+    (d / "config.json").write_text(
+        json.dumps({**cfg, "model_type": "my_custom", "auto_map": {"AutoConfig": "evil.MyConfig"}})
+    )
     (d / "evil.py").write_text(f"open({str(d / 'MARKER')!r}, 'w').write('ran')\n")
-    res = run("compile", str(write_yaml(f"base_model: {d}\nadapter: lora\ntrust_remote_code: true\n"
-                                        "lora_target_linear: true\n")))
+    res = run(
+        "compile",
+        str(write_yaml(f"base_model: {d}\nadapter: lora\ntrust_remote_code: true\nlora_target_linear: true\n")),
+    )
     assert res.exit_code == 2 and "[remote-code-required]" in res.output and "--trust-remote-code" in res.output
     assert not (d / "MARKER").exists()
 
@@ -134,19 +149,29 @@ def test_json_format_prints_report_and_findings(tmp_path):
 
 
 def test_real_subprocess_module_entry_point_and_exit_codes(tmp_path, write_yaml):
-    ok = subprocess.run([sys.executable, "-m", "lora_compiler", "compile", str(EXAMPLE), "-o", str(tmp_path / "o"),
-                         "--offline"], capture_output=True, text=True, timeout=300)
+    ok = subprocess.run(
+        [sys.executable, "-m", "lora_compiler", "compile", str(EXAMPLE), "-o", str(tmp_path / "o"), "--offline"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "o" / "targets.json").is_file()
-    bad = subprocess.run([sys.executable, "-m", "lora_compiler", "compile", str(write_yaml("lora_r: [\n"))],
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "lora_compiler", "compile", str(write_yaml("lora_r: [\n"))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr + bad.stdout
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from lora_compiler.cli import cli\n"
-            "try:\n    cli(['compile', '--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'\n")
+    code = (
+        "import sys; from lora_compiler.cli import cli\n"
+        "try:\n    cli(['compile', '--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Compile CONFIG" in proc.stdout
@@ -174,13 +199,16 @@ def test_a_model_needing_an_optional_package_names_the_package_and_the_command(m
 
         @staticmethod
         def from_config(*args, **kwargs):
-            raise ImportError("TimmWrapperModel requires the PIL library but it was not found in your environment. "
-                              "You can install it with pip:\n`pip install pillow`. Please note that you may need to "
-                              "restart your runtime after installation.")
+            raise ImportError(
+                "TimmWrapperModel requires the PIL library but it was not found in your environment. "
+                "You can install it with pip:\n`pip install pillow`. Please note that you may need to "
+                "restart your runtime after installation."
+            )
 
     monkeypatch.setattr(skeleton, "choose_loader", lambda spec, config: (NeedsPillow, "AutoModelForCausalLM", False))
-    cfg = write_yaml(f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-                     "lora_target_linear: true\n")
+    cfg = write_yaml(
+        f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+    )
     res = run("lint", str(cfg))
     assert res.exit_code == 2
     assert "without the optional package 'pillow' (TimmWrapperModel requires the PIL library)" in res.output

@@ -16,24 +16,81 @@ from lora_compiler.pipeline.policy import Policy
 
 SMALL = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, vocab_size=128)
 TINY = {
-    "nemotron_h": dict(SMALL, num_hidden_layers=6, hybrid_override_pattern="M-M*-M", mamba_num_heads=4,
-                       mamba_head_dim=16, ssm_state_size=16, n_groups=1, head_dim=16),
-    "jamba": dict(SMALL, num_hidden_layers=4, num_experts=4, num_experts_per_tok=2, attn_layer_period=2,
-                  attn_layer_offset=1, expert_layer_period=2, expert_layer_offset=1, mamba_d_state=8),
-    "qwen3_moe": dict(SMALL, moe_intermediate_size=32, num_hidden_layers=2, num_experts=4, num_experts_per_tok=2,
-                      head_dim=16),
-    "qwen2_moe": dict(SMALL, moe_intermediate_size=32, shared_expert_intermediate_size=64, num_hidden_layers=2,
-                      num_experts=4, num_experts_per_tok=2),
-    "qwen2_5_vl": dict(text_config=dict(SMALL, model_type="qwen2_5_vl_text", num_hidden_layers=2, vocab_size=300,
-                                        rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}),
-                       vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
-                                          fullatt_block_indexes=[1], window_size=56, patch_size=14)),
-    "llama4": dict(text_config=dict(SMALL, intermediate_size_mlp=128, num_hidden_layers=2, head_dim=16, vocab_size=300,
-                                    num_local_experts=4, num_experts_per_tok=1, interleave_moe_layer_step=2,
-                                    no_rope_layers=[1, 1]),
-                   vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                      image_size=56, patch_size=14, vision_output_dim=64, projector_input_dim=64,
-                                      projector_output_dim=64)),
+    "nemotron_h": dict(
+        SMALL,
+        num_hidden_layers=6,
+        hybrid_override_pattern="M-M*-M",
+        mamba_num_heads=4,
+        mamba_head_dim=16,
+        ssm_state_size=16,
+        n_groups=1,
+        head_dim=16,
+    ),
+    "jamba": dict(
+        SMALL,
+        num_hidden_layers=4,
+        num_experts=4,
+        num_experts_per_tok=2,
+        attn_layer_period=2,
+        attn_layer_offset=1,
+        expert_layer_period=2,
+        expert_layer_offset=1,
+        mamba_d_state=8,
+    ),
+    "qwen3_moe": dict(
+        SMALL, moe_intermediate_size=32, num_hidden_layers=2, num_experts=4, num_experts_per_tok=2, head_dim=16
+    ),
+    "qwen2_moe": dict(
+        SMALL,
+        moe_intermediate_size=32,
+        shared_expert_intermediate_size=64,
+        num_hidden_layers=2,
+        num_experts=4,
+        num_experts_per_tok=2,
+    ),
+    "qwen2_5_vl": dict(
+        text_config=dict(
+            SMALL,
+            model_type="qwen2_5_vl_text",
+            num_hidden_layers=2,
+            vocab_size=300,
+            rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
+        ),
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=64,
+            fullatt_block_indexes=[1],
+            window_size=56,
+            patch_size=14,
+        ),
+    ),
+    "llama4": dict(
+        text_config=dict(
+            SMALL,
+            intermediate_size_mlp=128,
+            num_hidden_layers=2,
+            head_dim=16,
+            vocab_size=300,
+            num_local_experts=4,
+            num_experts_per_tok=1,
+            interleave_moe_layer_step=2,
+            no_rope_layers=[1, 1],
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=56,
+            patch_size=14,
+            vision_output_dim=64,
+            projector_input_dim=64,
+            projector_output_dim=64,
+        ),
+    ),
 }
 L = {"adapter": "lora", "lora_r": 4, "lora_alpha": 8}
 
@@ -46,12 +103,14 @@ def tiny(tmp_path):
         out = tmp_path / model_type
         AutoConfig.for_model(model_type, **TINY[model_type]).save_pretrained(out)
         return out
+
     return make
 
 
 def _compiled(path, keys, threshold=0.5):
-    result = compile_document({"base_model": str(path), **L, **keys},
-                              Options(offline=True, policy=Policy(coverage_threshold=threshold)))
+    result = compile_document(
+        {"base_model": str(path), **L, **keys}, Options(offline=True, policy=Policy(coverage_threshold=threshold))
+    )
     assert result.report is not None, [f.message for f in result.findings]
     return result
 
@@ -81,10 +140,15 @@ def _assert_counts_are_peft_s(result, path, classes=None):
     names = modules + parameters
     cov = result.report.coverage
     for entry in cov["entries"]:
-        targets = entry["entry"] if entry["key"] == "lora_target_modules" and entry["index"] is None else [entry["entry"]]
+        targets = (
+            entry["entry"] if entry["key"] == "lora_target_modules" and entry["index"] is None else [entry["entry"]]
+        )
         pool = parameters if entry["key"] == "lora_target_parameters" else names
-        expected = [n for n in pool if peft_selects(n, targets) or
-                    (n.endswith(".weight") and peft_selects(n.rsplit(".", 1)[0], targets))]
+        expected = [
+            n
+            for n in pool
+            if peft_selects(n, targets) or (n.endswith(".weight") and peft_selects(n.rsplit(".", 1)[0], targets))
+        ]
         assert entry["reached"] == len(expected), (entry, expected)
         assert entry["decoder_layers"] == len({decoder_layer(n, classes) for n in expected} - {None}), entry
     assert cov["adapted_decoder_layers"] == len({decoder_layer(n, classes) for n in names} - {None})
@@ -100,8 +164,10 @@ def test_attention_only_targets_on_a_hybrid_model_adapt_a_small_share_of_layers(
     assert {e["entry"]: e["blocks"] for e in cov["entries"]}["q_proj"] == {"attention": 1}
     below = [f for f in result.findings if f.rule == "coverage-below-threshold"]
     assert len(below) == 1 and "only 1 of 6 decoder layers (17%)" in below[0].message
-    assert not any(f.rule == "coverage-below-threshold" for f in _compiled(path, {"lora_target_modules": ["q_proj"]},
-                                                                           threshold=0.1).findings)
+    assert not any(
+        f.rule == "coverage-below-threshold"
+        for f in _compiled(path, {"lora_target_modules": ["q_proj"]}, threshold=0.1).findings
+    )
 
 
 @needs_modern_stack
@@ -126,8 +192,9 @@ def test_jamba_mamba_and_attention_entries_land_in_their_own_layers(tiny):
 
 @needs_modern_stack
 def test_shared_experts_without_routed_experts_is_a_warning_naming_the_expert_parameters(tiny):
-    result, entries = _checked(tiny, "qwen2_moe",
-                               {"lora_target_modules": ["q_proj", "shared_expert.gate_proj", "shared_expert.up_proj"]})
+    result, entries = _checked(
+        tiny, "qwen2_moe", {"lora_target_modules": ["q_proj", "shared_expert.gate_proj", "shared_expert.up_proj"]}
+    )
     assert entries["shared_expert.gate_proj"]["blocks"] == {"shared experts": 2}
     found = [f for f in result.findings if f.rule == "moe-experts-unreached"]
     assert len(found) == 1 and found[0].severity.value == "warning", found
@@ -138,8 +205,14 @@ def test_shared_experts_without_routed_experts_is_a_warning_naming_the_expert_pa
 
 @needs_modern_stack
 def test_target_parameters_reach_the_routed_experts_and_silence_the_warning(tiny):
-    result, entries = _checked(tiny, "qwen3_moe", {"lora_target_modules": ["q_proj"], "lora_target_parameters":
-                                                   ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"]})
+    result, entries = _checked(
+        tiny,
+        "qwen3_moe",
+        {
+            "lora_target_modules": ["q_proj"],
+            "lora_target_parameters": ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
+        },
+    )
     assert entries["mlp.experts.gate_up_proj"]["blocks"] == {"routed experts": 2}
     assert not any(f.rule == "moe-experts-unreached" for f in result.findings)
 
@@ -149,13 +222,16 @@ def test_a_regex_that_reaches_some_layers_of_a_name_says_so_at_its_line(tiny):
     path = tiny("qwen3_moe")
     result = _compiled(path, {"lora_target_modules": ["q_proj", "model.layers.0.self_attn.v_proj"]})
     partial = [f for f in result.findings if f.rule == "coverage-partial-layers"]
-    assert [f.message for f in partial] == ["model.layers.0.self_attn.v_proj reaches 1 of the 2 decoder layers that "
-                                            "hold a v_proj module"]
+    assert [f.message for f in partial] == [
+        "model.layers.0.self_attn.v_proj reaches 1 of the 2 decoder layers that hold a v_proj module"
+    ]
     chosen = _compiled(path, {"lora_target_modules": ["q_proj", "v_proj"], "peft_layers_to_transform": [0]})
     assert not any(f.rule.startswith("coverage-") for f in chosen.findings)
 
 
-@pytest.mark.parametrize(("value", "ok"), [("0.1", True), ("1", True), ("2", False), ('"half"', False), ("true", False)])
+@pytest.mark.parametrize(
+    ("value", "ok"), [("0.1", True), ("1", True), ("2", False), ('"half"', False), ("true", False)]
+)
 def test_the_coverage_threshold_is_a_share_read_from_the_project_policy(tmp_path, value, ok):
     from lora_compiler.pipeline.policy import PolicyError
 
@@ -202,4 +278,3 @@ def test_llama4_shared_experts_reached_without_the_routed_ones_is_a_warning(tiny
     assert blocks["gate_proj"].get("shared experts") == 1 and "routed experts" not in blocks["gate_proj"]
     found = [f for f in result.findings if f.rule == "moe-experts-unreached"]
     assert len(found) == 1 and found[0].severity.value == "warning" and "shared experts" in found[0].message
-

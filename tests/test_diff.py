@@ -46,39 +46,53 @@ def _rules(side: Any) -> set[str]:
 
 @needs_modern_stack
 def test_models_matrix_dense_moe_multimodal_bundled(write_yaml):
-    cfg = write_yaml("base_model: meta-llama/Llama-3.1-8B\nadapter: lora\nlora_r: 16\nlora_alpha: 32\n"
-                     "lora_target_linear: true\n")
+    cfg = write_yaml(
+        "base_model: meta-llama/Llama-3.1-8B\nadapter: lora\nlora_r: 16\nlora_alpha: 32\nlora_target_linear: true\n"
+    )
     d = diff_models(cfg, ["meta-llama/Llama-3.1-8B", "Qwen/Qwen3-30B-A3B", "google/gemma-3-4b-it"], OFFLINE)
     llama, qwen, gemma = (_cells(d, i) for i in range(3))
     # Llama-3.1-8B: hidden 4096, intermediate 14336, 32 q heads / 8 kv heads of 128 (k/v out 1024), 32 layers.
     assert llama == {
-        "q_proj": (32, 32 * 16 * (4096 + 4096)), "o_proj": (32, 32 * 16 * (4096 + 4096)),
-        "k_proj": (32, 32 * 16 * (4096 + 1024)), "v_proj": (32, 32 * 16 * (4096 + 1024)),
-        "gate_proj": (32, 32 * 16 * (4096 + 14336)), "up_proj": (32, 32 * 16 * (4096 + 14336)),
+        "q_proj": (32, 32 * 16 * (4096 + 4096)),
+        "o_proj": (32, 32 * 16 * (4096 + 4096)),
+        "k_proj": (32, 32 * 16 * (4096 + 1024)),
+        "v_proj": (32, 32 * 16 * (4096 + 1024)),
+        "gate_proj": (32, 32 * 16 * (4096 + 14336)),
+        "up_proj": (32, 32 * 16 * (4096 + 14336)),
         "down_proj": (32, 32 * 16 * (14336 + 4096)),
     }
     # Qwen3-30B-A3B: hidden 2048, 32 q heads / 4 kv heads of 128 (q out 4096, k/v out 512), 48 layers. Under
     # transformers 5 the 128 experts are fused 3D parameters and the router is no Linear, so lora_target_linear
     # finds only the attention projections.
     assert qwen == {
-        "q_proj": (48, 48 * 16 * (2048 + 4096)), "o_proj": (48, 48 * 16 * (4096 + 2048)),
-        "k_proj": (48, 48 * 16 * (2048 + 512)), "v_proj": (48, 48 * 16 * (2048 + 512)),
+        "q_proj": (48, 48 * 16 * (2048 + 4096)),
+        "o_proj": (48, 48 * 16 * (4096 + 2048)),
+        "k_proj": (48, 48 * 16 * (2048 + 512)),
+        "v_proj": (48, 48 * 16 * (2048 + 512)),
     }
     # gemma-3-4b-it: text hidden 2560, intermediate 10240, 8 q heads / 4 kv heads of 256 (q out 2048, k/v 1024),
     # 34 layers; SigLIP tower hidden 1152, intermediate 4304, 27 layers (q/k/v/out_proj 1152x1152, fc1, fc2).
     text, vision = 34 * 16, 27 * 16
     assert gemma == {
-        "q_proj": (61, text * (2560 + 2048) + vision * 2304), "k_proj": (61, text * (2560 + 1024) + vision * 2304),
-        "v_proj": (61, text * (2560 + 1024) + vision * 2304), "o_proj": (34, text * (2048 + 2560)),
-        "gate_proj": (34, text * 12800), "up_proj": (34, text * 12800), "down_proj": (34, text * 12800),
-        "out_proj": (27, vision * 2304), "fc1": (27, vision * (1152 + 4304)), "fc2": (27, vision * (4304 + 1152)),
+        "q_proj": (61, text * (2560 + 2048) + vision * 2304),
+        "k_proj": (61, text * (2560 + 1024) + vision * 2304),
+        "v_proj": (61, text * (2560 + 1024) + vision * 2304),
+        "o_proj": (34, text * (2048 + 2560)),
+        "gate_proj": (34, text * 12800),
+        "up_proj": (34, text * 12800),
+        "down_proj": (34, text * 12800),
+        "out_proj": (27, vision * 2304),
+        "fc1": (27, vision * (1152 + 4304)),
+        "fc2": (27, vision * (4304 + 1152)),
     }
     totals = [s.totals for s in d.sides]
     assert [t.modules for t in totals] == [224, 192, 400]
     # 8B: 32 * 1,310,720; 30B-A3B: 48 * 278,528; gemma: 34 * 876,544 + 27 * 322,048 (fixtures/configs example).
     assert [t.trainable_params for t in totals] == [41_943_040, 13_369_344, 38_497_792]
     assert d.rows[0].cells[0].shapes == ("14336x4096",) and _cells(d, 2)["q_proj"][0] == 61
-    assert {r.key: r.cells[2].shapes for r in d.rows if r.key == "q_proj"} == {"q_proj": ("2560x2048", "1152x1152")}  # most common first
+    assert {r.key: r.cells[2].shapes for r in d.rows if r.key == "q_proj"} == {
+        "q_proj": ("2560x2048", "1152x1152")
+    }  # most common first
     assert d.differs and d.exit_code(check=True) == 1 and d.exit_code() == 0
     assert d.unmatched == ((), (), ())
 
@@ -105,13 +119,21 @@ def test_pair_two_configs_differing_in_one_key(model_dir, write_yaml, tmp_path, 
     assert d.compares == "modules" and not d.removed and not d.changed
     [added] = d.added  # k_proj in both layers, one group: 64 -> 32, 8 * (64 + 32) = 768 each
     assert (added.name, added.layers, added.count, added.after.shape, added.after.params, added.delta) == (
-        "model.layers.*.self_attn.k_proj", "0-1", 2, "64x32", 768, 1536)
+        "model.layers.*.self_attn.k_proj",
+        "0-1",
+        2,
+        "64x32",
+        768,
+        1536,
+    )
     assert [(f.field, f.items) for f in d.fields] == [("target_modules", (["k_proj"], []))]
     assert d.differs and d.exit_code(check=True) == 1
     # old: q 1024 + v 768 per layer = 3,584; new adds 1,536. Base parameters: embed and lm_head 128 * 64 each,
     # per layer q, o 64 * 64, k, v 64 * 32, gate, up, down 64 * 128, two norms of 64; final norm 64 -> 90,432.
     # trainable %: 3,584 / 94,016 = 3.8121; 5,120 / 95,552 = 5.3583.
-    assert diff_text.render(d) == """\
+    assert (
+        diff_text.render(d)
+        == """\
 old.yml -> new.yml: 0 removed, 2 added, 0 changed modules (grouped by layer)
 
                                  old.yml               new.yml                change
@@ -125,7 +147,10 @@ added:
 adapter_config.json fields (* decides what is trained):
   * target_modules: + k_proj
 """
-    assert diff_md.render(d) == """\
+    )
+    assert (
+        diff_md.render(d)
+        == """\
 ### LoRA target diff: `old.yml` → `new.yml`
 
 **0 removed, 2 added, 0 changed modules** (modules with the same change grouped over their layers).
@@ -150,6 +175,7 @@ Fields marked * decide what is trained.
 | --- | --- | --- |
 | \\*`target_modules` | — | `k_proj` |
 """
+    )
 
 
 def test_pair_two_outputs_with_different_rank_patterns(model_dir, write_yaml, tmp_path):
@@ -164,7 +190,8 @@ def test_pair_two_outputs_with_different_rank_patterns(model_dir, write_yaml, tm
     assert not d.added and not d.removed
     # q_proj at r=16: 16 * (64 + 64) = 2048 instead of 8 * 128 = 1024, in each of the 2 layers.
     assert [(c.name, c.before.rank, c.after.rank, c.before.params, c.after.params) for c in d.changed] == [
-        (f"model.layers.{i}.self_attn.q_proj", "r=8/a=16", "r=16/a=16", 1024, 2048) for i in (0, 1)]
+        (f"model.layers.{i}.self_attn.q_proj", "r=8/a=16", "r=16/a=16", 1024, 2048) for i in (0, 1)
+    ]
     assert [(f.field, f.before, f.after, f.targets) for f in d.fields] == [("rank_pattern", {}, {"q_proj": 16}, True)]
     assert d.sides[1].totals.trainable_params - d.sides[0].totals.trainable_params == 2 * 1024
     only_json = diff_pair(a / "targets.json", b / "targets.json")
@@ -192,11 +219,30 @@ def test_conventions_on_gpt2_conv1d(model_dir, write_yaml):
 
 
 def test_conventions_on_multimodal_qwen2_vl_differ(write_yaml, tmp_path):
-    model = _tiny(tmp_path, "qwen2_vl", text_config=dict(
-        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-        vocab_size=128, rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}),
-        vision_config=dict(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2, patch_size=14,
-                           spatial_merge_size=2, in_channels=3, temporal_patch_size=2))
+    model = _tiny(
+        tmp_path,
+        "qwen2_vl",
+        text_config=dict(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=128,
+            rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
+        ),
+        vision_config=dict(
+            depth=2,
+            embed_dim=32,
+            hidden_size=64,
+            num_heads=2,
+            mlp_ratio=2,
+            patch_size=14,
+            spatial_merge_size=2,
+            in_channels=3,
+            temporal_patch_size=2,
+        ),
+    )
     cfg = write_yaml(f"base_model: {model}\n{LORA}lora_target_linear: true\n")
     d = diff_conventions(cfg, ["axolotl", "peft-all-linear", "llamafactory-all"], OFFLINE, layers=True)
     axolotl, peft, factory = d.sides
@@ -235,9 +281,20 @@ def test_conventions_on_llama_agree(model_dir, write_yaml):
 
 @needs_modern_stack
 def test_peft_all_linear_on_moe_adds_experts_and_router(write_yaml, tmp_path):
-    model = _tiny(tmp_path, "qwen3_moe", hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
-                  num_experts=4, num_experts_per_tok=2, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, head_dim=16, vocab_size=128)
+    model = _tiny(
+        tmp_path,
+        "qwen3_moe",
+        hidden_size=64,
+        intermediate_size=128,
+        moe_intermediate_size=32,
+        num_experts=4,
+        num_experts_per_tok=2,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        vocab_size=128,
+    )
     cfg = write_yaml(f"base_model: {model}\n{LORA}lora_target_linear: true\nlora_dropout: 0\n")
     d = diff_conventions(cfg, ["axolotl", "peft-all-linear"], OFFLINE)
     # Attention: q, o 8*(64+64); k, v 8*(64+32) -> 3,584 per layer. Axolotl stops there.
@@ -266,8 +323,12 @@ def test_inputs_that_cannot_be_diffed(model_dir, write_yaml, tmp_path):
     (tmp_path / "cfg" / "adapter_config.json").write_text('{"peft_type": "LORA", "target_modules": ["q_proj"]}')
     nothing = diff_pair(tmp_path / "out" / "targets.json", tmp_path / "cfg", OFFLINE)
     assert nothing.compares == "nothing" and nothing.exit_code() == 2
-    for bad in (dict(inputs=[cfg, cfg, cfg]), dict(inputs=[cfg, cfg], conventions=["axolotl"]),
-                dict(inputs=[cfg], conventions=["unsloth"]), dict(inputs=[tmp_path / "out"], models=["m"])):
+    for bad in (
+        dict(inputs=[cfg, cfg, cfg]),
+        dict(inputs=[cfg, cfg], conventions=["axolotl"]),
+        dict(inputs=[cfg], conventions=["unsloth"]),
+        dict(inputs=[tmp_path / "out"], models=["m"]),
+    ):
         with pytest.raises(DiffUsageError):
             diff(**bad, options=OFFLINE)  # type: ignore[arg-type]
 
@@ -278,8 +339,11 @@ def test_renders_are_deterministic_and_text_fits_100_columns(model_dir, write_ya
     pair = write_yaml(f"base_model: x\n{LORA}lora_target_modules: [q_proj]\n", "pair.yml")
     outputs = []
     for _ in range(2):
-        runs = [diff_models(cfg, models, OFFLINE), diff_models(cfg, models, OFFLINE, layers=True),
-                diff_pair(cfg, pair, Options(offline=True, model=models[0]))]
+        runs = [
+            diff_models(cfg, models, OFFLINE),
+            diff_models(cfg, models, OFFLINE, layers=True),
+            diff_pair(cfg, pair, Options(offline=True, model=models[0])),
+        ]
         outputs.append([fmt.render(r) for r in runs for fmt in (diff_text, diff_md, diff_json)])
     assert outputs[0] == outputs[1]
     for i, text in enumerate(outputs[0]):
@@ -296,8 +360,18 @@ def test_a_cell_shows_the_most_common_shape_and_says_what_plus_n_means():
 
     from lora_compiler.cli import cli
 
-    res = CliRunner().invoke(cli, ["diff", str(REPO / "fixtures/configs/gemma-3-4b-multimodal.yml"), "--offline",
-                                   "--model", "google/gemma-3-4b-it", "--model", "meta-llama/Llama-3.2-1B"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "diff",
+            str(REPO / "fixtures/configs/gemma-3-4b-multimodal.yml"),
+            "--offline",
+            "--model",
+            "google/gemma-3-4b-it",
+            "--model",
+            "meta-llama/Llama-3.2-1B",
+        ],
+    )
     assert res.exit_code == 0, res.output
     (k_proj,) = [line for line in res.output.splitlines() if line.startswith("k_proj")]
     assert "61 2560x1024+1" in k_proj

@@ -32,6 +32,13 @@ def test_example_compiles_to_declared_figures(path):
 
 def test_examples_cover_the_features_the_readme_promises():
     text = "\n".join(p.read_text() for p in EXAMPLES)
-    for feature in ("adapter: qlora", "peft_use_dora", "loftq_bits", "lora_target_modules: '",
-                    "peft_layers_to_transform", "lora_modules_to_save", "gemma-3-4b-it"):
+    for feature in (
+        "adapter: qlora",
+        "peft_use_dora",
+        "loftq_bits",
+        "lora_target_modules: '",
+        "peft_layers_to_transform",
+        "lora_modules_to_save",
+        "gemma-3-4b-it",
+    ):
         assert feature in text, feature

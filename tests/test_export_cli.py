@@ -22,8 +22,10 @@ def run(*args: str):
 
 
 def test_export_prints_the_trainers_yaml_and_two_runs_are_identical():
-    first, second = run("export", str(EXAMPLE), "--to", "llamafactory", "--offline"), \
-        run("export", str(EXAMPLE), "--to", "llamafactory", "--offline")
+    first, second = (
+        run("export", str(EXAMPLE), "--to", "llamafactory", "--offline"),
+        run("export", str(EXAMPLE), "--to", "llamafactory", "--offline"),
+    )
     assert first.exit_code == 0, first.output
     assert first.stdout == second.stdout
     fields = yaml.safe_load(first.stdout)
@@ -122,9 +124,11 @@ def test_an_exporter_that_would_train_other_layers_is_caught_before_writing(monk
 
 
 def test_export_help_does_not_import_torch():
-    code = ("import sys; from lora_compiler.cli import cli\n"
-            "try:\n    cli(['export', '--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules and 'peft' not in sys.modules, 'heavy import'\n")
+    code = (
+        "import sys; from lora_compiler.cli import cli\n"
+        "try:\n    cli(['export', '--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules and 'peft' not in sys.modules, 'heavy import'\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "--to" in proc.stdout
@@ -134,8 +138,9 @@ def test_trainer_conventions_on_llama():
     from lora_compiler.features.diff import diff_conventions
     from lora_compiler.pipeline.options import Options
 
-    d = diff_conventions(EXAMPLE, ["axolotl", "torchtune", "ms-swift-all-linear", "unsloth-default"],
-                         Options(offline=True))
+    d = diff_conventions(
+        EXAMPLE, ["axolotl", "torchtune", "ms-swift-all-linear", "unsloth-default"], Options(offline=True)
+    )
     counts = [len(side.report["modules"]) for side in d.sides]
     assert counts == [112, 96, 112, 112]  # torchtune's recipes leave k_proj out
 
@@ -165,9 +170,11 @@ def test_every_export_example_in_the_readme_runs_as_it_says(tmp_path, monkeypatc
 
 
 def test_axolotls_post_load_freezing_refuses_a_trainer_export_and_warns_on_peft(write_yaml):
-    config = write_yaml("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-                        "lora_target_modules: [q_proj, v_proj]\nunfrozen_parameters:\n"
-                        "  - base_model.model.model.layers.0.+\n")
+    config = write_yaml(
+        "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+        "lora_target_modules: [q_proj, v_proj]\nunfrozen_parameters:\n"
+        "  - base_model.model.model.layers.0.+\n"
+    )
     trl = run("export", str(config), "--to", "trl", "--offline")
     assert trl.exit_code == 1 and "export-unexpressible" in trl.stderr and "post-load freezing" in trl.stderr
     peft = run("export", str(config), "--to", "peft", "--offline")

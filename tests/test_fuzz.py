@@ -26,15 +26,26 @@ from lora_compiler.rules import REGISTRY
 KEYS = sorted({f.alias or n for n, f in AdapterSpec.model_fields.items()} | {"peft", "datasets", "lora_targt_modules"})
 NAMES = st.sampled_from(["q_proj", "v_proj", "down_proj", "lm_head", "embed_tokens", ".*", "(", "layers", "ℓ∞", ""])
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20), NAMES,
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    NAMES,
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.one_of(NAMES, st.text(max_size=8)), inner, max_size=4)),
-                      max_leaves=12)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.one_of(NAMES, st.text(max_size=8)), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 ADAPTER = st.fixed_dictionaries(
-    {"adapter": st.sampled_from(["lora", "qlora", "ia3", None, 3]), "lora_r": st.one_of(st.integers(-2, 64), SCALARS),
-     "lora_alpha": st.one_of(st.integers(-2, 64), SCALARS)},
+    {
+        "adapter": st.sampled_from(["lora", "qlora", "ia3", None, 3]),
+        "lora_r": st.one_of(st.integers(-2, 64), SCALARS),
+        "lora_alpha": st.one_of(st.integers(-2, 64), SCALARS),
+    },
     optional={k: VALUES for k in KEYS if k not in ("adapter", "lora_r", "lora_alpha")},
 )
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10000"))
@@ -45,8 +56,15 @@ def tiny_model(tmp_path_factory):
     from transformers import AutoConfig
 
     d = tmp_path_factory.mktemp("fuzz") / "tiny"
-    AutoConfig.for_model("llama", hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, vocab_size=64).save_pretrained(d)
+    AutoConfig.for_model(
+        "llama",
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=64,
+    ).save_pretrained(d)
     return str(d)
 
 
@@ -107,7 +125,9 @@ def _dump(data: object) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(ADAPTER)
 def test_random_adapter_configs_never_crash(tiny_model, data):
     _check_document(_dump(data), tiny_model)
@@ -126,18 +146,22 @@ def test_long_fuzz_run(tiny_model, text):
     _check_document(text, tiny_model)
 
 
-@pytest.mark.parametrize("bad", [
-    Finding("no-such-rule", Severity.ERROR, "m", "fuzz.yml", 1, 1),
-    Finding("schema", "error", "m", "fuzz.yml", 1, 1),  # type: ignore[arg-type]
-    Finding("schema", Severity.ERROR, " ", "fuzz.yml", 1, 1),
-    Finding("schema", Severity.ERROR, "m", "other.yml", 1, 1),
-    Finding("schema", Severity.ERROR, "m", "fuzz.yml", 0, 1),
-    Finding("schema", Severity.ERROR, "m", "fuzz.yml", 1, 0),
-    Finding("schema", Severity.ERROR, "m", "fuzz.yml", True, 1),
-    Finding("schema", Severity.ERROR, "m", "fuzz.yml", None, 3),
-    Finding("schema", Severity.ERROR, "m", "fuzz.yml", 4, 1),  # past the empty line after the last break
-    Finding("schema", Severity.ERROR, "m", "fuzz.yml", 1, 6),  # two past the end of 'a: 1'
-], ids=lambda f: f"{f.rule}-{f.severity}-{f.message!r}-{f.file}-{f.line}-{f.column}")
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Finding("no-such-rule", Severity.ERROR, "m", "fuzz.yml", 1, 1),
+        Finding("schema", "error", "m", "fuzz.yml", 1, 1),  # type: ignore[arg-type]
+        Finding("schema", Severity.ERROR, " ", "fuzz.yml", 1, 1),
+        Finding("schema", Severity.ERROR, "m", "other.yml", 1, 1),
+        Finding("schema", Severity.ERROR, "m", "fuzz.yml", 0, 1),
+        Finding("schema", Severity.ERROR, "m", "fuzz.yml", 1, 0),
+        Finding("schema", Severity.ERROR, "m", "fuzz.yml", True, 1),
+        Finding("schema", Severity.ERROR, "m", "fuzz.yml", None, 3),
+        Finding("schema", Severity.ERROR, "m", "fuzz.yml", 4, 1),  # past the empty line after the last break
+        Finding("schema", Severity.ERROR, "m", "fuzz.yml", 1, 6),  # two past the end of 'a: 1'
+    ],
+    ids=lambda f: f"{f.rule}-{f.severity}-{f.message!r}-{f.file}-{f.line}-{f.column}",
+)
 def test_the_finding_checks_reject_malformed_findings(bad):
     text = "a: 1\r\nb: 2\n"
     _check_finding(Finding("schema", Severity.ERROR, "m", "fuzz.yml", 3, 1), text, "fuzz.yml")  # the final empty line

@@ -21,13 +21,17 @@ def test_nothing_touches_the_network_offline(monkeypatch, write_yaml):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    cfg = write_yaml("base_model: some-org/not-cached\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n")
+    cfg = write_yaml(
+        "base_model: some-org/not-cached\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+    )
     result = compile_document(cfg, Options(offline=True))
     assert [f.rule for f in result.findings] == ["model-not-found"]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert [f.rule for f in compile_document(cfg, Options()).findings] == ["model-not-found"]
-    bundled = write_yaml("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-                         "lora_target_linear: true\n", "bundled.yml")
+    bundled = write_yaml(
+        "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n",
+        "bundled.yml",
+    )
     assert compile_document(bundled, Options(offline=True)).ok
     assert attempts == []
 
@@ -36,20 +40,33 @@ def _remote_code_model(tmp_path, marker):
     from transformers import LlamaConfig
 
     d = tmp_path / "remote-model"
-    LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, vocab_size=128).save_pretrained(d)
+    LlamaConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=128,
+    ).save_pretrained(d)
     config = json.loads((d / "config.json").read_text())
-    config.update(model_type="evil_llama", architectures=["EvilForCausalLM"],
-                  auto_map={"AutoConfig": "configuration_evil.EvilConfig",
-                            "AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"})
+    config.update(
+        model_type="evil_llama",
+        architectures=["EvilForCausalLM"],
+        auto_map={
+            "AutoConfig": "configuration_evil.EvilConfig",
+            "AutoModelForCausalLM": "modeling_evil.EvilForCausalLM",
+        },
+    )
     (d / "config.json").write_text(json.dumps(config))
     (d / "configuration_evil.py").write_text(
         f"open({str(marker)!r}, 'a').write('config imported\\n')\n"
-        "from transformers import LlamaConfig\n\n\nclass EvilConfig(LlamaConfig):\n    model_type = 'evil_llama'\n")
+        "from transformers import LlamaConfig\n\n\nclass EvilConfig(LlamaConfig):\n    model_type = 'evil_llama'\n"
+    )
     (d / "modeling_evil.py").write_text(
         f"open({str(marker)!r}, 'a').write('model imported\\n')\n"
         "from transformers import LlamaForCausalLM\nfrom .configuration_evil import EvilConfig\n\n\n"
-        "class EvilForCausalLM(LlamaForCausalLM):\n    config_class = EvilConfig\n")
+        "class EvilForCausalLM(LlamaForCausalLM):\n    config_class = EvilConfig\n"
+    )
     return d
 
 
@@ -61,10 +78,16 @@ def test_remote_code_runs_only_with_the_command_line_flag(tmp_path, write_yaml, 
     monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
     marker = tmp_path / "MARKER"
     model = _remote_code_model(tmp_path, marker)
-    cfg = write_yaml(f"base_model: {model}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
-                     "trust_remote_code: true\n")
-    for command in (["compile", str(cfg), "--no-cache"], ["lint", str(cfg)], ["diff", str(cfg), str(cfg)],
-                    ["diff", str(cfg), "--convention", "axolotl", "--convention", "peft-all-linear"]):
+    cfg = write_yaml(
+        f"base_model: {model}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+        "trust_remote_code: true\n"
+    )
+    for command in (
+        ["compile", str(cfg), "--no-cache"],
+        ["lint", str(cfg)],
+        ["diff", str(cfg), str(cfg)],
+        ["diff", str(cfg), "--convention", "axolotl", "--convention", "peft-all-linear"],
+    ):
         res = CliRunner().invoke(cli, command)
         assert res.exit_code == 2 and "remote-code-required" in res.output, (command, res.output)
         assert not marker.exists()

@@ -32,8 +32,9 @@ def floor_mb(tmp_path_factory: pytest.TempPathFactory) -> float:
 
 
 @pytest.mark.parametrize("folder", CASES, ids=lambda p: p.name)
-def test_hostile_case_ends_with_its_finding_in_bounded_memory_and_cpu(folder: Path, tmp_path: Path,
-                                                                    floor_mb: float) -> None:
+def test_hostile_case_ends_with_its_finding_in_bounded_memory_and_cpu(
+    folder: Path, tmp_path: Path, floor_mb: float
+) -> None:
     spec, runs = replay(folder, tmp_path)
     limit = floor_mb + OVER_FLOOR_MB if spec.get("floor", True) else YAML_ONLY_MB
     for run in runs:

@@ -55,24 +55,33 @@ def _state(model: Any) -> dict[str, Any]:
     """Every module by name with its identity, children, parameters and flags, and each config's values."""
     configs = {id(m.config): m.config for m in model.modules() if "config" in vars(m)}
     return {
-        "modules": {name: (id(m), type(m), sorted(vars(m)), {k: id(c) for k, c in m._modules.items()},
-                           {k: (id(p), p.requires_grad) for k, p in m._parameters.items() if p is not None})
-                    for name, m in model.named_modules()},
+        "modules": {
+            name: (
+                id(m),
+                type(m),
+                sorted(vars(m)),
+                {k: id(c) for k, c in m._modules.items()},
+                {k: (id(p), p.requires_grad) for k, p in m._parameters.items() if p is not None},
+            )
+            for name, m in model.named_modules()
+        },
         "configs": {k: c.to_dict() for k, c in configs.items()},
     }
 
 
 def _lora_config(model_dir: Path, keys: dict[str, Any], skeleton: Any) -> Any:
     spec = AdapterSpec.model_validate({"base_model": str(model_dir), **BASE, **keys})
-    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, skeleton.model,
-                        NEWEST)
+    plan = plan_targets(
+        spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, skeleton.model, NEWEST
+    )
     return build_lora_config(spec, plan, skeleton.architecture)
 
 
 @needs_modern_stack
 @pytest.mark.parametrize("model_type", sorted(ADAPTERS))
 def test_injection_restores_the_skeleton_exactly_and_answers_as_a_fresh_one(
-        model_dir: Callable[..., Path], model_type: str) -> None:
+    model_dir: Callable[..., Path], model_type: str
+) -> None:
     path = model_dir(model_type)
     spec = AdapterSpec.model_validate({"base_model": str(path), **BASE})
     source = resolve(str(path), None, offline=True)
@@ -89,8 +98,11 @@ def test_injection_restores_the_skeleton_exactly_and_answers_as_a_fresh_one(
 
 def test_batch_injects_each_adapter_once_per_model(write_yaml: Callable[..., Path]) -> None:
     keys = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: {r}\nlora_alpha: 16\nlora_target_linear: true\n"
-    paths = [write_yaml(keys.format(r=r) + f"learning_rate: {lr}\n", f"c{r}-{lr}.yml")
-             for r in (8, 16) for lr in (1e-4, 2e-4, 3e-4)]
+    paths = [
+        write_yaml(keys.format(r=r) + f"learning_rate: {lr}\n", f"c{r}-{lr}.yml")
+        for r in (8, 16)
+        for lr in (1e-4, 2e-4, 3e-4)
+    ]
     session = Session()
     batch = [compile_document(p, Options(offline=True), session) for p in paths]
     # One PEFT run: the learning rate changes no adapter, and the second rank is carried from the first.
@@ -130,7 +142,8 @@ NOT_RANKED: list[Any] = [
 @needs_modern_stack
 @pytest.mark.parametrize("model_type", sorted(RANKED))
 def test_counts_carried_to_another_rank_equal_what_peft_gives_there(
-        model_dir: Callable[..., Path], model_type: str) -> None:
+    model_dir: Callable[..., Path], model_type: str
+) -> None:
     path = model_dir(model_type)
     skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
     for keys in RANKED[model_type]:
@@ -143,17 +156,23 @@ def test_counts_carried_to_another_rank_equal_what_peft_gives_there(
 
 @pytest.mark.parametrize(("model_type", "keys"), NOT_RANKED)
 def test_counts_are_not_carried_across_rank_patterns_or_embedding_layers(
-        model_dir: Callable[..., Path], model_type: str, keys: dict[str, Any]) -> None:
+    model_dir: Callable[..., Path], model_type: str, keys: dict[str, Any]
+) -> None:
     path = model_dir(model_type)
     skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
     assert inject(skeleton.model, _lora_config(path, keys, skeleton)).rank_terms is None
 
 
-
-BUNDLED = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in (REPO / "fixtures" / "models").glob("*/*/config.json"))
+BUNDLED = sorted(
+    f"{p.parent.parent.name}/{p.parent.name}" for p in (REPO / "fixtures" / "models").glob("*/*/config.json")
+)
 # Kinds of layer per stack, where a model does not have one stack of one kind of layer.
-KINDS = {"deepseek-ai/DeepSeek-V3": [2], "deepseek-ai/DeepSeek-V2.5": [2], "google/gemma-3-4b-it": [1, 1],
-         "arcee-ai/Trinity-Nano-Preview": [2]}  # dense first layers, then MoE layers
+KINDS = {
+    "deepseek-ai/DeepSeek-V3": [2],
+    "deepseek-ai/DeepSeek-V2.5": [2],
+    "google/gemma-3-4b-it": [1, 1],
+    "arcee-ai/Trinity-Nano-Preview": [2],
+}  # dense first layers, then MoE layers
 
 
 def _kinds(model: Any, lora_config: Any) -> list[int] | None:
@@ -168,8 +187,11 @@ def _kinds(model: Any, lora_config: Any) -> list[int] | None:
 def test_one_layer_of_each_kind_answers_for_the_whole_bundled_model(model: str) -> None:
     skeleton = build(resolve(model, None, offline=True), AdapterSpec.model_validate({"base_model": model}))
     # GPT-2's layers are Conv1D, which lora_target_linear does not select: name them.
-    targets = {"lora_target_modules": ["c_attn", "c_proj", "c_fc"]} if model.endswith("/gpt2") else \
-        {"lora_target_linear": True}
+    targets = (
+        {"lora_target_modules": ["c_attn", "c_proj", "c_fc"]}
+        if model.endswith("/gpt2")
+        else {"lora_target_linear": True}
+    )
     lora_config = _lora_config(Path(model), {**targets, "lora_modules_to_save": ["lm_head"]}, skeleton)
     before = _state(skeleton.model)
     kinds = _kinds(skeleton.model, lora_config)
@@ -182,7 +204,8 @@ def test_one_layer_of_each_kind_answers_for_the_whole_bundled_model(model: str) 
 @needs_modern_stack
 @pytest.mark.parametrize("model_type", sorted(ADAPTERS))
 def test_collapsed_and_whole_model_injections_agree_for_every_adapter(
-        model_dir: Callable[..., Path], model_type: str) -> None:
+    model_dir: Callable[..., Path], model_type: str
+) -> None:
     path = model_dir(model_type, num_hidden_layers=3) if model_type != "gemma3" else model_dir(model_type)
     skeleton = build(resolve(str(path), None, offline=True), AdapterSpec.model_validate({"base_model": str(path)}))
     collapsed = 0
@@ -222,7 +245,8 @@ def test_layers_that_share_weights_are_injected_whole(model_dir: Callable[..., P
 
 
 def test_a_peft_message_naming_a_layer_sends_the_injection_to_the_whole_model(
-        model_dir: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    model_dir: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import lora_compiler.pipeline.inject as inject_module
 
     path = model_dir("llama", num_hidden_layers=3)
@@ -274,7 +298,10 @@ def test_stacks_inside_layers_collapse_too(model_dir: Callable[..., Path]) -> No
     collapsed = collapse(skeleton.model, injected_config(lora_config))
     snapshot.restore()
     assert collapsed is not None
-    assert [(s.prefix, len(s.twins)) for s in collapsed.stacks] == [("model.layers", 1), ("model.layers.0.mlp.experts", 1)]
+    assert [(s.prefix, len(s.twins)) for s in collapsed.stacks] == [
+        ("model.layers", 1),
+        ("model.layers.0.mlp.experts", 1),
+    ]
     result = inject(skeleton.model, lora_config)
     assert result == inject(skeleton.model, lora_config, collapse_stacks=False)
     assert len(result.modules) == 3 * (4 + 3 + 4 * 3)  # attention, the layer's MLP, four experts' MLPs
@@ -286,8 +313,11 @@ def test_a_batch_keeps_tied_embeddings_tied_after_modules_to_save(model_dir: Cal
     llama-3 lora-1b-sample-packing-sequentially example after another Llama-3.2-1B config)."""
     path = model_dir("llama", tie_word_embeddings=True)
     keys = {"base_model": str(path), **BASE, "lora_modules_to_save": ["embed_tokens", "lm_head"]}
-    configs = [{**keys, "lora_target_linear": True}, {**keys, "lora_target_modules": ["q_proj"]},
-               {**keys, "lora_target_modules": ["v_proj"]}]
+    configs = [
+        {**keys, "lora_target_linear": True},
+        {**keys, "lora_target_modules": ["q_proj"]},
+        {**keys, "lora_target_modules": ["v_proj"]},
+    ]
     session = Session()
     batch = [compile_document(c, Options(offline=True), session).report for c in configs]
     alone = [compile_document(c, Options(offline=True)).report for c in configs]
@@ -306,8 +336,15 @@ def test_peft_initialises_fused_experts_only_without_their_weights(init: str, fa
 
     from lora_compiler.rules.model_rules import WEIGHT_INITS
 
-    config = MixtralConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
-                           num_key_value_heads=2, num_local_experts=2, vocab_size=64)
+    config = MixtralConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        num_local_experts=2,
+        vocab_size=64,
+    )
     model = AutoModelForCausalLM.from_config(config)
     lora = LoraConfig(r=2, target_modules=["q_proj", "w1", "w2", "w3"], init_lora_weights=init)
     with warnings.catch_warnings():

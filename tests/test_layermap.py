@@ -13,24 +13,46 @@ import pytest
 from lora_compiler.results import layermap as lm
 
 
-def cand(name: str, fin: int = 64, fout: int = 64, *, excluded: bool = False, experts: int | None = None,
-         type_: str = "Linear") -> dict[str, Any]:
-    return {"name": name, "type": type_, "kind": "parameter" if experts else "module", "in_features": fin,
-            "out_features": fout, "num_experts": experts, "excluded": excluded}
+def cand(
+    name: str,
+    fin: int = 64,
+    fout: int = 64,
+    *,
+    excluded: bool = False,
+    experts: int | None = None,
+    type_: str = "Linear",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": type_,
+        "kind": "parameter" if experts else "module",
+        "in_features": fin,
+        "out_features": fout,
+        "num_experts": experts,
+        "excluded": excluded,
+    }
 
 
 def wrapped(c: dict[str, Any], r: int = 8, alpha: float = 16.0) -> dict[str, Any]:
     """The targets.json `modules` entry PEFT reports for candidate `c`."""
     params = r * (c["in_features"] + c["out_features"]) * (c["num_experts"] or 1)
-    return {"name": c["name"], "type": c["type"], "kind": c["kind"], "in_features": c["in_features"],
-            "out_features": c["out_features"], "r": r, "alpha": alpha, "params": params,
-            "num_experts": c["num_experts"]}
+    return {
+        "name": c["name"],
+        "type": c["type"],
+        "kind": c["kind"],
+        "in_features": c["in_features"],
+        "out_features": c["out_features"],
+        "r": r,
+        "alpha": alpha,
+        "params": params,
+        "num_experts": c["num_experts"],
+    }
 
 
-def report(modules: list[dict[str, Any]], candidates: list[dict[str, Any]] | None,
-           saved: list[dict[str, Any]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
-    out = {"modules": sorted(modules, key=lambda m: m["name"]), "modules_to_save": list(saved),
-           "trainable_tokens": []}
+def report(
+    modules: list[dict[str, Any]], candidates: list[dict[str, Any]] | None, saved: list[dict[str, Any]] = ()
+) -> dict[str, Any]:  # type: ignore[assignment]
+    out = {"modules": sorted(modules, key=lambda m: m["name"]), "modules_to_save": list(saved), "trainable_tokens": []}
     if candidates is not None:
         out["candidates"] = candidates
     return out
@@ -44,20 +66,36 @@ def states(block: lm.Block) -> list[str]:
 def llama_like() -> dict[str, Any]:
     """2 layers; q_proj and v_proj targeted, q_proj at r=16 in layer 1 (rank_pattern), layer 1's v_proj
     excluded, lm_head in modules_to_save."""
-    names = [f"model.layers.{i}.{p}" for i in range(2) for p in (
-        "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
-        "mlp.up_proj", "mlp.down_proj")]
+    names = [
+        f"model.layers.{i}.{p}"
+        for i in range(2)
+        for p in (
+            "self_attn.q_proj",
+            "self_attn.k_proj",
+            "self_attn.v_proj",
+            "self_attn.o_proj",
+            "mlp.gate_proj",
+            "mlp.up_proj",
+            "mlp.down_proj",
+        )
+    ]
     cands = [cand(n, excluded=n == "model.layers.1.self_attn.v_proj") for n in names] + [cand("lm_head", 64, 128)]
     by = {c["name"]: c for c in cands}
-    mods = [wrapped(by["model.layers.0.self_attn.q_proj"]), wrapped(by["model.layers.1.self_attn.q_proj"], r=16),
-            wrapped(by["model.layers.0.self_attn.v_proj"])]
+    mods = [
+        wrapped(by["model.layers.0.self_attn.q_proj"]),
+        wrapped(by["model.layers.1.self_attn.q_proj"], r=16),
+        wrapped(by["model.layers.0.self_attn.v_proj"]),
+    ]
     return report(mods, cands, saved=[{"name": "lm_head", "type": "Linear", "params": 8192}])
 
 
 def multimodal() -> dict[str, Any]:
     """Gemma-3-like: the vision tower comes first in model order and has its own module names."""
-    vision = [f"model.vision_tower.vision_model.encoder.layers.{i}.{p}" for i in range(2)
-              for p in ("self_attn.q_proj", "self_attn.out_proj", "mlp.fc1")]
+    vision = [
+        f"model.vision_tower.vision_model.encoder.layers.{i}.{p}"
+        for i in range(2)
+        for p in ("self_attn.q_proj", "self_attn.out_proj", "mlp.fc1")
+    ]
     text = [f"model.language_model.layers.{i}.self_attn.{p}" for i in range(2) for p in ("q_proj", "v_proj")]
     cands = [cand(n, 32, 32) for n in vision] + [cand("model.multi_modal_projector.linear_1", 32, 64)]
     cands += [cand(n) for n in text] + [cand("lm_head", 64, 300)]
@@ -70,31 +108,39 @@ def moe() -> dict[str, Any]:
     A shared expert's down_proj is a Linear of the same last name, in its own column."""
     cands = []
     for i in range(2):
-        cands += [cand(f"model.layers.{i}.self_attn.q_proj"), cand(f"model.layers.{i}.self_attn.k_proj"),
-                  cand(f"model.layers.{i}.mlp.experts.gate_up_proj", 64, 256, experts=4,
-                       type_="MixtralExperts.gate_up_proj"),
-                  cand(f"model.layers.{i}.mlp.experts.down_proj", 128, 64, experts=4,
-                       type_="MixtralExperts.down_proj"),
-                  cand(f"model.layers.{i}.mlp.shared_experts.down_proj", 128, 64)]
+        cands += [
+            cand(f"model.layers.{i}.self_attn.q_proj"),
+            cand(f"model.layers.{i}.self_attn.k_proj"),
+            cand(f"model.layers.{i}.mlp.experts.gate_up_proj", 64, 256, experts=4, type_="MixtralExperts.gate_up_proj"),
+            cand(f"model.layers.{i}.mlp.experts.down_proj", 128, 64, experts=4, type_="MixtralExperts.down_proj"),
+            cand(f"model.layers.{i}.mlp.shared_experts.down_proj", 128, 64),
+        ]
     cands.append(cand("lm_head", 64, 128))
-    mods = [wrapped(c, r=16 if c["name"].endswith("gate_up_proj") else 8) for c in cands
-            if c["name"].endswith(("q_proj", "experts.gate_up_proj", "experts.down_proj"))
-            and "shared" not in c["name"]]
+    mods = [
+        wrapped(c, r=16 if c["name"].endswith("gate_up_proj") else 8)
+        for c in cands
+        if c["name"].endswith(("q_proj", "experts.gate_up_proj", "experts.down_proj")) and "shared" not in c["name"]
+    ]
     return report(mods, cands)
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("model.layers.3.self_attn.q_proj", ("model.layers", 3)),
-    ("transformer.h.3.attn.c_attn", ("transformer.h", 3)),
-    ("model.language_model.layers.3.mlp.down_proj", ("model.language_model.layers", 3)),
-    ("model.vision_tower.vision_model.encoder.layers.12.mlp.fc1",
-     ("model.vision_tower.vision_model.encoder.layers", 12)),
-    ("model.layers.3.block_sparse_moe.experts.7.w1", ("model.layers", 3)),  # the first number, not the expert's
-    ("encoder.block.2.layer.0.SelfAttention.q", ("encoder.block", 2)),
-    ("lm_head", (None, None)),
-    ("model.multi_modal_projector.linear_1", (None, None)),
-    ("model.layers.extra.q_proj", (None, None)),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("model.layers.3.self_attn.q_proj", ("model.layers", 3)),
+        ("transformer.h.3.attn.c_attn", ("transformer.h", 3)),
+        ("model.language_model.layers.3.mlp.down_proj", ("model.language_model.layers", 3)),
+        (
+            "model.vision_tower.vision_model.encoder.layers.12.mlp.fc1",
+            ("model.vision_tower.vision_model.encoder.layers", 12),
+        ),
+        ("model.layers.3.block_sparse_moe.experts.7.w1", ("model.layers", 3)),  # the first number, not the expert's
+        ("encoder.block.2.layer.0.SelfAttention.q", ("encoder.block", 2)),
+        ("lm_head", (None, None)),
+        ("model.multi_modal_projector.linear_1", (None, None)),
+        ("model.layers.extra.q_proj", (None, None)),
+    ],
+)
 def test_layer_of(name, expected):
     assert lm.layer_of(name) == expected
 
@@ -102,8 +148,16 @@ def test_layer_of(name, expected):
 def test_llama_like_two_layers():
     lmap = lm.build_layer_map(llama_like())
     (block,) = lmap.blocks
-    assert [c.key for c in block.columns] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                                              "down_proj", "lm_head"]
+    assert [c.key for c in block.columns] == [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+        "lm_head",
+    ]
     assert states(block) == ["0:#.#.... ", "1:#.x.... ", "other:       S"]
     assert lm.text_grid(lmap) == [
         "model (2 layers)",
@@ -126,9 +180,15 @@ def test_llama_like_two_layers():
 def test_multimodal_tower_is_its_own_block():
     lmap = lm.build_layer_map(multimodal())
     assert [(b.name, b.is_tower) for b in lmap.blocks] == [
-        ("model", False), ("vision_tower", True), ("multi_modal_projector", True)]
+        ("model", False),
+        ("vision_tower", True),
+        ("multi_modal_projector", True),
+    ]
     assert [lm.block_title(lmap, b) for b in lmap.blocks] == [
-        "language model (2 layers)", "vision_tower (2 layers)", "multi_modal_projector"]
+        "language model (2 layers)",
+        "vision_tower (2 layers)",
+        "multi_modal_projector",
+    ]
     assert lm.text_grid(lmap) == [
         "language model (2 layers)",
         "         01  o",
@@ -151,8 +211,13 @@ def test_moe_fused_experts_have_their_own_columns():
     lmap = lm.build_layer_map(moe())
     (block,) = lmap.blocks
     assert [(c.key, c.num_experts, c.experts) for c in block.columns] == [
-        ("q_proj", None, False), ("k_proj", None, False), ("experts.gate_up_proj", 4, True),
-        ("experts.down_proj", 4, True), ("down_proj", None, False), ("lm_head", None, False)]
+        ("q_proj", None, False),
+        ("k_proj", None, False),
+        ("experts.gate_up_proj", 4, True),
+        ("experts.down_proj", 4, True),
+        ("down_proj", None, False),
+        ("lm_head", None, False),
+    ]
     assert lm.text_grid(lmap) == [
         "model (2 layers)",
         "                                  01  o",
@@ -198,6 +263,5 @@ def test_encoder_decoder_stacks_get_labelled_rows_and_a_gap():
 def test_thirty_two_layers_fit_a_pull_request_comment():
     cands = [cand(f"model.layers.{i}.self_attn.{p}") for i in range(32) for p in ("q_proj", "v_proj")]
     lines = lm.text_grid(lm.build_layer_map(report([wrapped(c) for c in cands], cands)))
-    assert lines[1:3] == [" " * 8 + "          1         2         3",
-                          " " * 8 + "01234567890123456789012345678901"]
+    assert lines[1:3] == [" " * 8 + "          1         2         3", " " * 8 + "01234567890123456789012345678901"]
     assert max(map(len, lines)) <= 80

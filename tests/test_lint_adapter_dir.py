@@ -30,8 +30,10 @@ class _Marker:
 
 
 def _lint(write_yaml, base, adapter_dir, extra=""):
-    cfg = write_yaml(f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-                     f"lora_target_modules: [q_proj, v_proj]\nlora_model_dir: {adapter_dir}\n{extra}")
+    cfg = write_yaml(
+        f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+        f"lora_target_modules: [q_proj, v_proj]\nlora_model_dir: {adapter_dir}\n{extra}"
+    )
     return cfg, CliRunner().invoke(cli, ["lint", "--offline", str(cfg)])
 
 

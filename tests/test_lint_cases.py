@@ -30,6 +30,7 @@ ENVIRONMENT_RULES = frozenset({"axolotl-stack-mismatch"})
 BAD = sorted((CASES / "bad").glob("*.yml"))
 GOOD = sorted((CASES / "good").glob("*.yml"))
 
+
 def _declared(path: Path, directive: str) -> list[tuple[str, int, int]]:
     """Every `# DIRECTIVE: RULE LINE:COLUMN` of a case; a malformed one (e.g. without a column) fails."""
     lines = [line for line in path.read_text().splitlines() if line.startswith(f"# {directive}:")]
@@ -104,17 +105,34 @@ def test_good_case_lints_clean(path, linted):
 def test_every_rule_has_a_bad_case_or_a_dedicated_test():
     covered = {rule for p in BAD for rule, _, _ in _declared(p, "expect")}
     # Covered by tests that need files a folder case cannot hold (tmp dirs, directories, binary input).
-    elsewhere = {"input-unreadable", "yaml-too-complex", "remote-code-required", "output-protected", "peft-refused",
-                 "loftq-unavailable",  # load_lora only: tests/test_runtime.py
-                 # adapter directories are built in tmp dirs: tests/test_lint_adapter_dir.py, test_adapter_dir.py
-                 "adapter-dir-missing", "adapter-dir-config-invalid", "adapter-dir-header-invalid", "adapter-dir-pickle",
-                 "adapter-dir-target-missing", "adapter-dir-shape-mismatch", "adapter-dir-config-differs",
-                 "adapter-dir-base-model-differs",
-                 "convention-replaced", "convention-empty", "diff-incomparable",  # diff notes: tests/test_diff.py
-                 "model-too-large",  # needs a model directory: tests/hostile/
-                 "axolotl-stack-mismatch", "axolotl-profile-unknown",  # about the machine: tests/test_profiles.py
-                 # export findings: tests/test_export_cli.py and the cases of tests/test_trainer_exports.py
-                 "export-unexpressible", "export-not-faithful", "export-lossy", "export-rewritten"}
+    elsewhere = {
+        "input-unreadable",
+        "yaml-too-complex",
+        "remote-code-required",
+        "output-protected",
+        "peft-refused",
+        "loftq-unavailable",  # load_lora only: tests/test_runtime.py
+        # adapter directories are built in tmp dirs: tests/test_lint_adapter_dir.py, test_adapter_dir.py
+        "adapter-dir-missing",
+        "adapter-dir-config-invalid",
+        "adapter-dir-header-invalid",
+        "adapter-dir-pickle",
+        "adapter-dir-target-missing",
+        "adapter-dir-shape-mismatch",
+        "adapter-dir-config-differs",
+        "adapter-dir-base-model-differs",
+        "convention-replaced",
+        "convention-empty",
+        "diff-incomparable",  # diff notes: tests/test_diff.py
+        "model-too-large",  # needs a model directory: tests/hostile/
+        "axolotl-stack-mismatch",
+        "axolotl-profile-unknown",  # about the machine: tests/test_profiles.py
+        # export findings: tests/test_export_cli.py and the cases of tests/test_trainer_exports.py
+        "export-unexpressible",
+        "export-not-faithful",
+        "export-lossy",
+        "export-rewritten",
+    }
     assert set(REGISTRY) - covered - elsewhere == set()
 
 
@@ -126,18 +144,40 @@ def test_every_rule_is_documented():
 
 # The Axolotl keys that decide which skeleton a config gets: the model, where its config.json comes
 # from, and the class and config built from it (restated from Axolotl's schema, not from session.py).
-_MODEL_KEYS = ("base_model", "base_model_config", "model_revision", "model_type", "cls_model_config", "model_config",
-               "num_labels", "reward_model", "process_reward_model", "is_multimodal", "trust_remote_code", "gptq")
+_MODEL_KEYS = (
+    "base_model",
+    "base_model_config",
+    "model_revision",
+    "model_type",
+    "cls_model_config",
+    "model_config",
+    "num_labels",
+    "reward_model",
+    "process_reward_model",
+    "is_multimodal",
+    "trust_remote_code",
+    "gptq",
+)
 # Expected findings of a case that ends before a skeleton exists: the YAML or its keys are unusable, there
 # is no adapter to compile, no model config is found, or building the skeleton itself fails.
-_NO_SKELETON = {"yaml-syntax", "yaml-not-mapping", "schema", "adapter-missing", "adapter-unsupported",
-                "model-not-found", "model-config-invalid", "skeleton-failed"}
+_NO_SKELETON = {
+    "yaml-syntax",
+    "yaml-not-mapping",
+    "schema",
+    "adapter-missing",
+    "adapter-unsupported",
+    "model-not-found",
+    "model-config-invalid",
+    "skeleton-failed",
+}
 
 
 def test_the_batch_builds_one_skeleton_per_distinct_model(batch):
     session, _ = batch
     on_a_model = [p for p in BAD + GOOD if not {rule for rule, _, _ in _declared(p, "expect")} & _NO_SKELETON]
-    models = {json.dumps({k: (yaml.safe_load(p.read_text()) or {}).get(k) for k in _MODEL_KEYS}, sort_keys=True)
-              for p in on_a_model}
+    models = {
+        json.dumps({k: (yaml.safe_load(p.read_text()) or {}).get(k) for k in _MODEL_KEYS}, sort_keys=True)
+        for p in on_a_model
+    }
     assert len(models) < len(on_a_model)  # the folder has files to share a skeleton, else this proves nothing
     assert session.builds == len(models), sorted(models)

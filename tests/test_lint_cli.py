@@ -21,8 +21,15 @@ def _result(*findings: Finding) -> CompileResult:
     return CompileResult(file="cfg/a.yml", findings=list(findings))
 
 
-ERR = Finding("qlora-quantization", Severity.ERROR, "qlora requires load_in_4bit: true", "cfg/a.yml", 3, 1,
-              "add load_in_4bit: true, or use adapter: lora")
+ERR = Finding(
+    "qlora-quantization",
+    Severity.ERROR,
+    "qlora requires load_in_4bit: true",
+    "cfg/a.yml",
+    3,
+    1,
+    "add load_in_4bit: true, or use adapter: lora",
+)
 WARN = Finding("unknown-key", Severity.WARNING, "unknown key 'x,y': 100% ignored\nsecond line", "cfg/a.yml", 7, 1)
 
 
@@ -31,14 +38,16 @@ def test_text_format_exact():
         "cfg/a.yml:3:1: error [qlora-quantization] qlora requires load_in_4bit: true\n"
         "    hint: add load_in_4bit: true, or use adapter: lora\n"
         "cfg/a.yml:7:1: warning [unknown-key] unknown key 'x,y': 100% ignored\nsecond line\n"
-        "1 file checked: 1 errors, 1 warnings, 0 info\n")
+        "1 file checked: 1 errors, 1 warnings, 0 info\n"
+    )
 
 
 def test_github_format_exact_with_escaping():
     assert render_github([_result(ERR, WARN)]) == (
         "::error file=cfg/a.yml,line=3,col=1,title=qlora-quantization::qlora requires load_in_4bit: true "
         "(hint: add load_in_4bit: true, or use adapter: lora)\n"
-        "::warning file=cfg/a.yml,line=7,col=1,title=unknown-key::unknown key 'x,y': 100%25 ignored%0Asecond line\n")
+        "::warning file=cfg/a.yml,line=7,col=1,title=unknown-key::unknown key 'x,y': 100%25 ignored%0Asecond line\n"
+    )
 
 
 def test_sarif_lists_each_rule_once_and_results_with_locations():
@@ -51,10 +60,17 @@ def test_sarif_lists_each_rule_once_and_results_with_locations():
     assert ids == sorted(REGISTRY) and len(ids) == len(set(ids))
     first = sarif["runs"][0]["results"][0]
     assert first == {
-        "ruleId": "qlora-quantization", "level": "error",
+        "ruleId": "qlora-quantization",
+        "level": "error",
         "message": {"text": "qlora requires load_in_4bit: true (hint: add load_in_4bit: true, or use adapter: lora)"},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": "cfg/a.yml"},
-                                            "region": {"startLine": 3, "startColumn": 1}}}],
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": "cfg/a.yml"},
+                    "region": {"startLine": 3, "startColumn": 1},
+                }
+            }
+        ],
         "ruleIndex": ids.index("qlora-quantization"),
     }
     assert driver["rules"][first["ruleIndex"]]["help"]["text"] == REGISTRY["qlora-quantization"].doc
@@ -103,11 +119,13 @@ def test_unusable_input_cannot_be_silenced(write_yaml):
 
 def test_no_model_lint_and_schema_never_import_torch(write_yaml):
     path = write_yaml(TYPO.replace("meta-llama/Llama-3.2-1B", "nobody/unknown"))
-    code = ("import sys\nfrom lora_compiler.cli import cli\n"
-            f"for args in (['lint', '--no-model', {str(path)!r}], ['schema'], ['--help']):\n"
-            "    try:\n        cli(args)\n    except SystemExit:\n        pass\n"
-            "heavy = [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
+    code = (
+        "import sys\nfrom lora_compiler.cli import cli\n"
+        f"for args in (['lint', '--no-model', {str(path)!r}], ['schema'], ['--help']):\n"
+        "    try:\n        cli(args)\n    except SystemExit:\n        pass\n"
+        "heavy = [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "warning [unknown-key]" in proc.stdout
@@ -115,8 +133,9 @@ def test_no_model_lint_and_schema_never_import_torch(write_yaml):
 
 def test_committed_schema_is_current():
     res = CliRunner().invoke(cli, ["schema"])
-    assert res.output == (REPO / "schemas" / "axolotl-lora.schema.json").read_text(), \
+    assert res.output == (REPO / "schemas" / "axolotl-lora.schema.json").read_text(), (
         "regenerate with: lora-compiler schema > schemas/axolotl-lora.schema.json"
+    )
 
 
 def test_schema_validates_a_real_axolotl_config_and_rejects_bad_types():
@@ -148,15 +167,18 @@ def _validate_lint_json(data: dict) -> None:
     import jsonschema
     from referencing import Registry, Resource
 
-    schemas = {name: json.loads((REPO / "schemas" / name).read_text()) for name in ("lint.schema.json", "targets.schema.json")}
-    registry = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    schemas = {
+        name: json.loads((REPO / "schemas" / name).read_text()) for name in ("lint.schema.json", "targets.schema.json")
+    }
+    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
     jsonschema.Draft202012Validator(schemas["lint.schema.json"], registry=registry).validate(data)
 
 
 def test_committed_rules_doc_is_current():
     res = CliRunner().invoke(cli, ["rules"])
-    assert res.output == (REPO / "docs" / "rules.md").read_text(), "regenerate with: lora-compiler rules > docs/rules.md"
+    assert res.output == (REPO / "docs" / "rules.md").read_text(), (
+        "regenerate with: lora-compiler rules > docs/rules.md"
+    )
 
 
 def test_ctrl_c_exits_130_and_writes_nothing(write_yaml, tmp_path, monkeypatch, capsys):
@@ -214,8 +236,10 @@ def test_lint_of_a_directory_checks_its_yaml_files_recursively_minus_the_policy_
 
 
 def test_a_peft_warning_about_an_unset_key_points_at_its_cause_with_the_fix(write_yaml):
-    cfg = write_yaml("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-                     "lora_target_linear: true\nlora_modules_to_save: [embed_tokens, lm_head]\n")
+    cfg = write_yaml(
+        "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+        "lora_target_linear: true\nlora_modules_to_save: [embed_tokens, lm_head]\n"
+    )
     res = CliRunner().invoke(cli, ["lint", "--offline", "--format", "json", str(cfg)])
     (warning,) = [f for f in json.loads(res.output)["files"][0]["findings"] if f["rule"] == "peft-warning"]
     assert (warning["line"], warning["column"]) == (6, 1)  # lora_modules_to_save, not adapter:

@@ -18,8 +18,10 @@ from lora_compiler.pipeline.options import Options
 
 FACTS = json.loads((REPO / "tests" / "facts" / "bnb_storage.json").read_text())
 BNB_OPTIMIZERS = json.loads((REPO / "tests" / "facts" / "bnb_optimizers.json").read_text())
-AXOLOTL_LOADS = {f["axolotl"]: f for f in (json.loads(p.read_text())
-                                           for p in sorted((REPO / "tests" / "facts").glob("axolotl_load_bytes-*.json")))}
+AXOLOTL_LOADS = {
+    f["axolotl"]: f
+    for f in (json.loads(p.read_text()) for p in sorted((REPO / "tests" / "facts").glob("axolotl_load_bytes-*.json")))
+}
 L = {"lora_r": 4, "lora_alpha": 8, "lora_target_modules": ["q_proj", "v_proj"]}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -47,8 +49,9 @@ def test_quantised_base_weights_are_the_bytes_bitsandbytes_stores(case, tmp_path
 
 
 @needs_modern_stack
-@pytest.mark.parametrize("release,case", [(r, c) for r, f in sorted(AXOLOTL_LOADS.items()) for c in sorted(f["cases"])],
-                         ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "release,case", [(r, c) for r, f in sorted(AXOLOTL_LOADS.items()) for c in sorted(f["cases"])], ids=lambda v: str(v)
+)
 def test_base_weights_are_what_the_real_axolotl_leaves_after_loading(release, case, tmp_path):
     """scripts/axolotl_dtypes.py: Axolotl's own ModelLoader quantises and casts a tiny model on the CPU, its load_lora
     wraps it and PEFT saves the adapter."""
@@ -57,8 +60,11 @@ def test_base_weights_are_what_the_real_axolotl_leaves_after_loading(release, ca
     result = compile_document({"base_model": str(path), **L, **fact["yaml"]}, Options(offline=True, axolotl=release))
     assert result.report is not None, [f.message for f in result.findings]
     memory, adapter = result.report.static_memory, result.report.adapter_file
-    assert (memory["base_weights"], memory["trainable"], adapter["bytes"]) == \
-        (fact["bytes"], fact["trainable"], fact["adapter_bytes"]), (release, case)
+    assert (memory["base_weights"], memory["trainable"], adapter["bytes"]) == (
+        fact["bytes"],
+        fact["trainable"],
+        fact["adapter_bytes"],
+    ), (release, case)
 
 
 @needs_modern_stack
@@ -68,8 +74,10 @@ def test_bitsandbytes_optimizer_state_is_what_its_first_step_allocates(case, tmp
     path = _tiny(tmp_path, "llama", BNB_OPTIMIZERS["config"])
     result = compile_document({"base_model": str(path), **fact["yaml"]}, Options(offline=True))
     memory = result.report.static_memory
-    assert (memory["trainable"], memory["optimizer_state"]) == (fact["trainable"], fact["optimizer_state"]), \
-        (case, BNB_OPTIMIZERS["bitsandbytes"])
+    assert (memory["trainable"], memory["optimizer_state"]) == (fact["trainable"], fact["optimizer_state"]), (
+        case,
+        BNB_OPTIMIZERS["bitsandbytes"],
+    )
     assert any("unified memory" in n for n in memory["notes"]) == case.startswith("paged_")
 
 
@@ -86,10 +94,12 @@ def _real_state_bytes(model_path, result, yaml: dict, optimizer: str) -> tuple[i
     base = sum(p.numel() * p.element_size() for p in model.parameters())
     peft_model = get_peft_model(model, copy.deepcopy(result.lora_config))
     params = [p for p in peft_model.parameters() if p.requires_grad]
-    opt = {"adamw_torch": lambda: torch.optim.AdamW(params, lr=1e-3),
-           "adamw_torch_fused": lambda: torch.optim.AdamW(params, lr=1e-3, fused=True),
-           "sgd": lambda: torch.optim.SGD(params, lr=1e-3),
-           "adafactor": lambda: Adafactor(params, lr=1e-3, scale_parameter=False, relative_step=False)}[optimizer]()
+    opt = {
+        "adamw_torch": lambda: torch.optim.AdamW(params, lr=1e-3),
+        "adamw_torch_fused": lambda: torch.optim.AdamW(params, lr=1e-3, fused=True),
+        "sgd": lambda: torch.optim.SGD(params, lr=1e-3),
+        "adafactor": lambda: Adafactor(params, lr=1e-3, scale_parameter=False, relative_step=False),
+    }[optimizer]()
     peft_model(input_ids=torch.tensor([[1, 2, 3]])).logits.float().sum().backward()
     opt.step()
     state = sum(v.numel() * v.element_size() for s in opt.state.values() for v in s.values() if torch.is_tensor(v))
@@ -99,12 +109,25 @@ def _real_state_bytes(model_path, result, yaml: dict, optimizer: str) -> tuple[i
 
 @needs_modern_stack
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
-@pytest.mark.parametrize("extra", [{}, {"bf16": True}, {"bf16": True, "lora_modules_to_save": ["lm_head"]}],
-                         ids=["fp32", "bf16", "bf16-modules-to-save"])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"bf16": True}, {"bf16": True, "lora_modules_to_save": ["lm_head"]}],
+    ids=["fp32", "bf16", "bf16-modules-to-save"],
+)
 def test_trainable_and_optimizer_bytes_are_what_one_real_step_allocates(tmp_path, optimizer, extra):
-    path = _tiny(tmp_path, "llama", dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2, vocab_size=128,
-                                         tie_word_embeddings=False))
+    path = _tiny(
+        tmp_path,
+        "llama",
+        dict(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=128,
+            tie_word_embeddings=False,
+        ),
+    )
     result = _compiled(path, {"adapter": "lora", "optimizer": optimizer, **extra})
     base, trainable, state = _real_state_bytes(path, result, extra, optimizer)
     memory = result.report.static_memory
@@ -114,10 +137,21 @@ def test_trainable_and_optimizer_bytes_are_what_one_real_step_allocates(tmp_path
 
 
 def test_an_optimizer_not_modelled_is_said_so_and_sharding_is_planned(tmp_path):
-    path = _tiny(tmp_path, "llama", dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2, vocab_size=128))
-    memory = _compiled(path, {"adapter": "lora", "optimizer": "ademamix_8bit",
-                              "fsdp_config": {"fsdp_version": 2}}).report.static_memory
+    path = _tiny(
+        tmp_path,
+        "llama",
+        dict(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=128,
+        ),
+    )
+    memory = _compiled(
+        path, {"adapter": "lora", "optimizer": "ademamix_8bit", "fsdp_config": {"fsdp_version": 2}}
+    ).report.static_memory
     assert memory["optimizer_state"] is None and memory["total"] is None
     assert any("not modelled" in n for n in memory["notes"]) and memory["sharding"]["by"] == "FSDP2"
     assert [r["devices"] for r in memory["per_device"]] == [2, 4, 8]

@@ -88,8 +88,17 @@ COMMITTED = max(k for k, s in enumerate(STEPS, 1) if s.startswith("os.close("))
 def test_step_enumeration_covers_every_kind_of_os_level_step():
     """The recorded sequence holds staging, backups, renames, unlinks and fsyncs, manifest removal before renames."""
     kinds = {s.split("(")[0] for s in STEPS}
-    assert kinds >= {"os.replace", "os.link", "os.unlink", "os.fsync", "os.open", "tempfile.mkstemp",
-                     "files._stage", "files._sync_dir", "files._backup"}
+    assert kinds >= {
+        "os.replace",
+        "os.link",
+        "os.unlink",
+        "os.fsync",
+        "os.open",
+        "tempfile.mkstemp",
+        "files._stage",
+        "files._sync_dir",
+        "files._backup",
+    }
     assert UNLINK_MANIFEST < RENAME_MANIFEST < COMMITTED < len(STEPS)
 
 
@@ -123,7 +132,9 @@ def test_failure_at_any_step_leaves_the_old_set_or_after_commit_the_new_one(tmp_
     assert read_set(out) == NEW and _leftovers(out) == []
 
 
-KILL_CHILD = HOOKS + '''
+KILL_CHILD = (
+    HOOKS
+    + """
 import json, signal, sys
 from pathlib import Path
 k, seen = int(sys.argv[1]), [0]
@@ -135,15 +146,22 @@ def kill(lbl, args):
 
 install(kill)
 F.write_all(Path(sys.argv[2]), json.loads(sys.argv[3]))
-'''
+"""
+)
 
 
 @pytest.mark.parametrize("k", range(1, len(STEPS) + 1), ids=IDS)
 def test_kill_at_any_step_leaves_old_new_or_no_set_and_the_next_write_recovers(tmp_path, k):
     """SIGKILL before step k: read_set gives old, new or IncompleteSet, never a mix; the next write_all heals."""
     out = _seeded(tmp_path)
-    child = subprocess.run([sys.executable, "-c", KILL_CHILD, str(k), str(out), json.dumps(NEW_TEXT)],
-                           check=False, cwd=REPO, capture_output=True, text=True, timeout=60)
+    child = subprocess.run(
+        [sys.executable, "-c", KILL_CHILD, str(k), str(out), json.dumps(NEW_TEXT)],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr
     try:
         got = read_set(out)
@@ -158,14 +176,14 @@ def test_kill_at_any_step_leaves_old_new_or_no_set_and_the_next_write_recovers(t
     assert _leftovers(out) == [] and read_set(out) == NEWEST
 
 
-WRITER_CHILD = '''
+WRITER_CHILD = """
 import sys
 from pathlib import Path
 from lora_compiler.io.files import write_all
 out, n, names = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 for gen in range(1, n + 1):
     write_all(out, {name: f"gen={gen} set={'BA'[gen % 2]} file={name}\\n" for name in names})
-'''
+"""
 GEN = re.compile(rb"gen=(\d+) set=[AB] file=(\S+)\n\Z")
 
 
@@ -179,8 +197,9 @@ def test_concurrent_reader_never_sees_a_mixed_set(tmp_path):
     """While a writer alternates sets A and B 300 times, read_set sees no mixed set; bare reads do."""
     out = tmp_path / "out"
     write_all(out, {n: f"gen=0 set=B file={n}\n" for n in NAMES})
-    writer = subprocess.Popen([sys.executable, "-c", WRITER_CHILD, str(out), "300", *NAMES], cwd=REPO,
-                              stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER_CHILD, str(out), "300", *NAMES], cwd=REPO, stderr=subprocess.PIPE, text=True
+    )
     consistent, incomplete, mixed, naive_mixed, gens_seen = 0, 0, 0, 0, set()
     try:
         while writer.poll() is None:
@@ -229,8 +248,10 @@ def test_naive_reader_sees_a_mixed_set_mid_write_where_read_set_refuses(tmp_path
 def test_outputs_follow_the_umask_not_mkstemps_private_mode(tmp_path, umask, mode):
     """Under umask 022 every written file (and the manifest) is 0644, not mkstemp's 0600."""
     out = tmp_path / "out"
-    code = ("import os, sys, json; from pathlib import Path; from lora_compiler.io.files import write_all; "
-            f"os.umask({umask}); write_all(Path(sys.argv[1]), json.loads(sys.argv[2]))")
+    code = (
+        "import os, sys, json; from pathlib import Path; from lora_compiler.io.files import write_all; "
+        f"os.umask({umask}); write_all(Path(sys.argv[1]), json.loads(sys.argv[2]))"
+    )
     subprocess.run([sys.executable, "-c", code, str(out), json.dumps(NEW_TEXT)], cwd=REPO, check=True, timeout=60)
     modes = {n: oct(os.stat(out / n).st_mode & 0o777) for n in [*NAMES, MANIFEST_NAME]}
     assert modes == dict.fromkeys([*NAMES, MANIFEST_NAME], oct(mode))

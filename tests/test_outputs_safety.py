@@ -35,8 +35,12 @@ def test_failure_at_any_rename_keeps_the_previous_pair(tmp_path, monkeypatch):
         monkeypatch.setattr(files.os, "replace", real_replace)
         assert (tmp_path / "adapter_config.json").read_text() == "old-a"
         assert (tmp_path / "targets.json").read_text() == "old-t"
-        assert sorted(p.name for p in tmp_path.iterdir()) == [".lora-compiler.lock", "adapter_config.json",
-                                                               "lora-compiler.json", "targets.json"]  # no temporary
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            ".lora-compiler.lock",
+            "adapter_config.json",
+            "lora-compiler.json",
+            "targets.json",
+        ]  # no temporary
         assert files.read_set(tmp_path) == {"adapter_config.json": b"old-a", "targets.json": b"old-t"}
 
 
@@ -59,8 +63,14 @@ def test_racing_compiles_leave_one_consistent_pair(tmp_path):
         cfg = tmp_path / f"r{r}.yml"
         cfg.write_text(EXAMPLE.read_text().replace("lora_r: 16", f"lora_r: {r}"))
         configs.append(cfg)
-    procs = [subprocess.Popen([sys.executable, "-m", "lora_compiler", "compile", str(c), "-o", str(out), "--offline"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for c in configs]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lora_compiler", "compile", str(c), "-o", str(out), "--offline"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for c in configs
+    ]
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read()
     adapter = json.loads((out / "adapter_config.json").read_text())
@@ -75,8 +85,9 @@ def _compile_cli(args):
 
     from lora_compiler.cli import cli
 
-    return CliRunner().invoke(cli, ["compile", str(REPO / "fixtures/configs/llama-3.2-1b-lora.yml"), "--offline",
-                                    "--no-cache", *args])
+    return CliRunner().invoke(
+        cli, ["compile", str(REPO / "fixtures/configs/llama-3.2-1b-lora.yml"), "--offline", "--no-cache", *args]
+    )
 
 
 def test_a_base_model_folder_is_refused_before_any_work_and_left_as_it_was(tmp_path):

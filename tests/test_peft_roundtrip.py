@@ -35,7 +35,9 @@ def _raw(path: Path) -> dict[str, Any]:
 
 
 def _llama_fixture(tied: bool = False) -> Path:
-    llamas = [p for p in FIXTURES if _raw(p).get("model_type") == "llama" and bool(_raw(p).get("tie_word_embeddings")) == tied]
+    llamas = [
+        p for p in FIXTURES if _raw(p).get("model_type") == "llama" and bool(_raw(p).get("tie_word_embeddings")) == tied
+    ]
     if not llamas:
         pytest.skip(f"no llama fixture with tie_word_embeddings={tied} bundled")
     return llamas[0]
@@ -106,8 +108,12 @@ def _apply_real(model_dir: Path, out: Path) -> tuple[Any, dict[str, Any]]:
         elif isinstance(module, ModulesToSaveWrapper):
             saved[name] = _own_trainable(module)
     trainable, total = peft_model.get_nb_trainable_parameters()
-    return peft_model, {"modules": wrapped, "modules_to_save": saved, "trainable_params": int(trainable),
-                        "all_params": int(total)}
+    return peft_model, {
+        "modules": wrapped,
+        "modules_to_save": saved,
+        "trainable_params": int(trainable),
+        "all_params": int(total),
+    }
 
 
 def _assert_same(targets: dict[str, Any], real: dict[str, Any]) -> None:
@@ -166,14 +172,28 @@ def test_shrunk_config_builds_tiny_model_of_same_architecture(fixture: Path, tmp
 
 
 def test_shrink_keeps_dense_and_moe_layers_where_the_original_mixed_them() -> None:
-    deepseek = {"model_type": "deepseek_v3", "num_hidden_layers": 61, "first_k_dense_replace": 3,
-                "n_routed_experts": 256, "num_experts_per_tok": 8, "n_group": 8, "topk_group": 4}
+    deepseek = {
+        "model_type": "deepseek_v3",
+        "num_hidden_layers": 61,
+        "first_k_dense_replace": 3,
+        "n_routed_experts": 256,
+        "num_experts_per_tok": 8,
+        "n_group": 8,
+        "topk_group": 4,
+    }
     tiny = shrink_config(deepseek)
     assert (tiny["first_k_dense_replace"], tiny["n_routed_experts"], tiny["num_experts_per_tok"]) == (1, 4, 2)
     assert tiny["topk_group"] <= tiny["n_group"] and tiny["n_routed_experts"] % tiny["n_group"] == 0
 
-    qwen = {"model_type": "qwen3_moe", "num_hidden_layers": 48, "num_experts": 128, "decoder_sparse_step": 4,
-            "mlp_only_layers": [0, 1, 40], "layer_types": ["full_attention"] * 48, "max_window_layers": 48}
+    qwen = {
+        "model_type": "qwen3_moe",
+        "num_hidden_layers": 48,
+        "num_experts": 128,
+        "decoder_sparse_step": 4,
+        "mlp_only_layers": [0, 1, 40],
+        "layer_types": ["full_attention"] * 48,
+        "max_window_layers": 48,
+    }
     tiny = shrink_config(qwen)
     assert tiny["decoder_sparse_step"] == 2 and tiny["mlp_only_layers"] == [0]
     assert tiny["layer_types"] == ["full_attention"] * 2 and tiny["max_window_layers"] == 2
@@ -181,14 +201,23 @@ def test_shrink_keeps_dense_and_moe_layers_where_the_original_mixed_them() -> No
 
 
 def test_shrink_keeps_rope_factor_lists_and_vision_pooling_consistent() -> None:
-    phi = {"model_type": "phi3", "hidden_size": 3072, "num_attention_heads": 32, "num_hidden_layers": 32,
-           "rope_scaling": {"type": "longrope", "long_factor": [1.0] * 48, "short_factor": [1.0] * 48}}
+    phi = {
+        "model_type": "phi3",
+        "hidden_size": 3072,
+        "num_attention_heads": 32,
+        "num_hidden_layers": 32,
+        "rope_scaling": {"type": "longrope", "long_factor": [1.0] * 48, "short_factor": [1.0] * 48},
+    }
     rope = shrink_config(phi)["rope_scaling"]
     assert len(rope["long_factor"]) == len(rope["short_factor"]) == 16 // 2
 
-    gemma3 = {"model_type": "gemma3", "mm_tokens_per_image": 256, "image_token_index": 262144,
-              "text_config": {"model_type": "gemma3_text", "num_hidden_layers": 34},
-              "vision_config": {"model_type": "siglip_vision_model", "image_size": 896, "patch_size": 14}}
+    gemma3 = {
+        "model_type": "gemma3",
+        "mm_tokens_per_image": 256,
+        "image_token_index": 262144,
+        "text_config": {"model_type": "gemma3_text", "num_hidden_layers": 34},
+        "vision_config": {"model_type": "siglip_vision_model", "image_size": 896, "patch_size": 14},
+    }
     tiny = shrink_config(gemma3)
     per_side = tiny["vision_config"]["image_size"] // tiny["vision_config"]["patch_size"]
     tokens_per_side = int(tiny["mm_tokens_per_image"] ** 0.5)
@@ -233,8 +262,10 @@ def test_llama_variant_wraps_the_same_modules_on_a_real_model(variant: str, tmp_
         ranks = {n.rsplit(".", 1)[-1]: r for n, (r, _) in real["modules"].items()}
         assert (ranks["q_proj"], ranks["down_proj"], ranks["k_proj"]) == (4, 2, 8)
     elif variant == "dora":  # A, B and one magnitude per output feature
-        assert all(m["params"] == m["r"] * (m["in_features"] + m["out_features"]) + m["out_features"]
-                   for m in targets["modules"])
+        assert all(
+            m["params"] == m["r"] * (m["in_features"] + m["out_features"]) + m["out_features"]
+            for m in targets["modules"]
+        )
 
 
 @needs_modern_stack

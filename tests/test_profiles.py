@@ -40,8 +40,9 @@ def _yaml(tmp_path: Path, text: str, name: str = "train.yml") -> Path:
     return path
 
 
-@pytest.mark.parametrize("asked, version", [("0.19", "0.19.0"), ("0.21.0", "0.21.0"), ("v0.20.0", "0.20.0"),
-                                            ("0.21.3", "0.21.0")])
+@pytest.mark.parametrize(
+    "asked, version", [("0.19", "0.19.0"), ("0.21.0", "0.21.0"), ("v0.20.0", "0.20.0"), ("0.21.3", "0.21.0")]
+)
 def test_a_release_maps_to_its_profile_and_a_patch_release_to_its_minor(asked: str, version: str) -> None:
     assert profiles.find(asked).version == version
 
@@ -52,7 +53,8 @@ def test_an_unknown_release_is_refused_with_the_known_ones() -> None:
 
 
 def test_selection_order_flag_then_env_then_installed_then_policy_then_newest(
-        monkeypatch: pytest.MonkeyPatch, no_axolotl: None) -> None:
+    monkeypatch: pytest.MonkeyPatch, no_axolotl: None
+) -> None:
     assert (profiles.select().profile, profiles.select().chosen_by) == (profiles.NEWEST, "newest supported")
     assert profiles.select(policy="0.19").chosen_by == "policy"
     monkeypatch.setattr(profiles, "installed", lambda p: "0.20.0" if p == "axolotl" else None)
@@ -70,20 +72,28 @@ def test_an_installed_axolotl_of_another_release_is_a_mismatch_naming_it(monkeyp
     assert profiles.select("0.19").mismatches() == [
         "axolotl 0.21.0 is installed",
         "transformers 5.20.1 serves this run (Axolotl 0.19.0 was released with 5.16.1)",
-        "peft 0.21.2 serves this run (Axolotl 0.19.0 was released with 0.20.0)"]
+        "peft 0.21.2 serves this run (Axolotl 0.19.0 was released with 0.20.0)",
+    ]
 
 
 def test_the_stack_mismatch_is_a_warning_naming_the_versions_only_when_a_model_is_built(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_axolotl: None) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_axolotl: None
+) -> None:
     monkeypatch.setattr(profiles, "installed", {"transformers": "5.16.1", "peft": "0.20.0"}.get)
     path = _yaml(tmp_path, PYTHIA)
-    (found,) = [f for f in compile_document(path, Options(offline=True, axolotl="0.21")).findings
-                if f.rule == "axolotl-stack-mismatch"]
+    (found,) = [
+        f
+        for f in compile_document(path, Options(offline=True, axolotl="0.21")).findings
+        if f.rule == "axolotl-stack-mismatch"
+    ]
     assert found.severity.value == "warning" and found.line is None
     assert "transformers 5.16.1 serves this run (Axolotl 0.21.0 was released with 5.20.1)" in found.message
     assert "install transformers==5.20.1 peft==0.21.2" in found.hint
-    assert not [f for f in compile_document(path, Options(offline=True, axolotl="0.19")).findings
-                if f.rule == "axolotl-stack-mismatch"]
+    assert not [
+        f
+        for f in compile_document(path, Options(offline=True, axolotl="0.19")).findings
+        if f.rule == "axolotl-stack-mismatch"
+    ]
     no_model = compile_document(path, Options(offline=True, axolotl="0.21", no_model=True))
     assert "axolotl-stack-mismatch" not in {f.rule for f in no_model.findings}
 
@@ -99,7 +109,8 @@ def test_lora_target_linear_on_pythia_targets_the_head_in_0_19_only(tmp_path: Pa
 
 
 def test_the_upgrade_view_shows_the_verdict_findings_and_trained_counts_per_release(
-        tmp_path: Path, no_axolotl: None) -> None:
+    tmp_path: Path, no_axolotl: None
+) -> None:
     path = _yaml(tmp_path, PYTHIA + "fsdp:\n  - full_shard\n")
     d = diff([path], releases=["0.19", "0.21"], options=Options(offline=True))
     old, new = d.sides
@@ -134,7 +145,8 @@ def test_an_unknown_axolotl_on_the_command_line_is_a_usage_error(tmp_path: Path)
 
 
 def test_an_unknown_release_in_the_environment_is_unusable_input(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_axolotl: None) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_axolotl: None
+) -> None:
     monkeypatch.setenv(profiles.ENV_VAR, "9.9")
     result = compile_document(_yaml(tmp_path, PYTHIA), Options(offline=True))
     assert [f.rule for f in result.findings] == ["axolotl-profile-unknown"] and result.exit_code() == 2
@@ -159,22 +171,31 @@ def test_keys_follow_the_release_s_key_tree(tmp_path: Path, release: str, known:
         assert unknown == {"mixlora_num_experts", "nf4_backend"}
 
 
-@pytest.mark.parametrize("release, says", [
-    ("0.19", "Axolotl 0.19.0 has no mixlora adapter (it arrived in Axolotl 0.20.0, as a plugin)"),
-    ("0.21", "adapter 'mixlora' (Axolotl 0.21.0's MixLoRA plugin) is not compiled"),
-])
-def test_mixlora_is_refused_with_the_reason_of_the_release(tmp_path: Path, release: str, says: str,
-                                                            no_axolotl: None) -> None:
-    path = _yaml(tmp_path, PYTHIA.replace("adapter: lora", "adapter: mixlora").replace(
-        "lora_target_linear: true", "lora_target_modules: [query_key_value]"))
+@pytest.mark.parametrize(
+    "release, says",
+    [
+        ("0.19", "Axolotl 0.19.0 has no mixlora adapter (it arrived in Axolotl 0.20.0, as a plugin)"),
+        ("0.21", "adapter 'mixlora' (Axolotl 0.21.0's MixLoRA plugin) is not compiled"),
+    ],
+)
+def test_mixlora_is_refused_with_the_reason_of_the_release(
+    tmp_path: Path, release: str, says: str, no_axolotl: None
+) -> None:
+    path = _yaml(
+        tmp_path,
+        PYTHIA.replace("adapter: lora", "adapter: mixlora").replace(
+            "lora_target_linear: true", "lora_target_modules: [query_key_value]"
+        ),
+    )
     result = compile_document(path, Options(offline=True, axolotl=release))
     (found,) = [f for f in result.findings if f.rule == "adapter-unsupported"]
     assert says in found.message and result.exit_code() == 2 and result.report is None
 
 
 def _outputs(tmp_path: Path, fmt: str) -> Any:
-    res = CliRunner().invoke(cli, ["lint", "--format", fmt, "--axolotl", "0.20", "--offline",
-                                    str(_yaml(tmp_path, PYTHIA))])
+    res = CliRunner().invoke(
+        cli, ["lint", "--format", fmt, "--axolotl", "0.20", "--offline", str(_yaml(tmp_path, PYTHIA))]
+    )
     return json.loads(res.output)
 
 
@@ -189,12 +210,17 @@ def test_lint_json_and_sarif_record_the_profile_and_the_libraries(tmp_path: Path
 
 def test_compile_outputs_record_the_profile(tmp_path: Path, no_axolotl: None) -> None:
     out = tmp_path / "out"
-    res = CliRunner().invoke(cli, ["compile", "--axolotl", "0.19", "--offline", "--no-cache", "-o", str(out),
-                                    str(_yaml(tmp_path, PYTHIA))])
+    res = CliRunner().invoke(
+        cli, ["compile", "--axolotl", "0.19", "--offline", "--no-cache", "-o", str(out), str(_yaml(tmp_path, PYTHIA))]
+    )
     assert res.exit_code == 0, res.output
     targets = json.loads((out / "targets.json").read_text())
-    assert targets["axolotl"] == {"version": "0.19.0", "chosen_by": "--axolotl", "installed_axolotl": None,
-                                  "released_with": {"transformers": "5.16.1", "peft": "0.20.0"}}
+    assert targets["axolotl"] == {
+        "version": "0.19.0",
+        "chosen_by": "--axolotl",
+        "installed_axolotl": None,
+        "released_with": {"transformers": "5.16.1", "peft": "0.20.0"},
+    }
     line = "0.19.0 (--axolotl; released with transformers 5.16.1, peft 0.20.0)"
     assert f"- Axolotl semantics: {line}" in (out / "report.md").read_text()
     assert f"<dt>Axolotl semantics</dt><dd>{line}</dd>" in (out / "report.html").read_text()
@@ -208,18 +234,37 @@ def test_every_profile_names_a_key_tree_that_is_shipped() -> None:
 
 def test_the_upgrade_view_in_md_json_and_html_keeps_the_refusing_release(tmp_path: Path, no_axolotl: None) -> None:
     path = str(_yaml(tmp_path, PYTHIA + "fsdp:\n  - full_shard\n"))
-    run = lambda fmt: CliRunner().invoke(cli, ["diff", path, "--axolotl", "0.19", "--axolotl", "0.21",  # noqa: E731
-                                              "--offline", "--format", fmt]).output
+    run = lambda fmt: (
+        CliRunner()
+        .invoke(
+            cli,
+            [
+                "diff",
+                path,
+                "--axolotl",
+                "0.19",
+                "--axolotl",
+                "0.21",  # noqa: E731
+                "--offline",
+                "--format",
+                fmt,
+            ],
+        )
+        .output
+    )
     assert "`Axolotl 0.21.0` exit 1, refused (`axolotl-fsdp1-removed`)" in run("md")
     data = json.loads(run("json"))
     assert data["axis"] == "axolotl" and [s["label"] for s in data["sides"]] == ["Axolotl 0.19.0", "Axolotl 0.21.0"]
-    assert "<td><b>Axolotl 0.21.0</b></td><td colspan=\"3\">no map: refused: axolotl-fsdp1-removed</td>" in run("html")
+    assert '<td><b>Axolotl 0.21.0</b></td><td colspan="3">no map: refused: axolotl-fsdp1-removed</td>' in run("html")
 
 
-@pytest.mark.parametrize("release, plugin, refused", [("0.19", True, False), ("0.20", False, False),
-                                                      ("0.20", True, True), ("0.21", False, True)])
+@pytest.mark.parametrize(
+    "release, plugin, refused",
+    [("0.19", True, False), ("0.20", False, False), ("0.20", True, True), ("0.21", False, True)],
+)
 def test_expert_parallel_topology_runs_where_the_release_merges_the_plugin_s_args(
-        tmp_path: Path, release: str, plugin: bool, refused: bool, no_axolotl: None) -> None:
+    tmp_path: Path, release: str, plugin: bool, refused: bool, no_axolotl: None
+) -> None:
     """0.21 registers expert parallelism as a built-in plugin; 0.20 checks it only when `plugins:` lists it;
     0.19's plugin has no topology check (the glm-5.2 nvfp4 example: accepted by 0.19, refused by 0.20/0.21)."""
     text = PYTHIA + "expert_parallel_size: 8\nfsdp_config:\n  fsdp_version: 2\n  state_dict_type: SHARDED_STATE_DICT\n"

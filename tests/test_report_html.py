@@ -25,33 +25,58 @@ from lora_compiler.render.html import CSP, render_maps_html, render_report_html
 
 SHOTS = Path("/tmp/lora-compiler-screenshots")
 CONFIGS = REPO / "fixtures" / "configs"
-MIXTRAL = ("base_model: mistralai/Mixtral-8x7B-v0.1\nadapter: lora\nlora_r: 16\nlora_alpha: 32\nlora_dropout: 0\n"
-           "lora_target_modules: [q_proj, w1, w2, w3]\n")
-ATTENTION_ONLY = ("base_model: meta-llama/Llama-3.1-8B\nadapter: qlora\nload_in_4bit: true\nlora_r: 32\n"
-                  "lora_alpha: 16\nlora_target_modules: [q_proj, k_proj, v_proj, o_proj]\n")
+MIXTRAL = (
+    "base_model: mistralai/Mixtral-8x7B-v0.1\nadapter: lora\nlora_r: 16\nlora_alpha: 32\nlora_dropout: 0\n"
+    "lora_target_modules: [q_proj, w1, w2, w3]\n"
+)
+ATTENTION_ONLY = (
+    "base_model: meta-llama/Llama-3.1-8B\nadapter: qlora\nload_in_4bit: true\nlora_r: 32\n"
+    "lora_alpha: 16\nlora_target_modules: [q_proj, k_proj, v_proj, o_proj]\n"
+)
 EXTERNAL = re.compile(r"(?i)\b(src|href|srcset|action|poster|data)\s*=|url\(|@import|https?:|//[a-z0-9]")
 
 
 def full(partial: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A targets.json dict around hand-written modules/candidates."""
-    return {"schema_version": "1.0", "file": "train.yml", "environment": {
-        "lora_compiler": "0", "torch": "0", "transformers": "0", "peft": "0"},
-        "model": {"base_model": "org/model", "model_type": "llama", "architecture": "LlamaForCausalLM",
-                  "loader": "AutoModelForCausalLM", "config_source": "local", "is_multimodal": False,
-                  "num_hidden_layers": 2, "num_parameters": 1000},
-        "adapter": "lora", "target_modules": ["q_proj", "v_proj"], "target_parameters": [], "linear_names": None,
-        "effective_target_modules": ["q_proj", "v_proj"], "effective_target_parameters": [],
-        "trainable_params": 10, "all_params": 1010, "trainable_percent": 0.99, "findings": [], **partial, **extra}
+    return {
+        "schema_version": "1.0",
+        "file": "train.yml",
+        "environment": {"lora_compiler": "0", "torch": "0", "transformers": "0", "peft": "0"},
+        "model": {
+            "base_model": "org/model",
+            "model_type": "llama",
+            "architecture": "LlamaForCausalLM",
+            "loader": "AutoModelForCausalLM",
+            "config_source": "local",
+            "is_multimodal": False,
+            "num_hidden_layers": 2,
+            "num_parameters": 1000,
+        },
+        "adapter": "lora",
+        "target_modules": ["q_proj", "v_proj"],
+        "target_parameters": [],
+        "linear_names": None,
+        "effective_target_modules": ["q_proj", "v_proj"],
+        "effective_target_parameters": [],
+        "trainable_params": 10,
+        "all_params": 1010,
+        "trainable_percent": 0.99,
+        "findings": [],
+        **partial,
+        **extra,
+    }
 
 
 def compile_out(config: Path, out: Path) -> Path:
-    res = CliRunner().invoke(cli, ["compile", str(config), "-o", str(out), "--offline", "--no-cache"],
-                             catch_exceptions=False)
+    res = CliRunner().invoke(
+        cli, ["compile", str(config), "-o", str(out), "--offline", "--no-cache"], catch_exceptions=False
+    )
     assert res.exit_code == 0, res.output
     return out / "report.html"
 
 
 # ---------------------------------------------------------------- without a browser
+
 
 def test_compile_writes_report_html_byte_identical(tmp_path):
     example = CONFIGS / "llama-3.2-1b-lora.yml"
@@ -64,12 +89,21 @@ def test_compile_writes_report_html_byte_identical(tmp_path):
 
 def test_user_text_is_escaped():
     evil = "model.layers.0.self_attn.<script>alert(1)</script>"
-    partial = report([wrapped(cand(evil))], [cand(evil), cand("model.layers.0.mlp.a\"onmouseover=alert(2)")])
-    finding = {"rule": "schema", "severity": "error", "message": "<img src=x onerror=alert(3)>", "file": "t.yml",
-               "line": 2, "column": 1, "hint": "use <u>x</u>"}
-    page = render_report_html(full(partial, findings=[finding], file="<t>.yml"),
-                              source="adapter: lora\nlora_r: </pre><script>alert(4)</script>\n")
-    assert "<script" not in page and "<img" not in page and "<u>" not in page and "\"onmouseover" not in page
+    partial = report([wrapped(cand(evil))], [cand(evil), cand('model.layers.0.mlp.a"onmouseover=alert(2)')])
+    finding = {
+        "rule": "schema",
+        "severity": "error",
+        "message": "<img src=x onerror=alert(3)>",
+        "file": "t.yml",
+        "line": 2,
+        "column": 1,
+        "hint": "use <u>x</u>",
+    }
+    page = render_report_html(
+        full(partial, findings=[finding], file="<t>.yml"),
+        source="adapter: lora\nlora_r: </pre><script>alert(4)</script>\n",
+    )
+    assert "<script" not in page and "<img" not in page and "<u>" not in page and '"onmouseover' not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;/pre&gt;&lt;script&gt;alert(4)" in page
 
 
@@ -81,10 +115,18 @@ def test_page_is_self_contained():
 
 
 def test_findings_quote_their_yaml_line():
-    finding = {"rule": "multimodal-tower-hit", "severity": "warning", "message": "m", "file": "t.yml", "line": 3,
-               "column": 1, "hint": None}
-    page = render_report_html(full(report([], None), findings=[finding]),
-                              source="a: 1\nb: 2\nlora_target_linear: true\n")
+    finding = {
+        "rule": "multimodal-tower-hit",
+        "severity": "warning",
+        "message": "m",
+        "file": "t.yml",
+        "line": 3,
+        "column": 1,
+        "hint": None,
+    }
+    page = render_report_html(
+        full(report([], None), findings=[finding]), source="a: 1\nb: 2\nlora_target_linear: true\n"
+    )
     assert '<pre class="src"><span>3 │ </span>lora_target_linear: true</pre>' in page
 
 
@@ -103,28 +145,42 @@ def test_maps_side_by_side_outline_the_cells_that_differ():
 
 # ---------------------------------------------------------------- in chromium
 
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> dict[str, chromium.Run]:
     """Compile the three cases, write a diff page and a canary, and load everything in parallel."""
     binary = chromium.find()
     if binary is None:
-        pytest.skip("no chromium binary on PATH (looked for chromium, chromium-browser); "
-                    "install Debian's: apt-get install chromium")
+        pytest.skip(
+            "no chromium binary on PATH (looked for chromium, chromium-browser); "
+            "install Debian's: apt-get install chromium"
+        )
     tmp = tmp_path_factory.mktemp("report_html")
     (tmp / "mixtral.yml").write_text(MIXTRAL)
     (tmp / "attention.yml").write_text(ATTENTION_ONLY)
-    pages = {"llama": compile_out(CONFIGS / "llama-3.1-8b-qlora.yml", tmp / "llama"),
-             "gemma": compile_out(CONFIGS / "gemma-3-4b-multimodal.yml", tmp / "gemma"),
-             "mixtral": compile_out(tmp / "mixtral.yml", tmp / "mixtral")}
-    reports = [(n, json.loads((p.parent / "targets.json").read_text())) for n, p in (
-        ("all linear", pages["llama"]), ("attention only", compile_out(tmp / "attention.yml", tmp / "attention")))]
+    pages = {
+        "llama": compile_out(CONFIGS / "llama-3.1-8b-qlora.yml", tmp / "llama"),
+        "gemma": compile_out(CONFIGS / "gemma-3-4b-multimodal.yml", tmp / "gemma"),
+        "mixtral": compile_out(tmp / "mixtral.yml", tmp / "mixtral"),
+    }
+    reports = [
+        (n, json.loads((p.parent / "targets.json").read_text()))
+        for n, p in (
+            ("all linear", pages["llama"]),
+            ("attention only", compile_out(tmp / "attention.yml", tmp / "attention")),
+        )
+    ]
     pages["diff"] = tmp / "diff.html"
     pages["diff"].write_text(render_maps_html(reports))
     pages["canary"] = tmp / "canary.html"  # proves the netlog check sees a page's request
     pages["canary"].write_text('<!DOCTYPE html><img src="http://127.0.0.1:9/canary.png">')
-    jobs = {f"{n}-{theme}": dict(page=pages[n], work=tmp / "runs" / f"{n}-{theme}", dark=theme == "dark",
-                                 screenshot=tmp / f"{n}-{theme}.png")
-            for n in ("llama", "gemma", "mixtral") for theme in ("light", "dark")}
+    jobs = {
+        f"{n}-{theme}": dict(
+            page=pages[n], work=tmp / "runs" / f"{n}-{theme}", dark=theme == "dark", screenshot=tmp / f"{n}-{theme}.png"
+        )
+        for n in ("llama", "gemma", "mixtral")
+        for theme in ("light", "dark")
+    }
     jobs["llama-light"]["pdf"] = tmp / "llama.pdf"
     jobs["diff-light"] = dict(page=pages["diff"], work=tmp / "runs" / "diff", screenshot=tmp / "diff-light.png")
     jobs["canary"] = dict(page=pages["canary"], work=tmp / "runs" / "canary")
@@ -144,11 +200,14 @@ def _grids(run: chromium.Run) -> dict[str, dom.Grid]:
     return {g.section["data-block"]: g for g in grids}
 
 
-@pytest.mark.parametrize("case, blocks", [
-    ("llama", {"model": (32, 224)}),
-    ("gemma", {"model": (34, 238), "vision_tower": (27, 162)}),
-    ("mixtral", {"model": (32, 96)}),
-])
+@pytest.mark.parametrize(
+    "case, blocks",
+    [
+        ("llama", {"model": (32, 224)}),
+        ("gemma", {"model": (34, 238), "vision_tower": (27, 162)}),
+        ("mixtral", {"model": (32, 96)}),
+    ],
+)
 @needs_modern_stack
 def test_grid_has_a_row_per_layer_and_the_targeted_cells(browser, case, blocks):
     for theme in ("light", "dark"):
@@ -159,8 +218,11 @@ def test_grid_has_a_row_per_layer_and_the_targeted_cells(browser, case, blocks):
             assert [label for label, _ in g.rows if label.isdigit()] == [str(i) for i in range(layers)]
             assert len(g.rows) - layers <= 1  # plus the "other" row when lm_head & co. are listed
             assert g.cells("t") == targeted
-            assert all(re.search(r"^model\.\S+\n .* r=\d+ alpha=\S+ · [\d,]+ LoRA params", t) for t in g.titles
-                       if "LoRA params" in t)
+            assert all(
+                re.search(r"^model\.\S+\n .* r=\d+ alpha=\S+ · [\d,]+ LoRA params", t)
+                for t in g.titles
+                if "LoRA params" in t
+            )
         assert browser[f"{case}-{theme}"].screenshot.stat().st_size > 10_000
     if case == "gemma":
         assert "tower" in grids["vision_tower"].section["class"].split()

@@ -26,8 +26,15 @@ def test_report_md_opens_with_the_verdict_then_findings_before_the_map():
 
 
 def test_a_126_layer_map_folds_into_slices_no_wider_than_a_comment():
-    report = _report({"base_model": "meta-llama/Llama-3.1-405B", "adapter": "lora", "lora_r": 8, "lora_alpha": 16,
-                      "lora_target_linear": True})
+    report = _report(
+        {
+            "base_model": "meta-llama/Llama-3.1-405B",
+            "adapter": "lora",
+            "lora_r": 8,
+            "lora_alpha": 16,
+            "lora_target_linear": True,
+        }
+    )
     text = render_markdown(report)
     grid = text.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
     assert max(map(len, grid)) <= WIDTH

@@ -21,8 +21,14 @@ from lora_compiler.pipeline.source import ResolutionError, resolve
 
 BUNDLED = "meta-llama/Llama-3.2-1B"
 NOT_BUNDLED = "fake-org/tiny-llama"
-CACHE_ENV = ("HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE",
-             "TRANSFORMERS_OFFLINE")
+CACHE_ENV = (
+    "HF_HUB_CACHE",
+    "HF_HOME",
+    "XDG_CACHE_HOME",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+)
 SUBPROCESS_TIMEOUT = 120
 
 
@@ -85,12 +91,15 @@ def test_local_directory_without_config_json_falls_through_to_bundled(tmp_path: 
 # 2. hub cache ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("env_var, cache_subpath", [
-    ("HF_HUB_CACHE", ""),
-    ("HF_HOME", "hub"),
-    ("XDG_CACHE_HOME", "huggingface/hub"),
-    ("HOME", ".cache/huggingface/hub"),  # the default when none of the above is set
-])
+@pytest.mark.parametrize(
+    "env_var, cache_subpath",
+    [
+        ("HF_HUB_CACHE", ""),
+        ("HF_HOME", "hub"),
+        ("XDG_CACHE_HOME", "huggingface/hub"),
+        ("HOME", ".cache/huggingface/hub"),  # the default when none of the above is set
+    ],
+)
 def test_hub_cache_found_through_each_cache_env_var(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_download: None, env_var: str, cache_subpath: str
 ) -> None:
@@ -201,18 +210,21 @@ def test_not_found_offline_names_every_place_tried(
 # 5. path tricks ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [
-    "../../etc",
-    "/etc",
-    "foo/../bar",
-    "a--b/c",
-    "org/name/extra",
-    "org/na me",
-    "org/name;rm",
-    "-org/name",
-    "org/",
-    "~/org",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc",
+        "/etc",
+        "foo/../bar",
+        "a--b/c",
+        "org/name/extra",
+        "org/na me",
+        "org/name;rm",
+        "-org/name",
+        "org/",
+        "~/org",
+    ],
+)
 def test_path_tricks_raise_without_touching_network(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_hf_env: Path, no_download: None, name: str
 ) -> None:
@@ -242,18 +254,21 @@ def test_path_trick_resolves_only_to_a_real_directory(tmp_path: Path, no_downloa
     assert (source.kind, source.config_dir) == ("local", (tmp_path / "bar").resolve())
 
 
-@pytest.mark.parametrize("revision", [
-    "../../../escaped",
-    "..",
-    "main/../../x",
-    "/abs/ref",
-    "v1/",
-    "a//b",
-    ".hidden",
-    "v1\\..\\x",
-    "v1\nmain",
-    "",
-])
+@pytest.mark.parametrize(
+    "revision",
+    [
+        "../../../escaped",
+        "..",
+        "main/../../x",
+        "/abs/ref",
+        "v1/",
+        "a//b",
+        ".hidden",
+        "v1\\..\\x",
+        "v1\nmain",
+        "",
+    ],
+)
 def test_revision_path_tricks_raise_without_touching_cache_or_network(
     isolated_hf_env: Path, no_download: None, revision: str
 ) -> None:
@@ -285,9 +300,12 @@ def _write_yaml(path: Path, base_model: str, extra: str = "") -> Path:
 
 
 def _cli_env(endpoint: str, cache: Path, hf_home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_")) and k.lower() not in
-           {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))
+        and k.lower() not in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+    }
     env.update(
         HF_ENDPOINT=endpoint,
         HF_HUB_CACHE=str(cache),
@@ -302,8 +320,14 @@ def _cli_env(endpoint: str, cache: Path, hf_home: Path, **extra: str) -> dict[st
 
 
 def _run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lora_compiler", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+    return subprocess.run(
+        [sys.executable, "-m", "lora_compiler", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+    )
 
 
 @pytest.fixture
@@ -334,7 +358,10 @@ def test_hub_download_fetches_only_config_json_then_offline_finds_it_in_cache(
     assert all(p == f"/{NOT_BUNDLED}/resolve/main/config.json" for p in paths), paths
     # only config.json landed in the cache, under the commit the Hub reported
     snapshot = cache_repo_dir(isolated_hf_env, NOT_BUNDLED) / "snapshots"
-    assert sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*")) == [COMMIT_A, f"{COMMIT_A}/config.json"]
+    assert sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*")) == [
+        COMMIT_A,
+        f"{COMMIT_A}/config.json",
+    ]
 
     second = _run_cli(["compile", str(config), "-o", str(tmp_path / "out2"), "--offline"], env, tmp_path)
 
@@ -344,9 +371,7 @@ def test_hub_download_fetches_only_config_json_then_offline_finds_it_in_cache(
     assert fake_hub.paths == paths, "the --offline run contacted the Hub"
 
 
-def test_hf_hub_offline_env_skips_hub_and_exits_2(
-    tmp_path: Path, isolated_hf_env: Path, fake_hub: FakeHub
-) -> None:
+def test_hf_hub_offline_env_skips_hub_and_exits_2(tmp_path: Path, isolated_hf_env: Path, fake_hub: FakeHub) -> None:
     config = _write_yaml(tmp_path / "tiny.yml", NOT_BUNDLED)
     env = _cli_env(fake_hub.endpoint, isolated_hf_env, tmp_path / "hf-home", HF_HUB_OFFLINE="1")
 
@@ -398,8 +423,9 @@ def test_a_misspelt_cached_id_gets_did_you_mean(isolated_hf_env: Path, no_downlo
 
 
 @pytest.mark.parametrize("flag, env, says", [(True, None, "drop --offline"), (False, "1", "unset HF_HUB_OFFLINE")])
-def test_the_hint_names_what_kept_the_hub_out(flag: bool, env: str | None, says: str, monkeypatch: pytest.MonkeyPatch,
-                                              no_download: None) -> None:
+def test_the_hint_names_what_kept_the_hub_out(
+    flag: bool, env: str | None, says: str, monkeypatch: pytest.MonkeyPatch, no_download: None
+) -> None:
     from lora_compiler.pipeline.front import _not_found_hint
 
     if env:
@@ -409,8 +435,9 @@ def test_the_hint_names_what_kept_the_hub_out(flag: bool, env: str | None, says:
     assert says in _not_found_hint(err.value) and not err.value.nearest
 
 
-def test_an_unreachable_hub_is_asked_once_per_run_and_the_hint_says_so(monkeypatch: pytest.MonkeyPatch,
-                                                                       no_download: None) -> None:
+def test_an_unreachable_hub_is_asked_once_per_run_and_the_hint_says_so(
+    monkeypatch: pytest.MonkeyPatch, no_download: None
+) -> None:
     """A dead network cost a new user 23.5 s per model (five retries); one short connect now answers the batch."""
     import socket
 

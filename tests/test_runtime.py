@@ -77,32 +77,50 @@ def _assert_matches_compile(tmp_path: Path, model_type: str, keys: dict[str, Any
     return peft_model
 
 
-@pytest.mark.parametrize("model_type, keys", [
-    ("llama", {"lora_target_linear": True}),
-    ("gpt_neox", {"lora_target_linear": True}),
-    ("gpt2", {"lora_target_modules": ["c_attn", "c_proj"], "lora_fan_in_fan_out": True}),
-], ids=["llama-linear", "gpt_neox-linear", "gpt2-conv1d"])
-def test_fresh_lora_wraps_what_compile_reports(tmp_path: Path, model_type: str, keys: dict[str, Any],
-                                               caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "model_type, keys",
+    [
+        ("llama", {"lora_target_linear": True}),
+        ("gpt_neox", {"lora_target_linear": True}),
+        ("gpt2", {"lora_target_modules": ["c_attn", "c_proj"], "lora_fan_in_fan_out": True}),
+    ],
+    ids=["llama-linear", "gpt_neox-linear", "gpt2-conv1d"],
+)
+def test_fresh_lora_wraps_what_compile_reports(
+    tmp_path: Path, model_type: str, keys: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="lora_compiler.features.runtime"):
         peft_model = _assert_matches_compile(tmp_path, model_type, keys)
     assert str(parameter_summary(peft_model)) in caplog.text
 
 
-@pytest.mark.parametrize("keys", [
-    {"lora_target_modules": ["q_proj", "v_proj", "o_proj"], "peft_use_dora": True, "lora_modules_to_save": ["lm_head"],
-     "peft_layers_to_transform": [1]},
-    {"lora_target_linear": True, "peft_use_rslora": True, "lora_rank_pattern": {"q_proj": 4},
-     "lora_alpha_pattern": {"down_proj": 32}},
-], ids=["dora-save-layers", "rslora-patterns"])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {
+            "lora_target_modules": ["q_proj", "v_proj", "o_proj"],
+            "peft_use_dora": True,
+            "lora_modules_to_save": ["lm_head"],
+            "peft_layers_to_transform": [1],
+        },
+        {
+            "lora_target_linear": True,
+            "peft_use_rslora": True,
+            "lora_rank_pattern": {"q_proj": 4},
+            "lora_alpha_pattern": {"down_proj": 32},
+        },
+    ],
+    ids=["dora-save-layers", "rslora-patterns"],
+)
 def test_variants_match_compile(tmp_path: Path, keys: dict[str, Any]) -> None:
     peft_model = _assert_matches_compile(tmp_path, "llama", keys)
     layer = peft_model.base_model.model.model.layers[1].self_attn.q_proj
     if keys.get("peft_use_dora"):
-        assert layer.use_dora["default"] and not hasattr(peft_model.base_model.model.model.layers[0].self_attn.q_proj,
-                                                         "lora_A")
+        assert layer.use_dora["default"] and not hasattr(
+            peft_model.base_model.model.model.layers[0].self_attn.q_proj, "lora_A"
+        )
     else:
-        assert layer.r["default"] == 4 and layer.scaling["default"] == pytest.approx(16 / 4 ** 0.5)
+        assert layer.r["default"] == 4 and layer.scaling["default"] == pytest.approx(16 / 4**0.5)
 
 
 def test_config_only_leaves_model_untouched() -> None:
@@ -111,7 +129,14 @@ def test_config_only_leaves_model_untouched() -> None:
     modules = [type(m) for m in model.modules()]
     none, lora_config = load_lora(model, {"base_model": "tiny", **LORA, "lora_target_linear": True}, config_only=True)
     assert none is None and sorted(lora_config.target_modules) == [
-        "down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+        "down_proj",
+        "gate_proj",
+        "k_proj",
+        "o_proj",
+        "q_proj",
+        "up_proj",
+        "v_proj",
+    ]
     assert {n: id(p) for n, p in model.named_parameters()} == before
     assert [type(m) for m in model.modules()] == modules and all(p.requires_grad for p in model.parameters())
 
@@ -137,10 +162,13 @@ def test_only_adapter_parameters_get_gradients_and_change() -> None:
     assert {n for n in adapter if ".lora_B." in n} <= changed <= adapter
 
 
-@pytest.mark.parametrize("model_type, keys", [
-    ("llama", {"lora_target_linear": True}),
-    ("gpt2", {"lora_target_modules": ["c_attn", "c_fc"], "lora_fan_in_fan_out": True}),
-])
+@pytest.mark.parametrize(
+    "model_type, keys",
+    [
+        ("llama", {"lora_target_linear": True}),
+        ("gpt2", {"lora_target_modules": ["c_attn", "c_fc"], "lora_fan_in_fan_out": True}),
+    ],
+)
 def test_saved_adapter_reloads_bit_for_bit(tmp_path: Path, model_type: str, keys: dict[str, Any]) -> None:
     config = _config(model_type)
     cfg = {"base_model": "tiny", **LORA, **keys}
@@ -167,8 +195,17 @@ def test_adapter_of_another_width_is_refused_before_peft(tmp_path: Path, monkeyp
 
     source, _ = load_lora(_model(_config("llama")), {"base_model": "tiny", **LORA, "lora_target_modules": ["q_proj"]})
     source.save_pretrained(tmp_path / "adapter")
-    narrow = _model(_config("qwen2", hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                            num_key_value_heads=2, vocab_size=128))
+    narrow = _model(
+        _config(
+            "qwen2",
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=128,
+        )
+    )
     monkeypatch.setattr(peft.PeftModel, "from_pretrained", lambda *a, **k: pytest.fail("PEFT was called"))
     with pytest.raises(LoraCompilerError) as err:
         load_lora(narrow, {"base_model": "tiny", **LORA, "lora_model_dir": str(tmp_path / "adapter")})
@@ -240,7 +277,7 @@ def test_truncated_adapter_is_a_clean_error(tmp_path: Path) -> None:
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 8}')
-    (adapter / "adapter_model.safetensors").write_bytes((2 ** 42).to_bytes(8, "little") + b"{}")
+    (adapter / "adapter_model.safetensors").write_bytes((2**42).to_bytes(8, "little") + b"{}")
     with pytest.raises(LoraCompilerError, match=r"adapter-dir-header-invalid.*more than"):
         load_lora(_model(_config("llama")), {"base_model": "tiny", **LORA, "lora_model_dir": str(adapter)})
 
@@ -301,8 +338,10 @@ def test_moe_dropout_stays_off_fused_experts_only() -> None:
     from peft.tuners.lora.layer import ParamWrapper
 
     init = ParamWrapper.__init__
-    peft_model, _ = load_lora(_model(_config("mixtral")), {"base_model": "tiny", **LORA, "lora_dropout": 0.1,
-                                                           "lora_target_modules": ["q_proj", "w1", "w2", "w3"]})
+    peft_model, _ = load_lora(
+        _model(_config("mixtral")),
+        {"base_model": "tiny", **LORA, "lora_dropout": 0.1, "lora_target_modules": ["q_proj", "w1", "w2", "w3"]},
+    )
     dropouts = {n: m for n, m in peft_model.named_modules() if n.endswith("lora_dropout.default")}
     assert all(isinstance(m, torch.nn.Dropout) and m.p == 0.1 for n, m in dropouts.items() if ".q_proj." in n)
     assert all(isinstance(m, torch.nn.Identity) for n, m in dropouts.items() if ".experts." in n)

@@ -20,8 +20,14 @@ LAYERS = (4, 8, 32)
 
 
 def _config(model: Path, layers: int) -> dict[str, Any]:
-    return {"base_model": str(model), "adapter": "lora", "lora_r": 8, "lora_alpha": 16, "lora_target_linear": True,
-            "model_config": {"num_hidden_layers": layers}}
+    return {
+        "base_model": str(model),
+        "adapter": "lora",
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "lora_target_linear": True,
+        "model_config": {"num_hidden_layers": layers},
+    }
 
 
 def _calls(model: Path, layers: int) -> int:

@@ -30,8 +30,12 @@ TABLES = sorted((REPO / "lora_compiler" / "serving").glob("*.json"))
 
 
 def _download(engine: str, version: str, into) -> object:
-    proc = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"{engine}=={version}", "-d",
-                           str(into)], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"{engine}=={version}", "-d", str(into)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     wheels = sorted(into.glob(f"{engine}-{version}-*.whl"))
     if proc.returncode or not wheels:
         pytest.skip(f"{engine}=={version} could not be downloaded (offline?): {proc.stderr.strip()[-200:]}")
@@ -53,8 +57,9 @@ def _generator():
 
 @pytest.mark.parametrize("path", TABLES, ids=lambda p: p.stem)
 def test_the_committed_table_is_what_the_script_extracts_from_the_pinned_wheel(path, wheels):
-    assert _generator().extract(wheels[path.stem]) == json.loads(path.read_text()), \
+    assert _generator().extract(wheels[path.stem]) == json.loads(path.read_text()), (
         f"regenerate: python scripts/gen_serving_rules.py {wheels[path.stem].name}"
+    )
 
 
 def test_serve_names_an_engine_with_an_optional_release_and_refuses_unknown_ones():
@@ -73,18 +78,29 @@ def test_max_lora_rank_is_the_smallest_allowed_value_that_holds_the_rank():
 
 
 # The case set: every PEFTHelper check with an adapter that fires it and one that does not.
-BASE = {"base_model": "meta-llama/Llama-3.2-1B", "adapter": "lora", "lora_r": 8, "lora_alpha": 16,
-        "lora_target_modules": ["q_proj", "v_proj"]}
+BASE = {
+    "base_model": "meta-llama/Llama-3.2-1B",
+    "adapter": "lora",
+    "lora_r": 8,
+    "lora_alpha": 16,
+    "lora_target_modules": ["q_proj", "v_proj"],
+}
 CASES = {
-    "plain": {}, "rank-32": {"lora_r": 32}, "rank-600": {"lora_r": 600},
+    "plain": {},
+    "rank-32": {"lora_r": 32},
+    "rank-600": {"lora_r": 600},
     "rank-pattern-64": {"lora_rank_pattern": {"q_proj": 64}},
     "rank-pattern-unmatched": {"lora_rank_pattern": {"nothing_here": 64}},
-    "dora": {"peft_use_dora": True}, "dora-off": {"peft_use_dora": False},
+    "dora": {"peft_use_dora": True},
+    "dora-off": {"peft_use_dora": False},
     "rslora": {"peft_use_rslora": True},
-    "save-lm-head": {"lora_modules_to_save": ["lm_head"]}, "save-embed": {"lora_modules_to_save": ["embed_tokens"]},
+    "save-lm-head": {"lora_modules_to_save": ["lm_head"]},
+    "save-embed": {"lora_modules_to_save": ["embed_tokens"]},
     "loftq": {"peft": {"loftq_config": {"loftq_bits": 4}}},
-    "init-pissa": {"peft_init_lora_weights": "pissa"}, "init-gaussian": {"peft_init_lora_weights": "gaussian"},
-    "init-olora": {"peft_init_lora_weights": "olora"}, "init-false": {"peft_init_lora_weights": False},
+    "init-pissa": {"peft_init_lora_weights": "pissa"},
+    "init-gaussian": {"peft_init_lora_weights": "gaussian"},
+    "init-olora": {"peft_init_lora_weights": "olora"},
+    "init-false": {"peft_init_lora_weights": False},
     "layer-replication": {"peft_layer_replication": [[0, 8], [4, 16]]},
 }
 
@@ -98,8 +114,12 @@ def _peft_helper(wheel: zipfile.Path):
 
     logger = logging.getLogger("vllm-stub")
     logger.info_once = logger.info  # type: ignore[attr-defined]
-    stubs = {"vllm": types.ModuleType("vllm"), "vllm.config": types.ModuleType("vllm.config"),
-             "vllm.config.lora": types.ModuleType("vllm.config.lora"), "vllm.logger": types.ModuleType("vllm.logger")}
+    stubs = {
+        "vllm": types.ModuleType("vllm"),
+        "vllm.config": types.ModuleType("vllm.config"),
+        "vllm.config.lora": types.ModuleType("vllm.config.lora"),
+        "vllm.logger": types.ModuleType("vllm.logger"),
+    }
     stubs["vllm.config.lora"].LoRAConfig = LoRAConfig
     stubs["vllm.logger"].init_logger = lambda name: logger
     module = types.ModuleType("vllm.lora.peft_helper")

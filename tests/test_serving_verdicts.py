@@ -31,8 +31,16 @@ def test_vllm_refuses_output_layer_lora_over_its_vocabulary_limit(tmp_path, voca
     config = json.loads((LLAMA / "config.json").read_text())
     config["vocab_size"] = vocab
     (model / "config.json").write_text(json.dumps(config))
-    found = _serve({"base_model": str(model), "adapter": "lora", "lora_r": 8, "lora_alpha": 16,
-                    "lora_target_modules": ["q_proj", "lm_head"]}, "vllm")
+    found = _serve(
+        {
+            "base_model": str(model),
+            "adapter": "lora",
+            "lora_r": 8,
+            "lora_alpha": 16,
+            "lora_target_modules": ["q_proj", "lm_head"],
+        },
+        "vllm",
+    )
     over = [f for f in found if "vocab size must be <= 258048" in f.message]
     assert bool(over) == refused, [f.message for f in found]
     assert (not any(f.rule == "serve-launch" for f in found)) == refused
@@ -42,8 +50,11 @@ def test_every_serving_verdict_names_the_engine_file_and_function_it_restates():
     cases = sorted((REPO / "tests" / "cases" / "bad").glob("serve-*.yml"))
     seen = 0
     for path in cases:
-        engine = next(line.split("serve=")[1].split()[0] for line in path.read_text().splitlines()
-                      if line.startswith("# lint-options:"))
+        engine = next(
+            line.split("serve=")[1].split()[0]
+            for line in path.read_text().splitlines()
+            if line.startswith("# lint-options:")
+        )
         for finding in compile_document(path, Options(offline=True, serve=engine)).findings:
             if finding.rule == "serve-unsupported":
                 seen += 1
@@ -53,8 +64,17 @@ def test_every_serving_verdict_names_the_engine_file_and_function_it_restates():
 
 
 def test_sglang_is_told_the_rslora_scaling_it_would_need_without_rslora():
-    found = _serve({"base_model": str(LLAMA), "adapter": "lora", "lora_r": 16, "lora_alpha": 8,
-                    "lora_target_modules": ["q_proj"], "peft_use_rslora": True}, "sglang")
+    found = _serve(
+        {
+            "base_model": str(LLAMA),
+            "adapter": "lora",
+            "lora_r": 16,
+            "lora_alpha": 8,
+            "lora_target_modules": ["q_proj"],
+            "peft_use_rslora": True,
+        },
+        "sglang",
+    )
     rslora = next(f for f in found if "RSLoRA" in f.message)
     assert "lora_alpha: 32" in rslora.hint  # alpha / sqrt(r) == 32 / r at r = 16
 
@@ -64,8 +84,15 @@ def _run(*args: str):
 
 
 def test_compile_with_serve_writes_the_launch_command_into_the_report(tmp_path):
-    res = _run("compile", str(REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml"), "-o", str(tmp_path / "out"),
-               "--offline", "--serve", "vllm@0.33.0")
+    res = _run(
+        "compile",
+        str(REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml"),
+        "-o",
+        str(tmp_path / "out"),
+        "--offline",
+        "--serve",
+        "vllm@0.33.0",
+    )
     assert res.exit_code == 0, res.output
     report = (tmp_path / "out" / "report.md").read_text()
     assert "vllm serve meta-llama/Llama-3.2-1B --enable-lora --max-lora-rank 16 --lora-modules" in report
@@ -74,16 +101,34 @@ def test_compile_with_serve_writes_the_launch_command_into_the_report(tmp_path):
 
 
 def test_export_with_serve_prints_the_engines_verdicts_and_still_exports(tmp_path):
-    res = _run("export", str(REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml"), "--to", "trl", "--offline",
-               "--serve", "sglang", "-o", str(tmp_path))
+    res = _run(
+        "export",
+        str(REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml"),
+        "--to",
+        "trl",
+        "--offline",
+        "--serve",
+        "sglang",
+        "-o",
+        str(tmp_path),
+    )
     assert res.exit_code == 0, res.output
     assert "python -m sglang.launch_server --model-path meta-llama/Llama-3.2-1B --enable-lora" in res.output
     assert "--lora-strict-loading" in res.output and (tmp_path / "trl.yaml").is_file()
 
 
 def test_export_refused_by_the_engine_exits_1_and_writes_nothing(tmp_path):
-    res = _run("export", str(REPO / "fixtures" / "configs" / "mistral-7b-dora.yml"), "--to", "peft", "--offline",
-               "--serve", "vllm", "-o", str(tmp_path / "x"))
+    res = _run(
+        "export",
+        str(REPO / "fixtures" / "configs" / "mistral-7b-dora.yml"),
+        "--to",
+        "peft",
+        "--offline",
+        "--serve",
+        "vllm",
+        "-o",
+        str(tmp_path / "x"),
+    )
     assert res.exit_code == 1 and "vLLM does not yet support DoRA." in res.output
     assert not (tmp_path / "x").exists()
 
@@ -97,9 +142,11 @@ def test_an_unknown_engine_release_is_a_usage_error_naming_the_known_ones(comman
 
 def test_serve_with_no_model_is_a_usage_error_decided_without_importing_torch(tmp_path):
     shutil.copy(REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml", tmp_path / "a.yml")
-    code = ("import sys; from click.testing import CliRunner; from lora_compiler.cli import cli; "
-            f"r = CliRunner().invoke(cli, ['lint', '--no-model', '--serve', 'sglang', {str(tmp_path / 'a.yml')!r}]); "
-            "print(r.exit_code, sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules)); "
-            "print(r.output)")
+    code = (
+        "import sys; from click.testing import CliRunner; from lora_compiler.cli import cli; "
+        f"r = CliRunner().invoke(cli, ['lint', '--no-model', '--serve', 'sglang', {str(tmp_path / 'a.yml')!r}]); "
+        "print(r.exit_code, sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules)); "
+        "print(r.output)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[0] == "2 []" and "cannot run with --no-model" in out

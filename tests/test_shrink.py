@@ -57,8 +57,13 @@ def test_strictly_increasing_lists_are_renumbered_as_indices() -> None:
 
 def test_first_k_and_trailing_layers_are_counted_over_the_kept_layers() -> None:
     layer_types = (["sliding_attention"] * 4 + ["full_attention"]) * 6
-    gemma3n = {"model_type": "gemma3n_text", "num_hidden_layers": 30, "layer_types": layer_types,
-               "num_kv_shared_layers": 10, "first_k_dense_replace": 3}
+    gemma3n = {
+        "model_type": "gemma3n_text",
+        "num_hidden_layers": 30,
+        "layer_types": layer_types,
+        "num_kv_shared_layers": 10,
+        "first_k_dense_replace": 3,
+    }
     shrunk = _ladder(gemma3n)["shrunk"][0]
     # kept: 0 (dense), 3 (MoE), 4 (MoE, full attention), 20 and 24 (KV-shared, sliding and full)
     assert shrunk["num_hidden_layers"] == 5
@@ -67,25 +72,36 @@ def test_first_k_and_trailing_layers_are_counted_over_the_kept_layers() -> None:
 
 
 def test_per_layer_config_is_keyed_by_layer_index_and_its_settings_shrink() -> None:
-    cfg = {"model_type": "x", "num_hidden_layers": 12,
-           "per_layer_config": {"07": {"hidden_size": 1024, "num_attention_heads": 16}}}
+    cfg = {
+        "model_type": "x",
+        "num_hidden_layers": 12,
+        "per_layer_config": {"07": {"hidden_size": 1024, "num_attention_heads": 16}},
+    }
     ladder = _ladder(cfg)
     assert ladder["shrunk"][0]["per_layer_config"] == {"01": {"hidden_size": 64, "num_attention_heads": 4}}
     assert ladder["layers-only"][0]["per_layer_config"] == {"01": cfg["per_layer_config"]["07"]}
 
 
 def test_model_configs_under_encoder_and_decoder_keys_shrink() -> None:
-    t5gemma2 = {"model_type": "t5gemma2",
-                "encoder": {"model_type": "t5gemma2_encoder", "num_hidden_layers": 12, "hidden_size": 1024},
-                "decoder": {"model_type": "t5gemma2_decoder", "num_hidden_layers": 12, "hidden_size": 1024}}
+    t5gemma2 = {
+        "model_type": "t5gemma2",
+        "encoder": {"model_type": "t5gemma2_encoder", "num_hidden_layers": 12, "hidden_size": 1024},
+        "decoder": {"model_type": "t5gemma2_decoder", "num_hidden_layers": 12, "hidden_size": 1024},
+    }
     shrunk = _ladder(t5gemma2)["shrunk"][0]
     for key in ("encoder", "decoder"):
         assert (shrunk[key]["num_hidden_layers"], shrunk[key]["hidden_size"]) == (2, 64)
 
 
 def test_jamba_periods_and_offsets_fall_within_the_kept_layers() -> None:
-    jamba = {"model_type": "jamba", "num_hidden_layers": 32, "attn_layer_period": 8, "attn_layer_offset": 4,
-             "expert_layer_period": 2, "expert_layer_offset": 1}
+    jamba = {
+        "model_type": "jamba",
+        "num_hidden_layers": 32,
+        "attn_layer_period": 8,
+        "attn_layer_offset": 4,
+        "expert_layer_period": 2,
+        "expert_layer_offset": 1,
+    }
     shrunk = _ladder(jamba)["shrunk"][0]
     assert (shrunk["attn_layer_period"], shrunk["attn_layer_offset"]) == (2, 1)
     assert (shrunk["expert_layer_period"], shrunk["expert_layer_offset"]) == (2, 1)
@@ -96,14 +112,25 @@ def test_repairs_keep_head_dims_consistent_and_zero_switches_off() -> None:
     config, repaired = _ladder(xlnet)["repaired"]
     assert repaired == ["d_head"] and config["d_head"] == config["d_model"] // config["n_head"] == HEAD_DIM
 
-    mamba2 = {"model_type": "mamba2", "hidden_size": 768, "num_heads": 24, "head_dim": 64, "expand": 2,
-              "num_hidden_layers": 24}
+    mamba2 = {
+        "model_type": "mamba2",
+        "hidden_size": 768,
+        "num_heads": 24,
+        "head_dim": 64,
+        "expand": 2,
+        "num_hidden_layers": 24,
+    }
     config, repaired = _ladder(mamba2)["repaired"]
     assert repaired == ["head_dim", "num_heads"]
     assert config["num_heads"] * config["head_dim"] == config["expand"] * config["hidden_size"]
 
-    nope = {"model_type": "x", "hidden_size": 768, "num_attention_heads": 12, "num_hidden_layers": 4,
-            "text_config": {"model_type": "x_text", "qk_rope_head_dim": 0}}
+    nope = {
+        "model_type": "x",
+        "hidden_size": 768,
+        "num_attention_heads": 12,
+        "num_hidden_layers": 4,
+        "text_config": {"model_type": "x_text", "qk_rope_head_dim": 0},
+    }
     ladder = _ladder(nope)
     assert ladder["shrunk"][0]["text_config"]["qk_rope_head_dim"] == HEAD_DIM  # shrink alone turns it on
     assert ladder["repaired"][1] == ["text_config.qk_rope_head_dim"]
@@ -111,8 +138,14 @@ def test_repairs_keep_head_dims_consistent_and_zero_switches_off() -> None:
 
 
 def test_unset_defaults_are_filled_and_a_causal_lm_is_a_decoder() -> None:
-    reformer = {"model_type": "reformer", "hidden_size": 256, "num_attention_heads": 2, "num_hidden_layers": 6,
-                "head_dim": None, "is_decoder": False}
+    reformer = {
+        "model_type": "reformer",
+        "hidden_size": 256,
+        "num_attention_heads": 2,
+        "num_hidden_layers": 6,
+        "head_dim": None,
+        "is_decoder": False,
+    }
     ladder = _ladder(reformer)
     assert ladder["repaired"][1] == ["head_dim", "is_decoder"] and ladder["repaired"][0]["head_dim"] == 16
     config, repaired = ladder["layers-only"]

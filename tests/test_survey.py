@@ -26,14 +26,42 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 # At least one architecture of every naming family, every repair the survey makes, and each failure class
 # this transformers has (chosen among the fast ones: the sample runs in ~30 s on 2 cores).
 SAMPLE = [
-    "llama", "mistral", "qwen2", "gemma2", "glm4", "phi3", "codegen",  # llama-like, fused gate_up / qkv
-    "mixtral", "qwen3_moe", "gpt_oss", "deepseek_v3",  # fused experts, MLA
-    "gpt2", "gpt_bigcode", "gpt_neox", "bloom", "falcon",  # Conv1D, c_attn, query_key_value, output collision
-    "bert", "roberta", "bart", "opt", "whisper", "rwkv",  # BERT-style, fc1/fc2, other naming
-    "mamba", "mamba2", "jamba", "qwen3_next",  # Mamba mixers and hybrids, linear attention
-    "gemma3", "llava", "qwen2_vl", "idefics3",  # image-text-to-text: towers, connectors, name clashes
-    "ministral", "xlnet", "reformer", "vision-encoder-decoder",  # repaired, layers-only, sub-models
-    "dbrx", "fast_vlm",  # transformers-bug, needs-optional-package
+    "llama",
+    "mistral",
+    "qwen2",
+    "gemma2",
+    "glm4",
+    "phi3",
+    "codegen",  # llama-like, fused gate_up / qkv
+    "mixtral",
+    "qwen3_moe",
+    "gpt_oss",
+    "deepseek_v3",  # fused experts, MLA
+    "gpt2",
+    "gpt_bigcode",
+    "gpt_neox",
+    "bloom",
+    "falcon",  # Conv1D, c_attn, query_key_value, output collision
+    "bert",
+    "roberta",
+    "bart",
+    "opt",
+    "whisper",
+    "rwkv",  # BERT-style, fc1/fc2, other naming
+    "mamba",
+    "mamba2",
+    "jamba",
+    "qwen3_next",  # Mamba mixers and hybrids, linear attention
+    "gemma3",
+    "llava",
+    "qwen2_vl",
+    "idefics3",  # image-text-to-text: towers, connectors, name clashes
+    "ministral",
+    "xlnet",
+    "reformer",
+    "vision-encoder-decoder",  # repaired, layers-only, sub-models
+    "dbrx",
+    "fast_vlm",  # transformers-bug, needs-optional-package
 ]
 
 
@@ -48,8 +76,10 @@ def sample() -> dict[str, dict[str, Any]]:
 def committed() -> dict[str, Any]:
     doc = json.loads((DOCS / "families.json").read_text(encoding="utf-8"))
     if doc["versions"] != library_versions():
-        pytest.skip(f"docs/families.json was generated with {doc['versions']}, installed are {library_versions()}: "
-                    "staleness is undefined; regenerate with `lora-compiler survey -o docs/`")
+        pytest.skip(
+            f"docs/families.json was generated with {doc['versions']}, installed are {library_versions()}: "
+            "staleness is undefined; regenerate with `lora-compiler survey -o docs/`"
+        )
     return doc
 
 
@@ -125,7 +155,18 @@ def test_full_survey_reproduces_the_committed_files(committed: dict[str, Any]) -
 
 
 def test_titles_brace_shared_suffixes_and_prefixes() -> None:
-    names = ["down_proj", "gate_proj", "in_proj_a", "in_proj_b", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj", "wo"]
+    names = [
+        "down_proj",
+        "gate_proj",
+        "in_proj_a",
+        "in_proj_b",
+        "k_proj",
+        "o_proj",
+        "q_proj",
+        "up_proj",
+        "v_proj",
+        "wo",
+    ]
     assert survey_render.title(names) == "{q,k,v,o,gate,up,down}_proj in_proj_{a,b} wo"
     assert survey_render.title([]) == "(no Linear names)"
 

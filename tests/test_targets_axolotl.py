@@ -11,8 +11,9 @@ LLAMA_LINEAR = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj
 
 
 def _compile(write_yaml, base: object, extra: str = "lora_target_linear: true\n", axolotl: str | None = None):
-    return compile_document(write_yaml(f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n{extra}"),
-                            Options(axolotl=axolotl))
+    return compile_document(
+        write_yaml(f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n{extra}"), Options(axolotl=axolotl)
+    )
 
 
 def test_llama_target_linear_is_all_projections_without_lm_head(model_dir, write_yaml):
@@ -66,7 +67,9 @@ def test_gpt2_conv1d_target_linear_is_an_error_naming_the_real_modules(model_dir
 
 
 def test_gpt2_with_named_conv1d_targets_compiles(model_dir, write_yaml):
-    result = _compile(write_yaml, model_dir("gpt2"), "lora_target_modules: [c_attn, c_proj]\nlora_fan_in_fan_out: true\n")
+    result = _compile(
+        write_yaml, model_dir("gpt2"), "lora_target_modules: [c_attn, c_proj]\nlora_fan_in_fan_out: true\n"
+    )
     assert result.ok, result.findings
     # c_proj exists in attention and in the MLP of each of the 2 blocks.
     assert len(result.report.modules) == 2 * 3
@@ -83,11 +86,15 @@ def test_regex_target_modules_alone_is_a_full_match_regex(model_dir, write_yaml)
     result = _compile(write_yaml, model_dir("llama"), "lora_target_modules: '.*layers\\.1\\.self_attn\\.(q|v)_proj'\n")
     assert result.ok, result.findings
     assert [m["name"] for m in result.report.modules] == [
-        "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"]
+        "model.layers.1.self_attn.q_proj",
+        "model.layers.1.self_attn.v_proj",
+    ]
 
 
 def test_target_modules_union_with_linear_names(model_dir, write_yaml):
-    result = _compile(write_yaml, model_dir("llama"), "lora_target_modules: [q_proj, lm_head]\nlora_target_linear: true\n")
+    result = _compile(
+        write_yaml, model_dir("llama"), "lora_target_modules: [q_proj, lm_head]\nlora_target_linear: true\n"
+    )
     assert sorted(result.lora_config.target_modules) == sorted(LLAMA_LINEAR + ["lm_head"])
     assert any(m["name"] == "lm_head" for m in result.report.modules)
 
@@ -108,8 +115,11 @@ def test_mixtral_expert_names_are_rewritten_by_peft_into_parameters(model_dir, w
     assert result.report.effective_target_parameters == ["down_proj", "gate_up_proj"]
     params = [m for m in result.report.modules if m["kind"] == "parameter"]
     assert sorted(m["name"] for m in params) == [
-        "model.layers.0.mlp.experts.down_proj", "model.layers.0.mlp.experts.gate_up_proj",
-        "model.layers.1.mlp.experts.down_proj", "model.layers.1.mlp.experts.gate_up_proj"]
+        "model.layers.0.mlp.experts.down_proj",
+        "model.layers.0.mlp.experts.gate_up_proj",
+        "model.layers.1.mlp.experts.down_proj",
+        "model.layers.1.mlp.experts.gate_up_proj",
+    ]
     assert {m["num_experts"] for m in params} == {4}
     [warn] = [f for f in result.findings if f.rule == "moe-fused-dropout"]
     assert warn.severity.value == "warning" and warn.line == 6  # the lora_dropout line
@@ -122,7 +132,10 @@ def test_multimodal_gemma3_loads_image_text_class_and_hits_vision_tower(model_di
     assert result.ok, result.findings
     model = result.report.model
     assert (model.architecture, model.loader, model.is_multimodal) == (
-        "Gemma3ForConditionalGeneration", "AutoModelForImageTextToText", True)
+        "Gemma3ForConditionalGeneration",
+        "AutoModelForImageTextToText",
+        True,
+    )
     # SigLIP vision tower: q/k/v/out_proj, fc1, fc2; language model: llama-like names.
     assert result.report.linear_names == sorted(LLAMA_LINEAR + ["fc1", "fc2", "out_proj"])
     vision = [m["name"] for m in result.report.modules if "vision_tower" in m["name"]]
@@ -145,6 +158,8 @@ def test_model_type_names_the_transformers_class(model_dir, write_yaml):
 
 
 def test_model_config_overrides_apply_before_the_skeleton(model_dir, write_yaml):
-    result = _compile(write_yaml, model_dir("llama"), "model_config:\n  num_hidden_layers: 3\nlora_target_linear: true\n")
+    result = _compile(
+        write_yaml, model_dir("llama"), "model_config:\n  num_hidden_layers: 3\nlora_target_linear: true\n"
+    )
     assert result.report.model.num_hidden_layers == 3
     assert len(result.report.modules) == 3 * 7

@@ -18,24 +18,66 @@ HEAVY = {"torch", "transformers", "peft"}
 # Rooms and the rooms each may import (besides itself). Arrows not listed are walls.
 ROOMS = {
     "results": {"profiles", "model_facts", "version"},  # frozen values
-    "pipeline": {"profiles", "results", "rules", "model_facts", "version"},  # YAML -> spec -> source -> skeleton -> plan -> inject
-    "rules": {"profiles", "results", "pipeline.document", "pipeline.spec", "pipeline.fields", "io.adapter_dir", "model_facts",
-              "serving", "version"},
+    "pipeline": {
+        "profiles",
+        "results",
+        "rules",
+        "model_facts",
+        "version",
+    },  # YAML -> spec -> source -> skeleton -> plan -> inject
+    "rules": {
+        "profiles",
+        "results",
+        "pipeline.document",
+        "pipeline.spec",
+        "pipeline.fields",
+        "io.adapter_dir",
+        "model_facts",
+        "serving",
+        "version",
+    },
     "io": {"profiles", "results", "pipeline", "version"},  # bounded readers, the atomic set writer, the cache
-    "render": {"profiles", "results", "rules", "version"},  # rules: lint's SARIF and JSON list every rule's id, level and doc
+    "render": {
+        "profiles",
+        "results",
+        "rules",
+        "version",
+    },  # rules: lint's SARIF and JSON list every rule's id, level and doc
     "export": {"pipeline", "results", "model_facts", "version"},  # a finished compile -> another trainer's config
     "serving": {"results", "model_facts", "version"},  # engine rule tables -> verdicts on a finished compile
     "features": {"profiles", "pipeline", "results", "rules", "io", "render", "export", "model_facts", "version"},
     "api": {"profiles", "pipeline", "results", "io", "render", "features", "export", "rules", "version"},
-    "cli": {"profiles", "api", "pipeline.options", "pipeline.policy", "results.findings", "render", "io.files", "features",
-            "export", "rules", "serving", "version"},
+    "cli": {
+        "profiles",
+        "api",
+        "pipeline.options",
+        "pipeline.policy",
+        "results.findings",
+        "render",
+        "io.files",
+        "features",
+        "export",
+        "rules",
+        "serving",
+        "version",
+    },
 }
 # Modules that may import torch, transformers or peft (always lazily, inside a function).
-HEAVY_ALLOWED = {"pipeline.skeleton", "pipeline.inject", "pipeline.stacks", "pipeline.targets", "pipeline.peftcfg",
-                 "pipeline.loading",  # transformers' own bitsandbytes not-convert decision, on the skeleton
-                 "pipeline.memory",  # which trained tensors are nn.Embedding weights (32-bit optimizer state)
-                 "features.runtime", "features.survey", "model_facts", "export.peft", "export.check",
-                 "rules.adapter_dir"}  # transformers' checkpoint-conversion table: a renamed module is a warning
+HEAVY_ALLOWED = {
+    "pipeline.skeleton",
+    "pipeline.inject",
+    "pipeline.stacks",
+    "pipeline.targets",
+    "pipeline.peftcfg",
+    "pipeline.loading",  # transformers' own bitsandbytes not-convert decision, on the skeleton
+    "pipeline.memory",  # which trained tensors are nn.Embedding weights (32-bit optimizer state)
+    "features.runtime",
+    "features.survey",
+    "model_facts",
+    "export.peft",
+    "export.check",
+    "rules.adapter_dir",
+}  # transformers' checkpoint-conversion table: a renamed module is a warning
 
 
 def _name(path: Path) -> str:
@@ -108,7 +150,7 @@ def test_the_import_graph_has_no_cycle() -> None:
         seen[node] = 1
         for nxt in sorted(EDGES.get(node, ())):
             if seen.get(nxt) == 1:
-                cycle = path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt]
+                cycle = path[path.index(nxt) :] + [nxt] if nxt in path else [node, nxt]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if nxt not in seen:
                 visit(nxt, [*path, nxt])
@@ -161,6 +203,9 @@ def test_the_skeleton_key_covers_every_spec_field_the_skeleton_reads() -> None:
     from lora_compiler.pipeline.skeleton import SPEC_FIELDS
 
     tree = ast.parse((PACKAGE / "pipeline" / "skeleton.py").read_text(encoding="utf-8"))
-    read = {n.attr for n in ast.walk(tree)
-            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "spec"}
+    read = {
+        n.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "spec"
+    }
     assert read == set(SPEC_FIELDS)

@@ -40,7 +40,8 @@ def test_empty_file_is_not_a_config(tmp_path):
 
 def test_alias_bomb_is_refused_quickly():
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+    )
     doc = load_text(bomb, "bomb.yml")
     assert [f.rule for f in doc.findings] == ["yaml-too-complex"]
 

@@ -35,9 +35,12 @@ def run_case(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     assert result.exit_code() == 0, [f.message for f in result.findings]
     rslora = bool(result.adapter_config.get("use_rslora"))
     record: dict[str, Any] = {
-        "config": str(path.relative_to(ROOT)), "model": result.spec.base_model,
-        "compiled": sorted([m["name"], m["r"], round(m["alpha"] / (math.sqrt(m["r"]) if rslora else m["r"]), 6)]
-                           for m in result.report.modules),
+        "config": str(path.relative_to(ROOT)),
+        "model": result.spec.base_model,
+        "compiled": sorted(
+            [m["name"], m["r"], round(m["alpha"] / (math.sqrt(m["r"]) if rslora else m["r"]), 6)]
+            for m in result.report.modules
+        ),
         "modules_to_save": sorted(m["name"] for m in result.report.modules_to_save),
         "trainable_tokens": sorted(m["name"] for m in result.report.trainable_tokens),
         # as scripts/trainer_check.py notes them per LoRA layer (sorted sets)
@@ -54,6 +57,9 @@ def run_case(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
             record["exports"][name] = {"refused": True, "findings": findings}
         else:
             texts[done.filename] = done.text
-            record["exports"][name] = {"file": done.filename, "findings": findings,
-                                       "sha256": hashlib.sha256(done.text.encode()).hexdigest()}
+            record["exports"][name] = {
+                "file": done.filename,
+                "findings": findings,
+                "sha256": hashlib.sha256(done.text.encode()).hexdigest(),
+            }
     return record, texts

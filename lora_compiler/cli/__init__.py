@@ -19,7 +19,15 @@ def cli() -> None:
     """Know what an Axolotl LoRA config will train before any weights are loaded."""
 
 
-for _command in (compile.compile_cmd, export.export_cmd, lint.lint_cmd, diff.diff_cmd, survey.survey_cmd, info.schema_cmd, info.rules_cmd):
+for _command in (
+    compile.compile_cmd,
+    export.export_cmd,
+    lint.lint_cmd,
+    diff.diff_cmd,
+    survey.survey_cmd,
+    info.schema_cmd,
+    info.rules_cmd,
+):
     cli.add_command(_command)
 
 

@@ -10,7 +10,9 @@ import click
 if TYPE_CHECKING:
     from ..pipeline.policy import Policy
 
-OFFLINE = click.option("--offline", is_flag=True, help="Never contact the Hugging Face Hub (HF_HUB_OFFLINE=1 does the same).")
+OFFLINE = click.option(
+    "--offline", is_flag=True, help="Never contact the Hugging Face Hub (HF_HUB_OFFLINE=1 does the same)."
+)
 REMOTE = click.option(
     "--trust-remote-code",
     is_flag=True,
@@ -22,21 +24,31 @@ REMOTE = click.option(
 EXPORT_TRAINERS = ("llamafactory", "trl", "torchtune", "ms-swift", "unsloth", "peft")
 
 AXOLOTL = click.option(
-    "--axolotl", metavar="VERSION", callback=lambda ctx, param, value: _release(value),
+    "--axolotl",
+    metavar="VERSION",
+    callback=lambda ctx, param, value: _release(value),
     help="The Axolotl release whose semantics apply (0.19, 0.20 or 0.21). Default: the installed axolotl, else "
-    "LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl, else the newest (0.21).")
+    "LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl, else the newest (0.21).",
+)
 
 
 DEVICES = click.option(
-    "--devices", metavar="N", type=click.IntRange(min=1), multiple=True,
+    "--devices",
+    metavar="N",
+    type=click.IntRange(min=1),
+    multiple=True,
     help="Device count for the per-device memory of a YAML that shards (FSDP, DeepSpeed); repeat for several. "
-    "Default: [tool.lora-compiler] devices, else 2, 4 and 8.")
+    "Default: [tool.lora-compiler] devices, else 2, 4 and 8.",
+)
 
 
 SERVE = click.option(
-    "--serve", metavar="ENGINE[@VERSION]", callback=lambda ctx, param, value: _engine(value),
+    "--serve",
+    metavar="ENGINE[@VERSION]",
+    callback=lambda ctx, param, value: _engine(value),
     help="Also check that a serving engine loads the adapter as trained, and print its launch command: vllm or "
-    "sglang, optionally @VERSION (default: the newest release with rules here: vllm 0.33.0, sglang 0.5.23).")
+    "sglang, optionally @VERSION (default: the newest release with rules here: vllm 0.33.0, sglang 0.5.23).",
+)
 
 
 def _engine(value: str | None) -> str | None:

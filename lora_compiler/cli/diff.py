@@ -12,22 +12,52 @@ from .common import OFFLINE, REMOTE, policy_for
 
 @click.command("diff")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "models", multiple=True, metavar="MODEL",
-              help="Compile the one CONFIG against this base model; repeat for one column per model.")
-@click.option("--convention", "conventions", multiple=True, metavar="NAME",
-              help="Select targets as axolotl, peft-all-linear, llamafactory-all, torchtune, ms-swift-all-linear or "
-              "unsloth-default does; repeat for one column each.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="MODEL",
+    help="Compile the one CONFIG against this base model; repeat for one column per model.",
+)
+@click.option(
+    "--convention",
+    "conventions",
+    multiple=True,
+    metavar="NAME",
+    help="Select targets as axolotl, peft-all-linear, llamafactory-all, torchtune, ms-swift-all-linear or "
+    "unsloth-default does; repeat for one column each.",
+)
 @click.option("--layers", is_flag=True, help="One row per module path (layer indices as ranges), not per module name.")
-@click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]), default="text", show_default=True,
-              help="text for a terminal, md for a pull-request comment, json for tools, html to look at.")
-@click.option("--axolotl", "releases", multiple=True, metavar="VERSION",
-              help="Axolotl release whose semantics apply (0.19, 0.20, 0.21); twice or more: the upgrade view, one "
-              "column per release for the one CONFIG.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "md", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal, md for a pull-request comment, json for tools, html to look at.",
+)
+@click.option(
+    "--axolotl",
+    "releases",
+    multiple=True,
+    metavar="VERSION",
+    help="Axolotl release whose semantics apply (0.19, 0.20, 0.21); twice or more: the upgrade view, one "
+    "column per release for the one CONFIG.",
+)
 @click.option("--exit-code", "check", is_flag=True, help="Exit 1 when the target sets differ, as git diff --exit-code.")
 @OFFLINE
 @REMOTE
-def diff_cmd(inputs: tuple[Path, ...], models: tuple[str, ...], conventions: tuple[str, ...], layers: bool,
-             fmt: str, releases: tuple[str, ...], check: bool, offline: bool, trust_remote_code: bool) -> None:
+def diff_cmd(
+    inputs: tuple[Path, ...],
+    models: tuple[str, ...],
+    conventions: tuple[str, ...],
+    layers: bool,
+    fmt: str,
+    releases: tuple[str, ...],
+    check: bool,
+    offline: bool,
+    trust_remote_code: bool,
+) -> None:
     """Compare LoRA target sets: one CONFIG across --model, --convention or --axolotl columns, or two inputs.
 
     An input is an Axolotl YAML (compiled), a compile output directory, a targets.json or an
@@ -40,8 +70,9 @@ def diff_cmd(inputs: tuple[Path, ...], models: tuple[str, ...], conventions: tup
 
     options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy_for(None))
     try:
-        result = diff(list(inputs), models=models, conventions=conventions, options=options, layers=layers,
-                      releases=releases)
+        result = diff(
+            list(inputs), models=models, conventions=conventions, options=options, layers=layers, releases=releases
+        )
     except DiffUsageError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(DIFF_FORMATS[fmt](result, fmt == "text" and sys.stdout.isatty()), nl=False)

@@ -12,19 +12,38 @@ from .common import AXOLOTL, EXPORT_TRAINERS, OFFLINE, REMOTE, SERVE, policy_for
 
 @click.command("export")
 @click.argument("config", type=click.Path(dir_okay=True, path_type=Path))
-@click.option("--to", "trainer", type=click.Choice(EXPORT_TRAINERS), required=True,
-              help="The trainer whose config to write.")
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json", "python"]),
-              help="File format (default: the trainer's own: python for peft and unsloth, yaml for the others).")
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the file into this directory instead of printing it.")
+@click.option(
+    "--to", "trainer", type=click.Choice(EXPORT_TRAINERS), required=True, help="The trainer whose config to write."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "json", "python"]),
+    help="File format (default: the trainer's own: python for peft and unsloth, yaml for the others).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the file into this directory instead of printing it.",
+)
 @click.option("--force", is_flag=True, help="Replace a different file of the same name in --output.")
 @SERVE
 @AXOLOTL
 @OFFLINE
 @REMOTE
-def export_cmd(config: Path, trainer: str, fmt: str | None, out_dir: Path | None, force: bool, serve: str | None,
-               axolotl: str | None, offline: bool, trust_remote_code: bool) -> None:
+def export_cmd(
+    config: Path,
+    trainer: str,
+    fmt: str | None,
+    out_dir: Path | None,
+    force: bool,
+    serve: str | None,
+    axolotl: str | None,
+    offline: bool,
+    trust_remote_code: bool,
+) -> None:
     """Export CONFIG (an Axolotl YAML) as a config for another trainer that trains the same modules.
 
     The export is checked on the model's meta skeleton: the trainer's own target rule must wrap the same
@@ -39,8 +58,9 @@ def export_cmd(config: Path, trainer: str, fmt: str | None, out_dir: Path | None
 
     if fmt is not None and fmt not in formats_of(trainer):
         raise click.BadParameter(f"{trainer} is exported as {' or '.join(formats_of(trainer))}", param_hint="--format")
-    options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy_for(None), axolotl=axolotl,
-                      serve=serve)
+    options = Options(
+        offline=offline, allow_remote_code=trust_remote_code, policy=policy_for(None), axolotl=axolotl, serve=serve
+    )
     job = export_job(config, options, trainer, fmt, out_dir, force=force)
     if job.findings:
         click.echo(render_findings(list(job.findings)), err=True, nl=False)

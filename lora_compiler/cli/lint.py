@@ -12,22 +12,47 @@ from .common import AXOLOTL, OFFLINE, DEVICES, REMOTE, SERVE, policy_for
 
 @click.command("lint")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
-              show_default=True, help="Output format.")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to this file instead of stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file instead of stdout.",
+)
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--no-model", is_flag=True, help="YAML, schema and cross-field rules only: no model, no torch import.")
-@click.option("--config", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Rule levels file (default: [tool.lora-compiler] in the nearest pyproject.toml).")
+@click.option(
+    "--config",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Rule levels file (default: [tool.lora-compiler] in the nearest pyproject.toml).",
+)
 @SERVE
 @DEVICES
 @AXOLOTL
 @OFFLINE
 @REMOTE
-def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: bool, no_model: bool,
-             serve: str | None, devices: tuple[int, ...], policy_file: Path | None, axolotl: str | None,
-             offline: bool, trust_remote_code: bool) -> None:
+def lint_cmd(
+    configs: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    strict: bool,
+    no_model: bool,
+    serve: str | None,
+    devices: tuple[int, ...],
+    policy_file: Path | None,
+    axolotl: str | None,
+    offline: bool,
+    trust_remote_code: bool,
+) -> None:
     """Check Axolotl configs before training: findings as path:line:col, for people and CI.
 
     Exit status: 0 clean, 1 error findings (or warnings with --strict), 2 unusable input.
@@ -40,8 +65,15 @@ def lint_cmd(configs: tuple[Path, ...], fmt: str, output: Path | None, strict: b
     if no_model and serve:
         raise click.UsageError("--serve checks the adapter PEFT builds on the model: it cannot run with --no-model")
     policy = policy_for(policy_file)
-    options = Options(offline=offline, allow_remote_code=trust_remote_code, no_model=no_model, serve=serve,
-                      policy=policy, axolotl=axolotl, devices=tuple(sorted(set(devices))))
+    options = Options(
+        offline=offline,
+        allow_remote_code=trust_remote_code,
+        no_model=no_model,
+        serve=serve,
+        policy=policy,
+        axolotl=axolotl,
+        devices=tuple(sorted(set(devices))),
+    )
     progress = _Progress(enabled=fmt == "text" and output is None and sys.stderr.isatty())
     results = lint_files(list(configs), options, on_progress=progress)
     progress.done()

@@ -9,15 +9,36 @@ import click
 
 
 @click.command("survey")
-@click.option("--model-type", "model_types", multiple=True, metavar="TYPE",
-              help="Survey only this model type (repeatable); default: every causal-LM and image-text-to-text type.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text", show_default=True,
-              help="What to print on stdout.")
+@click.option(
+    "--model-type",
+    "model_types",
+    multiple=True,
+    metavar="TYPE",
+    help="Survey only this model type (repeatable); default: every causal-LM and image-text-to-text type.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "md"]),
+    default="text",
+    show_default=True,
+    help="What to print on stdout.",
+)
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=180, show_default=True,
-              help="Seconds one architecture may take before its worker is killed.")
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write families.md and families.json here (docs/ for the published survey).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=180,
+    show_default=True,
+    help="Seconds one architecture may take before its worker is killed.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write families.md and families.json here (docs/ for the published survey).",
+)
 def survey_cmd(model_types: tuple[str, ...], fmt: str, jobs: int, timeout: float, out_dir: Path | None) -> None:
     """Survey transformers' architectures: what lora_target_linear wraps, Axolotl's way and PEFT's all-linear.
 
@@ -29,8 +50,12 @@ def survey_cmd(model_types: tuple[str, ...], fmt: str, jobs: int, timeout: float
 
     try:
         # a long run: each architecture's outcome on stderr as it arrives (stdout keeps the table)
-        result = run_survey(model_types or None, jobs=jobs, timeout=timeout,
-                            progress=lambda row: click.echo(f"{row['model_type']}: {row['status']}", err=True))
+        result = run_survey(
+            model_types or None,
+            jobs=jobs,
+            timeout=timeout,
+            progress=lambda row: click.echo(f"{row['model_type']}: {row['status']}", err=True),
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--model-type") from None
     doc = document(result.versions, result.rows)

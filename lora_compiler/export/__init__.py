@@ -16,8 +16,10 @@ from .check import judge
 from .core import Subject, Trainer
 from .render import render
 
-TRAINERS: dict[str, Trainer] = {t.name: t for t in (
-    llamafactory.TRAINER, trl.TRAINER, torchtune.TRAINER, swift.TRAINER, unsloth.TRAINER, peft.TRAINER)}
+TRAINERS: dict[str, Trainer] = {
+    t.name: t
+    for t in (llamafactory.TRAINER, trl.TRAINER, torchtune.TRAINER, swift.TRAINER, unsloth.TRAINER, peft.TRAINER)
+}
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,17 @@ CHOICES: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 
 _WHY = {
-    "rank_pattern": "per-module ranks", "alpha_pattern": "per-module alphas", "use_dora": "DoRA",
-    "use_rslora": "rank-stabilised scaling", "modules_to_save": "fully trained module copies",
-    "trainable_token_indices": "trainable token rows", "target_parameters": "LoRA on parameters (MoE experts)",
-    "layer_replication": "layer replication", "init_lora_weights": "this initialisation",
-    "ensure_weight_tying": "tied adapter weights", "lora_bias": "a trained LoRA bias",
+    "rank_pattern": "per-module ranks",
+    "alpha_pattern": "per-module alphas",
+    "use_dora": "DoRA",
+    "use_rslora": "rank-stabilised scaling",
+    "modules_to_save": "fully trained module copies",
+    "trainable_token_indices": "trainable token rows",
+    "target_parameters": "LoRA on parameters (MoE experts)",
+    "layer_replication": "layer replication",
+    "init_lora_weights": "this initialisation",
+    "ensure_weight_tying": "tied adapter weights",
+    "lora_bias": "a trained LoRA bias",
 }
 
 
@@ -39,20 +45,28 @@ def used(config: dict[str, Any]) -> list[str]:
     return [name for name, test in CHOICES.items() if test(config)]
 
 
-def refuse_missing(subject: Subject, draft: Draft, title: str, carried: set[str] | frozenset[str],
-                   hint: str) -> None:
+def refuse_missing(subject: Subject, draft: Draft, title: str, carried: set[str] | frozenset[str], hint: str) -> None:
     """One export-unexpressible finding per choice the compile uses and `title` has no key for, and one for
     Axolotl's post-load freezing (unfrozen_parameters, freeze_mm_modules), which no trainer's LoRA keys say."""
     if subject.report.freezing:
         key = "unfrozen_parameters" if subject.spec.unfrozen_parameters else "freeze_mm_modules"
-        draft.refuse(subject, f"{title} has no key for Axolotl's post-load freezing ({key})",
-                     "it decides which LoRA and base parameters train after PEFT ran", key,
-                     "drop the key, or export --to peft and freeze the same parameters in your training code")
+        draft.refuse(
+            subject,
+            f"{title} has no key for Axolotl's post-load freezing ({key})",
+            "it decides which LoRA and base parameters train after PEFT ran",
+            key,
+            "drop the key, or export --to peft and freeze the same parameters in your training code",
+        )
     for name in used(subject.config):
         if name not in carried:
             value = subject.config[name]
-            draft.refuse(subject, f"{title} has no key for {name} ({_WHY[name]}: {_short(value)})",
-                         "the trainer would train without it", name, hint)
+            draft.refuse(
+                subject,
+                f"{title} has no key for {name} ({_WHY[name]}: {_short(value)})",
+                "the trainer would train without it",
+                name,
+                hint,
+            )
 
 
 def _short(value: Any) -> str:

@@ -44,8 +44,9 @@ def judge(subject: Subject, draft: Draft) -> list[Finding]:
 
 
 def _layers(modules: list[dict[str, Any]], rslora: bool, with_params: bool) -> dict[str, tuple[int, float, int | None]]:
-    return {m["name"]: (m["r"], _scale(m["r"], m["alpha"], rslora), m["params"] if with_params else None)
-            for m in modules}
+    return {
+        m["name"]: (m["r"], _scale(m["r"], m["alpha"], rslora), m["params"] if with_params else None) for m in modules
+    }
 
 
 def _scale(r: int, alpha: float, rslora: bool) -> float:
@@ -77,5 +78,9 @@ def _inject(subject: Subject, kwargs: dict[str, Any]) -> Any:
 
 def _unfaithful(subject: Subject, detail: str) -> Finding:
     return subject.finding(
-        "export-not-faithful", f"the exported config would not train what this YAML trains: {detail}", None,
-        Severity.ERROR, "report this: the exporter chose a form its trainer reads differently; nothing was written")
+        "export-not-faithful",
+        f"the exported config would not train what this YAML trains: {detail}",
+        None,
+        Severity.ERROR,
+        "report this: the exporter chose a form its trainer reads differently; nothing was written",
+    )

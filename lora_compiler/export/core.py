@@ -49,8 +49,9 @@ class Subject:
         quant = quantization(self.doc.values, self.model_type)
         return quant["bits"] if quant else None
 
-    def finding(self, rule: str, message: str, field_or_key: str | None, severity: Severity,
-                hint: str | None = None) -> Finding:
+    def finding(
+        self, rule: str, message: str, field_or_key: str | None, severity: Severity, hint: str | None = None
+    ) -> Finding:
         """A finding at the YAML key behind a LoraConfig field (or a YAML key given as is)."""
         key = _YAML_KEY.get(field_or_key or "", field_or_key)
         if key == "lora_target_modules" and self.spec.lora_target_modules is None and self.spec.lora_target_linear:
@@ -75,8 +76,9 @@ class Draft:
     findings: list[Finding] = field(default_factory=list)
 
     def refuse(self, subject: Subject, what: str, why: str, field_name: str | None, hint: str) -> None:
-        self.findings.append(subject.finding("export-unexpressible", f"{what}: {why}", field_name,
-                                             Severity.ERROR, hint))
+        self.findings.append(
+            subject.finding("export-unexpressible", f"{what}: {why}", field_name, Severity.ERROR, hint)
+        )
 
     def lossy(self, subject: Subject, message: str, field_name: str | None, hint: str | None = None) -> None:
         self.findings.append(subject.finding("export-lossy", message, field_name, Severity.WARNING, hint))

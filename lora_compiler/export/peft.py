@@ -8,8 +8,9 @@ from .core import Draft, Subject, Trainer
 from .render import call
 
 # Identity and bookkeeping fields of adapter_config.json that are not LoraConfig choices.
-_NOT_CHOSEN = frozenset({"peft_type", "peft_version", "auto_mapping", "base_model_name_or_path", "revision",
-                         "inference_mode"})
+_NOT_CHOSEN = frozenset(
+    {"peft_type", "peft_version", "auto_mapping", "base_model_name_or_path", "revision", "inference_mode"}
+)
 
 
 _ALWAYS = ("task_type", "r", "lora_alpha", "lora_dropout", "target_modules")  # written even when PEFT's default
@@ -23,8 +24,12 @@ def chosen_fields(config: dict[str, Any]) -> dict[str, Any]:
     from ..pipeline.peftcfg import adapter_config_dict
 
     default = adapter_config_dict(LoraConfig())
-    return {k: v for k, v in config.items() if k not in _NOT_CHOSEN and (
-        k in _ALWAYS or k not in default or (default[k] != v and not (_empty(default[k]) and _empty(v))))}
+    return {
+        k: v
+        for k, v in config.items()
+        if k not in _NOT_CHOSEN
+        and (k in _ALWAYS or k not in default or (default[k] != v and not (_empty(default[k]) and _empty(v))))
+    }
 
 
 def _empty(value: Any) -> bool:
@@ -35,9 +40,12 @@ def _draft(subject: Subject) -> Draft:
     fields = chosen_fields(subject.config)
     draft = Draft(fields, peft=dict(fields))
     if subject.report.freezing:
-        draft.lossy(subject, "a LoraConfig cannot say which parameters Axolotl's post-load freezing leaves trainable "
-                    "(unfrozen_parameters / freeze_mm_modules); the trainer that uses it must freeze the same way",
-                    "unfrozen_parameters" if subject.spec.unfrozen_parameters else "freeze_mm_modules")
+        draft.lossy(
+            subject,
+            "a LoraConfig cannot say which parameters Axolotl's post-load freezing leaves trainable "
+            "(unfrozen_parameters / freeze_mm_modules); the trainer that uses it must freeze the same way",
+            "unfrozen_parameters" if subject.spec.unfrozen_parameters else "freeze_mm_modules",
+        )
     return draft
 
 
@@ -46,5 +54,13 @@ def _python(draft: Draft) -> str:
 
 
 TRAINER = Trainer(
-    name="peft", title="PEFT LoraConfig", package="peft", version="(installed)", source="peft.LoraConfig",
-    stem="lora_config", formats=("python", "json", "yaml"), draft=_draft, python=_python)
+    name="peft",
+    title="PEFT LoraConfig",
+    package="peft",
+    version="(installed)",
+    source="peft.LoraConfig",
+    stem="lora_config",
+    formats=("python", "json", "yaml"),
+    draft=_draft,
+    python=_python,
+)

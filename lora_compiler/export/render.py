@@ -29,8 +29,10 @@ def _header(trainer: Trainer, subject: Subject) -> list[str]:
     """Where the file came from, without paths or times, so two exports of one YAML are byte-identical."""
     count = len(subject.wrapped)
     source = Path(subject.doc.file).name if subject.doc.file else "<input>"
-    return [f"{trainer.title}: exported by lora-compiler {__version__} from {source}",
-            f"checked: trains the same {count} LoRA layer(s) as Axolotl would on {subject.report.model.base_model}"]
+    return [
+        f"{trainer.title}: exported by lora-compiler {__version__} from {source}",
+        f"checked: trains the same {count} LoRA layer(s) as Axolotl would on {subject.report.model.base_model}",
+    ]
 
 
 def call(head: str, name: str, kwargs: dict[str, Any], tail: str = "") -> str:

@@ -31,8 +31,12 @@ def all_linear(model: Any) -> list[str]:
 
     def cond(name: str, module: Any) -> bool:
         cls = type(module).__name__.lower()
-        return ("linear" in cls and "glulinear" not in cls and "gemma4clippablelinear" not in cls
-                and all(layer not in name for layer in ignore))
+        return (
+            "linear" in cls
+            and "glulinear" not in cls
+            and "gemma4clippablelinear" not in cls
+            and all(layer not in name for layer in ignore)
+        )
 
     inner = {re.sub(r"\d+\.", "{}.", n) for n, m in model.named_modules() if not cond(re.sub(r"\d+\.", "{}.", n), m)}
     found = set()
@@ -58,8 +62,13 @@ def _draft(subject: Subject) -> Draft:
     refuse_missing(subject, draft, "ms-swift", CARRIED, _HINT)
     init = cfg.get("init_lora_weights", True)
     if init is not True and not (isinstance(init, str) and (init in _INITS or init.startswith("pissa_niter_"))):
-        draft.refuse(subject, f"ms-swift cannot ask PEFT for init_lora_weights {init!r}", "init_weights passes only "
-                     "true/false/gaussian/pissa/olora on (loftq lacks its loftq_config there)", "init_lora_weights", _HINT)
+        draft.refuse(
+            subject,
+            f"ms-swift cannot ask PEFT for init_lora_weights {init!r}",
+            "init_weights passes only true/false/gaussian/pissa/olora on (loftq lacks its loftq_config there)",
+            "init_lora_weights",
+            _HINT,
+        )
     if draft.findings:
         return draft
     wanted = subject.module_names()
@@ -71,8 +80,13 @@ def _draft(subject: Subject) -> Draft:
     else:
         targeting = choose(subject, regex=True, exclude=False, layers=False)
         if targeting is None:
-            draft.refuse(subject, "no ms-swift target list selects exactly the modules this YAML trains",
-                         "the names reach other modules too", "target_modules", _HINT)
+            draft.refuse(
+                subject,
+                "no ms-swift target list selects exactly the modules this YAML trains",
+                "the names reach other modules too",
+                "target_modules",
+                _HINT,
+            )
             return draft
         if targeting.replaced:
             draft.rewritten(subject, "targets written as " + describe(targeting, len(wanted)), targeting.replaced[0])
@@ -97,15 +111,28 @@ def _draft(subject: Subject) -> Draft:
     if dtype := precision(spec):
         fields["torch_dtype"] = dtype
     draft.fields = fields
-    draft.peft = dict(r=cfg["r"], target_modules=resolved, lora_alpha=cfg["lora_alpha"],
-                      lora_dropout=cfg["lora_dropout"], bias="none", modules_to_save=cfg.get("modules_to_save"),
-                      use_rslora=bool(cfg.get("use_rslora")), use_dora=bool(cfg.get("use_dora")))
+    draft.peft = dict(
+        r=cfg["r"],
+        target_modules=resolved,
+        lora_alpha=cfg["lora_alpha"],
+        lora_dropout=cfg["lora_dropout"],
+        bias="none",
+        modules_to_save=cfg.get("modules_to_save"),
+        use_rslora=bool(cfg.get("use_rslora")),
+        use_dora=bool(cfg.get("use_dora")),
+    )
     if cfg.get("target_parameters"):
         draft.peft["target_parameters"] = list(cfg["target_parameters"])
     return draft
 
 
 TRAINER = Trainer(
-    name="ms-swift", title="ms-swift 4.6.0 (swift sft)", package="ms-swift", version="4.6.0",
+    name="ms-swift",
+    title="ms-swift 4.6.0 (swift sft)",
+    package="ms-swift",
+    version="4.6.0",
     source="swift/arguments/tuner_args.py, swift/pipelines/train/tuner.py, swift/utils/transformers_utils.py",
-    stem="ms-swift", formats=("yaml", "json"), draft=_draft)
+    stem="ms-swift",
+    formats=("yaml", "json"),
+    draft=_draft,
+)

@@ -30,13 +30,21 @@ def choose(subject: Subject, *, regex: bool, exclude: bool, layers: bool) -> Tar
     """The compile's target fields if the trainer carries them all, else an equivalent list; None: no such form."""
     cfg = subject.config
     modules = cfg.get("target_modules") or []
-    used = {"target_modules": isinstance(modules, str), "exclude_modules": bool(cfg.get("exclude_modules")),
-            "layers_to_transform": cfg.get("layers_to_transform") is not None}
+    used = {
+        "target_modules": isinstance(modules, str),
+        "exclude_modules": bool(cfg.get("exclude_modules")),
+        "layers_to_transform": cfg.get("layers_to_transform") is not None,
+    }
     carried = {"target_modules": regex, "exclude_modules": exclude, "layers_to_transform": layers}
     replaced = tuple(f for f, is_used in used.items() if is_used and not carried[f])
     if not replaced:
-        return Targeting(modules, cfg.get("exclude_modules"), cfg.get("layers_to_transform"),
-                         cfg.get("layers_pattern"), "as-compiled")
+        return Targeting(
+            modules,
+            cfg.get("exclude_modules"),
+            cfg.get("layers_to_transform"),
+            cfg.get("layers_pattern"),
+            "as-compiled",
+        )
     wanted = subject.module_names()
     names = [n for n, _ in subject.model.named_modules() if n]
     # names of the list PEFT moved to fused expert parameters match no module: kept, so PEFT moves them again
@@ -53,6 +61,8 @@ def choose(subject: Subject, *, regex: bool, exclude: bool, layers: bool) -> Tar
 def describe(t: Targeting, count: int) -> str:
     """What a rewritten form is, for the export-rewritten finding."""
     what = ", ".join(t.replaced)
-    return {"names": f"the {count} module(s) it selects by their names",
-            "full-names": f"the full names of the {count} module(s) it selects",
-            "regex": f"one regex of the full names of the {count} module(s) it selects"}[t.form] + f" (replaces {what})"
+    return {
+        "names": f"the {count} module(s) it selects by their names",
+        "full-names": f"the full names of the {count} module(s) it selects",
+        "regex": f"one regex of the full names of the {count} module(s) it selects",
+    }[t.form] + f" (replaces {what})"

@@ -42,10 +42,16 @@ def builder_for(c: Any, base_model: str | None) -> str | None:
     """The lora_* builder whose model has the shape of model config `c` (RoPE base and context length break
     ties, then Instruct / base by the model's name)."""
     get = lambda key: getattr(c, key, None)  # noqa: E731  (a multimodal config has no decoder dimensions)
-    shape = {"model_type": get("model_type"), "num_layers": get("num_hidden_layers"), "embed_dim": get("hidden_size"),
-             "vocab_size": get("vocab_size"), "num_heads": get("num_attention_heads"),
-             "num_kv_heads": get("num_key_value_heads") or get("num_attention_heads"),
-             "intermediate_dim": get("intermediate_size"), "tied_output": bool(get("tie_word_embeddings"))}
+    shape = {
+        "model_type": get("model_type"),
+        "num_layers": get("num_hidden_layers"),
+        "embed_dim": get("hidden_size"),
+        "vocab_size": get("vocab_size"),
+        "num_heads": get("num_attention_heads"),
+        "num_kv_heads": get("num_key_value_heads") or get("num_attention_heads"),
+        "intermediate_dim": get("intermediate_size"),
+        "tied_output": bool(get("tie_word_embeddings")),
+    }
     found = [name for name, b in builders().items() if all(b[k] == v for k, v in shape.items())]
     rope = _rope_theta(c)
     for key, value in (("rope_base", rope), ("max_seq_len", getattr(c, "max_position_embeddings", None))):
@@ -69,23 +75,40 @@ def _draft(subject: Subject) -> Draft:
     multimodal = subject.report.model.is_multimodal
     builder = None if multimodal else builder_for(subject.model.config, spec.base_model)
     if builder is None:
-        draft.refuse(subject, f"torchtune 0.6.1 has no LoRA builder for {subject.model_type} models of this shape",
-                     "its builders cover Llama 2/3, Code Llama, Mistral, Gemma, Gemma 2, Qwen2/2.5 and Phi-3/4 sizes",
-                     "base_model", "export for a PEFT-based trainer (--to trl, llamafactory, ms-swift)")
+        draft.refuse(
+            subject,
+            f"torchtune 0.6.1 has no LoRA builder for {subject.model_type} models of this shape",
+            "its builders cover Llama 2/3, Code Llama, Mistral, Gemma, Gemma 2, Qwen2/2.5 and Phi-3/4 sizes",
+            "base_model",
+            "export for a PEFT-based trainer (--to trl, llamafactory, ms-swift)",
+        )
         return draft
     meta = builders()[builder]
     if meta["model_type"] == "phi3":
-        draft.refuse(subject, "torchtune splits Phi-3's fused qkv_proj and gate_up_proj into separate LoRA layers",
-                     "the adapter would have other matrices than PEFT's", "base_model", _HINT)
+        draft.refuse(
+            subject,
+            "torchtune splits Phi-3's fused qkv_proj and gate_up_proj into separate LoRA layers",
+            "the adapter would have other matrices than PEFT's",
+            "base_model",
+            _HINT,
+        )
         return draft
     flags = _flags(subject, draft, meta["num_layers"])
     if flags is None or draft.findings:
         return draft
     attn, mlp, output = flags
-    if output and ("apply_lora_to_output" not in meta["kwargs"] or meta["tied_output"]
-                   or builder.startswith("torchtune.models.llama3_2.")):
-        draft.refuse(subject, f"{builder} refuses LoRA on the output layer", "its output is tied to the embedding",
-                     "target_modules", "leave lm_head out of the targets")
+    if output and (
+        "apply_lora_to_output" not in meta["kwargs"]
+        or meta["tied_output"]
+        or builder.startswith("torchtune.models.llama3_2.")
+    ):
+        draft.refuse(
+            subject,
+            f"{builder} refuses LoRA on the output layer",
+            "its output is tied to the embedding",
+            "target_modules",
+            "leave lm_head out of the targets",
+        )
         return draft
     if cfg.get("use_dora") and "use_dora" not in meta["kwargs"]:
         draft.refuse(subject, f"{builder} has no use_dora", "DoRA cannot be asked for", "use_dora", _HINT)
@@ -93,10 +116,17 @@ def _draft(subject: Subject) -> Draft:
     r, alpha = cfg["r"], cfg["lora_alpha"]
     if cfg.get("use_rslora"):
         alpha = round(alpha * math.sqrt(r), 6)
-        draft.rewritten(subject, f"lora_alpha written as {alpha:g} (alpha x sqrt(r)): torchtune has no rsLoRA, and "
-                        "alpha / r with that alpha is rsLoRA's alpha / sqrt(r)", "use_rslora")
-    model: dict[str, Any] = {"_component_": builder, "lora_attn_modules": [_ATTN[a] for a in attn],
-                             "apply_lora_to_mlp": mlp}
+        draft.rewritten(
+            subject,
+            f"lora_alpha written as {alpha:g} (alpha x sqrt(r)): torchtune has no rsLoRA, and "
+            "alpha / r with that alpha is rsLoRA's alpha / sqrt(r)",
+            "use_rslora",
+        )
+    model: dict[str, Any] = {
+        "_component_": builder,
+        "lora_attn_modules": [_ATTN[a] for a in attn],
+        "apply_lora_to_mlp": mlp,
+    }
     if "apply_lora_to_output" in meta["kwargs"]:
         model["apply_lora_to_output"] = output
     model.update(lora_rank=r, lora_alpha=alpha, lora_dropout=cfg["lora_dropout"])
@@ -105,10 +135,14 @@ def _draft(subject: Subject) -> Draft:
     bits = subject.quantized()
     model["quantize_base"] = bits == 4
     if bits:
-        draft.lossy(subject, "torchtune quantizes the base to NF4 with torchao (quantize_base), not bitsandbytes; "
-                    "which frozen layers it quantizes depends on the model family, and never the output layer"
-                    if bits == 4 else "torchtune has no 8-bit base: quantize_base is NF4 only, so the base loads "
-                    "unquantized", "load_in_8bit" if bits == 8 else "adapter")
+        draft.lossy(
+            subject,
+            "torchtune quantizes the base to NF4 with torchao (quantize_base), not bitsandbytes; "
+            "which frozen layers it quantizes depends on the model family, and never the output layer"
+            if bits == 4
+            else "torchtune has no 8-bit base: quantize_base is NF4 only, so the base loads unquantized",
+            "load_in_8bit" if bits == 8 else "adapter",
+        )
     fields: dict[str, Any] = {"model": model}
     dtype = precision(spec)
     if dtype == "float16":
@@ -136,33 +170,56 @@ def _flags(subject: Subject, draft: Draft, num_layers: int) -> tuple[list[str], 
         else:
             other.append(m["name"])
     if other:
-        draft.refuse(subject, f"torchtune's builders have no LoRA for {', '.join(other[:3])}"
-                     + (f" and {len(other) - 3} more" if len(other) > 3 else ""),
-                     "they wrap only q/k/v/o, gate/up/down and the output layer", "target_modules",
-                     "leave those modules out of the targets")
+        draft.refuse(
+            subject,
+            f"torchtune's builders have no LoRA for {', '.join(other[:3])}"
+            + (f" and {len(other) - 3} more" if len(other) > 3 else ""),
+            "they wrap only q/k/v/o, gate/up/down and the output layer",
+            "target_modules",
+            "leave those modules out of the targets",
+        )
         return None
     kinds = {frozenset(v) for v in per_layer.values()}
     if len(kinds) > 1 or (per_layer and len(per_layer) != num_layers):
-        draft.refuse(subject, f"the YAML adapts {len(per_layer)} of {num_layers} layers, or not alike",
-                     "torchtune applies LoRA to every layer alike", "layers_to_transform",
-                     "adapt the same modules in every layer")
+        draft.refuse(
+            subject,
+            f"the YAML adapts {len(per_layer)} of {num_layers} layers, or not alike",
+            "torchtune applies LoRA to every layer alike",
+            "layers_to_transform",
+            "adapt the same modules in every layer",
+        )
         return None
     names = next(iter(kinds), frozenset())
     mlp = names & set(_MLP)
     if mlp and mlp != set(_MLP):
-        draft.refuse(subject, f"the YAML adapts {', '.join(sorted(mlp))} but not all of gate/up/down_proj",
-                     "apply_lora_to_mlp wraps all three MLP projections or none", "target_modules",
-                     "target all of gate_proj, up_proj and down_proj, or none")
+        draft.refuse(
+            subject,
+            f"the YAML adapts {', '.join(sorted(mlp))} but not all of gate/up/down_proj",
+            "apply_lora_to_mlp wraps all three MLP projections or none",
+            "target_modules",
+            "target all of gate_proj, up_proj and down_proj, or none",
+        )
         return None
     attn = [a for a in _ATTN if a in names]
     if not attn:
-        draft.refuse(subject, "the YAML adapts no attention projection", "torchtune's builders need at least one in "
-                     "lora_attn_modules", "target_modules", "add q_proj, k_proj, v_proj or o_proj")
+        draft.refuse(
+            subject,
+            "the YAML adapts no attention projection",
+            "torchtune's builders need at least one in lora_attn_modules",
+            "target_modules",
+            "add q_proj, k_proj, v_proj or o_proj",
+        )
         return None
     return attn, bool(mlp), output
 
 
 TRAINER = Trainer(
-    name="torchtune", title="torchtune 0.6.1 (LoRA recipe config)", package="torchtune", version="0.6.1",
-    source="torchtune/models/*/_model_builders.py, _component_builders.py", stem="torchtune",
-    formats=("yaml", "json"), draft=_draft)
+    name="torchtune",
+    title="torchtune 0.6.1 (LoRA recipe config)",
+    package="torchtune",
+    version="0.6.1",
+    source="torchtune/models/*/_model_builders.py, _component_builders.py",
+    stem="torchtune",
+    formats=("yaml", "json"),
+    draft=_draft,
+)

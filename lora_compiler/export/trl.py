@@ -18,8 +18,10 @@ from .core import Draft, Subject, Trainer
 from .targets import choose, describe
 
 CARRIED = frozenset({"use_dora", "use_rslora", "modules_to_save", "target_parameters"})
-_HINT = ("export --to peft and pass that LoraConfig to SFTTrainer(peft_config=...), which keeps every field, "
-         "or drop the key from the YAML")
+_HINT = (
+    "export --to peft and pass that LoraConfig to SFTTrainer(peft_config=...), which keeps every field, "
+    "or drop the key from the YAML"
+)
 
 
 def _draft(subject: Subject) -> Draft:
@@ -28,12 +30,20 @@ def _draft(subject: Subject) -> Draft:
     refuse_missing(subject, draft, "TRL's ModelConfig", CARRIED, _HINT)
     targeting = choose(subject, regex=True, exclude=False, layers=False)
     if targeting is None:
-        draft.refuse(subject, "no target list of TRL's selects exactly the modules this YAML trains",
-                     "the names reach other modules too", "target_modules", _HINT)
+        draft.refuse(
+            subject,
+            "no target list of TRL's selects exactly the modules this YAML trains",
+            "the names reach other modules too",
+            "target_modules",
+            _HINT,
+        )
         return draft
     if targeting.replaced:
-        draft.rewritten(subject, "lora_target_modules written as " + describe(targeting, len(subject.module_names())),
-                        targeting.replaced[0])
+        draft.rewritten(
+            subject,
+            "lora_target_modules written as " + describe(targeting, len(subject.module_names())),
+            targeting.replaced[0],
+        )
     modules = targeting.target_modules
     if isinstance(modules, list) and len(modules) == 1:  # ModelConfig would unwrap it into a regex
         modules = rf"(.*\.)?{re.escape(modules[0])}"
@@ -42,8 +52,14 @@ def _draft(subject: Subject) -> Draft:
         fields["model_revision"] = spec.revision_of_model
     if dtype := precision(spec):
         fields["dtype"] = dtype
-    fields.update(use_peft=True, lora_r=cfg["r"], lora_alpha=cfg["lora_alpha"], lora_dropout=cfg["lora_dropout"],
-                  lora_target_modules=modules or None, lora_task_type=cfg["task_type"])
+    fields.update(
+        use_peft=True,
+        lora_r=cfg["r"],
+        lora_alpha=cfg["lora_alpha"],
+        lora_dropout=cfg["lora_dropout"],
+        lora_target_modules=modules or None,
+        lora_task_type=cfg["task_type"],
+    )
     if cfg.get("target_parameters"):
         fields["lora_target_parameters"] = list(cfg["target_parameters"])
     if cfg.get("modules_to_save"):
@@ -63,16 +79,29 @@ def _draft(subject: Subject) -> Draft:
 
 def peft_kwargs(fields: dict[str, object]) -> dict[str, object]:
     """get_peft_config(ModelConfig(**fields)) restated: the LoraConfig keywords TRL passes."""
-    out = dict(task_type=fields["lora_task_type"], r=fields["lora_r"], target_modules=fields["lora_target_modules"],
-               lora_alpha=fields["lora_alpha"], lora_dropout=fields["lora_dropout"], bias="none",
-               use_rslora=fields["use_rslora"], use_dora=fields["use_dora"],
-               modules_to_save=fields.get("lora_modules_to_save"))
+    out = dict(
+        task_type=fields["lora_task_type"],
+        r=fields["lora_r"],
+        target_modules=fields["lora_target_modules"],
+        lora_alpha=fields["lora_alpha"],
+        lora_dropout=fields["lora_dropout"],
+        bias="none",
+        use_rslora=fields["use_rslora"],
+        use_dora=fields["use_dora"],
+        modules_to_save=fields.get("lora_modules_to_save"),
+    )
     if fields.get("lora_target_parameters") is not None:
         out["target_parameters"] = fields["lora_target_parameters"]
     return out
 
 
 TRAINER = Trainer(
-    name="trl", title="TRL 1.16.0 (TrlParser --config)", package="trl", version="1.16.0",
+    name="trl",
+    title="TRL 1.16.0 (TrlParser --config)",
+    package="trl",
+    version="1.16.0",
     source="trl/trainer/model_config.py (ModelConfig), trl/trainer/utils.py (get_peft_config)",
-    stem="trl", formats=("yaml", "json"), draft=_draft)
+    stem="trl",
+    formats=("yaml", "json"),
+    draft=_draft,
+)

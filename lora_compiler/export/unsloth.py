@@ -23,9 +23,20 @@ from .render import call
 
 FAST_LLAMA = {"llama", "mistral", "gemma", "gemma2", "qwen2", "qwen3", "qwen3_moe"}  # loader.py's llama path
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")  # llama.py
-CARRIED = frozenset({"rank_pattern", "alpha_pattern", "use_dora", "use_rslora", "modules_to_save",
-                     "trainable_token_indices", "target_parameters", "init_lora_weights", "ensure_weight_tying",
-                     "lora_bias"})
+CARRIED = frozenset(
+    {
+        "rank_pattern",
+        "alpha_pattern",
+        "use_dora",
+        "use_rslora",
+        "modules_to_save",
+        "trainable_token_indices",
+        "target_parameters",
+        "init_lora_weights",
+        "ensure_weight_tying",
+        "lora_bias",
+    }
+)
 _HINT = "drop the key from the YAML, or export --to peft"
 _EMBEDDINGS = ("embed_tokens", "lm_head")
 
@@ -39,22 +50,42 @@ def _draft(subject: Subject) -> Draft:
     fast = subject.model_type in FAST_LLAMA and not subject.report.model.is_multimodal
     init = cfg.get("init_lora_weights", True)
     if fast and init == "eva":
-        draft.refuse(subject, "Unsloth's llama path refuses init_lora_weights 'eva'", "(llama.py)", "init_lora_weights",
-                     _HINT)
-    if init not in (True, False, "gaussian") and subject.quantized() and not (init == "olora" and subject.quantized() == 4):
-        draft.refuse(subject, f"Unsloth refuses init_lora_weights {init!r} on a quantized base", "(_utils.py, "
-                     "validate_init_lora_weights)", "init_lora_weights", _HINT)
+        draft.refuse(
+            subject, "Unsloth's llama path refuses init_lora_weights 'eva'", "(llama.py)", "init_lora_weights", _HINT
+        )
+    if (
+        init not in (True, False, "gaussian")
+        and subject.quantized()
+        and not (init == "olora" and subject.quantized() == 4)
+    ):
+        draft.refuse(
+            subject,
+            f"Unsloth refuses init_lora_weights {init!r} on a quantized base",
+            "(_utils.py, validate_init_lora_weights)",
+            "init_lora_weights",
+            _HINT,
+        )
     saved = cfg.get("modules_to_save") or []
     if fast and any(not (m in _EMBEDDINGS or "norm" in m) for m in saved):
-        draft.refuse(subject, "Unsloth's llama path trains only lm_head, embed_tokens and norm layers as "
-                     f"modules_to_save, not {', '.join(m for m in saved if m not in _EMBEDDINGS)}",
-                     "(llama.py, get_peft_model)", "modules_to_save", "load the model with FastModel instead")
+        draft.refuse(
+            subject,
+            "Unsloth's llama path trains only lm_head, embed_tokens and norm layers as "
+            f"modules_to_save, not {', '.join(m for m in saved if m not in _EMBEDDINGS)}",
+            "(llama.py, get_peft_model)",
+            "modules_to_save",
+            "load the model with FastModel instead",
+        )
     wanted = subject.module_names()
     if any(n.rsplit(".", 1)[-1] in _EMBEDDINGS for n in wanted):
-        draft.refuse(subject, "Unsloth never trains LoRA on embed_tokens / lm_head", "its fused loss reads "
-                     "lm_head.weight directly and a target list moves both into modules_to_save, trained in full "
-                     "(_utils.py, _redirect_embedding_targets)", "target_modules",
-                     "leave embed_tokens and lm_head out of the targets, or list them in lora_modules_to_save")
+        draft.refuse(
+            subject,
+            "Unsloth never trains LoRA on embed_tokens / lm_head",
+            "its fused loss reads "
+            "lm_head.weight directly and a target list moves both into modules_to_save, trained in full "
+            "(_utils.py, _redirect_embedding_targets)",
+            "target_modules",
+            "leave embed_tokens and lm_head out of the targets, or list them in lora_modules_to_save",
+        )
     if draft.findings:
         return draft
     names = [n for n, _ in model.named_modules() if n]
@@ -70,8 +101,12 @@ def _draft(subject: Subject) -> Draft:
     kwargs: dict[str, Any] = {"r": cfg["r"]}
     if regex is not None:
         kwargs["target_modules"] = regex
-    kwargs.update(lora_alpha=cfg["lora_alpha"], lora_dropout=cfg["lora_dropout"], bias="none",
-                  use_rslora=bool(cfg.get("use_rslora")))
+    kwargs.update(
+        lora_alpha=cfg["lora_alpha"],
+        lora_dropout=cfg["lora_dropout"],
+        bias="none",
+        use_rslora=bool(cfg.get("use_rslora")),
+    )
     for key in ("modules_to_save", "rank_pattern", "alpha_pattern", "target_parameters", "trainable_token_indices"):
         if cfg.get(key):
             kwargs[key] = cfg[key]
@@ -82,8 +117,12 @@ def _draft(subject: Subject) -> Draft:
     for key in ("use_dora", "lora_bias", "ensure_weight_tying"):
         if cfg.get(key):
             kwargs[key] = True
-    draft.fields = {"from_pretrained": load, "dtype": dtype, "get_peft_model": kwargs,
-                    "class": "FastLanguageModel" if not subject.report.model.is_multimodal else "FastVisionModel"}
+    draft.fields = {
+        "from_pretrained": load,
+        "dtype": dtype,
+        "get_peft_model": kwargs,
+        "class": "FastLanguageModel" if not subject.report.model.is_multimodal else "FastVisionModel",
+    }
     draft.peft = {k: v for k, v in kwargs.items() if k != "use_rslora" or v}
     draft.peft.setdefault("target_modules", None)
     return draft
@@ -115,6 +154,13 @@ class _Code(str):
 
 
 TRAINER = Trainer(
-    name="unsloth", title="Unsloth 2026.10.9 (get_peft_model)", package="unsloth",
-    version="2026.10.9", source="unsloth/models/llama.py, unsloth/models/vision.py, unsloth/models/loader.py",
-    stem="unsloth", formats=("python",), draft=_draft, python=_python)
+    name="unsloth",
+    title="Unsloth 2026.10.9 (get_peft_model)",
+    package="unsloth",
+    version="2026.10.9",
+    source="unsloth/models/llama.py, unsloth/models/vision.py, unsloth/models/loader.py",
+    stem="unsloth",
+    formats=("python",),
+    draft=_draft,
+    python=_python,
+)

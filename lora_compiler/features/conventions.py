@@ -58,9 +58,15 @@ def _llamafactory_all(doc: Document, options: Options, session: Session) -> tupl
         return _replace_targets(doc, [], "llamafactory-all")
     values, notes = _replace_targets(doc, llamafactory_targets(model), "llamafactory-all")
     if not values["lora_target_modules"]:
-        notes.append(doc.finding(
-            "convention-empty", "llamafactory-all finds no module whose class name contains 'Linear' outside the "
-            "output layer, vision tower and projector", ("adapter",), Severity.INFO))
+        notes.append(
+            doc.finding(
+                "convention-empty",
+                "llamafactory-all finds no module whose class name contains 'Linear' outside the "
+                "output layer, vision tower and projector",
+                ("adapter",),
+                Severity.INFO,
+            )
+        )
     return values, notes
 
 
@@ -73,8 +79,14 @@ def _torchtune(doc: Document, options: Options, session: Session) -> tuple[dict[
         return _replace_targets(doc, [], "torchtune")
     if builder_for(model.config, doc.values.get("base_model")) is None:
         values, notes = _replace_targets(doc, [], "torchtune")
-        notes.append(doc.finding("convention-empty", "torchtune 0.6.1 has no LoRA builder for this model, so its "
-                                 "recipes select nothing here", ("base_model",), Severity.INFO))
+        notes.append(
+            doc.finding(
+                "convention-empty",
+                "torchtune 0.6.1 has no LoRA builder for this model, so its recipes select nothing here",
+                ("base_model",),
+                Severity.INFO,
+            )
+        )
         return values, notes
     return _replace_targets(doc, list(RECIPE_TARGETS), "torchtune")
 
@@ -88,9 +100,15 @@ def _swift_all_linear(doc: Document, options: Options, session: Session) -> tupl
         return _replace_targets(doc, [], "ms-swift-all-linear")
     if start.is_multimodal:
         values, notes = _replace_targets(doc, [], "ms-swift-all-linear")
-        notes.append(doc.finding("convention-empty", "ms-swift's all-linear on a multimodal model follows its own "
-                                 "model registry (language model only, by default), which is not restated here",
-                                 ("base_model",), Severity.INFO))
+        notes.append(
+            doc.finding(
+                "convention-empty",
+                "ms-swift's all-linear on a multimodal model follows its own "
+                "model registry (language model only, by default), which is not restated here",
+                ("base_model",),
+                Severity.INFO,
+            )
+        )
         return values, notes
     return _replace_targets(doc, all_linear(start.model), "ms-swift-all-linear")
 
@@ -104,9 +122,15 @@ def _unsloth_default(doc: Document, options: Options, session: Session) -> tuple
         return _replace_targets(doc, [], "unsloth-default")
     if start.model_type not in FAST_LLAMA or start.is_multimodal:
         values, notes = _replace_targets(doc, [], "unsloth-default")
-        notes.append(doc.finding("convention-empty", f"Unsloth narrows its default list on {start.model_type} "
-                                 "models by layer-name filters (get_peft_regex), which are not restated here",
-                                 ("base_model",), Severity.INFO))
+        notes.append(
+            doc.finding(
+                "convention-empty",
+                f"Unsloth narrows its default list on {start.model_type} "
+                "models by layer-name filters (get_peft_regex), which are not restated here",
+                ("base_model",),
+                Severity.INFO,
+            )
+        )
         return values, notes
     return _replace_targets(doc, list(DEFAULT_TARGETS), "unsloth-default")
 
@@ -125,9 +149,15 @@ def _replace_targets(doc: Document, targets: list[str] | str, convention: str) -
     written = doc.values.get("lora_target_modules")
     notes = []
     if written:
-        notes.append(doc.finding(
-            "convention-replaced", f"{convention} replaces lora_target_modules {written!r}: it selects targets by its "
-            "own rule and cannot add names to it", ("lora_target_modules",), Severity.INFO))
+        notes.append(
+            doc.finding(
+                "convention-replaced",
+                f"{convention} replaces lora_target_modules {written!r}: it selects targets by its "
+                "own rule and cannot add names to it",
+                ("lora_target_modules",),
+                Severity.INFO,
+            )
+        )
     return values, notes
 
 

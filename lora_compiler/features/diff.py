@@ -39,16 +39,24 @@ class DiffUsageError(ValueError):
     """Arguments that make none of the diffs; the command line reports it as a usage error."""
 
 
-def diff(inputs: Sequence[str | Path], *, models: Sequence[str] = (), conventions: Sequence[str] = (),
-         options: Options = Options(), layers: bool = False, releases: Sequence[str] = ()) -> MatrixDiff | PairDiff:
+def diff(
+    inputs: Sequence[str | Path],
+    *,
+    models: Sequence[str] = (),
+    conventions: Sequence[str] = (),
+    options: Options = Options(),
+    layers: bool = False,
+    releases: Sequence[str] = (),
+) -> MatrixDiff | PairDiff:
     """The diff the command line asks for: one YAML with --model, --convention or --axolotl (two or more), or
     two inputs. A single --axolotl applies that release to whatever else is compared."""
     if len(releases) == 1:
         options = replace(options, axolotl=releases[0])
     elif releases:
         if len(inputs) != 1 or models or conventions:
-            raise DiffUsageError("--axolotl twice or more compares one config across releases (no --model or "
-                                 "--convention)")
+            raise DiffUsageError(
+                "--axolotl twice or more compares one config across releases (no --model or --convention)"
+            )
         return diff_releases(inputs[0], releases, options, layers)
     if conventions:
         if len(inputs) != 1 or len(models) > 1:
@@ -61,16 +69,18 @@ def diff(inputs: Sequence[str | Path], *, models: Sequence[str] = (), convention
     raise DiffUsageError("give one config with --model or --convention, or two inputs (with at most one --model)")
 
 
-def diff_models(config: str | Path, models: Sequence[str], options: Options = Options(),
-                layers: bool = False) -> MatrixDiff:
+def diff_models(
+    config: str | Path, models: Sequence[str], options: Options = Options(), layers: bool = False
+) -> MatrixDiff:
     """Compile `config` once per model, in the order given; columns follow that order."""
     doc = _config_document(config)
     sides = [_compiled(m, compile_document(doc, replace(options, model=m))) for m in models]
     return _matrix("model", str(config), sides, layers)
 
 
-def diff_releases(config: str | Path, releases: Sequence[str], options: Options = Options(),
-                  layers: bool = False) -> MatrixDiff:
+def diff_releases(
+    config: str | Path, releases: Sequence[str], options: Options = Options(), layers: bool = False
+) -> MatrixDiff:
     """The upgrade view: `config` compiled under each Axolotl release's profile, on the libraries installed here
     (one skeleton for all). Columns show the verdict, findings that appear or vanish, targets and trained counts."""
     from ..profiles import ProfileError, find
@@ -85,8 +95,9 @@ def diff_releases(config: str | Path, releases: Sequence[str], options: Options 
     return _matrix("axolotl", str(config), sides, layers)
 
 
-def diff_conventions(config: str | Path, conventions: Sequence[str], options: Options = Options(),
-                     layers: bool = False) -> MatrixDiff:
+def diff_conventions(
+    config: str | Path, conventions: Sequence[str], options: Options = Options(), layers: bool = False
+) -> MatrixDiff:
     """Compile `config` with each convention's target selection (conventions.CONVENTIONS), in the order given."""
     from .conventions import CONVENTIONS
 
@@ -114,18 +125,26 @@ def diff_pair(a: str | Path, b: str | Path, options: Options = Options(), layers
         before, after = report_entries(ra), report_entries(rb)
         removed = _group([(k, before[k], None) for k in before.keys() - after.keys()], layers)
         added = _group([(k, None, after[k]) for k in after.keys() - before.keys()], layers)
-        changed = _group([(k, before[k], after[k]) for k in before.keys() & after.keys() if before[k] != after[k]],
-                         layers)
+        changed = _group(
+            [(k, before[k], after[k]) for k in before.keys() & after.keys() if before[k] != after[k]], layers
+        )
     ca, cb = sides[0].adapter_config, sides[1].adapter_config
     fields = _field_changes(ca, cb, TARGET_FIELDS) if ca and cb else []
     environment = _field_changes(ra["environment"], rb["environment"], frozenset()) if ra and rb else []
     notes = []
     if not (ra and rb) and not (ca and cb) and not any(s.failed for s in sides):
-        notes.append(Finding("diff-incomparable", Severity.ERROR, f"{sides[0].label} ({sides[0].kind}) and "
-                             f"{sides[1].label} ({sides[1].kind}) share neither a targets report nor an adapter config",
-                             hint="compare two YAMLs, two compile outputs or two adapter_config.json files"))
-    return PairDiff(sides, tuple(removed), tuple(added), tuple(changed), tuple(fields), tuple(environment),
-                    layers, tuple(notes))
+        notes.append(
+            Finding(
+                "diff-incomparable",
+                Severity.ERROR,
+                f"{sides[0].label} ({sides[0].kind}) and "
+                f"{sides[1].label} ({sides[1].kind}) share neither a targets report nor an adapter config",
+                hint="compare two YAMLs, two compile outputs or two adapter_config.json files",
+            )
+        )
+    return PairDiff(
+        sides, tuple(removed), tuple(added), tuple(changed), tuple(fields), tuple(environment), layers, tuple(notes)
+    )
 
 
 def load_side(path: str | Path, options: Options = Options(), session: Session | None = None) -> Side:
@@ -167,7 +186,8 @@ def unmatched_names(report: dict[str, Any]) -> list[str]:
     converted = bool(report["effective_target_parameters"]) and not report["target_parameters"]
     names = [m["name"] for m in report["modules"] if m["kind"] == "module"]
     return sorted(
-        t for t in asked
+        t
+        for t in asked
         if not any(n == t or n.endswith("." + t) for n in names)
         and not (converted and isinstance(effective, list) and t not in effective)
     )
@@ -243,8 +263,11 @@ def _most_common_first(values: list[str]) -> tuple[str, ...]:
 
 
 def _field_changes(a: dict[str, Any], b: dict[str, Any], targets: frozenset[str]) -> list[FieldChange]:
-    return [FieldChange(k, a.get(k), b.get(k), k in targets) for k in sorted(a.keys() | b.keys())
-            if _canonical(a.get(k)) != _canonical(b.get(k))]
+    return [
+        FieldChange(k, a.get(k), b.get(k), k in targets)
+        for k in sorted(a.keys() | b.keys())
+        if _canonical(a.get(k)) != _canonical(b.get(k))
+    ]
 
 
 def _canonical(value: Any) -> str:
@@ -268,9 +291,19 @@ def _compiled(label: str, result: CompileResult, notes: Iterable[Finding] = (), 
 
 
 def _unreadable(label: str, why: str) -> Side:
-    return Side(label, "unreadable", findings=(Finding("input-unreadable", Severity.ERROR, f"cannot diff: {why}", label,
-                                                       hint="pass a YAML, a compile output directory, a targets.json "
-                                                       "or an adapter_config.json"),))
+    return Side(
+        label,
+        "unreadable",
+        findings=(
+            Finding(
+                "input-unreadable",
+                Severity.ERROR,
+                f"cannot diff: {why}",
+                label,
+                hint="pass a YAML, a compile output directory, a targets.json or an adapter_config.json",
+            ),
+        ),
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any] | str:

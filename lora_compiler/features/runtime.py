@@ -61,8 +61,9 @@ def parameter_summary(model: Any) -> ParameterSummary:
     if hasattr(model, "get_nb_trainable_parameters"):
         trainable, total = model.get_nb_trainable_parameters()
     else:
-        counts = [(p.numel() * (2 if type(p).__name__ == "Params4bit" else 1), p.requires_grad)
-                  for p in model.parameters()]
+        counts = [
+            (p.numel() * (2 if type(p).__name__ == "Params4bit" else 1), p.requires_grad) for p in model.parameters()
+        ]
         trainable, total = sum(n for n, t in counts if t), sum(n for n, _ in counts)
     return ParameterSummary(int(trainable), int(total), 100.0 * trainable / total if total else 0.0)
 
@@ -72,16 +73,21 @@ class MixedAdapter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", description=(
-        "Adapter name in the PeftMixedModel: letters, digits, _ and -. 'default' is the YAML's own LoRA."))
+    name: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
+        description=("Adapter name in the PeftMixedModel: letters, digits, _ and -. 'default' is the YAML's own LoRA."),
+    )
     type: Optional[Literal["lora", "loha", "lokr"]] = Field(
-        default=None, description="Kind of new adapter: lora, loha or lokr (default lora). Not with path.")
+        default=None, description="Kind of new adapter: lora, loha or lokr (default lora). Not with path."
+    )
     path: Optional[str] = Field(
-        default=None, description="Directory of a saved PEFT adapter (lora, loha or lokr), loaded as saved.")
+        default=None, description="Directory of a saved PEFT adapter (lora, loha or lokr), loaded as saved."
+    )
     r: Optional[PositiveInt] = Field(default=None, description="Rank of a new adapter (PEFT's default: 8).")
     alpha: Optional[PositiveInt] = Field(default=None, description="Alpha of a new adapter (PEFT's default: 8).")
     target_modules: Optional[Union[str, list[str]]] = Field(
-        default=None, description="Modules a new adapter wraps: names matched as suffixes, or one full-match regex.")
+        default=None, description="Modules a new adapter wraps: names matched as suffixes, or one full-match regex."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> MixedAdapter:
@@ -97,8 +103,12 @@ class MixedAdapter(BaseModel):
 
 
 def load_lora(
-    model: Any, cfg: str | Path | Mapping[str, Any] | AdapterSpec | Document, inference: bool = False,
-    config_only: bool = False, *, allow_pickle: bool = False,
+    model: Any,
+    cfg: str | Path | Mapping[str, Any] | AdapterSpec | Document,
+    inference: bool = False,
+    config_only: bool = False,
+    *,
+    allow_pickle: bool = False,
 ) -> tuple[Any, Any]:
     """Axolotl's load_lora(model, cfg, inference, config_only): returns (PeftModel or PeftMixedModel, LoraConfig).
 
@@ -120,12 +130,14 @@ def load_lora(
     elif spec.lora_model_dir:
         from ..pipeline.peftcfg import adapter_config_dict
 
-        found += check_adapter_dir(spec.lora_model_dir, model, adapter_config_dict(lora_config), doc=doc,
-                                   allow_pickle=allow_pickle)
+        found += check_adapter_dir(
+            spec.lora_model_dir, model, adapter_config_dict(lora_config), doc=doc, allow_pickle=allow_pickle
+        )
     for i, entry in enumerate(mixed):
         if entry.path:
-            found += check_adapter_dir(entry.path, model, doc=doc, at=("mixed_adapters", i, "path"),
-                                      allow_pickle=allow_pickle)
+            found += check_adapter_dir(
+                entry.path, model, doc=doc, at=("mixed_adapters", i, "path"), allow_pickle=allow_pickle
+            )
     _report(found)
     kwargs: dict[str, Any] = {}
     if spec.peft_autocast_adapter_dtype is not None:
@@ -137,8 +149,11 @@ def load_lora(
     elif spec.lora_model_dir:
         from peft import PeftModel
 
-        peft_model = _peft(doc, ("lora_model_dir",), lambda: PeftModel.from_pretrained(
-            model, spec.lora_model_dir, is_trainable=not inference, **kwargs))
+        peft_model = _peft(
+            doc,
+            ("lora_model_dir",),
+            lambda: PeftModel.from_pretrained(model, spec.lora_model_dir, is_trainable=not inference, **kwargs),
+        )
     else:
         from peft import get_peft_model
 
@@ -187,13 +202,30 @@ def _mixed_adapters(doc: Document) -> list[MixedAdapter]:
             field = MixedAdapter.model_fields.get(str(loc[-1])) if loc else None
             hint = field.description if field else "a list of entries with name and path, or name and target_modules"
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-            problems.append(doc.finding("schema", f"mixed_adapters{where}: {err['msg']}", ("mixed_adapters",) + loc,
-                                        hint=hint, prefer_value=err["type"] != "extra_forbidden"))
+            problems.append(
+                doc.finding(
+                    "schema",
+                    f"mixed_adapters{where}: {err['msg']}",
+                    ("mixed_adapters",) + loc,
+                    hint=hint,
+                    prefer_value=err["type"] != "extra_forbidden",
+                )
+            )
         raise LoraCompilerError(problems) from None
     names = [entry.name for entry in entries]
-    _report([doc.finding("schema", f"mixed_adapters[{i}].name: '{name}' is used twice", ("mixed_adapters", i, "name"),
-                         prefer_value=True, hint="give each adapter its own name")
-             for i, name in enumerate(names) if name in names[:i]])
+    _report(
+        [
+            doc.finding(
+                "schema",
+                f"mixed_adapters[{i}].name: '{name}' is used twice",
+                ("mixed_adapters", i, "name"),
+                prefer_value=True,
+                hint="give each adapter its own name",
+            )
+            for i, name in enumerate(names)
+            if name in names[:i]
+        ]
+    )
     return entries
 
 
@@ -213,11 +245,20 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
         raise LoraCompilerError(problems)
     slow = slow_pattern(regex_patterns(spec), [n for n, _ in model.named_modules() if n])
     if slow:
-        raise LoraCompilerError([doc.finding("regex-too-slow", f"{slow[0]}: the regex {slow[1][:80]!r} backtracks "
-                                             "catastrophically on this model's module names; PEFT would hang on it",
-                                             (slow[0],), prefer_value=True)])
-    plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, model,
-                        selection.profile)
+        raise LoraCompilerError(
+            [
+                doc.finding(
+                    "regex-too-slow",
+                    f"{slow[0]}: the regex {slow[1][:80]!r} backtracks "
+                    "catastrophically on this model's module names; PEFT would hang on it",
+                    (slow[0],),
+                    prefer_value=True,
+                )
+            ]
+        )
+    plan = plan_targets(
+        spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, model, selection.profile
+    )
     # The caller built the model, so remote code was theirs to allow; rules about the skeleton run on it.
     ctx = Context(doc, spec, selection, allow_remote_code=True, skeleton=_ModelView.of(model), plan=plan)
     found = run_stage("config", ctx) + (run_stage("model", ctx) if fresh else [])
@@ -254,8 +295,13 @@ class _ModelView:
     def of(cls, model: Any) -> _ModelView:
         config = getattr(model, "config", None)
         text = config.get_text_config() if hasattr(config, "get_text_config") else config
-        return cls(model, config, type(model).__name__, getattr(config, "model_type", "") or "",
-                   getattr(text, "num_hidden_layers", None))
+        return cls(
+            model,
+            config,
+            type(model).__name__,
+            getattr(config, "model_type", "") or "",
+            getattr(text, "num_hidden_layers", None),
+        )
 
 
 def _loftq_findings(doc: Document, model: Any, lora_config: Any) -> list[Finding]:
@@ -265,9 +311,15 @@ def _loftq_findings(doc: Document, model: Any, lora_config: Any) -> list[Finding
     at = ("peft", "loftq_config")
     quantized = quantization_of(model)
     if quantized:
-        return [doc.finding("loftq-quantized", f"LoftQ initialises LoRA from the full-precision base weights it "
-                            f"quantizes itself, but this base model is already quantized ({quantized})", at,
-                            hint="load the base model without load_in_4bit/load_in_8bit for LoftQ")]
+        return [
+            doc.finding(
+                "loftq-quantized",
+                f"LoftQ initialises LoRA from the full-precision base weights it "
+                f"quantizes itself, but this base model is already quantized ({quantized})",
+                at,
+                hint="load the base model without load_in_4bit/load_in_8bit for LoftQ",
+            )
+        ]
     import torch
     from peft.import_utils import (
         is_bnb_4bit_available,
@@ -283,9 +335,15 @@ def _loftq_findings(doc: Document, model: Any, lora_config: Any) -> list[Finding
         missing.append("no CUDA or XPU device is available")
     if not missing:
         return []
-    return [doc.finding("loftq-unavailable", f"PEFT's LoftQ initialisation needs bitsandbytes and a CUDA or XPU "
-                        f"device: {' and '.join(missing)}; the model was not changed", at,
-                        hint="run on a GPU machine with bitsandbytes, or remove peft.loftq_config")]
+    return [
+        doc.finding(
+            "loftq-unavailable",
+            f"PEFT's LoftQ initialisation needs bitsandbytes and a CUDA or XPU "
+            f"device: {' and '.join(missing)}; the model was not changed",
+            at,
+            hint="run on a GPU machine with bitsandbytes, or remove peft.loftq_config",
+        )
+    ]
 
 
 def _drop_expert_dropout(doc: Document, spec: AdapterSpec, model: Any, lora_config: Any) -> None:
@@ -332,8 +390,15 @@ def _peft_will_convert_targets(model: Any, lora_config: Any) -> bool:
     return bool(probe.target_parameters)
 
 
-def _mixed_model(model: Any, doc: Document, spec: AdapterSpec, lora_config: Any, entries: list[MixedAdapter],
-                 inference: bool, kwargs: dict[str, Any]) -> Any:
+def _mixed_model(
+    model: Any,
+    doc: Document,
+    spec: AdapterSpec,
+    lora_config: Any,
+    entries: list[MixedAdapter],
+    inference: bool,
+    kwargs: dict[str, Any],
+) -> Any:
     """A PeftMixedModel: the YAML's own adapter (if any) as 'default', then each entry, all active."""
     from peft import PeftMixedModel, get_peft_model
 
@@ -343,8 +408,9 @@ def _mixed_model(model: Any, doc: Document, spec: AdapterSpec, lora_config: Any,
     def add(name: str, at: tuple[Any, ...], config: Any = None, path: str | None = None) -> None:
         nonlocal mixed
         if path is not None and mixed is None:
-            mixed = _peft(doc, at, lambda: PeftMixedModel.from_pretrained(model, path, name,
-                                                                          is_trainable=not inference))
+            mixed = _peft(
+                doc, at, lambda: PeftMixedModel.from_pretrained(model, path, name, is_trainable=not inference)
+            )
         elif path is not None:
             _peft(doc, at, lambda: mixed.load_adapter(path, name, is_trainable=not inference))
         elif mixed is None:
@@ -369,8 +435,9 @@ def _mixed_model(model: Any, doc: Document, spec: AdapterSpec, lora_config: Any,
 def _entry_config(doc: Document, entry: MixedAdapter, at: tuple[Any, ...]) -> Any:
     from peft import LoHaConfig, LoKrConfig, LoraConfig
 
-    cls, alpha_key = {"lora": (LoraConfig, "lora_alpha"), "loha": (LoHaConfig, "alpha"),
-                      "lokr": (LoKrConfig, "alpha")}[entry.type or "lora"]
+    cls, alpha_key = {"lora": (LoraConfig, "lora_alpha"), "loha": (LoHaConfig, "alpha"), "lokr": (LoKrConfig, "alpha")}[
+        entry.type or "lora"
+    ]
     kwargs: dict[str, Any] = {"target_modules": entry.target_modules}
     if entry.r is not None:
         kwargs["r"] = entry.r
@@ -388,8 +455,16 @@ def _peft(doc: Document, at: tuple[Any, ...] | None, call: Any, spec: AdapterSpe
 
         text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:500]
         where = at or ((key_for_message(text, spec),) if spec is not None else ("adapter",))
-        raise LoraCompilerError([doc.finding("peft-refused", f"PEFT refuses this adapter: {text}", where,
-                                             hint=f"change {'.'.join(map(str, where))}")]) from exc
+        raise LoraCompilerError(
+            [
+                doc.finding(
+                    "peft-refused",
+                    f"PEFT refuses this adapter: {text}",
+                    where,
+                    hint=f"change {'.'.join(map(str, where))}",
+                )
+            ]
+        ) from exc
 
 
 def _report(found: list[Finding]) -> None:

@@ -25,7 +25,13 @@ LAYERS = ("num_hidden_layers", "n_layer", "n_layers", "num_layers", "encoder_lay
 HIDDEN = ("hidden_size", "n_embd", "d_model")
 HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads", "encoder_attention_heads", "decoder_attention_heads")
 KV_HEADS = ("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num")
-INTERMEDIATE = ("n_inner", "ffn_dim", "ffn_hidden_size", "encoder_ffn_dim", "decoder_ffn_dim")  # + "*intermediate_size*"
+INTERMEDIATE = (
+    "n_inner",
+    "ffn_dim",
+    "ffn_hidden_size",
+    "encoder_ffn_dim",
+    "decoder_ffn_dim",
+)  # + "*intermediate_size*"
 EXPERTS = EXPERT_COUNT_KEYS
 TOP_K = ("num_experts_per_tok", "experts_per_token", "moe_topk")
 # "Every p-th layer is special" periods: kept <= the layer count so the special kind still occurs.
@@ -170,9 +176,13 @@ def _layer_subset(indices: list[int], old_layers: int | None, layers: int) -> li
 def _shrink_rope(rope: Config, cfg: Config) -> Config:
     """Rope lists are sized by the rotary half-dimension, which shrinks with head_dim: per-frequency
     factors (Phi-3 longrope) have one entry per frequency, M-RoPE sections sum to it."""
-    partial = float(cfg.get("partial_rotary_factor") or cfg.get("rotary_pct") or rope.get("partial_rotary_factor") or 1.0)
+    partial = float(
+        cfg.get("partial_rotary_factor") or cfg.get("rotary_pct") or rope.get("partial_rotary_factor") or 1.0
+    )
     hidden, heads = _first(cfg, HIDDEN), _first(cfg, HEADS)
-    old_dim = cfg.get("head_dim") if isinstance(cfg.get("head_dim"), int) else (hidden // heads if hidden and heads else None)
+    old_dim = (
+        cfg.get("head_dim") if isinstance(cfg.get("head_dim"), int) else (hidden // heads if hidden and heads else None)
+    )
     old_half = int((old_dim or 0) * partial) // 2
     half = max(int(HEAD_DIM * partial) // 2, 1)
     out = dict(rope)
@@ -194,7 +204,9 @@ def _fill_missing(cfg: Config, layers: int, text: bool) -> None:
     Only nested ones: a top-level config names its sizes, and some families (Falcon's head_dim)
     refuse keys they compute themselves."""
     wanted: list[tuple[tuple[str, ...], int]] = [
-        (LAYERS, layers), (HIDDEN, HIDDEN_SIZE), (HEADS, NUM_HEADS),
+        (LAYERS, layers),
+        (HIDDEN, HIDDEN_SIZE),
+        (HEADS, NUM_HEADS),
         (("intermediate_size",) + INTERMEDIATE, INTERMEDIATE_SIZE),
     ]
     if text:

@@ -69,8 +69,10 @@ def model_types() -> dict[str, list[str]]:
     from transformers.models.auto import modeling_auto as auto
 
     found: dict[str, list[str]] = defaultdict(list)
-    for mapping, names in ((CAUSAL_LM, auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES),
-                           (IMAGE_TEXT, auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)):
+    for mapping, names in (
+        (CAUSAL_LM, auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES),
+        (IMAGE_TEXT, auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES),
+    ):
         for model_type in names:
             found[model_type].append(mapping)
     return dict(sorted(found.items()))
@@ -113,9 +115,16 @@ def _survey(model_type: str, causal_only: bool) -> Row:
     structure, linear_paths = _structure(model, classes, names)
     head, dropped = output_layer_name(model), profile.embedding_layers(model_type)[1]
     adaptable = linear_paths - {head}
-    row: Row = {"loader": skel.loader, "architecture": skel.architecture, **how,
-                "layers": skel.num_hidden_layers, **structure, "output_layer": head, "axolotl_drops": dropped,
-                "output_collision": _collision(head, names, dropped, structure["linear"])}
+    row: Row = {
+        "loader": skel.loader,
+        "architecture": skel.architecture,
+        **how,
+        "layers": skel.num_hidden_layers,
+        **structure,
+        "output_layer": head,
+        "axolotl_drops": dropped,
+        "output_collision": _collision(head, names, dropped, structure["linear"]),
+    }
     if names:
         apply = lambda: inject(model, build_lora_config(_spec(model_type), plan, skel.architecture))  # noqa: E731
         row["axolotl"] = {"target_modules": names, **_convention(apply, adaptable, classes)}
@@ -211,10 +220,20 @@ def _structure(model: Any, classes: dict[str, str], names: list[str]) -> tuple[R
             towers[name].add(tower_kind(path, classes))
             if block := _NUMBERED.match(path):
                 per_block[block.group(0)][name] += 1
-    linear = {n: {"per_layer": max((c[n] for c in per_block.values()), default=0), "total": total[n],
-                  "towers": sorted(towers[n])} for n in sorted(total)}
-    return {"linear": linear, "conv1d": conv1d_names(model), "fused_experts": sorted(fused),
-            "name_clashes": {n: sorted(clashes[n]) for n in sorted(clashes)}}, paths
+    linear = {
+        n: {
+            "per_layer": max((c[n] for c in per_block.values()), default=0),
+            "total": total[n],
+            "towers": sorted(towers[n]),
+        }
+        for n in sorted(total)
+    }
+    return {
+        "linear": linear,
+        "conv1d": conv1d_names(model),
+        "fused_experts": sorted(fused),
+        "name_clashes": {n: sorted(clashes[n]) for n in sorted(clashes)},
+    }, paths
 
 
 def _collision(head: str | None, names: list[str], dropped: str, linear: Row) -> str | None:
@@ -355,8 +374,12 @@ def run_survey(
                     continue
                 else:
                     reason = f"no result within {timeout:g} s"
-                row = {"model_type": model_type, "mappings": mappings, "status": "failed",
-                       "failure": {"class": "our-bug", "reason": reason}}
+                row = {
+                    "model_type": model_type,
+                    "mappings": mappings,
+                    "status": "failed",
+                    "failure": {"class": "our-bug", "reason": reason},
+                }
                 finish(worker, row, time.monotonic() - started, hung=True)
     finally:
         for worker in workers:

@@ -46,8 +46,11 @@ def candidates(default: Config, causal_lm: bool) -> Iterator[tuple[str, Config, 
 
 def _sub_configs(cfg: Config) -> list[str]:
     """Keys of nested model configs (text_config, T5Gemma 2's encoder), not per-layer overrides."""
-    return [k for k, v in cfg.items() if isinstance(v, dict) and k not in PER_LAYER_OVERRIDES
-            and (k.endswith("_config") or "model_type" in v)]
+    return [
+        k
+        for k, v in cfg.items()
+        if isinstance(v, dict) and k not in PER_LAYER_OVERRIDES and (k.endswith("_config") or "model_type" in v)
+    ]
 
 
 def _kinds_needed(cfg: Config) -> int:
@@ -64,8 +67,12 @@ def _first_of_kind(cfg: Config, old: int) -> list[int]:
             columns.append(lambda i, v=value: any(int(k) == i for k in v))
         elif _index_list(value, old):
             columns.append(lambda i, v=value: i in v)
-        elif isinstance(value, list) and len(value) == old and all(isinstance(x, (str, int)) for x in value) and (
-                not all(is_count(x) or x == 0 for x in value) or len(set(value)) <= 2):  # kinds and flags, not sizes
+        elif (
+            isinstance(value, list)
+            and len(value) == old
+            and all(isinstance(x, (str, int)) for x in value)
+            and (not all(is_count(x) or x == 0 for x in value) or len(set(value)) <= 2)
+        ):  # kinds and flags, not sizes
             columns.append(lambda i, v=value: v[i])
         elif is_count(value) and key.startswith("first_k_"):
             columns.append(lambda i, v=value: i < v)
@@ -118,7 +125,9 @@ def _restore_layers(default: Config, selected: Config, shrunk: Config, layers: i
         original = default.get(key)
         if key in PER_LAYER_OVERRIDES and isinstance(value, dict):
             shrunk[key] = {k: shrink_config(v) if isinstance(v, dict) else v for k, v in value.items()}
-        elif key in LAYERS or (old and isinstance(original, list) and (len(original) == old or _index_list(original, old))):
+        elif key in LAYERS or (
+            old and isinstance(original, list) and (len(original) == old or _index_list(original, old))
+        ):
             shrunk[key] = copy.deepcopy(value)
     for key in _sub_configs(selected):
         if not key.endswith("_config"):
@@ -161,5 +170,11 @@ def _fill(cfg: Config, causal_lm: bool, prefix: str) -> list[str]:
 
 def _index_list(value: Any, old: int) -> bool:
     """A list of layer indices (mlp_only_layers, LFM2's full_attn_idxs), not per-layer flags (no_rope_layers)."""
-    return (isinstance(value, list) and len(value) > 0 and all(is_count(v) or v == 0 for v in value)
-            and all(a < b for a, b in zip(value, value[1:])) and value[-1] < old and (len(value) > 2 or old > 2))
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(is_count(v) or v == 0 for v in value)
+        and all(a < b for a, b in zip(value, value[1:]))
+        and value[-1] < old
+        and (len(value) > 2 or old > 2)
+    )

@@ -86,52 +86,113 @@ def read_safetensors_header(path: str | Path, max_header_bytes: int = MAX_HEADER
 
 
 def read_adapter_dir(
-    path: str | Path, *, doc: Document | None = None, at: tuple[Any, ...] = ("lora_model_dir",),
+    path: str | Path,
+    *,
+    doc: Document | None = None,
+    at: tuple[Any, ...] = ("lora_model_dir",),
     allow_pickle: bool = False,
 ) -> tuple[AdapterDir | None, list[Finding]]:
     """Read a directory's adapter_config.json and safetensors header; None when it is unusable."""
     p = Path(path).expanduser()
     if not p.is_dir():
-        return None, [finding(doc, "adapter-dir-missing", f"{path} is not a local directory", at,
-                               hint="download the adapter first (hf download <repo> --local-dir <dir>)")]
+        return None, [
+            finding(
+                doc,
+                "adapter-dir-missing",
+                f"{path} is not a local directory",
+                at,
+                hint="download the adapter first (hf download <repo> --local-dir <dir>)",
+            )
+        ]
     config_file = p / CONFIG_NAME
     try:
         config = json.loads(read_bounded(config_file, MAX_CONFIG_BYTES).decode("utf-8"))
         if not isinstance(config, dict):
             raise ValueError("not a JSON object")
     except FileNotFoundError:
-        return None, [finding(doc, "adapter-dir-missing", f"{path} has no {CONFIG_NAME}", at,
-                               hint="point lora_model_dir at a directory written by PEFT's save_pretrained")]
+        return None, [
+            finding(
+                doc,
+                "adapter-dir-missing",
+                f"{path} has no {CONFIG_NAME}",
+                at,
+                hint="point lora_model_dir at a directory written by PEFT's save_pretrained",
+            )
+        ]
     except (OSError, ValueError, RecursionError) as exc:
-        return None, [finding(doc, "adapter-dir-config-invalid", f"{config_file} cannot be used: {str(exc)[:200]}",
-                               at, hint="re-save the adapter with PEFT's save_pretrained")]
+        return None, [
+            finding(
+                doc,
+                "adapter-dir-config-invalid",
+                f"{config_file} cannot be used: {str(exc)[:200]}",
+                at,
+                hint="re-save the adapter with PEFT's save_pretrained",
+            )
+        ]
     weights, pickled = p / SAFETENSORS_NAME, p / PICKLE_NAME
     if weights.is_symlink() and not weights.exists():
-        return None, [finding(doc, "adapter-dir-header-invalid", f"{weights} is a symlink to a missing file "
-                               f"({os.readlink(weights)})", at,
-                               hint="fetch the content first (git annex get / git lfs pull), then run again")]
+        return None, [
+            finding(
+                doc,
+                "adapter-dir-header-invalid",
+                f"{weights} is a symlink to a missing file ({os.readlink(weights)})",
+                at,
+                hint="fetch the content first (git annex get / git lfs pull), then run again",
+            )
+        ]
     if weights.is_file():
         try:
             return AdapterDir(p, config, read_safetensors_header(weights)), []
         except (HeaderError, OSError) as exc:
-            return None, [finding(doc, "adapter-dir-header-invalid", f"{weights}: {exc}", at,
-                                   hint="the file is damaged or not safetensors; re-save the adapter")]
+            return None, [
+                finding(
+                    doc,
+                    "adapter-dir-header-invalid",
+                    f"{weights}: {exc}",
+                    at,
+                    hint="the file is damaged or not safetensors; re-save the adapter",
+                )
+            ]
     if pickled.is_file():
         if allow_pickle:
-            return AdapterDir(p, config, None), [finding(
-                doc, "adapter-dir-pickle", f"{pickled} is a pickle: its shapes are not checked, and loading it "
-                "runs whatever code it contains", at, Severity.WARNING,
-                hint="convert it to adapter_model.safetensors")]
-        return None, [finding(
-            doc, "adapter-dir-pickle", f"{pickled} is a pickle, which can run arbitrary code when loaded; "
-            "it is refused", at,
-            hint="convert it to safetensors in a sandbox, or pass allow_pickle=True if you trust it")]
-    return None, [finding(doc, "adapter-dir-missing", f"{path} has no {SAFETENSORS_NAME}", at,
-                           hint="point lora_model_dir at a directory written by PEFT's save_pretrained")]
+            return AdapterDir(p, config, None), [
+                finding(
+                    doc,
+                    "adapter-dir-pickle",
+                    f"{pickled} is a pickle: its shapes are not checked, and loading it runs whatever code it contains",
+                    at,
+                    Severity.WARNING,
+                    hint="convert it to adapter_model.safetensors",
+                )
+            ]
+        return None, [
+            finding(
+                doc,
+                "adapter-dir-pickle",
+                f"{pickled} is a pickle, which can run arbitrary code when loaded; it is refused",
+                at,
+                hint="convert it to safetensors in a sandbox, or pass allow_pickle=True if you trust it",
+            )
+        ]
+    return None, [
+        finding(
+            doc,
+            "adapter-dir-missing",
+            f"{path} has no {SAFETENSORS_NAME}",
+            at,
+            hint="point lora_model_dir at a directory written by PEFT's save_pretrained",
+        )
+    ]
 
 
-def finding(doc: Document | None, rule: str, message: str, at: tuple[Any, ...],
-             severity: Severity = Severity.ERROR, hint: str | None = None) -> Finding:
+def finding(
+    doc: Document | None,
+    rule: str,
+    message: str,
+    at: tuple[Any, ...],
+    severity: Severity = Severity.ERROR,
+    hint: str | None = None,
+) -> Finding:
     if doc is None:
         return Finding(rule, severity, message, hint=hint, key=".".join(map(str, at)))
     return doc.finding(rule, message, at, severity, hint=hint)

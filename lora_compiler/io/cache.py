@@ -77,11 +77,25 @@ def compile_key(doc: Document, options: Any, fmt: str) -> str | None:
         return None
     h = hashlib.sha256()
     for part in (
-        str(FORMAT_VERSION), doc.file, fmt, json.dumps(versions(), sort_keys=True), json.dumps(profile, sort_keys=True),
-        json.dumps([options.model, options.serve, sorted(options.policy.levels.items()),
-                    options.policy.coverage_threshold, options.devices or options.policy.devices], default=str),
+        str(FORMAT_VERSION),
+        doc.file,
+        fmt,
+        json.dumps(versions(), sort_keys=True),
+        json.dumps(profile, sort_keys=True),
+        json.dumps(
+            [
+                options.model,
+                options.serve,
+                sorted(options.policy.levels.items()),
+                options.policy.coverage_threshold,
+                options.devices or options.policy.devices,
+            ],
+            default=str,
+        ),
         sharding_inputs(doc.values, yaml_dir(doc.file)),
-        source.kind, str(source.config_dir), adapter,
+        source.kind,
+        str(source.config_dir),
+        adapter,
     ):
         h.update(part.encode() + b"\0")
     h.update(hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).digest())
@@ -120,8 +134,9 @@ def _usable_dir(directory: Path, create: bool) -> bool:
         info = os.lstat(directory)
     except OSError:
         return False
-    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
-            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+    return (
+        stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
 
 
 def _secret(directory: Path, create: bool) -> bytes | None:
@@ -197,7 +212,8 @@ def store(key: str, entry: Entry) -> None:
         return
     payload = asdict(entry)
     try:
-        write_text(directory / f"{key}.json", json.dumps({"key": key, "mac": _mac(secret, key, payload),
-                                                           "payload": payload}))
+        write_text(
+            directory / f"{key}.json", json.dumps({"key": key, "mac": _mac(secret, key, payload), "payload": payload})
+        )
     except OSError:
         pass

@@ -61,14 +61,17 @@ def check_writable(out_dir: Path, force: bool) -> None:
     if force or not out_dir.is_dir():
         return
     # a dangling symlink counts: git-annex and git-lfs checkouts keep weights as links to absent content
-    held = sorted(p.name for p in out_dir.iterdir()
-                  if (p.is_file() or p.is_symlink()) and p.name.endswith(WEIGHT_SUFFIXES))
+    held = sorted(
+        p.name for p in out_dir.iterdir() if (p.is_file() or p.is_symlink()) and p.name.endswith(WEIGHT_SUFFIXES)
+    )
     if (out_dir / "config.json").is_file():
         held.append("config.json (a model's)")
     if held:
         shown = ", ".join(held[:4]) + (f" and {len(held) - 4} more" if len(held) > 4 else "")
-        raise OutputProtected(f"{out_dir} holds model or adapter files ({shown}); writing adapter_config.json "
-                              "there would change how transformers loads the folder; refusing without --force")
+        raise OutputProtected(
+            f"{out_dir} holds model or adapter files ({shown}); writing adapter_config.json "
+            "there would change how transformers loads the folder; refusing without --force"
+        )
 
 
 def _file_mode() -> int:
@@ -208,8 +211,10 @@ def read_set(out_dir: Path) -> dict[str, bytes]:
             raise ValueError("it names a file outside the set")
         out = {name: read_bounded(out_dir / name, MAX_READ_BYTES) for name in digests}
     except FileNotFoundError:
-        raise IncompleteSet(f"{out_dir} holds no complete output set (no {MANIFEST_NAME}, or a file it names is "
-                            "missing): a compile is writing it, or one was killed") from None
+        raise IncompleteSet(
+            f"{out_dir} holds no complete output set (no {MANIFEST_NAME}, or a file it names is "
+            "missing): a compile is writing it, or one was killed"
+        ) from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise IncompleteSet(f"{out_dir}: {MANIFEST_NAME} cannot be used: {exc}") from None
     changed = sorted(n for n, data in out.items() if hashlib.sha256(data).hexdigest() != digests[n])

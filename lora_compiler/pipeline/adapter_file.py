@@ -24,12 +24,33 @@ from typing import Any, Iterable, Mapping
 from ..profiles import find
 
 # safetensors' Dtype enum, highest first: the order its writer puts tensors in
-_ORDER = ("U64", "I64", "F64", "U32", "I32", "F32", "BF16", "F16", "U16", "I16", "F8_E4M3", "F8_E5M2", "I8", "U8",
-          "BOOL")
+_ORDER = (
+    "U64",
+    "I64",
+    "F64",
+    "U32",
+    "I32",
+    "F32",
+    "BF16",
+    "F16",
+    "U16",
+    "I16",
+    "F8_E4M3",
+    "F8_E5M2",
+    "I8",
+    "U8",
+    "BOOL",
+)
 DTYPE_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2}  # per element, by safetensors dtype name
 DTYPE_NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
-_TUNER = (".lora_A.", ".lora_B.", ".lora_embedding_A", ".lora_embedding_B", ".lora_magnitude_vector",
-          ".trainable_tokens_delta")
+_TUNER = (
+    ".lora_A.",
+    ".lora_B.",
+    ".lora_embedding_A",
+    ".lora_embedding_B",
+    ".lora_magnitude_vector",
+    ".trainable_tokens_delta",
+)
 
 
 def load_dtype(values: Mapping[str, Any]) -> str:
@@ -86,16 +107,22 @@ def file_size(tensors: Iterable[tuple[str, str, tuple[int, ...]]]) -> int:
     return 8 + text + (-text % 8) + offset
 
 
-def adapter_file(tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str,
-                 held: Mapping[str, str]) -> dict[str, Any]:
+def adapter_file(
+    tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str, held: Mapping[str, str]
+) -> dict[str, Any]:
     """The report's `adapter_file`: bytes, tensor count and bytes per dtype, or why they are unknown."""
     why = unknown_because(values)
     if why:
         return {"bytes": None, "unknown_because": why}
-    keyed = [(f"base_model.model.{t.name}", saved_dtype(t.name, values, axolotl, held), tuple(t.shape))
-             for t in tensors]
+    keyed = [
+        (f"base_model.model.{t.name}", saved_dtype(t.name, values, axolotl, held), tuple(t.shape)) for t in tensors
+    ]
     by_dtype: dict[str, int] = {}
     for _, dtype, shape in keyed:
         by_dtype[dtype] = by_dtype.get(dtype, 0) + tensor_bytes(dtype, shape)
-    return {"bytes": file_size(keyed), "tensors": len(keyed), "data_bytes": dict(sorted(by_dtype.items())),
-            "model_dtype": load_dtype(values)}
+    return {
+        "bytes": file_size(keyed),
+        "tensors": len(keyed),
+        "data_bytes": dict(sorted(by_dtype.items())),
+        "model_dtype": load_dtype(values),
+    }

@@ -52,8 +52,9 @@ def load_document(config: str | Path | Mapping[str, Any] | Document) -> Document
     return load_file(config)
 
 
-def compile_document(config: str | Path | Mapping[str, Any] | Document, options: Options = Options(),
-                   session: Session | None = None) -> CompileResult:
+def compile_document(
+    config: str | Path | Mapping[str, Any] | Document, options: Options = Options(), session: Session | None = None
+) -> CompileResult:
     """Run the pipeline on a YAML path, an already-parsed Document, or a plain mapping of Axolotl keys."""
     doc = load_document(config)
     result = CompileResult(file=doc.file, findings=list(doc.findings), source_text=doc.text or None)
@@ -76,9 +77,15 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
         return
     result.spec, result.source = start.spec, start.source
     selection = result.selection = start.selection
-    ctx = Context(doc, start.spec, selection, serve=options.serve, allow_remote_code=options.allow_remote_code,
-                  coverage_threshold=options.policy.coverage_threshold,
-                  devices=options.devices or options.policy.devices)
+    ctx = Context(
+        doc,
+        start.spec,
+        selection,
+        serve=options.serve,
+        allow_remote_code=options.allow_remote_code,
+        coverage_threshold=options.policy.coverage_threshold,
+        devices=options.devices or options.policy.devices,
+    )
     result.findings += run_stage("config", ctx)
     if start.skeleton is not None:
         result.findings += stack_mismatch(doc, selection)
@@ -103,22 +110,32 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     ctx.skeleton = skel
     slow = slow_pattern(regex_patterns(spec), ctx.module_names)
     if slow:  # PEFT (and every matcher after it) would run this pattern over every module name
-        result.findings.append(doc.finding(
-            "regex-too-slow", f"{slow[0]}: the regex {slow[1][:80]!r} takes more than {REGEX_BUDGET_SECONDS:g} s "
-            f"to match {skel.architecture}'s module names (catastrophic backtracking); PEFT would hang on it",
-            (slow[0],), prefer_value=True, hint="simplify the pattern (no nested or overlapping repeats such "
-            "as (.|.)* or (a+)+), or list the module names"))
+        result.findings.append(
+            doc.finding(
+                "regex-too-slow",
+                f"{slow[0]}: the regex {slow[1][:80]!r} takes more than {REGEX_BUDGET_SECONDS:g} s "
+                f"to match {skel.architecture}'s module names (catastrophic backtracking); PEFT would hang on it",
+                (slow[0],),
+                prefer_value=True,
+                hint="simplify the pattern (no nested or overlapping repeats such "
+                "as (.|.)* or (a+)+), or list the module names",
+            )
+        )
         return
-    ctx.plan = plan = plan_targets(spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters,
-                                   skel.model, ctx.profile)
+    ctx.plan = plan = plan_targets(
+        spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, skel.model, ctx.profile
+    )
     result.findings += run_stage("model", ctx)
     if fmod.has_errors(result.findings):
         return  # PEFT would only restate these errors less clearly, and nothing will be written
     try:
         lora_config = build_lora_config(spec, plan, skel.architecture)
     except PeftConfigError as exc:
-        result.findings.append(doc.finding("peft-config", str(exc), (exc.key or "adapter",),
-                                           hint="change the named key so PEFT accepts it"))
+        result.findings.append(
+            doc.finding(
+                "peft-config", str(exc), (exc.key or "adapter",), hint="change the named key so PEFT accepts it"
+            )
+        )
         return
     result.lora_config, result.adapter_config = lora_config, adapter_config_dict(lora_config)
     candidates = adaptable(skel.model, lora_config.exclude_modules)
@@ -128,10 +145,16 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     except InjectionError as exc:
         session.discard(key)
         key = key_for_message(str(exc), spec)
-        result.findings.append(doc.finding(
-            "peft-refused", f"PEFT refuses to apply this adapter to {skel.architecture}: {exc}", (key,),
-            hint=f"change {key} so that it names modules this model has" if key.startswith("lora_target")
-            else f"change {key}"))
+        result.findings.append(
+            doc.finding(
+                "peft-refused",
+                f"PEFT refuses to apply this adapter to {skel.architecture}: {exc}",
+                (key,),
+                hint=f"change {key} so that it names modules this model has"
+                if key.startswith("lora_target")
+                else f"change {key}",
+            )
+        )
         return
     if inj.converted_to_parameters and spec.lora_dropout:
         result.findings.append(peft_outcome.fused_dropout(doc, spec.lora_dropout, inj.effective_target_parameters))
@@ -140,14 +163,24 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     # the post-load freezing counts PEFT's parameters by name, the head's tied views among them; kept as they are
     tied = 0 if freezing else tied_head_params(skel.model, inj.modules, lora_config.ensure_weight_tying, ctx.profile)
     sharding = sharding_plan(doc.values, yaml_dir(doc.file))
-    held = base_load(skel.model, doc.values, skel.model_type, ctx.profile.version,
-                     zero3=bool(sharding and sharding.by.endswith("ZeRO-3")))
+    held = base_load(
+        skel.model,
+        doc.values,
+        skel.model_type,
+        ctx.profile.version,
+        zero3=bool(sharding and sharding.by.endswith("ZeRO-3")),
+    )
     result.report = Report(
         file=doc.file,
         model=ModelInfo(
-            base_model=spec.base_model, model_type=skel.model_type, architecture=skel.architecture,
-            loader=skel.loader, config_source=source.kind, is_multimodal=skel.is_multimodal,
-            num_hidden_layers=skel.num_hidden_layers, num_parameters=skel.num_parameters,
+            base_model=spec.base_model,
+            model_type=skel.model_type,
+            architecture=skel.architecture,
+            loader=skel.loader,
+            config_source=source.kind,
+            is_multimodal=skel.is_multimodal,
+            num_hidden_layers=skel.num_hidden_layers,
+            num_parameters=skel.num_parameters,
         ),
         adapter=spec.adapter,
         target_modules=plan.target_modules,
@@ -166,8 +199,9 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         axolotl=ctx.selection.record(),
         adapter_file=adapter_file(inj.tensors, doc.values, ctx.profile.version, held),
         coverage=coverage([asdict(m) for m in inj.modules], ctx),
-        static_memory=static_memory(skel.model, inj.tensors, doc.values, ctx.profile.version, held, sharding,
-                                    skel.model_type, ctx.devices),
+        static_memory=static_memory(
+            skel.model, inj.tensors, doc.values, ctx.profile.version, held, sharding, skel.model_type, ctx.devices
+        ),
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing
@@ -179,8 +213,9 @@ def coverage(modules: list[dict[str, Any]], ctx: Any) -> dict[str, Any]:
     """The report's per-entry coverage (results/coverage.py) on this skeleton."""
     from ..results.coverage import coverage as of
 
-    return of(ctx.spec, ctx.plan.linear_names, modules, ctx.module_names, ctx.module_classes,
-              ctx.skeleton.num_hidden_layers)
+    return of(
+        ctx.spec, ctx.plan.linear_names, modules, ctx.module_names, ctx.module_classes, ctx.skeleton.num_hidden_layers
+    )
 
 
 def _freezing_dict(freezing: Any, spec: Any) -> dict[str, Any]:
@@ -189,8 +224,15 @@ def _freezing_dict(freezing: Any, spec: Any) -> dict[str, Any]:
         "unfrozen_parameters": list(spec.unfrozen_parameters) if spec.unfrozen_parameters else None,
         "freeze_mm_modules": bool(spec.freeze_mm_modules),
         "with_gradients": freezing.with_gradients,
-        "groups": [{"group": g.name, "peft_trainable": g.peft_trainable, "trained": g.trained,
-                    "with_gradients": g.with_gradients} for g in freezing.groups],
+        "groups": [
+            {
+                "group": g.name,
+                "peft_trainable": g.peft_trainable,
+                "trained": g.trained,
+                "with_gradients": g.with_gradients,
+            }
+            for g in freezing.groups
+        ],
         "unmatched_patterns": [spec.unfrozen_parameters[i] for i in freezing.unmatched],
         "errors": [m for _, m in freezing.errors],
     }

@@ -123,8 +123,9 @@ class _Builder:
         try:
             return self.constructor.construct_object(node, deep=True)
         except ValueError as exc:  # e.g. an integer of more than 4300 digits (Python's int-string limit)
-            raise yaml.constructor.ConstructorError(None, None, f"a value that cannot be read: {str(exc)[:120]}",
-                                                    node.start_mark) from None
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a value that cannot be read: {str(exc)[:120]}", node.start_mark
+            ) from None
 
     def build_key(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
@@ -200,15 +201,27 @@ def load_text(text: str, file: str) -> Document:
         return _too_complex(doc, "nesting too deep")
     if root is None:
         doc.findings.append(
-            Finding("yaml-not-mapping", Severity.ERROR, "the file is empty; expected an Axolotl config mapping",
-                    file, 1, 1, "add at least base_model and adapter")
+            Finding(
+                "yaml-not-mapping",
+                Severity.ERROR,
+                "the file is empty; expected an Axolotl config mapping",
+                file,
+                1,
+                1,
+                "add at least base_model and adapter",
+            )
         )
         return doc
     if not isinstance(root, yaml.MappingNode):
         doc.findings.append(
-            Finding("yaml-not-mapping", Severity.ERROR,
-                    f"top level is a {type(root).__name__.replace('Node', '').lower()}, expected a mapping of keys",
-                    file, *_pos(root), "an Axolotl config is a mapping such as 'base_model: ...'")
+            Finding(
+                "yaml-not-mapping",
+                Severity.ERROR,
+                f"top level is a {type(root).__name__.replace('Node', '').lower()}, expected a mapping of keys",
+                file,
+                *_pos(root),
+                "an Axolotl config is a mapping such as 'base_model: ...'",
+            )
         )
         return doc
     try:
@@ -227,8 +240,15 @@ def load_text(text: str, file: str) -> Document:
 def _too_complex(doc: Document, why: str) -> Document:
     doc.values = {}
     doc.findings.append(
-        Finding("yaml-too-complex", Severity.ERROR, f"refusing to load this YAML: {why}", doc.file, 1, 1,
-                "an Axolotl config is a flat mapping; remove the deep nesting or alias expansion")
+        Finding(
+            "yaml-too-complex",
+            Severity.ERROR,
+            f"refusing to load this YAML: {why}",
+            doc.file,
+            1,
+            1,
+            "an Axolotl config is a flat mapping; remove the deep nesting or alias expansion",
+        )
     )
     return doc
 
@@ -259,8 +279,13 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "a special file"
@@ -289,7 +314,14 @@ def load_file(path: str | Path) -> Document:
 def _unreadable(name: str, why: str) -> Document:
     doc = Document(file=name)
     doc.findings.append(
-        Finding("input-unreadable", Severity.ERROR, f"cannot read config: {why}", name, None, None,
-                "pass the path of an Axolotl YAML config")
+        Finding(
+            "input-unreadable",
+            Severity.ERROR,
+            f"cannot read config: {why}",
+            name,
+            None,
+            None,
+            "pass the path of an Axolotl YAML config",
+        )
     )
     return doc

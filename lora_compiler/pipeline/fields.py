@@ -23,8 +23,9 @@ class Field:
 # In message-matching order: the first field one of whose needles a PEFT message contains is the one it is about.
 FIELDS: tuple[Field, ...] = (
     Field("layers_pattern", "peft_layers_pattern", targets=True, needles=("layers_pattern",)),
-    Field("layers_to_transform", "peft_layers_to_transform", targets=True, compared=True,
-          needles=("layers_to_transform",)),
+    Field(
+        "layers_to_transform", "peft_layers_to_transform", targets=True, compared=True, needles=("layers_to_transform",)
+    ),
     Field("loftq_config", "peft", needles=("loftq",)),
     Field("init_lora_weights", "peft_init_lora_weights", needles=("init_lora_weights",)),
     Field("modules_to_save", "lora_modules_to_save", targets=True, compared=True, needles=("modules_to_save",)),
@@ -39,8 +40,13 @@ FIELDS: tuple[Field, ...] = (
     Field("fan_in_fan_out", "lora_fan_in_fan_out", compared=True, needles=("fan_in_fan_out",)),
     Field("ensure_weight_tying", "peft_ensure_weight_tying", needles=("weight_tying",)),
     Field("lora_dropout", "lora_dropout", compared=True, needles=("dropout",)),
-    Field("target_modules", "lora_target_modules", targets=True, compared=True,
-          needles=("Target module", "target_modules")),
+    Field(
+        "target_modules",
+        "lora_target_modules",
+        targets=True,
+        compared=True,
+        needles=("Target module", "target_modules"),
+    ),
     Field("peft_type", "adapter", compared=True),
     Field("r", "lora_r", targets=True, compared=True),
     Field("lora_alpha", "lora_alpha", targets=True, compared=True),

@@ -22,8 +22,19 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 # axolotl 0.19.0 utils/freeze.py, _MM_MODULE_PREFIXES
-MM_MODULE_PREFIXES = frozenset({"vision_tower", "vision_model", "vision_encoder", "embed_vision",
-                                "multi_modal_projector", "visual", "audio_tower", "audio_model", "embed_audio"})
+MM_MODULE_PREFIXES = frozenset(
+    {
+        "vision_tower",
+        "vision_model",
+        "vision_encoder",
+        "embed_vision",
+        "multi_modal_projector",
+        "visual",
+        "audio_tower",
+        "audio_model",
+        "embed_audio",
+    }
+)
 RL_WRAPPED_LATER = ("dpo", "ipo", "kto")  # loaders/model.py _load_adapters: config_only, TRL wraps later
 _RANGE = re.compile(r"^(.+)\[([0-9]*)(?::([0-9]*))?\]$")  # the shape LayerNamePattern accepts at the end
 
@@ -142,8 +153,11 @@ def freeze(params: Iterable[Parameter], unfrozen: Sequence[str] | None, freeze_m
     names = sorted(set(peft) | set(trained))
     groups = tuple(Group(*g, peft.get(g, 0), trained.get(g, 0), grads.get(g, 0)) for g in names)
     return Freezing(
-        trainable=sum(trained.values()), with_gradients=sum(grads.values()), peft_trainable=sum(peft.values()),
-        groups=groups, unmatched=tuple(i for i, p in enumerate(patterns) if not p.error and not hits[i]),
+        trainable=sum(trained.values()),
+        with_gradients=sum(grads.values()),
+        peft_trainable=sum(peft.values()),
+        groups=groups,
+        unmatched=tuple(i for i, p in enumerate(patterns) if not p.error and not hits[i]),
         errors=tuple(dict.fromkeys(errors)),
     )
 
@@ -160,8 +174,13 @@ def _unfrozen_share(param: Parameter, patterns: list[Pattern], hits: list[int]) 
         if pattern.start is not None and param.rows is not None:
             end = param.rows if pattern.end is None else pattern.end
             if end > param.rows > 0 or pattern.start >= end:
-                errors.append((i, f"invalid unfreeze range: start={pattern.start}, end={end} for {param.name}, "
-                                  f"which has {param.rows} rows"))
+                errors.append(
+                    (
+                        i,
+                        f"invalid unfreeze range: start={pattern.start}, end={end} for {param.name}, "
+                        f"which has {param.rows} rows",
+                    )
+                )
                 continue
             ranges.append((pattern.start, end))
     if not matched:

@@ -45,17 +45,39 @@ def spec_of(doc: Document, options: Options) -> tuple[AdapterSpec | None, list[F
 def adapter_findings(doc: Document, spec: AdapterSpec, profile: Profile) -> list[Finding]:
     """Why there is no LoRA adapter to compile (no findings: there is one)."""
     if spec.adapter is None:
-        return [doc.finding(
-            "adapter-missing", "no 'adapter' key: this config trains the full model, so there is no adapter to compile",
-            ("adapter",), hint="add 'adapter: lora' (or qlora)")]
+        return [
+            doc.finding(
+                "adapter-missing",
+                "no 'adapter' key: this config trains the full model, so there is no adapter to compile",
+                ("adapter",),
+                hint="add 'adapter: lora' (or qlora)",
+            )
+        ]
     if spec.adapter == "mixlora":
-        return [doc.finding("adapter-unsupported", _mixlora(profile), ("adapter",), prefer_value=True, hint=(
-            "use adapter: lora with attention targets to compile the PEFT part; lint still checks the MixLoRA "
-            "rules of Axolotl's schema") if "mixlora" in profile.adapters else "use adapter: lora or qlora")]
+        return [
+            doc.finding(
+                "adapter-unsupported",
+                _mixlora(profile),
+                ("adapter",),
+                prefer_value=True,
+                hint=(
+                    "use adapter: lora with attention targets to compile the PEFT part; lint still checks the MixLoRA "
+                    "rules of Axolotl's schema"
+                )
+                if "mixlora" in profile.adapters
+                else "use adapter: lora or qlora",
+            )
+        ]
     if spec.adapter not in SUPPORTED_ADAPTERS:
-        return [doc.finding(
-            "adapter-unsupported", f"adapter '{spec.adapter}' is not supported by lora-compiler (only lora and qlora)",
-            ("adapter",), hint="use 'adapter: lora' or 'adapter: qlora'", prefer_value=True)]
+        return [
+            doc.finding(
+                "adapter-unsupported",
+                f"adapter '{spec.adapter}' is not supported by lora-compiler (only lora and qlora)",
+                ("adapter",),
+                hint="use 'adapter: lora' or 'adapter: qlora'",
+                prefer_value=True,
+            )
+        ]
     return []
 
 
@@ -64,18 +86,30 @@ def source_of(doc: Document, spec: AdapterSpec, offline: bool) -> tuple[ModelSou
     key = "base_model_config" if spec.base_model_config else "base_model"
     name = spec.model_config_name
     if not name:
-        return None, [doc.finding("model-not-found", "no base_model given", ("base_model",),
-                                  hint="set base_model to a Hugging Face repo id or a local directory")]
+        return None, [
+            doc.finding(
+                "model-not-found",
+                "no base_model given",
+                ("base_model",),
+                hint="set base_model to a Hugging Face repo id or a local directory",
+            )
+        ]
     try:
         source = resolve(name, spec.revision_of_model, offline=offline)
     except ResolutionError as exc:
         return None, [doc.finding("model-not-found", str(exc), (key,), prefer_value=True, hint=_not_found_hint(exc))]
     if source.revision_unverified:
-        return source, [doc.finding(
-            "model-revision-unverified", f"revision '{source.revision}' of {name} could not be checked (the Hub was "
-            "not asked); the bundled config of its main branch stands in, and may differ from that revision",
-            ("revision_of_model",), Severity.WARNING, prefer_value=True,
-            hint="run online once (or put the revision's config.json in the hub cache) to check it")]
+        return source, [
+            doc.finding(
+                "model-revision-unverified",
+                f"revision '{source.revision}' of {name} could not be checked (the Hub was "
+                "not asked); the bundled config of its main branch stands in, and may differ from that revision",
+                ("revision_of_model",),
+                Severity.WARNING,
+                prefer_value=True,
+                hint="run online once (or put the revision's config.json in the hub cache) to check it",
+            )
+        ]
     return source, []
 
 
@@ -83,10 +117,12 @@ def _mixlora(profile: Profile) -> str:
     """Why mixlora is refused: not in this release, or not expressible as a PEFT adapter config."""
     if "mixlora" not in profile.adapters:
         return f"{profile.name} has no mixlora adapter (it arrived in Axolotl 0.20.0, as a plugin)"
-    return (f"adapter 'mixlora' ({profile.name}'s MixLoRA plugin) is not compiled: MixLoRA turns every FFN "
-            "(gate_proj/up_proj/down_proj) into a router and LoRA experts saved in mixlora_model.safetensors, "
-            "outside PEFT's format; an adapter_config.json would describe only its attention LoRA, and no other "
-            "trainer or serving engine loads the rest")
+    return (
+        f"adapter 'mixlora' ({profile.name}'s MixLoRA plugin) is not compiled: MixLoRA turns every FFN "
+        "(gate_proj/up_proj/down_proj) into a router and LoRA experts saved in mixlora_model.safetensors, "
+        "outside PEFT's format; an adapter_config.json would describe only its attention LoRA, and no other "
+        "trainer or serving engine loads the rest"
+    )
 
 
 def _not_found_hint(exc: ResolutionError) -> str:
@@ -94,8 +130,10 @@ def _not_found_hint(exc: ResolutionError) -> str:
     if exc.nearest:
         return "did you mean " + " or ".join(f"'{n}'" for n in exc.nearest) + "?"
     if exc.offline_by == "unreachable":
-        return ("the Hub cannot be reached from here: pass --offline (or set HF_HUB_OFFLINE=1) to use local, "
-                "cached and bundled configs only, or fix the network or proxy")
+        return (
+            "the Hub cannot be reached from here: pass --offline (or set HF_HUB_OFFLINE=1) to use local, "
+            "cached and bundled configs only, or fix the network or proxy"
+        )
     if exc.offline_by == "--offline":
         return "use a local directory with config.json or a cached or bundled model id, or drop --offline"
     if exc.offline_by:
@@ -103,8 +141,9 @@ def _not_found_hint(exc: ResolutionError) -> str:
     return "use a local directory with config.json or a cached or bundled model id (check the id and the network)"
 
 
-def skeleton_of(doc: Document, spec: AdapterSpec, source: ModelSource, options: Options,
-                session: Session) -> tuple[Any, str, list[Finding]]:
+def skeleton_of(
+    doc: Document, spec: AdapterSpec, source: ModelSource, options: Options, session: Session
+) -> tuple[Any, str, list[Finding]]:
     """The meta skeleton (built once per session and key), its key, or the finding that says why not."""
     from .skeleton import SkeletonError, build
 
@@ -123,8 +162,16 @@ def front(doc: Document, options: Options, session: Session, *, model: bool = Tr
     try:
         out.selection = select(options.axolotl, options.policy.axolotl)
     except ProfileError as exc:
-        out.findings.append(doc.finding("axolotl-profile-unknown", str(exc), (), hint="use one of: " + ", ".join(
-            PROFILES) + " (--axolotl, LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl)"))
+        out.findings.append(
+            doc.finding(
+                "axolotl-profile-unknown",
+                str(exc),
+                (),
+                hint="use one of: "
+                + ", ".join(PROFILES)
+                + " (--axolotl, LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl)",
+            )
+        )
         return out
     out.spec, problems = spec_of(doc, options)
     out.findings += problems

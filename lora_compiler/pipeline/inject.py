@@ -83,8 +83,14 @@ def at_rank(inj: Injection, r: int, alpha: float) -> Injection:
     params = [const + per_rank * r for const, per_rank in inj.rank_terms]
     delta = sum(params) - sum(m.params for m in inj.modules)
     modules = [replace(m, r=r, alpha=float(alpha), params=n) for m, n in zip(inj.modules, params)]
-    return replace(inj, modules=modules, trainable_params=inj.trainable_params + delta,
-                   all_params=inj.all_params + delta, tensors=[_at_rank(t, inj.rank, r) for t in inj.tensors], rank=r)
+    return replace(
+        inj,
+        modules=modules,
+        trainable_params=inj.trainable_params + delta,
+        all_params=inj.all_params + delta,
+        tensors=[_at_rank(t, inj.rank, r) for t in inj.tensors],
+        rank=r,
+    )
 
 
 def _at_rank(tensor: SavedTensor, was: int, r: int) -> SavedTensor:
@@ -118,6 +124,7 @@ def carried_to_rank(seen: Injection, lora_config: Any) -> Injection | None:
 
 def _config_key(lora_config: Any, without: tuple[str, ...] = ()) -> str:
     """The LoraConfig's fields but `without`, sets sorted."""
+
     def plain(value: Any) -> Any:
         if isinstance(value, (set, frozenset)):
             return sorted(value, key=str)
@@ -175,10 +182,16 @@ def inject(model: Any, lora_config: Any, collapse_stacks: bool = True, parameter
     tokens, _, added_tokens = collapsed.expand_all(inj.trainable_tokens)
     tensors = collapsed.expand_all(inj.tensors)[0]
     added += added_saved + added_tokens
-    return replace(inj, modules=modules, modules_to_save=saved, trainable_tokens=tokens, rank_terms=terms,
-                   tensors=tensors,
-                   trainable_params=inj.trainable_params + added,
-                   all_params=inj.all_params + collapsed.removed_params + added)
+    return replace(
+        inj,
+        modules=modules,
+        modules_to_save=saved,
+        trainable_tokens=tokens,
+        rank_terms=terms,
+        tensors=tensors,
+        trainable_params=inj.trainable_params + added,
+        all_params=inj.all_params + collapsed.removed_params + added,
+    )
 
 
 def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, parameters: bool = False) -> Injection:
@@ -205,8 +218,10 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, pa
     if parameters:
         from .freezing import Parameter
 
-        listed = tuple(Parameter(n, p.numel(), p.shape[0] if p.dim() else None, p.requires_grad)
-                       for n, p in peft_model.named_parameters())
+        listed = tuple(
+            Parameter(n, p.numel(), p.shape[0] if p.dim() else None, p.requires_grad)
+            for n, p in peft_model.named_parameters()
+        )
     snapshot.restore()
     return Injection(
         modules=modules,
@@ -314,10 +329,16 @@ def _rank_terms(layers: list[Any], config: Any) -> list[tuple[int, int]] | None:
     for layer in layers:
         own = {n: p for n, p in layer.named_parameters() if p.requires_grad and not n.startswith("base_layer.")}
         a, b = own.get("lora_A.default.weight"), own.get("lora_B.default.weight")
-        if (type(layer) not in kinds or layer.r.get("default") != config.r
-                or layer.lora_alpha.get("default") != config.lora_alpha
-                or a is None or b is None or a.shape[0] % config.r or b.shape[1] % config.r
-                or not set(own) - _RANK_TENSORS <= _FIXED_TENSORS):
+        if (
+            type(layer) not in kinds
+            or layer.r.get("default") != config.r
+            or layer.lora_alpha.get("default") != config.lora_alpha
+            or a is None
+            or b is None
+            or a.shape[0] % config.r
+            or b.shape[1] % config.r
+            or not set(own) - _RANK_TENSORS <= _FIXED_TENSORS
+        ):
             return None
         fixed = sum(p.numel() for n, p in own.items() if n in _FIXED_TENSORS)
         terms.append((fixed, (a.numel() + b.numel()) // config.r))
@@ -352,9 +373,7 @@ def _describe(name: str, layer: Any) -> WrappedModule:
 
 def _own_trainable(module: Any) -> int:
     """Trainable parameters a wrapper adds itself, not those of a wrapper nested in its base layer."""
-    return sum(
-        p.numel() for n, p in module.named_parameters() if p.requires_grad and not n.startswith("base_layer.")
-    )
+    return sum(p.numel() for n, p in module.named_parameters() if p.requires_grad and not n.startswith("base_layer."))
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -31,9 +31,13 @@ def quantization(values: Mapping[str, Any], model_type: str | None = None) -> di
     if values.get("adapter") in ("qlora", "mixlora") and values.get("load_in_4bit") is True:
         sharded = bool(values.get("deepspeed")) or fsdp_enabled(values)
         storage = "float32" if model_type in ("jamba", "qwen2_moe", "nemotron_h") and not sharded else "bfloat16"
-        q = {"bits": 4, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
-             "bnb_4bit_quant_storage": storage,
-             "llm_int8_skip_modules": ["out_proj"] if model_type == "falcon_h1" else None}
+        q = {
+            "bits": 4,
+            "bnb_4bit_quant_type": "nf4",
+            "bnb_4bit_use_double_quant": True,
+            "bnb_4bit_quant_storage": storage,
+            "llm_int8_skip_modules": ["out_proj"] if model_type == "falcon_h1" else None,
+        }
         q.update({k: v for k, v in (values.get("bnb_config_kwargs") or {}).items() if k in q})
         return q
     if values.get("adapter") == "lora" and values.get("load_in_8bit") is True:  # bnb_config_kwargs not applied
@@ -42,8 +46,9 @@ def quantization(values: Mapping[str, Any], model_type: str | None = None) -> di
     return None
 
 
-def base_load(model: Any, values: Mapping[str, Any], model_type: str | None, axolotl: str,
-              zero3: bool = False) -> dict[str, str]:
+def base_load(
+    model: Any, values: Mapping[str, Any], model_type: str | None, axolotl: str, zero3: bool = False
+) -> dict[str, str]:
     """Every base parameter name (tied aliases too) -> how it is held: "4bit", "8bit", "4bit-experts" (Axolotl's
     quantize_moe_experts parametrisation, restated, not measured) or the safetensors dtype it ends in."""
     import torch
@@ -59,8 +64,15 @@ def base_load(model: Any, values: Mapping[str, Any], model_type: str | None, axo
     experts4 = bool(quant) and quant["bits"] == 4 and values.get("quantize_moe_experts") is True
     fused = {id(p) for n, m in model.named_modules() for p in m.parameters(recurse=False) if is_fused_expert(n, m, p)}
     profile = find(axolotl)
-    sizes = element_sizes(model, values, profile.embedding_layers(model_type or ""), bool(quant),
-                          zero3 or (experts4 and bool(fused)), model_type, profile.upcasts_unconverted_embeddings)
+    sizes = element_sizes(
+        model,
+        values,
+        profile.embedding_layers(model_type or ""),
+        bool(quant),
+        zero3 or (experts4 and bool(fused)),
+        model_type,
+        profile.upcasts_unconverted_embeddings,
+    )
     half = model_dtype(values)
     out = {}
     for name, module in model.named_modules(remove_duplicate=False):
@@ -68,8 +80,12 @@ def base_load(model: Any, values: Mapping[str, Any], model_type: str | None, axo
             key = f"{name}.{pname}" if name else pname
             if experts4 and id(param) in fused:
                 out[key] = "4bit-experts"
-            elif quant and isinstance(module, torch.nn.Linear) and pname == "weight" \
-                    and should_convert_module(name, skip):
+            elif (
+                quant
+                and isinstance(module, torch.nn.Linear)
+                and pname == "weight"
+                and should_convert_module(name, skip)
+            ):
                 out[key] = f"{quant['bits']}bit"
             else:
                 out[key] = "F32" if sizes[id(param)] == 4 else half
@@ -81,8 +97,15 @@ def fsdp_enabled(values: Mapping[str, Any]) -> bool:
     return values.get("fsdp_config") is not None or values.get("fsdp") is not None
 
 
-def element_sizes(model: Any, values: Mapping[str, Any], embedding_layers: tuple[str, ...], quantised: bool,
-                  skip_kbit: bool, model_type: str | None, newer_passes: bool) -> dict[int, int]:
+def element_sizes(
+    model: Any,
+    values: Mapping[str, Any],
+    embedding_layers: tuple[str, ...],
+    quantised: bool,
+    skip_kbit: bool,
+    model_type: str | None,
+    newer_passes: bool,
+) -> dict[int, int]:
     """Bytes per element of every base parameter (by id) after the passes above. skip_kbit: the caller's reasons
     to skip kbit preparation (DeepSpeed ZeRO-3, quantised MoE experts); newer_passes: Axolotl 0.20+'s pass 2 and 3
     (Profile.upcasts_unconverted_embeddings)."""
@@ -90,8 +113,9 @@ def element_sizes(model: Any, values: Mapping[str, Any], embedding_layers: tuple
     keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
     size = {id(p): 4 if any(k in name for k in keep) else dtype for name, p in model.named_parameters()}
     fsdp, adapter, emb = fsdp_enabled(values), values.get("adapter"), list(embedding_layers)
-    convert = (bool(adapter or fsdp or values.get("attn_needs_dtype_cast")) and not (fsdp and adapter == "qlora")) \
-        or bool(values.get("cut_cross_entropy"))
+    convert = (
+        bool(adapter or fsdp or values.get("attn_needs_dtype_cast")) and not (fsdp and adapter == "qlora")
+    ) or bool(values.get("cut_cross_entropy"))
     skip_upcast = bool(values.get("load_in_4bit") and values.get("embeddings_skip_upcast"))
     if newer_passes:
         upcast = not convert and not skip_upcast
@@ -113,8 +137,15 @@ def element_sizes(model: Any, values: Mapping[str, Any], embedding_layers: tuple
     return size
 
 
-def _pass(model: Any, size: dict[int, int], nbytes: int, embeddings: list[str], values: Mapping[str, Any],
-          before: bool, skip_embeddings: bool) -> None:
+def _pass(
+    model: Any,
+    size: dict[int, int],
+    nbytes: int,
+    embeddings: list[str],
+    values: Mapping[str, Any],
+    before: bool,
+    skip_embeddings: bool,
+) -> None:
     """_convert_embedding_modules_dtype: module.to(dtype) by module name, as Axolotl walks named_modules."""
     norms32 = _fp32_norm_patterns(values)
 
@@ -138,12 +169,17 @@ def _pass(model: Any, size: dict[int, int], nbytes: int, embeddings: list[str], 
 
 def _kbit_prepared(values: Mapping[str, Any], model_type: str | None) -> bool:
     """Whether _prepare_model_for_quantization runs prepare_model_for_kbit_training."""
-    loftq = ((values.get("peft") or {}).get("loftq_config") or {}).get("loftq_bits") \
-        if isinstance(values.get("peft"), Mapping) else None
+    loftq = (
+        ((values.get("peft") or {}).get("loftq_config") or {}).get("loftq_bits")
+        if isinstance(values.get("peft"), Mapping)
+        else None
+    )
     fsdp = values.get("fsdp_config") if isinstance(values.get("fsdp_config"), Mapping) else {}
-    skip = (model_type == "qwen" and values.get("adapter") == "lora") \
-        or (values.get("adapter") == "lora" and bool(loftq)) \
+    skip = (
+        (model_type == "qwen" and values.get("adapter") == "lora")
+        or (values.get("adapter") == "lora" and bool(loftq))
         or (fsdp_enabled(values) and (values.get("adapter") == "qlora" or bool(fsdp.get("cpu_ram_efficient_loading"))))
+    )
     return not skip and values.get("adapter") in ("lora", "qlora", "mixlora")
 
 
@@ -156,5 +192,7 @@ def _fp32_norm_patterns(values: Mapping[str, Any]) -> list[str] | None:
 def _norm_class(module: Any, patterns: list[str]) -> bool:
     """utils/fp32_norms.py _matches_norm_class: a dotted pattern names the class exactly, else a class-name suffix."""
     cls = type(module)
-    return any(p.strip() and (f"{cls.__module__}.{cls.__name__}" == p if "." in p else cls.__name__.endswith(p))
-               for p in patterns)
+    return any(
+        p.strip() and (f"{cls.__module__}.{cls.__name__}" == p if "." in p else cls.__name__.endswith(p))
+        for p in patterns
+    )

@@ -34,9 +34,19 @@ from .loading import quantization
 from .sharding import Held, Sharding, per_device, unmodelled_shards
 
 ADAMW = ("adamw_torch", "adamw_torch_fused", "adamw_hf")
-BNB_STATES = {"adamw_bnb_8bit": 2, "adamw_8bit": 2, "paged_adamw_8bit": 2, "paged_adamw_32bit": 2,
-              "lion_8bit": 1, "lion_32bit": 1, "paged_lion_8bit": 1, "paged_lion_32bit": 1,
-              "rmsprop_bnb": 1, "rmsprop_bnb_8bit": 1, "rmsprop_bnb_32bit": 1}
+BNB_STATES = {
+    "adamw_bnb_8bit": 2,
+    "adamw_8bit": 2,
+    "paged_adamw_8bit": 2,
+    "paged_adamw_32bit": 2,
+    "lion_8bit": 1,
+    "lion_32bit": 1,
+    "paged_lion_8bit": 1,
+    "paged_lion_32bit": 1,
+    "rmsprop_bnb": 1,
+    "rmsprop_bnb_8bit": 1,
+    "rmsprop_bnb_32bit": 1,
+}
 MODELLED = (*ADAMW, "sgd", "adafactor", *BNB_STATES)
 MIN_8BIT_SIZE, BNB_BLOCK = 4096, 256  # bitsandbytes Optimizer8bit defaults
 
@@ -75,9 +85,14 @@ def _base_params(model: Any, held: Mapping[str, str], quant: Mapping[str, Any] |
                 out.append(Held(None, _packed(numel), _four_bit_state(numel, True), quantised=True))
             elif how == "4bit":
                 packed, item = _packed(numel), _storage_item(quant)
-                out.append(Held(packed // item if item else None, packed,
-                                _four_bit_state(numel, bool(quant and quant["bnb_4bit_use_double_quant"])),
-                                quantised=True))
+                out.append(
+                    Held(
+                        packed // item if item else None,
+                        packed,
+                        _four_bit_state(numel, bool(quant and quant["bnb_4bit_use_double_quant"])),
+                        quantised=True,
+                    )
+                )
             elif how == "8bit":
                 out.append(Held(module.out_features, numel, 4 * module.out_features, quantised=True))
             else:
@@ -104,8 +119,11 @@ def _optimizer_state(optimizer: str, trained: list[tuple[tuple[int, ...], str, b
     if optimizer not in MODELLED:
         return None
     state = sum(_optimizer_bytes(optimizer, shape, DTYPE_BYTES[dtype], emb) for shape, dtype, emb in trained)
-    if "8bit" in optimizer and optimizer in BNB_STATES and any(
-            not emb and math.prod(shape) >= MIN_8BIT_SIZE for shape, _, emb in trained):
+    if (
+        "8bit" in optimizer
+        and optimizer in BNB_STATES
+        and any(not emb and math.prod(shape) >= MIN_8BIT_SIZE for shape, _, emb in trained)
+    ):
         state += BNB_STATES[optimizer] * 256 * 4
     return state
 
@@ -123,39 +141,63 @@ def _is_embedding_weight(model: Any, key: str) -> bool:
         return False
 
 
-def static_memory(model: Any, tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str,
-                  held: Mapping[str, str], sharding: Sharding | None, model_type: str | None = None,
-                  devices: Iterable[int] = (2, 4, 8)) -> dict[str, Any]:
+def static_memory(
+    model: Any,
+    tensors: Iterable[Any],
+    values: Mapping[str, Any],
+    axolotl: str,
+    held: Mapping[str, str],
+    sharding: Sharding | None,
+    model_type: str | None = None,
+    devices: Iterable[int] = (2, 4, 8),
+) -> dict[str, Any]:
     """The report's `static_memory` (schemas/targets.schema.json); held: loading.base_load's answer, sharding:
     sharding.plan's."""
     optimizer = values.get("optimizer") or "adamw_torch_fused"
-    trained = [(tuple(t.shape), saved_dtype(t.name, values, axolotl, held), _is_embedding_weight(model, t.name))
-               for t in tensors if not t.name.endswith(".base_layer.weight")]
+    trained = [
+        (tuple(t.shape), saved_dtype(t.name, values, axolotl, held), _is_embedding_weight(model, t.name))
+        for t in tensors
+        if not t.name.endswith(".base_layer.weight")
+    ]
     adapter = sum(tensor_bytes(dtype, shape) for shape, dtype, _ in trained)
     state = _optimizer_state(optimizer, trained)
     quant = quantization(values, model_type)
     params = _base_params(model, held, quant)
     base = sum(h.bytes for h in params)
-    out: dict[str, Any] = {"label": "static: excludes activations", "base_weights": base, "trainable": adapter,
-                           "gradients": adapter, "optimizer": optimizer, "optimizer_state": state,
-                           "total": None if state is None else base + 2 * adapter + state, "quantization": quant}
+    out: dict[str, Any] = {
+        "label": "static: excludes activations",
+        "base_weights": base,
+        "trainable": adapter,
+        "gradients": adapter,
+        "optimizer": optimizer,
+        "optimizer_state": state,
+        "total": None if state is None else base + 2 * adapter + state,
+        "quantization": quant,
+    }
     notes = []
     if state is None:
         notes.append(f"optimizer {optimizer}: its state is not modelled")
     elif optimizer.startswith("paged_"):
         notes.append("paged optimizer: its state lives in CUDA unified memory, which the driver may evict to CPU RAM")
     if quant and values.get("quantize_moe_experts") is True:
-        notes.append("fused experts counted as Axolotl's quantize_moe_experts 4-bit storage, restated from its "
-                     "source, not measured")
-    elif quant and any(is_fused_expert(n, m, p) for n, m in model.named_modules()
-                       for p in m.parameters(recurse=False)):
-        notes.append("fused MoE experts are not Linear layers: bitsandbytes leaves them unquantised "
-                     "(quantize_moe_experts: true quantises them)")
+        notes.append(
+            "fused experts counted as Axolotl's quantize_moe_experts 4-bit storage, restated from its "
+            "source, not measured"
+        )
+    elif quant and any(is_fused_expert(n, m, p) for n, m in model.named_modules() for p in m.parameters(recurse=False)):
+        notes.append(
+            "fused MoE experts are not Linear layers: bitsandbytes leaves them unquantised "
+            "(quantize_moe_experts: true quantises them)"
+        )
     out["sharding"] = sharding.record() if sharding else None
-    out["per_device"] = per_device(sharding, params, trained, optimizer, devices, _optimizer_state, DTYPE_BYTES) \
-        if sharding and sharding.sharded else None
+    out["per_device"] = (
+        per_device(sharding, params, trained, optimizer, devices, _optimizer_state, DTYPE_BYTES)
+        if sharding and sharding.sharded
+        else None
+    )
     if sharding and unmodelled_shards(sharding, params):
-        notes.append(f"{sharding.by}: how quantised base weights shard is not modelled, so per-device base weights "
-                     "are unknown")
+        notes.append(
+            f"{sharding.by}: how quantised base weights shard is not modelled, so per-device base weights are unknown"
+        )
     out["notes"] = notes
     return out

@@ -78,11 +78,13 @@ def build_lora_config(spec: AdapterSpec, plan: TargetPlan, architecture: str) ->
     except TypeError as exc:  # a field this PEFT version does not have
         bad = re.search(r"'(\w+)'", str(exc))
         field = bad.group(1) if bad else "?"
-        raise PeftConfigError(f"the installed peft does not support LoraConfig.{field}: {exc}",
-                              key_for_message(field, spec)) from None
+        raise PeftConfigError(
+            f"the installed peft does not support LoraConfig.{field}: {exc}", key_for_message(field, spec)
+        ) from None
     except ImportError as exc:
-        raise PeftConfigError(f"PEFT needs a package to build this LoraConfig: {exc}",
-                              key_for_message(str(exc), spec)) from None
+        raise PeftConfigError(
+            f"PEFT needs a package to build this LoraConfig: {exc}", key_for_message(str(exc), spec)
+        ) from None
     except Exception as exc:  # PEFT validates in __post_init__ with ValueError and friends
         raise PeftConfigError(f"PEFT refuses this LoraConfig: {exc}", key_for_message(str(exc), spec)) from None
     config.base_model_name_or_path = spec.base_model

@@ -120,11 +120,20 @@ class Policy:
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
             raise PolicyError(f"{path}: 'coverage_threshold' must be a number from 0 to 1 (a share of decoder layers)")
         devices = table.get("devices", [2, 4, 8])
-        if not isinstance(devices, list) or not devices or not all(
-                isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in devices):
+        if (
+            not isinstance(devices, list)
+            or not devices
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in devices)
+        ):
             raise PolicyError(f"{path}: 'devices' must be a list of device counts (positive integers), e.g. [8]")
-        return cls(dict(rules), str(path), tuple(ignore), None if axolotl is None else str(axolotl), float(threshold),
-                   tuple(sorted(set(devices))))
+        return cls(
+            dict(rules),
+            str(path),
+            tuple(ignore),
+            None if axolotl is None else str(axolotl),
+            float(threshold),
+            tuple(sorted(set(devices))),
+        )
 
 
 def _hit(rule: str, rules: set[str]) -> bool:

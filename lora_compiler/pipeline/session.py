@@ -60,4 +60,3 @@ class Session:
 
     def discard(self, key: str) -> None:
         self._skeletons.pop(key, None)
-

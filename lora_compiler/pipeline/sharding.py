@@ -35,9 +35,12 @@ ELEMENTWISE = ("adamw_torch", "adamw_torch_fused", "adamw_hf", "sgd")  # state s
 # one by its repository path and no such file is at hand: name -> (stage, offload_optimizer, offload_param,
 # bf16.enabled, fp16.enabled).
 AXOLOTL_DEEPSPEED = {
-    "zero1.json": (1, None, None, "auto", "auto"), "zero1_torch_compile.json": (1, None, None, "auto", "auto"),
-    "zero2.json": (2, "cpu", None, "auto", "auto"), "zero2_torch_compile.json": (2, "cpu", None, "auto", "auto"),
-    "zero3.json": (3, None, None, "auto", "auto"), "zero3_bf16.json": (3, None, None, True, None),
+    "zero1.json": (1, None, None, "auto", "auto"),
+    "zero1_torch_compile.json": (1, None, None, "auto", "auto"),
+    "zero2.json": (2, "cpu", None, "auto", "auto"),
+    "zero2_torch_compile.json": (2, "cpu", None, "auto", "auto"),
+    "zero3.json": (3, None, None, "auto", "auto"),
+    "zero3_bf16.json": (3, None, None, True, None),
     "zero3_bf16_cpuoffload_all.json": (3, "cpu", "cpu", True, None),
     "zero3_bf16_cpuoffload_params.json": (3, None, "cpu", True, None),
 }
@@ -55,8 +58,14 @@ class Sharding:
     note: str | None = None  # why a figure is approximate or missing
 
     def record(self) -> dict[str, Any]:
-        return {"by": self.by, "source": self.source, "sharded": list(self.sharded),
-                "offloaded": list(self.offloaded), "exact": self.exact, "note": self.note}
+        return {
+            "by": self.by,
+            "source": self.source,
+            "sharded": list(self.sharded),
+            "offloaded": list(self.offloaded),
+            "exact": self.exact,
+            "note": self.note,
+        }
 
 
 def plan(values: Mapping[str, Any], yaml_dir: Path | None) -> Sharding | None:
@@ -73,8 +82,11 @@ def plan(values: Mapping[str, Any], yaml_dir: Path | None) -> Sharding | None:
     all_state = ("base_weights", "trainable", "gradients", "optimizer_state")
     if str(version) == "2":
         return Sharding("FSDP2", "fsdp_config", all_state, offloaded, per_tensor_rows=True, exact=True)
-    named = fsdp.get("sharding_strategy") or fsdp.get("fsdp_sharding_strategy") \
+    named = (
+        fsdp.get("sharding_strategy")
+        or fsdp.get("fsdp_sharding_strategy")
         or next((f.upper() for f in flags if f.endswith("_shard")), "FULL_SHARD")
+    )
     strategy = str(named).upper()
     if strategy == "NO_SHARD":
         return Sharding("FSDP1 NO_SHARD", "fsdp_config", (), offloaded, exact=True)
@@ -107,19 +119,29 @@ def _deepspeed_file(value: str, folder: Path | None) -> Path | None:
 def _deepspeed(value: Any, yaml_dir: Path | None, values: Mapping[str, Any]) -> Sharding:
     source, zero = _deepspeed_zero(value, yaml_dir)
     if zero is None:
-        return Sharding("DeepSpeed", source, note=f"{source}: not found or not DeepSpeed JSON, so its ZeRO stage is unknown")
+        return Sharding(
+            "DeepSpeed", source, note=f"{source}: not found or not DeepSpeed JSON, so its ZeRO stage is unknown"
+        )
     stage, opt_dev, param_dev, bf16, fp16 = zero
     # "auto" is filled from the training arguments, i.e. the YAML's bf16 / fp16 (transformers' HfTrainerDeepSpeedConfig)
-    half = any(flag is True or (flag == "auto" and values.get(key) in (True, "auto"))
-               for flag, key in ((bf16, "bf16"), (fp16, "fp16")))
+    half = any(
+        flag is True or (flag == "auto" and values.get(key) in (True, "auto"))
+        for flag, key in ((bf16, "bf16"), (fp16, "fp16"))
+    )
     if stage not in (0, 1, 2, 3):
         return Sharding("DeepSpeed", source, note=f"{source}: zero_optimization.stage {stage!r} is not 0-3")
-    sharded = (("optimizer_state", "master_weights") if stage >= 1 else ()) + (("gradients",) if stage >= 2 else ()) \
+    sharded = (
+        (("optimizer_state", "master_weights") if stage >= 1 else ())
+        + (("gradients",) if stage >= 2 else ())
         + (("base_weights", "trainable") if stage == 3 else ())
-    offloaded = (("optimizer_state", "master_weights") if opt_dev in ("cpu", "nvme") else ()) \
-        + (("base_weights", "trainable") if param_dev in ("cpu", "nvme") and stage == 3 else ())
-    note = "optimizer state, float32 master and stage-3 parameter partitions measured on CPU ranks; gradient " \
+    )
+    offloaded = (("optimizer_state", "master_weights") if opt_dev in ("cpu", "nvme") else ()) + (
+        ("base_weights", "trainable") if param_dev in ("cpu", "nvme") and stage == 3 else ()
+    )
+    note = (
+        "optimizer state, float32 master and stage-3 parameter partitions measured on CPU ranks; gradient "
         "partitions restated"
+    )
     if half:
         note += "; the engine casts every float parameter to 16 bits (module.bfloat16() / half()), adapters too"
     if stage == 0:
@@ -170,15 +192,25 @@ class Held:
         return self.sharded + self.replicated
 
 
-def per_device(sharding: Sharding, base: list[Held], trained: list[tuple[tuple[int, ...], str, bool]],
-               optimizer: str, devices: Iterable[int], state_of: Any, size_of: Mapping[str, int]) -> list[dict[str, Any]]:
+def per_device(
+    sharding: Sharding,
+    base: list[Held],
+    trained: list[tuple[tuple[int, ...], str, bool]],
+    optimizer: str,
+    devices: Iterable[int],
+    state_of: Any,
+    size_of: Mapping[str, int],
+) -> list[dict[str, Any]]:
     """One entry per device count: each part's bytes on the busiest device (rank 0), and where they live.
 
     trained holds (shape, dtype, is_embedding) per trained tensor; state_of is memory's optimizer-state rule."""
     out = []
-    base = [replace(h, sharded=sharding.cast * h.elements) if sharding.cast and not h.quantised and h.elements
-            else h for h in base]
+    base = [
+        replace(h, sharded=sharding.cast * h.elements) if sharding.cast and not h.quantised and h.elements else h
+        for h in base
+    ]
     for n in devices:
+
         def part(name: str, held: list[Held]) -> int:
             if name not in sharding.sharded:
                 return sum(h.bytes for h in held)
@@ -186,12 +218,19 @@ def per_device(sharding: Sharding, base: list[Held], trained: list[tuple[tuple[i
                 return sum(h.sharded // h.rows * math.ceil(h.rows / n) + h.replicated for h in held)  # type: ignore[operator]
             return sum(h.sharded // h.elements * math.ceil(h.elements / n) + h.replicated for h in held)  # type: ignore[operator]
 
-        tensors = [Held(shape[0] if shape else 1, (sharding.cast or size_of[dtype]) * math.prod(shape),
-                        elements=math.prod(shape)) for shape, dtype, _ in trained]
+        tensors = [
+            Held(
+                shape[0] if shape else 1,
+                (sharding.cast or size_of[dtype]) * math.prod(shape),
+                elements=math.prod(shape),
+            )
+            for shape, dtype, _ in trained
+        ]
         entry: dict[str, Any] = {
             "devices": n,
             "base_weights": None if unmodelled_shards(sharding, base) else part("base_weights", base),
-            "trainable": part("trainable", tensors), "gradients": part("gradients", tensors),
+            "trainable": part("trainable", tensors),
+            "gradients": part("gradients", tensors),
             "optimizer_state": _state(sharding, trained, optimizer, n, state_of),
         }
         if _stage(sharding) and "master_weights" in sharding.sharded:
@@ -226,8 +265,9 @@ def _stage(sharding: Sharding) -> int | None:
     return int(sharding.by.rsplit("-", 1)[1]) if sharding.by.startswith("DeepSpeed ZeRO-") else None
 
 
-def _state(sharding: Sharding, trained: list[tuple[tuple[int, ...], str, bool]], optimizer: str, n: int,
-           state_of: Any) -> int | None:
+def _state(
+    sharding: Sharding, trained: list[tuple[tuple[int, ...], str, bool]], optimizer: str, n: int, state_of: Any
+) -> int | None:
     if "optimizer_state" not in sharding.sharded:
         return state_of(optimizer, trained)
     if optimizer not in ELEMENTWISE:

@@ -21,8 +21,16 @@ from .spec import AdapterSpec
 
 # Every spec field this module reads: the skeleton's identity in a batch (session.Session.key).
 # tests/test_walls.py checks the list against the attributes read below.
-SPEC_FIELDS = ("base_model", "cls_model_config", "gptq", "is_multimodal", "num_labels", "overrides_of_model_config",
-               "trust_remote_code", "type_of_model")
+SPEC_FIELDS = (
+    "base_model",
+    "cls_model_config",
+    "gptq",
+    "is_multimodal",
+    "num_labels",
+    "overrides_of_model_config",
+    "trust_remote_code",
+    "type_of_model",
+)
 # Multimodal model types Axolotl adds to transformers' image-text-to-text mapping (loaders/constants.py).
 _EXTRA_MULTIMODAL = ("lfm2-vl", "voxtral")
 
@@ -52,10 +60,22 @@ MAX_CONFIG_BYTES = 2 * 1024 * 1024  # real config.json files are KBs (the larges
 # config (or a Hub repo a YAML names) claiming 10^8 layers must be refused before transformers loops over
 # them. The largest public models have 126 layers and 384 routed experts; each limit is an environment
 # variable so a user with a bigger model can raise it.
-SCALE_LIMITS = {"LORA_COMPILER_MAX_LAYERS": 1024, "LORA_COMPILER_MAX_EXPERTS": 4096,
-                "LORA_COMPILER_MAX_LAYER_EXPERTS": 131_072}  # layers x experts: the expert modules to build
-_LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "num_decoder_layers", "decoder_layers",
-               "encoder_layers", "depth", "num_encoder_layers")
+SCALE_LIMITS = {
+    "LORA_COMPILER_MAX_LAYERS": 1024,
+    "LORA_COMPILER_MAX_EXPERTS": 4096,
+    "LORA_COMPILER_MAX_LAYER_EXPERTS": 131_072,
+}  # layers x experts: the expert modules to build
+_LAYER_KEYS = (
+    "num_hidden_layers",
+    "num_layers",
+    "n_layer",
+    "n_layers",
+    "num_decoder_layers",
+    "decoder_layers",
+    "encoder_layers",
+    "depth",
+    "num_encoder_layers",
+)
 
 
 def raw_config(source: ModelSource) -> dict[str, Any]:
@@ -64,13 +84,20 @@ def raw_config(source: ModelSource) -> dict[str, Any]:
     try:
         data = json.loads(read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
-        raise SkeletonError("model-config-invalid", f"{path} cannot be read as a model config: {_first_line(exc)}",
-                            key="base_model", hint="point base_model at a directory with a valid config.json") from None
+        raise SkeletonError(
+            "model-config-invalid",
+            f"{path} cannot be read as a model config: {_first_line(exc)}",
+            key="base_model",
+            hint="point base_model at a directory with a valid config.json",
+        ) from None
     if not isinstance(data, dict):
         raise SkeletonError("model-config-invalid", f"{path} is not a JSON object", key="base_model")
     if not isinstance(data.get("model_type", ""), str):
-        raise SkeletonError("model-config-invalid", f"{path}: model_type must be a string, not "
-                            f"{type(data['model_type']).__name__}", key="base_model")
+        raise SkeletonError(
+            "model-config-invalid",
+            f"{path}: model_type must be a string, not {type(data['model_type']).__name__}",
+            key="base_model",
+        )
     return data
 
 
@@ -101,9 +128,13 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
         name = spec.cls_model_config
         config_cls = getattr(transformers, name, None) if name.endswith("Config") else None
         if not (isinstance(config_cls, type) and issubclass(config_cls, transformers.PretrainedConfig)):
-            raise SkeletonError("model-config-invalid", f"cls_model_config '{name}' is not a transformers config "
-                                "class", key="cls_model_config", hint="use a config class such as LlamaConfig, or "
-                                "remove the key (only config.json is ever read, never weights)")
+            raise SkeletonError(
+                "model-config-invalid",
+                f"cls_model_config '{name}' is not a transformers config class",
+                key="cls_model_config",
+                hint="use a config class such as LlamaConfig, or "
+                "remove the key (only config.json is ever read, never weights)",
+            )
     kwargs: dict[str, Any] = {}
     if spec.num_labels:
         kwargs["num_labels"] = spec.num_labels
@@ -112,8 +143,11 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
             warnings.simplefilter("ignore")
             config = config_cls.from_pretrained(str(source.config_dir), trust_remote_code=trust, **kwargs)
     except Exception as exc:
-        raise SkeletonError("model-config-invalid", f"transformers cannot read {source.config_dir / CONFIG_NAME}: "
-                            f"{_first_line(exc)}", key="base_model") from None
+        raise SkeletonError(
+            "model-config-invalid",
+            f"transformers cannot read {source.config_dir / CONFIG_NAME}: {_first_line(exc)}",
+            key="base_model",
+        ) from None
     for key, value in (spec.overrides_of_model_config or {}).items():
         setattr(config, key, value)
     check_scale(config.to_dict())
@@ -140,14 +174,16 @@ def check_scale(config: dict[str, Any], where: str = "") -> None:
     layers, experts = count(_LAYER_KEYS), count(EXPERT_COUNT_KEYS)
     checks = [("LORA_COMPILER_MAX_LAYERS", layers), ("LORA_COMPILER_MAX_EXPERTS", experts)]
     if layers and experts:
-        checks.append(("LORA_COMPILER_MAX_LAYER_EXPERTS",
-                       (f"{layers[0]} x {experts[0]}", layers[1] * experts[1])))
+        checks.append(("LORA_COMPILER_MAX_LAYER_EXPERTS", (f"{layers[0]} x {experts[0]}", layers[1] * experts[1])))
     for env, found in checks:
         if found and found[1] > _limit(env):
             raise SkeletonError(
-                "model-too-large", f"the model config's {where}{found[0]} is {found[1]:,}; a skeleton is built "
+                "model-too-large",
+                f"the model config's {where}{found[0]} is {found[1]:,}; a skeleton is built "
                 f"with at most {_limit(env):,} (no public model comes close, so the config is corrupt or hostile)",
-                key="base_model", hint=f"if the model is real, raise the limit: {env}={found[1]} lora-compiler ...")
+                key="base_model",
+                hint=f"if the model is real, raise the limit: {env}={found[1]} lora-compiler ...",
+            )
     for key, value in config.items():
         if isinstance(value, dict) and len(where) < 200:
             check_scale(value, f"{where}{key}.")
@@ -173,8 +209,12 @@ def choose_loader(spec: AdapterSpec, config: Any) -> tuple[Any, str, bool]:
     if name and name != "AutoModelForCausalLM" and not spec.trust_remote_code and not spec.gptq:
         cls = getattr(transformers, name, None)
         if not isinstance(cls, type):
-            raise SkeletonError("skeleton-failed", f"transformers has no model class '{name}'", key="model_type",
-                                hint="use a transformers class name such as AutoModelForCausalLM, or remove model_type")
+            raise SkeletonError(
+                "skeleton-failed",
+                f"transformers has no model class '{name}'",
+                key="model_type",
+                hint="use a transformers class name such as AutoModelForCausalLM, or remove model_type",
+            )
         return cls, name, multimodal
     return auto, auto.__name__, multimodal
 
@@ -203,12 +243,17 @@ def build_from_config(config: Any, spec: AdapterSpec, allow_remote_code: bool = 
         package = _missing_package(exc)
         if package:
             raise SkeletonError(
-                "skeleton-failed", f"{loader_name} cannot build model type '{model_type}' without the optional "
-                f"package '{package}' ({_first_line(exc).split(' but ')[0]})", key=key,
+                "skeleton-failed",
+                f"{loader_name} cannot build model type '{model_type}' without the optional "
+                f"package '{package}' ({_first_line(exc).split(' but ')[0]})",
+                key=key,
                 hint=f"pip install {package}, then run again (more optional packages may follow; the survey, "
-                "docs/families.md, lists the architectures that need them)") from None
+                "docs/families.md, lists the architectures that need them)",
+            ) from None
         raise SkeletonError(
-            "skeleton-failed", f"{loader_name} cannot build model type '{model_type}': {_first_line(exc)}", key=key,
+            "skeleton-failed",
+            f"{loader_name} cannot build model type '{model_type}': {_first_line(exc)}",
+            key=key,
             hint="check base_model / model_type; a model type newer than the installed transformers needs an upgrade",
         ) from None
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
@@ -225,9 +270,22 @@ def build_from_config(config: Any, spec: AdapterSpec, allow_remote_code: bool = 
 
 
 # torch.nn.init's in-place fills: on meta tensors they compute nothing but still cost a call each.
-_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
-                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
-                   "sparse_")
+_INIT_FUNCTIONS = (
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+    "eye_",
+    "dirac_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "orthogonal_",
+    "sparse_",
+)
 # The Tensor methods transformers 4's _init_weights fills with (weight.data.normal_(), bias.data.zero_()):
 # on a meta tensor each goes through torch's Python reference implementation, about 1 ms a call.
 _TENSOR_FILLS = ("normal_", "uniform_", "zero_", "fill_")

@@ -72,7 +72,7 @@ def nearest_ids(name: str, cache: Path | None = None, n: int = 3) -> list[str]:
     known = set(bundled_names())
     root = cache if cache is not None else hub_cache_dir()
     if root.is_dir():
-        known |= {d.name[len("models--"):].replace("--", "/") for d in root.glob("models--*") if d.is_dir()}
+        known |= {d.name[len("models--") :].replace("--", "/") for d in root.glob("models--*") if d.is_dir()}
     by_lower = {k.lower(): k for k in known}
     scored = sorted(((difflib.SequenceMatcher(None, name.lower(), k).ratio(), k) for k in by_lower), reverse=True)
     best = scored[0][0] if scored else 0.0
@@ -115,8 +115,10 @@ def resolve(name: str, revision: str | None = None, offline: bool = False) -> Mo
         tried.append("not a valid Hugging Face repo id, so no hub cache, bundled config or download")
         raise ResolutionError(name, tried)
     if revision is not None and not is_revision(revision):
-        tried.append(f"revision {revision!r} is not a valid revision (branch, tag or commit), "
-                     "so no hub cache, bundled config or download")
+        tried.append(
+            f"revision {revision!r} is not a valid revision (branch, tag or commit), "
+            "so no hub cache, bundled config or download"
+        )
         raise ResolutionError(name, tried)
 
     cache = hub_cache_dir()

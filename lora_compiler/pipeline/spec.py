@@ -47,7 +47,8 @@ class AdapterSpec(BaseModel):
         default=None, alias="model_revision", description="Hub revision (branch, tag or commit) of the base model."
     )
     cls_model_config: Optional[str] = Field(
-        default=None, description="transformers config class to read config.json with (e.g. LlamaConfig); default AutoConfig."
+        default=None,
+        description="transformers config class to read config.json with (e.g. LlamaConfig); default AutoConfig.",
     )
     type_of_model: Optional[str] = Field(
         default=None,
@@ -69,15 +70,23 @@ class AdapterSpec(BaseModel):
         description="Let the model's own Python code run. This tool runs it only with --trust-remote-code on the command line.",
     )
     is_multimodal: Optional[bool] = Field(
-        default=None, description="Force the image-text-to-text model class (Axolotl also infers it from the model type)."
+        default=None,
+        description="Force the image-text-to-text model class (Axolotl also infers it from the model type).",
     )
-    adapter: Optional[str] = Field(default=None, description="lora or qlora; other adapters are not compiled by this tool.")
-    load_in_4bit: Optional[bool] = Field(default=False, description="Load the base model in 4-bit (bitsandbytes); required by qlora.")
+    adapter: Optional[str] = Field(
+        default=None, description="lora or qlora; other adapters are not compiled by this tool."
+    )
+    load_in_4bit: Optional[bool] = Field(
+        default=False, description="Load the base model in 4-bit (bitsandbytes); required by qlora."
+    )
     load_in_8bit: Optional[bool] = Field(default=False, description="Load the base model in 8-bit (bitsandbytes).")
     gptq: Optional[bool] = Field(default=None, description="The base model is a 4-bit GPTQ checkpoint.")
-    merge_lora: Optional[bool] = Field(default=None, description="Merge the adapter into the base model (axolotl merge-lora).")
+    merge_lora: Optional[bool] = Field(
+        default=None, description="Merge the adapter into the base model (axolotl merge-lora)."
+    )
     rl: Optional[str] = Field(
-        default=None, description="Preference training (dpo, ipo, kto, orpo, grpo, ...); for dpo/ipo/kto TRL adds the adapter."
+        default=None,
+        description="Preference training (dpo, ipo, kto, orpo, grpo, ...); for dpo/ipo/kto TRL adds the adapter.",
     )
     unfrozen_parameters: Optional[list[str]] = Field(
         default=None,
@@ -86,7 +95,8 @@ class AdapterSpec(BaseModel):
         "trains those rows only.",
     )
     freeze_mm_modules: Optional[bool] = Field(
-        default=None, description="After the adapter is applied, freeze every vision/audio tower and projector parameter, "
+        default=None,
+        description="After the adapter is applied, freeze every vision/audio tower and projector parameter, "
         "LoRA's included.",
     )
     bf16: Optional[Union[bool, Literal["auto"]]] = Field(default=None, description="Train in bfloat16.")
@@ -95,7 +105,8 @@ class AdapterSpec(BaseModel):
         default=None, le=MAX_RANK, description="LoRA rank r: the inner dimension of A and B."
     )
     lora_alpha: Optional[PositiveInt] = Field(
-        default=None, le=MAX_RANK,
+        default=None,
+        le=MAX_RANK,
         description="LoRA alpha: updates are scaled by alpha / r (alpha / sqrt(r) with RSLoRA). PEFT's default is 8.",
     )
     lora_dropout: Optional[float] = Field(
@@ -106,14 +117,16 @@ class AdapterSpec(BaseModel):
         description="Module names to wrap: a list of names matched as the last name components, or one string taken as a full-match regex.",
     )
     lora_target_parameters: Optional[Union[str, list[str]]] = Field(
-        default=None, description="nn.Parameter names to wrap directly (e.g. fused MoE expert weights); needs lora_dropout 0."
+        default=None,
+        description="nn.Parameter names to wrap directly (e.g. fused MoE expert weights); needs lora_dropout 0.",
     )
     lora_target_linear: Optional[bool] = Field(
         default=None,
         description="Add the last name of every Linear-like module except the output embedding to the targets.",
     )
     lora_modules_to_save: Optional[list[str]] = Field(
-        default=None, description="Modules trained in full and saved with the adapter (e.g. embed_tokens, lm_head for new tokens)."
+        default=None,
+        description="Modules trained in full and saved with the adapter (e.g. embed_tokens, lm_head for new tokens).",
     )
     lora_fan_in_fan_out: Optional[bool] = Field(
         default=None, description="Set for layers that store weight as (fan_in, fan_out), such as GPT-2's Conv1D."
@@ -134,7 +147,9 @@ class AdapterSpec(BaseModel):
         default=None, description="Name of the layer list (e.g. layers, h) used with peft_layers_to_transform."
     )
     peft: Optional[PeftSection] = Field(default=None, description="Extra PEFT options (loftq_config).")
-    peft_use_dora: Optional[bool] = Field(default=None, description="Weight-Decomposed LoRA: adds a magnitude vector per module.")
+    peft_use_dora: Optional[bool] = Field(
+        default=None, description="Weight-Decomposed LoRA: adds a magnitude vector per module."
+    )
     peft_use_rslora: Optional[bool] = Field(default=None, description="Rank-stabilised LoRA: scale by alpha / sqrt(r).")
     peft_init_lora_weights: Optional[Union[bool, str]] = Field(
         default=None, description="LoRA initialisation: true, false, gaussian, pissa, olora, loftq, ..."

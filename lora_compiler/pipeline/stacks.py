@@ -28,7 +28,7 @@ class Stack:
         for kept, indices in self.twins.items():
             head = f"{self.prefix}.{kept}."
             if name.startswith(head):
-                return [f"{self.prefix}.{i}.{name[len(head):]}" for i in indices]
+                return [f"{self.prefix}.{i}.{name[len(head) :]}" for i in indices]
         return [name]
 
 
@@ -86,8 +86,9 @@ def collapse(model: Any, config: Any) -> Collapse | None:
             stack.module._modules.clear()
             stack.module._modules.update({kept: layers[kept] for kept in stack.twins})
         collapsed += level
-        found = [inner for s in found for kept in s.twins
-                 for inner in _stacks(s.module._modules[kept], f"{s.prefix}.{kept}")]
+        found = [
+            inner for s in found for kept in s.twins for inner in _stacks(s.module._modules[kept], f"{s.prefix}.{kept}")
+        ]
     return Collapse(collapsed, removed) if collapsed else None
 
 
@@ -108,8 +109,14 @@ def _listed_names(config: Any) -> list[str] | None:
 
 
 def _index_free(config: Any) -> bool:
-    if (config.layers_to_transform is not None or config.layers_pattern or config.rank_pattern
-            or config.alpha_pattern or config.layer_replication or config.bias != "none"):
+    if (
+        config.layers_to_transform is not None
+        or config.layers_pattern
+        or config.rank_pattern
+        or config.alpha_pattern
+        or config.layer_replication
+        or config.bias != "none"
+    ):
         return False
     names = _listed_names(config)
     return names is not None and not any(part.isdigit() for name in names for part in name.split("."))
@@ -146,8 +153,15 @@ def _stacks(root: Any, base: str) -> list[Stack]:
 def _signature(layer: Any) -> tuple[Any, ...]:
     """Everything PEFT can see of a layer but its position: module tree, types, settings, shapes."""
     return tuple(
-        (name, type(m).__module__, type(m).__qualname__, m.extra_repr(),
-         tuple((p, tuple(t.shape), str(t.dtype), t.requires_grad) for p, t in m._parameters.items() if t is not None))
+        (
+            name,
+            type(m).__module__,
+            type(m).__qualname__,
+            m.extra_repr(),
+            tuple(
+                (p, tuple(t.shape), str(t.dtype), t.requires_grad) for p, t in m._parameters.items() if t is not None
+            ),
+        )
         for name, m in layer.named_modules()
     )
 
@@ -160,7 +174,8 @@ def _shares_objects(model: Any, stacks: list[Stack]) -> bool:
         for indices in stack.twins.values():
             for key in indices[1:]:
                 layer = stack.module._modules[key]
-                if any(modules[id(m)] > 1 for m in layer.modules()) or \
-                        any(params[id(p)] > 1 for p in layer.parameters()):
+                if any(modules[id(m)] > 1 for m in layer.modules()) or any(
+                    params[id(p)] > 1 for p in layer.parameters()
+                ):
                     return True
     return False

@@ -86,8 +86,11 @@ def plan_targets(
 
 def regex_patterns(spec: Any) -> list[tuple[str, str]]:
     """(YAML key, regex) for every pattern PEFT or the rules run over module names, in PEFT's own form."""
-    out = [(key, value) for key in ("lora_target_modules", "lora_exclude_modules")
-           if isinstance(value := getattr(spec, key, None), str)]
+    out = [
+        (key, value)
+        for key in ("lora_target_modules", "lora_exclude_modules")
+        if isinstance(value := getattr(spec, key, None), str)
+    ]
     for key in ("lora_rank_pattern", "lora_alpha_pattern"):
         out += [(key, rf"(.*\.)?({pattern})$") for pattern in (getattr(spec, key, None) or {})]
     return out

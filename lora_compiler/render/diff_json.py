@@ -21,21 +21,39 @@ def render(result: MatrixDiff | PairDiff, color: bool = False) -> str:
 
 
 def to_dict(d: MatrixDiff | PairDiff) -> dict[str, Any]:
-    common = {"layers": d.layers, "differs": d.differs, "error": d.exit_code() == EXIT_UNUSABLE,
-              "sides": [_side(s) for s in d.sides]}
+    common = {
+        "layers": d.layers,
+        "differs": d.differs,
+        "error": d.exit_code() == EXIT_UNUSABLE,
+        "sides": [_side(s) for s in d.sides],
+    }
     if isinstance(d, MatrixDiff):
-        return {**common, "diff": "matrix", "axis": d.axis, "config": d.config,
-                "unmatched": [list(u) for u in d.unmatched],
-                "rows": [{"section": r.section, "key": r.key, "cells": [c and asdict(c) for c in r.cells]}
-                         for r in d.rows]}
-    return {**common, "diff": "pair", "compares": d.compares,
-            **{k: [asdict(c) | {"delta": c.delta} for c in getattr(d, k)] for k in ("removed", "added", "changed")},
-            "fields": [asdict(c) for c in d.fields], "environment": [asdict(c) for c in d.environment],
-            "notes": [f.to_dict() for f in d.notes]}
+        return {
+            **common,
+            "diff": "matrix",
+            "axis": d.axis,
+            "config": d.config,
+            "unmatched": [list(u) for u in d.unmatched],
+            "rows": [{"section": r.section, "key": r.key, "cells": [c and asdict(c) for c in r.cells]} for r in d.rows],
+        }
+    return {
+        **common,
+        "diff": "pair",
+        "compares": d.compares,
+        **{k: [asdict(c) | {"delta": c.delta} for c in getattr(d, k)] for k in ("removed", "added", "changed")},
+        "fields": [asdict(c) for c in d.fields],
+        "environment": [asdict(c) for c in d.environment],
+        "notes": [f.to_dict() for f in d.notes],
+    }
 
 
 def _side(s: Side) -> dict[str, Any]:
     totals = s.totals
-    return {"label": s.label, "kind": s.kind, "exit_code": s.exit_code,
-            "model": {k: s.report["model"][k] for k in _MODEL_KEYS} if s.report else None,
-            "totals": asdict(totals) if totals else None, "findings": [f.to_dict() for f in s.findings]}
+    return {
+        "label": s.label,
+        "kind": s.kind,
+        "exit_code": s.exit_code,
+        "model": {k: s.report["model"][k] for k in _MODEL_KEYS} if s.report else None,
+        "totals": asdict(totals) if totals else None,
+        "findings": [f.to_dict() for f in s.findings],
+    }

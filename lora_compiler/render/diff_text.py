@@ -31,11 +31,14 @@ def render(result: MatrixDiff | PairDiff, color: bool = False) -> str:
 
 def _matrix(d: MatrixDiff, color: bool) -> list[str]:
     what = {"model": "models", "axolotl": f"Axolotl releases on {_model_of(d.sides)}"}.get(
-        d.axis, f"conventions on {_model_of(d.sides)}")
+        d.axis, f"conventions on {_model_of(d.sides)}"
+    )
     unit = "layer indices" if d.layers else "shape (in x out)"
-    lines = [_fit(f"{d.config} across {len(d.sides)} {what}: " + ("differ" if d.differs else "same targets")),
-             f"cells: modules, {unit}, LoRA params; * fused expert parameters (experts x in x out)",
-             "       a shape+N: the most common shape, and N other shapes (--format json lists them all)"]
+    lines = [
+        _fit(f"{d.config} across {len(d.sides)} {what}: " + ("differ" if d.differs else "same targets")),
+        f"cells: modules, {unit}, LoRA params; * fused expert parameters (experts x in x out)",
+        "       a shape+N: the most common shape, and N other shapes (--format json lists them all)",
+    ]
     lines += [_fit(f" [{i + 1}] {_cut(s.label, 30):<30} {_describe(s, d.axis)}") for i, s in enumerate(d.sides)]
     for start in range(0, len(d.sides), _PER_BLOCK):
         cols = range(start, min(start + _PER_BLOCK, len(d.sides)))
@@ -49,17 +52,23 @@ def _matrix(d: MatrixDiff, color: bool) -> list[str]:
                 lines.append(_row(key, cells))
         totals = [d.sides[i].totals for i in cols]
         lines.append(_row("modules", [f"{t.modules:,}" if t else "failed" for t in totals]))
-        lines.append(_row("trainable", [f"{t.trainable_params:,} ({t.trainable_percent:.4f}%)" if t else "-"
-                                        for t in totals]))
+        lines.append(
+            _row("trainable", [f"{t.trainable_params:,} ({t.trainable_percent:.4f}%)" if t else "-" for t in totals])
+        )
         lines.append(_row("unmatched names", [", ".join(d.unmatched[i]) or "-" for i in cols]))
     counts = Counter(r for row in d.rows for c in row.cells if c for r in c.ranks)
     common = max(sorted(counts), key=lambda r: counts[r]) if counts else ""  # stated once, the others noted
-    odd = [f"[{i + 1}] {r.key} {', '.join(c.ranks)}" for r in d.rows for i, c in enumerate(r.cells)
-           if c and c.ranks and c.ranks != (common,)]
+    odd = [
+        f"[{i + 1}] {r.key} {', '.join(c.ranks)}"
+        for r in d.rows
+        for i, c in enumerate(r.cells)
+        if c and c.ranks and c.ranks != (common,)
+    ]
     if common:
         lines.append("")
-        lines += textwrap.wrap(f"r/alpha: {common}" + (f" except {'; '.join(odd)}" if odd else ""), WIDTH,
-                               subsequent_indent="  ")
+        lines += textwrap.wrap(
+            f"r/alpha: {common}" + (f" except {'; '.join(odd)}" if odd else ""), WIDTH, subsequent_indent="  "
+        )
     return lines + _findings([(f, ", ".join(f"[{i + 1}]" for i in ix)) for f, ix in d.shared_findings()], color)
 
 
@@ -67,8 +76,9 @@ def _pair(d: PairDiff, color: bool) -> list[str]:
     a, b = d.sides
     head = f"{a.label} -> {b.label}: "
     if d.compares == "modules":
-        head += (f"{_n(d.removed)} removed, {_n(d.added)} added, {_n(d.changed)} changed modules"
-                 + ("" if d.layers else " (grouped by layer)"))
+        head += f"{_n(d.removed)} removed, {_n(d.added)} added, {_n(d.changed)} changed modules" + (
+            "" if d.layers else " (grouped by layer)"
+        )
     elif d.compares == "fields":
         head += f"{len(d.fields)} adapter_config.json fields differ"
     else:
@@ -78,9 +88,11 @@ def _pair(d: PairDiff, color: bool) -> list[str]:
         ta, tb = a.totals, b.totals
         assert ta and tb
         lines += ["", f"{'':<20}{_cut(a.label, 20):>20}  {_cut(b.label, 20):>20}  {'change':>20}"]
-        for name, x, y, fmt in (("wrapped modules", ta.modules, tb.modules, "{:,}"),
-                                ("trainable params", ta.trainable_params, tb.trainable_params, "{:,}"),
-                                ("trainable %", ta.trainable_percent, tb.trainable_percent, "{:.4f}")):
+        for name, x, y, fmt in (
+            ("wrapped modules", ta.modules, tb.modules, "{:,}"),
+            ("trainable params", ta.trainable_params, tb.trainable_params, "{:,}"),
+            ("trainable %", ta.trainable_percent, tb.trainable_percent, "{:.4f}"),
+        ):
             delta = ("+" if y > x else "") + fmt.format(y - x) if y != x else "0"
             lines.append(f"{name:<20}{fmt.format(x):>20}  {fmt.format(y):>20}  {delta:>20}")
         for title, sign, items in (("removed", "-", d.removed), ("added", "+", d.added), ("changed", "~", d.changed)):
@@ -100,8 +112,11 @@ def _change(c: Change, sign: str) -> list[str]:
     name = c.name + (f" [{c.layers}]" if c.layers else "")
     section = "" if c.section == "modules" else f" ({c.section})"
     if c.before and c.after:
-        parts = [f"{k} {getattr(c.before, k)} -> {getattr(c.after, k)}" for k in ("type", "shape", "rank")
-                 if getattr(c.before, k) != getattr(c.after, k)]
+        parts = [
+            f"{k} {getattr(c.before, k)} -> {getattr(c.after, k)}"
+            for k in ("type", "shape", "rank")
+            if getattr(c.before, k) != getattr(c.after, k)
+        ]
         parts.append(f"params {c.before.params:,} -> {c.after.params:,} each ({c.delta:+,})")
         detail = f"{c.count} x " + "; ".join(parts)
     else:
@@ -118,8 +133,9 @@ def _field(c: FieldChange) -> str:
     mark = "*" if c.targets else " "
     if c.items is not None:
         added, removed = c.items
-        text = "; ".join(p for p in (("+ " + ", ".join(added)) if added else "",
-                                     ("- " + ", ".join(removed)) if removed else "") if p)
+        text = "; ".join(
+            p for p in (("+ " + ", ".join(added)) if added else "", ("- " + ", ".join(removed)) if removed else "") if p
+        )
     else:
         text = f"{_value(c.before)} -> {_value(c.after)}"
     return _fit(f"  {mark} {c.field}: {text}")
@@ -139,8 +155,11 @@ def _findings(found: list[tuple[Finding, str]], color: bool) -> list[str]:
 def _cell(c: TargetCell | None, layers: bool) -> str:
     if c is None:
         return "-"
-    what = c.layers if layers else (c.shapes[0] + (f"+{len(c.shapes) - 1}" if len(c.shapes) > 1 else "")
-                                    if c.shapes else "")
+    what = (
+        c.layers
+        if layers
+        else (c.shapes[0] + (f"+{len(c.shapes) - 1}" if len(c.shapes) > 1 else "") if c.shapes else "")
+    )
     count = f"{c.count}{'*' if c.parameter else ''}"
     return f"{count:>5} {_cut(what, 13):<13} {_human(c.params):>6}"
 
@@ -183,7 +202,7 @@ def _n(items: tuple[Change, ...]) -> int:
 
 def _cut(text: str, width: int) -> str:
     """Keep the end: module names and model ids differ in their last part."""
-    return text if len(text) <= width else "..." + text[-(width - 3):]
+    return text if len(text) <= width else "..." + text[-(width - 3) :]
 
 
 def _fit(line: str) -> str:

@@ -16,9 +16,12 @@ from .text import size_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 STATE_CLASS = {"targeted": "t", "saved": "s", "excluded": "x", "off": "o"}
-STATE_TEXT = {"targeted": "with LoRA", "saved": "modules_to_save / trainable tokens",
-              "excluded": "excluded (lora_exclude_modules)",
-              "off": "not targeted"}
+STATE_TEXT = {
+    "targeted": "with LoRA",
+    "saved": "modules_to_save / trainable tokens",
+    "excluded": "excluded (lora_exclude_modules)",
+    "off": "not targeted",
+}
 CSS = """
 :root{--bg:#fff;--fg:#1f2328;--mu:#59636e;--bd:#d1d9e0;--pn:#f6f8fa;--k1:#aceebb;--k2:#4ac26b;--k3:#2da44e;
 --k4:#116329;--kf:#fff;--o:#eff2f5;--of:#8c959f;--x:#ffebe9;--xf:#cf222e;--s:#e2d3fc;--sf:#6639ba;--moe:#bf8700;
@@ -89,11 +92,24 @@ def _n(value: int) -> str:
 
 
 def _page(title: str, body: Iterable[str]) -> str:
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{_e(title)}</title>",
-        f"<style>{CSS}</style>", "</head>", "<body>", *body, "</body>", "</html>", ""])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title>",
+            f"<style>{CSS}</style>",
+            "</head>",
+            "<body>",
+            *body,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 def _names(value: Any) -> str:
@@ -117,8 +133,9 @@ def _tip(cell: lm.Cell) -> str:
     lines = []
     for m in cell.members[:6]:
         lines.append(m.name)
-        what = f"r={m.r} alpha={m.alpha:g} · {_n(m.params)} LoRA params" if m.state == "targeted" else \
-            STATE_TEXT[m.state]
+        what = (
+            f"r={m.r} alpha={m.alpha:g} · {_n(m.params)} LoRA params" if m.state == "targeted" else STATE_TEXT[m.state]
+        )
         lines.append(f"  {m.type} {m.shape} ({'experts x ' if m.num_experts else ''}in x out) · {what}")
     if len(cell.members) > 6:
         lines.append(f"… and {len(cell.members) - 6} more")
@@ -150,10 +167,18 @@ def _th_col(col: lm.Column) -> str:
     return f'<th scope="col" title="{_e(col.key)}">{_e(name)}{badge}</th>'
 
 
-def _grid(columns: list[lm.Column], rows: list[str], cell_at: Callable[[str, str], lm.Cell | None],
-          levels: dict[int, str], differs: AbstractSet[tuple[str, str]] = frozenset()) -> list[str]:
-    out = ['<table class="grid">', "<thead><tr><th></th>" + "".join(_th_col(c) for c in columns) + "</tr></thead>",
-           "<tbody>"]
+def _grid(
+    columns: list[lm.Column],
+    rows: list[str],
+    cell_at: Callable[[str, str], lm.Cell | None],
+    levels: dict[int, str],
+    differs: AbstractSet[tuple[str, str]] = frozenset(),
+) -> list[str]:
+    out = [
+        '<table class="grid">',
+        "<thead><tr><th></th>" + "".join(_th_col(c) for c in columns) + "</tr></thead>",
+        "<tbody>",
+    ]
     for label in rows:
         tds = "".join(_td(cell_at(label, c.key), levels, c.experts, (label, c.key) in differs) for c in columns)
         out.append(f'<tr><th scope="row">{_e(label)}</th>{tds}</tr>')
@@ -163,24 +188,33 @@ def _grid(columns: list[lm.Column], rows: list[str], cell_at: Callable[[str, str
 def _block_html(lmap: lm.LayerMap, block: lm.Block, levels: dict[int, str]) -> list[str]:
     cells = {(r.label, c.key): cell for r, c, cell in block.cells()}
     targeted = sum(cell.state == "targeted" for cell in cells.values())
-    return [f'<section class="map{" tower" if block.is_tower else ""}" data-block="{_e(block.name)}">',
-            f"<h2>{_e(lm.block_title(lmap, block))}</h2>",
-            f'<p class="mu">{targeted}{f" of {len(cells)}" if lmap.has_candidates else ""} cells with LoRA</p>',
-            *_grid(list(block.columns), [r.label for r in block.rows], lambda r, c: cells.get((r, c)), levels),
-            "</section>"]
+    return [
+        f'<section class="map{" tower" if block.is_tower else ""}" data-block="{_e(block.name)}">',
+        f"<h2>{_e(lm.block_title(lmap, block))}</h2>",
+        f'<p class="mu">{targeted}{f" of {len(cells)}" if lmap.has_candidates else ""} cells with LoRA</p>',
+        *_grid(list(block.columns), [r.label for r in block.rows], lambda r, c: cells.get((r, c)), levels),
+        "</section>",
+    ]
 
 
 def _legend(maps: list[lm.LayerMap], levels: dict[int, str], diff: bool = False) -> str:
     """The key to the colours, naming only what these maps show."""
     shown = {c.state for m in maps for b in m.blocks for _, _, c in b.cells()}
-    items = [f'<span><i style="background:var(--{k or "k3"});color:var(--{"fg" if k == "k1" else "kf"})">{_e(r)}</i>'
-             f"LoRA r={_e(r)}</span>" for r, k in levels.items()]
-    items += [f'<span><i style="background:var(--{v});color:var(--{v}f)">{text}</i>{STATE_TEXT[state]}</span>'
-              for state, v, text in (("saved", "s", "save"), ("excluded", "x", "×"), ("off", "o", "·"))
-              if state in shown]
+    items = [
+        f'<span><i style="background:var(--{k or "k3"});color:var(--{"fg" if k == "k1" else "kf"})">{_e(r)}</i>'
+        f"LoRA r={_e(r)}</span>"
+        for r, k in levels.items()
+    ]
+    items += [
+        f'<span><i style="background:var(--{v});color:var(--{v}f)">{text}</i>{STATE_TEXT[state]}</span>'
+        for state, v, text in (("saved", "s", "save"), ("excluded", "x", "×"), ("off", "o", "·"))
+        if state in shown
+    ]
     if any(c.experts for m in maps for b in m.blocks for c in b.columns):
-        items.append('<span><i style="background:linear-gradient(135deg,var(--moe) 5px,var(--o) 5px)"></i>'
-                     "MoE expert weights</span>")
+        items.append(
+            '<span><i style="background:linear-gradient(135deg,var(--moe) 5px,var(--o) 5px)"></i>'
+            "MoE expert weights</span>"
+        )
     if diff:
         items.append('<span><i style="outline:2px solid var(--d)"></i>differs between reports</span>')
     if not all(m.has_candidates for m in maps):
@@ -196,8 +230,10 @@ def _findings(findings: list[dict[str, Any]], source: str | None) -> list[str]:
     out.append('<ul class="findings">')
     for f in findings:
         where = ":".join(str(p) for p in (f["file"] or "<input>", f["line"], f["column"]) if p is not None)
-        item = (f'<li><span class="sev {_e(f["severity"])}">{_e(f["severity"])}</span> <code>[{_e(f["rule"])}]'
-                f"</code> <code>{_e(where)}</code><br>{_e(f['message'])}")
+        item = (
+            f'<li><span class="sev {_e(f["severity"])}">{_e(f["severity"])}</span> <code>[{_e(f["rule"])}]'
+            f"</code> <code>{_e(where)}</code><br>{_e(f['message'])}"
+        )
         if f.get("hint"):
             item += f'<br><span class="mu">hint: {_e(f["hint"])}</span>'
         if f["line"] and f["line"] <= len(lines):
@@ -207,35 +243,53 @@ def _findings(findings: list[dict[str, Any]], source: str | None) -> list[str]:
 
 
 def _tables(report: dict[str, Any]) -> list[str]:
-    out = ["<h3>Modules by name</h3>", '<table class="tab"><thead><tr><th>module</th><th>count</th>'
-           "<th>shape (in x out)</th><th>r / alpha</th><th>LoRA params</th></tr></thead><tbody>"]
-    out += [f'<tr><td><code>{_e(r["suffix"])}</code></td><td class="num">{r["count"]}</td>'
-            f"<td>{_e(', '.join(r['shapes']))}</td><td>{_e(', '.join(r['ranks']))}</td>"
-            f'<td class="num">{_n(r["params"])}</td></tr>' for r in suffix_table(report["modules"])]
+    out = [
+        "<h3>Modules by name</h3>",
+        '<table class="tab"><thead><tr><th>module</th><th>count</th>'
+        "<th>shape (in x out)</th><th>r / alpha</th><th>LoRA params</th></tr></thead><tbody>",
+    ]
+    out += [
+        f'<tr><td><code>{_e(r["suffix"])}</code></td><td class="num">{r["count"]}</td>'
+        f"<td>{_e(', '.join(r['shapes']))}</td><td>{_e(', '.join(r['ranks']))}</td>"
+        f'<td class="num">{_n(r["params"])}</td></tr>'
+        for r in suffix_table(report["modules"])
+    ]
     out.append("</tbody></table>")
     extra = [(m, "modules_to_save") for m in report["modules_to_save"]]
     extra += [(m, "trainable tokens") for m in report["trainable_tokens"]]
     if extra:
-        out += ["<h3>Trained in full</h3>", '<table class="tab"><thead><tr><th>module</th><th>kind</th><th>type</th>'
-                "<th>params</th></tr></thead><tbody>"]
-        out += [f"<tr><td><code>{_e(m['name'])}</code></td><td>{kind}</td><td>{_e(m['type'])}</td>"
-                f'<td class="num">{_n(m["params"])}</td></tr>' for m, kind in extra]
+        out += [
+            "<h3>Trained in full</h3>",
+            '<table class="tab"><thead><tr><th>module</th><th>kind</th><th>type</th>'
+            "<th>params</th></tr></thead><tbody>",
+        ]
+        out += [
+            f"<tr><td><code>{_e(m['name'])}</code></td><td>{kind}</td><td>{_e(m['type'])}</td>"
+            f'<td class="num">{_n(m["params"])}</td></tr>'
+            for m, kind in extra
+        ]
         out.append("</tbody></table>")
     cov = report.get("coverage")
     if cov and cov["entries"]:
-        out += [f"<h3>Coverage per target ({cov['adapted_decoder_layers']} of {cov['decoder_layers'] or '?'} decoder "
-                'layers adapted)</h3>', '<table class="tab"><thead><tr><th>entry</th><th>from</th><th>reached</th>'
-                "<th>where</th><th>decoder layers</th></tr></thead><tbody>"]
-        out += [f"<tr><td><code>{_e(e['entry'])}</code></td><td>{_e(e['key'])}</td>"
-                f'<td class="num">{_n(e["reached"])}</td>'
-                f"<td>{_e(', '.join(f'{k} {n}' for k, n in e['blocks'].items()) or 'nothing')}</td>"
-                f'<td class="num">{e["decoder_layers"]}</td></tr>' for e in cov["entries"]]
+        out += [
+            f"<h3>Coverage per target ({cov['adapted_decoder_layers']} of {cov['decoder_layers'] or '?'} decoder "
+            "layers adapted)</h3>",
+            '<table class="tab"><thead><tr><th>entry</th><th>from</th><th>reached</th>'
+            "<th>where</th><th>decoder layers</th></tr></thead><tbody>",
+        ]
+        out += [
+            f"<tr><td><code>{_e(e['entry'])}</code></td><td>{_e(e['key'])}</td>"
+            f'<td class="num">{_n(e["reached"])}</td>'
+            f"<td>{_e(', '.join(f'{k} {n}' for k, n in e['blocks'].items()) or 'nothing')}</td>"
+            f'<td class="num">{e["decoder_layers"]}</td></tr>'
+            for e in cov["entries"]
+        ]
         out.append("</tbody></table>")
     return out
 
 
 def _size(info: dict[str, Any]) -> str:
-    return "unknown" if info.get("bytes") is None else f"{info['bytes'] / 2 ** 20:,.1f} MiB"
+    return "unknown" if info.get("bytes") is None else f"{info['bytes'] / 2**20:,.1f} MiB"
 
 
 def _per_device_card(memory: dict[str, Any]) -> list[tuple[str, str]]:
@@ -243,50 +297,88 @@ def _per_device_card(memory: dict[str, Any]) -> list[tuple[str, str]]:
     busiest = (memory.get("per_device") or [{}])[-1]
     if busiest.get("on_device") is None:
         return []
-    return [(size_text(busiest["on_device"]), f"per device, {busiest['devices']} devices ({memory['sharding']['by']}, "
-                                             "static" + ("" if memory["sharding"]["exact"] else ", approximate") + ")")]
+    return [
+        (
+            size_text(busiest["on_device"]),
+            f"per device, {busiest['devices']} devices ({memory['sharding']['by']}, "
+            "static" + ("" if memory["sharding"]["exact"] else ", approximate") + ")",
+        )
+    ]
 
 
 def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
     model, env = report["model"], report["environment"]
     levels = [sum(f["severity"] == level for f in report["findings"]) for level in ("error", "warning", "info")]
-    cards = [("fails" if levels[0] else "passes", f"{levels[0]} errors · {levels[1]} warnings · {levels[2]} info"),
-             (f"{_n(report['trainable_params'])}", f"trainable params ({report['trainable_percent']:.4f}%)"),
-             (_n(len(report["modules"])), "wrapped modules"),
-             *([(_size(report["adapter_file"]), "adapter file (adapter_model.safetensors)")]
-               if report.get("adapter_file") else []),
-             *([(size_text(report["static_memory"]["total"]), "static memory (excludes activations)")]
-               if (report.get("static_memory") or {}).get("total") is not None else []),
-             *_per_device_card(report.get("static_memory") or {}),
-             (_n(model["num_parameters"]), "model parameters"),
-             (str(model["num_hidden_layers"] or "—"),
-              "layers" + (" · multimodal" if model["is_multimodal"] else ""))]
-    facts = [("config", f"<code>{_e(report['file'] or '<mapping>')}</code> (adapter: {_e(report['adapter'])})"),
-             ("model", f"{_e(model['architecture'])} (model_type <code>{_e(model['model_type'])}</code>, loaded as "
-                       f"{_e(model['loader'])}, config from {_e(model['config_source'])})"),
-             ("target_modules", _names(report["target_modules"])),
-             ("found by lora_target_linear", _names(report["linear_names"]))]
+    cards = [
+        ("fails" if levels[0] else "passes", f"{levels[0]} errors · {levels[1]} warnings · {levels[2]} info"),
+        (f"{_n(report['trainable_params'])}", f"trainable params ({report['trainable_percent']:.4f}%)"),
+        (_n(len(report["modules"])), "wrapped modules"),
+        *(
+            [(_size(report["adapter_file"]), "adapter file (adapter_model.safetensors)")]
+            if report.get("adapter_file")
+            else []
+        ),
+        *(
+            [(size_text(report["static_memory"]["total"]), "static memory (excludes activations)")]
+            if (report.get("static_memory") or {}).get("total") is not None
+            else []
+        ),
+        *_per_device_card(report.get("static_memory") or {}),
+        (_n(model["num_parameters"]), "model parameters"),
+        (str(model["num_hidden_layers"] or "—"), "layers" + (" · multimodal" if model["is_multimodal"] else "")),
+    ]
+    facts = [
+        ("config", f"<code>{_e(report['file'] or '<mapping>')}</code> (adapter: {_e(report['adapter'])})"),
+        (
+            "model",
+            f"{_e(model['architecture'])} (model_type <code>{_e(model['model_type'])}</code>, loaded as "
+            f"{_e(model['loader'])}, config from {_e(model['config_source'])})",
+        ),
+        ("target_modules", _names(report["target_modules"])),
+        ("found by lora_target_linear", _names(report["linear_names"])),
+    ]
     if report["target_parameters"]:
         facts.append(("target_parameters", _names(report["target_parameters"])))
-    facts += [("ranks PEFT set", _e(note.split(": ", 1)[1]) + f" on <code>{_e(note.split('`')[1])}</code>")
-              for note in rank_notes(report)]
+    facts += [
+        ("ranks PEFT set", _e(note.split(": ", 1)[1]) + f" on <code>{_e(note.split('`')[1])}</code>")
+        for note in rank_notes(report)
+    ]
     if report["effective_target_parameters"] and not report["target_parameters"]:
         facts.append(("PEFT rewrote expert targets into", _names(report["effective_target_parameters"])))
     facts.append(("trainable", f"{_n(report['trainable_params'])} of {_n(report['all_params'])} parameters"))
     if report.get("freezing"):
-        kept = ", ".join(f"{_e(g['group'])} {_n(g['trained'])} of {_n(g['peft_trainable'])}"
-                         for g in report["freezing"]["groups"] if g["peft_trainable"] or g["trained"])
-        facts.append(("Axolotl's post-load freezing",
-                      f"PEFT leaves {_n(report['peft_trainable_params'])} trainable; trained: {kept}"))
+        kept = ", ".join(
+            f"{_e(g['group'])} {_n(g['trained'])} of {_n(g['peft_trainable'])}"
+            for g in report["freezing"]["groups"]
+            if g["peft_trainable"] or g["trained"]
+        )
+        facts.append(
+            (
+                "Axolotl's post-load freezing",
+                f"PEFT leaves {_n(report['peft_trainable_params'])} trainable; trained: {kept}",
+            )
+        )
     counts = lmap.counts()
-    facts.append(("modules on the map", ", ".join(f"{_n(n)} {STATE_TEXT[s]}" for s, n in counts.items()
-                                                  if n or s == "targeted")))
-    facts.append(("versions", _e(f"torch {env['torch']}, transformers {env['transformers']}, peft {env['peft']}, "
-                                 f"lora-compiler {env['lora_compiler']}")))
+    facts.append(
+        ("modules on the map", ", ".join(f"{_n(n)} {STATE_TEXT[s]}" for s, n in counts.items() if n or s == "targeted"))
+    )
+    facts.append(
+        (
+            "versions",
+            _e(
+                f"torch {env['torch']}, transformers {env['transformers']}, peft {env['peft']}, "
+                f"lora-compiler {env['lora_compiler']}"
+            ),
+        )
+    )
     facts.append(("Axolotl semantics", _e(profile_line(report.get("axolotl")))))
-    return (['<div class="cards">'] + [f'<div class="card"><b>{_e(v)}</b><span>{_e(k)}</span></div>'
-                                       for v, k in cards] + ["</div>", '<dl class="facts">']
-            + [f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts] + ["</dl>"])
+    return (
+        ['<div class="cards">']
+        + [f'<div class="card"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for v, k in cards]
+        + ["</div>", '<dl class="facts">']
+        + [f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts]
+        + ["</dl>"]
+    )
 
 
 def render_report_html(report: dict[str, Any], source: str | None = None) -> str:
@@ -294,14 +386,23 @@ def render_report_html(report: dict[str, Any], source: str | None = None) -> str
     lmap = lm.build_layer_map(report)
     levels = _levels(lmap.ranks())
     name = report["model"]["base_model"] or report["model"]["architecture"]
-    body = [f"<header><h1>LoRA targets: {_e(name)}</h1>",
-            f'<div class="sub">{_e(report["model"]["architecture"])} · {_e(report["file"] or "<mapping>")}</div>'
-            "</header>", *_summary(report, lmap), *_findings(report["findings"], source), _legend([lmap], levels),
-            '<div class="maps">']
+    body = [
+        f"<header><h1>LoRA targets: {_e(name)}</h1>",
+        f'<div class="sub">{_e(report["model"]["architecture"])} · {_e(report["file"] or "<mapping>")}</div></header>',
+        *_summary(report, lmap),
+        *_findings(report["findings"], source),
+        _legend([lmap], levels),
+        '<div class="maps">',
+    ]
     for block in lmap.blocks:
         body += _block_html(lmap, block, levels)
-    body += ['<section class="aside">', *_tables(report), "</section>", "</div>",
-             "<footer>Written by lora-compiler from targets.json. Hover a cell for its modules.</footer>"]
+    body += [
+        '<section class="aside">',
+        *_tables(report),
+        "</section>",
+        "</div>",
+        "<footer>Written by lora-compiler from targets.json. Hover a cell for its modules.</footer>",
+    ]
     return _page(f"LoRA targets: {name}", body)
 
 
@@ -336,20 +437,31 @@ def render_maps_html(titled_reports: list[tuple[str, dict[str, Any]]], failed: I
     aligned, cells = _align([m for _, _, m in maps])
     keys = set().union(*cells) if cells else set()
     differs = {k for k in keys if len({c[k].signature if k in c else None for c in cells}) > 1}
-    body = [f"<header><h1>LoRA target maps: {len(maps)} reports</h1>",
-            f'<div class="sub">{len(differs)} cells differ</div></header>', '<table class="tab"><thead><tr>'
-            "<th>report</th><th>model</th><th>wrapped modules</th><th>trainable params</th></tr></thead><tbody>"]
-    body += [f"<tr><td><b>{_e(t)}</b></td><td>{_e(r['model']['base_model'] or r['model']['architecture'])}</td>"
-             f'<td class="num">{_n(len(r["modules"]))}</td><td class="num">{_n(r["trainable_params"])} '
-             f"({r['trainable_percent']:.4f}%)</td></tr>" for t, r, _ in maps]
+    body = [
+        f"<header><h1>LoRA target maps: {len(maps)} reports</h1>",
+        f'<div class="sub">{len(differs)} cells differ</div></header>',
+        '<table class="tab"><thead><tr>'
+        "<th>report</th><th>model</th><th>wrapped modules</th><th>trainable params</th></tr></thead><tbody>",
+    ]
+    body += [
+        f"<tr><td><b>{_e(t)}</b></td><td>{_e(r['model']['base_model'] or r['model']['architecture'])}</td>"
+        f'<td class="num">{_n(len(r["modules"]))}</td><td class="num">{_n(r["trainable_params"])} '
+        f"({r['trainable_percent']:.4f}%)</td></tr>"
+        for t, r, _ in maps
+    ]
     body += [f'<tr><td><b>{_e(t)}</b></td><td colspan="3">no map: {_e(why)}</td></tr>' for t, why in failed]
     body += ["</tbody></table>", _legend([m for _, _, m in maps], levels, diff=True)]
     for name, (cols, labels) in aligned.items():
         mine = {(r, c) for b, r, c in differs if b == name}
-        body += [f"<h2>{_e(name if name != lm.MAIN or len(aligned) == 1 else 'language model')}</h2>",
-                 '<div class="side">']
+        body += [
+            f"<h2>{_e(name if name != lm.MAIN or len(aligned) == 1 else 'language model')}</h2>",
+            '<div class="side">',
+        ]
         for (title, _, _), found in zip(maps, cells):
-            body += [f'<section class="map" data-report="{_e(title)}"><h3>{_e(title)}</h3>',
-                     *_grid(cols, labels, lambda r, c, f=found: f.get((name, r, c)), levels, mine), "</section>"]
+            body += [
+                f'<section class="map" data-report="{_e(title)}"><h3>{_e(title)}</h3>',
+                *_grid(cols, labels, lambda r, c, f=found: f.get((name, r, c)), levels, mine),
+                "</section>",
+            ]
         body.append("</div>")
     return _page("LoRA target maps", body)

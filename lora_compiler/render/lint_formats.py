@@ -28,19 +28,31 @@ def _counts(findings: Sequence[Finding]) -> dict[str, int]:
 def render_text(results: Sequence[Any], color: bool = False, strict: bool = False) -> str:
     findings = _all(results)
     counts = _counts(findings)
-    summary = (f"{len(results)} file{'s' if len(results) != 1 else ''} checked: {counts['error']} errors, "
-               f"{counts['warning']} warnings, {counts['info']} info")
+    summary = (
+        f"{len(results)} file{'s' if len(results) != 1 else ''} checked: {counts['error']} errors, "
+        f"{counts['warning']} warnings, {counts['info']} info"
+    )
     return render_findings(findings, color) + summary + "\n"
 
 
 def render_json(results: Sequence[Any], color: bool = False, strict: bool = False) -> str:
     files = [
-        {"file": r.file, "exit_code": r.exit_code(strict), "summary": _counts(r.findings),
-         "axolotl": _profile(r), "findings": [f.to_dict() for f in r.findings]}
+        {
+            "file": r.file,
+            "exit_code": r.exit_code(strict),
+            "summary": _counts(r.findings),
+            "axolotl": _profile(r),
+            "findings": [f.to_dict() for f in r.findings],
+        }
         for r in results
     ]
-    data = {"version": __version__, "exit_code": exit_code(_all(results), strict),
-            "summary": _counts(_all(results)), "environment": versions(), "files": files}
+    data = {
+        "version": __version__,
+        "exit_code": exit_code(_all(results), strict),
+        "summary": _counts(_all(results)),
+        "environment": versions(),
+        "files": files,
+    }
     return json.dumps(data, indent=2) + "\n"
 
 
@@ -83,8 +95,13 @@ def render_sarif(results: Sequence[Any], color: bool = False, strict: bool = Fal
         "version": __version__,
         "informationUri": "https://github.com/lora-compiler/lora-compiler",
         "rules": [
-            {"id": r.id, "shortDescription": {"text": r.summary}, "fullDescription": {"text": r.doc},
-             "help": {"text": r.doc}, "defaultConfiguration": {"level": SARIF_LEVEL[r.level.value]}}
+            {
+                "id": r.id,
+                "shortDescription": {"text": r.summary},
+                "fullDescription": {"text": r.doc},
+                "help": {"text": r.doc},
+                "defaultConfiguration": {"level": SARIF_LEVEL[r.level.value]},
+            }
             for r in rules
         ],
     }
@@ -105,8 +122,15 @@ def render_sarif(results: Sequence[Any], color: bool = False, strict: bool = Fal
     sarif = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": driver}, "results": out, "properties": {
-            "environment": versions(),
-            "axolotl": list({json.dumps(p, sort_keys=True): p for r in results if (p := _profile(r))}.values())}}],
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "results": out,
+                "properties": {
+                    "environment": versions(),
+                    "axolotl": list({json.dumps(p, sort_keys=True): p for r in results if (p := _profile(r))}.values()),
+                },
+            }
+        ],
     }
     return json.dumps(sarif, indent=2) + "\n"

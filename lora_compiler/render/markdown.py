@@ -29,28 +29,34 @@ def profile_line(axolotl: dict[str, Any] | None) -> str:
     if not axolotl:
         return "not recorded"
     installed = axolotl.get("installed_axolotl")
-    return (f"{axolotl['version']} ({axolotl['chosen_by']}; released with transformers "
-            f"{axolotl['released_with']['transformers']}, peft {axolotl['released_with']['peft']}"
-            + (f"; axolotl {installed} installed" if installed else "") + ")")
+    return (
+        f"{axolotl['version']} ({axolotl['chosen_by']}; released with transformers "
+        f"{axolotl['released_with']['transformers']}, peft {axolotl['released_with']['peft']}"
+        + (f"; axolotl {installed} installed" if installed else "")
+        + ")"
+    )
 
 
 def verdict(report: dict[str, Any]) -> str:
     """The answers first: findings by level, what is trained, what the adapter file weighs."""
     counts = {level: sum(f["severity"] == level for f in report["findings"]) for level in ("error", "warning", "info")}
     said = ", ".join(f"{n} {level}{'s' if n != 1 and level != 'info' else ''}" for level, n in counts.items())
-    parts = [f"**{'Fails' if counts['error'] else 'Passes'}** ({said})",
-             f"trains {_n(report['trainable_params'])} of {_n(report['all_params'])} parameters "
-             f"({report['trainable_percent']:.4f}%)"]
+    parts = [
+        f"**{'Fails' if counts['error'] else 'Passes'}** ({said})",
+        f"trains {_n(report['trainable_params'])} of {_n(report['all_params'])} parameters "
+        f"({report['trainable_percent']:.4f}%)",
+    ]
     size = (report.get("adapter_file") or {}).get("bytes")
     if size is not None:
-        parts.append(f"adapter file {_n(size)} bytes ({size / 2 ** 20:,.1f} MiB)")
+        parts.append(f"adapter file {_n(size)} bytes ({size / 2**20:,.1f} MiB)")
     memory = report.get("static_memory") or {}
     if memory.get("total") is not None:
         parts.append(f"static memory {size_text(memory['total'])} (excludes activations)")
     busiest = (memory.get("per_device") or [{}])[-1]
     if busiest.get("on_device") is not None:
-        parts.append(f"{size_text(busiest['on_device'])} per device, {busiest['devices']} devices "
-                     f"({memory['sharding']['by']})")
+        parts.append(
+            f"{size_text(busiest['on_device'])} per device, {busiest['devices']} devices ({memory['sharding']['by']})"
+        )
     return " · ".join(parts)
 
 
@@ -62,9 +68,13 @@ def rank_notes(report: dict[str, Any]) -> list[str]:
     for name in sorted({m["name"].rsplit(".", 1)[-1] for m in report["modules"] if m["kind"] == "parameter"}):
         ranks = sorted({m["r"] for m in report["modules"] if m["kind"] == "parameter" and m["name"].endswith(name)})
         if asked and ranks and min(ranks) > max(asked):
-            why = " (PEFT fused the gate_proj and up_proj targets into it and doubled the rank to hold both)" \
-                if name == "gate_up_proj" and report.get("effective_target_parameters") and \
-                not report.get("target_parameters") else ""
+            why = (
+                " (PEFT fused the gate_proj and up_proj targets into it and doubled the rank to hold both)"
+                if name == "gate_up_proj"
+                and report.get("effective_target_parameters")
+                and not report.get("target_parameters")
+                else ""
+            )
             out.append(f"rank PEFT gives `{name}`: {', '.join(map(str, ranks))}{why}")
     return out
 
@@ -104,12 +114,16 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report["target_parameters"]:
         lines.append(f"- target_parameters: {_names(report['target_parameters'])}")
     if report["effective_target_parameters"] and not report["target_parameters"]:
-        lines.append(f"- PEFT rewrote expert targets into target_parameters: {_names(report['effective_target_parameters'])}")
+        lines.append(
+            f"- PEFT rewrote expert targets into target_parameters: {_names(report['effective_target_parameters'])}"
+        )
     lines += [f"- {note}" for note in rank_notes(report)]
     lines += ["", "| module | count | shape (in x out) | r / alpha | LoRA params |", "|---|---:|---|---|---:|"]
     for row in suffix_table(report["modules"]):
-        lines.append(f"| `{row['suffix']}` | {row['count']} | {', '.join(row['shapes'])} | "
-                     f"{', '.join(row['ranks'])} | {_n(row['params'])} |")
+        lines.append(
+            f"| `{row['suffix']}` | {row['count']} | {', '.join(row['shapes'])} | "
+            f"{', '.join(row['ranks'])} | {_n(row['params'])} |"
+        )
     extra = [(m, "modules_to_save") for m in report["modules_to_save"]]
     extra += [(m, "trainable tokens") for m in report["trainable_tokens"]]
     if extra:
@@ -136,10 +150,19 @@ def _layer_map(report: dict[str, Any]) -> list[str]:
     lmap = build_layer_map(report)
     if not lmap.blocks:
         return []
-    key = ", ".join(f"`{symbol}` {meaning}" if symbol != "blank" else f"blank: {meaning}"
-                    for symbol, meaning in legend(lmap))
-    return ["", "## Layer map", "", f"One line per module name, one character per layer: {key}.", "",
-            "```text", *fold(text_grid(lmap)), "```"]
+    key = ", ".join(
+        f"`{symbol}` {meaning}" if symbol != "blank" else f"blank: {meaning}" for symbol, meaning in legend(lmap)
+    )
+    return [
+        "",
+        "## Layer map",
+        "",
+        f"One line per module name, one character per layer: {key}.",
+        "",
+        "```text",
+        *fold(text_grid(lmap)),
+        "```",
+    ]
 
 
 def fold(grid: list[str], width: int = WIDTH) -> list[str]:
@@ -168,7 +191,7 @@ def fold(grid: list[str], width: int = WIDTH) -> list[str]:
         cells = max(len(line) for line in body) - label
         for start in range(0, cells, span):
             out += ["", f"{title} (columns {start + 1}-{min(start + span, cells)} of {cells})"]
-            out += [(line[:label] + line[label + start:label + start + span]).rstrip() for line in body]
+            out += [(line[:label] + line[label + start : label + start + span]).rstrip() for line in body]
     return out[1:]
 
 
@@ -177,11 +200,18 @@ def _freezing(report: dict[str, Any]) -> list[str]:
     f = report.get("freezing")
     if not f:
         return []
-    lines = [f"- PEFT leaves {_n(report['peft_trainable_params'])} trainable; Axolotl's post-load freezing keeps "
-             f"{_n(report['trainable_params'])}:", "", "| group | PEFT trainable | trained | with gradients |",
-             "|---|---:|---:|---:|"]
-    lines += [f"| {g['group']} | {_n(g['peft_trainable'])} | {_n(g['trained'])} | {_n(g['with_gradients'])} |"
-              for g in f["groups"] if g["peft_trainable"] or g["trained"]]
+    lines = [
+        f"- PEFT leaves {_n(report['peft_trainable_params'])} trainable; Axolotl's post-load freezing keeps "
+        f"{_n(report['trainable_params'])}:",
+        "",
+        "| group | PEFT trainable | trained | with gradients |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {g['group']} | {_n(g['peft_trainable'])} | {_n(g['trained'])} | {_n(g['with_gradients'])} |"
+        for g in f["groups"]
+        if g["peft_trainable"] or g["trained"]
+    ]
     return lines
 
 
@@ -191,12 +221,20 @@ def _coverage(report: dict[str, Any]) -> list[str]:
     if not cov or not cov["entries"]:
         return []
     total = cov["decoder_layers"]
-    lines = ["", "## Coverage per target", "",
-             f"{cov['adapted_decoder_layers']} of {total if total is not None else '?'} decoder layers hold an "
-             "adapted module.", "", "| entry | from | reached | where | decoder layers |", "|---|---|---:|---|---:|"]
+    lines = [
+        "",
+        "## Coverage per target",
+        "",
+        f"{cov['adapted_decoder_layers']} of {total if total is not None else '?'} decoder layers hold an "
+        "adapted module.",
+        "",
+        "| entry | from | reached | where | decoder layers |",
+        "|---|---|---:|---|---:|",
+    ]
     for e in cov["entries"]:
         where = ", ".join(f"{kind} {n}" for kind, n in e["blocks"].items()) or "nothing"
         possible = f" of {e['decoder_layers_with_name']}" if e["decoder_layers_with_name"] else ""
-        lines.append(f"| `{e['entry']}` | {e['key']} | {_n(e['reached'])} | {where} | {e['decoder_layers']}{possible} |")
+        lines.append(
+            f"| `{e['entry']}` | {e['key']} | {_n(e['reached'])} | {where} | {e['decoder_layers']}{possible} |"
+        )
     return lines
-

@@ -22,18 +22,25 @@ _ATTENTION = {"q_proj", "k_proj", "v_proj", "qkv_proj", "query", "key", "value",
 # Family labels, first match wins, from the signature (text-tower Axolotl names) and the row.
 FAMILIES: list[tuple[str, Callable[[set[str], Row], bool]]] = [
     ("Conv1D projections (GPT-2 style)", lambda s, r: bool(r["conv1d"])),
-    ("linear-attention hybrids (in_proj_qkvz, in_proj_a/b, ...)", lambda s, r: any(n.startswith("in_proj_") for n in s)),
+    (
+        "linear-attention hybrids (in_proj_qkvz, in_proj_a/b, ...)",
+        lambda s, r: any(n.startswith("in_proj_") for n in s),
+    ),
     ("Mamba hybrids (in_proj/out_proj mixers + attention)", lambda s, r: "in_proj" in s and bool(s & _ATTENTION)),
     ("Mamba mixers (in_proj, x_proj, dt_proj, out_proj)", lambda s, r: bool(s & {"in_proj", "x_proj"})),
     ("MLA projections (q_a/q_b, kv_a/kv_b)", lambda s, r: bool(s & {"q_a_proj", "kv_a_proj_with_mqa"})),
     ("fused query_key_value", lambda s, r: "query_key_value" in s),
     ("fused qkv (qkv_proj, Wqkv, c_attn)", lambda s, r: bool(s & {"qkv_proj", "Wqkv", "c_attn"})),
     ("BERT-style query/key/value", lambda s, r: {"query", "key", "value"} <= s),
-    ("llama-like q/k/v/o_proj + (gate/)up/down_proj", lambda s, r: {"q_proj", "k_proj", "v_proj"} <= s
-     and ({"up_proj", "down_proj"} <= s or "gate_up_proj" in s)),
+    (
+        "llama-like q/k/v/o_proj + (gate/)up/down_proj",
+        lambda s, r: {"q_proj", "k_proj", "v_proj"} <= s and ({"up_proj", "down_proj"} <= s or "gate_up_proj" in s),
+    ),
     ("q/k/v/out_proj + fc1/fc2 (BART, OPT, Whisper)", lambda s, r: {"q_proj", "fc1", "fc2"} <= s),
-    ("attention only as modules, MoE experts fused", lambda s, r: {"q_proj", "k_proj", "v_proj"} <= s
-     and bool(r["fused_experts"])),
+    (
+        "attention only as modules, MoE experts fused",
+        lambda s, r: {"q_proj", "k_proj", "v_proj"} <= s and bool(r["fused_experts"]),
+    ),
     ("q/k/v projections + other MLP names", lambda s, r: bool(s & _ATTENTION)),
     ("other naming", lambda s, r: True),
 ]
@@ -88,8 +95,14 @@ def document(versions: dict[str, str], rows: list[Row]) -> Doc:
         if not families or families[-1]["family"] != label:
             families.append({"family": label, "groups": []})
         families[-1]["groups"].append({"group": title(list(names)), "signature": list(names), "model_types": members})
-    return {"schema": SCHEMA, "versions": versions, "command": COMMAND, "summary": summary(published),
-            "families": families, "rows": published}
+    return {
+        "schema": SCHEMA,
+        "versions": versions,
+        "command": COMMAND,
+        "summary": summary(published),
+        "families": families,
+        "rows": published,
+    }
 
 
 def summary(rows: list[Row]) -> Doc:
@@ -129,6 +142,7 @@ def _differ(row: Row) -> bool:
 
 def render_json(doc: Doc) -> str:
     """Indented, except that each row (and each group) is one line: a changed architecture is a one-line diff."""
+
     def compact(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
@@ -185,7 +199,8 @@ def render_markdown(doc: Doc) -> str:
         "",
         f"**{s['surveyed']} of {s['architectures']}** architectures surveyed. Axolotl's names: "
         + ", ".join(f"{n} {k}" for k, n in s["axolotl"].items())
-        + ". All-linear: " + ", ".join(f"{n} {k}" for k, n in s["all_linear"].items())
+        + ". All-linear: "
+        + ", ".join(f"{n} {k}" for k, n in s["all_linear"].items())
         + f". The two differ on {len(s['conventions_differ'])}. Axolotl's names reach a vision/audio tower or "
         f"connector on {len(s['towers_hit'])}; {len(s['fused_experts'])} keep MoE experts as fused 3D "
         "parameters, which no `target_modules` name reaches (PEFT turns some expert names into "
@@ -194,15 +209,22 @@ def render_markdown(doc: Doc) -> str:
     ]
     if s["failed"]:
         out += ["## Not surveyed", "", "| model type | class | reason |", "|---|---|---|"]
-        out += [f"| `{r['model_type']}` | {r['failure']['class']} | {_cell(r['failure']['reason'])} |"
-                for r in doc["rows"] if r["status"] != "ok"]
+        out += [
+            f"| `{r['model_type']}` | {r['failure']['class']} | {_cell(r['failure']['reason'])} |"
+            for r in doc["rows"]
+            if r["status"] != "ok"
+        ]
         out.append("")
     rows = {r["model_type"]: r for r in doc["rows"]}
     for fam in doc["families"]:
         out += [f"## {fam['family']}", ""]
         for group in fam["groups"]:
-            out += [f"### `{group['group']}`", "",
-                    "| model type | class | Axolotl | all-linear | other towers | notes |", "|---|---|---|---|---|---|"]
+            out += [
+                f"### `{group['group']}`",
+                "",
+                "| model type | class | Axolotl | all-linear | other towers | notes |",
+                "|---|---|---|---|---|---|",
+            ]
             out += [_md_row(rows[t]) for t in group["model_types"]]
             out.append("")
     return "\n".join(out)
@@ -217,8 +239,10 @@ def _md_row(row: Row) -> str:
                 others[tower].append(name)
     towers = "; ".join(f"{t}: {', '.join(n)}" for t, n in sorted(others.items()))
     notes = ([f"per layer: {per_layer}"] if per_layer else []) + _notes(row)
-    return (f"| `{row['model_type']}` | {row['architecture']} | {_cell(_convention(row['axolotl']))} | "
-            f"{_cell(_convention(row['all_linear']))} | {_cell(towers)} | {_cell('; '.join(notes))} |")
+    return (
+        f"| `{row['model_type']}` | {row['architecture']} | {_cell(_convention(row['axolotl']))} | "
+        f"{_cell(_convention(row['all_linear']))} | {_cell(towers)} | {_cell('; '.join(notes))} |"
+    )
 
 
 def _convention(conv: Row, width: int = 160) -> str:
@@ -239,13 +263,17 @@ def _notes(row: Row) -> list[str]:
     notes = []
     if row["fused_experts"]:
         reached = any(row[c].get("wrapped_parameters") for c in ("axolotl", "all_linear"))
-        notes.append(f"fused experts: {', '.join(row['fused_experts'])}"
-                     + ("" if reached else " (out of reach of both conventions)"))
+        notes.append(
+            f"fused experts: {', '.join(row['fused_experts'])}"
+            + ("" if reached else " (out of reach of both conventions)")
+        )
     if row["output_collision"]:
         notes.append(row["output_collision"])
     if row["name_clashes"]:
-        notes.append("names also ending non-Linear modules: "
-                     + ", ".join(f"{n} ({', '.join(c)})" for n, c in row["name_clashes"].items()))
+        notes.append(
+            "names also ending non-Linear modules: "
+            + ", ".join(f"{n} ({', '.join(c)})" for n, c in row["name_clashes"].items())
+        )
     if row["config"] != "shrunk" or row["repaired"]:
         notes.append(f"config {row['config']}" + (f", set {', '.join(row['repaired'])}" if row["repaired"] else ""))
     return notes

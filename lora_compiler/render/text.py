@@ -35,18 +35,27 @@ def render_compile(result: Any, color: bool = False) -> str:
     ]
     if report.effective_target_parameters:
         lines.append(f"  target_parameters (as PEFT applied them): {', '.join(report.effective_target_parameters)}")
-    lines.append(f"  wrapped modules: {len(report.modules)}"
-                 + (f", modules_to_save: {len(report.modules_to_save)}" if report.modules_to_save else ""))
-    lines.append(f"  trainable params: {report.trainable_params:,} of {report.all_params:,} "
-                 f"({report.trainable_percent:.4f}%)")
+    lines.append(
+        f"  wrapped modules: {len(report.modules)}"
+        + (f", modules_to_save: {len(report.modules_to_save)}" if report.modules_to_save else "")
+    )
+    lines.append(
+        f"  trainable params: {report.trainable_params:,} of {report.all_params:,} ({report.trainable_percent:.4f}%)"
+    )
     if report.adapter_file is not None:
         lines.append(f"  adapter file: {adapter_file_text(report.adapter_file)}")
     if report.static_memory is not None:
         lines.append(f"  static memory: {memory_text(report.static_memory)}")
     if report.freezing is not None:
-        lines.append(f"    after Axolotl's post-load freezing; PEFT leaves {report.peft_trainable_params:,} trainable ("
-                     + ", ".join(f"{g['group']} {g['trained']:,} of {g['peft_trainable']:,}"
-                                 for g in report.freezing["groups"] if g["trained"] or g["peft_trainable"]) + ")")
+        lines.append(
+            f"    after Axolotl's post-load freezing; PEFT leaves {report.peft_trainable_params:,} trainable ("
+            + ", ".join(
+                f"{g['group']} {g['trained']:,} of {g['peft_trainable']:,}"
+                for g in report.freezing["groups"]
+                if g["trained"] or g["peft_trainable"]
+            )
+            + ")"
+        )
     return out + "\n".join(lines) + "\n"
 
 
@@ -54,8 +63,10 @@ def adapter_file_text(info: dict) -> str:
     """'45,118,424 bytes (43.0 MiB, 224 tensors: F32)', or why the size is unknown."""
     if info.get("bytes") is None:
         return f"size unknown ({info['unknown_because']})"
-    return (f"{info['bytes']:,} bytes ({info['bytes'] / 2 ** 20:.1f} MiB, {info['tensors']} tensors: "
-            f"{', '.join(info['data_bytes'])}), as adapter_model.safetensors")
+    return (
+        f"{info['bytes']:,} bytes ({info['bytes'] / 2**20:.1f} MiB, {info['tensors']} tensors: "
+        f"{', '.join(info['data_bytes'])}), as adapter_model.safetensors"
+    )
 
 
 def size_text(n: int | None) -> str:
@@ -70,10 +81,13 @@ def memory_text(memory: dict) -> str:
     """'9.15 GB (base weights 7.80 GB, trainable 336.00 MB, gradients 336.00 MB, adamw_torch_fused 672.00 MB);
     static: excludes activations', then what one device holds where the YAML shards."""
     state = size_text(memory["optimizer_state"]) if memory["optimizer_state"] is not None else "not modelled"
-    return (f"{size_text(memory['total'])} (base weights {size_text(memory['base_weights'])}, trainable "
-            f"{size_text(memory['trainable'])}, gradients {size_text(memory['gradients'])}, {memory['optimizer']} "
-            f"{state}); {memory['label']}" + "".join(f"; {n}" for n in memory["notes"])
-            + (f"; {per_device_text(memory)}" if memory.get("sharding") else ""))
+    return (
+        f"{size_text(memory['total'])} (base weights {size_text(memory['base_weights'])}, trainable "
+        f"{size_text(memory['trainable'])}, gradients {size_text(memory['gradients'])}, {memory['optimizer']} "
+        f"{state}); {memory['label']}"
+        + "".join(f"; {n}" for n in memory["notes"])
+        + (f"; {per_device_text(memory)}" if memory.get("sharding") else "")
+    )
 
 
 def per_device_text(memory: dict) -> str:
@@ -82,11 +96,15 @@ def per_device_text(memory: dict) -> str:
     head = f"per device under {sharding['by']} ({sharding['source']}"
     head += ", rank 0)" if sharding["exact"] else f", rank 0; {sharding['note']})" if sharding["note"] else ", rank 0)"
     if not rows:
-        return f"{sharding['by']} ({sharding['source']}): " + (sharding["note"] or "nothing sharded, every device holds it all")
+        return f"{sharding['by']} ({sharding['source']}): " + (
+            sharding["note"] or "nothing sharded, every device holds it all"
+        )
     unknown = [p.replace("_", " ") for p, v in rows[0].items() if v is None and p not in ("on_device", "on_host")]
     if unknown:
         return f"{head}: unknown (not modelled per device: {', '.join(unknown)})"
-    parts = [f"{r['devices']} devices {size_text(r['on_device'])}"
-             + (f" (+ {size_text(r['on_host'])} in host memory)" if r["on_host"] else "") for r in rows]
+    parts = [
+        f"{r['devices']} devices {size_text(r['on_device'])}"
+        + (f" (+ {size_text(r['on_host'])} in host memory)" if r["on_host"] else "")
+        for r in rows
+    ]
     return f"{head}: " + ", ".join(parts)
-

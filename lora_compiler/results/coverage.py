@@ -39,8 +39,14 @@ def _matched_name(module: dict[str, Any]) -> list[str]:
     return [name, owner] if name.endswith(".weight") else [name]
 
 
-def coverage(spec: Any, linear_names: list[str] | None, modules: list[dict[str, Any]], all_names: Iterable[str],
-             classes: dict[str, str], num_layers: int | None) -> dict[str, Any]:
+def coverage(
+    spec: Any,
+    linear_names: list[str] | None,
+    modules: list[dict[str, Any]],
+    all_names: Iterable[str],
+    classes: dict[str, str],
+    num_layers: int | None,
+) -> dict[str, Any]:
     """The report's `coverage` (schemas/targets.schema.json)."""
     layers_of = {}
     for m in modules:
@@ -54,8 +60,12 @@ def coverage(spec: Any, linear_names: list[str] | None, modules: list[dict[str, 
     for key, entry, index in entries(spec, linear_names):
         is_parameter_entry = key == "lora_target_parameters"
         targets = entry if key == "lora_target_modules" and index is None else [entry]  # a regex, or one name
-        reached = [m for m in modules if (m["kind"] == "parameter" or not is_parameter_entry)
-                   and any(peft_selects(n, targets) for n in _matched_name(m))]
+        reached = [
+            m
+            for m in modules
+            if (m["kind"] == "parameter" or not is_parameter_entry)
+            and any(peft_selects(n, targets) for n in _matched_name(m))
+        ]
         blocks: dict[str, int] = {}
         for m in reached:
             kind = block_kind(m["name"].rsplit(".", 1)[0] if m["kind"] == "parameter" else m["name"], classes)
@@ -63,8 +73,16 @@ def coverage(spec: Any, linear_names: list[str] | None, modules: list[dict[str, 
         layers = {layers_of[m["name"]] for m in reached} - {None}
         leaf = entry.rsplit(".", 1)[-1]
         possible = leaves.get(leaf, set()) if index is not None or key == "lora_target_linear" else set()
-        out.append({"key": key, "entry": entry, "index": index, "reached": len(reached),
-                    "blocks": dict(sorted(blocks.items())), "decoder_layers": len(layers),
-                    "decoder_layers_with_name": len(possible) or None})
+        out.append(
+            {
+                "key": key,
+                "entry": entry,
+                "index": index,
+                "reached": len(reached),
+                "blocks": dict(sorted(blocks.items())),
+                "decoder_layers": len(layers),
+                "decoder_layers_with_name": len(possible) or None,
+            }
+        )
     adapted = {layers_of[m["name"]] for m in modules} - {None}
     return {"entries": out, "decoder_layers": num_layers, "adapted_decoder_layers": len(adapted)}

@@ -55,8 +55,13 @@ class Totals:
 
     @classmethod
     def of(cls, report: dict[str, Any]) -> Totals:
-        return cls(len(report["modules"]), sum(m["params"] for m in report["modules"]), report["trainable_params"],
-                   report["all_params"], report["trainable_percent"])
+        return cls(
+            len(report["modules"]),
+            sum(m["params"] for m in report["modules"]),
+            report["trainable_params"],
+            report["all_params"],
+            report["trainable_percent"],
+        )
 
 
 @dataclass(frozen=True)
@@ -136,12 +141,20 @@ class MatrixDiff:
         """Models: the trained suffixes differ. Conventions: any module, shape, r or alpha differs. Releases: that,
         or the verdict, a finding or the trained count."""
         if self.axis == "model":
-            sigs = {None if s.failed else frozenset((r.section, r.key) for r in self.rows if r.cells[i])
-                    for i, s in enumerate(self.sides)}
+            sigs = {
+                None if s.failed else frozenset((r.section, r.key) for r in self.rows if r.cells[i])
+                for i, s in enumerate(self.sides)
+            }
         elif self.axis == "axolotl":  # releases: the verdict, the findings and every module fact
-            sigs = {(s.exit_code, frozenset((f.rule, f.line, f.column, f.message) for f in s.findings),
-                     None if s.report is None else frozenset(report_entries(s.report).items()),
-                     None if s.report is None else s.report["trainable_params"]) for s in self.sides}
+            sigs = {
+                (
+                    s.exit_code,
+                    frozenset((f.rule, f.line, f.column, f.message) for f in s.findings),
+                    None if s.report is None else frozenset(report_entries(s.report).items()),
+                    None if s.report is None else s.report["trainable_params"],
+                )
+                for s in self.sides
+            }
         else:
             sigs = {None if s.report is None else frozenset(report_entries(s.report).items()) for s in self.sides}
         return len(sigs) > 1
@@ -204,8 +217,12 @@ def module_facts(section: str, m: dict[str, Any]) -> Facts:
     if section != "modules":
         return Facts(m["type"], "", "", m["params"])
     shape = f"{m['in_features']}x{m['out_features']}"
-    return Facts(m["type"], f"{m['num_experts']}x{shape}" if m.get("num_experts") else shape,
-                 f"r={m['r']}/a={m['alpha']:g}", m["params"])
+    return Facts(
+        m["type"],
+        f"{m['num_experts']}x{shape}" if m.get("num_experts") else shape,
+        f"r={m['r']}/a={m['alpha']:g}",
+        m["params"],
+    )
 
 
 def report_entries(report: dict[str, Any]) -> dict[tuple[str, str], Facts]:

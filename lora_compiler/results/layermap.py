@@ -140,16 +140,37 @@ def _members(report: dict[str, Any]) -> list[Member]:
     """Every module the map knows of, each once, with the most specific state it has."""
     found: dict[str, Member] = {}
     for c in report.get("candidates") or []:
-        found[c["name"]] = Member(c["name"], "excluded" if c.get("excluded") else "off", c["type"],
-                                  c.get("in_features"), c.get("out_features"), c.get("num_experts"))
+        found[c["name"]] = Member(
+            c["name"],
+            "excluded" if c.get("excluded") else "off",
+            c["type"],
+            c.get("in_features"),
+            c.get("out_features"),
+            c.get("num_experts"),
+        )
     for m in report["modules"]:
-        found[m["name"]] = Member(m["name"], "targeted", m["type"], m["in_features"], m["out_features"],
-                                  m.get("num_experts"), m["r"], m["alpha"], m["params"])
+        found[m["name"]] = Member(
+            m["name"],
+            "targeted",
+            m["type"],
+            m["in_features"],
+            m["out_features"],
+            m.get("num_experts"),
+            m["r"],
+            m["alpha"],
+            m["params"],
+        )
     for section in ("modules_to_save", "trainable_tokens"):
         for m in report.get(section) or []:
             old = found.get(m["name"])
-            found[m["name"]] = Member(m["name"], "saved", m["type"], old.in_features if old else None,
-                                      old.out_features if old else None, params=m["params"])
+            found[m["name"]] = Member(
+                m["name"],
+                "saved",
+                m["type"],
+                old.in_features if old else None,
+                old.out_features if old else None,
+                params=m["params"],
+            )
     return list(found.values())
 
 
@@ -175,10 +196,20 @@ def build_layer_map(report: dict[str, Any]) -> LayerMap:
             stack, index = key
             return (len(stacks), 0) if stack is None else (stacks.index(stack), index or 0)
 
-        blocks.append(Block(name, cols, tuple(
-            Row(_label(key, stacks), key[0], tuple(Cell(tuple(rows[key][c.key])) if c.key in rows[key] else None
-                                                   for c in cols))
-            for key in sorted(rows, key=order))))
+        blocks.append(
+            Block(
+                name,
+                cols,
+                tuple(
+                    Row(
+                        _label(key, stacks),
+                        key[0],
+                        tuple(Cell(tuple(rows[key][c.key])) if c.key in rows[key] else None for c in cols),
+                    )
+                    for key in sorted(rows, key=order)
+                ),
+            )
+        )
     return LayerMap(tuple(blocks), bool(report.get("candidates")))
 
 
@@ -208,8 +239,9 @@ def text_grid(lmap: LayerMap) -> list[str]:
     lines: list[str] = []
     for block in lmap.blocks:
         width = max(len(_col_label(c)) for c in block.columns) + 2
-        groups = [[i for i, r in enumerate(block.rows) if r.stack == s]
-                  for s in dict.fromkeys(r.stack for r in block.rows)]
+        groups = [
+            [i for i, r in enumerate(block.rows) if r.stack == s] for s in dict.fromkeys(r.stack for r in block.rows)
+        ]
         lines += ["", block_title(lmap, block)]
         if any(r.stack for r in block.rows):
             tens = "  ".join("".join(_tens(block.rows[i]) for i in g) for g in groups).rstrip()

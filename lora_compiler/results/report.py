@@ -106,6 +106,4 @@ def suffix_table(modules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["shapes"].add(shape if not m.get("num_experts") else f"{m['num_experts']}x{shape}")
         row["ranks"].add(f"r={m['r']}/a={m['alpha']:g}")
         row["params"] += m["params"]
-    return [
-        {**r, "shapes": sorted(r["shapes"]), "ranks": sorted(r["ranks"])} for _, r in sorted(rows.items())
-    ]
+    return [{**r, "shapes": sorted(r["shapes"]), "ranks": sorted(r["ranks"])} for _, r in sorted(rows.items())]

@@ -71,20 +71,36 @@ def check_model_fit(
             continue
         problem = _shape_problem(module, part, info.shape, ranks.setdefault(module_name, {}))
         if problem:
-            wrong.append(f"{module_name}: saved {part.removesuffix('.weight')} has shape {list(info.shape)}, "
-                         f"but {problem}")
+            wrong.append(
+                f"{module_name}: saved {part.removesuffix('.weight')} has shape {list(info.shape)}, but {problem}"
+            )
     wrong += _rank_problems(adapter.config, ranks)
     absent = [f"{adapter.path} adapts {m}, which this model has no module for" for m in missing]
     # transformers 5 renames some architectures' modules on load (MoE experts) and PEFT follows: not sure to fail
     severity = Severity.WARNING if _converts_checkpoints(base) else Severity.ERROR
-    out = _listed(doc, "adapter-dir-target-missing", absent, at, severity,
-                  "the adapter was trained on another architecture; use its base model")
-    return out + _listed(doc, "adapter-dir-shape-mismatch", wrong, at, Severity.ERROR,
-                         "the adapter was trained on a base model of another size; use its base model")
+    out = _listed(
+        doc,
+        "adapter-dir-target-missing",
+        absent,
+        at,
+        severity,
+        "the adapter was trained on another architecture; use its base model",
+    )
+    return out + _listed(
+        doc,
+        "adapter-dir-shape-mismatch",
+        wrong,
+        at,
+        Severity.ERROR,
+        "the adapter was trained on a base model of another size; use its base model",
+    )
 
 
 def check_config_agrees(
-    adapter: AdapterDir, expected: Mapping[str, Any], *, doc: Document | None = None,
+    adapter: AdapterDir,
+    expected: Mapping[str, Any],
+    *,
+    doc: Document | None = None,
     at: tuple[Any, ...] = ("lora_model_dir",),
 ) -> list[Finding]:
     """Warnings where the YAML and the saved adapter_config.json differ: PEFT loads the saved values.
@@ -100,16 +116,30 @@ def check_config_agrees(
             if key == "lora_target_modules" and doc is not None and ("lora_target_modules",) not in doc.key_pos:
                 key = "lora_target_linear"
             where = (key,) if doc is not None and (key,) in doc.key_pos else at
-            out.append(finding(doc, "adapter-dir-config-differs",
-                                f"{key}: the YAML gives {field} {_show(mine.get(field))}, {source} has "
-                                f"{_show(saved.get(field))}; PEFT loads the saved value", where, Severity.WARNING,
-                                hint=f"make {key} match the adapter, or drop lora_model_dir to train a new one"))
+            out.append(
+                finding(
+                    doc,
+                    "adapter-dir-config-differs",
+                    f"{key}: the YAML gives {field} {_show(mine.get(field))}, {source} has "
+                    f"{_show(saved.get(field))}; PEFT loads the saved value",
+                    where,
+                    Severity.WARNING,
+                    hint=f"make {key} match the adapter, or drop lora_model_dir to train a new one",
+                )
+            )
     ours, theirs = mine.get("base_model_name_or_path"), saved.get("base_model_name_or_path")
     if ours and theirs and not _same_model(str(ours), str(theirs)):  # a hostile file may hold a number
         where = ("base_model",) if doc is not None and ("base_model",) in doc.key_pos else at
-        out.append(finding(doc, "adapter-dir-base-model-differs",
-                            f"the adapter in {adapter.path} was trained on {theirs}, the YAML's base_model is {ours}",
-                            where, Severity.WARNING, hint="an adapter only means something on its own base model"))
+        out.append(
+            finding(
+                doc,
+                "adapter-dir-base-model-differs",
+                f"the adapter in {adapter.path} was trained on {theirs}, the YAML's base_model is {ours}",
+                where,
+                Severity.WARNING,
+                hint="an adapter only means something on its own base model",
+            )
+        )
     return out
 
 
@@ -185,8 +215,9 @@ def _converts_checkpoints(model: Any) -> bool:
     return get_checkpoint_conversion_mapping(getattr(getattr(model, "config", None), "model_type", None)) is not None
 
 
-def _listed(doc: Document | None, rule: str, messages: list[str], at: tuple[Any, ...], severity: Severity,
-            hint: str) -> list[Finding]:
+def _listed(
+    doc: Document | None, rule: str, messages: list[str], at: tuple[Any, ...], severity: Severity, hint: str
+) -> list[Finding]:
     shown = messages[:MAX_LISTED]
     if len(messages) > MAX_LISTED:
         shown[-1] += f" (and {len(messages) - MAX_LISTED} more like it)"
@@ -214,33 +245,66 @@ def _same_model(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
-@rule("adapter-dir-shape-mismatch", E, "The adapter in lora_model_dir does not fit this model's shapes.",
-      """lora_model_dir's adapter_model.safetensors is read from its header only (no tensors, never a
+@rule(
+    "adapter-dir-shape-mismatch",
+    E,
+    "The adapter in lora_model_dir does not fit this model's shapes.",
+    """lora_model_dir's adapter_model.safetensors is read from its header only (no tensors, never a
       pickle .bin) and each lora_A/lora_B shape is compared with the module's in/out features: an
       adapter trained on another base model is caught here rather than as a shape error deep in PEFT.
       Each module's saved rank is also compared with the one the saved config gives it (rank_pattern,
       else r): PEFT builds the layer with that rank and then fails loading the tensors.
-      The same check reports the other adapter-dir-* findings.""", stage="report")
+      The same check reports the other adapter-dir-* findings.""",
+    stage="report",
+)
 def adapter_dir(ctx: Context) -> Iterable[Finding]:
     if ctx.spec.lora_model_dir:
         yield from check_adapter_dir(ctx.spec.lora_model_dir, ctx.skeleton.model, ctx.adapter_config, doc=ctx.doc)
 
 
-documented("adapter-dir-missing", E, "lora_model_dir is not an adapter directory.",
-           "The directory does not exist, or lacks adapter_config.json or adapter_model.safetensors.")
-documented("adapter-dir-config-invalid", E, "lora_model_dir's adapter_config.json cannot be used.",
-           "The saved adapter config is not valid JSON or not a PEFT config.")
-documented("adapter-dir-header-invalid", E, "lora_model_dir's safetensors header cannot be trusted.",
-           "The header's declared length is impossible (e.g. terabytes), it is not valid JSON, or the file is "
-           "truncated; read with bounded memory, tensors never loaded.")
-documented("adapter-dir-pickle", W, "lora_model_dir holds a pickle adapter_model.bin.",
-           "Unpickling a file can run arbitrary code; it is never opened by lint or compile, and load_lora "
-           "refuses it without an explicit opt-in (allow_pickle=True).")
-documented("adapter-dir-target-missing", E, "The saved adapter targets modules this model lacks.",
-           "Module names in the saved adapter's weights that do not exist in the model (a warning for model "
-           "types whose checkpoints transformers converts while loading).")
-documented("adapter-dir-config-differs", W, "The YAML and the saved adapter disagree.",
-           "r, alpha, targets or patterns in the YAML differ from the saved adapter_config.json; PEFT loads "
-           "the saved values, so the YAML's are ignored.")
-documented("adapter-dir-base-model-differs", W, "The saved adapter was trained on another base model.",
-           "base_model_name_or_path in the saved adapter_config.json is not the YAML's base_model.")
+documented(
+    "adapter-dir-missing",
+    E,
+    "lora_model_dir is not an adapter directory.",
+    "The directory does not exist, or lacks adapter_config.json or adapter_model.safetensors.",
+)
+documented(
+    "adapter-dir-config-invalid",
+    E,
+    "lora_model_dir's adapter_config.json cannot be used.",
+    "The saved adapter config is not valid JSON or not a PEFT config.",
+)
+documented(
+    "adapter-dir-header-invalid",
+    E,
+    "lora_model_dir's safetensors header cannot be trusted.",
+    "The header's declared length is impossible (e.g. terabytes), it is not valid JSON, or the file is "
+    "truncated; read with bounded memory, tensors never loaded.",
+)
+documented(
+    "adapter-dir-pickle",
+    W,
+    "lora_model_dir holds a pickle adapter_model.bin.",
+    "Unpickling a file can run arbitrary code; it is never opened by lint or compile, and load_lora "
+    "refuses it without an explicit opt-in (allow_pickle=True).",
+)
+documented(
+    "adapter-dir-target-missing",
+    E,
+    "The saved adapter targets modules this model lacks.",
+    "Module names in the saved adapter's weights that do not exist in the model (a warning for model "
+    "types whose checkpoints transformers converts while loading).",
+)
+documented(
+    "adapter-dir-config-differs",
+    W,
+    "The YAML and the saved adapter disagree.",
+    "r, alpha, targets or patterns in the YAML differ from the saved adapter_config.json; PEFT loads "
+    "the saved values, so the YAML's are ignored.",
+)
+documented(
+    "adapter-dir-base-model-differs",
+    W,
+    "The saved adapter was trained on another base model.",
+    "base_model_name_or_path in the saved adapter_config.json is not the YAML's base_model.",
+)

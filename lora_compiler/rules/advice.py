@@ -20,12 +20,17 @@ from .registry import rule
 W = Severity.WARNING
 
 
-@rule("multimodal-tower-hit", W, "Target names also reach a vision or audio tower.",
-      """lora_target_linear and plain suffix names match every module with that name, so on a
+@rule(
+    "multimodal-tower-hit",
+    W,
+    "Target names also reach a vision or audio tower.",
+    """lora_target_linear and plain suffix names match every module with that name, so on a
       multimodal model they also train the vision/audio encoder and projector. Often intended for
       the language model only: restrict with a regex on the language model's path. When the
       lora_target_modules text itself names every tower it reaches (a regex on model.visual..., say),
-      that is deliberate: information only.""", stage="report")
+      that is deliberate: information only.""",
+    stage="report",
+)
 def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
     if ctx.freezing is not None and ctx.spec.freeze_mm_modules:
         return  # Axolotl freezes the tower's LoRA after load (rules/freezing.py reports what that removes)
@@ -37,19 +42,26 @@ def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
             towers[tower] = towers.get(tower, 0) + 1
     if towers:
         where = ", ".join(f"{n} in {t}" for t, n in sorted(towers.items()))
-        suffixes = sorted({m["name"].rsplit(".", 1)[-1] for m in ctx.report.modules
-                           if not tower_component(m["name"], classes)})
+        suffixes = sorted(
+            {m["name"].rsplit(".", 1)[-1] for m in ctx.report.modules if not tower_component(m["name"], classes)}
+        )
         named = _named_towers(ctx, towers)
         if named == set(towers):  # the YAML's own target text names every tower it reaches: a choice
-            yield ctx.finding("multimodal-tower-hit", f"the targets name the tower and wrap {sum(towers.values())} "
-                              f"modules outside the language model ({where})", "lora_target_modules",
-                              severity=Severity.INFO)
+            yield ctx.finding(
+                "multimodal-tower-hit",
+                f"the targets name the tower and wrap {sum(towers.values())} "
+                f"modules outside the language model ({where})",
+                "lora_target_modules",
+                severity=Severity.INFO,
+            )
             return
         yield ctx.finding(
-            "multimodal-tower-hit", f"the targets also wrap {sum(towers.values())} modules outside the language "
-            f"model ({where})", ctx.targets_key,
+            "multimodal-tower-hit",
+            f"the targets also wrap {sum(towers.values())} modules outside the language model ({where})",
+            ctx.targets_key,
             hint="to adapt the language model only: lora_target_modules: "
-            f"'.*language_model.*\\.({'|'.join(suffixes)})' without lora_target_linear")
+            f"'.*language_model.*\\.({'|'.join(suffixes)})' without lora_target_linear",
+        )
 
 
 def _named_towers(ctx: Context, towers: dict[str, int]) -> set[str]:
@@ -67,37 +79,52 @@ def _targeted(ctx: Context, name: str) -> bool:
     return peft_selects(name, ctx.plan.target_modules)
 
 
-@rule("moe-router-targeted", W, "A target name reaches an MoE router.",
-      """The router (gate) decides which experts see each token. Adapting it changes routing and is
+@rule(
+    "moe-router-targeted",
+    W,
+    "A target name reaches an MoE router.",
+    """The router (gate) decides which experts see each token. Adapting it changes routing and is
       rarely intended. Under transformers 5 most routers are TopKRouter modules, not Linear: PEFT 0.20
       adapts their weight parameter directly (ParamWrapper), as the real Axolotl 0.19 run shows on
-      Mixtral (an older PEFT refuses them: peft-refused then).""", stage="model")
+      Mixtral (an older PEFT refuses them: peft-refused then).""",
+    stage="model",
+)
 def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
     experts = num_experts(ctx.skeleton.config)
     if not experts:
         return
-    hits = [(name, type(module).__name__, is_linear_like(module))
-            for name, module in ctx.skeleton.model.named_modules()
-            if is_router(name, module, experts) and _targeted(ctx, name)]
+    hits = [
+        (name, type(module).__name__, is_linear_like(module))
+        for name, module in ctx.skeleton.model.named_modules()
+        if is_router(name, module, experts) and _targeted(ctx, name)
+    ]
     if hits:
         name, cls, linear = hits[0]
         suffix = name.rsplit(".", 1)[-1]
         yield ctx.finding(
-            "moe-router-targeted", f"{len(hits)} MoE router modules ('{suffix}', {cls}) are targeted"
-            + ("" if linear else f": {cls} is not a Linear, so PEFT adapts its weight parameter directly "
-               "(ParamWrapper)"),
+            "moe-router-targeted",
+            f"{len(hits)} MoE router modules ('{suffix}', {cls}) are targeted"
+            + (
+                ""
+                if linear
+                else f": {cls} is not a Linear, so PEFT adapts its weight parameter directly (ParamWrapper)"
+            ),
             ctx.targets_key,
-            hint=f"name the targets in lora_target_modules without "
-            f"'{suffix}' (Axolotl ignores lora_exclude_modules)")
+            hint=f"name the targets in lora_target_modules without '{suffix}' (Axolotl ignores lora_exclude_modules)",
+        )
 
 
-@rule("moe-experts-unreached", W, "MoE experts are fused parameters that no target reaches.",
-      """Under transformers 5 most MoE models store experts as 3D nn.Parameters, not Linear modules,
+@rule(
+    "moe-experts-unreached",
+    W,
+    "MoE experts are fused parameters that no target reaches.",
+    """Under transformers 5 most MoE models store experts as 3D nn.Parameters, not Linear modules,
       so lora_target_modules / lora_target_linear cannot reach them; only lora_target_parameters
       (e.g. [gate_up_proj, down_proj]) can. A warning at lora_target_linear, which promises every linear
       layer, or when the targets reach the shared experts or the router but no routed expert; information at
       lora_target_modules when an explicit list names no expert part (a choice).""",
-      stage="report")
+    stage="report",
+)
 def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
     fused = sorted({f"{path.rsplit('.', 1)[-1]}.{pname}" for path, _, pname, _ in fused_experts(ctx.skeleton.model)})
     if fused and not any(m["kind"] == "parameter" for m in ctx.report.modules):
@@ -105,49 +132,78 @@ def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
         # shared experts or the router look meant for the MoE block: warnings. An explicit target list that
         # names no expert part is a choice: said, at its line, as information.
         linear = bool(ctx.spec.lora_target_linear)
-        moe = sorted({k for e in (ctx.report.coverage or {}).get("entries", []) for k in e["blocks"]}
-                     & {"shared experts", "router"})
-        key = "lora_target_linear" if linear else (
-            "lora_target_modules" if "lora_target_modules" in ctx.doc.values else "adapter")
+        moe = sorted(
+            {k for e in (ctx.report.coverage or {}).get("entries", []) for k in e["blocks"]}
+            & {"shared experts", "router"}
+        )
+        key = (
+            "lora_target_linear"
+            if linear
+            else ("lora_target_modules" if "lora_target_modules" in ctx.doc.values else "adapter")
+        )
         reach = f"the targets reach the {' and '.join(moe)} but" if moe else "no target reaches them:"
-        yield ctx.finding("moe-experts-unreached", f"the routed experts of {ctx.skeleton.architecture} are fused 3D "
-                          f"parameters ({', '.join(fused)}) and {reach} only attention and dense layers are adapted"
-                          if not moe else f"the routed experts of {ctx.skeleton.architecture} are fused 3D parameters "
-                          f"({', '.join(fused)}); {reach} none of them", key,
-                          severity=None if linear or moe else Severity.INFO,
-                          hint=f"to adapt experts: lora_target_parameters: [{', '.join(fused)}] with lora_dropout: 0")
+        yield ctx.finding(
+            "moe-experts-unreached",
+            f"the routed experts of {ctx.skeleton.architecture} are fused 3D "
+            f"parameters ({', '.join(fused)}) and {reach} only attention and dense layers are adapted"
+            if not moe
+            else f"the routed experts of {ctx.skeleton.architecture} are fused 3D parameters "
+            f"({', '.join(fused)}); {reach} none of them",
+            key,
+            severity=None if linear or moe else Severity.INFO,
+            hint=f"to adapt experts: lora_target_parameters: [{', '.join(fused)}] with lora_dropout: 0",
+        )
 
 
-@rule("moe-linear-targets-dropped", W, "PEFT dropped Linear targets while converting expert targets.",
-      """When PEFT rewrites expert target_modules into fused target_parameters it removes those names
+@rule(
+    "moe-linear-targets-dropped",
+    W,
+    "PEFT dropped Linear targets while converting expert targets.",
+    """When PEFT rewrites expert target_modules into fused target_parameters it removes those names
       from target_modules altogether, so dense MLP and shared-expert Linear layers of the same name
-      (e.g. DeepSeek's first dense layers) are not adapted.""", stage="report")
+      (e.g. DeepSeek's first dense layers) are not adapted.""",
+    stage="report",
+)
 def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
     asked, kept = ctx.report.target_modules, ctx.report.effective_target_modules
     if isinstance(asked, str) or isinstance(kept, str) or not ctx.report.effective_target_parameters:
         return
     dropped = sorted(set(asked) - set(kept or []))
     wrapped = {m["name"] for m in ctx.report.modules}
-    left = [n for n, mod in ctx.skeleton.model.named_modules()
-            if n.rsplit(".", 1)[-1] in dropped and is_linear_like(mod) and n not in wrapped]
+    left = [
+        n
+        for n, mod in ctx.skeleton.model.named_modules()
+        if n.rsplit(".", 1)[-1] in dropped and is_linear_like(mod) and n not in wrapped
+    ]
     if left:
-        yield ctx.finding("moe-linear-targets-dropped", f"PEFT moved {', '.join(dropped)} to fused expert parameters "
-                          f"and no longer wraps {len(left)} Linear layers of those names (e.g. {left[0]})",
-                          ctx.targets_key,
-                          hint="this is PEFT's behaviour under transformers 5; target those layers by regex if needed")
+        yield ctx.finding(
+            "moe-linear-targets-dropped",
+            f"PEFT moved {', '.join(dropped)} to fused expert parameters "
+            f"and no longer wraps {len(left)} Linear layers of those names (e.g. {left[0]})",
+            ctx.targets_key,
+            hint="this is PEFT's behaviour under transformers 5; target those layers by regex if needed",
+        )
 
 
-@rule("tied-embeddings-partial", W, "Tied input/output embeddings with only one in modules_to_save.",
-      """With tie_word_embeddings the input embedding and the output layer share one matrix; saving
+@rule(
+    "tied-embeddings-partial",
+    W,
+    "Tied input/output embeddings with only one in modules_to_save.",
+    """With tie_word_embeddings the input embedding and the output layer share one matrix; saving
       only one of them in full unties them during training (or, with peft_ensure_weight_tying,
-      trains both through one copy). Name both, or neither.""", stage="model")
+      trains both through one copy). Name both, or neither.""",
+    stage="model",
+)
 def tied_embeddings_partial(ctx: Context) -> Iterable[Finding]:
     config = ctx.skeleton.config
     tied = ties_embeddings(config)
     saved = set(ctx.spec.lora_modules_to_save or [])
     pair = set(ctx.profile.embedding_layers(ctx.skeleton.model_type))
     if tied and len(saved & pair) == 1:
-        yield ctx.finding("tied-embeddings-partial", f"{ctx.skeleton.architecture} ties its input and output "
-                          f"embeddings, but lora_modules_to_save names only {', '.join(saved & pair)}",
-                          "lora_modules_to_save", hint=f"list both {' and '.join(sorted(pair))}, or set "
-                          "peft_ensure_weight_tying: true")
+        yield ctx.finding(
+            "tied-embeddings-partial",
+            f"{ctx.skeleton.architecture} ties its input and output "
+            f"embeddings, but lora_modules_to_save names only {', '.join(saved & pair)}",
+            "lora_modules_to_save",
+            hint=f"list both {' and '.join(sorted(pair))}, or set peft_ensure_weight_tying: true",
+        )

@@ -55,8 +55,15 @@ class Context:
             self._classes = module_classes(self.skeleton.model)
         return self._classes
 
-    def finding(self, rule_id: str, message: str, key: str | tuple[object, ...], hint: str | None = None,
-                severity: Severity | None = None, prefer_value: bool = False) -> Finding:
+    def finding(
+        self,
+        rule_id: str,
+        message: str,
+        key: str | tuple[object, ...],
+        hint: str | None = None,
+        severity: Severity | None = None,
+        prefer_value: bool = False,
+    ) -> Finding:
         from .registry import REGISTRY
 
         path = (key,) if isinstance(key, str) else key

@@ -21,10 +21,15 @@ def _where(entry: dict[str, Any]) -> tuple[object, ...]:
     return (entry["key"], entry["index"]) if entry["index"] is not None else (entry["key"],)
 
 
-@rule("coverage-partial-layers", W, "A target entry reaches only some of the decoder layers holding its name.",
-      """An entry such as a regex with a layer range, or a name PEFT reached in fewer decoder layers than hold a
+@rule(
+    "coverage-partial-layers",
+    W,
+    "A target entry reaches only some of the decoder layers holding its name.",
+    """An entry such as a regex with a layer range, or a name PEFT reached in fewer decoder layers than hold a
       module of that name, adapts part of the stack. Deliberate layer choices (peft_layers_to_transform) are
-      not reported; otherwise the finding says which share was reached, at the entry's line.""", stage="report")
+      not reported; otherwise the finding says which share was reached, at the entry's line.""",
+    stage="report",
+)
 def coverage_partial_layers(ctx: Context) -> Iterable[Finding]:
     cov = ctx.report.coverage
     if not cov or ctx.spec.peft_layers_to_transform is not None:
@@ -35,16 +40,24 @@ def coverage_partial_layers(ctx: Context) -> Iterable[Finding]:
         if entry["blocks"].get("routed experts") and converted:
             continue  # PEFT moved the name to fused experts: moe-linear-targets-dropped names what it left
         if possible and 0 < entry["decoder_layers"] < possible:
-            yield ctx.finding("coverage-partial-layers", f"{entry['entry']} reaches {entry['decoder_layers']} of the "
-                              f"{possible} decoder layers that hold a {entry['entry'].rsplit('.', 1)[-1]} module",
-                              _where(entry),
-                              hint="check the entry's pattern, or set peft_layers_to_transform to make the choice explicit")
+            yield ctx.finding(
+                "coverage-partial-layers",
+                f"{entry['entry']} reaches {entry['decoder_layers']} of the "
+                f"{possible} decoder layers that hold a {entry['entry'].rsplit('.', 1)[-1]} module",
+                _where(entry),
+                hint="check the entry's pattern, or set peft_layers_to_transform to make the choice explicit",
+            )
 
 
-@rule("coverage-below-threshold", W, "Fewer decoder layers are adapted than the project's threshold.",
-      """The share of decoder layers holding at least one adapted module, against [tool.lora-compiler]
+@rule(
+    "coverage-below-threshold",
+    W,
+    "Fewer decoder layers are adapted than the project's threshold.",
+    """The share of decoder layers holding at least one adapted module, against [tool.lora-compiler]
       coverage_threshold (default 0.5). Hybrid models (Nemotron-H, Jamba) keep attention in a few layers:
-      attention-only targets adapt a small share of the stack.""", stage="report")
+      attention-only targets adapt a small share of the stack.""",
+    stage="report",
+)
 def coverage_below_threshold(ctx: Context) -> Iterable[Finding]:
     cov = ctx.report.coverage
     total = cov["decoder_layers"] if cov else None
@@ -52,10 +65,15 @@ def coverage_below_threshold(ctx: Context) -> Iterable[Finding]:
         return
     share = cov["adapted_decoder_layers"] / total
     towers_only = not cov["adapted_decoder_layers"] and all(
-        set(e["blocks"]) <= {"vision tower", "audio tower", "projector"} for e in cov["entries"])
+        set(e["blocks"]) <= {"vision tower", "audio tower", "projector"} for e in cov["entries"]
+    )
     if share < ctx.coverage_threshold and not towers_only:  # a tower-only adapter is multimodal-tower-hit's
         key = ctx.targets_key
-        yield ctx.finding("coverage-below-threshold", f"only {cov['adapted_decoder_layers']} of {total} decoder layers "
-                          f"({share:.0%}) hold an adapted module (threshold {ctx.coverage_threshold:.0%})", key,
-                          hint="add the other layers' module names (e.g. the Mamba mixer's in_proj) to the "
-                          "targets, or lower coverage_threshold in [tool.lora-compiler]")
+        yield ctx.finding(
+            "coverage-below-threshold",
+            f"only {cov['adapted_decoder_layers']} of {total} decoder layers "
+            f"({share:.0%}) hold an adapted module (threshold {ctx.coverage_threshold:.0%})",
+            key,
+            hint="add the other layers' module names (e.g. the Mamba mixer's in_proj) to the "
+            "targets, or lower coverage_threshold in [tool.lora-compiler]",
+        )

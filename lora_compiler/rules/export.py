@@ -5,23 +5,43 @@ from __future__ import annotations
 from ..results.findings import Severity
 from .registry import documented
 
-documented("export-unexpressible", Severity.ERROR, "The trainer has no faithful form for a choice of this YAML.", """
+documented(
+    "export-unexpressible",
+    Severity.ERROR,
+    "The trainer has no faithful form for a choice of this YAML.",
+    """
     The chosen trainer has no key for something this YAML trains with (per-module ranks, DoRA, modules_to_save,
     trainable tokens, target parameters, an initialisation, a module its LoRA builder cannot wrap, LoRA on only
     some layers, ...), so its config would train something else. Nothing is written and the export exits 1; the
     finding points at the YAML key and says what to drop, or which export keeps it (`--to peft` keeps every
-    LoraConfig field).""")
-documented("export-not-faithful", Severity.ERROR, "The exported config would train other layers than the YAML.", """
+    LoraConfig field).""",
+)
+documented(
+    "export-not-faithful",
+    Severity.ERROR,
+    "The exported config would train other layers than the YAML.",
+    """
     Every export is judged before it is written: the trainer's own way from its keys to PEFT's LoraConfig (or, for
     torchtune, to the layers its builder wraps) is applied to the same meta skeleton and compared layer by layer
     (names, ranks, scaling, trainable parameters, modules_to_save, trainable tokens). A difference means the
-    exporter chose a form the trainer reads differently: nothing is written; please report it.""")
-documented("export-lossy", Severity.WARNING, "The export trains the same layers but differs in something else.", """
+    exporter chose a form the trainer reads differently: nothing is written; please report it.""",
+)
+documented(
+    "export-lossy",
+    Severity.WARNING,
+    "The export trains the same layers but differs in something else.",
+    """
     The trainer trains the same LoRA layers, but something outside the adapter differs: the quantisation backend
     (torchtune's NF4 is torchao's, not bitsandbytes'; it has no 8-bit base), the training dtype, or Axolotl's
-    post-load freezing that a LoraConfig cannot carry. The file is written; the finding says what to check.""")
-documented("export-rewritten", Severity.INFO, "The export says the same thing in the trainer's own terms.", """
+    post-load freezing that a LoraConfig cannot carry. The file is written; the finding says what to check.""",
+)
+documented(
+    "export-rewritten",
+    Severity.INFO,
+    "The export says the same thing in the trainer's own terms.",
+    """
     The trainer cannot take the YAML's form, so the export writes an equivalent one, judged equal on the skeleton:
     explicit module names for a regex, exclude_modules or layers_to_transform; LLaMA-Factory's `all` where its
     rule reaches the same modules; freeze_vision_tower / freeze_multi_modal_projector off when the YAML adapts a
-    tower; torchtune's lora_alpha times sqrt(r) for rsLoRA.""")
+    tower; torchtune's lora_alpha times sqrt(r) for rsLoRA.""",
+)

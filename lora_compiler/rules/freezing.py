@@ -14,9 +14,11 @@ from .registry import rule
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 ADAPTER_GROUPS = ("lora", "modules_to_save", "trainable_tokens")
-_HINT = ("patterns are matched with re.match from the start of PeftModel names such as "
-         "base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight; '.' is a literal dot "
-         "(use '.+' for any text)")
+_HINT = (
+    "patterns are matched with re.match from the start of PeftModel names such as "
+    "base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight; '.' is a literal dot "
+    "(use '.+' for any text)"
+)
 
 
 def _cause(ctx: Context) -> str:
@@ -27,49 +29,76 @@ def _groups(ctx: Context, kinds: tuple[str, ...]) -> list[Any]:
     return [g for g in ctx.freezing.groups if g.kind in kinds]
 
 
-@rule("freezing-trains-nothing", E, "Axolotl's post-load freezing leaves no parameter trainable.",
-      """axolotl/train.py runs freeze_layers_except (utils/freeze.py) on the PEFT-wrapped model when
+@rule(
+    "freezing-trains-nothing",
+    E,
+    "Axolotl's post-load freezing leaves no parameter trainable.",
+    """axolotl/train.py runs freeze_layers_except (utils/freeze.py) on the PEFT-wrapped model when
       unfrozen_parameters is set: every parameter is frozen, LoRA's included, and only names a pattern
       matches are unfrozen. Names begin base_model.model., patterns match from the start and '.' is a
       literal dot, so a pattern written for the bare model (^model.language_model.*) matches nothing and
       the run trains nothing (Axolotl only logs a warning). freeze_mm_modules can freeze the rest.""",
-      stage="report")
+    stage="report",
+)
 def trains_nothing(ctx: Context) -> Iterable[Finding]:
     f = ctx.freezing
     if f is not None and not f.errors and f.trainable == 0 and f.peft_trainable:
         yield ctx.finding(
-            "freezing-trains-nothing", f"Axolotl's post-load freezing leaves 0 of the {f.peft_trainable:,} parameters "
-            f"PEFT made trainable: {_cause(ctx)} freezes them all and the run trains nothing", _cause(ctx),
-            hint=_HINT if ctx.spec.unfrozen_parameters else "drop freeze_mm_modules or target the language model")
+            "freezing-trains-nothing",
+            f"Axolotl's post-load freezing leaves 0 of the {f.peft_trainable:,} parameters "
+            f"PEFT made trainable: {_cause(ctx)} freezes them all and the run trains nothing",
+            _cause(ctx),
+            hint=_HINT if ctx.spec.unfrozen_parameters else "drop freeze_mm_modules or target the language model",
+        )
 
 
-@rule("unfrozen-pattern-invalid", E, "Axolotl refuses an unfrozen_parameters pattern at start-up.",
-      """LayerNamePattern raises on an empty range ([5:5], [9:3]), freeze_layers_except on a range past a
+@rule(
+    "unfrozen-pattern-invalid",
+    E,
+    "Axolotl refuses an unfrozen_parameters pattern at start-up.",
+    """LayerNamePattern raises on an empty range ([5:5], [9:3]), freeze_layers_except on a range past a
       parameter's rows, and on any 0-d parameter of the model once unfrozen_parameters is set.""",
-      stage="report")
+    stage="report",
+)
 def pattern_invalid(ctx: Context) -> Iterable[Finding]:
     for index, message in ctx.freezing.errors if ctx.freezing is not None else ():
         at = ("unfrozen_parameters", index) if index is not None else ("unfrozen_parameters",)
-        yield ctx.finding("unfrozen-pattern-invalid", f"Axolotl stops at start-up: {message}", at,
-                          hint="fix or drop the pattern")
+        yield ctx.finding(
+            "unfrozen-pattern-invalid", f"Axolotl stops at start-up: {message}", at, hint="fix or drop the pattern"
+        )
 
 
-@rule("unfrozen-pattern-unmatched", W, "An unfrozen_parameters pattern matches no parameter.",
-      """Each pattern is matched against the PEFT-wrapped model's parameter names; one that matches
-      none unfreezes nothing (often a pattern written for the bare model's names).""", stage="report")
+@rule(
+    "unfrozen-pattern-unmatched",
+    W,
+    "An unfrozen_parameters pattern matches no parameter.",
+    """Each pattern is matched against the PEFT-wrapped model's parameter names; one that matches
+      none unfreezes nothing (often a pattern written for the bare model's names).""",
+    stage="report",
+)
 def pattern_unmatched(ctx: Context) -> Iterable[Finding]:
     if ctx.freezing is None:
         return
     for index in ctx.freezing.unmatched:
         text = ctx.spec.unfrozen_parameters[index]
-        yield ctx.finding("unfrozen-pattern-unmatched", f"unfrozen_parameters '{text}' matches no parameter of the "
-                          "PEFT-wrapped model", ("unfrozen_parameters", index), hint=_HINT, prefer_value=True)
+        yield ctx.finding(
+            "unfrozen-pattern-unmatched",
+            f"unfrozen_parameters '{text}' matches no parameter of the PEFT-wrapped model",
+            ("unfrozen_parameters", index),
+            hint=_HINT,
+            prefer_value=True,
+        )
 
 
-@rule("freezing-drops-adapter", W, "Axolotl's post-load freezing freezes part of the adapter.",
-      """unfrozen_parameters freezes every adapter parameter no pattern matches, and freeze_mm_modules
+@rule(
+    "freezing-drops-adapter",
+    W,
+    "Axolotl's post-load freezing freezes part of the adapter.",
+    """unfrozen_parameters freezes every adapter parameter no pattern matches, and freeze_mm_modules
       every one inside a vision/audio tower or projector: those LoRA layers are created and saved but
-      never trained.""", stage="report")
+      never trained.""",
+    stage="report",
+)
 def drops_adapter(ctx: Context) -> Iterable[Finding]:
     f = ctx.freezing
     if f is None or f.errors or f.trainable == 0:
@@ -79,15 +108,23 @@ def drops_adapter(ctx: Context) -> Iterable[Finding]:
     if lost:
         kept, total = sum(g.trained for g in adapter), sum(g.peft_trainable for g in adapter)
         detail = ", ".join(f"{g.name} {g.trained:,} of {g.peft_trainable:,}" for g in lost)
-        yield ctx.finding("freezing-drops-adapter", f"Axolotl's post-load freezing trains {kept:,} of the {total:,} "
-                          f"adapter parameters ({detail})", _cause(ctx),
-                          hint="the frozen LoRA layers are saved untrained; target only what is trained")
+        yield ctx.finding(
+            "freezing-drops-adapter",
+            f"Axolotl's post-load freezing trains {kept:,} of the {total:,} adapter parameters ({detail})",
+            _cause(ctx),
+            hint="the frozen LoRA layers are saved untrained; target only what is trained",
+        )
 
 
-@rule("freezing-unfreezes-base", W, "unfrozen_parameters trains base-model weights beside the adapter.",
-      """A pattern that matches base weights (not lora_*, modules_to_save or trainable tokens) makes them
+@rule(
+    "freezing-unfreezes-base",
+    W,
+    "unfrozen_parameters trains base-model weights beside the adapter.",
+    """A pattern that matches base weights (not lora_*, modules_to_save or trainable tokens) makes them
       trainable: full gradients and optimizer state for each matched tensor (a [start:end] range still
-      allocates both for the whole tensor; Axolotl zeroes the other rows' gradients).""", stage="report")
+      allocates both for the whole tensor; Axolotl zeroes the other rows' gradients).""",
+    stage="report",
+)
 def unfreezes_base(ctx: Context) -> Iterable[Finding]:
     f = ctx.freezing
     if f is None or f.errors:
@@ -98,20 +135,31 @@ def unfreezes_base(ctx: Context) -> Iterable[Finding]:
         grad = 2 if ctx.spec.bf16 or ctx.spec.fp16 else 4
         gib = numel * (grad + 8) / 2**30
         trained = sum(g.trained for g in base)
-        yield ctx.finding("freezing-unfreezes-base", f"unfrozen_parameters trains {trained:,} base-model parameters "
-                          f"({numel:,} with gradients): about {gib:.2f} GiB more for their gradients "
-                          f"({grad}-byte) and AdamW's two fp32 states", "unfrozen_parameters",
-                          hint="Axolotl's maintainers call unfreezing beside LoRA unsupported; drop the base "
-                          "patterns or list them in lora_modules_to_save")
+        yield ctx.finding(
+            "freezing-unfreezes-base",
+            f"unfrozen_parameters trains {trained:,} base-model parameters "
+            f"({numel:,} with gradients): about {gib:.2f} GiB more for their gradients "
+            f"({grad}-byte) and AdamW's two fp32 states",
+            "unfrozen_parameters",
+            hint="Axolotl's maintainers call unfreezing beside LoRA unsupported; drop the base "
+            "patterns or list them in lora_modules_to_save",
+        )
 
 
-@rule("freezing-before-adapter", I, "For DPO/IPO/KTO Axolotl freezes before TRL adds the adapter.",
-      """With rl: dpo, ipo or kto (and no merge_lora) Axolotl's loader returns the bare model and TRL
+@rule(
+    "freezing-before-adapter",
+    I,
+    "For DPO/IPO/KTO Axolotl freezes before TRL adds the adapter.",
+    """With rl: dpo, ipo or kto (and no merge_lora) Axolotl's loader returns the bare model and TRL
       wraps it later: unfrozen_parameters and freeze_mm_modules act on the bare model's names, and the
-      adapter TRL adds stays trainable.""", stage="config")
+      adapter TRL adds stays trainable.""",
+    stage="config",
+)
 def before_adapter(ctx: Context) -> Iterable[Finding]:
     s = ctx.spec
     if (s.unfrozen_parameters or s.freeze_mm_modules) and s.rl in ("dpo", "ipo", "kto") and not s.merge_lora:
-        yield ctx.finding("freezing-before-adapter", f"rl: {s.rl}: Axolotl freezes the bare model before TRL adds "
-                          "the adapter, so the adapter's count is PEFT's", "unfrozen_parameters"
-                          if s.unfrozen_parameters else "freeze_mm_modules")
+        yield ctx.finding(
+            "freezing-before-adapter",
+            f"rl: {s.rl}: Axolotl freezes the bare model before TRL adds the adapter, so the adapter's count is PEFT's",
+            "unfrozen_parameters" if s.unfrozen_parameters else "freeze_mm_modules",
+        )

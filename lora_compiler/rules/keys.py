@@ -19,8 +19,18 @@ from .context import Context
 from .registry import rule
 
 # Read raw by a rule of their own, which says more than "unknown" (startup.py, model_rules.py).
-REPORTED_ELSEWHERE = frozenset({"lora_exclude_modules", "fsdp", "unsloth_cross_entropy_loss", "unsloth_lora_mlp",
-                                "unsloth_lora_qkv", "unsloth_lora_o", "unsloth_rms_norm", "unsloth_rope"})
+REPORTED_ELSEWHERE = frozenset(
+    {
+        "lora_exclude_modules",
+        "fsdp",
+        "unsloth_cross_entropy_loss",
+        "unsloth_lora_mlp",
+        "unsloth_lora_qkv",
+        "unsloth_lora_o",
+        "unsloth_rms_norm",
+        "unsloth_rope",
+    }
+)
 
 
 @lru_cache(maxsize=None)
@@ -42,11 +52,13 @@ def _plugin_keys(values: dict[str, Any], tree: dict[str, Any]) -> tuple[set[str]
     return active, owner
 
 
-def _nested(values: Any, path: str, at: tuple[Any, ...], paths: dict[str, list[str]]
-            ) -> Iterator[tuple[str, tuple[Any, ...], str]]:
+def _nested(
+    values: Any, path: str, at: tuple[Any, ...], paths: dict[str, list[str]]
+) -> Iterator[tuple[str, tuple[Any, ...], str]]:
     """(level path, key path, key) for every key inside a block the tree types, recursively."""
-    items = [(f"{path}[]", (*at, i), v) for i, v in enumerate(values)] if isinstance(values, list) else \
-        [(path, at, values)]
+    items = (
+        [(f"{path}[]", (*at, i), v) for i, v in enumerate(values)] if isinstance(values, list) else [(path, at, values)]
+    )
     for level, where, block in items:
         if level not in paths or not isinstance(block, dict):
             continue
@@ -57,12 +69,17 @@ def _nested(values: Any, path: str, at: tuple[Any, ...], paths: dict[str, list[s
                 yield from _nested(value, child, (*where, key), paths)
 
 
-@rule("unknown-key", Severity.WARNING, "A key that Axolotl does not know at that level.",
-      """Axolotl drops keys its schema does not declare, at the top level and inside typed blocks
+@rule(
+    "unknown-key",
+    Severity.WARNING,
+    "A key that Axolotl does not know at that level.",
+    """Axolotl drops keys its schema does not declare, at the top level and inside typed blocks
       (peft, peft.loftq_config, fsdp_config, trl, datasets entries, ...), so a misspelt adapter key
       (lora_targt_modules), a nested key written at the top level (loftq_bits) or a typo inside a block
       (peft.loftq_config.loftq_bit) silently changes what is trained. A plugin's keys count only when
-      `plugins:` lists that plugin.""", stage="config")
+      `plugins:` lists that plugin.""",
+    stage="config",
+)
 def unknown_keys(ctx: Context) -> Iterable[Finding]:
     whole = key_tree(ctx.profile.keys)
     tree = whole["paths"]
@@ -73,12 +90,20 @@ def unknown_keys(ctx: Context) -> Iterable[Finding]:
         if not isinstance(key, str) or key in top or key in active or key in REPORTED_ELSEWHERE:
             continue
         if key in owner:
-            yield ctx.finding("unknown-key", f"'{key}' is a key of the plugin {owner[key]}: Axolotl ignores it unless "
-                              "plugins lists that plugin", key, hint=f"add the plugin of {owner[key]} to plugins:")
+            yield ctx.finding(
+                "unknown-key",
+                f"'{key}' is a key of the plugin {owner[key]}: Axolotl ignores it unless plugins lists that plugin",
+                key,
+                hint=f"add the plugin of {owner[key]} to plugins:",
+            )
         elif key in nested_home and key not in top:
             home = nested_home[key].replace("[]", "[...]")
-            yield ctx.finding("unknown-key", f"'{key}' belongs under {home}: at the top level Axolotl ignores it", key,
-                              hint=f"move it into the {home} block")
+            yield ctx.finding(
+                "unknown-key",
+                f"'{key}' belongs under {home}: at the top level Axolotl ignores it",
+                key,
+                hint=f"move it into the {home} block",
+            )
         else:
             yield _unknown(ctx, key, (key,), sorted(top | active), "at the top level")
     for level, where, key in _nested({k: v for k, v in ctx.doc.values.items() if k in top}, "", (), tree):
@@ -124,18 +149,27 @@ def _type_problem(value: Any, kind: str) -> str | None:
     return None
 
 
-@rule("axolotl-key-type", Severity.ERROR, "A top-level key whose value Axolotl's schema refuses by type.",
-      """Axolotl validates every top-level key with pydantic (lax mode): `warmup_steps: 0.1` is not an
+@rule(
+    "axolotl-key-type",
+    Severity.ERROR,
+    "A top-level key whose value Axolotl's schema refuses by type.",
+    """Axolotl validates every top-level key with pydantic (lax mode): `warmup_steps: 0.1` is not an
       integer, an empty `output_dir:` is not a string, and Axolotl refuses the config at start-up. Checked for
       the fields of the profile's key tree whose type is one plain scalar (int, float, str, bool, optionally
-      None) and that no field validator reshapes first; adapter keys are checked by `schema`.""", stage="config")
+      None) and that no field validator reshapes first; adapter keys are checked by `schema`.""",
+    stage="config",
+)
 def key_types(ctx: Context) -> Iterable[Finding]:
     types = key_tree(ctx.profile.keys).get("types", {})
     for key, value in ctx.doc.values.items():
         kind = types.get(key) if isinstance(key, str) else None
         problem = _type_problem(value, kind) if kind else None
         if problem:
-            yield ctx.finding("axolotl-key-type", f"Axolotl refuses this config at start-up: {key}: {problem} "
-                              f"(got {value!r:.60})", key, prefer_value=value is not None,
-                              hint=f"give {key} a value of type {kind.rstrip('?')}"
-                              + (" or leave it out" if kind.endswith("?") or value is None else ""))
+            yield ctx.finding(
+                "axolotl-key-type",
+                f"Axolotl refuses this config at start-up: {key}: {problem} (got {value!r:.60})",
+                key,
+                prefer_value=value is not None,
+                hint=f"give {key} a value of type {kind.rstrip('?')}"
+                + (" or leave it out" if kind.endswith("?") or value is None else ""),
+            )

@@ -21,11 +21,16 @@ from .registry import rule
 E, W = Severity.ERROR, Severity.WARNING
 
 
-@rule("target-not-found", E, "A target name or regex matches no module of the model.",
-      """PEFT matches list entries against the end of module names and a string as a full-match
+@rule(
+    "target-not-found",
+    E,
+    "A target name or regex matches no module of the model.",
+    """PEFT matches list entries against the end of module names and a string as a full-match
       regex. When nothing matches, get_peft_model fails ("Target modules ... not found") after the
       model has been downloaded and loaded; when only some names match, the others are silently
-      unused (a warning here).""", stage="model")
+      unused (a warning here).""",
+    stage="model",
+)
 def target_not_found(ctx: Context) -> Iterable[Finding]:
     targets = ctx.plan.target_modules
     names = ctx.module_names
@@ -33,12 +38,20 @@ def target_not_found(ctx: Context) -> Iterable[Finding]:
         if targets.lower() == "all-linear":  # PEFT's shorthand, not a regex
             return
         if not valid_regex(targets):
-            yield ctx.finding("target-not-found", f"lora_target_modules is not a valid regex: {targets!r}",
-                              "lora_target_modules", prefer_value=True)
+            yield ctx.finding(
+                "target-not-found",
+                f"lora_target_modules is not a valid regex: {targets!r}",
+                "lora_target_modules",
+                prefer_value=True,
+            )
         elif not any_selected(names, targets):
-            yield ctx.finding("target-not-found", f"the regex {targets!r} full-matches no module of "
-                              f"{ctx.skeleton.architecture}", "lora_target_modules", prefer_value=True,
-                              hint=f"module names look like '{_example(ctx)}'")
+            yield ctx.finding(
+                "target-not-found",
+                f"the regex {targets!r} full-matches no module of {ctx.skeleton.architecture}",
+                "lora_target_modules",
+                prefer_value=True,
+                hint=f"module names look like '{_example(ctx)}'",
+            )
         return
     missing = [t for t in ctx.plan.unmatched if t not in ctx.plan.converted]
     if not missing:
@@ -47,12 +60,16 @@ def target_not_found(ctx: Context) -> Iterable[Finding]:
     for name in missing:
         regex_as_name = name == ctx.spec.lora_target_modules and ctx.spec.lora_target_linear
         yield ctx.finding(
-            "target-not-found", f"target '{name}' matches no module of {ctx.skeleton.architecture}"
+            "target-not-found",
+            f"target '{name}' matches no module of {ctx.skeleton.architecture}"
             + ("; PEFT will refuse the config" if every else "; it will be silently unused"),
-            _target_key(ctx, name), severity=E if every else W,
+            _target_key(ctx, name),
+            severity=E if every else W,
             hint="with lora_target_linear, Axolotl adds a lora_target_modules string as one more *name*, "
-            "not a regex: list the names instead" if regex_as_name else
-            f"suffixes in this model: {', '.join(_suffixes(ctx)[:12])}")
+            "not a regex: list the names instead"
+            if regex_as_name
+            else f"suffixes in this model: {', '.join(_suffixes(ctx)[:12])}",
+        )
 
 
 def _target_key(ctx: Context, name: str) -> tuple[object, ...]:
@@ -73,90 +90,150 @@ def _example(ctx: Context) -> str:
     return next((n for n, m in ctx.skeleton.model.named_modules() if n and is_linear_like(m)), "")
 
 
-@rule("target-linear-empty", E, "lora_target_linear finds no Linear layers.",
-      """Axolotl's lora_target_linear collects torch.nn.Linear modules and classes named *Linear*.
+@rule(
+    "target-linear-empty",
+    E,
+    "lora_target_linear finds no Linear layers.",
+    """Axolotl's lora_target_linear collects torch.nn.Linear modules and classes named *Linear*.
       GPT-2 style models use transformers' Conv1D, so it finds nothing: name the modules in
-      lora_target_modules and set lora_fan_in_fan_out: true.""", stage="model")
+      lora_target_modules and set lora_fan_in_fan_out: true.""",
+    stage="model",
+)
 def target_linear_empty(ctx: Context) -> Iterable[Finding]:
     plan = ctx.plan
     if not ctx.spec.lora_target_linear or plan.linear_names:
         return
     nothing_else = not plan.target_modules and not plan.target_parameters
     names = conv1d_names(ctx.skeleton.model)
-    extra = (f"; its projections are Conv1D layers ({', '.join(names)}): list them in lora_target_modules "
-             "and set lora_fan_in_fan_out: true") if names else ""
-    yield ctx.finding("target-linear-empty", f"lora_target_linear finds no Linear layers in "
-                      f"{ctx.skeleton.architecture}{extra}", "lora_target_linear", severity=E if nothing_else else W,
-                      hint="name the modules in lora_target_modules instead")
+    extra = (
+        (
+            f"; its projections are Conv1D layers ({', '.join(names)}): list them in lora_target_modules "
+            "and set lora_fan_in_fan_out: true"
+        )
+        if names
+        else ""
+    )
+    yield ctx.finding(
+        "target-linear-empty",
+        f"lora_target_linear finds no Linear layers in {ctx.skeleton.architecture}{extra}",
+        "lora_target_linear",
+        severity=E if nothing_else else W,
+        hint="name the modules in lora_target_modules instead",
+    )
 
 
-@rule("target-linear-output-layer", W, "lora_target_linear also targets the output layer.",
-      """Axolotl removes the output embedding by name from a per-model-type table (embed_out for
+@rule(
+    "target-linear-output-layer",
+    W,
+    "lora_target_linear also targets the output layer.",
+    """Axolotl removes the output embedding by name from a per-model-type table (embed_out for
       gpt_neox, lm_head otherwise). When the model's real output layer has another name (gpt_neox's
-      is lm_head under transformers 5), Axolotl trains LoRA on the output layer too.""", stage="model")
+      is lm_head under transformers 5), Axolotl trains LoRA on the output layer too.""",
+    stage="model",
+)
 def target_linear_output_layer(ctx: Context) -> Iterable[Finding]:
     if not ctx.plan.linear_names:
         return
     head = output_layer_name(ctx.skeleton.model)
     if head and head.rsplit(".", 1)[-1] in ctx.plan.linear_names:
         yield ctx.finding(
-            "target-linear-output-layer", f"lora_target_linear also targets the output layer '{head}': Axolotl only "
+            "target-linear-output-layer",
+            f"lora_target_linear also targets the output layer '{head}': Axolotl only "
             f"removes '{ctx.profile.embedding_layers(ctx.skeleton.model_type)[1]}' for model type '{ctx.skeleton.model_type}'",
-            "lora_target_linear", hint="to leave it out, list lora_target_modules without "
-            f"'{head.rsplit('.', 1)[-1]}' instead of lora_target_linear (Axolotl ignores lora_exclude_modules)")
+            "lora_target_linear",
+            hint="to leave it out, list lora_target_modules without "
+            f"'{head.rsplit('.', 1)[-1]}' instead of lora_target_linear (Axolotl ignores lora_exclude_modules)",
+        )
 
 
-@rule("layers-out-of-range", E, "peft_layers_to_transform names layers the model does not have.",
-      """Indices must be between 0 and num_hidden_layers - 1; PEFT silently wraps nothing in a
-      missing layer, or refuses the config when no layer is left.""", stage="model")
+@rule(
+    "layers-out-of-range",
+    E,
+    "peft_layers_to_transform names layers the model does not have.",
+    """Indices must be between 0 and num_hidden_layers - 1; PEFT silently wraps nothing in a
+      missing layer, or refuses the config when no layer is left.""",
+    stage="model",
+)
 def layers_out_of_range(ctx: Context) -> Iterable[Finding]:
     n = ctx.skeleton.num_hidden_layers
     for i, idx in enumerate(ctx.spec.peft_layers_to_transform or []):
         if n is not None and not 0 <= idx < n:
-            yield ctx.finding("layers-out-of-range", f"layer {idx} does not exist: {ctx.skeleton.architecture} has "
-                              f"{n} layers (0-{n - 1})", ("peft_layers_to_transform", i), prefer_value=True)
+            yield ctx.finding(
+                "layers-out-of-range",
+                f"layer {idx} does not exist: {ctx.skeleton.architecture} has {n} layers (0-{n - 1})",
+                ("peft_layers_to_transform", i),
+                prefer_value=True,
+            )
 
 
-@rule("modules-to-save-missing", E, "lora_modules_to_save names a module the model does not have.",
-      """PEFT fails when no module ends with a name in modules_to_save; a name that matches nothing is
-      never trained or saved.""", stage="model")
+@rule(
+    "modules-to-save-missing",
+    E,
+    "lora_modules_to_save names a module the model does not have.",
+    """PEFT fails when no module ends with a name in modules_to_save; a name that matches nothing is
+      never trained or saved.""",
+    stage="model",
+)
 def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
     for i, name in enumerate(ctx.spec.lora_modules_to_save or []):
         if not any(peft_saves(n, [name]) for n in ctx.module_names):
-            yield ctx.finding("modules-to-save-missing", f"no module of {ctx.skeleton.architecture} is named "
-                              f"'{name}'", ("lora_modules_to_save", i), prefer_value=True,
-                              hint="the model's embeddings are usually embed_tokens and lm_head")
+            yield ctx.finding(
+                "modules-to-save-missing",
+                f"no module of {ctx.skeleton.architecture} is named '{name}'",
+                ("lora_modules_to_save", i),
+                prefer_value=True,
+                hint="the model's embeddings are usually embed_tokens and lm_head",
+            )
 
 
-@rule("exclude-modules-ignored", W, "Axolotl ignores lora_exclude_modules.",
-      """No field of Axolotl's schema (0.19.0 to 0.21.0) declares lora_exclude_modules, so validate_config drops it and
+@rule(
+    "exclude-modules-ignored",
+    W,
+    "Axolotl ignores lora_exclude_modules.",
+    """No field of Axolotl's schema (0.19.0 to 0.21.0) declares lora_exclude_modules, so validate_config drops it and
       load_lora builds a LoraConfig without exclude_modules: every module the key names stays a target
       (the compiled adapter_config.json mirrors that). Name what to train in lora_target_modules instead.""",
-      stage="model")
+    stage="model",
+)
 def exclude_modules_ignored(ctx: Context) -> Iterable[Finding]:
     ex = ctx.spec.lora_exclude_modules
     if not ex:
         return
     kept = [n for n in ctx.module_names if peft_selects(n, ctx.plan.target_modules) and peft_selects(n, ex)]
     many = len(kept) > 1
-    what = (f"the {len(kept)} targeted module{'s' if many else ''} it names stay{'' if many else 's'} trained "
-            f"(e.g. {kept[0]})" if kept else "it names no targeted module anyway")
-    yield ctx.finding("exclude-modules-ignored", f"Axolotl drops lora_exclude_modules (no schema field declares "
-                      f"it): PEFT gets no exclude_modules and {what}", "lora_exclude_modules",
-                      hint="list the modules to train in lora_target_modules (names or one regex) instead")
+    what = (
+        f"the {len(kept)} targeted module{'s' if many else ''} it names stay{'' if many else 's'} trained "
+        f"(e.g. {kept[0]})"
+        if kept
+        else "it names no targeted module anyway"
+    )
+    yield ctx.finding(
+        "exclude-modules-ignored",
+        f"Axolotl drops lora_exclude_modules (no schema field declares it): PEFT gets no exclude_modules and {what}",
+        "lora_exclude_modules",
+        hint="list the modules to train in lora_target_modules (names or one regex) instead",
+    )
 
 
-@rule("pattern-matches-nothing", W, "A rank or alpha pattern key matches no wrapped module.",
-      """PEFT applies lora_rank_pattern / lora_alpha_pattern keys as regexes anchored at a name
+@rule(
+    "pattern-matches-nothing",
+    W,
+    "A rank or alpha pattern key matches no wrapped module.",
+    """PEFT applies lora_rank_pattern / lora_alpha_pattern keys as regexes anchored at a name
       boundary at the end of each wrapped module's name; a key that matches none changes nothing.""",
-      stage="report")
+    stage="report",
+)
 def pattern_matches_nothing(ctx: Context) -> Iterable[Finding]:
     wrapped = [m["name"] for m in ctx.report.modules]
     for key in ("lora_rank_pattern", "lora_alpha_pattern"):
         for pattern in getattr(ctx.spec, key) or {}:
             if not any(pattern_key_matches(pattern, n) for n in wrapped):
-                yield ctx.finding("pattern-matches-nothing", f"{key} key '{pattern}' matches no wrapped module",
-                                  (key, pattern), hint="keys are matched against the end of wrapped module names")
+                yield ctx.finding(
+                    "pattern-matches-nothing",
+                    f"{key} key '{pattern}' matches no wrapped module",
+                    (key, pattern),
+                    hint="keys are matched against the end of wrapped module names",
+                )
 
 
 # init_lora_weights values PEFT computes from each wrapped module's .weight (SVD, QR): a fused-expert
@@ -164,24 +241,35 @@ def pattern_matches_nothing(ctx: Context) -> Iterable[Finding]:
 WEIGHT_INITS = ("pissa", "olora", "orthogonal")
 
 
-@rule("init-needs-module-weights", E, "A data-dependent LoRA initialisation over fused MoE expert parameters.",
-      """PiSSA, OLoRA and orthogonal initialisation read each wrapped module's weight; PEFT wraps fused
+@rule(
+    "init-needs-module-weights",
+    E,
+    "A data-dependent LoRA initialisation over fused MoE expert parameters.",
+    """PiSSA, OLoRA and orthogonal initialisation read each wrapped module's weight; PEFT wraps fused
       expert parameters (transformers 5 MoE experts) with ParamWrapper, whose module has no .weight, so
       get_peft_model fails with "...Experts object has no attribute 'weight'" when training starts.
       CorDA needs PEFT's preprocess_corda, which Axolotl never runs, so it fails on every model.""",
-      stage="report")
+    stage="report",
+)
 def init_needs_module_weights(ctx: Context) -> Iterable[Finding]:
     init = ctx.spec.peft_init_lora_weights
     if not isinstance(init, str):
         return
     if init.startswith("corda"):
-        yield ctx.finding("init-needs-module-weights", "PEFT's CorDA initialisation needs preprocess_corda, which "
-                          "Axolotl does not run: get_peft_model fails", "peft_init_lora_weights",
-                          hint="use pissa, olora or the default initialisation")
+        yield ctx.finding(
+            "init-needs-module-weights",
+            "PEFT's CorDA initialisation needs preprocess_corda, which Axolotl does not run: get_peft_model fails",
+            "peft_init_lora_weights",
+            hint="use pissa, olora or the default initialisation",
+        )
         return
     experts = [m["name"] for m in ctx.report.modules if m.get("kind") == "parameter"]
     if init.startswith(WEIGHT_INITS) and experts:
-        yield ctx.finding("init-needs-module-weights", f"init_lora_weights {init!r} reads each wrapped module's "
-                          f"weight, but the {len(experts)} fused expert targets (e.g. {experts[0]}) have none: "
-                          "PEFT's get_peft_model fails", "peft_init_lora_weights",
-                          hint="leave the experts out of the targets, or use the default (or gaussian) initialisation")
+        yield ctx.finding(
+            "init-needs-module-weights",
+            f"init_lora_weights {init!r} reads each wrapped module's "
+            f"weight, but the {len(experts)} fused expert targets (e.g. {experts[0]}) have none: "
+            "PEFT's get_peft_model fails",
+            "peft_init_lora_weights",
+            hint="leave the experts out of the targets, or use the default (or gaussian) initialisation",
+        )

@@ -15,18 +15,31 @@ from .registry import documented
 
 W = Severity.WARNING
 
-documented("peft-warning", W, "PEFT warned while applying the adapter.",
-           "A warning PEFT itself emitted on the skeleton, such as tied-weight advice, at the YAML key it is "
-           "about; dropped when another rule already explains that key better.")
-documented("moe-fused-dropout", W, "lora_dropout cannot apply to fused MoE expert parameters.",
-           "PEFT rewrote expert target_modules into target_parameters, whose wrapper cannot use dropout; "
-           "Axolotl patches it so that dropout applies to the other layers only.")
+documented(
+    "peft-warning",
+    W,
+    "PEFT warned while applying the adapter.",
+    "A warning PEFT itself emitted on the skeleton, such as tied-weight advice, at the YAML key it is "
+    "about; dropped when another rule already explains that key better.",
+)
+documented(
+    "moe-fused-dropout",
+    W,
+    "lora_dropout cannot apply to fused MoE expert parameters.",
+    "PEFT rewrote expert target_modules into target_parameters, whose wrapper cannot use dropout; "
+    "Axolotl patches it so that dropout applies to the other layers only.",
+)
 
 
 # The keys whose values made PEFT wrap (or save) what its message is about, most specific first: where a
 # warning about a key the YAML leaves unset points instead.
-CAUSES = ("lora_modules_to_save", "peft_trainable_token_indices", "lora_target_modules", "lora_target_linear",
-          "lora_target_parameters")
+CAUSES = (
+    "lora_modules_to_save",
+    "peft_trainable_token_indices",
+    "lora_target_modules",
+    "lora_target_linear",
+    "lora_target_parameters",
+)
 HINTS = {
     "peft_ensure_weight_tying": "set peft_ensure_weight_tying: true so PEFT keeps the tied copies tied",
 }
@@ -54,13 +67,18 @@ def fused_dropout(doc: Document, dropout: float, parameters: list[str] | None = 
     """lora_dropout meets fused expert parameters; `parameters`: the targets PEFT converted them into."""
     into = f" ({', '.join(parameters)})" if parameters else ""
     return doc.finding(
-        "moe-fused-dropout", f"PEFT turns the MoE expert targets into fused parameter targets{into}, where "
-        f"lora_dropout {dropout:g} cannot apply; as in Axolotl, it applies to the other layers only", ("lora_dropout",), W,
-        hint="set lora_dropout: 0 to make this explicit")
+        "moe-fused-dropout",
+        f"PEFT turns the MoE expert targets into fused parameter targets{into}, where "
+        f"lora_dropout {dropout:g} cannot apply; as in Axolotl, it applies to the other layers only",
+        ("lora_dropout",),
+        W,
+        hint="set lora_dropout: 0 to make this explicit",
+    )
 
 
 def without_restated(findings: list[Finding]) -> list[Finding]:
     """Drop a PEFT warning about a key that one of our rules already explains better."""
+
     def top(f: Finding) -> str:
         return (f.key or "").split(".")[0]
 

@@ -25,8 +25,11 @@ def _plan(ctx: Context):
     return ctx._serve_plan
 
 
-@rule("serve-unsupported", Severity.ERROR, "The serving engine cannot load this adapter, or would serve it wrongly.",
-      """With --serve vllm: what vLLM's PEFTHelper.validate_legal refuses in adapter_config.json (modules_to_save
+@rule(
+    "serve-unsupported",
+    Severity.ERROR,
+    "The serving engine cannot load this adapter, or would serve it wrongly.",
+    """With --serve vllm: what vLLM's PEFTHelper.validate_legal refuses in adapter_config.json (modules_to_save
       other than classifier/score, DoRA, lora_bias, bias, initialisations that change the base weights, aLoRA,
       layer replication, BD-LoRA, QALoRA, ranks above the largest --max-lora-rank), models whose class lacks
       SupportsLoRA, target modules outside the names its loader expects for the architecture (linear layers,
@@ -37,17 +40,23 @@ def _plan(ctx: Context):
       tokens, RSLoRA/rank_pattern/alpha_pattern (it scales by lora_alpha / r), trainable tokens and tower
       modules; always a warning that unmatched weights are dropped unless --lora-strict-loading.
       Tables per engine release: lora_compiler/serving/*.json.""",
-      stage="report")
+    stage="report",
+)
 def serve_unsupported(ctx: Context) -> Iterable[Finding]:
     found = _plan(ctx)
     for v in found.verdicts if found else ():
         yield ctx.finding("serve-unsupported", f"{v.message} [{v.rule}]", v.key, hint=v.hint, severity=v.level)
 
 
-@rule("serve-launch", Severity.INFO, "The command line that serves this adapter.",
-      """With --serve, when the engine refuses nothing: `vllm serve BASE --enable-lora --max-lora-rank N ...` or
+@rule(
+    "serve-launch",
+    Severity.INFO,
+    "The command line that serves this adapter.",
+    """With --serve, when the engine refuses nothing: `vllm serve BASE --enable-lora --max-lora-rank N ...` or
       `python -m sglang.launch_server --model-path BASE --enable-lora --lora-paths NAME=ADAPTER_DIR ...`, with
-      the flags this adapter needs (rank, tower LoRA, strict loading, target modules).""", stage="report")
+      the flags this adapter needs (rank, tower LoRA, strict loading, target modules).""",
+    stage="report",
+)
 def serve_launch(ctx: Context) -> Iterable[Finding]:
     from ..serving import sglang, vllm
 
@@ -56,9 +65,12 @@ def serve_launch(ctx: Context) -> Iterable[Finding]:
         return
     out = ctx.doc.values.get("output_dir")
     adapter = f"{PurePosixPath(out).name or 'adapter'}={out}" if isinstance(out, str) and out else "NAME=ADAPTER_DIR"
-    command = {"vllm": vllm.launch, "sglang": sglang.launch}[found.engine](found, ctx.spec.base_model or "BASE",
-                                                                            adapter)
-    hint = ("the adapter is the one training saves to output_dir" if "ADAPTER_DIR" not in adapter else
-            "replace NAME and ADAPTER_DIR with the adapter's name and the directory training saves it to")
-    yield ctx.finding("serve-launch", f"{found.engine} {found.version} serves it with: {command}", "adapter",
-                      hint=hint)
+    command = {"vllm": vllm.launch, "sglang": sglang.launch}[found.engine](
+        found, ctx.spec.base_model or "BASE", adapter
+    )
+    hint = (
+        "the adapter is the one training saves to output_dir"
+        if "ADAPTER_DIR" not in adapter
+        else "replace NAME and ADAPTER_DIR with the adapter's name and the directory training saves it to"
+    )
+    yield ctx.finding("serve-launch", f"{found.engine} {found.version} serves it with: {command}", "adapter", hint=hint)

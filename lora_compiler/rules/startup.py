@@ -49,8 +49,11 @@ def _quantize_moe(v: Values) -> tuple[str, str] | None:
     if not v.get("quantize_moe_experts"):
         return None
     if v.get("lora_target_linear"):
-        return ("lora_target_linear is not compatible with quantize_moe_experts. Use lora_target_parameters to "
-                "target expert weights instead.", "lora_target_linear")
+        return (
+            "lora_target_linear is not compatible with quantize_moe_experts. Use lora_target_parameters to "
+            "target expert weights instead.",
+            "lora_target_linear",
+        )
     if v.get("adapter") not in LORA:
         return "quantize_moe_experts requires adapter: lora or qlora", "quantize_moe_experts"
     if not (v.get("load_in_4bit") or v.get("load_in_8bit")):
@@ -65,8 +68,10 @@ def _ple(v: Values) -> tuple[str, str] | None:
         return "ple_cpu_offload is not compatible with FSDP", "ple_cpu_offload"
     if v.get("deepspeed"):
         return "ple_cpu_offload is not compatible with DeepSpeed", "ple_cpu_offload"
-    if not ((v.get("adapter") == "qlora" and v.get("load_in_4bit"))
-            or (v.get("adapter") == "lora" and v.get("load_in_8bit"))):
+    if not (
+        (v.get("adapter") == "qlora" and v.get("load_in_4bit"))
+        or (v.get("adapter") == "lora" and v.get("load_in_8bit"))
+    ):
         return "ple_cpu_offload requires qlora with load_in_4bit or lora with load_in_8bit", "ple_cpu_offload"
     return None
 
@@ -100,16 +105,25 @@ def _qat(v: Values) -> tuple[str, str] | None:
     return None
 
 
-UNSLOTH = ("unsloth_cross_entropy_loss", "unsloth_lora_mlp", "unsloth_lora_qkv", "unsloth_lora_o", "unsloth_rms_norm",
-           "unsloth_rope")
+UNSLOTH = (
+    "unsloth_cross_entropy_loss",
+    "unsloth_lora_mlp",
+    "unsloth_lora_qkv",
+    "unsloth_lora_o",
+    "unsloth_rms_norm",
+    "unsloth_rope",
+)
 
 
 def _unsloth(v: Values) -> tuple[str, str] | None:
     found = [k for k in UNSLOTH if v.get(k)]
     if not found:
         return None
-    return (f"`{'`, `'.join(found)}` {'has' if len(found) == 1 else 'have'} been removed. Please use "
-            "`lora_mlp_kernel`, `lora_qkv_kernel`, `lora_o_kernel` instead.", found[0])
+    return (
+        f"`{'`, `'.join(found)}` {'has' if len(found) == 1 else 'have'} been removed. Please use "
+        "`lora_mlp_kernel`, `lora_qkv_kernel`, `lora_o_kernel` instead.",
+        found[0],
+    )
 
 
 def _early_stopping(v: Values) -> tuple[str, Any] | None:
@@ -117,8 +131,11 @@ def _early_stopping(v: Values) -> tuple[str, Any] | None:
         return None
     save, every = v.get("save_steps"), v.get("eval_steps")
     if not save or not every:
-        return ("`early_stopping_patience` requires save_steps and eval_steps to be set. eval_steps should evenly "
-                "divide save_steps.", "early_stopping_patience")
+        return (
+            "`early_stopping_patience` requires save_steps and eval_steps to be set. eval_steps should evenly "
+            "divide save_steps.",
+            "early_stopping_patience",
+        )
     if isinstance(save, (int, float)) and isinstance(every, (int, float)) and save % every != 0:
         return "`early_stopping_patience` requires that eval_steps should evenly divide save_steps.", "eval_steps"
     return None
@@ -131,100 +148,214 @@ def _target_regex(v: Values) -> tuple[str, Any] | None:
     bad = [(i, t) for i, t in enumerate(targets) if isinstance(t, str) and not valid_regex(t)]
     if not bad:
         return None
-    return (f"lora_target_modules contains invalid regex pattern(s): {[t for _, t in bad]}",
-            ("lora_target_modules", bad[0][0]))
+    return (
+        f"lora_target_modules contains invalid regex pattern(s): {[t for _, t in bad]}",
+        ("lora_target_modules", bad[0][0]),
+    )
 
 
 def _when(cond: Callable[[Values], Any], message: str, key: str | Callable[[Values], str]) -> Callable:
     def check(v: Values) -> tuple[str, str] | None:
         return (message, key(v) if callable(key) else key) if cond(v) else None
+
     return check
 
 
 VALIDATORS: tuple[Validator, ...] = (
-    Validator("axolotl-lr-groups-loraplus", "lr_groups and loraplus_lr_ratio together.",
-              "schemas/validation.py LoRAValidationMixin.check_lr_groups",
-              _when(lambda v: v.get("lr_groups") and v.get("loraplus_lr_ratio"),
-                    "lr_groups and loraplus_lr_ratio cannot be used together.", "loraplus_lr_ratio")),
-    Validator("axolotl-unfrozen-with-layers", "unfrozen_parameters with peft_layers_to_transform.",
-              "schemas/validation.py LoRAValidationMixin.check_frozen",
-              _when(lambda v: v.get("adapter") and v.get("peft_layers_to_transform") and v.get("unfrozen_parameters"),
-                    "`unfrozen_parameters` used with `peft_layers_to_transform` can have unexpected behavior.",
-                    "unfrozen_parameters")),
-    Validator("axolotl-fused-mlp-lora", "flash_attn_fuse_mlp with LoRA/QLoRA.",
-              "schemas/validation.py LoRAValidationMixin.check_fused_lora",
-              _when(lambda v: v.get("adapter") in LORA and v.get("flash_attn_fuse_mlp"),
-                    "Fused modules are not supported with LoRA/QLoRA", "flash_attn_fuse_mlp")),
-    Validator("axolotl-onebitllms-lora", "use_onebitllms with LoRA/QLoRA.",
-              "schemas/validation.py LoRAValidationMixin.check_onebitllms_lora",
-              _when(lambda v: v.get("adapter") in LORA and v.get("use_onebitllms"),
-                    "LoRA/QLoRA is not supported with use_onebitllms", "use_onebitllms")),
-    Validator("axolotl-lora-kernels-8bit", "LoRA kernels with 8-bit LoRA.",
-              "schemas/validation.py LoRAValidationMixin.check_lora_kernels_8bit",
-              _when(lambda v: _kernel(v) and v.get("adapter") == "lora" and v.get("load_in_8bit"),
-                    "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with 8-bit LoRA a the "
-                    "moment.", lambda v: _kernel(v) or "load_in_8bit")),
-    Validator("axolotl-lora-kernels-remote-code", "LoRA kernels with trust_remote_code.",
-              "schemas/validation.py LoRAValidationMixin.check_lora_kernels_trust_remote_code",
-              _when(lambda v: _kernel(v) and v.get("trust_remote_code"),
-                    "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with trust_remote_code.",
-                    lambda v: _kernel(v) or "trust_remote_code")),
-    Validator("axolotl-quantize-moe-experts", "quantize_moe_experts with lora_target_linear, no LoRA or no 4/8-bit.",
-              "schemas/config.py AxolotlConfigWCapabilities.check_quantize_moe_experts", _quantize_moe),
-    Validator("axolotl-reentrant-unfrozen", "unfrozen_parameters with reentrant gradient checkpointing.",
-              "schemas/validation.py TrainingValidationMixin.check_use_reentrant_mismatch",
-              _when(lambda v: v.get("unfrozen_parameters") and isinstance(v.get("gradient_checkpointing_kwargs"), dict)
-                    and v["gradient_checkpointing_kwargs"].get("use_reentrant") is True,
-                    "`use_reentrant` must be false when used with partially frozen model.", "unfrozen_parameters")),
-    Validator("axolotl-ple-cpu-offload", "ple_cpu_offload without qlora+4-bit or lora+8-bit, or with FSDP/DeepSpeed.",
-              "schemas/config.py AxolotlInputConfig.check_ple_cpu_offload", _ple),
-    Validator("axolotl-quantization-config-bnb", "model_quantization_config with load_in_8bit/load_in_4bit.",
-              "schemas/validation.py SystemValidationMixin.check_model_quantization_config_vs_bnb",
-              _when(lambda v: v.get("model_quantization_config") and (v.get("load_in_8bit") or v.get("load_in_4bit")),
-                    "model_quantization_config and load_in_8bit or load_in_4bit cannot be used together.",
-                    "model_quantization_config")),
-    Validator("axolotl-qat-peft", "QAT with a peft block or 4/8-bit loading.",
-              "schemas/config.py AxolotlConfigWCapabilities.check_qat_config", _qat),
-    Validator("axolotl-relora", "ReLoRA without jagged_restart_steps or LoRA, or with FSDP, DeepSpeed, one_cycle "
-              "or a fused MLP.",
-              "schemas/validation.py ComplexValidationMixin.check_relora", _relora),
-    Validator("axolotl-fsdp-deepspeed", "deepspeed with FSDP (0.19: the fsdp list; 0.20+: fsdp_config).",
-              "schemas/validation.py SystemValidationMixin.check_fsdp_deepspeed",
-              _when(lambda v: v.get("deepspeed") and v.get("fsdp"), "deepspeed and fsdp cannot be used together.",
-                    "fsdp"), entry="axolotl-fsdp-deepspeed-list"),
-    Validator("axolotl-fsdp-deepspeed", "deepspeed with FSDP (0.19: the fsdp list; 0.20+: fsdp_config).",
-              "schemas/validation.py SystemValidationMixin.check_fsdp_deepspeed",
-              _when(lambda v: v.get("deepspeed") and v.get("fsdp_config"),
-                    "deepspeed and fsdp cannot be used together.", "fsdp_config")),
-    Validator("axolotl-fsdp1-removed", "FSDP1 settings: the fsdp list, fsdp_version other than 2, sharding_strategy.",
-              "schemas/validation.py SystemValidationMixin.check_fsdp_version", release.fsdp1_removed),
-    Validator("axolotl-target-parameters-init", "lora_target_parameters with a value-dependent init or LoftQ.",
-              "schemas/peft.py LoraConfig.validate_lora_target_parameters_init", release.target_parameters_init),
-    Validator("axolotl-staged-nf4", "4-bit loading with FSDP2's cpu_ram_efficient_loading, or CPU-staged NF4 "
-              "with a setting it does not support.",
-              "schemas/validation.py check_fsdp2_cpu_ram_efficient_loading_w_4bit", release.ram_efficient_4bit_fsdp2,
-              entry="axolotl-staged-nf4-0.19"),
-    Validator("axolotl-staged-nf4", "4-bit loading with FSDP2's cpu_ram_efficient_loading, or CPU-staged NF4 "
-              "with a setting it does not support.",
-              "schemas/validation.py check_fsdp2_cpu_ram_efficient_loading_w_4bit, check_bnb_blocksize, "
-              "check_staged_nf4", release.staged_nf4),
-    Validator("axolotl-ebft-torch-compile", "EBFT strided mode with torch_compile and gradient checkpointing.",
-              "schemas/validation.py check_ebft_torch_compile", release.ebft_torch_compile),
-    Validator("axolotl-expert-parallel", "expert_parallel_size > 1 without FSDP2 and full state dicts.",
-              "integrations/expert_parallel/args.py validate_expert_parallel_topology (plugin listed)",
-              release.expert_parallel_plugin, entry="axolotl-expert-parallel-plugin"),
-    Validator("axolotl-expert-parallel", "expert_parallel_size > 1 without FSDP2 and full state dicts.",
-              "integrations/expert_parallel/args.py validate_expert_parallel_topology (a built-in plugin)",
-              release.expert_parallel_builtin),
-    Validator("axolotl-mixlora", "The mixlora adapter with a setting it refuses.",
-              "schemas/peft.py validate_mixlora, validation.py check_fused_lora, loaders/adapter.py "
-              "_validate_mixlora_lora_target_modules", release.mixlora),
-    Validator("axolotl-target-modules-regex", "A lora_target_modules entry that is not a valid regex.",
-              "schemas/config.py AxolotlInputConfig.check_lora_target_modules_regex", _target_regex),
-    Validator("axolotl-early-stopping", "early_stopping_patience without save_steps and eval_steps that divide it.",
-              "schemas/validation.py check_early_stopping", _early_stopping),
-    Validator("axolotl-deprecated-unsloth", "unsloth_lora_* / unsloth_* keys Axolotl removed.",
-              "schemas/validation.py check_deprecated_unsloth_fields", _unsloth),
+    Validator(
+        "axolotl-lr-groups-loraplus",
+        "lr_groups and loraplus_lr_ratio together.",
+        "schemas/validation.py LoRAValidationMixin.check_lr_groups",
+        _when(
+            lambda v: v.get("lr_groups") and v.get("loraplus_lr_ratio"),
+            "lr_groups and loraplus_lr_ratio cannot be used together.",
+            "loraplus_lr_ratio",
+        ),
+    ),
+    Validator(
+        "axolotl-unfrozen-with-layers",
+        "unfrozen_parameters with peft_layers_to_transform.",
+        "schemas/validation.py LoRAValidationMixin.check_frozen",
+        _when(
+            lambda v: v.get("adapter") and v.get("peft_layers_to_transform") and v.get("unfrozen_parameters"),
+            "`unfrozen_parameters` used with `peft_layers_to_transform` can have unexpected behavior.",
+            "unfrozen_parameters",
+        ),
+    ),
+    Validator(
+        "axolotl-fused-mlp-lora",
+        "flash_attn_fuse_mlp with LoRA/QLoRA.",
+        "schemas/validation.py LoRAValidationMixin.check_fused_lora",
+        _when(
+            lambda v: v.get("adapter") in LORA and v.get("flash_attn_fuse_mlp"),
+            "Fused modules are not supported with LoRA/QLoRA",
+            "flash_attn_fuse_mlp",
+        ),
+    ),
+    Validator(
+        "axolotl-onebitllms-lora",
+        "use_onebitllms with LoRA/QLoRA.",
+        "schemas/validation.py LoRAValidationMixin.check_onebitllms_lora",
+        _when(
+            lambda v: v.get("adapter") in LORA and v.get("use_onebitllms"),
+            "LoRA/QLoRA is not supported with use_onebitllms",
+            "use_onebitllms",
+        ),
+    ),
+    Validator(
+        "axolotl-lora-kernels-8bit",
+        "LoRA kernels with 8-bit LoRA.",
+        "schemas/validation.py LoRAValidationMixin.check_lora_kernels_8bit",
+        _when(
+            lambda v: _kernel(v) and v.get("adapter") == "lora" and v.get("load_in_8bit"),
+            "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with 8-bit LoRA a the moment.",
+            lambda v: _kernel(v) or "load_in_8bit",
+        ),
+    ),
+    Validator(
+        "axolotl-lora-kernels-remote-code",
+        "LoRA kernels with trust_remote_code.",
+        "schemas/validation.py LoRAValidationMixin.check_lora_kernels_trust_remote_code",
+        _when(
+            lambda v: _kernel(v) and v.get("trust_remote_code"),
+            "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with trust_remote_code.",
+            lambda v: _kernel(v) or "trust_remote_code",
+        ),
+    ),
+    Validator(
+        "axolotl-quantize-moe-experts",
+        "quantize_moe_experts with lora_target_linear, no LoRA or no 4/8-bit.",
+        "schemas/config.py AxolotlConfigWCapabilities.check_quantize_moe_experts",
+        _quantize_moe,
+    ),
+    Validator(
+        "axolotl-reentrant-unfrozen",
+        "unfrozen_parameters with reentrant gradient checkpointing.",
+        "schemas/validation.py TrainingValidationMixin.check_use_reentrant_mismatch",
+        _when(
+            lambda v: (
+                v.get("unfrozen_parameters")
+                and isinstance(v.get("gradient_checkpointing_kwargs"), dict)
+                and v["gradient_checkpointing_kwargs"].get("use_reentrant") is True
+            ),
+            "`use_reentrant` must be false when used with partially frozen model.",
+            "unfrozen_parameters",
+        ),
+    ),
+    Validator(
+        "axolotl-ple-cpu-offload",
+        "ple_cpu_offload without qlora+4-bit or lora+8-bit, or with FSDP/DeepSpeed.",
+        "schemas/config.py AxolotlInputConfig.check_ple_cpu_offload",
+        _ple,
+    ),
+    Validator(
+        "axolotl-quantization-config-bnb",
+        "model_quantization_config with load_in_8bit/load_in_4bit.",
+        "schemas/validation.py SystemValidationMixin.check_model_quantization_config_vs_bnb",
+        _when(
+            lambda v: v.get("model_quantization_config") and (v.get("load_in_8bit") or v.get("load_in_4bit")),
+            "model_quantization_config and load_in_8bit or load_in_4bit cannot be used together.",
+            "model_quantization_config",
+        ),
+    ),
+    Validator(
+        "axolotl-qat-peft",
+        "QAT with a peft block or 4/8-bit loading.",
+        "schemas/config.py AxolotlConfigWCapabilities.check_qat_config",
+        _qat,
+    ),
+    Validator(
+        "axolotl-relora",
+        "ReLoRA without jagged_restart_steps or LoRA, or with FSDP, DeepSpeed, one_cycle or a fused MLP.",
+        "schemas/validation.py ComplexValidationMixin.check_relora",
+        _relora,
+    ),
+    Validator(
+        "axolotl-fsdp-deepspeed",
+        "deepspeed with FSDP (0.19: the fsdp list; 0.20+: fsdp_config).",
+        "schemas/validation.py SystemValidationMixin.check_fsdp_deepspeed",
+        _when(lambda v: v.get("deepspeed") and v.get("fsdp"), "deepspeed and fsdp cannot be used together.", "fsdp"),
+        entry="axolotl-fsdp-deepspeed-list",
+    ),
+    Validator(
+        "axolotl-fsdp-deepspeed",
+        "deepspeed with FSDP (0.19: the fsdp list; 0.20+: fsdp_config).",
+        "schemas/validation.py SystemValidationMixin.check_fsdp_deepspeed",
+        _when(
+            lambda v: v.get("deepspeed") and v.get("fsdp_config"),
+            "deepspeed and fsdp cannot be used together.",
+            "fsdp_config",
+        ),
+    ),
+    Validator(
+        "axolotl-fsdp1-removed",
+        "FSDP1 settings: the fsdp list, fsdp_version other than 2, sharding_strategy.",
+        "schemas/validation.py SystemValidationMixin.check_fsdp_version",
+        release.fsdp1_removed,
+    ),
+    Validator(
+        "axolotl-target-parameters-init",
+        "lora_target_parameters with a value-dependent init or LoftQ.",
+        "schemas/peft.py LoraConfig.validate_lora_target_parameters_init",
+        release.target_parameters_init,
+    ),
+    Validator(
+        "axolotl-staged-nf4",
+        "4-bit loading with FSDP2's cpu_ram_efficient_loading, or CPU-staged NF4 with a setting it does not support.",
+        "schemas/validation.py check_fsdp2_cpu_ram_efficient_loading_w_4bit",
+        release.ram_efficient_4bit_fsdp2,
+        entry="axolotl-staged-nf4-0.19",
+    ),
+    Validator(
+        "axolotl-staged-nf4",
+        "4-bit loading with FSDP2's cpu_ram_efficient_loading, or CPU-staged NF4 with a setting it does not support.",
+        "schemas/validation.py check_fsdp2_cpu_ram_efficient_loading_w_4bit, check_bnb_blocksize, check_staged_nf4",
+        release.staged_nf4,
+    ),
+    Validator(
+        "axolotl-ebft-torch-compile",
+        "EBFT strided mode with torch_compile and gradient checkpointing.",
+        "schemas/validation.py check_ebft_torch_compile",
+        release.ebft_torch_compile,
+    ),
+    Validator(
+        "axolotl-expert-parallel",
+        "expert_parallel_size > 1 without FSDP2 and full state dicts.",
+        "integrations/expert_parallel/args.py validate_expert_parallel_topology (plugin listed)",
+        release.expert_parallel_plugin,
+        entry="axolotl-expert-parallel-plugin",
+    ),
+    Validator(
+        "axolotl-expert-parallel",
+        "expert_parallel_size > 1 without FSDP2 and full state dicts.",
+        "integrations/expert_parallel/args.py validate_expert_parallel_topology (a built-in plugin)",
+        release.expert_parallel_builtin,
+    ),
+    Validator(
+        "axolotl-mixlora",
+        "The mixlora adapter with a setting it refuses.",
+        "schemas/peft.py validate_mixlora, validation.py check_fused_lora, loaders/adapter.py "
+        "_validate_mixlora_lora_target_modules",
+        release.mixlora,
+    ),
+    Validator(
+        "axolotl-target-modules-regex",
+        "A lora_target_modules entry that is not a valid regex.",
+        "schemas/config.py AxolotlInputConfig.check_lora_target_modules_regex",
+        _target_regex,
+    ),
+    Validator(
+        "axolotl-early-stopping",
+        "early_stopping_patience without save_steps and eval_steps that divide it.",
+        "schemas/validation.py check_early_stopping",
+        _early_stopping,
+    ),
+    Validator(
+        "axolotl-deprecated-unsloth",
+        "unsloth_lora_* / unsloth_* keys Axolotl removed.",
+        "schemas/validation.py check_deprecated_unsloth_fields",
+        _unsloth,
+    ),
 )
 
 
@@ -232,16 +363,23 @@ VALIDATORS: tuple[Validator, ...] = (
 OUT_OF_SCOPE: tuple[tuple[str, str], ...] = (
     ("schemas/config.py AxolotlConfigWCapabilities bf16/fp8/tf32 checks", "need the GPU's bf16, fp8 and tf32 support"),
     ("check_quantize_moe_experts (ROCm branch)", "needs the GPU's compute capability (CUDA vs ROCm)"),
-    ("check_multigpu_lora_kernels, check_ple_cpu_offload_multi_gpu, check_rl_config_gradient_checkpointing",
-     "need the number of GPUs (WORLD_SIZE at launch)"),
-    ("check_auto_enable_lora_kernels", "turns LoRA kernels on by torch version, GPU count and model support; it "
-     "changes how LoRA runs, not what is trained"),
+    (
+        "check_multigpu_lora_kernels, check_ple_cpu_offload_multi_gpu, check_rl_config_gradient_checkpointing",
+        "need the number of GPUs (WORLD_SIZE at launch)",
+    ),
+    (
+        "check_auto_enable_lora_kernels",
+        "turns LoRA kernels on by torch version, GPU count and model support; it "
+        "changes how LoRA runs, not what is trained",
+    ),
     ("check_qat_config, check_fsdp_torch_version (torch version)", "need the training machine's torch"),
     ("check_flash_attn_available, check_npu_config", "need the installed flash-attn build or an NPU"),
     ("check_mistral_common_import", "needs the training environment's packages"),
     ("normalize_config device/dtype resolution (bf16: auto, mps)", "follows the training machine's devices"),
-    ("loaders/utils.py check_model_config, loaders/tokenizer.py special-token checks",
-     "need the tokenizer (added tokens); lora_modules_to_save itself is checked against the model"),
+    (
+        "loaders/utils.py check_model_config, loaders/tokenizer.py special-token checks",
+        "need the tokenizer (added tokens); lora_modules_to_save itself is checked against the model",
+    ),
 )
 
 
@@ -254,8 +392,10 @@ def _register(forms: list[Validator]) -> None:
     from ..profiles import PROFILES
 
     releases = [p.version for p in PROFILES.values() if any(v.name in p.validators for v in forms)]
-    doc = (f"Axolotl {', '.join(releases)} refuses the config at start-up (`{_where(forms[-1].source)}`), "
-           "before any model is loaded; lint says so from the YAML alone.")
+    doc = (
+        f"Axolotl {', '.join(releases)} refuses the config at start-up (`{_where(forms[-1].source)}`), "
+        "before any model is loaded; lint says so from the YAML alone."
+    )
 
     @rule(forms[0].id, Severity.ERROR, forms[0].summary, doc, stage="config")
     def check(ctx: Context) -> Iterable[Finding]:
@@ -263,8 +403,12 @@ def _register(forms: list[Validator]) -> None:
             found = validator.check(ctx.doc.values) if validator.name in ctx.profile.validators else None
             if found:
                 message, key = found
-                yield ctx.finding(validator.id, f"Axolotl refuses this config at start-up: {message}",
-                                  key, hint=f"see {_where(validator.source.split()[0])}")
+                yield ctx.finding(
+                    validator.id,
+                    f"Axolotl refuses this config at start-up: {message}",
+                    key,
+                    hint=f"see {_where(validator.source.split()[0])}",
+                )
                 return
 
 
@@ -272,14 +416,22 @@ for _id in dict.fromkeys(v.id for v in VALIDATORS):
     _register([v for v in VALIDATORS if v.id == _id])
 
 
-@rule("axolotl-fills-default", Severity.INFO, "Axolotl fills in a default that changes what is trained.",
-      """Axolotl's pydantic models fill defaults silently: a peft.loftq_config block without
+@rule(
+    "axolotl-fills-default",
+    Severity.INFO,
+    "Axolotl fills in a default that changes what is trained.",
+    """Axolotl's pydantic models fill defaults silently: a peft.loftq_config block without
       loftq_bits (a typo such as loftq_bit included) still turns LoftQ on, at loftq_bits 4
-      (schemas/peft.py LoftQConfig).""", stage="config")
+      (schemas/peft.py LoftQConfig).""",
+    stage="config",
+)
 def fills_default(ctx: Context) -> Iterable[Finding]:
     peft = ctx.doc.values.get("peft")
     loftq = peft.get("loftq_config") if isinstance(peft, dict) else None
     if isinstance(loftq, dict) and "loftq_bits" not in loftq:
-        yield ctx.finding("axolotl-fills-default", "peft.loftq_config has no loftq_bits: Axolotl fills in 4 and LoftQ "
-                          "initialises the adapter at 4 bits", ("peft", "loftq_config"),
-                          hint="write loftq_bits explicitly (or drop the block to keep the default initialisation)")
+        yield ctx.finding(
+            "axolotl-fills-default",
+            "peft.loftq_config has no loftq_bits: Axolotl fills in 4 and LoftQ initialises the adapter at 4 bits",
+            ("peft", "loftq_config"),
+            hint="write loftq_bits explicitly (or drop the block to keep the default initialisation)",
+        )

@@ -33,21 +33,33 @@ def _fsdp_config(v: Values) -> dict[str, Any]:
 def fsdp1_removed(v: Values) -> tuple[str, Any] | None:
     """check_fsdp_version: FSDP1 is gone; its list, its version and its options are refused."""
     if v.get("fsdp"):
-        return ("The top-level `fsdp` list is no longer supported, it configured FSDP1 sharding strategies. Use "
-                f"`fsdp_config` instead, see {MIGRATION} for the migration guide.", "fsdp")
+        return (
+            "The top-level `fsdp` list is no longer supported, it configured FSDP1 sharding strategies. Use "
+            f"`fsdp_config` instead, see {MIGRATION} for the migration guide.",
+            "fsdp",
+        )
     block = v.get("fsdp_config") if isinstance(v.get("fsdp_config"), dict) else {}
-    for key, version in (("fsdp_version", v.get("fsdp_version")), (("fsdp_config", "fsdp_version"),
-                         block.get("fsdp_version")), (("fsdp_config", "version"), block.get("version"))):
+    for key, version in (
+        ("fsdp_version", v.get("fsdp_version")),
+        (("fsdp_config", "fsdp_version"), block.get("fsdp_version")),
+        (("fsdp_config", "version"), block.get("version")),
+    ):
         if version is not None and str(version) != "2":
-            return (f"fsdp_version: {version} is no longer supported, FSDP1 has been removed from Axolotl. Use "
-                    f"fsdp_version: 2 and see {MIGRATION} for the migration guide.", key)
+            return (
+                f"fsdp_version: {version} is no longer supported, FSDP1 has been removed from Axolotl. Use "
+                f"fsdp_version: 2 and see {MIGRATION} for the migration guide.",
+                key,
+            )
     for key in block:
         name = unprefixed(key)
         if name in FSDP1_ONLY_REJECTED:
             instead = FSDP1_ONLY_REJECTED[name]
             hint = f"Use `{instead}` instead" if instead else "It has no FSDP2 equivalent, please remove it"
-            return (f"fsdp_config.{name} is an FSDP1-only option and FSDP1 has been removed from Axolotl. {hint}. "
-                    f"See {MIGRATION} for the migration guide.", ("fsdp_config", key))
+            return (
+                f"fsdp_config.{name} is an FSDP1-only option and FSDP1 has been removed from Axolotl. {hint}. "
+                f"See {MIGRATION} for the migration guide.",
+                ("fsdp_config", key),
+            )
     return None
 
 
@@ -58,17 +70,23 @@ def _value_dependent_init(v: Values) -> bool:
 
 
 def _init_key(v: Values) -> Any:
-    return "peft_init_lora_weights" if v.get("peft_init_lora_weights") not in VALUE_INDEPENDENT_INIT else \
-        ("peft", "loftq_config")
+    return (
+        "peft_init_lora_weights"
+        if v.get("peft_init_lora_weights") not in VALUE_INDEPENDENT_INIT
+        else ("peft", "loftq_config")
+    )
 
 
 def target_parameters_init(v: Values) -> tuple[str, Any] | None:
     """validate_lora_target_parameters_init: fused expert parameters have no base_layer.weight to read."""
     if v.get("lora_target_parameters") and _value_dependent_init(v):
-        return ("peft_init_lora_weights must be the default or gaussian when lora_target_parameters is set: pissa, "
-                "olora, loftq, corda, orthogonal and lora_ga read base_layer.weight, which fused expert parameters "
-                "do not have, so PEFT fails when building the adapter; eva and mica are not supported for target "
-                "parameters.", _init_key(v))
+        return (
+            "peft_init_lora_weights must be the default or gaussian when lora_target_parameters is set: pissa, "
+            "olora, loftq, corda, orthogonal and lora_ga read base_layer.weight, which fused expert parameters "
+            "do not have, so PEFT fails when building the adapter; eva and mica are not supported for target "
+            "parameters.",
+            _init_key(v),
+        )
     return None
 
 
@@ -78,9 +96,12 @@ def ram_efficient_4bit_fsdp2(v: Values) -> tuple[str, Any] | None:
     block = v.get("fsdp_config") if isinstance(v.get("fsdp_config"), dict) else {}
     version = v.get("fsdp_version") or block.get("version") or block.get("fsdp_version") or (1 if block else None)
     if block and str(version) == "2" and _fsdp_config(v).get("cpu_ram_efficient_loading") and v.get("load_in_4bit"):
-        return ("FSDP2 does not support `cpu_ram_efficient_loading` with load_in_4bit; the rank-0-only bitsandbytes "
-                "quantization deadlocks the state dict scatter. Please set `fsdp_config.cpu_ram_efficient_loading` "
-                "to false.", "fsdp_config")
+        return (
+            "FSDP2 does not support `cpu_ram_efficient_loading` with load_in_4bit; the rank-0-only bitsandbytes "
+            "quantization deadlocks the state dict scatter. Please set `fsdp_config.cpu_ram_efficient_loading` "
+            "to false.",
+            "fsdp_config",
+        )
     return None
 
 
@@ -88,7 +109,9 @@ def _sharded(v: Values, fsdp: dict[str, Any]) -> bool:
     """qlora_sharded_model_loading, resolved automatically since 0.20 when the YAML leaves it out."""
     sharded = v.get("qlora_sharded_model_loading")
     if sharded is None:
-        return bool(fsdp and v.get("adapter") == "qlora" and v.get("load_in_4bit") and fsdp.get("cpu_ram_efficient_loading"))
+        return bool(
+            fsdp and v.get("adapter") == "qlora" and v.get("load_in_4bit") and fsdp.get("cpu_ram_efficient_loading")
+        )
     return bool(sharded)
 
 
@@ -98,37 +121,67 @@ def staged_nf4(v: Values) -> tuple[str, Any] | None:
     fsdp = _fsdp_config(v)
     efficient, sharded = bool(fsdp.get("cpu_ram_efficient_loading")), _sharded(v, fsdp)
     if fsdp and efficient and v.get("load_in_4bit") and not sharded:
-        return ("FSDP2 does not support `cpu_ram_efficient_loading` with load_in_4bit; the rank-0-only bitsandbytes "
-                "quantization deadlocks the state dict scatter. Set `qlora_sharded_model_loading: true` for "
-                "CPU-staged loading, or set `fsdp_config.cpu_ram_efficient_loading` to false.",
-                "qlora_sharded_model_loading" if "qlora_sharded_model_loading" in v else "fsdp_config")
+        return (
+            "FSDP2 does not support `cpu_ram_efficient_loading` with load_in_4bit; the rank-0-only bitsandbytes "
+            "quantization deadlocks the state dict scatter. Set `qlora_sharded_model_loading: true` for "
+            "CPU-staged loading, or set `fsdp_config.cpu_ram_efficient_loading` to false.",
+            "qlora_sharded_model_loading" if "qlora_sharded_model_loading" in v else "fsdp_config",
+        )
     bnb = v.get("bnb_config_kwargs") if isinstance(v.get("bnb_config_kwargs"), dict) else {}
     if v.get("load_in_4bit") and v.get("nf4_backend") != "torchao" and bnb.get("blocksize", 64) != 64:
-        return ("bitsandbytes 4-bit loading always quantizes with blocksize 64; remove `bnb_config_kwargs.blocksize` "
-                "or set it to 64.", ("bnb_config_kwargs", "blocksize"))
+        return (
+            "bitsandbytes 4-bit loading always quantizes with blocksize 64; remove `bnb_config_kwargs.blocksize` "
+            "or set it to 64.",
+            ("bnb_config_kwargs", "blocksize"),
+        )
     torchao = v.get("nf4_backend") == "torchao"
     if not (torchao or (sharded and v.get("load_in_4bit"))) or (not torchao and (not fsdp or not efficient)):
         return None  # not staged (Axolotl warns that qlora_sharded_model_loading has no effect)
     checks: list[tuple[bool, str, Any]] = [
-        (not v.get("load_in_4bit") or v.get("adapter") != "qlora" or bool(v.get("load_in_8bit")),
-         "CPU-staged NF4 requires adapter: qlora and load_in_4bit: true", "adapter"),
-        (bool(fsdp) and (not efficient or not sharded),
-         "CPU-staged NF4 requires FSDP2, cpu_ram_efficient_loading and qlora_sharded_model_loading", "fsdp_config"),
-        (bool(v.get("deepspeed")) or (v.get("tensor_parallel_size") or 1) > 1 or
-         (v.get("context_parallel_size") or 1) > 1,
-         "CPU-staged NF4 does not support DeepSpeed, tensor or context parallelism", "nf4_backend"),
-        ((v.get("dp_replicate_size") or 1) > 1,
-         "CPU-staged NF4 requires a one-dimensional sharding mesh; dp_replicate_size must be 1", "dp_replicate_size"),
-        (bnb.get("bnb_4bit_quant_type", "nf4") != "nf4", "CPU-staged NF4 requires bnb_4bit_quant_type: nf4",
-         "bnb_config_kwargs"),
-        (torchao and (bnb.get("blocksize", 64) != 64 or not bnb.get("bnb_4bit_use_double_quant", True)),
-         "torchao NF4 requires blocksize 64 and double quantization", "bnb_config_kwargs"),
-        (bool(v.get("peft_use_dora") or v.get("lora_modules_to_save")),
-         "CPU-staged NF4 currently requires LoRA without DoRA or modules_to_save",
-         "peft_use_dora" if v.get("peft_use_dora") else "lora_modules_to_save"),
-        (_value_dependent_init(v), "CPU-staged NF4 does not support a value-dependent LoRA init: pissa, olora and "
-         "loftq residualize the base weight, and a packed base cannot take the residual write-back; corda and eva "
-         "are not wired for staged loading.", _init_key(v)),
+        (
+            not v.get("load_in_4bit") or v.get("adapter") != "qlora" or bool(v.get("load_in_8bit")),
+            "CPU-staged NF4 requires adapter: qlora and load_in_4bit: true",
+            "adapter",
+        ),
+        (
+            bool(fsdp) and (not efficient or not sharded),
+            "CPU-staged NF4 requires FSDP2, cpu_ram_efficient_loading and qlora_sharded_model_loading",
+            "fsdp_config",
+        ),
+        (
+            bool(v.get("deepspeed"))
+            or (v.get("tensor_parallel_size") or 1) > 1
+            or (v.get("context_parallel_size") or 1) > 1,
+            "CPU-staged NF4 does not support DeepSpeed, tensor or context parallelism",
+            "nf4_backend",
+        ),
+        (
+            (v.get("dp_replicate_size") or 1) > 1,
+            "CPU-staged NF4 requires a one-dimensional sharding mesh; dp_replicate_size must be 1",
+            "dp_replicate_size",
+        ),
+        (
+            bnb.get("bnb_4bit_quant_type", "nf4") != "nf4",
+            "CPU-staged NF4 requires bnb_4bit_quant_type: nf4",
+            "bnb_config_kwargs",
+        ),
+        (
+            torchao and (bnb.get("blocksize", 64) != 64 or not bnb.get("bnb_4bit_use_double_quant", True)),
+            "torchao NF4 requires blocksize 64 and double quantization",
+            "bnb_config_kwargs",
+        ),
+        (
+            bool(v.get("peft_use_dora") or v.get("lora_modules_to_save")),
+            "CPU-staged NF4 currently requires LoRA without DoRA or modules_to_save",
+            "peft_use_dora" if v.get("peft_use_dora") else "lora_modules_to_save",
+        ),
+        (
+            _value_dependent_init(v),
+            "CPU-staged NF4 does not support a value-dependent LoRA init: pissa, olora and "
+            "loftq residualize the base weight, and a packed base cannot take the residual write-back; corda and eva "
+            "are not wired for staged loading.",
+            _init_key(v),
+        ),
     ]
     return next(((message, key) for violated, message, key in checks if violated), None)
 
@@ -144,18 +197,32 @@ def mixlora(v: Values) -> tuple[str, Any] | None:
     checks: list[tuple[Any, str, Any]] = [
         (not v.get("lora_r"), "lora_r is required when using the mixlora adapter", "adapter"),
         (not v.get("lora_alpha"), "lora_alpha is required when using the mixlora adapter", "adapter"),
-        (isinstance(top_k, int) and isinstance(experts, int) and top_k > experts,
-         f"mixlora_top_k ({top_k}) must be <= mixlora_num_experts ({experts})", "mixlora_top_k"),
+        (
+            isinstance(top_k, int) and isinstance(experts, int) and top_k > experts,
+            f"mixlora_top_k ({top_k}) must be <= mixlora_num_experts ({experts})",
+            "mixlora_top_k",
+        ),
         (v.get("flash_attn_fuse_mlp"), "Fused modules are not supported with LoRA/QLoRA", "flash_attn_fuse_mlp"),
         (v.get("flash_attn_fuse_qkv"), "flash_attn_fuse_qkv is not supported with MixLoRA", "flash_attn_fuse_qkv"),
-        (v.get("rl") is not None, "MixLoRA is not compatible with RL training (DPO/KTO/GRPO). Use adapter: lora or "
-         "qlora for RL fine-tuning.", "rl"),
+        (
+            v.get("rl") is not None,
+            "MixLoRA is not compatible with RL training (DPO/KTO/GRPO). Use adapter: lora or qlora for RL fine-tuning.",
+            "rl",
+        ),
         (v.get("lora_fp32_gradients"), "lora_fp32_gradients requires a LoRA adapter", "lora_fp32_gradients"),
-        (v.get("lora_target_linear"), "MixLoRA is incompatible with lora_target_linear=true because FFN "
-         "gate_proj/up_proj/down_proj are patched by MixLoRA. Set explicit attention-only lora_target_modules "
-         "instead.", "lora_target_linear"),
-        (overlap, "MixLoRA cannot be combined with LoRA targets on FFN modules. Remove overlapping "
-         f"lora_target_modules entries: {overlap}", "lora_target_modules"),
+        (
+            v.get("lora_target_linear"),
+            "MixLoRA is incompatible with lora_target_linear=true because FFN "
+            "gate_proj/up_proj/down_proj are patched by MixLoRA. Set explicit attention-only lora_target_modules "
+            "instead.",
+            "lora_target_linear",
+        ),
+        (
+            overlap,
+            "MixLoRA cannot be combined with LoRA targets on FFN modules. Remove overlapping "
+            f"lora_target_modules entries: {overlap}",
+            "lora_target_modules",
+        ),
     ]
     return next(((message, key) for violated, message, key in checks if violated), None)
 
@@ -163,11 +230,18 @@ def mixlora(v: Values) -> tuple[str, Any] | None:
 def ebft_torch_compile(v: Values) -> tuple[str, Any] | None:
     """check_ebft_torch_compile (0.19+): EBFT's strided mode with torch_compile and gradient checkpointing."""
     ebft = v.get("ebft") if isinstance(v.get("ebft"), dict) else {}
-    if v.get("rl") == "ebft" and v.get("torch_compile") is True and ebft.get("mode") == "strided" \
-            and v.get("gradient_checkpointing"):
-        return ("EBFT strided mode: `torch_compile: true` with `gradient_checkpointing: true` causes CheckpointError "
-                "(BlockMask metadata mismatch during recomputation). Remove `torch_compile` — the flex_attention "
-                "kernel compiles itself internally.", "torch_compile")
+    if (
+        v.get("rl") == "ebft"
+        and v.get("torch_compile") is True
+        and ebft.get("mode") == "strided"
+        and v.get("gradient_checkpointing")
+    ):
+        return (
+            "EBFT strided mode: `torch_compile: true` with `gradient_checkpointing: true` causes CheckpointError "
+            "(BlockMask metadata mismatch during recomputation). Remove `torch_compile` — the flex_attention "
+            "kernel compiles itself internally.",
+            "torch_compile",
+        )
     return None
 
 
@@ -180,21 +254,33 @@ def _expert_parallel(v: Values, built_in: bool) -> tuple[str, Any] | None:
         return None
     fsdp = _fsdp_config(v)
     if not fsdp:
-        return (f"expert_parallel_size ({size}) > 1 requires FSDP2: set fsdp_version: 2 and an fsdp_config block. "
-                "Under DDP the expert LoRA sync, gradient clipping, gradient-accumulation scaling and checkpoint "
-                "save are all wrong for sharded experts.", "expert_parallel_size")
+        return (
+            f"expert_parallel_size ({size}) > 1 requires FSDP2: set fsdp_version: 2 and an fsdp_config block. "
+            "Under DDP the expert LoRA sync, gradient clipping, gradient-accumulation scaling and checkpoint "
+            "save are all wrong for sharded experts.",
+            "expert_parallel_size",
+        )
     for key in ("state_dict_type", "final_state_dict_type"):
         value = fsdp.get(key)
         if key == "state_dict_type" and value is None:
-            return (f"expert_parallel_size ({size}) > 1 requires fsdp_config.state_dict_type: FULL_STATE_DICT. "
-                    "accelerate defaults FSDP2 to SHARDED_STATE_DICT, whose checkpoints keep only EP group 0's "
-                    "experts.", "fsdp_config")
+            return (
+                f"expert_parallel_size ({size}) > 1 requires fsdp_config.state_dict_type: FULL_STATE_DICT. "
+                "accelerate defaults FSDP2 to SHARDED_STATE_DICT, whose checkpoints keep only EP group 0's "
+                "experts.",
+                "fsdp_config",
+            )
         if value is not None and value != "FULL_STATE_DICT":
-            return (f"expert_parallel_size ({size}) > 1 requires fsdp_config.{key}: FULL_STATE_DICT, got {value!r}. "
-                    f"{value} checkpoints keep only EP group 0's experts.", "fsdp_config")
+            return (
+                f"expert_parallel_size ({size}) > 1 requires fsdp_config.{key}: FULL_STATE_DICT, got {value!r}. "
+                f"{value} checkpoints keep only EP group 0's experts.",
+                "fsdp_config",
+            )
     if v.get("optimizer") in ("adamw_torch_4bit", "ao_adamw_4bit", "ao_adamw_fp8"):
-        return (f"expert_parallel_size ({size}) > 1 does not support optimizer: {v.get('optimizer')}. Use "
-                "adamw_torch_8bit or an unquantized optimizer.", "optimizer")
+        return (
+            f"expert_parallel_size ({size}) > 1 does not support optimizer: {v.get('optimizer')}. Use "
+            "adamw_torch_8bit or an unquantized optimizer.",
+            "optimizer",
+        )
     return None
 
 

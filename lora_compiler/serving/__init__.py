@@ -26,7 +26,7 @@ def _key(version: str) -> tuple[int, ...]:
 def releases(engine: str) -> list[str]:
     """The releases of `engine` with a table, oldest first."""
     names = [p.name for p in resources.files(__name__).iterdir() if p.name.startswith(f"{engine}-")]
-    return sorted((n[len(engine) + 1:-len(".json")] for n in names if n.endswith(".json")), key=_key)
+    return sorted((n[len(engine) + 1 : -len(".json")] for n in names if n.endswith(".json")), key=_key)
 
 
 def resolve(spec: str) -> str:
@@ -38,8 +38,10 @@ def resolve(spec: str) -> str:
     if not version:
         return f"{engine}@{known[-1]}"
     if version not in known:
-        raise ServeError(f"no rules for {engine} {version}: this lora-compiler knows {engine} "
-                         f"{', '.join(known)} (scripts/gen_serving_rules.py reads another release's wheel)")
+        raise ServeError(
+            f"no rules for {engine} {version}: this lora-compiler knows {engine} "
+            f"{', '.join(known)} (scripts/gen_serving_rules.py reads another release's wheel)"
+        )
     return f"{engine}@{version}"
 
 

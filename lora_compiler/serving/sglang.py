@@ -27,47 +27,76 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
     refusals = rules["refusals"]
     targets = config.get("target_modules") or []
     if isinstance(targets, str) and targets not in ("all", "all-linear"):
-        plan.refuse(f"{where}: {refusals['target_modules_string'].replace('{config.target_modules}', targets[:60])}",
-                    targets_key, src["refusals"], "list the module names (lora_target_modules) instead of a regex")
+        plan.refuse(
+            f"{where}: {refusals['target_modules_string'].replace('{config.target_modules}', targets[:60])}",
+            targets_key,
+            src["refusals"],
+            "list the module names (lora_target_modules) instead of a regex",
+        )
     elif not isinstance(targets, str):
         _names(plan, rules, sorted(targets), targets_key)
     if config.get("use_dora"):
-        plan.refuse(f"{where}: {refusals['use_dora'].replace('{lora_ref.lora_name}', 'the adapter')}",
-                    "peft_use_dora", src["refusals"], "drop peft_use_dora, or merge the adapter before serving")
+        plan.refuse(
+            f"{where}: {refusals['use_dora'].replace('{lora_ref.lora_name}', 'the adapter')}",
+            "peft_use_dora",
+            src["refusals"],
+            "drop peft_use_dora, or merge the adapter before serving",
+        )
     if ctx.doc.values.get("tokens"):
-        plan.refuse(f"{where}: {refusals['added_tokens'].replace('{lora_ref.lora_name}', 'the adapter')} "
-                    "(Axolotl saves the added tokens in added_tokens.json beside the adapter)", "tokens",
-                    src["refusals"], "serve a base model whose vocabulary already holds the tokens")
+        plan.refuse(
+            f"{where}: {refusals['added_tokens'].replace('{lora_ref.lora_name}', 'the adapter')} "
+            "(Axolotl saves the added tokens in added_tokens.json beside the adapter)",
+            "tokens",
+            src["refusals"],
+            "serve a base model whose vocabulary already holds the tokens",
+        )
     _scaling(plan, rules, config, where)
     init = config.get("init_lora_weights")
     if isinstance(init, str) and init.lower().startswith(BASE_CHANGING_INITS) and not rules["reads_init_lora_weights"]:
-        plan.refuse(f"{where} does not read init_lora_weights, so an adapter initialised with {init!r} is served "
-                    "over the unmodified base weights, which that initialisation changed when PEFT loaded it",
-                    "peft_init_lora_weights" if ctx.spec.peft_init_lora_weights else "peft", src["init"],
-                    "convert it to a plain LoRA adapter (PEFT's path_initial_model_for_weight_conversion) first")
+        plan.refuse(
+            f"{where} does not read init_lora_weights, so an adapter initialised with {init!r} is served "
+            "over the unmodified base weights, which that initialisation changed when PEFT loaded it",
+            "peft_init_lora_weights" if ctx.spec.peft_init_lora_weights else "peft",
+            src["init"],
+            "convert it to a plain LoRA adapter (PEFT's path_initial_model_for_weight_conversion) first",
+        )
     if report.trainable_tokens:
-        plan.refuse(f"{where}: no LoRA target module matches the trainable-token tensors, so they are dropped "
-                    "(an error with --lora-strict-loading)", "peft_trainable_token_indices", src["strict_loading"],
-                    "drop peft_trainable_token_indices, or merge the adapter before serving")
+        plan.refuse(
+            f"{where}: no LoRA target module matches the trainable-token tensors, so they are dropped "
+            "(an error with --lora-strict-loading)",
+            "peft_trainable_token_indices",
+            src["strict_loading"],
+            "drop peft_trainable_token_indices, or merge the adapter before serving",
+        )
     params = [m["name"] for m in report.modules if m["kind"] == "parameter"]
     if params and not rules["reads_target_parameters"]:
-        plan.refuse(f"{where} reads no target_parameters: the weights PEFT saves for the adapted parameters "
-                    f"({first_and_more(params)}) are named after their "
-                    "module (e.g. mlp.experts.lora_A), match no target module and are dropped", "lora_target_parameters"
-                    if spec.lora_target_parameters else targets_key, src["parameters"],
-                    "target Linear modules only, or merge the adapter before serving")
+        plan.refuse(
+            f"{where} reads no target_parameters: the weights PEFT saves for the adapted parameters "
+            f"({first_and_more(params)}) are named after their "
+            "module (e.g. mlp.experts.lora_A), match no target module and are dropped",
+            "lora_target_parameters" if spec.lora_target_parameters else targets_key,
+            src["parameters"],
+            "target Linear modules only, or merge the adapter before serving",
+        )
     towers = [m["name"] for m in report.modules if tower(m["name"], ctx.module_classes)]
     if towers:
-        plan.refuse(f"{where}: LoRA buffers are kept per decoder layer of the language model, so the vision-tower "
-                    f"modules ({first_and_more(towers)}) are not "
-                    "served as trained", targets_key,
-                    "sglang/srt/lora/mem_pool.py (LoRAMemoryPool); sglang/srt/lora/lora_manager.py (LoRAManager.init_lora_modules)",
-                    "target the language model only, or merge the adapter before serving")
+        plan.refuse(
+            f"{where}: LoRA buffers are kept per decoder layer of the language model, so the vision-tower "
+            f"modules ({first_and_more(towers)}) are not "
+            "served as trained",
+            targets_key,
+            "sglang/srt/lora/mem_pool.py (LoRAMemoryPool); sglang/srt/lora/lora_manager.py (LoRAManager.init_lora_modules)",
+            "target the language model only, or merge the adapter before serving",
+        )
     if not rules["strict_loading_default"]:
         plan.flags.append("--lora-strict-loading")
-        plan.warn(f"{where} drops adapter weights that match no target module with only a log warning unless "
-                  "--lora-strict-loading is given (its default is off)", "adapter", src["strict_loading"],
-                  "serve with --lora-strict-loading, so a mismatch fails at startup")
+        plan.warn(
+            f"{where} drops adapter weights that match no target module with only a log warning unless "
+            "--lora-strict-loading is given (its default is off)",
+            "adapter",
+            src["strict_loading"],
+            "serve with --lora-strict-loading, so a mismatch fails at startup",
+        )
     ranks = sorted({m["r"] for m in report.modules})
     if ranks:
         plan.flags.insert(0, f"--max-lora-rank {ranks[-1]}")
@@ -79,9 +108,13 @@ def _names(plan: Plan, rules: dict[str, Any], targets: list[str], key: str) -> N
     normalized = {name: rules["normalized"].get(name.rsplit(".", 1)[-1], name.rsplit(".", 1)[-1]) for name in targets}
     unknown = sorted(name for name, norm in normalized.items() if norm not in rules["known"])
     if unknown:
-        plan.refuse(f"SGLang {rules['version']} has no LoRA layer for {', '.join(unknown)} (it wraps "
-                    f"{', '.join(rules['known'])} after normalising names)", key, rules["sources"]["modules"],
-                    f"leave {', '.join(unknown)} out of the targets, or merge the adapter before serving")
+        plan.refuse(
+            f"SGLang {rules['version']} has no LoRA layer for {', '.join(unknown)} (it wraps "
+            f"{', '.join(rules['known'])} after normalising names)",
+            key,
+            rules["sources"]["modules"],
+            f"leave {', '.join(unknown)} out of the targets, or merge the adapter before serving",
+        )
     leaves = sorted({name.rsplit(".", 1)[-1] for name in targets})
     if leaves and all(leaf in rules["cli_target_modules"] for leaf in leaves):
         plan.flags.append(f"--lora-target-modules {' '.join(leaves)}")
@@ -93,18 +126,31 @@ def _scaling(plan: Plan, rules: dict[str, Any], config: dict[str, Any], where: s
     said = f"{where} scales every module by {rules['scaling'].replace('self.config.', '')}"
     r, alpha = config.get("r"), config.get("lora_alpha")
     if config.get("use_rslora") and r and alpha:
-        plan.refuse(f"{said}, not RSLoRA's lora_alpha / sqrt(r)", "peft_use_rslora", source,
-                    f"for the same scaling without RSLoRA set lora_alpha: {alpha * math.sqrt(r):g} and drop "
-                    "peft_use_rslora, or merge the adapter before serving")
+        plan.refuse(
+            f"{said}, not RSLoRA's lora_alpha / sqrt(r)",
+            "peft_use_rslora",
+            source,
+            f"for the same scaling without RSLoRA set lora_alpha: {alpha * math.sqrt(r):g} and drop "
+            "peft_use_rslora, or merge the adapter before serving",
+        )
     if config.get("alpha_pattern"):
-        plan.refuse(f"{said}: alpha_pattern is not read", "lora_alpha_pattern", source,
-                    "drop lora_alpha_pattern, or merge the adapter before serving")
+        plan.refuse(
+            f"{said}: alpha_pattern is not read",
+            "lora_alpha_pattern",
+            source,
+            "drop lora_alpha_pattern, or merge the adapter before serving",
+        )
     if config.get("rank_pattern"):
-        plan.refuse(f"{said} and reads only r: rank_pattern is not read", "lora_rank_pattern", source,
-                    "drop lora_rank_pattern, or merge the adapter before serving")
+        plan.refuse(
+            f"{said} and reads only r: rank_pattern is not read",
+            "lora_rank_pattern",
+            source,
+            "drop lora_rank_pattern, or merge the adapter before serving",
+        )
 
 
 def launch(plan: Plan, base: str, adapter: str) -> str:
     """`adapter` is NAME=PATH."""
-    return " ".join(["python -m sglang.launch_server --model-path", base, "--enable-lora", f"--lora-paths {adapter}",
-                     *plan.flags])
+    return " ".join(
+        ["python -m sglang.launch_server --model-path", base, "--enable-lora", f"--lora-paths {adapter}", *plan.flags]
+    )

@@ -16,9 +16,14 @@ from ..model_facts import tower
 from .verdict import Plan, first_and_more
 
 # adapter_config.json field -> the YAML key that sets it, for findings at the right line
-KEYS = {"modules_to_save": "lora_modules_to_save", "use_dora": "peft_use_dora", "lora_bias": "adapter",
-        "init_lora_weights": "peft_init_lora_weights", "layer_replication": "peft_layer_replication",
-        "bias": "adapter"}
+KEYS = {
+    "modules_to_save": "lora_modules_to_save",
+    "use_dora": "peft_use_dora",
+    "lora_bias": "adapter",
+    "init_lora_weights": "peft_init_lora_weights",
+    "layer_replication": "peft_layer_replication",
+    "bias": "adapter",
+}
 
 
 def refused(config: dict[str, Any], check: dict[str, Any], helper: dict[str, Any]) -> str | None:
@@ -47,23 +52,37 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
     for item in helper["checks"]:
         message = refused(config, item, helper)
         if message:
-            plan.refuse(f"{where}: {message}", KEYS.get(item["field"], "adapter"), helper["source"],
-                        "change the key, or merge the adapter into the model before serving")
+            plan.refuse(
+                f"{where}: {message}",
+                KEYS.get(item["field"], "adapter"),
+                helper["source"],
+                "change the key, or merge the adapter into the model before serving",
+            )
     _rank(plan, rules, ctx)
     if ctx.report.trainable_tokens:
-        plan.refuse(f"{where} refuses the trainable-token tensors: "
-                    f"{rules['weights']['not_lora'].replace('{name}', 'trainable_tokens_delta')}",
-                    "peft_trainable_token_indices", rules["weights"]["not_lora_source"],
-                    "drop peft_trainable_token_indices, or merge the adapter before serving")
+        plan.refuse(
+            f"{where} refuses the trainable-token tensors: "
+            f"{rules['weights']['not_lora'].replace('{name}', 'trainable_tokens_delta')}",
+            "peft_trainable_token_indices",
+            rules["weights"]["not_lora_source"],
+            "drop peft_trainable_token_indices, or merge the adapter before serving",
+        )
     arch = rules["architectures"].get(ctx.report.model.architecture)
     if arch is None:
-        plan.warn(f"{where} has no model class of its own for {ctx.report.model.architecture} "
-                  "(vllm/model_executor/models/registry.py); its module checks are not run", "base_model",
-                  "vllm/model_executor/models/registry.py (_TEXT_GENERATION_MODELS, _MULTIMODAL_MODELS, ...)")
+        plan.warn(
+            f"{where} has no model class of its own for {ctx.report.model.architecture} "
+            "(vllm/model_executor/models/registry.py); its module checks are not run",
+            "base_model",
+            "vllm/model_executor/models/registry.py (_TEXT_GENERATION_MODELS, _MULTIMODAL_MODELS, ...)",
+        )
     elif not arch["lora"]:
         said = rules["no_lora"]["message"].replace("{model.__class__.__name__}", arch["class"])
-        plan.refuse(f"{where}: {said} ({arch['class']} in {arch['module']} does not implement SupportsLoRA)",
-                    "adapter", rules["no_lora"]["source"], "merge the adapter into the model and serve the merged weights")
+        plan.refuse(
+            f"{where}: {said} ({arch['class']} in {arch['module']} does not implement SupportsLoRA)",
+            "adapter",
+            rules["no_lora"]["source"],
+            "merge the adapter into the model and serve the merged weights",
+        )
     else:
         _modules(plan, rules, arch, ctx)
     return plan
@@ -80,17 +99,25 @@ def _rank(plan: Plan, rules: dict[str, Any], ctx: Any) -> None:
     key = "lora_rank_pattern" if ctx.spec.lora_rank_pattern and top != ctx.spec.lora_r else "lora_r"
     needed = max_lora_rank(rules, top)
     if needed is None:
-        plan.refuse(f"vLLM {rules['version']}: rank {top} exceeds the largest --max-lora-rank, "
-                    f"{limit['allowed'][-1]}", key, limit["source"], f"use ranks <= {limit['allowed'][-1]}")
+        plan.refuse(
+            f"vLLM {rules['version']}: rank {top} exceeds the largest --max-lora-rank, {limit['allowed'][-1]}",
+            key,
+            limit["source"],
+            f"use ranks <= {limit['allowed'][-1]}",
+        )
         return
     plan.flags.append(f"--max-lora-rank {needed}")
     declared = max([config.get("r", 0), *(config.get("rank_pattern") or {}).values()])
     owner = next((m["name"] for m in ctx.report.modules if m["r"] == top), "")
     why = f" (PEFT's rank on {owner}, above the adapter's r)" if top > declared else ""
     if needed > limit["default"]:
-        plan.warn(f"vLLM {rules['version']}: rank {top}{why} needs --max-lora-rank {needed} (default {limit['default']}; "
-                  f"allowed {', '.join(map(str, limit['allowed']))})", key, limit["source"],
-                  f"serve with --max-lora-rank {needed}")
+        plan.warn(
+            f"vLLM {rules['version']}: rank {top}{why} needs --max-lora-rank {needed} (default {limit['default']}; "
+            f"allowed {', '.join(map(str, limit['allowed']))})",
+            key,
+            limit["source"],
+            f"serve with --max-lora-rank {needed}",
+        )
 
 
 def expected_modules(arch: dict[str, Any]) -> set[str]:
@@ -124,20 +151,31 @@ def _modules(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) 
             heads.append(name)
     if unexpected:
         message = rules["weights"]["unexpected"].split(",")[0].replace("{lora_dir}", "the adapter")
-        plan.refuse(f"{where} ({arch['class']}): {message}, expected target modules in {sorted(expected)} but "
-                    f"received {sorted(unexpected)}", targets_key, rules["weights"]["unexpected_source"],
-                    f"leave {', '.join(sorted(unexpected))} out of the targets (lora_target_modules), or merge "
-                    "the adapter before serving")
+        plan.refuse(
+            f"{where} ({arch['class']}): {message}, expected target modules in {sorted(expected)} but "
+            f"received {sorted(unexpected)}",
+            targets_key,
+            rules["weights"]["unexpected_source"],
+            f"leave {', '.join(sorted(unexpected))} out of the targets (lora_target_modules), or merge "
+            "the adapter before serving",
+        )
     limit, vocab = rules["vocab_limit"], _vocab_size(ctx)
     if heads and "lm_head" in expected and vocab and vocab > limit["max"]:
-        plan.refuse(f"{where}: {limit['message']} (this model's vocabulary: {vocab:,})", targets_key,
-                    limit["source"], "leave lm_head out of the targets")
+        plan.refuse(
+            f"{where}: {limit['message']} (this model's vocabulary: {vocab:,})",
+            targets_key,
+            limit["source"],
+            "leave lm_head out of the targets",
+        )
     if experts and not arch["moe_3d"]:
-        plan.warn(f"{where}: {arch['class']} does not set is_3d_moe_weight, so the fused expert LoRA weights "
-                  f"({experts[0]}{' and others' if len(experts) > 1 else ''}) are split per expert by the fallback "
-                  "path, not loaded natively", "lora_target_parameters" if ctx.spec.lora_target_parameters else targets_key,
-                  "vllm/lora/model_manager.py (LoRAModelManager._stack_moe_lora_weights)",
-                  "check the served outputs against the trained adapter before relying on them")
+        plan.warn(
+            f"{where}: {arch['class']} does not set is_3d_moe_weight, so the fused expert LoRA weights "
+            f"({experts[0]}{' and others' if len(experts) > 1 else ''}) are split per expert by the fallback "
+            "path, not loaded natively",
+            "lora_target_parameters" if ctx.spec.lora_target_parameters else targets_key,
+            "vllm/lora/model_manager.py (LoRAModelManager._stack_moe_lora_weights)",
+            "check the served outputs against the trained adapter before relying on them",
+        )
     if towers:
         _towers(plan, where, arch, towers, targets_key)
 
@@ -147,13 +185,22 @@ def _towers(plan: Plan, where: str, arch: dict[str, Any], towers: list[str], key
     first = first_and_more(towers)
     if arch["tower"]:
         plan.flags.append("--enable-tower-connector-lora")
-        plan.warn(f"{where}: LoRA on the vision tower ({first}) is applied only with --enable-tower-connector-lora "
-                  f"({arch['class']} supports it; vLLM calls it experimental); without it those weights are "
-                  "ignored", key, source, "serve with --enable-tower-connector-lora")
+        plan.warn(
+            f"{where}: LoRA on the vision tower ({first}) is applied only with --enable-tower-connector-lora "
+            f"({arch['class']} supports it; vLLM calls it experimental); without it those weights are "
+            "ignored",
+            key,
+            source,
+            "serve with --enable-tower-connector-lora",
+        )
     else:
-        plan.refuse(f"{where}: {arch['class']} has no tower LoRA (supports_tower_connector_lora), so vLLM ignores "
-                    f"the adapter's vision-tower weights ({first}) and serves a different model", key, source,
-                    "target the language model only, or merge the adapter before serving")
+        plan.refuse(
+            f"{where}: {arch['class']} has no tower LoRA (supports_tower_connector_lora), so vLLM ignores "
+            f"the adapter's vision-tower weights ({first}) and serves a different model",
+            key,
+            source,
+            "target the language model only, or merge the adapter before serving",
+        )
 
 
 def _vocab_size(ctx: Any) -> int | None:

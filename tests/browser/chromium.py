@@ -15,8 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NAMES = ("chromium", "chromium-browser")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 DARK = ("--force-dark-mode", "--blink-settings=preferredColorScheme=0")  # Blink's enum: 0 is dark
 BROWSER_ORIGIN = "not an origin"  # the netlog initiator of Chromium's own requests (updates, time sync)
 
@@ -33,13 +42,28 @@ class Run:
     netlog: Path
 
 
-def run(binary: str, page: Path, work: Path, *, dark: bool = False, screenshot: Path | None = None,
-        pdf: Path | None = None, size: str = "1400,2000") -> Run:
+def run(
+    binary: str,
+    page: Path,
+    work: Path,
+    *,
+    dark: bool = False,
+    screenshot: Path | None = None,
+    pdf: Path | None = None,
+    size: str = "1400,2000",
+) -> Run:
     """Load `page` from disk once: the DOM after scripts ran, plus a screenshot and a PDF if asked."""
     work.mkdir(parents=True, exist_ok=True)
     netlog = work / "netlog.json"
-    args = [binary, *FLAGS, f"--user-data-dir={work / 'profile'}", f"--log-net-log={netlog}",
-            f"--window-size={size}", "--dump-dom", *(DARK if dark else ())]
+    args = [
+        binary,
+        *FLAGS,
+        f"--user-data-dir={work / 'profile'}",
+        f"--log-net-log={netlog}",
+        f"--window-size={size}",
+        "--dump-dom",
+        *(DARK if dark else ()),
+    ]
     if screenshot:
         args.append(f"--screenshot={screenshot}")
     if pdf:
@@ -59,8 +83,13 @@ def page_requests(netlog: Path) -> list[str]:
     """
     data = json.loads(netlog.read_text())
     start = data["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    return [p["url"] for e in data["events"] if e["type"] == start and "url" in (p := e.get("params", {}))
-            and (p.get("initiator") != BROWSER_ORIGIN or "file://" in p.get("network_isolation_key", ""))]
+    return [
+        p["url"]
+        for e in data["events"]
+        if e["type"] == start
+        and "url" in (p := e.get("params", {}))
+        and (p.get("initiator") != BROWSER_ORIGIN or "file://" in p.get("network_isolation_key", ""))
+    ]
 
 
 def pdf_pages(pdf: Path) -> int:
@@ -72,8 +101,8 @@ def top_left_pixel(png: Path) -> tuple[int, int, int]:
     data = png.read_bytes()
     pos, idat, header = 8, b"", b""
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         header = chunk if kind == b"IHDR" else header
         idat += chunk if kind == b"IDAT" else b""
         pos += 12 + length

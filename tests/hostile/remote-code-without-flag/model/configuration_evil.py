@@ -1,1 +1,1 @@
-open(__file__ + '.RAN', 'w').write('ran')
+open(__file__ + ".RAN", "w").write("ran")
