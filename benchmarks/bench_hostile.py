@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from hostile_replay import CASES, import_floor, replay  # noqa: E402
+from hostile_replay import CASES, import_floor, replay
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
             if args.cases and folder.name not in args.cases:
                 continue
             worst: dict[str, float] = {"wall_s": 0.0, "cpu_s": 0.0, "peak_mb": 0.0}
-            for i in range(args.repeat):
+            for _ in range(args.repeat):
                 spec, runs = replay(folder, Path(tempfile.mkdtemp(dir=tmp)))
                 for run in runs:
                     for k in worst:

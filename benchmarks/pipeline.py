@@ -21,7 +21,8 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MODEL = "meta-llama/Llama-3.1-8B"
 

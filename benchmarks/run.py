@@ -21,10 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
@@ -92,7 +93,7 @@ atexit.register(lambda: print("heavy-modules:", ",".join(m for m in %r if m in s
 sys.argv = ["lora-compiler", *sys.argv[1:]]
 from lora_compiler.cli import main
 main()
-""" % (HEAVY,)
+""" % (HEAVY,)  # noqa: UP031
 
 
 @dataclass

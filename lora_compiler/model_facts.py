@@ -9,8 +9,9 @@ rule changes it for every feature at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 # Names of input embeddings and output layers across families (GPT-2's wte, Pythia's embed_out, ...).
 EMBEDDING_AND_OUTPUT_NAMES = ("lm_head", "embed_out", "embed_tokens", "wte")

@@ -17,9 +17,9 @@ with the installed axolotl or with the installed transformers/peft is a finding
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from importlib import metadata
-from typing import Mapping
 
 ENV_VAR = "LORA_COMPILER_AXOLOTL"
 

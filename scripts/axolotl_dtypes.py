@@ -25,10 +25,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
 
-import torch  # noqa: E402
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bnb_storage import _storage  # noqa: E402  (bytes of every parameter's storage and its quantisation state)
+from bnb_storage import _storage
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "facts"
 LLAMA = dict(

@@ -43,8 +43,8 @@ os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
 
-import torch  # noqa: E402
-import yaml  # noqa: E402
+import torch
+import yaml
 
 # What cli/config.py:gpu_capabilities() reports on one bf16-capable CUDA GPU (WORLD_SIZE unset).
 CAPABILITIES = {"bf16": True, "fp8": False, "tf32": True, "n_gpu": 1, "compute_capability": "sm_90"}

@@ -264,8 +264,8 @@ def main() -> int:
         examples = next((p.resolve() for p in candidates if p.is_dir()), None)
         run = Runner(repo, tmp, examples, args.subprocess)
         if not args.subprocess:
-            import lora_compiler.cli  # noqa: F401  (import cost out of the first timing)
-            import lora_compiler.pipeline.compiler  # noqa: F401
+            import lora_compiler.cli
+            import lora_compiler.pipeline.compiler
         configs = {"fixtures": sorted(Path("fixtures/configs").glob("*.y*ml"))}
         summary = []
         if examples is None:

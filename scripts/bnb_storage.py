@@ -101,7 +101,7 @@ def _as_trained(model, dtype: torch.dtype) -> None:
     """prepare_model_for_kbit_training's float32 cast, then Axolotl's norms/embeddings back and routers float32."""
     head = model.get_output_embeddings()
     for name, module in model.named_modules():
-        for pname, param in module.named_parameters(recurse=False):
+        for _pname, param in module.named_parameters(recurse=False):
             if param.__class__.__name__ in ("Params4bit", "Int8Params") or not param.is_floating_point():
                 continue
             keep = isinstance(module, torch.nn.Embedding) or module is head or "norm" in type(module).__name__.lower()

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import axolotl_dtypes as loads  # noqa: E402  (the same tiny models and YAMLs)
+import axolotl_dtypes as loads
 
 CASES = {f"{case}-{n}": (case, n) for case in ("llama-qlora-fsdp2", "llama-lora-8bit-fsdp2") for n in (2, 3)}
 

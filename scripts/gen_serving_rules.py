@@ -18,8 +18,8 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import serving_sglang  # noqa: E402
-import serving_vllm  # noqa: E402
+import serving_sglang
+import serving_vllm
 
 EXTRACTORS = {"vllm": serving_vllm.extract, "sglang": serving_sglang.extract}
 OUT = Path(__file__).resolve().parents[1] / "lora_compiler" / "serving"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from trainer_cases import CONFIGS, FACTS, case_name, run_case  # noqa: E402
+from trainer_cases import CONFIGS, FACTS, case_name, run_case
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from lora_compiler.pipeline.compiler import compile_document
 from lora_compiler.pipeline.options import Options
 from lora_compiler.pipeline.policy import Policy
 
-
 SMALL = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, vocab_size=128)
 TINY = {
     "nemotron_h": dict(

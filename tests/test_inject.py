@@ -8,9 +8,10 @@ with the same state, and that every answer equals the one a freshly built skelet
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from conftest import MODERN_STACK, REPO, needs_modern_stack

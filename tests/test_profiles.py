@@ -234,7 +234,7 @@ def test_every_profile_names_a_key_tree_that_is_shipped() -> None:
 
 def test_the_upgrade_view_in_md_json_and_html_keeps_the_refusing_release(tmp_path: Path, no_axolotl: None) -> None:
     path = str(_yaml(tmp_path, PYTHIA + "fsdp:\n  - full_shard\n"))
-    run = lambda fmt: (
+    run = lambda fmt: (  # noqa: E731
         CliRunner()
         .invoke(
             cli,
@@ -244,7 +244,7 @@ def test_the_upgrade_view_in_md_json_and_html_keeps_the_refusing_release(tmp_pat
                 "--axolotl",
                 "0.19",
                 "--axolotl",
-                "0.21",  # noqa: E731
+                "0.21",
                 "--offline",
                 "--format",
                 fmt,

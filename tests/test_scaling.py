@@ -10,8 +10,9 @@ are not counted; benchmarks/run.py times the pipeline for real at 1 to 128 layer
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lora_compiler.pipeline.compiler import compile_document
 from lora_compiler.pipeline.options import Options

@@ -207,7 +207,8 @@ def test_devices_option_sets_the_counts_and_keys_the_cache(tmp_path, monkeypatch
 @needs_modern_stack
 def test_the_summary_says_what_one_device_holds_or_which_part_is_not_modelled(tmp_path):
     from lora_compiler.render.markdown import verdict
-    from lora_compiler.render.text import memory_text, size_text as size
+    from lora_compiler.render.text import memory_text
+    from lora_compiler.render.text import size_text as size
 
     fsdp = {**LORA, "fsdp_version": 2, "fsdp_config": {"reshard_after_forward": True}}
     memory = _memory(tmp_path, fsdp, (2, 8))

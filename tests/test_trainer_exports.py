@@ -12,7 +12,6 @@ import hashlib
 import json
 
 import pytest
-
 from trainer_cases import CONFIGS, FACTS, case_name, run_case
 
 CASES = json.loads((FACTS / "cases.json").read_text())["cases"]

@@ -23,7 +23,7 @@ def case_name(path: Path) -> str:
 
 def run_case(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """(the case's record for cases.json, {file name: exported text}) for one YAML."""
-    from lora_compiler.api import _export, _compile
+    from lora_compiler.api import _compile, _export
     from lora_compiler.export import TRAINERS
     from lora_compiler.pipeline.document import load_file
     from lora_compiler.pipeline.options import Options

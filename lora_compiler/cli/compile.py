@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import AXOLOTL, EXPORT_TRAINERS, OFFLINE, DEVICES, REMOTE, SERVE, policy_for
+from .common import AXOLOTL, DEVICES, EXPORT_TRAINERS, OFFLINE, REMOTE, SERVE, policy_for
 
 
 @click.command("compile")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import AXOLOTL, OFFLINE, DEVICES, REMOTE, SERVE, policy_for
+from .common import AXOLOTL, DEVICES, OFFLINE, REMOTE, SERVE, policy_for
 
 
 @click.command("lint")

@@ -7,7 +7,8 @@ the export is refused with a finding at the YAML key that made the choice.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .core import Draft, Subject
 

@@ -9,8 +9,9 @@ from those keys. The draft is then judged by applying that derivation to the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..pipeline.document import Document
 from ..pipeline.fields import FIELDS

@@ -12,8 +12,9 @@ all-linear is offered for text models; on a multimodal model it follows swift's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from ..pipeline.document import Document
 from ..pipeline.options import Options

@@ -9,9 +9,10 @@ fails is a column that says why. Renderers (render/diff_*.py) only lay this out.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..pipeline.compiler import CompileResult, Options, compile_document
 from ..pipeline.document import Document, load_file

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional, Union
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -77,15 +78,15 @@ class MixedAdapter(BaseModel):
         pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
         description=("Adapter name in the PeftMixedModel: letters, digits, _ and -. 'default' is the YAML's own LoRA."),
     )
-    type: Optional[Literal["lora", "loha", "lokr"]] = Field(
+    type: Literal["lora", "loha", "lokr"] | None = Field(
         default=None, description="Kind of new adapter: lora, loha or lokr (default lora). Not with path."
     )
-    path: Optional[str] = Field(
+    path: str | None = Field(
         default=None, description="Directory of a saved PEFT adapter (lora, loha or lokr), loaded as saved."
     )
-    r: Optional[PositiveInt] = Field(default=None, description="Rank of a new adapter (PEFT's default: 8).")
-    alpha: Optional[PositiveInt] = Field(default=None, description="Alpha of a new adapter (PEFT's default: 8).")
-    target_modules: Optional[Union[str, list[str]]] = Field(
+    r: PositiveInt | None = Field(default=None, description="Rank of a new adapter (PEFT's default: 8).")
+    alpha: PositiveInt | None = Field(default=None, description="Alpha of a new adapter (PEFT's default: 8).")
+    target_modules: str | list[str] | None = Field(
         default=None, description="Modules a new adapter wraps: names matched as suffixes, or one full-match regex."
     )
 

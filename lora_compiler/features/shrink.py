@@ -14,7 +14,8 @@ chooses their layers and repairs them around this shrink.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..model_facts import EXPERT_COUNT_KEYS
 

@@ -10,7 +10,8 @@ repairs what a plain shrink leaves inconsistent or the default leaves unset.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .shrink import (
     FILL_NONE,

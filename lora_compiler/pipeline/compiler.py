@@ -8,9 +8,10 @@ both run this one function; they differ only in what they do with the result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..profiles import Selection
 from ..results import findings as fmod
@@ -96,13 +97,14 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from ..model_facts import REGEX_BUDGET_SECONDS, adaptable, slow_pattern
     from ..rules import peft_outcome, run_stage
     from .adapter_file import adapter_file
-    from .loading import base_load
-    from .memory import static_memory
-    from .sharding import plan as sharding_plan, yaml_dir
     from .fields import key_for_message
     from .freezing import applies, freeze
     from .inject import InjectionError, inject
+    from .loading import base_load
+    from .memory import static_memory
     from .peftcfg import PeftConfigError, adapter_config_dict, build_lora_config
+    from .sharding import plan as sharding_plan
+    from .sharding import yaml_dir
     from .targets import plan_targets, regex_patterns
     from .tying import tied_head_params
 

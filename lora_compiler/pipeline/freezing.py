@@ -18,8 +18,8 @@ the adapter after this freezing, which then leaves the adapter trainable: `appli
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 # axolotl 0.19.0 utils/freeze.py, _MM_MODULE_PREFIXES
 MM_MODULE_PREFIXES = frozenset(

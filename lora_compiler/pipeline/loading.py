@@ -18,7 +18,8 @@ in after _configure_embedding_dtypes, restated pass by pass because the order de
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..model_facts import is_fused_expert
 from .adapter_file import DTYPE_BYTES, model_dtype
@@ -52,7 +53,6 @@ def base_load(
     """Every base parameter name (tied aliases too) -> how it is held: "4bit", "8bit", "4bit-experts" (Axolotl's
     quantize_moe_experts parametrisation, restated, not measured) or the safetensors dtype it ends in."""
     import torch
-
     from transformers.quantizers.base import HfQuantizer
     from transformers.quantizers.quantizers_utils import should_convert_module
 

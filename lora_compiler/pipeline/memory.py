@@ -26,7 +26,8 @@ Totals are per run; where the YAML shards (FSDP, DeepSpeed), sharding.py says wh
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..model_facts import is_fused_expert
 from .adapter_file import DTYPE_BYTES, DTYPE_NAMES, saved_dtype, tensor_bytes

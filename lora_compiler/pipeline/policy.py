@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from ..results.findings import UNUSABLE_INPUT_RULES, Finding, Severity
 

@@ -9,7 +9,8 @@ and get the same injection without running PEFT again.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .skeleton import SPEC_FIELDS
 from .source import ModelSource

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 PARTS = ("base_weights", "trainable", "gradients", "optimizer_state", "master_weights")
 ELEMENTWISE = ("adamw_torch", "adamw_torch_fused", "adamw_hf", "sgd")  # state shaped like the (sharded) tensor

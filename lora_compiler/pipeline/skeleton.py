@@ -11,9 +11,10 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from .document import read_bounded
 from .source import CONFIG_NAME, ModelSource

@@ -9,7 +9,8 @@ train and count what PEFT built.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..model_facts import output_layer_name, ties_embeddings
 from ..profiles import Profile

@@ -7,7 +7,8 @@ Every text comes from the report (module names, YAML, findings are user input) a
 from __future__ import annotations
 
 import html
-from typing import AbstractSet, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import AbstractSet, Any
 
 from ..results import layermap as lm
 from ..results.report import suffix_table

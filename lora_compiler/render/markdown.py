@@ -8,7 +8,6 @@ from ..results.layermap import build_layer_map, legend, text_grid
 from ..results.report import suffix_table
 from .text import adapter_file_text, memory_text, size_text
 
-
 WIDTH = 120  # the widest line a pull-request comment shows without scrolling
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Row = dict[str, Any]
 Doc = dict[str, Any]

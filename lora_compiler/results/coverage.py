@@ -10,7 +10,8 @@ rules/coverage.py turns them into findings at each entry's YAML line.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..model_facts import block_kind, decoder_layer, peft_selects
 

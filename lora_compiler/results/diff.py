@@ -7,8 +7,9 @@ a change compares live here too, since a matrix decides with them whether its si
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from . import findings as fmod
 from .findings import Finding

@@ -9,8 +9,9 @@ map shows only what was trained.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from ..model_facts import tower_component
 

@@ -15,8 +15,9 @@ Key naming follows PEFT's `get_peft_model_state_dict`: `base_model.model.<module
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..io.adapter_dir import CONFIG_NAME, AdapterDir, finding, read_adapter_dir
 from ..model_facts import layer_features

@@ -8,7 +8,8 @@ point at the entry's own YAML line.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..results.findings import Finding, Severity
 from .context import Context

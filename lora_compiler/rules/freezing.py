@@ -6,13 +6,14 @@ rules say where the YAML makes Axolotl train nothing, less of the adapter, or ba
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..results.findings import Finding, Severity
 from .context import Context
 from .registry import rule
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
 ADAPTER_GROUPS = ("lora", "modules_to_save", "trainable_tokens")
 _HINT = (
     "patterns are matched with re.match from the start of PeftModel names such as "

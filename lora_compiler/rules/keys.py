@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import difflib
 import json
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
+from functools import cache
 from importlib.resources import files
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..results.findings import Finding, Severity
 from .context import Context
@@ -33,7 +34,7 @@ REPORTED_ELSEWHERE = frozenset(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def key_tree(resource: str) -> dict[str, Any]:
     """The key tree a profile names (Profile.keys)."""
     return json.loads((files("lora_compiler") / resource).read_text(encoding="utf-8"))
@@ -129,7 +130,7 @@ def _unknown(ctx: Context, key: str, where: tuple[Any, ...], level_keys: Iterabl
 _SCALARS = {"int": int, "float": float, "bool": bool, "str": str}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _adapter(kind: str) -> Any:
     """pydantic's own validator for a key-tree type ("int", "int?" ...), in the lax mode Axolotl validates in."""
     from pydantic import TypeAdapter

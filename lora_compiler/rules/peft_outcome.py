@@ -6,7 +6,8 @@ these functions own the two ids, their levels and docs, and where each finding p
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..pipeline.document import Document
 from ..pipeline.fields import key_for_message

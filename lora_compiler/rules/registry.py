@@ -6,8 +6,9 @@ registry never imports a rule module back.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ..results.findings import Finding, Severity
 

@@ -7,8 +7,8 @@ refuses the adapter, serve-launch prints the command line that serves it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import PurePosixPath
-from typing import Iterable
 
 from ..results.findings import Finding, Severity
 from .context import Context

@@ -10,8 +10,9 @@ Axolotl's CLI on any GPU machine, so they are mirrored as if one GPU were presen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from ..model_facts import valid_regex
 from ..results.findings import Finding, Severity

@@ -7,7 +7,8 @@ The conditions read the raw YAML with the defaults Axolotl's pydantic models wou
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 Values = Mapping[str, Any]
 MIGRATION = "docs/multi-gpu.qmd#sec-migrate-fsdp1-fsdp2"

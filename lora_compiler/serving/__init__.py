@@ -8,7 +8,7 @@ release is a new file. Importing this module reads no table and imports neither 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -45,7 +45,7 @@ def resolve(spec: str) -> str:
     return f"{engine}@{version}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def table(spec: str) -> dict[str, Any]:
     """The committed rule table of a resolved 'engine@version'."""
     engine, _, version = resolve(spec).partition("@")
