@@ -13,8 +13,6 @@ from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
-# Names of input embeddings and output layers across families (GPT-2's wte, Pythia's embed_out, ...).
-EMBEDDING_AND_OUTPUT_NAMES = ("lm_head", "embed_out", "embed_tokens", "wte")
 # Config keys holding the number of routed experts, in the order they are looked up.
 EXPERT_COUNT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
 ROUTER_NAMES = ("gate", "router", "wg")

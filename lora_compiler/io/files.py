@@ -25,7 +25,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 # Files that make a folder a model or adapter checkpoint: an adapter_config.json written beside them
 # turns the folder into an adapter for transformers (from_pretrained then looks for adapter weights).
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt", ".index.json")
