@@ -4,7 +4,7 @@
 from unsloth import FastVisionModel
 
 model, tokenizer = FastVisionModel.from_pretrained(
-    model_name="google/gemma-3-4b-it",
+    model_name='google/gemma-3-4b-it',
     load_in_4bit=False,
     dtype=None,
 )
@@ -12,9 +12,9 @@ model, tokenizer = FastVisionModel.from_pretrained(
 model = FastVisionModel.get_peft_model(
     model=model,
     r=16,
-    target_modules="(.*\\.)?(down_proj|fc1|fc2|gate_proj|k_proj|o_proj|out_proj|q_proj|up_proj|v_proj)",
+    target_modules='(.*\\.)?(down_proj|fc1|fc2|gate_proj|k_proj|o_proj|out_proj|q_proj|up_proj|v_proj)',
     lora_alpha=32,
     lora_dropout=0.0,
-    bias="none",
+    bias='none',
     use_rslora=False,
 )

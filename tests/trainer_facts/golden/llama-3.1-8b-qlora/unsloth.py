@@ -4,7 +4,7 @@
 from unsloth import FastLanguageModel
 
 model, tokenizer = FastLanguageModel.from_pretrained(
-    model_name="meta-llama/Llama-3.1-8B",
+    model_name='meta-llama/Llama-3.1-8B',
     load_in_4bit=True,
     dtype=None,
 )
@@ -12,9 +12,9 @@ model, tokenizer = FastLanguageModel.from_pretrained(
 model = FastLanguageModel.get_peft_model(
     model=model,
     r=32,
-    target_modules="(.*\\.)?(down_proj|gate_proj|k_proj|o_proj|q_proj|up_proj|v_proj)",
+    target_modules='(.*\\.)?(down_proj|gate_proj|k_proj|o_proj|q_proj|up_proj|v_proj)',
     lora_alpha=16,
     lora_dropout=0.05,
-    bias="none",
+    bias='none',
     use_rslora=False,
 )

@@ -4,9 +4,9 @@
 from peft import LoraConfig
 
 lora_config = LoraConfig(
-    task_type="CAUSAL_LM",
+    task_type='CAUSAL_LM',
     r=8,
-    target_modules="model\\.layers\\.1?\\d\\.self_attn\\.(q|v)_proj",
+    target_modules='model\\.layers\\.1?\\d\\.self_attn\\.(q|v)_proj',
     lora_alpha=16,
     lora_dropout=0.0,
 )

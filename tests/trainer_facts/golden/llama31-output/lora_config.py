@@ -4,9 +4,9 @@
 from peft import LoraConfig
 
 lora_config = LoraConfig(
-    task_type="CAUSAL_LM",
+    task_type='CAUSAL_LM',
     r=16,
-    target_modules=["down_proj", "gate_proj", "k_proj", "lm_head", "o_proj", "q_proj", "up_proj", "v_proj"],
+    target_modules=['down_proj', 'gate_proj', 'k_proj', 'lm_head', 'o_proj', 'q_proj', 'up_proj', 'v_proj'],
     lora_alpha=32,
     lora_dropout=0.05,
 )

@@ -4,9 +4,9 @@
 from peft import LoraConfig
 
 lora_config = LoraConfig(
-    task_type="CAUSAL_LM",
+    task_type='CAUSAL_LM',
     r=8,
-    target_modules=["lm_head", "q_proj", "v_proj"],
+    target_modules=['lm_head', 'q_proj', 'v_proj'],
     lora_alpha=16,
     lora_dropout=0.0,
 )

@@ -4,10 +4,10 @@
 from peft import LoraConfig
 
 lora_config = LoraConfig(
-    task_type="CAUSAL_LM",
+    task_type='CAUSAL_LM',
     r=16,
-    target_modules=["q_proj", "v_proj"],
+    target_modules=['q_proj', 'v_proj'],
     lora_alpha=16,
     lora_dropout=0.0,
-    init_lora_weights="pissa_niter_4",
+    init_lora_weights='pissa_niter_4',
 )

@@ -4,9 +4,9 @@
 from peft import LoraConfig
 
 lora_config = LoraConfig(
-    task_type="CAUSAL_LM",
+    task_type='CAUSAL_LM',
     r=8,
-    target_modules="model\\.layers\\.([1-9]|1[0-5])\\.self_attn\\.(q_proj|v_proj)",
+    target_modules='model\\.layers\\.([1-9]|1[0-5])\\.self_attn\\.(q_proj|v_proj)',
     lora_alpha=16,
     lora_dropout=0.0,
 )

@@ -4,7 +4,7 @@
 from unsloth import FastLanguageModel
 
 model, tokenizer = FastLanguageModel.from_pretrained(
-    model_name="meta-llama/Llama-3.2-1B",
+    model_name='meta-llama/Llama-3.2-1B',
     load_in_4bit=False,
     dtype=None,
 )
@@ -12,9 +12,9 @@ model, tokenizer = FastLanguageModel.from_pretrained(
 model = FastLanguageModel.get_peft_model(
     model=model,
     r=8,
-    target_modules="(model\\.layers\\.1\\.self_attn\\.q_proj|model\\.layers\\.1\\.self_attn\\.v_proj|model\\.layers\\.10\\.self_attn\\.q_proj|model\\.layers\\.10\\.self_attn\\.v_proj|model\\.layers\\.11\\.self_attn\\.q_proj|model\\.layers\\.11\\.self_attn\\.v_proj|model\\.layers\\.12\\.self_attn\\.q_proj|model\\.layers\\.12\\.self_attn\\.v_proj|model\\.layers\\.13\\.self_attn\\.q_proj|model\\.layers\\.13\\.self_attn\\.v_proj|model\\.layers\\.14\\.self_attn\\.q_proj|model\\.layers\\.14\\.self_attn\\.v_proj|model\\.layers\\.15\\.self_attn\\.q_proj|model\\.layers\\.15\\.self_attn\\.v_proj|model\\.layers\\.2\\.self_attn\\.q_proj|model\\.layers\\.2\\.self_attn\\.v_proj|model\\.layers\\.3\\.self_attn\\.q_proj|model\\.layers\\.3\\.self_attn\\.v_proj|model\\.layers\\.4\\.self_attn\\.q_proj|model\\.layers\\.4\\.self_attn\\.v_proj|model\\.layers\\.5\\.self_attn\\.q_proj|model\\.layers\\.5\\.self_attn\\.v_proj|model\\.layers\\.6\\.self_attn\\.q_proj|model\\.layers\\.6\\.self_attn\\.v_proj|model\\.layers\\.7\\.self_attn\\.q_proj|model\\.layers\\.7\\.self_attn\\.v_proj|model\\.layers\\.8\\.self_attn\\.q_proj|model\\.layers\\.8\\.self_attn\\.v_proj|model\\.layers\\.9\\.self_attn\\.q_proj|model\\.layers\\.9\\.self_attn\\.v_proj)",
+    target_modules='(model\\.layers\\.1\\.self_attn\\.q_proj|model\\.layers\\.1\\.self_attn\\.v_proj|model\\.layers\\.10\\.self_attn\\.q_proj|model\\.layers\\.10\\.self_attn\\.v_proj|model\\.layers\\.11\\.self_attn\\.q_proj|model\\.layers\\.11\\.self_attn\\.v_proj|model\\.layers\\.12\\.self_attn\\.q_proj|model\\.layers\\.12\\.self_attn\\.v_proj|model\\.layers\\.13\\.self_attn\\.q_proj|model\\.layers\\.13\\.self_attn\\.v_proj|model\\.layers\\.14\\.self_attn\\.q_proj|model\\.layers\\.14\\.self_attn\\.v_proj|model\\.layers\\.15\\.self_attn\\.q_proj|model\\.layers\\.15\\.self_attn\\.v_proj|model\\.layers\\.2\\.self_attn\\.q_proj|model\\.layers\\.2\\.self_attn\\.v_proj|model\\.layers\\.3\\.self_attn\\.q_proj|model\\.layers\\.3\\.self_attn\\.v_proj|model\\.layers\\.4\\.self_attn\\.q_proj|model\\.layers\\.4\\.self_attn\\.v_proj|model\\.layers\\.5\\.self_attn\\.q_proj|model\\.layers\\.5\\.self_attn\\.v_proj|model\\.layers\\.6\\.self_attn\\.q_proj|model\\.layers\\.6\\.self_attn\\.v_proj|model\\.layers\\.7\\.self_attn\\.q_proj|model\\.layers\\.7\\.self_attn\\.v_proj|model\\.layers\\.8\\.self_attn\\.q_proj|model\\.layers\\.8\\.self_attn\\.v_proj|model\\.layers\\.9\\.self_attn\\.q_proj|model\\.layers\\.9\\.self_attn\\.v_proj)',
     lora_alpha=16,
     lora_dropout=0.0,
-    bias="none",
+    bias='none',
     use_rslora=False,
 )

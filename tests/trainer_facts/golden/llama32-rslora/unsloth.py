@@ -5,7 +5,7 @@ import torch
 from unsloth import FastLanguageModel
 
 model, tokenizer = FastLanguageModel.from_pretrained(
-    model_name="meta-llama/Llama-3.2-1B",
+    model_name='meta-llama/Llama-3.2-1B',
     load_in_4bit=False,
     dtype=torch.bfloat16,
 )
@@ -13,9 +13,9 @@ model, tokenizer = FastLanguageModel.from_pretrained(
 model = FastLanguageModel.get_peft_model(
     model=model,
     r=16,
-    target_modules="(.*\\.)?(down_proj|gate_proj|k_proj|o_proj|q_proj|up_proj|v_proj)",
+    target_modules='(.*\\.)?(down_proj|gate_proj|k_proj|o_proj|q_proj|up_proj|v_proj)',
     lora_alpha=16,
     lora_dropout=0.0,
-    bias="none",
+    bias='none',
     use_rslora=True,
 )

@@ -4,10 +4,10 @@
 from peft import LoraConfig
 
 lora_config = LoraConfig(
-    task_type="CAUSAL_LM",
+    task_type='CAUSAL_LM',
     r=8,
-    target_modules=["q_proj", "v_proj"],
+    target_modules=['q_proj', 'v_proj'],
     lora_alpha=16,
     lora_dropout=0.0,
-    target_parameters=["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
+    target_parameters=['mlp.experts.gate_up_proj', 'mlp.experts.down_proj'],
 )

@@ -4,7 +4,7 @@
 from unsloth import FastLanguageModel
 
 model, tokenizer = FastLanguageModel.from_pretrained(
-    model_name="mistralai/Mixtral-8x7B-v0.1",
+    model_name='mistralai/Mixtral-8x7B-v0.1',
     load_in_4bit=False,
     dtype=None,
 )
@@ -12,10 +12,10 @@ model, tokenizer = FastLanguageModel.from_pretrained(
 model = FastLanguageModel.get_peft_model(
     model=model,
     r=8,
-    target_modules="(.*\\.)?(q_proj|v_proj)",
+    target_modules='(.*\\.)?(q_proj|v_proj)',
     lora_alpha=16,
     lora_dropout=0.0,
-    bias="none",
+    bias='none',
     use_rslora=False,
-    target_parameters=["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
+    target_parameters=['mlp.experts.gate_up_proj', 'mlp.experts.down_proj'],
 )

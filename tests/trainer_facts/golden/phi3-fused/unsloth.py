@@ -4,7 +4,7 @@
 from unsloth import FastLanguageModel
 
 model, tokenizer = FastLanguageModel.from_pretrained(
-    model_name="microsoft/Phi-3-mini-4k-instruct",
+    model_name='microsoft/Phi-3-mini-4k-instruct',
     load_in_4bit=False,
     dtype=None,
 )
@@ -12,9 +12,9 @@ model, tokenizer = FastLanguageModel.from_pretrained(
 model = FastLanguageModel.get_peft_model(
     model=model,
     r=8,
-    target_modules="(.*\\.)?(o_proj|qkv_proj)",
+    target_modules='(.*\\.)?(o_proj|qkv_proj)',
     lora_alpha=16,
     lora_dropout=0.0,
-    bias="none",
+    bias='none',
     use_rslora=False,
 )

@@ -4,7 +4,7 @@
 from unsloth import FastLanguageModel
 
 model, tokenizer = FastLanguageModel.from_pretrained(
-    model_name="Qwen/Qwen2.5-7B",
+    model_name='Qwen/Qwen2.5-7B',
     load_in_4bit=False,
     dtype=None,
 )
@@ -12,11 +12,11 @@ model, tokenizer = FastLanguageModel.from_pretrained(
 model = FastLanguageModel.get_peft_model(
     model=model,
     r=16,
-    target_modules="(.*\\.)?(down_proj|gate_proj|k_proj|o_proj|q_proj|up_proj|v_proj)",
+    target_modules='(.*\\.)?(down_proj|gate_proj|k_proj|o_proj|q_proj|up_proj|v_proj)',
     lora_alpha=32,
     lora_dropout=0.0,
-    bias="none",
+    bias='none',
     use_rslora=False,
-    init_lora_weights="loftq",
-    loftq_config={"loftq_bits": 4, "loftq_iter": 1},
+    init_lora_weights='loftq',
+    loftq_config={'loftq_bits': 4, 'loftq_iter': 1},
 )

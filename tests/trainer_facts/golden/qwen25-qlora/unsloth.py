@@ -5,7 +5,7 @@ import torch
 from unsloth import FastLanguageModel
 
 model, tokenizer = FastLanguageModel.from_pretrained(
-    model_name="Qwen/Qwen2.5-7B",
+    model_name='Qwen/Qwen2.5-7B',
     load_in_4bit=True,
     dtype=torch.bfloat16,
 )
@@ -13,9 +13,9 @@ model, tokenizer = FastLanguageModel.from_pretrained(
 model = FastLanguageModel.get_peft_model(
     model=model,
     r=32,
-    target_modules="(.*\\.)?(down_proj|gate_proj|k_proj|o_proj|q_proj|up_proj|v_proj)",
+    target_modules='(.*\\.)?(down_proj|gate_proj|k_proj|o_proj|q_proj|up_proj|v_proj)',
     lora_alpha=16,
     lora_dropout=0.05,
-    bias="none",
+    bias='none',
     use_rslora=False,
 )

@@ -4,11 +4,11 @@
 from peft import LoraConfig
 
 lora_config = LoraConfig(
-    task_type="CAUSAL_LM",
+    task_type='CAUSAL_LM',
     r=16,
-    target_modules=["k_proj", "o_proj", "q_proj", "v_proj"],
+    target_modules=['k_proj', 'o_proj', 'q_proj', 'v_proj'],
     lora_alpha=32,
     lora_dropout=0.0,
     layers_to_transform=[0, 1, 2, 3],
-    layers_pattern=["layers"],
+    layers_pattern=['layers'],
 )

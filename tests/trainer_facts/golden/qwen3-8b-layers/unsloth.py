@@ -4,7 +4,7 @@
 from unsloth import FastLanguageModel
 
 model, tokenizer = FastLanguageModel.from_pretrained(
-    model_name="Qwen/Qwen3-8B",
+    model_name='Qwen/Qwen3-8B',
     load_in_4bit=False,
     dtype=None,
 )
@@ -12,9 +12,9 @@ model, tokenizer = FastLanguageModel.from_pretrained(
 model = FastLanguageModel.get_peft_model(
     model=model,
     r=16,
-    target_modules="(model\\.layers\\.0\\.self_attn\\.k_proj|model\\.layers\\.0\\.self_attn\\.o_proj|model\\.layers\\.0\\.self_attn\\.q_proj|model\\.layers\\.0\\.self_attn\\.v_proj|model\\.layers\\.1\\.self_attn\\.k_proj|model\\.layers\\.1\\.self_attn\\.o_proj|model\\.layers\\.1\\.self_attn\\.q_proj|model\\.layers\\.1\\.self_attn\\.v_proj|model\\.layers\\.2\\.self_attn\\.k_proj|model\\.layers\\.2\\.self_attn\\.o_proj|model\\.layers\\.2\\.self_attn\\.q_proj|model\\.layers\\.2\\.self_attn\\.v_proj|model\\.layers\\.3\\.self_attn\\.k_proj|model\\.layers\\.3\\.self_attn\\.o_proj|model\\.layers\\.3\\.self_attn\\.q_proj|model\\.layers\\.3\\.self_attn\\.v_proj)",
+    target_modules='(model\\.layers\\.0\\.self_attn\\.k_proj|model\\.layers\\.0\\.self_attn\\.o_proj|model\\.layers\\.0\\.self_attn\\.q_proj|model\\.layers\\.0\\.self_attn\\.v_proj|model\\.layers\\.1\\.self_attn\\.k_proj|model\\.layers\\.1\\.self_attn\\.o_proj|model\\.layers\\.1\\.self_attn\\.q_proj|model\\.layers\\.1\\.self_attn\\.v_proj|model\\.layers\\.2\\.self_attn\\.k_proj|model\\.layers\\.2\\.self_attn\\.o_proj|model\\.layers\\.2\\.self_attn\\.q_proj|model\\.layers\\.2\\.self_attn\\.v_proj|model\\.layers\\.3\\.self_attn\\.k_proj|model\\.layers\\.3\\.self_attn\\.o_proj|model\\.layers\\.3\\.self_attn\\.q_proj|model\\.layers\\.3\\.self_attn\\.v_proj)',
     lora_alpha=32,
     lora_dropout=0.0,
-    bias="none",
+    bias='none',
     use_rslora=False,
 )
