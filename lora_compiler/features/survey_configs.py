@@ -60,25 +60,30 @@ def _kinds_needed(cfg: Config) -> int:
     return max([2, len(_first_of_kind(cfg, old)) if old else 0] + [_kinds_needed(cfg[k]) for k in _sub_configs(cfg)])
 
 
+def _column(test: Callable[[Any, int], Any], value: Any) -> Callable[[int], Any]:
+    """A layer-index test bound to one setting's value (a closure per setting, not per loop variable)."""
+    return lambda i: test(value, i)
+
+
 def _first_of_kind(cfg: Config, old: int) -> list[int]:
     """The first layer of each kind, a kind being a layer's values in every per-layer setting."""
     columns: list[Callable[[int], Any]] = []
     for key, value in cfg.items():
         if key in PER_LAYER_OVERRIDES and isinstance(value, dict):
-            columns.append(lambda i, v=value: any(int(k) == i for k in v))
+            columns.append(_column(lambda v, i: any(int(k) == i for k in v), value))
         elif _index_list(value, old):
-            columns.append(lambda i, v=value: i in v)
+            columns.append(_column(lambda v, i: i in v, value))
         elif (
             isinstance(value, list)
             and len(value) == old
             and all(isinstance(x, (str, int)) for x in value)
             and (not all(is_count(x) or x == 0 for x in value) or len(set(value)) <= 2)
         ):  # kinds and flags, not sizes
-            columns.append(lambda i, v=value: v[i])
+            columns.append(_column(lambda v, i: v[i], value))
         elif is_count(value) and key.startswith("first_k_"):
-            columns.append(lambda i, v=value: i < v)
+            columns.append(_column(lambda v, i: i < v, value))
         elif is_count(value) and key in TRAILING_LAYERS:
-            columns.append(lambda i, v=value: i >= old - v)
+            columns.append(_column(lambda v, i: i >= old - v, value))
     firsts: dict[tuple[Any, ...], int] = {}
     for i in range(old):
         firsts.setdefault(tuple(column(i) for column in columns), i)
@@ -91,7 +96,7 @@ def _select_layers(cfg: Config, layers: int) -> Config:
     shrink_config truncates per-layer lists to the first layers, which drops the kinds that come
     later (Qwen3-Next's full attention every 4th layer, GLM's sparse MLP after 3 dense ones)."""
     subs = _sub_configs(cfg)
-    out = {k: (_select_layers(v, layers) if k in subs else v) for k, v in cfg.items()}
+    out: dict[str, Any] = {k: (_select_layers(v, layers) if k in subs else v) for k, v in cfg.items()}
     old = first_count(cfg, LAYERS)
     for key in [k for k in cfg if k.endswith("_period") and is_count(cfg[k]) and is_count(cfg.get(k[:-7] + "_offset"))]:
         # Jamba: layer i is special when i % period == offset; both kinds within the first layers

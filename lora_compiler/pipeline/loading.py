@@ -61,7 +61,7 @@ def base_load(
     quant = quantization(values, model_type)
     keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
     skip = HfQuantizer.get_modules_to_not_convert(model, quant["llm_int8_skip_modules"], keep) if quant else []
-    experts4 = bool(quant) and quant["bits"] == 4 and values.get("quantize_moe_experts") is True
+    experts4 = quant is not None and quant["bits"] == 4 and values.get("quantize_moe_experts") is True
     fused = {id(p) for n, m in model.named_modules() for p in m.parameters(recurse=False) if is_fused_expert(n, m, p)}
     profile = find(axolotl)
     sizes = element_sizes(
@@ -174,7 +174,7 @@ def _kbit_prepared(values: Mapping[str, Any], model_type: str | None) -> bool:
         if isinstance(values.get("peft"), Mapping)
         else None
     )
-    fsdp = values.get("fsdp_config") if isinstance(values.get("fsdp_config"), Mapping) else {}
+    fsdp: Mapping[str, Any] = values["fsdp_config"] if isinstance(values.get("fsdp_config"), Mapping) else {}
     skip = (
         (model_type == "qwen" and values.get("adapter") == "lora")
         or (values.get("adapter") == "lora" and bool(loftq))

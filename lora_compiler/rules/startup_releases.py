@@ -39,7 +39,7 @@ def fsdp1_removed(v: Values) -> tuple[str, Any] | None:
             f"`fsdp_config` instead, see {MIGRATION} for the migration guide.",
             "fsdp",
         )
-    block = v.get("fsdp_config") if isinstance(v.get("fsdp_config"), dict) else {}
+    block: dict[str, Any] = v["fsdp_config"] if isinstance(v.get("fsdp_config"), dict) else {}
     for key, version in (
         ("fsdp_version", v.get("fsdp_version")),
         (("fsdp_config", "fsdp_version"), block.get("fsdp_version")),
@@ -94,7 +94,7 @@ def target_parameters_init(v: Values) -> tuple[str, Any] | None:
 def ram_efficient_4bit_fsdp2(v: Values) -> tuple[str, Any] | None:
     """0.19's check_fsdp2_cpu_ram_efficient_loading_w_4bit: FSDP2 (a version 2 written somewhere; unversioned
     means 1) with cpu_ram_efficient_loading and load_in_4bit is refused outright."""
-    block = v.get("fsdp_config") if isinstance(v.get("fsdp_config"), dict) else {}
+    block: dict[str, Any] = v["fsdp_config"] if isinstance(v.get("fsdp_config"), dict) else {}
     version = v.get("fsdp_version") or block.get("version") or block.get("fsdp_version") or (1 if block else None)
     if block and str(version) == "2" and _fsdp_config(v).get("cpu_ram_efficient_loading") and v.get("load_in_4bit"):
         return (
@@ -128,7 +128,7 @@ def staged_nf4(v: Values) -> tuple[str, Any] | None:
             "CPU-staged loading, or set `fsdp_config.cpu_ram_efficient_loading` to false.",
             "qlora_sharded_model_loading" if "qlora_sharded_model_loading" in v else "fsdp_config",
         )
-    bnb = v.get("bnb_config_kwargs") if isinstance(v.get("bnb_config_kwargs"), dict) else {}
+    bnb: dict[str, Any] = v["bnb_config_kwargs"] if isinstance(v.get("bnb_config_kwargs"), dict) else {}
     if v.get("load_in_4bit") and v.get("nf4_backend") != "torchao" and bnb.get("blocksize", 64) != 64:
         return (
             "bitsandbytes 4-bit loading always quantizes with blocksize 64; remove `bnb_config_kwargs.blocksize` "
@@ -230,7 +230,7 @@ def mixlora(v: Values) -> tuple[str, Any] | None:
 
 def ebft_torch_compile(v: Values) -> tuple[str, Any] | None:
     """check_ebft_torch_compile (0.19+): EBFT's strided mode with torch_compile and gradient checkpointing."""
-    ebft = v.get("ebft") if isinstance(v.get("ebft"), dict) else {}
+    ebft: dict[str, Any] = v["ebft"] if isinstance(v.get("ebft"), dict) else {}
     if (
         v.get("rl") == "ebft"
         and v.get("torch_compile") is True
