@@ -48,3 +48,23 @@ def test_readme_says_what_a_compile_costs_not_a_few_seconds():
     """A new user timed 7.5-8.5 s where the README promised "a few seconds": it names the import floor."""
     intro = (REPO / "README.md").read_text().split("```")[0]
     assert "a few seconds" not in intro and "import floor" in intro and "benchmarks/README.md" in intro
+
+
+def test_every_link_in_the_readme_and_docs_reaches_a_file_and_heading():
+    """Relative links in README.md and docs/*.md name files that exist, and #anchors that are headings there."""
+
+    def anchors(path):
+        headings = re.findall(r"^#+ (.+)$", path.read_text(), re.M)
+        return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+    broken = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            dest = (page.parent / file).resolve() if file else page
+            if not dest.exists() or (anchor and dest.suffix == ".md" and anchor not in anchors(dest)):
+                broken.append(f"{page.relative_to(REPO)}: {target}")
+    assert not broken, broken
