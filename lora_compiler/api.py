@@ -11,7 +11,8 @@ from .pipeline.compiler import CompileResult, Options
 from .pipeline.compiler import compile_document as _compile
 from .pipeline.policy import Policy
 from .pipeline.session import Session
-from .results.findings import Finding, Severity
+from .results.findings import Finding
+from .rules.pipeline import OUTPUT_PROTECTED
 
 
 def compile_config(
@@ -84,7 +85,7 @@ def compile_job(
 def _protected(out_dir: Path, exc: Exception) -> Finding:
     forceable = getattr(exc, "forceable", False)
     hint = "choose another --output directory" + (", or pass --force" if forceable else "")
-    return Finding("output-protected", Severity.ERROR, str(exc), str(out_dir), hint=hint)
+    return OUTPUT_PROTECTED.finding(str(exc), str(out_dir), hint=hint)
 
 
 def _compile_entry(
@@ -150,9 +151,7 @@ def export_job(
         return ExportJob(done.text, done.filename, 0, findings)
     path = out_dir / done.filename
     if not force and (path.is_symlink() or path.exists()) and not _holds(path, done.text):
-        problem = Finding(
-            "output-protected",
-            Severity.ERROR,
+        problem = OUTPUT_PROTECTED.finding(
             f"{path} exists and differs from this export",
             str(out_dir),
             hint="choose another --output directory, or pass --force to replace it",

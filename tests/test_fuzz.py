@@ -20,8 +20,8 @@ from lora_compiler.pipeline.compiler import Options, compile_document
 from lora_compiler.pipeline.document import load_text
 from lora_compiler.pipeline.session import Session
 from lora_compiler.pipeline.spec import AdapterSpec
-from lora_compiler.results.findings import UNUSABLE_INPUT_RULES, Finding, Severity
-from lora_compiler.rules import REGISTRY
+from lora_compiler.results.findings import Finding, Severity
+from lora_compiler.rules import by_id
 
 KEYS = sorted({f.alias or n for n, f in AdapterSpec.model_fields.items()} | {"peft", "datasets", "lora_targt_modules"})
 NAMES = st.sampled_from(["q_proj", "v_proj", "down_proj", "lm_head", "embed_tokens", ".*", "(", "layers", "ℓ∞", ""])
@@ -81,7 +81,7 @@ def _is_position(value: object) -> bool:
 
 def _check_finding(f: object, text: str, file: str) -> None:
     assert isinstance(f, Finding), f
-    assert f.rule in REGISTRY, f"unregistered rule {f.rule!r}: {f}"
+    assert f.rule in by_id(), f"unregistered rule {f.rule!r}: {f}"
     assert isinstance(f.severity, Severity), f
     assert isinstance(f.message, str) and f.message.strip(), f
     assert f.hint is None or isinstance(f.hint, str), f
@@ -101,7 +101,7 @@ def _expected_exit(findings: list[Finding], strict: bool) -> int:
     """The documented policy, restated: 2 when an error makes the input unusable, 1 for any other
     error (and, when strict, any warning), else 0."""
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    if any(f.rule in UNUSABLE_INPUT_RULES for f in errors):
+    if any(by_id()[f.rule].unusable for f in errors):
         return 2
     if errors or (strict and any(f.severity is Severity.WARNING for f in findings)):
         return 1

@@ -51,13 +51,13 @@ def test_github_format_exact_with_escaping():
 
 
 def test_sarif_lists_each_rule_once_and_results_with_locations():
-    from lora_compiler.rules import REGISTRY
+    from lora_compiler.rules import by_id
 
     sarif = json.loads(render_sarif([_result(ERR, WARN)]))
     assert sarif["version"] == "2.1.0"
     driver = sarif["runs"][0]["tool"]["driver"]
     ids = [r["id"] for r in driver["rules"]]
-    assert ids == sorted(REGISTRY) and len(ids) == len(set(ids))
+    assert ids == sorted(by_id()) and len(ids) == len(set(ids))
     first = sarif["runs"][0]["results"][0]
     assert first == {
         "ruleId": "qlora-quantization",
@@ -73,7 +73,7 @@ def test_sarif_lists_each_rule_once_and_results_with_locations():
         ],
         "ruleIndex": ids.index("qlora-quantization"),
     }
-    assert driver["rules"][first["ruleIndex"]]["help"]["text"] == REGISTRY["qlora-quantization"].doc
+    assert driver["rules"][first["ruleIndex"]]["help"]["text"] == by_id()["qlora-quantization"].doc
 
 
 def test_lint_exit_codes_and_strict(write_yaml):

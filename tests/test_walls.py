@@ -36,14 +36,16 @@ ROOMS = {
         "serving",
         "version",
     },
-    "io": {"profiles", "results", "pipeline", "version"},  # bounded readers, the atomic set writer, the cache
+    # bounded readers, the atomic set writer, the cache; rules.saved_adapter: the adapter-dir rules it raises
+    "io": {"profiles", "results", "pipeline", "rules.saved_adapter", "version"},
     "render": {
         "profiles",
         "results",
         "rules",
         "version",
     },  # rules: lint's SARIF and JSON list every rule's id, level and doc
-    "export": {"pipeline", "results", "model_facts", "version"},  # a finished compile -> another trainer's config
+    # a finished compile -> another trainer's config; rules.export: the export-* rules it raises
+    "export": {"pipeline", "results", "rules.export", "model_facts", "version"},
     "serving": {"results", "model_facts", "version"},  # engine rule tables -> verdicts on a finished compile
     "features": {"profiles", "pipeline", "results", "rules", "io", "render", "export", "model_facts", "version"},
     "api": {"profiles", "pipeline", "results", "io", "render", "features", "export", "rules", "version"},

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..results.findings import Finding, Severity
+from ..results.findings import Finding
+from ..rules.export import EXPORT_NOT_FAITHFUL
 from .core import Draft, Subject
 
 _SHOWN = 5  # differences named in a finding
@@ -78,9 +79,8 @@ def _inject(subject: Subject, kwargs: dict[str, Any]) -> Any:
 
 def _unfaithful(subject: Subject, detail: str) -> Finding:
     return subject.finding(
-        "export-not-faithful",
+        EXPORT_NOT_FAITHFUL,
         f"the exported config would not train what this YAML trains: {detail}",
         None,
-        Severity.ERROR,
         "report this: the exporter chose a form its trainer reads differently; nothing was written",
     )

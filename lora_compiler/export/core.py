@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..pipeline.document import Document
 from ..pipeline.fields import FIELDS
-from ..results.findings import Finding, Severity
+from ..results.findings import Finding
+from ..rules.export import EXPORT_LOSSY, EXPORT_REWRITTEN, EXPORT_UNEXPRESSIBLE
+
+if TYPE_CHECKING:
+    from ..rules.registry import Rule
 
 _YAML_KEY = {f.name: f.key for f in FIELDS if f.key}
 
@@ -50,15 +54,13 @@ class Subject:
         quant = quantization(self.doc.values, self.model_type)
         return quant["bits"] if quant else None
 
-    def finding(
-        self, rule: str, message: str, field_or_key: str | None, severity: Severity, hint: str | None = None
-    ) -> Finding:
+    def finding(self, rule: Rule, message: str, field_or_key: str | None, hint: str | None = None) -> Finding:
         """A finding at the YAML key behind a LoraConfig field (or a YAML key given as is)."""
         key = _YAML_KEY.get(field_or_key or "", field_or_key)
         if key == "lora_target_modules" and self.spec.lora_target_modules is None and self.spec.lora_target_linear:
             key = "lora_target_linear"
         path: tuple[str, ...] = tuple(key.split(".")) if key else ("adapter",)
-        return self.doc.finding(rule, message, path, severity, hint=hint)
+        return rule.at(self.doc, message, path, hint=hint)
 
 
 @dataclass
@@ -77,15 +79,13 @@ class Draft:
     findings: list[Finding] = field(default_factory=list)
 
     def refuse(self, subject: Subject, what: str, why: str, field_name: str | None, hint: str) -> None:
-        self.findings.append(
-            subject.finding("export-unexpressible", f"{what}: {why}", field_name, Severity.ERROR, hint)
-        )
+        self.findings.append(subject.finding(EXPORT_UNEXPRESSIBLE, f"{what}: {why}", field_name, hint))
 
     def lossy(self, subject: Subject, message: str, field_name: str | None, hint: str | None = None) -> None:
-        self.findings.append(subject.finding("export-lossy", message, field_name, Severity.WARNING, hint))
+        self.findings.append(subject.finding(EXPORT_LOSSY, message, field_name, hint))
 
     def rewritten(self, subject: Subject, message: str, field_name: str | None) -> None:
-        self.findings.append(subject.finding("export-rewritten", message, field_name, Severity.INFO))
+        self.findings.append(subject.finding(EXPORT_REWRITTEN, message, field_name))
 
 
 @dataclass(frozen=True)

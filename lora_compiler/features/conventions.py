@@ -19,7 +19,8 @@ from typing import Any
 from ..pipeline.document import Document
 from ..pipeline.options import Options
 from ..pipeline.session import Session
-from ..results.findings import Finding, Severity
+from ..results.findings import Finding
+from ..rules.pipeline import CONVENTION_EMPTY, CONVENTION_REPLACED
 
 _TARGET_KEYS = ("lora_target_linear", "lora_target_modules")
 
@@ -60,12 +61,11 @@ def _llamafactory_all(doc: Document, options: Options, session: Session) -> tupl
     values, notes = _replace_targets(doc, llamafactory_targets(model), "llamafactory-all")
     if not values["lora_target_modules"]:
         notes.append(
-            doc.finding(
-                "convention-empty",
+            CONVENTION_EMPTY.at(
+                doc,
                 "llamafactory-all finds no module whose class name contains 'Linear' outside the "
                 "output layer, vision tower and projector",
                 ("adapter",),
-                Severity.INFO,
             )
         )
     return values, notes
@@ -81,11 +81,10 @@ def _torchtune(doc: Document, options: Options, session: Session) -> tuple[dict[
     if builder_for(model.config, doc.values.get("base_model")) is None:
         values, notes = _replace_targets(doc, [], "torchtune")
         notes.append(
-            doc.finding(
-                "convention-empty",
+            CONVENTION_EMPTY.at(
+                doc,
                 "torchtune 0.6.1 has no LoRA builder for this model, so its recipes select nothing here",
                 ("base_model",),
-                Severity.INFO,
             )
         )
         return values, notes
@@ -102,12 +101,11 @@ def _swift_all_linear(doc: Document, options: Options, session: Session) -> tupl
     if start.is_multimodal:
         values, notes = _replace_targets(doc, [], "ms-swift-all-linear")
         notes.append(
-            doc.finding(
-                "convention-empty",
+            CONVENTION_EMPTY.at(
+                doc,
                 "ms-swift's all-linear on a multimodal model follows its own "
                 "model registry (language model only, by default), which is not restated here",
                 ("base_model",),
-                Severity.INFO,
             )
         )
         return values, notes
@@ -124,12 +122,11 @@ def _unsloth_default(doc: Document, options: Options, session: Session) -> tuple
     if start.model_type not in FAST_LLAMA or start.is_multimodal:
         values, notes = _replace_targets(doc, [], "unsloth-default")
         notes.append(
-            doc.finding(
-                "convention-empty",
+            CONVENTION_EMPTY.at(
+                doc,
                 f"Unsloth narrows its default list on {start.model_type} "
                 "models by layer-name filters (get_peft_regex), which are not restated here",
                 ("base_model",),
-                Severity.INFO,
             )
         )
         return values, notes
@@ -151,12 +148,11 @@ def _replace_targets(doc: Document, targets: list[str] | str, convention: str) -
     notes = []
     if written:
         notes.append(
-            doc.finding(
-                "convention-replaced",
+            CONVENTION_REPLACED.at(
+                doc,
                 f"{convention} replaces lora_target_modules {written!r}: it selects targets by its "
                 "own rule and cannot add names to it",
                 ("lora_target_modules",),
-                Severity.INFO,
             )
         )
     return values, notes

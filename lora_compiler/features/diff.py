@@ -33,7 +33,9 @@ from ..results.diff import (
     name_template,
     report_entries,
 )
-from ..results.findings import Finding, Severity
+from ..results.findings import Finding
+from ..rules import restore
+from ..rules.pipeline import DIFF_INCOMPARABLE, INPUT_UNREADABLE
 
 
 class DiffUsageError(ValueError):
@@ -135,9 +137,7 @@ def diff_pair(a: str | Path, b: str | Path, options: Options = Options(), layers
     notes = []
     if not (ra and rb) and not (ca and cb) and not any(s.failed for s in sides):
         notes.append(
-            Finding(
-                "diff-incomparable",
-                Severity.ERROR,
+            DIFF_INCOMPARABLE.finding(
                 f"{sides[0].label} ({sides[0].kind}) and "
                 f"{sides[1].label} ({sides[1].kind}) share neither a targets report nor an adapter config",
                 hint="compare two YAMLs, two compile outputs or two adapter_config.json files",
@@ -170,7 +170,7 @@ def load_side(path: str | Path, options: Options = Options(), session: Session |
             config = data
         else:
             return _unreadable(label, f"{file.name} is neither a lora-compiler targets.json nor a PEFT adapter config")
-    found = (Finding(**{**d, "severity": Severity(d["severity"])}) for d in (report or {}).get("findings", []))
+    found = (restore(d) for d in (report or {}).get("findings", []))
     return Side(label, "targets" if report else "adapter_config", report, config, tuple(found))
 
 
@@ -296,9 +296,7 @@ def _unreadable(label: str, why: str) -> Side:
         label,
         "unreadable",
         findings=(
-            Finding(
-                "input-unreadable",
-                Severity.ERROR,
+            INPUT_UNREADABLE.finding(
                 f"cannot diff: {why}",
                 label,
                 hint="pass a YAML, a compile output directory, a targets.json or an adapter_config.json",

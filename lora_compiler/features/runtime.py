@@ -30,7 +30,9 @@ from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec, parse_spec
 from ..results import findings as fmod
 from ..results.findings import Finding
+from ..rules.adapter import LOFTQ_QUANTIZED
 from ..rules.adapter_dir import check_adapter_dir
+from ..rules.pipeline import LOFTQ_UNAVAILABLE, PEFT_CONFIG, PEFT_REFUSED, REGEX_TOO_SLOW, SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -204,8 +206,8 @@ def _mixed_adapters(doc: Document) -> list[MixedAdapter]:
             hint = field.description if field else "a list of entries with name and path, or name and target_modules"
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
             problems.append(
-                doc.finding(
-                    "schema",
+                SCHEMA.at(
+                    doc,
                     f"mixed_adapters{where}: {err['msg']}",
                     ("mixed_adapters",) + loc,
                     hint=hint,
@@ -216,8 +218,8 @@ def _mixed_adapters(doc: Document) -> list[MixedAdapter]:
     names = [entry.name for entry in entries]
     _report(
         [
-            doc.finding(
-                "schema",
+            SCHEMA.at(
+                doc,
                 f"mixed_adapters[{i}].name: '{name}' is used twice",
                 ("mixed_adapters", i, "name"),
                 prefer_value=True,
@@ -248,8 +250,8 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
     if slow:
         raise LoraCompilerError(
             [
-                doc.finding(
-                    "regex-too-slow",
+                REGEX_TOO_SLOW.at(
+                    doc,
                     f"{slow[0]}: the regex {slow[1][:80]!r} backtracks "
                     "catastrophically on this model's module names; PEFT would hang on it",
                     (slow[0],),
@@ -267,7 +269,7 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
     try:
         config = build_lora_config(spec, plan, type(model).__name__)
     except PeftConfigError as exc:
-        raise LoraCompilerError([doc.finding("peft-config", str(exc), (exc.key or "adapter",))]) from None
+        raise LoraCompilerError([PEFT_CONFIG.at(doc, str(exc), (exc.key or "adapter",))]) from None
     # Axolotl's LoraConfig leaves base_model_name_or_path unset and PEFT takes the model's own name;
     # compile's adapter_config.json names base_model because it has no model to take it from.
     config.base_model_name_or_path = None
@@ -313,8 +315,8 @@ def _loftq_findings(doc: Document, model: Any, lora_config: Any) -> list[Finding
     quantized = quantization_of(model)
     if quantized:
         return [
-            doc.finding(
-                "loftq-quantized",
+            LOFTQ_QUANTIZED.at(
+                doc,
                 f"LoftQ initialises LoRA from the full-precision base weights it "
                 f"quantizes itself, but this base model is already quantized ({quantized})",
                 at,
@@ -337,8 +339,8 @@ def _loftq_findings(doc: Document, model: Any, lora_config: Any) -> list[Finding
     if not missing:
         return []
     return [
-        doc.finding(
-            "loftq-unavailable",
+        LOFTQ_UNAVAILABLE.at(
+            doc,
             f"PEFT's LoftQ initialisation needs bitsandbytes and a CUDA or XPU "
             f"device: {' and '.join(missing)}; the model was not changed",
             at,
@@ -458,8 +460,8 @@ def _peft(doc: Document, at: tuple[Any, ...] | None, call: Any, spec: AdapterSpe
         where = at or ((key_for_message(text, spec),) if spec is not None else ("adapter",))
         raise LoraCompilerError(
             [
-                doc.finding(
-                    "peft-refused",
+                PEFT_REFUSED.at(
+                    doc,
                     f"PEFT refuses this adapter: {text}",
                     where,
                     hint=f"change {'.'.join(map(str, where))}",

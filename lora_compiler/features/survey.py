@@ -29,6 +29,7 @@ from ..model_facts import (
     output_layer_name,
     tower_kind,
 )
+from ..rules.pipeline import MODEL_CONFIG_INVALID
 from .survey_configs import candidates
 
 Row = dict[str, Any]
@@ -182,7 +183,7 @@ def _config_object(config: dict[str, Any], model_type: str) -> Any:
     try:
         made = CONFIG_MAPPING[config["model_type"]].from_dict(dict(config))
     except Exception as exc:
-        raise SkeletonError("model-config-invalid", f"transformers cannot read the config: {_line(exc)}") from None
+        raise SkeletonError(MODEL_CONFIG_INVALID, f"transformers cannot read the config: {_line(exc)}") from None
     made._name_or_path = model_type
     return made
 

@@ -13,10 +13,19 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..pipeline.document import Document, read_bounded
 from ..results.findings import Finding, Severity
+from ..rules.saved_adapter import (
+    ADAPTER_DIR_CONFIG_INVALID,
+    ADAPTER_DIR_HEADER_INVALID,
+    ADAPTER_DIR_MISSING,
+    ADAPTER_DIR_PICKLE,
+)
+
+if TYPE_CHECKING:
+    from ..rules.registry import Rule
 
 CONFIG_NAME = "adapter_config.json"
 SAFETENSORS_NAME = "adapter_model.safetensors"
@@ -98,7 +107,7 @@ def read_adapter_dir(
         return None, [
             finding(
                 doc,
-                "adapter-dir-missing",
+                ADAPTER_DIR_MISSING,
                 f"{path} is not a local directory",
                 at,
                 hint="download the adapter first (hf download <repo> --local-dir <dir>)",
@@ -113,7 +122,7 @@ def read_adapter_dir(
         return None, [
             finding(
                 doc,
-                "adapter-dir-missing",
+                ADAPTER_DIR_MISSING,
                 f"{path} has no {CONFIG_NAME}",
                 at,
                 hint="point lora_model_dir at a directory written by PEFT's save_pretrained",
@@ -123,7 +132,7 @@ def read_adapter_dir(
         return None, [
             finding(
                 doc,
-                "adapter-dir-config-invalid",
+                ADAPTER_DIR_CONFIG_INVALID,
                 f"{config_file} cannot be used: {str(exc)[:200]}",
                 at,
                 hint="re-save the adapter with PEFT's save_pretrained",
@@ -134,7 +143,7 @@ def read_adapter_dir(
         return None, [
             finding(
                 doc,
-                "adapter-dir-header-invalid",
+                ADAPTER_DIR_HEADER_INVALID,
                 f"{weights} is a symlink to a missing file ({os.readlink(weights)})",
                 at,
                 hint="fetch the content first (git annex get / git lfs pull), then run again",
@@ -147,7 +156,7 @@ def read_adapter_dir(
             return None, [
                 finding(
                     doc,
-                    "adapter-dir-header-invalid",
+                    ADAPTER_DIR_HEADER_INVALID,
                     f"{weights}: {exc}",
                     at,
                     hint="the file is damaged or not safetensors; re-save the adapter",
@@ -158,17 +167,16 @@ def read_adapter_dir(
             return AdapterDir(p, config, None), [
                 finding(
                     doc,
-                    "adapter-dir-pickle",
+                    ADAPTER_DIR_PICKLE,
                     f"{pickled} is a pickle: its shapes are not checked, and loading it runs whatever code it contains",
                     at,
-                    Severity.WARNING,
                     hint="convert it to adapter_model.safetensors",
                 )
             ]
         return None, [
             finding(
                 doc,
-                "adapter-dir-pickle",
+                ADAPTER_DIR_PICKLE.at_level(Severity.ERROR),
                 f"{pickled} is a pickle, which can run arbitrary code when loaded; it is refused",
                 at,
                 hint="convert it to safetensors in a sandbox, or pass allow_pickle=True if you trust it",
@@ -177,7 +185,7 @@ def read_adapter_dir(
     return None, [
         finding(
             doc,
-            "adapter-dir-missing",
+            ADAPTER_DIR_MISSING,
             f"{path} has no {SAFETENSORS_NAME}",
             at,
             hint="point lora_model_dir at a directory written by PEFT's save_pretrained",
@@ -185,17 +193,11 @@ def read_adapter_dir(
     ]
 
 
-def finding(
-    doc: Document | None,
-    rule: str,
-    message: str,
-    at: tuple[Any, ...],
-    severity: Severity = Severity.ERROR,
-    hint: str | None = None,
-) -> Finding:
+def finding(doc: Document | None, rule: Rule, message: str, at: tuple[Any, ...], hint: str | None = None) -> Finding:
+    """`rule`'s finding at `at` in the config's document, or (no document) naming `at` only."""
     if doc is None:
-        return Finding(rule, severity, message, hint=hint, key=".".join(map(str, at)))
-    return doc.finding(rule, message, at, severity, hint=hint)
+        return rule.finding(message, hint=hint, key=".".join(map(str, at)))
+    return rule.at(doc, message, at, hint=hint)
 
 
 def _ints(value: Any) -> bool:

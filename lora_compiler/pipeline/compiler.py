@@ -96,6 +96,7 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
 def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Session) -> None:
     from ..model_facts import REGEX_BUDGET_SECONDS, adaptable, slow_pattern
     from ..rules import peft_outcome, run_stage
+    from ..rules.pipeline import PEFT_CONFIG, PEFT_REFUSED, REGEX_TOO_SLOW
     from .adapter_file import adapter_file
     from .fields import key_for_message
     from .freezing import applies, freeze
@@ -113,8 +114,8 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     slow = slow_pattern(regex_patterns(spec), ctx.module_names)
     if slow:  # PEFT (and every matcher after it) would run this pattern over every module name
         result.findings.append(
-            doc.finding(
-                "regex-too-slow",
+            REGEX_TOO_SLOW.at(
+                doc,
                 f"{slow[0]}: the regex {slow[1][:80]!r} takes more than {REGEX_BUDGET_SECONDS:g} s "
                 f"to match {skel.architecture}'s module names (catastrophic backtracking); PEFT would hang on it",
                 (slow[0],),
@@ -134,9 +135,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         lora_config = build_lora_config(spec, plan, skel.architecture)
     except PeftConfigError as exc:
         result.findings.append(
-            doc.finding(
-                "peft-config", str(exc), (exc.key or "adapter",), hint="change the named key so PEFT accepts it"
-            )
+            PEFT_CONFIG.at(doc, str(exc), (exc.key or "adapter",), hint="change the named key so PEFT accepts it")
         )
         return
     result.lora_config, result.adapter_config = lora_config, adapter_config_dict(lora_config)
@@ -148,8 +147,8 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         session.discard(key)
         key = key_for_message(str(exc), spec)
         result.findings.append(
-            doc.finding(
-                "peft-refused",
+            PEFT_REFUSED.at(
+                doc,
                 f"PEFT refuses to apply this adapter to {skel.architecture}: {exc}",
                 (key,),
                 hint=f"change {key} so that it names modules this model has"

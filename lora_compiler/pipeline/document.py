@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from ..results.findings import Finding, Severity
+from ..results.findings import Finding
+from ..rules.pipeline import INPUT_UNREADABLE, YAML_DUPLICATE_KEY, YAML_NOT_MAPPING, YAML_SYNTAX, YAML_TOO_COMPLEX
 
 MAX_BYTES = 1024 * 1024  # Axolotl configs are a few KB (the largest of 178 examples: 12 KB); 1 MB is not one.
 MAX_NODES = 50_000  # counted while composing and again after alias expansion: stops billion-laughs documents
@@ -37,7 +38,7 @@ class Document:
 
     @property
     def usable(self) -> bool:
-        return not any(f.rule in _FATAL for f in self.findings)
+        return not any(f.unusable for f in self.findings)
 
     def position(self, path: Path_, prefer_value: bool = False) -> tuple[int | None, int | None]:
         """Best position for a key path: the value (or key) itself, else its nearest parent."""
@@ -49,24 +50,8 @@ class Document:
                 return pos
         return (None, None)
 
-    def finding(
-        self,
-        rule: str,
-        message: str,
-        path: Path_ = (),
-        severity: Severity = Severity.ERROR,
-        hint: str | None = None,
-        prefer_value: bool = False,
-    ) -> Finding:
-        line, col = self.position(path, prefer_value) if path else (None, None)
-        if line is None and path and self.text:
-            line, col = 1, 1  # a missing key: point at the document
-        key = ".".join(str(p) for p in path) if path else None
-        return Finding(rule, severity, message, self.file, line, col, hint, key)
-
 
 _SAFE_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
-_FATAL = {"input-unreadable", "yaml-syntax", "yaml-not-mapping", "yaml-too-complex"}
 
 
 class _TooComplex(Exception):
@@ -104,9 +89,7 @@ class _Builder:
                 elif key in out:
                     first = self.doc.key_pos.get(sub, (None, None))[0]
                     self.doc.findings.append(
-                        Finding(
-                            "yaml-duplicate-key",
-                            Severity.ERROR,
+                        YAML_DUPLICATE_KEY.finding(
                             f"duplicate key '{key}' (first defined on line {first}); "
                             "Axolotl would silently use this later value",
                             self.doc.file,
@@ -192,18 +175,16 @@ def load_text(text: str, file: str) -> Document:
             # where the parser gave up is often lines after the cause (an unclosed bracket): name both
             msg += f" (the construct began at line {opened.line + 1}, column {opened.column + 1})"
             hint = f"look at line {opened.line + 1}: an unclosed bracket or quote there is the usual cause"
-        doc.findings.append(Finding("yaml-syntax", Severity.ERROR, f"YAML syntax error: {msg}", file, line, col, hint))
+        doc.findings.append(YAML_SYNTAX.finding(f"YAML syntax error: {msg}", file, line, col, hint))
         return doc
     except yaml.YAMLError as exc:
-        doc.findings.append(Finding("yaml-syntax", Severity.ERROR, f"YAML error: {exc}", file, 1, 1))
+        doc.findings.append(YAML_SYNTAX.finding(f"YAML error: {exc}", file, 1, 1))
         return doc
     except RecursionError:
         return _too_complex(doc, "nesting too deep")
     if root is None:
         doc.findings.append(
-            Finding(
-                "yaml-not-mapping",
-                Severity.ERROR,
+            YAML_NOT_MAPPING.finding(
                 "the file is empty; expected an Axolotl config mapping",
                 file,
                 1,
@@ -214,9 +195,7 @@ def load_text(text: str, file: str) -> Document:
         return doc
     if not isinstance(root, yaml.MappingNode):
         doc.findings.append(
-            Finding(
-                "yaml-not-mapping",
-                Severity.ERROR,
+            YAML_NOT_MAPPING.finding(
                 f"top level is a {type(root).__name__.replace('Node', '').lower()}, expected a mapping of keys",
                 file,
                 *_pos(root),
@@ -233,16 +212,14 @@ def load_text(text: str, file: str) -> Document:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        doc.findings.append(Finding("yaml-syntax", Severity.ERROR, f"YAML error: {exc}", file, line, col))
+        doc.findings.append(YAML_SYNTAX.finding(f"YAML error: {exc}", file, line, col))
     return doc
 
 
 def _too_complex(doc: Document, why: str) -> Document:
     doc.values = {}
     doc.findings.append(
-        Finding(
-            "yaml-too-complex",
-            Severity.ERROR,
+        YAML_TOO_COMPLEX.finding(
             f"refusing to load this YAML: {why}",
             doc.file,
             1,
@@ -314,9 +291,7 @@ def load_file(path: str | Path) -> Document:
 def _unreadable(name: str, why: str) -> Document:
     doc = Document(file=name)
     doc.findings.append(
-        Finding(
-            "input-unreadable",
-            Severity.ERROR,
+        INPUT_UNREADABLE.finding(
             f"cannot read config: {why}",
             name,
             None,

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..profiles import PROFILES, Profile, ProfileError, Selection, select
-from ..results.findings import Finding, Severity
+from ..results.findings import Finding
+from ..rules.pipeline import (
+    ADAPTER_MISSING,
+    ADAPTER_UNSUPPORTED,
+    AXOLOTL_PROFILE_UNKNOWN,
+    MODEL_NOT_FOUND,
+    MODEL_REVISION_UNVERIFIED,
+)
 from .document import Document
 from .options import Options
 from .session import Session
@@ -46,8 +53,8 @@ def adapter_findings(doc: Document, spec: AdapterSpec, profile: Profile) -> list
     """Why there is no LoRA adapter to compile (no findings: there is one)."""
     if spec.adapter is None:
         return [
-            doc.finding(
-                "adapter-missing",
+            ADAPTER_MISSING.at(
+                doc,
                 "no 'adapter' key: this config trains the full model, so there is no adapter to compile",
                 ("adapter",),
                 hint="add 'adapter: lora' (or qlora)",
@@ -55,8 +62,8 @@ def adapter_findings(doc: Document, spec: AdapterSpec, profile: Profile) -> list
         ]
     if spec.adapter == "mixlora":
         return [
-            doc.finding(
-                "adapter-unsupported",
+            ADAPTER_UNSUPPORTED.at(
+                doc,
                 _mixlora(profile),
                 ("adapter",),
                 prefer_value=True,
@@ -70,8 +77,8 @@ def adapter_findings(doc: Document, spec: AdapterSpec, profile: Profile) -> list
         ]
     if spec.adapter not in SUPPORTED_ADAPTERS:
         return [
-            doc.finding(
-                "adapter-unsupported",
+            ADAPTER_UNSUPPORTED.at(
+                doc,
                 f"adapter '{spec.adapter}' is not supported by lora-compiler (only lora and qlora)",
                 ("adapter",),
                 hint="use 'adapter: lora' or 'adapter: qlora'",
@@ -87,8 +94,8 @@ def source_of(doc: Document, spec: AdapterSpec, offline: bool) -> tuple[ModelSou
     name = spec.model_config_name
     if not name:
         return None, [
-            doc.finding(
-                "model-not-found",
+            MODEL_NOT_FOUND.at(
+                doc,
                 "no base_model given",
                 ("base_model",),
                 hint="set base_model to a Hugging Face repo id or a local directory",
@@ -97,15 +104,14 @@ def source_of(doc: Document, spec: AdapterSpec, offline: bool) -> tuple[ModelSou
     try:
         source = resolve(name, spec.revision_of_model, offline=offline)
     except ResolutionError as exc:
-        return None, [doc.finding("model-not-found", str(exc), (key,), prefer_value=True, hint=_not_found_hint(exc))]
+        return None, [MODEL_NOT_FOUND.at(doc, str(exc), (key,), prefer_value=True, hint=_not_found_hint(exc))]
     if source.revision_unverified:
         return source, [
-            doc.finding(
-                "model-revision-unverified",
+            MODEL_REVISION_UNVERIFIED.at(
+                doc,
                 f"revision '{source.revision}' of {name} could not be checked (the Hub was "
                 "not asked); the bundled config of its main branch stands in, and may differ from that revision",
                 ("revision_of_model",),
-                Severity.WARNING,
                 prefer_value=True,
                 hint="run online once (or put the revision's config.json in the hub cache) to check it",
             )
@@ -151,7 +157,7 @@ def skeleton_of(
     try:
         return session.skeleton(key, lambda: build(source, spec, options.allow_remote_code)), key, []
     except SkeletonError as exc:
-        return None, key, [doc.finding(exc.rule, str(exc), (exc.key or "base_model",), hint=exc.hint)]
+        return None, key, [exc.rule.at(doc, str(exc), (exc.key or "base_model",), hint=exc.hint)]
 
 
 def front(doc: Document, options: Options, session: Session, *, model: bool = True) -> Front:
@@ -163,8 +169,8 @@ def front(doc: Document, options: Options, session: Session, *, model: bool = Tr
         out.selection = select(options.axolotl, options.policy.axolotl)
     except ProfileError as exc:
         out.findings.append(
-            doc.finding(
-                "axolotl-profile-unknown",
+            AXOLOTL_PROFILE_UNKNOWN.at(
+                doc,
                 str(exc),
                 (),
                 hint="use one of: "

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..results.findings import UNUSABLE_INPUT_RULES, Finding, Severity
+from ..results.findings import Finding, Severity
 
 LEVELS = ("off", "info", "warning", "error")
 _DIRECTIVE = re.compile(r"#\s*lora-compiler:\s*(disable|disable-file)=([\w,\s-]+)")
@@ -53,7 +53,7 @@ class Policy:
         by_line, whole_file = suppressions(getattr(doc, "text", "") or "")
         out = []
         for f in findings:
-            if f.rule not in UNUSABLE_INPUT_RULES:
+            if not f.unusable:
                 if _hit(f.rule, whole_file) or (f.line is not None and _hit(f.rule, by_line.get(f.line, set()))):
                     continue
                 level = self.levels.get(f.rule)
@@ -94,7 +94,7 @@ class Policy:
 
     @classmethod
     def _from(cls, path: Path, table: object) -> Policy:
-        from ..rules import REGISTRY as registry
+        from ..rules import by_id
 
         if not isinstance(table, dict):
             raise PolicyError(f"{path}: the lora-compiler settings must be a table")
@@ -104,7 +104,7 @@ class Policy:
         if not isinstance(rules, dict):
             raise PolicyError(f"{path}: 'rules' must be a table of rule-id = level")
         for rule_id, level in rules.items():
-            if rule_id not in registry:
+            if rule_id not in by_id():
                 raise PolicyError(f"{path}: unknown rule '{rule_id}'")
             if level not in LEVELS:
                 raise PolicyError(f"{path}: level of '{rule_id}' must be one of {', '.join(LEVELS)}")

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ..rules.pipeline import MODEL_CONFIG_INVALID, MODEL_TOO_LARGE, REMOTE_CODE_REQUIRED, SKELETON_FAILED
+from ..rules.registry import Rule
 from .document import read_bounded
 from .source import CONFIG_NAME, ModelSource
 from .spec import AdapterSpec
@@ -39,7 +41,7 @@ _EXTRA_MULTIMODAL = ("lfm2-vl", "voxtral")
 class SkeletonError(Exception):
     """A model that cannot be built; `rule` and `key` say which finding to report."""
 
-    def __init__(self, rule: str, message: str, key: str | None = None, hint: str | None = None) -> None:
+    def __init__(self, rule: Rule, message: str, key: str | None = None, hint: str | None = None) -> None:
         super().__init__(message)
         self.rule, self.key, self.hint = rule, key, hint
 
@@ -86,16 +88,16 @@ def raw_config(source: ModelSource) -> dict[str, Any]:
         data = json.loads(read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise SkeletonError(
-            "model-config-invalid",
+            MODEL_CONFIG_INVALID,
             f"{path} cannot be read as a model config: {_first_line(exc)}",
             key="base_model",
             hint="point base_model at a directory with a valid config.json",
         ) from None
     if not isinstance(data, dict):
-        raise SkeletonError("model-config-invalid", f"{path} is not a JSON object", key="base_model")
+        raise SkeletonError(MODEL_CONFIG_INVALID, f"{path} is not a JSON object", key="base_model")
     if not isinstance(data.get("model_type", ""), str):
         raise SkeletonError(
-            "model-config-invalid",
+            MODEL_CONFIG_INVALID,
             f"{path}: model_type must be a string, not {type(data['model_type']).__name__}",
             key="base_model",
         )
@@ -116,7 +118,7 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
     if "auto_map" in raw and not native and not trust:
         why = "the YAML does not set trust_remote_code" if not wants_remote else "--trust-remote-code was not given"
         raise SkeletonError(
-            "remote-code-required",
+            REMOTE_CODE_REQUIRED,
             f"model type '{raw.get('model_type')}' is defined by the model repository's own Python code "
             f"(auto_map), which is not run: {why}",
             key="trust_remote_code" if not wants_remote else "base_model",
@@ -130,7 +132,7 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
         config_cls = getattr(transformers, name, None) if name.endswith("Config") else None
         if not (isinstance(config_cls, type) and issubclass(config_cls, transformers.PretrainedConfig)):
             raise SkeletonError(
-                "model-config-invalid",
+                MODEL_CONFIG_INVALID,
                 f"cls_model_config '{name}' is not a transformers config class",
                 key="cls_model_config",
                 hint="use a config class such as LlamaConfig, or "
@@ -145,7 +147,7 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
             config = config_cls.from_pretrained(str(source.config_dir), trust_remote_code=trust, **kwargs)
     except Exception as exc:
         raise SkeletonError(
-            "model-config-invalid",
+            MODEL_CONFIG_INVALID,
             f"transformers cannot read {source.config_dir / CONFIG_NAME}: {_first_line(exc)}",
             key="base_model",
         ) from None
@@ -179,7 +181,7 @@ def check_scale(config: dict[str, Any], where: str = "") -> None:
     for env, found in checks:
         if found and found[1] > _limit(env):
             raise SkeletonError(
-                "model-too-large",
+                MODEL_TOO_LARGE,
                 f"the model config's {where}{found[0]} is {found[1]:,}; a skeleton is built "
                 f"with at most {_limit(env):,} (no public model comes close, so the config is corrupt or hostile)",
                 key="base_model",
@@ -211,7 +213,7 @@ def choose_loader(spec: AdapterSpec, config: Any) -> tuple[Any, str, bool]:
         cls = getattr(transformers, name, None)
         if not isinstance(cls, type):
             raise SkeletonError(
-                "skeleton-failed",
+                SKELETON_FAILED,
                 f"transformers has no model class '{name}'",
                 key="model_type",
                 hint="use a transformers class name such as AutoModelForCausalLM, or remove model_type",
@@ -244,7 +246,7 @@ def build_from_config(config: Any, spec: AdapterSpec, allow_remote_code: bool = 
         package = _missing_package(exc)
         if package:
             raise SkeletonError(
-                "skeleton-failed",
+                SKELETON_FAILED,
                 f"{loader_name} cannot build model type '{model_type}' without the optional "
                 f"package '{package}' ({_first_line(exc).split(' but ')[0]})",
                 key=key,
@@ -252,7 +254,7 @@ def build_from_config(config: Any, spec: AdapterSpec, allow_remote_code: bool = 
                 "docs/families.md, lists the architectures that need them)",
             ) from None
         raise SkeletonError(
-            "skeleton-failed",
+            SKELETON_FAILED,
             f"{loader_name} cannot build model type '{model_type}': {_first_line(exc)}",
             key=key,
             hint="check base_model / model_type; a model type newer than the installed transformers needs an upgrade",

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-from ..results.findings import Finding, Severity
+from ..results.findings import Finding
+from ..rules.pipeline import SCHEMA
 from .document import Document
 
 
@@ -209,11 +210,10 @@ def parse_spec(doc: Document) -> tuple[AdapterSpec | None, list[Finding]]:
             value = err.get("input")
             shown = _shown(value)
             findings.append(
-                doc.finding(
-                    "schema",
+                SCHEMA.at(
+                    doc,
                     f"{key}: {err['msg']} (got {shown[:80]})",
                     _yaml_path(path, doc),
-                    Severity.ERROR,
                     hint=_hint(path[0] if path else ""),
                     prefer_value=True,
                 )

@@ -1,4 +1,7 @@
-"""The one problem type every stage reports, and the exit-code policy decided in one place."""
+"""The one problem type every stage reports, and the exit-code policy decided in one place.
+
+A finding is made through its rule (rules/registry.py), which sets its level and exit class.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +15,6 @@ class Severity(str, Enum):
     WARNING = "warning"
     INFO = "info"
 
-
-# Rules whose findings mean the input could not be used at all (exit 2), as opposed to a
-# config that is readable but would fail or misbehave at training time (exit 1).
-UNUSABLE_INPUT_RULES = frozenset(
-    {
-        "input-unreadable",
-        "yaml-syntax",
-        "yaml-not-mapping",
-        "yaml-too-complex",
-        "adapter-missing",
-        "axolotl-profile-unknown",
-        "adapter-unsupported",
-        "model-not-found",
-        "model-config-invalid",
-        "model-too-large",
-        "remote-code-required",
-        "skeleton-failed",
-        "output-protected",
-    }
-)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -50,11 +33,14 @@ class Finding:
     column: int | None = None
     hint: str | None = None
     key: str | None = field(default=None, compare=False)
+    # Set from the rule that made the finding (rules/registry.py): its errors mean exit 2. Not serialized.
+    unusable: bool = field(default=False, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["severity"] = self.severity.value
         data.pop("key")
+        data.pop("unusable")
         return data
 
     @property
@@ -79,7 +65,7 @@ def exit_code(findings: Iterable[Finding], strict: bool = False) -> int:
     """0 clean, 1 findings that would fail training (warnings too when strict), 2 unusable input."""
     worst = EXIT_OK
     for f in findings:
-        if f.severity is Severity.ERROR and f.rule in UNUSABLE_INPUT_RULES:
+        if f.severity is Severity.ERROR and f.unusable:
             return EXIT_UNUSABLE
         if f.severity is Severity.ERROR or (strict and f.severity is Severity.WARNING):
             worst = EXIT_FINDINGS

@@ -1,9 +1,9 @@
 """Will a saved PEFT adapter directory (`lora_model_dir`) load onto this model? Decided without loading it.
 
 Shared by `load_lora` (which refuses before PEFT is called) and lint; `io.adapter_dir` reads the
-directory (bounded, never a pickle). Every check is pure and returns `Finding`s, and this module
-owns every adapter-dir-* id; pass the config's `pipeline.document.Document` to position them at
-the `lora_model_dir` key (or at `at`), and at the YAML key a saved value differs from.
+directory (bounded, never a pickle); rules/saved_adapter.py declares every adapter-dir-* rule. Every check
+is pure and returns `Finding`s; pass the config's `pipeline.document.Document` to position them at the
+`lora_model_dir` key (or at `at`), and at the YAML key a saved value differs from.
 
 Key naming follows PEFT's `get_peft_model_state_dict`: `base_model.model.<module>.lora_A.weight`
 ([r, in_features]), `.lora_B.weight` ([out_features, r]), `.lora_embedding_A` ([r, num_embeddings]),
@@ -25,9 +25,14 @@ from ..pipeline.document import Document
 from ..pipeline.fields import COMPARED_FIELDS
 from ..results.findings import Finding, Severity
 from .context import Context
-from .registry import documented, rule
+from .registry import Rule
+from .saved_adapter import (
+    ADAPTER_DIR_BASE_MODEL_DIFFERS,
+    ADAPTER_DIR_CONFIG_DIFFERS,
+    ADAPTER_DIR_SHAPE_MISMATCH,
+    ADAPTER_DIR_TARGET_MISSING,
+)
 
-E, W = Severity.ERROR, Severity.WARNING
 MAX_LISTED = 5  # findings of one rule per directory; the last says how many more there are
 
 _PREFIX = "base_model.model."
@@ -78,21 +83,21 @@ def check_model_fit(
     wrong += _rank_problems(adapter.config, ranks)
     absent = [f"{adapter.path} adapts {m}, which this model has no module for" for m in missing]
     # transformers 5 renames some architectures' modules on load (MoE experts) and PEFT follows: not sure to fail
-    severity = Severity.WARNING if _converts_checkpoints(base) else Severity.ERROR
+    missing_rule = ADAPTER_DIR_TARGET_MISSING.at_level(
+        Severity.WARNING if _converts_checkpoints(base) else Severity.ERROR
+    )
     out = _listed(
         doc,
-        "adapter-dir-target-missing",
+        missing_rule,
         absent,
         at,
-        severity,
         "the adapter was trained on another architecture; use its base model",
     )
     return out + _listed(
         doc,
-        "adapter-dir-shape-mismatch",
+        ADAPTER_DIR_SHAPE_MISMATCH,
         wrong,
         at,
-        Severity.ERROR,
         "the adapter was trained on a base model of another size; use its base model",
     )
 
@@ -120,11 +125,10 @@ def check_config_agrees(
             out.append(
                 finding(
                     doc,
-                    "adapter-dir-config-differs",
+                    ADAPTER_DIR_CONFIG_DIFFERS,
                     f"{key}: the YAML gives {field} {_show(mine.get(field))}, {source} has "
                     f"{_show(saved.get(field))}; PEFT loads the saved value",
                     where,
-                    Severity.WARNING,
                     hint=f"make {key} match the adapter, or drop lora_model_dir to train a new one",
                 )
             )
@@ -134,10 +138,9 @@ def check_config_agrees(
         out.append(
             finding(
                 doc,
-                "adapter-dir-base-model-differs",
+                ADAPTER_DIR_BASE_MODEL_DIFFERS,
                 f"the adapter in {adapter.path} was trained on {theirs}, the YAML's base_model is {ours}",
                 where,
-                Severity.WARNING,
                 hint="an adapter only means something on its own base model",
             )
         )
@@ -216,13 +219,11 @@ def _converts_checkpoints(model: Any) -> bool:
     return get_checkpoint_conversion_mapping(getattr(getattr(model, "config", None), "model_type", None)) is not None
 
 
-def _listed(
-    doc: Document | None, rule: str, messages: list[str], at: tuple[Any, ...], severity: Severity, hint: str
-) -> list[Finding]:
+def _listed(doc: Document | None, rule: Rule, messages: list[str], at: tuple[Any, ...], hint: str) -> list[Finding]:
     shown = messages[:MAX_LISTED]
     if len(messages) > MAX_LISTED:
         shown[-1] += f" (and {len(messages) - MAX_LISTED} more like it)"
-    return [finding(doc, rule, m, at, severity, hint) for m in shown]
+    return [finding(doc, rule, m, at, hint) for m in shown]
 
 
 def _norm(value: Any) -> Any:
@@ -246,66 +247,7 @@ def _same_model(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
-@rule(
-    "adapter-dir-shape-mismatch",
-    E,
-    "The adapter in lora_model_dir does not fit this model's shapes.",
-    """lora_model_dir's adapter_model.safetensors is read from its header only (no tensors, never a
-      pickle .bin) and each lora_A/lora_B shape is compared with the module's in/out features: an
-      adapter trained on another base model is caught here rather than as a shape error deep in PEFT.
-      Each module's saved rank is also compared with the one the saved config gives it (rank_pattern,
-      else r): PEFT builds the layer with that rank and then fails loading the tensors.
-      The same check reports the other adapter-dir-* findings.""",
-    stage="report",
-)
+@ADAPTER_DIR_SHAPE_MISMATCH.checks
 def adapter_dir(ctx: Context) -> Iterable[Finding]:
     if ctx.spec.lora_model_dir:
         yield from check_adapter_dir(ctx.spec.lora_model_dir, ctx.skeleton.model, ctx.adapter_config, doc=ctx.doc)
-
-
-documented(
-    "adapter-dir-missing",
-    E,
-    "lora_model_dir is not an adapter directory.",
-    "The directory does not exist, or lacks adapter_config.json or adapter_model.safetensors.",
-)
-documented(
-    "adapter-dir-config-invalid",
-    E,
-    "lora_model_dir's adapter_config.json cannot be used.",
-    "The saved adapter config is not valid JSON or not a PEFT config.",
-)
-documented(
-    "adapter-dir-header-invalid",
-    E,
-    "lora_model_dir's safetensors header cannot be trusted.",
-    "The header's declared length is impossible (e.g. terabytes), it is not valid JSON, or the file is "
-    "truncated; read with bounded memory, tensors never loaded.",
-)
-documented(
-    "adapter-dir-pickle",
-    W,
-    "lora_model_dir holds a pickle adapter_model.bin.",
-    "Unpickling a file can run arbitrary code; it is never opened by lint or compile, and load_lora "
-    "refuses it without an explicit opt-in (allow_pickle=True).",
-)
-documented(
-    "adapter-dir-target-missing",
-    E,
-    "The saved adapter targets modules this model lacks.",
-    "Module names in the saved adapter's weights that do not exist in the model (a warning for model "
-    "types whose checkpoints transformers converts while loading).",
-)
-documented(
-    "adapter-dir-config-differs",
-    W,
-    "The YAML and the saved adapter disagree.",
-    "r, alpha, targets or patterns in the YAML differ from the saved adapter_config.json; PEFT loads "
-    "the saved values, so the YAML's are ignored.",
-)
-documented(
-    "adapter-dir-base-model-differs",
-    W,
-    "The saved adapter was trained on another base model.",
-    "base_model_name_or_path in the saved adapter_config.json is not the YAML's base_model.",
-)

@@ -15,22 +15,31 @@ from ..model_facts import (
 )
 from ..results.findings import Finding, Severity
 from .context import Context
-from .registry import rule
+from .registry import Docs, Stage, rule
 
 W = Severity.WARNING
 
 
-@rule(
+MULTIMODAL_TOWER_HIT = rule(
     "multimodal-tower-hit",
     W,
+    Stage.REPORT,
     "Target names also reach a vision or audio tower.",
-    """lora_target_linear and plain suffix names match every module with that name, so on a
+    Docs(
+        what="""lora_target_linear and plain suffix names match every module with that name, so on a
       multimodal model they also train the vision/audio encoder and projector. Often intended for
       the language model only: restrict with a regex on the language model's path. When the
       lora_target_modules text itself names every tower it reaches (a regex on model.visual..., say),
       that is deliberate: information only.""",
-    stage="report",
+        why="LoRA on the vision or audio encoder changes what the tower sees and costs memory, usually unintended.",
+        fix="Restrict the targets with a regex on the language model's path (or set freeze_mm_modules), or name the tower explicitly when it is meant.",
+        source="peft/tuners/tuners_utils.py check_target_module_exists; axolotl/utils/lora.py find_all_linear_names",
+    ),
+    other_levels=(Severity.INFO,),
 )
+
+
+@MULTIMODAL_TOWER_HIT.checks
 def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
     if ctx.freezing is not None and ctx.spec.freeze_mm_modules:
         return  # Axolotl freezes the tower's LoRA after load (rules/freezing.py reports what that removes)
@@ -47,16 +56,15 @@ def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
         )
         named = _named_towers(ctx, towers)
         if named == set(towers):  # the YAML's own target text names every tower it reaches: a choice
-            yield ctx.finding(
-                "multimodal-tower-hit",
+            yield MULTIMODAL_TOWER_HIT.at_level(Severity.INFO).at(
+                ctx.doc,
                 f"the targets name the tower and wrap {sum(towers.values())} "
                 f"modules outside the language model ({where})",
                 "lora_target_modules",
-                severity=Severity.INFO,
             )
             return
-        yield ctx.finding(
-            "multimodal-tower-hit",
+        yield MULTIMODAL_TOWER_HIT.at(
+            ctx.doc,
             f"the targets also wrap {sum(towers.values())} modules outside the language model ({where})",
             ctx.targets_key,
             hint="to adapt the language model only: lora_target_modules: "
@@ -79,16 +87,24 @@ def _targeted(ctx: Context, name: str) -> bool:
     return peft_selects(name, ctx.plan.target_modules)
 
 
-@rule(
+MOE_ROUTER_TARGETED = rule(
     "moe-router-targeted",
     W,
+    Stage.MODEL,
     "A target name reaches an MoE router.",
-    """The router (gate) decides which experts see each token. Adapting it changes routing and is
+    Docs(
+        what="""The router (gate) decides which experts see each token. Adapting it changes routing and is
       rarely intended. Under transformers 5 most routers are TopKRouter modules, not Linear: PEFT 0.20
       adapts their weight parameter directly (ParamWrapper), as the real Axolotl 0.19 run shows on
       Mixtral (an older PEFT refuses them: peft-refused then).""",
-    stage="model",
+        why="Adapting the router changes which experts see each token; the trained model routes differently.",
+        fix="Remove the router's name (gate, router) from the targets, or narrow a regex so it skips the router.",
+        source="peft/tuners/lora/layer.py ParamWrapper; lora_compiler/model_facts.py routers",
+    ),
 )
+
+
+@MOE_ROUTER_TARGETED.checks
 def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
     experts = num_experts(ctx.skeleton.config)
     if not experts:
@@ -101,8 +117,8 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
     if hits:
         name, cls, linear = hits[0]
         suffix = name.rsplit(".", 1)[-1]
-        yield ctx.finding(
-            "moe-router-targeted",
+        yield MOE_ROUTER_TARGETED.at(
+            ctx.doc,
             f"{len(hits)} MoE router modules ('{suffix}', {cls}) are targeted"
             + (
                 ""
@@ -114,17 +130,26 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
         )
 
 
-@rule(
+MOE_EXPERTS_UNREACHED = rule(
     "moe-experts-unreached",
     W,
+    Stage.REPORT,
     "MoE experts are fused parameters that no target reaches.",
-    """Under transformers 5 most MoE models store experts as 3D nn.Parameters, not Linear modules,
+    Docs(
+        what="""Under transformers 5 most MoE models store experts as 3D nn.Parameters, not Linear modules,
       so lora_target_modules / lora_target_linear cannot reach them; only lora_target_parameters
       (e.g. [gate_up_proj, down_proj]) can. A warning at lora_target_linear, which promises every linear
       layer, or when the targets reach the shared experts or the router but no routed expert; information at
       lora_target_modules when an explicit list names no expert part (a choice).""",
-    stage="report",
+        why="Most of an MoE model's parameters are in its experts; without them the adapter trains far less than it seems.",
+        fix="Add lora_target_parameters naming the experts' fused parameters (e.g. [gate_up_proj, down_proj]).",
+        source="peft/tuners/lora/config.py target_parameters; lora_compiler/model_facts.py fused experts",
+    ),
+    other_levels=(Severity.INFO,),
 )
+
+
+@MOE_EXPERTS_UNREACHED.checks
 def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
     fused = sorted({f"{path.rsplit('.', 1)[-1]}.{pname}" for path, _, pname, _ in fused_experts(ctx.skeleton.model)})
     if fused and not any(m["kind"] == "parameter" for m in ctx.report.modules):
@@ -142,28 +167,35 @@ def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
             else ("lora_target_modules" if "lora_target_modules" in ctx.doc.values else "adapter")
         )
         reach = f"the targets reach the {' and '.join(moe)} but" if moe else "no target reaches them:"
-        yield ctx.finding(
-            "moe-experts-unreached",
+        yield MOE_EXPERTS_UNREACHED.at_level(W if linear or moe else Severity.INFO).at(
+            ctx.doc,
             f"the routed experts of {ctx.skeleton.architecture} are fused 3D "
             f"parameters ({', '.join(fused)}) and {reach} only attention and dense layers are adapted"
             if not moe
             else f"the routed experts of {ctx.skeleton.architecture} are fused 3D parameters "
             f"({', '.join(fused)}); {reach} none of them",
             key,
-            severity=None if linear or moe else Severity.INFO,
             hint=f"to adapt experts: lora_target_parameters: [{', '.join(fused)}] with lora_dropout: 0",
         )
 
 
-@rule(
+MOE_LINEAR_TARGETS_DROPPED = rule(
     "moe-linear-targets-dropped",
     W,
+    Stage.REPORT,
     "PEFT dropped Linear targets while converting expert targets.",
-    """When PEFT rewrites expert target_modules into fused target_parameters it removes those names
+    Docs(
+        what="""When PEFT rewrites expert target_modules into fused target_parameters it removes those names
       from target_modules altogether, so dense MLP and shared-expert Linear layers of the same name
       (e.g. DeepSeek's first dense layers) are not adapted.""",
-    stage="report",
+        why="Dense and shared-expert layers the target names also reach are silently left out of the adapter.",
+        fix="Name those dense layers with a regex in lora_target_modules that PEFT does not convert, or accept the dropped layers.",
+        source="peft/tuners/lora/model.py (MoE target_modules to target_parameters conversion)",
+    ),
 )
+
+
+@MOE_LINEAR_TARGETS_DROPPED.checks
 def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
     asked, kept = ctx.report.target_modules, ctx.report.effective_target_modules
     if isinstance(asked, str) or isinstance(kept, str) or not ctx.report.effective_target_parameters:
@@ -176,8 +208,8 @@ def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
         if n.rsplit(".", 1)[-1] in dropped and is_linear_like(mod) and n not in wrapped
     ]
     if left:
-        yield ctx.finding(
-            "moe-linear-targets-dropped",
+        yield MOE_LINEAR_TARGETS_DROPPED.at(
+            ctx.doc,
             f"PEFT moved {', '.join(dropped)} to fused expert parameters "
             f"and no longer wraps {len(left)} Linear layers of those names (e.g. {left[0]})",
             ctx.targets_key,
@@ -185,23 +217,31 @@ def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
         )
 
 
-@rule(
+TIED_EMBEDDINGS_PARTIAL = rule(
     "tied-embeddings-partial",
     W,
+    Stage.MODEL,
     "Tied input/output embeddings with only one in modules_to_save.",
-    """With tie_word_embeddings the input embedding and the output layer share one matrix; saving
+    Docs(
+        what="""With tie_word_embeddings the input embedding and the output layer share one matrix; saving
       only one of them in full unties them during training (or, with peft_ensure_weight_tying,
       trains both through one copy). Name both, or neither.""",
-    stage="model",
+        why="Saving one of two tied matrices in full unties them during training, or trains both through one copy.",
+        fix="List both embed_tokens and lm_head in lora_modules_to_save, or neither.",
+        source="peft/utils/other.py ModulesToSaveWrapper; transformers tie_word_embeddings",
+    ),
 )
+
+
+@TIED_EMBEDDINGS_PARTIAL.checks
 def tied_embeddings_partial(ctx: Context) -> Iterable[Finding]:
     config = ctx.skeleton.config
     tied = ties_embeddings(config)
     saved = set(ctx.spec.lora_modules_to_save or [])
     pair = set(ctx.profile.embedding_layers(ctx.skeleton.model_type))
     if tied and len(saved & pair) == 1:
-        yield ctx.finding(
-            "tied-embeddings-partial",
+        yield TIED_EMBEDDINGS_PARTIAL.at(
+            ctx.doc,
             f"{ctx.skeleton.architecture} ties its input and output "
             f"embeddings, but lora_modules_to_save names only {', '.join(saved & pair)}",
             "lora_modules_to_save",

@@ -8,7 +8,6 @@ from typing import Any
 from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec
 from ..profiles import Profile, Selection
-from ..results.findings import Finding, Severity
 
 
 @dataclass
@@ -54,18 +53,3 @@ class Context:
 
             self._classes = module_classes(self.skeleton.model)
         return self._classes
-
-    def finding(
-        self,
-        rule_id: str,
-        message: str,
-        key: str | tuple[object, ...],
-        hint: str | None = None,
-        severity: Severity | None = None,
-        prefer_value: bool = False,
-    ) -> Finding:
-        from .registry import REGISTRY
-
-        path = (key,) if isinstance(key, str) else key
-        level = severity or REGISTRY[rule_id].level
-        return self.doc.finding(rule_id, message, path, level, hint, prefer_value)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..results.findings import Finding, Severity
 from .context import Context
-from .registry import rule
+from .registry import Docs, Stage, rule
 
 W = Severity.WARNING
 
@@ -22,15 +22,23 @@ def _where(entry: dict[str, Any]) -> tuple[object, ...]:
     return (entry["key"], entry["index"]) if entry["index"] is not None else (entry["key"],)
 
 
-@rule(
+COVERAGE_PARTIAL_LAYERS = rule(
     "coverage-partial-layers",
     W,
+    Stage.REPORT,
     "A target entry reaches only some of the decoder layers holding its name.",
-    """An entry such as a regex with a layer range, or a name PEFT reached in fewer decoder layers than hold a
+    Docs(
+        what="""An entry such as a regex with a layer range, or a name PEFT reached in fewer decoder layers than hold a
       module of that name, adapts part of the stack. Deliberate layer choices (peft_layers_to_transform) are
       not reported; otherwise the finding says which share was reached, at the entry's line.""",
-    stage="report",
+        why="Part of the stack stays unadapted, often because a regex or a name reaches fewer layers than meant.",
+        fix="Widen the entry to every layer, or choose layers with peft_layers_to_transform to make it deliberate.",
+        source="peft/tuners/tuners_utils.py check_target_module_exists",
+    ),
 )
+
+
+@COVERAGE_PARTIAL_LAYERS.checks
 def coverage_partial_layers(ctx: Context) -> Iterable[Finding]:
     cov = ctx.report.coverage
     if not cov or ctx.spec.peft_layers_to_transform is not None:
@@ -41,8 +49,8 @@ def coverage_partial_layers(ctx: Context) -> Iterable[Finding]:
         if entry["blocks"].get("routed experts") and converted:
             continue  # PEFT moved the name to fused experts: moe-linear-targets-dropped names what it left
         if possible and 0 < entry["decoder_layers"] < possible:
-            yield ctx.finding(
-                "coverage-partial-layers",
+            yield COVERAGE_PARTIAL_LAYERS.at(
+                ctx.doc,
                 f"{entry['entry']} reaches {entry['decoder_layers']} of the "
                 f"{possible} decoder layers that hold a {entry['entry'].rsplit('.', 1)[-1]} module",
                 _where(entry),
@@ -50,15 +58,23 @@ def coverage_partial_layers(ctx: Context) -> Iterable[Finding]:
             )
 
 
-@rule(
+COVERAGE_BELOW_THRESHOLD = rule(
     "coverage-below-threshold",
     W,
+    Stage.REPORT,
     "Fewer decoder layers are adapted than the project's threshold.",
-    """The share of decoder layers holding at least one adapted module, against [tool.lora-compiler]
+    Docs(
+        what="""The share of decoder layers holding at least one adapted module, against [tool.lora-compiler]
       coverage_threshold (default 0.5). Hybrid models (Nemotron-H, Jamba) keep attention in a few layers:
       attention-only targets adapt a small share of the stack.""",
-    stage="report",
+        why="An adapter on a small share of the layers may train too little of the model.",
+        fix="Add targets that reach the other layers (MLP or state-space blocks), or lower coverage_threshold in [tool.lora-compiler].",
+        source="lora_compiler/rules/coverage.py",
+    ),
 )
+
+
+@COVERAGE_BELOW_THRESHOLD.checks
 def coverage_below_threshold(ctx: Context) -> Iterable[Finding]:
     cov = ctx.report.coverage
     total = cov["decoder_layers"] if cov else None
@@ -70,8 +86,8 @@ def coverage_below_threshold(ctx: Context) -> Iterable[Finding]:
     )
     if share < ctx.coverage_threshold and not towers_only:  # a tower-only adapter is multimodal-tower-hit's
         key = ctx.targets_key
-        yield ctx.finding(
-            "coverage-below-threshold",
+        yield COVERAGE_BELOW_THRESHOLD.at(
+            ctx.doc,
             f"only {cov['adapted_decoder_layers']} of {total} decoder layers "
             f"({share:.0%}) hold an adapted module (threshold {ctx.coverage_threshold:.0%})",
             key,

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..results.findings import Finding, Severity
 from .context import Context
-from .registry import rule
+from .registry import Docs, Stage, rule
 
 # Read raw by a rule of their own, which says more than "unknown" (startup.py, model_rules.py).
 REPORTED_ELSEWHERE = frozenset(
@@ -70,17 +70,25 @@ def _nested(
                 yield from _nested(value, child, (*where, key), paths)
 
 
-@rule(
+UNKNOWN_KEY = rule(
     "unknown-key",
     Severity.WARNING,
+    Stage.CONFIG,
     "A key that Axolotl does not know at that level.",
-    """Axolotl drops keys its schema does not declare, at the top level and inside typed blocks
+    Docs(
+        what="""Axolotl drops keys its schema does not declare, at the top level and inside typed blocks
       (peft, peft.loftq_config, fsdp_config, trl, datasets entries, ...), so a misspelt adapter key
       (lora_targt_modules), a nested key written at the top level (loftq_bits) or a typo inside a block
       (peft.loftq_config.loftq_bit) silently changes what is trained. A plugin's keys count only when
       `plugins:` lists that plugin.""",
-    stage="config",
+        why="Axolotl drops keys its schema does not declare, so a misspelt key silently changes what is trained.",
+        fix="Correct the spelling (the hint names the nearest known key), move the key to its block, or list the plugin that declares it.",
+        source="axolotl/utils/schemas/config.py AxolotlInputConfig (the profile's key tree)",
+    ),
 )
+
+
+@UNKNOWN_KEY.checks
 def unknown_keys(ctx: Context) -> Iterable[Finding]:
     whole = key_tree(ctx.profile.keys)
     tree = whole["paths"]
@@ -91,16 +99,16 @@ def unknown_keys(ctx: Context) -> Iterable[Finding]:
         if not isinstance(key, str) or key in top or key in active or key in REPORTED_ELSEWHERE:
             continue
         if key in owner:
-            yield ctx.finding(
-                "unknown-key",
+            yield UNKNOWN_KEY.at(
+                ctx.doc,
                 f"'{key}' is a key of the plugin {owner[key]}: Axolotl ignores it unless plugins lists that plugin",
                 key,
                 hint=f"add the plugin of {owner[key]} to plugins:",
             )
         elif key in nested_home and key not in top:
             home = nested_home[key].replace("[]", "[...]")
-            yield ctx.finding(
-                "unknown-key",
+            yield UNKNOWN_KEY.at(
+                ctx.doc,
                 f"'{key}' belongs under {home}: at the top level Axolotl ignores it",
                 key,
                 hint=f"move it into the {home} block",
@@ -124,7 +132,7 @@ def _fsdp_prefixed(level: str, key: str, tree: dict[str, list[str]]) -> bool:
 def _unknown(ctx: Context, key: str, where: tuple[Any, ...], level_keys: Iterable[str], place: str) -> Finding:
     close = difflib.get_close_matches(key, sorted(level_keys), n=1, cutoff=0.75)
     hint = f"did you mean '{close[0]}'?" if close else "remove it, or check Axolotl's config reference"
-    return ctx.finding("unknown-key", f"unknown key '{key}' {place}: Axolotl ignores it", where, hint=hint)
+    return UNKNOWN_KEY.at(ctx.doc, f"unknown key '{key}' {place}: Axolotl ignores it", where, hint=hint)
 
 
 _SCALARS = {"int": int, "float": float, "bool": bool, "str": str}
@@ -150,24 +158,32 @@ def _type_problem(value: Any, kind: str) -> str | None:
     return None
 
 
-@rule(
+AXOLOTL_KEY_TYPE = rule(
     "axolotl-key-type",
     Severity.ERROR,
+    Stage.CONFIG,
     "A top-level key whose value Axolotl's schema refuses by type.",
-    """Axolotl validates every top-level key with pydantic (lax mode): `warmup_steps: 0.1` is not an
+    Docs(
+        what="""Axolotl validates every top-level key with pydantic (lax mode): `warmup_steps: 0.1` is not an
       integer, an empty `output_dir:` is not a string, and Axolotl refuses the config at start-up. Checked for
       the fields of the profile's key tree whose type is one plain scalar (int, float, str, bool, optionally
       None) and that no field validator reshapes first; adapter keys are checked by `schema`.""",
-    stage="config",
+        why="Axolotl refuses the config at start-up.",
+        fix="Give the key a value of the type its schema declares.",
+        source="axolotl/utils/schemas/config.py AxolotlInputConfig (pydantic, lax mode)",
+    ),
 )
+
+
+@AXOLOTL_KEY_TYPE.checks
 def key_types(ctx: Context) -> Iterable[Finding]:
     types = key_tree(ctx.profile.keys).get("types", {})
     for key, value in ctx.doc.values.items():
         kind = types.get(key) if isinstance(key, str) else None
         problem = _type_problem(value, kind) if kind else None
         if problem:
-            yield ctx.finding(
-                "axolotl-key-type",
+            yield AXOLOTL_KEY_TYPE.at(
+                ctx.doc,
                 f"Axolotl refuses this config at start-up: {key}: {problem} (got {value!r:.60})",
                 key,
                 prefer_value=value is not None,

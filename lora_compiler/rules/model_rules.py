@@ -16,21 +16,30 @@ from ..model_facts import (
 )
 from ..results.findings import Finding, Severity
 from .context import Context
-from .registry import rule
+from .registry import Docs, Stage, rule
 
 E, W = Severity.ERROR, Severity.WARNING
 
 
-@rule(
+TARGET_NOT_FOUND = rule(
     "target-not-found",
     E,
+    Stage.MODEL,
     "A target name or regex matches no module of the model.",
-    """PEFT matches list entries against the end of module names and a string as a full-match
+    Docs(
+        what="""PEFT matches list entries against the end of module names and a string as a full-match
       regex. When nothing matches, get_peft_model fails ("Target modules ... not found") after the
       model has been downloaded and loaded; when only some names match, the others are silently
       unused (a warning here).""",
-    stage="model",
+        why="get_peft_model fails after the model was downloaded and loaded, or some targets are silently unused.",
+        fix="Use module names this model has; the message and the report list the candidates.",
+        source="peft/tuners/tuners_utils.py check_target_module_exists, BaseTuner.inject_adapter",
+    ),
+    other_levels=(Severity.WARNING,),
 )
+
+
+@TARGET_NOT_FOUND.checks
 def target_not_found(ctx: Context) -> Iterable[Finding]:
     targets = ctx.plan.target_modules
     names = ctx.module_names
@@ -38,15 +47,15 @@ def target_not_found(ctx: Context) -> Iterable[Finding]:
         if targets.lower() == "all-linear":  # PEFT's shorthand, not a regex
             return
         if not valid_regex(targets):
-            yield ctx.finding(
-                "target-not-found",
+            yield TARGET_NOT_FOUND.at(
+                ctx.doc,
                 f"lora_target_modules is not a valid regex: {targets!r}",
                 "lora_target_modules",
                 prefer_value=True,
             )
         elif not any_selected(names, targets):
-            yield ctx.finding(
-                "target-not-found",
+            yield TARGET_NOT_FOUND.at(
+                ctx.doc,
                 f"the regex {targets!r} full-matches no module of {ctx.skeleton.architecture}",
                 "lora_target_modules",
                 prefer_value=True,
@@ -59,12 +68,11 @@ def target_not_found(ctx: Context) -> Iterable[Finding]:
     every = len(missing) == len(targets) and not ctx.plan.target_parameters
     for name in missing:
         regex_as_name = name == ctx.spec.lora_target_modules and ctx.spec.lora_target_linear
-        yield ctx.finding(
-            "target-not-found",
+        yield TARGET_NOT_FOUND.at_level(E if every else W).at(
+            ctx.doc,
             f"target '{name}' matches no module of {ctx.skeleton.architecture}"
             + ("; PEFT will refuse the config" if every else "; it will be silently unused"),
             _target_key(ctx, name),
-            severity=E if every else W,
             hint="with lora_target_linear, Axolotl adds a lora_target_modules string as one more *name*, "
             "not a regex: list the names instead"
             if regex_as_name
@@ -90,15 +98,25 @@ def _example(ctx: Context) -> str:
     return next((n for n, m in ctx.skeleton.model.named_modules() if n and is_linear_like(m)), "")
 
 
-@rule(
+TARGET_LINEAR_EMPTY = rule(
     "target-linear-empty",
     E,
+    Stage.MODEL,
     "lora_target_linear finds no Linear layers.",
-    """Axolotl's lora_target_linear collects torch.nn.Linear modules and classes named *Linear*.
+    Docs(
+        what="""Axolotl's lora_target_linear collects torch.nn.Linear modules and classes named *Linear*.
       GPT-2 style models use transformers' Conv1D, so it finds nothing: name the modules in
       lora_target_modules and set lora_fan_in_fan_out: true.""",
-    stage="model",
+        why="PEFT finds no target and training fails (an error), or, when other targets remain, only those are "
+        "trained (a warning).",
+        fix="Name the modules in lora_target_modules (GPT-2 style: c_attn, c_proj, c_fc) and set lora_fan_in_fan_out: true.",
+        source="axolotl/utils/lora.py find_all_linear_names",
+    ),
+    other_levels=(Severity.WARNING,),
 )
+
+
+@TARGET_LINEAR_EMPTY.checks
 def target_linear_empty(ctx: Context) -> Iterable[Finding]:
     plan = ctx.plan
     if not ctx.spec.lora_target_linear or plan.linear_names:
@@ -113,31 +131,38 @@ def target_linear_empty(ctx: Context) -> Iterable[Finding]:
         if names
         else ""
     )
-    yield ctx.finding(
-        "target-linear-empty",
+    yield TARGET_LINEAR_EMPTY.at_level(E if nothing_else else W).at(
+        ctx.doc,
         f"lora_target_linear finds no Linear layers in {ctx.skeleton.architecture}{extra}",
         "lora_target_linear",
-        severity=E if nothing_else else W,
         hint="name the modules in lora_target_modules instead",
     )
 
 
-@rule(
+TARGET_LINEAR_OUTPUT_LAYER = rule(
     "target-linear-output-layer",
     W,
+    Stage.MODEL,
     "lora_target_linear also targets the output layer.",
-    """Axolotl removes the output embedding by name from a per-model-type table (embed_out for
+    Docs(
+        what="""Axolotl removes the output embedding by name from a per-model-type table (embed_out for
       gpt_neox, lm_head otherwise). When the model's real output layer has another name (gpt_neox's
       is lm_head under transformers 5), Axolotl trains LoRA on the output layer too.""",
-    stage="model",
+        why="LoRA on the output layer trains and saves a large vocabulary-sized adapter that was not meant.",
+        fix="List the target modules explicitly instead of lora_target_linear, or exclude the output layer by name.",
+        source="axolotl/utils/lora.py find_all_linear_names",
+    ),
 )
+
+
+@TARGET_LINEAR_OUTPUT_LAYER.checks
 def target_linear_output_layer(ctx: Context) -> Iterable[Finding]:
     if not ctx.plan.linear_names:
         return
     head = output_layer_name(ctx.skeleton.model)
     if head and head.rsplit(".", 1)[-1] in ctx.plan.linear_names:
-        yield ctx.finding(
-            "target-linear-output-layer",
+        yield TARGET_LINEAR_OUTPUT_LAYER.at(
+            ctx.doc,
             f"lora_target_linear also targets the output layer '{head}': Axolotl only "
             f"removes '{ctx.profile.embedding_layers(ctx.skeleton.model_type)[1]}' for model type '{ctx.skeleton.model_type}'",
             "lora_target_linear",
@@ -146,39 +171,55 @@ def target_linear_output_layer(ctx: Context) -> Iterable[Finding]:
         )
 
 
-@rule(
+LAYERS_OUT_OF_RANGE = rule(
     "layers-out-of-range",
     E,
+    Stage.MODEL,
     "peft_layers_to_transform names layers the model does not have.",
-    """Indices must be between 0 and num_hidden_layers - 1; PEFT silently wraps nothing in a
+    Docs(
+        what="""Indices must be between 0 and num_hidden_layers - 1; PEFT silently wraps nothing in a
       missing layer, or refuses the config when no layer is left.""",
-    stage="model",
+        why="Layers that do not exist get no adapter, or PEFT refuses the config when none is left.",
+        fix="Use indices from 0 to num_hidden_layers - 1.",
+        source="peft/tuners/tuners_utils.py check_target_module_exists (layers_to_transform)",
+    ),
 )
+
+
+@LAYERS_OUT_OF_RANGE.checks
 def layers_out_of_range(ctx: Context) -> Iterable[Finding]:
     n = ctx.skeleton.num_hidden_layers
     for i, idx in enumerate(ctx.spec.peft_layers_to_transform or []):
         if n is not None and not 0 <= idx < n:
-            yield ctx.finding(
-                "layers-out-of-range",
+            yield LAYERS_OUT_OF_RANGE.at(
+                ctx.doc,
                 f"layer {idx} does not exist: {ctx.skeleton.architecture} has {n} layers (0-{n - 1})",
                 ("peft_layers_to_transform", i),
                 prefer_value=True,
             )
 
 
-@rule(
+MODULES_TO_SAVE_MISSING = rule(
     "modules-to-save-missing",
     E,
+    Stage.MODEL,
     "lora_modules_to_save names a module the model does not have.",
-    """PEFT fails when no module ends with a name in modules_to_save; a name that matches nothing is
+    Docs(
+        what="""PEFT fails when no module ends with a name in modules_to_save; a name that matches nothing is
       never trained or saved.""",
-    stage="model",
+        why="PEFT fails when no module matches, or a listed module is never trained or saved.",
+        fix="Use a module name this model has (e.g. lm_head, embed_tokens, score).",
+        source="peft/utils/other.py _set_trainable",
+    ),
 )
+
+
+@MODULES_TO_SAVE_MISSING.checks
 def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
     for i, name in enumerate(ctx.spec.lora_modules_to_save or []):
         if not any(peft_saves(n, [name]) for n in ctx.module_names):
-            yield ctx.finding(
-                "modules-to-save-missing",
+            yield MODULES_TO_SAVE_MISSING.at(
+                ctx.doc,
                 f"no module of {ctx.skeleton.architecture} is named '{name}'",
                 ("lora_modules_to_save", i),
                 prefer_value=True,
@@ -186,15 +227,23 @@ def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
             )
 
 
-@rule(
+EXCLUDE_MODULES_IGNORED = rule(
     "exclude-modules-ignored",
     W,
+    Stage.MODEL,
     "Axolotl ignores lora_exclude_modules.",
-    """No field of Axolotl's schema (0.19.0 to 0.21.0) declares lora_exclude_modules, so validate_config drops it and
+    Docs(
+        what="""No field of Axolotl's schema (0.19.0 to 0.21.0) declares lora_exclude_modules, so validate_config drops it and
       load_lora builds a LoraConfig without exclude_modules: every module the key names stays a target
       (the compiled adapter_config.json mirrors that). Name what to train in lora_target_modules instead.""",
-    stage="model",
+        why="Every module the key names stays a target: the run trains what the YAML meant to exclude.",
+        fix="Name what to train in lora_target_modules instead, and drop lora_exclude_modules.",
+        source="axolotl/loaders/adapter.py load_lora; axolotl/utils/schemas/peft.py LoraConfig",
+    ),
 )
+
+
+@EXCLUDE_MODULES_IGNORED.checks
 def exclude_modules_ignored(ctx: Context) -> Iterable[Finding]:
     ex = ctx.spec.lora_exclude_modules
     if not ex:
@@ -207,29 +256,37 @@ def exclude_modules_ignored(ctx: Context) -> Iterable[Finding]:
         if kept
         else "it names no targeted module anyway"
     )
-    yield ctx.finding(
-        "exclude-modules-ignored",
+    yield EXCLUDE_MODULES_IGNORED.at(
+        ctx.doc,
         f"Axolotl drops lora_exclude_modules (no schema field declares it): PEFT gets no exclude_modules and {what}",
         "lora_exclude_modules",
         hint="list the modules to train in lora_target_modules (names or one regex) instead",
     )
 
 
-@rule(
+PATTERN_MATCHES_NOTHING = rule(
     "pattern-matches-nothing",
     W,
+    Stage.REPORT,
     "A rank or alpha pattern key matches no wrapped module.",
-    """PEFT applies lora_rank_pattern / lora_alpha_pattern keys as regexes anchored at a name
+    Docs(
+        what="""PEFT applies lora_rank_pattern / lora_alpha_pattern keys as regexes anchored at a name
       boundary at the end of each wrapped module's name; a key that matches none changes nothing.""",
-    stage="report",
+        why="The rank or alpha meant for those modules is not applied; they train at lora_r / lora_alpha.",
+        fix="Write the key so it matches the end of a wrapped module's name (the report lists them), or drop it.",
+        source="peft/tuners/lora/model.py LoraModel._create_and_replace (get_pattern_key)",
+    ),
 )
+
+
+@PATTERN_MATCHES_NOTHING.checks
 def pattern_matches_nothing(ctx: Context) -> Iterable[Finding]:
     wrapped = [m["name"] for m in ctx.report.modules]
     for key in ("lora_rank_pattern", "lora_alpha_pattern"):
         for pattern in getattr(ctx.spec, key) or {}:
             if not any(pattern_key_matches(pattern, n) for n in wrapped):
-                yield ctx.finding(
-                    "pattern-matches-nothing",
+                yield PATTERN_MATCHES_NOTHING.at(
+                    ctx.doc,
                     f"{key} key '{pattern}' matches no wrapped module",
                     (key, pattern),
                     hint="keys are matched against the end of wrapped module names",
@@ -241,23 +298,31 @@ def pattern_matches_nothing(ctx: Context) -> Iterable[Finding]:
 WEIGHT_INITS = ("pissa", "olora", "orthogonal")
 
 
-@rule(
+INIT_NEEDS_MODULE_WEIGHTS = rule(
     "init-needs-module-weights",
     E,
+    Stage.REPORT,
     "A data-dependent LoRA initialisation over fused MoE expert parameters.",
-    """PiSSA, OLoRA and orthogonal initialisation read each wrapped module's weight; PEFT wraps fused
+    Docs(
+        what="""PiSSA, OLoRA and orthogonal initialisation read each wrapped module's weight; PEFT wraps fused
       expert parameters (transformers 5 MoE experts) with ParamWrapper, whose module has no .weight, so
       get_peft_model fails with "...Experts object has no attribute 'weight'" when training starts.
       CorDA needs PEFT's preprocess_corda, which Axolotl never runs, so it fails on every model.""",
-    stage="report",
+        why="get_peft_model fails when training starts, after the model was loaded.",
+        fix="Use the default initialisation (or gaussian) with fused expert targets, or target modules instead of parameters; drop CorDA.",
+        source="peft/tuners/lora/layer.py LoraLayer.pissa_init, olora_init; peft/tuners/lora/corda.py preprocess_corda",
+    ),
 )
+
+
+@INIT_NEEDS_MODULE_WEIGHTS.checks
 def init_needs_module_weights(ctx: Context) -> Iterable[Finding]:
     init = ctx.spec.peft_init_lora_weights
     if not isinstance(init, str):
         return
     if init.startswith("corda"):
-        yield ctx.finding(
-            "init-needs-module-weights",
+        yield INIT_NEEDS_MODULE_WEIGHTS.at(
+            ctx.doc,
             "PEFT's CorDA initialisation needs preprocess_corda, which Axolotl does not run: get_peft_model fails",
             "peft_init_lora_weights",
             hint="use pissa, olora or the default initialisation",
@@ -265,8 +330,8 @@ def init_needs_module_weights(ctx: Context) -> Iterable[Finding]:
         return
     experts = [m["name"] for m in ctx.report.modules if m.get("kind") == "parameter"]
     if init.startswith(WEIGHT_INITS) and experts:
-        yield ctx.finding(
-            "init-needs-module-weights",
+        yield INIT_NEEDS_MODULE_WEIGHTS.at(
+            ctx.doc,
             f"init_lora_weights {init!r} reads each wrapped module's "
             f"weight, but the {len(experts)} fused expert targets (e.g. {experts[0]}) have none: "
             "PEFT's get_peft_model fails",

@@ -1,7 +1,7 @@
 """What PEFT itself said while wrapping the skeleton (or the real model, in load_lora), as findings.
 
 The stages that run PEFT (pipeline/compiler.py, features/runtime.py) hand over what they saw;
-these functions own the two ids, their levels and docs, and where each finding points.
+this module declares their two rules and says where each finding points.
 """
 
 from __future__ import annotations
@@ -12,23 +12,35 @@ from typing import Any
 from ..pipeline.document import Document
 from ..pipeline.fields import key_for_message
 from ..results.findings import Finding, Severity
-from .registry import documented
+from .registry import Docs, Stage, rule
 
 W = Severity.WARNING
 
-documented(
+PEFT_WARNING = rule(
     "peft-warning",
     W,
+    Stage.RAISED,
     "PEFT warned while applying the adapter.",
-    "A warning PEFT itself emitted on the skeleton, such as tied-weight advice, at the YAML key it is "
-    "about; dropped when another rule already explains that key better.",
+    Docs(
+        what="A warning PEFT itself emitted on the skeleton, such as tied-weight advice, at the YAML key it is "
+        "about; dropped when another rule already explains that key better.",
+        why="PEFT prints the same warning at the start of training, where it is easy to miss in the log.",
+        fix="Follow PEFT's message (the hint names the key to change), or accept it knowingly.",
+        source="peft/tuners/tuners_utils.py BaseTuner.inject_adapter (warnings.warn)",
+    ),
 )
-documented(
+MOE_FUSED_DROPOUT = rule(
     "moe-fused-dropout",
     W,
+    Stage.RAISED,
     "lora_dropout cannot apply to fused MoE expert parameters.",
-    "PEFT rewrote expert target_modules into target_parameters, whose wrapper cannot use dropout; "
-    "Axolotl patches it so that dropout applies to the other layers only.",
+    Docs(
+        what="PEFT rewrote expert target_modules into target_parameters, whose wrapper cannot use dropout; "
+        "Axolotl patches it so that dropout applies to the other layers only.",
+        why="The expert adapters train without the dropout the YAML asks for.",
+        fix="Set lora_dropout: 0 to make this explicit, or accept dropout on the other layers only.",
+        source="peft/tuners/lora/layer.py ParamWrapper; Axolotl's patch of PEFT's MoE conversion",
+    ),
 )
 
 
@@ -60,19 +72,18 @@ def peft_warnings(doc: Document, spec: Any, messages: Iterable[str]) -> list[Fin
         about = key_for_message(text, spec)
         where = about if (about,) in doc.key_pos else next((k for k in CAUSES if (k,) in doc.key_pos), "adapter")
         hint = HINTS.get(about) or (f"PEFT's message is about {about}" if about != where else None)
-        out.append(doc.finding("peft-warning", f"PEFT: {text}", (where,), W, hint=hint))
+        out.append(PEFT_WARNING.at(doc, f"PEFT: {text}", (where,), hint=hint))
     return out
 
 
 def fused_dropout(doc: Document, dropout: float, parameters: list[str] | None = None) -> Finding:
     """lora_dropout meets fused expert parameters; `parameters`: the targets PEFT converted them into."""
     into = f" ({', '.join(parameters)})" if parameters else ""
-    return doc.finding(
-        "moe-fused-dropout",
+    return MOE_FUSED_DROPOUT.at(
+        doc,
         f"PEFT turns the MoE expert targets into fused parameter targets{into}, where "
         f"lora_dropout {dropout:g} cannot apply; as in Axolotl, it applies to the other layers only",
         ("lora_dropout",),
-        W,
         hint="set lora_dropout: 0 to make this explicit",
     )
 
@@ -83,5 +94,5 @@ def without_restated(findings: list[Finding]) -> list[Finding]:
     def top(f: Finding) -> str:
         return (f.key or "").split(".")[0]
 
-    explained = {top(f) for f in findings if f.rule != "peft-warning" and f.key}
-    return [f for f in findings if f.rule != "peft-warning" or top(f) not in explained]
+    explained = {top(f) for f in findings if f.rule != PEFT_WARNING.id and f.key}
+    return [f for f in findings if f.rule != PEFT_WARNING.id or top(f) not in explained]

@@ -5,25 +5,26 @@ from __future__ import annotations
 from ..pipeline.document import Document
 from ..profiles import Selection
 from ..results.findings import Finding, Severity
-from .registry import documented
+from .registry import Docs, Stage, rule
 
-documented(
-    "axolotl-profile-unknown",
-    Severity.ERROR,
-    "The Axolotl release asked for has no profile.",
-    "--axolotl, LORA_COMPILER_AXOLOTL or the policy key `axolotl` names a release lora-compiler has no "
-    "semantics for (it knows 0.19.0, 0.20.0 and 0.21.0; a patch release maps to its minor's profile).",
-)
-documented(
+AXOLOTL_STACK_MISMATCH = rule(
     "axolotl-stack-mismatch",
     Severity.WARNING,
+    Stage.RAISED,
     "The Axolotl profile is mixed with libraries it was not released with.",
-    "The target set, PEFT's checks and the trained counts depend on the installed transformers and "
-    "peft as much as on Axolotl's rules: an Axolotl release pins both (0.19.0: transformers 5.16.1, "
-    "peft 0.20.0; 0.20.0: 5.17.0, 0.21.0; 0.21.0: 5.20.1, 0.21.2). When the libraries serving the run, "
-    "or an installed axolotl, differ from the chosen profile's, the answer may differ from what that "
-    "release would train. Install the release's stack (README: other Axolotl releases) or pick the "
-    "profile of the installed axolotl.",
+    Docs(
+        what="The target set, PEFT's checks and the trained counts depend on the installed transformers and "
+        "peft as much as on Axolotl's rules: an Axolotl release pins both (0.19.0: transformers 5.16.1, "
+        "peft 0.20.0; 0.20.0: 5.17.0, 0.21.0; 0.21.0: 5.20.1, 0.21.2). When the libraries serving the run, "
+        "or an installed axolotl, differ from the chosen profile's, the answer may differ from what that "
+        "release would train. Install the release's stack (README: other Axolotl releases) or pick the "
+        "profile of the installed axolotl.",
+        why="The answer may differ from what the chosen Axolotl release, with its own transformers and peft, "
+        "would train.",
+        fix="Install the release's transformers and peft (README: other Axolotl releases), or pass --axolotl "
+        "with the release these libraries belong to.",
+        source="lora_compiler/profiles.py Selection.mismatches (the pins of each release's profile)",
+    ),
 )
 
 
@@ -34,12 +35,11 @@ def stack_mismatch(doc: Document, selection: Selection) -> list[Finding]:
         return []
     p = selection.profile
     return [
-        doc.finding(
-            "axolotl-stack-mismatch",
+        AXOLOTL_STACK_MISMATCH.at(
+            doc,
             f"{p.name}'s semantics (chosen by {selection.chosen_by}) on a "
             f"stack it was not released with: {'; '.join(mixed)}",
             (),
-            Severity.WARNING,
             hint=f"install transformers=={p.transformers} peft=={p.peft} (or pass --axolotl with "
             "the release these libraries belong to)",
         )

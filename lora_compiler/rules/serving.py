@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 
 from ..results.findings import Finding, Severity
 from .context import Context
-from .registry import rule
+from .registry import Docs, Stage, rule
 
 
 def _plan(ctx: Context):
@@ -25,11 +25,13 @@ def _plan(ctx: Context):
     return ctx._serve_plan
 
 
-@rule(
+SERVE_UNSUPPORTED = rule(
     "serve-unsupported",
     Severity.ERROR,
+    Stage.REPORT,
     "The serving engine cannot load this adapter, or would serve it wrongly.",
-    """With --serve vllm: what vLLM's PEFTHelper.validate_legal refuses in adapter_config.json (modules_to_save
+    Docs(
+        what="""With --serve vllm: what vLLM's PEFTHelper.validate_legal refuses in adapter_config.json (modules_to_save
       other than classifier/score, DoRA, lora_bias, bias, initialisations that change the base weights, aLoRA,
       layer replication, BD-LoRA, QALoRA, ranks above the largest --max-lora-rank), models whose class lacks
       SupportsLoRA, target modules outside the names its loader expects for the architecture (linear layers,
@@ -40,23 +42,38 @@ def _plan(ctx: Context):
       tokens, RSLoRA/rank_pattern/alpha_pattern (it scales by lora_alpha / r), trainable tokens and tower
       modules; always a warning that unmatched weights are dropped unless --lora-strict-loading.
       Tables per engine release: lora_compiler/serving/*.json.""",
-    stage="report",
+        why="The engine refuses to load the adapter, or serves something other than what was trained.",
+        fix="Follow the hint (drop the feature the engine lacks, raise --max-lora-rank, pass the flag it names), or serve with another engine.",
+        source="vllm/lora/peft_helper.py PEFTHelper.validate_legal and the models' packed_modules_mapping; sglang/srt/lora (tables in lora_compiler/serving/*.json)",
+    ),
+    other_levels=(Severity.WARNING,),
 )
+
+
+@SERVE_UNSUPPORTED.checks
 def serve_unsupported(ctx: Context) -> Iterable[Finding]:
     found = _plan(ctx)
     for v in found.verdicts if found else ():
-        yield ctx.finding("serve-unsupported", f"{v.message} [{v.rule}]", v.key, hint=v.hint, severity=v.level)
+        yield SERVE_UNSUPPORTED.at_level(v.level).at(ctx.doc, f"{v.message} [{v.rule}]", v.key, hint=v.hint)
 
 
-@rule(
+SERVE_LAUNCH = rule(
     "serve-launch",
     Severity.INFO,
+    Stage.REPORT,
     "The command line that serves this adapter.",
-    """With --serve, when the engine refuses nothing: `vllm serve BASE --enable-lora --max-lora-rank N ...` or
+    Docs(
+        what="""With --serve, when the engine refuses nothing: `vllm serve BASE --enable-lora --max-lora-rank N ...` or
       `python -m sglang.launch_server --model-path BASE --enable-lora --lora-paths NAME=ADAPTER_DIR ...`, with
       the flags this adapter needs (rank, tower LoRA, strict loading, target modules).""",
-    stage="report",
+        why="It is the command line that serves the adapter as trained, flags included.",
+        fix="Nothing to fix: replace NAME and ADAPTER_DIR when the message shows them.",
+        source="lora_compiler/serving/vllm.py launch, serving/sglang.py launch",
+    ),
 )
+
+
+@SERVE_LAUNCH.checks
 def serve_launch(ctx: Context) -> Iterable[Finding]:
     from ..serving import sglang, vllm
 
@@ -73,4 +90,4 @@ def serve_launch(ctx: Context) -> Iterable[Finding]:
         if "ADAPTER_DIR" not in adapter
         else "replace NAME and ADAPTER_DIR with the adapter's name and the directory training saves it to"
     )
-    yield ctx.finding("serve-launch", f"{found.engine} {found.version} serves it with: {command}", "adapter", hint=hint)
+    yield SERVE_LAUNCH.at(ctx.doc, f"{found.engine} {found.version} serves it with: {command}", "adapter", hint=hint)

@@ -18,7 +18,7 @@ from ..model_facts import valid_regex
 from ..results.findings import Finding, Severity
 from . import startup_releases as release
 from .context import Context
-from .registry import rule
+from .registry import Docs, Stage, rule
 
 Values = Mapping[str, Any]
 KERNELS = ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel")
@@ -359,6 +359,38 @@ VALIDATORS: tuple[Validator, ...] = (
     ),
 )
 
+# How to make each start-up refusal go away, by rule id (the docs' "fix" section).
+FIXES = {
+    "axolotl-lr-groups-loraplus": "Use either lr_groups or loraplus_lr_ratio, not both.",
+    "axolotl-unfrozen-with-layers": "Drop unfrozen_parameters, or choose layers with peft_layers_to_transform alone.",
+    "axolotl-fused-mlp-lora": "Set flash_attn_fuse_mlp: false for LoRA/QLoRA.",
+    "axolotl-onebitllms-lora": "Drop use_onebitllms, or train without an adapter.",
+    "axolotl-lora-kernels-8bit": "Turn the LoRA kernels off, or load in 4 bit with adapter: qlora.",
+    "axolotl-lora-kernels-remote-code": "Turn the LoRA kernels off, or use a model transformers defines itself.",
+    "axolotl-quantize-moe-experts": "Target the experts with lora_target_parameters instead of lora_target_linear, "
+    "use adapter lora or qlora, and load in 4 or 8 bit; or drop quantize_moe_experts.",
+    "axolotl-reentrant-unfrozen": "Set gradient_checkpointing_kwargs.use_reentrant: false.",
+    "axolotl-ple-cpu-offload": "Use qlora with load_in_4bit or lora with load_in_8bit, without FSDP or DeepSpeed; "
+    "or drop ple_cpu_offload.",
+    "axolotl-quantization-config-bnb": "Quantize with model_quantization_config or with load_in_4bit/load_in_8bit, "
+    "not both.",
+    "axolotl-qat-peft": "Drop qat, or the peft block and the 4/8-bit loading.",
+    "axolotl-relora": "Set jagged_restart_steps and adapter lora or qlora; drop FSDP, DeepSpeed, the one_cycle "
+    "scheduler and flash_attn_fuse_mlp.",
+    "axolotl-fsdp-deepspeed": "Choose one of deepspeed and FSDP.",
+    "axolotl-fsdp1-removed": "Move to FSDP2: fsdp_config with fsdp_version: 2 and its reshard_after_forward.",
+    "axolotl-target-parameters-init": "Use the default initialisation with lora_target_parameters, or target "
+    "modules instead.",
+    "axolotl-staged-nf4": "Turn cpu_ram_efficient_loading off for 4-bit FSDP2 runs, or drop the setting the "
+    "message names.",
+    "axolotl-ebft-torch-compile": "Turn torch_compile or gradient checkpointing off for EBFT's strided mode.",
+    "axolotl-expert-parallel": "Use FSDP2 with full state dicts when expert_parallel_size is above 1.",
+    "axolotl-mixlora": "Change the setting the message names, as Axolotl's MixLoRA plugin requires.",
+    "axolotl-target-modules-regex": "Fix the regex (escape literal dots and brackets), or list plain module names.",
+    "axolotl-early-stopping": "Set save_steps and eval_steps, with eval_steps dividing save_steps.",
+    "axolotl-deprecated-unsloth": "Use lora_mlp_kernel, lora_qkv_kernel and lora_o_kernel instead.",
+}
+
 
 # Axolotl start-up checks that depend on this machine, not on the YAML: not mirrored.
 OUT_OF_SCOPE: tuple[tuple[str, str], ...] = (
@@ -398,14 +430,27 @@ def _register(forms: list[Validator]) -> None:
         "before any model is loaded; lint says so from the YAML alone."
     )
 
-    @rule(forms[0].id, Severity.ERROR, forms[0].summary, doc, stage="config")
+    declared = rule(
+        forms[0].id,
+        Severity.ERROR,
+        Stage.CONFIG,
+        forms[0].summary,
+        Docs(
+            what=doc,
+            why="The run stops at start-up, after the job was scheduled, before any training step.",
+            fix=FIXES[forms[0].id],
+            source="; ".join(dict.fromkeys(_where(v.source) for v in forms)),
+        ),
+    )
+
+    @declared.checks
     def check(ctx: Context) -> Iterable[Finding]:
         for validator in forms:
             found = validator.check(ctx.doc.values) if validator.name in ctx.profile.validators else None
             if found:
                 message, key = found
-                yield ctx.finding(
-                    validator.id,
+                yield declared.at(
+                    ctx.doc,
                     f"Axolotl refuses this config at start-up: {message}",
                     key,
                     hint=f"see {_where(validator.source.split()[0])}",
@@ -417,21 +462,29 @@ for _id in dict.fromkeys(v.id for v in VALIDATORS):
     _register([v for v in VALIDATORS if v.id == _id])
 
 
-@rule(
+AXOLOTL_FILLS_DEFAULT = rule(
     "axolotl-fills-default",
     Severity.INFO,
+    Stage.CONFIG,
     "Axolotl fills in a default that changes what is trained.",
-    """Axolotl's pydantic models fill defaults silently: a peft.loftq_config block without
+    Docs(
+        what="""Axolotl's pydantic models fill defaults silently: a peft.loftq_config block without
       loftq_bits (a typo such as loftq_bit included) still turns LoftQ on, at loftq_bits 4
       (schemas/peft.py LoftQConfig).""",
-    stage="config",
+        why="A default the YAML does not show changes the initialisation of the adapter.",
+        fix="Write the key explicitly (loftq_bits), or drop the block to keep the default initialisation.",
+        source="axolotl/utils/schemas/peft.py LoftQConfig",
+    ),
 )
+
+
+@AXOLOTL_FILLS_DEFAULT.checks
 def fills_default(ctx: Context) -> Iterable[Finding]:
     peft = ctx.doc.values.get("peft")
     loftq = peft.get("loftq_config") if isinstance(peft, dict) else None
     if isinstance(loftq, dict) and "loftq_bits" not in loftq:
-        yield ctx.finding(
-            "axolotl-fills-default",
+        yield AXOLOTL_FILLS_DEFAULT.at(
+            ctx.doc,
             "peft.loftq_config has no loftq_bits: Axolotl fills in 4 and LoftQ initialises the adapter at 4 bits",
             ("peft", "loftq_config"),
             hint="write loftq_bits explicitly (or drop the block to keep the default initialisation)",
