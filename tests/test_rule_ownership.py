@@ -128,7 +128,7 @@ def test_committed_rule_docs_equal_the_generated_ones() -> None:
     on_disk = {p.relative_to(REPO).as_posix() for p in (REPO / "docs" / "rules").glob("*.md")} | {"docs/rules.md"}
     assert on_disk == set(generated), "stale or missing pages in docs/rules/"
     stale = [rel for rel, text in generated.items() if (REPO / rel).read_text(encoding="utf-8") != text]
-    assert not stale, f"regenerate (lora_compiler.rules.docs.pages()): {stale}"
+    assert not stale, f"regenerate from lora_compiler.rules.docs.pages() (scripts/generate.py): {stale}"
 
 
 def test_another_level_must_be_declared_by_the_rule() -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from .catalog import REGISTRY
 from .registry import Rule, Stage
-from .startup import OUT_OF_SCOPE
 
 CASES = Path(__file__).resolve().parents[2] / "tests" / "cases" / "bad"
 STAGES = {
@@ -19,6 +18,29 @@ STAGES = {
     Stage.REPORT: "report (after PEFT applied the adapter)",
     Stage.RAISED: "pipeline (reported by the stage that meets it)",
 }
+
+# Axolotl start-up checks that depend on this machine, not on the YAML: not mirrored.
+OUT_OF_SCOPE: tuple[tuple[str, str], ...] = (
+    ("schemas/config.py AxolotlConfigWCapabilities bf16/fp8/tf32 checks", "need the GPU's bf16, fp8 and tf32 support"),
+    ("check_quantize_moe_experts (ROCm branch)", "needs the GPU's compute capability (CUDA vs ROCm)"),
+    (
+        "check_multigpu_lora_kernels, check_ple_cpu_offload_multi_gpu, check_rl_config_gradient_checkpointing",
+        "need the number of GPUs (WORLD_SIZE at launch)",
+    ),
+    (
+        "check_auto_enable_lora_kernels",
+        "turns LoRA kernels on by torch version, GPU count and model support; it "
+        "changes how LoRA runs, not what is trained",
+    ),
+    ("check_qat_config, check_fsdp_torch_version (torch version)", "need the training machine's torch"),
+    ("check_flash_attn_available, check_npu_config", "need the installed flash-attn build or an NPU"),
+    ("check_mistral_common_import", "needs the training environment's packages"),
+    ("normalize_config device/dtype resolution (bf16: auto, mps)", "follows the training machine's devices"),
+    (
+        "loaders/utils.py check_model_config, loaders/tokenizer.py special-token checks",
+        "need the tokenizer (added tokens); lora_modules_to_save itself is checked against the model",
+    ),
+)
 
 
 def pages(cases: Path = CASES) -> dict[str, str]:

@@ -105,7 +105,7 @@ def pattern_unmatched(ctx: Context) -> Iterable[Finding]:
     if ctx.freezing is None:
         return
     for index in ctx.freezing.unmatched:
-        text = ctx.spec.unfrozen_parameters[index]
+        text = (ctx.spec.unfrozen_parameters or [])[index]
         yield UNFROZEN_PATTERN_UNMATCHED.at(
             ctx.doc,
             f"unfrozen_parameters '{text}' matches no parameter of the PEFT-wrapped model",

@@ -144,7 +144,8 @@ def _adapter(kind: str) -> Any:
     from pydantic import TypeAdapter
 
     tp = _SCALARS[kind.rstrip("?")]
-    return TypeAdapter(tp | None if kind.endswith("?") else tp)
+    shape: Any = tp | None if kind.endswith("?") else tp  # a type form, which mypy cannot name here
+    return TypeAdapter(shape)
 
 
 def _type_problem(value: Any, kind: str) -> str | None:

@@ -1,9 +1,10 @@
 """Axolotl's start-up validators that refuse a LoRA/QLoRA config: checked from the YAML alone.
 
 Each entry mirrors one pydantic validator (`axolotl/utils/schemas/`), named in its doc, with the
-condition written in YAML keys; which entries a release runs is its profile's `validators`
-(profiles.py), and a rule id whose condition changed between releases has one entry per form. They run in `lint --no-model`: none needs a model
-or hardware. Validators that depend on the GPU (bf16 support, compute capability, WORLD_SIZE) are
+condition written in YAML keys (the longer ones in startup_conditions.py and startup_releases.py);
+which entries a release runs is its profile's `validators` (profiles.py), and a rule id whose
+condition changed between releases has one entry per form. They run in `lint --no-model`: none needs
+a model or hardware. Validators that depend on the GPU (bf16 support, compute capability, WORLD_SIZE) are
 listed as out of scope in docs/rules.md; those defined on `AxolotlConfigWCapabilities` run under
 Axolotl's CLI on any GPU machine, so they are mirrored as if one GPU were present.
 """
@@ -14,15 +15,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..model_facts import valid_regex
 from ..results.findings import Finding, Severity
+from . import startup_conditions as condition
 from . import startup_releases as release
 from .context import Context
 from .registry import Docs, Stage, rule
 
 Values = Mapping[str, Any]
-KERNELS = ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel")
-LORA = ("lora", "qlora")
 
 
 @dataclass(frozen=True)
@@ -36,123 +35,6 @@ class Validator:
     @property
     def name(self) -> str:
         return self.entry or self.id
-
-
-def _kernel(v: Values) -> str | None:
-    return next((k for k in KERNELS if v.get(k)), None)
-
-
-def _fsdp(v: Values) -> bool:
-    return v.get("fsdp_config") is not None or v.get("fsdp") is not None
-
-
-def _quantize_moe(v: Values) -> tuple[str, str] | None:
-    if not v.get("quantize_moe_experts"):
-        return None
-    if v.get("lora_target_linear"):
-        return (
-            "lora_target_linear is not compatible with quantize_moe_experts. Use lora_target_parameters to "
-            "target expert weights instead.",
-            "lora_target_linear",
-        )
-    if v.get("adapter") not in LORA:
-        return "quantize_moe_experts requires adapter: lora or qlora", "quantize_moe_experts"
-    if not (v.get("load_in_4bit") or v.get("load_in_8bit")):
-        return "quantize_moe_experts requires load_in_4bit or load_in_8bit", "quantize_moe_experts"
-    return None
-
-
-def _ple(v: Values) -> tuple[str, str] | None:
-    if not v.get("ple_cpu_offload"):
-        return None
-    if _fsdp(v):
-        return "ple_cpu_offload is not compatible with FSDP", "ple_cpu_offload"
-    if v.get("deepspeed"):
-        return "ple_cpu_offload is not compatible with DeepSpeed", "ple_cpu_offload"
-    if not (
-        (v.get("adapter") == "qlora" and v.get("load_in_4bit"))
-        or (v.get("adapter") == "lora" and v.get("load_in_8bit"))
-    ):
-        return "ple_cpu_offload requires qlora with load_in_4bit or lora with load_in_8bit", "ple_cpu_offload"
-    return None
-
-
-def _relora(v: Values) -> tuple[str, str] | None:
-    if not v.get("relora"):
-        return None
-    if not v.get("jagged_restart_steps"):
-        return "jagged_restart_steps must be set to use ReLoRA", "relora"
-    if v.get("adapter") not in LORA:
-        return "cfg.adapter must be lora or qlora to use ReLoRA", "relora"
-    if _fsdp(v):
-        return "fsdp not supported with ReLoRA", "relora"
-    if v.get("deepspeed"):
-        return "deepspeed not supported with ReLoRA", "relora"
-    if v.get("lr_scheduler") == "one_cycle":
-        return "ReLoRA is not compatible with the one_cycle scheduler", "lr_scheduler"
-    if v.get("flash_attn_fuse_mlp"):
-        return "Fused modules are not supported with ReLoRA", "flash_attn_fuse_mlp"
-    return None
-
-
-def _qat(v: Values) -> tuple[str, str] | None:
-    if not v.get("qat"):
-        return None
-    if v.get("peft"):
-        return "QAT and PEFT cannot be used together.", "qat"
-    for bits in ("load_in_8bit", "load_in_4bit"):
-        if v.get(bits):
-            return f"QAT and {bits} cannot be used together.", bits
-    return None
-
-
-UNSLOTH = (
-    "unsloth_cross_entropy_loss",
-    "unsloth_lora_mlp",
-    "unsloth_lora_qkv",
-    "unsloth_lora_o",
-    "unsloth_rms_norm",
-    "unsloth_rope",
-)
-
-
-def _unsloth(v: Values) -> tuple[str, str] | None:
-    found = [k for k in UNSLOTH if v.get(k)]
-    if not found:
-        return None
-    return (
-        f"`{'`, `'.join(found)}` {'has' if len(found) == 1 else 'have'} been removed. Please use "
-        "`lora_mlp_kernel`, `lora_qkv_kernel`, `lora_o_kernel` instead.",
-        found[0],
-    )
-
-
-def _early_stopping(v: Values) -> tuple[str, Any] | None:
-    if not v.get("early_stopping_patience"):
-        return None
-    save, every = v.get("save_steps"), v.get("eval_steps")
-    if not save or not every:
-        return (
-            "`early_stopping_patience` requires save_steps and eval_steps to be set. eval_steps should evenly "
-            "divide save_steps.",
-            "early_stopping_patience",
-        )
-    if isinstance(save, (int, float)) and isinstance(every, (int, float)) and save % every != 0:
-        return "`early_stopping_patience` requires that eval_steps should evenly divide save_steps.", "eval_steps"
-    return None
-
-
-def _target_regex(v: Values) -> tuple[str, Any] | None:
-    targets = v.get("lora_target_modules")
-    if not isinstance(targets, list):
-        return None
-    bad = [(i, t) for i, t in enumerate(targets) if isinstance(t, str) and not valid_regex(t)]
-    if not bad:
-        return None
-    return (
-        f"lora_target_modules contains invalid regex pattern(s): {[t for _, t in bad]}",
-        ("lora_target_modules", bad[0][0]),
-    )
 
 
 def _when(cond: Callable[[Values], Any], message: str, key: str | Callable[[Values], str]) -> Callable:
@@ -188,7 +70,7 @@ VALIDATORS: tuple[Validator, ...] = (
         "flash_attn_fuse_mlp with LoRA/QLoRA.",
         "schemas/validation.py LoRAValidationMixin.check_fused_lora",
         _when(
-            lambda v: v.get("adapter") in LORA and v.get("flash_attn_fuse_mlp"),
+            lambda v: v.get("adapter") in condition.LORA and v.get("flash_attn_fuse_mlp"),
             "Fused modules are not supported with LoRA/QLoRA",
             "flash_attn_fuse_mlp",
         ),
@@ -198,7 +80,7 @@ VALIDATORS: tuple[Validator, ...] = (
         "use_onebitllms with LoRA/QLoRA.",
         "schemas/validation.py LoRAValidationMixin.check_onebitllms_lora",
         _when(
-            lambda v: v.get("adapter") in LORA and v.get("use_onebitllms"),
+            lambda v: v.get("adapter") in condition.LORA and v.get("use_onebitllms"),
             "LoRA/QLoRA is not supported with use_onebitllms",
             "use_onebitllms",
         ),
@@ -208,9 +90,9 @@ VALIDATORS: tuple[Validator, ...] = (
         "LoRA kernels with 8-bit LoRA.",
         "schemas/validation.py LoRAValidationMixin.check_lora_kernels_8bit",
         _when(
-            lambda v: _kernel(v) and v.get("adapter") == "lora" and v.get("load_in_8bit"),
+            lambda v: condition.kernel(v) and v.get("adapter") == "lora" and v.get("load_in_8bit"),
             "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with 8-bit LoRA a the moment.",
-            lambda v: _kernel(v) or "load_in_8bit",
+            lambda v: condition.kernel(v) or "load_in_8bit",
         ),
     ),
     Validator(
@@ -218,16 +100,16 @@ VALIDATORS: tuple[Validator, ...] = (
         "LoRA kernels with trust_remote_code.",
         "schemas/validation.py LoRAValidationMixin.check_lora_kernels_trust_remote_code",
         _when(
-            lambda v: _kernel(v) and v.get("trust_remote_code"),
+            lambda v: condition.kernel(v) and v.get("trust_remote_code"),
             "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with trust_remote_code.",
-            lambda v: _kernel(v) or "trust_remote_code",
+            lambda v: condition.kernel(v) or "trust_remote_code",
         ),
     ),
     Validator(
         "axolotl-quantize-moe-experts",
         "quantize_moe_experts with lora_target_linear, no LoRA or no 4/8-bit.",
         "schemas/config.py AxolotlConfigWCapabilities.check_quantize_moe_experts",
-        _quantize_moe,
+        condition.quantize_moe,
     ),
     Validator(
         "axolotl-reentrant-unfrozen",
@@ -247,7 +129,7 @@ VALIDATORS: tuple[Validator, ...] = (
         "axolotl-ple-cpu-offload",
         "ple_cpu_offload without qlora+4-bit or lora+8-bit, or with FSDP/DeepSpeed.",
         "schemas/config.py AxolotlInputConfig.check_ple_cpu_offload",
-        _ple,
+        condition.ple,
     ),
     Validator(
         "axolotl-quantization-config-bnb",
@@ -263,13 +145,13 @@ VALIDATORS: tuple[Validator, ...] = (
         "axolotl-qat-peft",
         "QAT with a peft block or 4/8-bit loading.",
         "schemas/config.py AxolotlConfigWCapabilities.check_qat_config",
-        _qat,
+        condition.qat,
     ),
     Validator(
         "axolotl-relora",
         "ReLoRA without jagged_restart_steps or LoRA, or with FSDP, DeepSpeed, one_cycle or a fused MLP.",
         "schemas/validation.py ComplexValidationMixin.check_relora",
-        _relora,
+        condition.relora,
     ),
     Validator(
         "axolotl-fsdp-deepspeed",
@@ -343,19 +225,19 @@ VALIDATORS: tuple[Validator, ...] = (
         "axolotl-target-modules-regex",
         "A lora_target_modules entry that is not a valid regex.",
         "schemas/config.py AxolotlInputConfig.check_lora_target_modules_regex",
-        _target_regex,
+        condition.target_regex,
     ),
     Validator(
         "axolotl-early-stopping",
         "early_stopping_patience without save_steps and eval_steps that divide it.",
         "schemas/validation.py check_early_stopping",
-        _early_stopping,
+        condition.early_stopping,
     ),
     Validator(
         "axolotl-deprecated-unsloth",
         "unsloth_lora_* / unsloth_* keys Axolotl removed.",
         "schemas/validation.py check_deprecated_unsloth_fields",
-        _unsloth,
+        condition.unsloth,
     ),
 )
 
@@ -390,30 +272,6 @@ FIXES = {
     "axolotl-early-stopping": "Set save_steps and eval_steps, with eval_steps dividing save_steps.",
     "axolotl-deprecated-unsloth": "Use lora_mlp_kernel, lora_qkv_kernel and lora_o_kernel instead.",
 }
-
-
-# Axolotl start-up checks that depend on this machine, not on the YAML: not mirrored.
-OUT_OF_SCOPE: tuple[tuple[str, str], ...] = (
-    ("schemas/config.py AxolotlConfigWCapabilities bf16/fp8/tf32 checks", "need the GPU's bf16, fp8 and tf32 support"),
-    ("check_quantize_moe_experts (ROCm branch)", "needs the GPU's compute capability (CUDA vs ROCm)"),
-    (
-        "check_multigpu_lora_kernels, check_ple_cpu_offload_multi_gpu, check_rl_config_gradient_checkpointing",
-        "need the number of GPUs (WORLD_SIZE at launch)",
-    ),
-    (
-        "check_auto_enable_lora_kernels",
-        "turns LoRA kernels on by torch version, GPU count and model support; it "
-        "changes how LoRA runs, not what is trained",
-    ),
-    ("check_qat_config, check_fsdp_torch_version (torch version)", "need the training machine's torch"),
-    ("check_flash_attn_available, check_npu_config", "need the installed flash-attn build or an NPU"),
-    ("check_mistral_common_import", "needs the training environment's packages"),
-    ("normalize_config device/dtype resolution (bf16: auto, mps)", "follows the training machine's devices"),
-    (
-        "loaders/utils.py check_model_config, loaders/tokenizer.py special-token checks",
-        "need the tokenizer (added tokens); lora_modules_to_save itself is checked against the model",
-    ),
-)
 
 
 def _where(source: str) -> str:
