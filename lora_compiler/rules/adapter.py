@@ -177,7 +177,7 @@ LORA_RANK_MISSING = rule(
       fails while wrapping the first layer (None / r). Set both.""",
         why="Training fails inside PEFT on the first layer, after the model was loaded.",
         fix="Set both lora_r and lora_alpha (for example 16 and 32).",
-        source="axolotl/loaders/adapter.py load_lora (LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha))",
+        source="axolotl/loaders/adapter.py _build_peft_lora_config",
     ),
 )
 

@@ -33,7 +33,7 @@ MULTIMODAL_TOWER_HIT = rule(
       that is deliberate: information only.""",
         why="LoRA on the vision or audio encoder changes what the tower sees and costs memory, usually unintended.",
         fix="Restrict the targets with a regex on the language model's path (or set freeze_mm_modules), or name the tower explicitly when it is meant.",
-        source="peft/tuners/tuners_utils.py check_target_module_exists; axolotl/utils/lora.py find_all_linear_names",
+        source="peft/tuners/tuners_utils.py check_target_module_exists; axolotl/loaders/adapter.py find_all_linear_names",
     ),
     other_levels=(Severity.INFO,),
 )

@@ -111,7 +111,7 @@ def page(r: Rule, example: tuple[str, str] | None) -> str:
     lines = [
         f"# {r.id}",
         "",
-        "Generated from the rule's declaration (`lora-compiler rules`); do not edit by hand.",
+        "Generated from the rule's declaration in lora_compiler/rules/; do not edit by hand.",
         "",
         r.summary,
         "",

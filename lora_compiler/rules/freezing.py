@@ -126,7 +126,7 @@ FREEZING_DROPS_ADAPTER = rule(
       never trained.""",
         why="Those LoRA layers are created and saved but never trained.",
         fix="Add a pattern for the adapter's lora_ parameters to unfrozen_parameters, or stop targeting the frozen modules.",
-        source="axolotl/utils/freeze.py freeze_layers_except; axolotl/loaders/model.py freeze_mm_modules",
+        source="axolotl/utils/freeze.py freeze_layers_except, _MM_MODULE_PREFIXES",
     ),
 )
 
@@ -198,7 +198,7 @@ FREEZING_BEFORE_ADAPTER = rule(
       adapter TRL adds stays trainable.""",
         why="Freezing acts on the bare model's names, so it does not limit what the adapter TRL adds trains.",
         fix="Nothing to fix in most runs; write patterns for the bare model's names and expect the adapter to stay trainable.",
-        source="axolotl/loaders/model.py (rl: dpo, ipo, kto); trl DPOTrainer peft_config",
+        source="axolotl/loaders/model.py _load_adapters (config only for rl: dpo, ipo, kto; TRL wraps later)",
     ),
 )
 

@@ -31,7 +31,8 @@ TARGET_NOT_FOUND = rule(
       regex. When nothing matches, get_peft_model fails ("Target modules ... not found") after the
       model has been downloaded and loaded; when only some names match, the others are silently
       unused (a warning here).""",
-        why="get_peft_model fails after the model was downloaded and loaded, or some targets are silently unused.",
+        why="Training stops at get_peft_model once the model is downloaded and loaded (no target left), or "
+        "trains fewer modules than the YAML lists.",
         fix="Use module names this model has; the message and the report list the candidates.",
         source="peft/tuners/tuners_utils.py check_target_module_exists, BaseTuner.inject_adapter",
     ),
@@ -110,7 +111,7 @@ TARGET_LINEAR_EMPTY = rule(
         why="PEFT finds no target and training fails (an error), or, when other targets remain, only those are "
         "trained (a warning).",
         fix="Name the modules in lora_target_modules (GPT-2 style: c_attn, c_proj, c_fc) and set lora_fan_in_fan_out: true.",
-        source="axolotl/utils/lora.py find_all_linear_names",
+        source="axolotl/loaders/adapter.py find_all_linear_names",
     ),
     other_levels=(Severity.WARNING,),
 )
@@ -150,7 +151,7 @@ TARGET_LINEAR_OUTPUT_LAYER = rule(
       is lm_head under transformers 5), Axolotl trains LoRA on the output layer too.""",
         why="LoRA on the output layer trains and saves a large vocabulary-sized adapter that was not meant.",
         fix="List the target modules explicitly instead of lora_target_linear, or exclude the output layer by name.",
-        source="axolotl/utils/lora.py find_all_linear_names",
+        source="axolotl/loaders/adapter.py find_all_linear_names",
     ),
 )
 
