@@ -23,11 +23,11 @@ REPO = Path(__file__).resolve().parent.parent
 Files = dict[str, str]
 
 
-def rules_index() -> Files:
-    """docs/rules.md, as `lora-compiler rules` prints it."""
-    from lora_compiler.rules import rules_markdown
+def rules_pages() -> Files:
+    """docs/rules.md (the index `lora-compiler rules` prints) and one page per rule, docs/rules/<id>.md."""
+    from lora_compiler.rules.docs import pages
 
-    return {"docs/rules.md": rules_markdown()}
+    return pages()
 
 
 def adapter_schema() -> Files:
@@ -59,11 +59,9 @@ def splice(path: str, name: str, text: str) -> str:
 
 # (name, function, in the default run). Kept in step with the code by tests/test_generated.py.
 GENERATORS: list[tuple[str, Callable[[], Files], bool]] = [
-    ("rules", rules_index, True),
+    ("rules", rules_pages, True),
     ("schema", adapter_schema, True),
     ("survey", survey, False),
-    # INTEGRATOR: enable once the rules slice lands its per-rule pages (docs/rules/<id>.md):
-    # ("rule pages", lambda: __import__("lora_compiler.rules.docs", fromlist=["pages"]).pages(), True),
     # INTEGRATOR: enable once the ext slice lands the releases table in lora_compiler.profiles:
     # ("releases", lambda: {"docs/axolotl-releases.md": splice("docs/axolotl-releases.md", "releases",
     #     __import__("lora_compiler.profiles", fromlist=["x"]).releases_table())}, True),

@@ -25,7 +25,7 @@ def test_check_reports_a_stale_file_without_writing_it(tmp_path, monkeypatch, ca
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "rules.md").write_text("old\n")
     monkeypatch.setattr(generate, "REPO", tmp_path)
-    monkeypatch.setattr(generate, "GENERATORS", [("rules", generate.rules_index, True)])
+    monkeypatch.setattr(generate, "GENERATORS", [("rules", generate.rules_pages, True)])
     assert generate.main(["--check"]) == 1
     assert "stale: docs/rules.md" in capsys.readouterr().err
     assert (tmp_path / "docs" / "rules.md").read_text() == "old\n"
