@@ -41,8 +41,8 @@ def peak_mib() -> float:
 
 
 def run() -> dict[str, Any]:
+    from lora_compiler.engine.compiler import Options
     from lora_compiler.features.diff import diff_models
-    from lora_compiler.pipeline.compiler import Options
     from lora_compiler.render import diff_json, diff_md, diff_text
 
     options = Options(offline=True)

@@ -92,8 +92,8 @@ class Stages:
 
 
 def measure(layer_counts: list[int], rounds: int) -> dict[str, Any]:
-    from lora_compiler.pipeline.compiler import compile_document
-    from lora_compiler.pipeline.options import Options
+    from lora_compiler.engine.compiler import compile_document
+    from lora_compiler.engine.options import Options
 
     options = Options(offline=True)
     stages = Stages()

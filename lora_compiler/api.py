@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .pipeline.compiler import CompileResult, Options
-from .pipeline.compiler import compile_document as _compile
-from .pipeline.policy import Policy
-from .pipeline.session import Session
+from .engine.compiler import CompileResult, Options
+from .engine.compiler import compile_document as _compile
+from .engine.policy import Policy
+from .engine.session import Session
 from .results.findings import Finding
 from .rules.pipeline import OUTPUT_PROTECTED
 
@@ -166,8 +166,8 @@ def export_job(
 
 def _export(doc: Any, options: Options, session: Session, result: CompileResult, trainer: str, fmt: str | None) -> Any:
     """export.export on the skeleton this compile ran on (the session still holds it)."""
+    from .engine.front import front
     from .export import export, subject_of
-    from .pipeline.front import front
 
     start = front(doc, options, session)
     return export(subject_of(result, start.skeleton.model, doc), trainer, fmt)

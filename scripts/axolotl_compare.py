@@ -86,8 +86,8 @@ def _owner(name: str) -> str:
 
 
 def ours(path: Path, session: Any, release: str) -> dict[str, Any]:
-    from lora_compiler.pipeline.compiler import compile_document
-    from lora_compiler.pipeline.options import Options
+    from lora_compiler.engine.compiler import compile_document
+    from lora_compiler.engine.options import Options
 
     result = compile_document(path, Options(offline=True, axolotl=release), session)
     report = result.report
@@ -115,8 +115,8 @@ def wrapped_names(report: Any) -> list[str]:
 
 def startup_agreement(records: list[dict[str, Any]], release: str, mismatches: list[str]) -> tuple[int, int]:
     """Configs without a bundled model: Axolotl's start-up verdict against our YAML-only rules (lint --no-model)."""
-    from lora_compiler.pipeline.compiler import compile_document
-    from lora_compiler.pipeline.options import Options
+    from lora_compiler.engine.compiler import compile_document
+    from lora_compiler.engine.options import Options
 
     agree = judged = 0
     for rec in records:
@@ -148,7 +148,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from lora_compiler.pipeline.session import Session
+    from lora_compiler.engine.session import Session
 
     records = [json.loads(line) for line in args.truth.read_text().splitlines() if line.strip()]
     mismatches: list[str] = []

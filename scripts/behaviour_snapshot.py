@@ -265,7 +265,7 @@ def main() -> int:
         run = Runner(repo, tmp, examples, args.subprocess)
         if not args.subprocess:
             import lora_compiler.cli
-            import lora_compiler.pipeline.compiler
+            import lora_compiler.engine.compiler
         configs = {"fixtures": sorted(Path("fixtures/configs").glob("*.y*ml"))}
         summary = []
         if examples is None:

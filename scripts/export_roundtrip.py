@@ -21,10 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from lora_compiler.api import _compile, _export, collect_configs
+from lora_compiler.engine.options import Options
+from lora_compiler.engine.session import Session
 from lora_compiler.export import TRAINERS
 from lora_compiler.pipeline.document import load_file
-from lora_compiler.pipeline.options import Options
-from lora_compiler.pipeline.session import Session
 
 
 def main() -> None:

@@ -142,9 +142,9 @@ def _hub_cache(case: Path, op: dict[str, Any]) -> None:
 
 def _forge(case: Path, op: dict[str, Any], env: dict[str, str]) -> None:
     """Plant a cache entry for op['config'] as someone who can write the cache directory but lacks the key."""
+    from lora_compiler.engine.options import Options
     from lora_compiler.io import cache
     from lora_compiler.pipeline.document import load_file
-    from lora_compiler.pipeline.options import Options
 
     saved = {k: os.environ.get(k) for k in ("LORA_COMPILER_CACHE_DIR", "HF_HUB_OFFLINE", "HF_HOME")}
     os.environ.update({k: env[k] for k in saved})

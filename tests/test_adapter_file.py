@@ -16,9 +16,9 @@ import pytest
 import torch
 from conftest import needs_modern_stack
 
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
 from lora_compiler.pipeline.adapter_file import file_size, load_dtype
-from lora_compiler.pipeline.compiler import compile_document
-from lora_compiler.pipeline.options import Options
 
 L = {"adapter": "lora", "lora_r": 4, "lora_alpha": 8}
 CASES = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import MODERN_STACK, REPO
 
-from lora_compiler.pipeline.compiler import compile_document
-from lora_compiler.pipeline.options import Options
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
 from lora_compiler.results.findings import Severity
 
 BAD = REPO / "tests" / "cases" / "bad"

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from lora_compiler import profiles
-from lora_compiler.pipeline.session import Session
+from lora_compiler.engine.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = sorted((ROOT / "tests" / "axolotl_variants").glob("*.yml"))
@@ -83,8 +83,8 @@ def test_gemma3_examples_freezing_trains_nothing_and_the_error_sits_on_unfrozen_
     stem: str, session: Session, monkeypatch: Any
 ) -> None:
     """The shipped gemma3 examples' patterns (^model.language_model.*, ^lm_head.*) match no PeftModel name."""
-    from lora_compiler.pipeline.compiler import compile_document
-    from lora_compiler.pipeline.options import Options
+    from lora_compiler.engine.compiler import compile_document
+    from lora_compiler.engine.options import Options
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = ROOT / "tests" / "axolotl_variants" / f"{stem}.yml"

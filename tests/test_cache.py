@@ -73,7 +73,7 @@ def test_any_input_change_misses(model_dir, write_yaml, tmp_path, monkeypatch):
 
 
 def _options():
-    from lora_compiler.pipeline.options import Options
+    from lora_compiler.engine.options import Options
 
     return Options()
 

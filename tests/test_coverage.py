@@ -8,10 +8,10 @@ import copy
 import pytest
 from conftest import needs_modern_stack
 
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
+from lora_compiler.engine.policy import Policy
 from lora_compiler.model_facts import decoder_layer, peft_selects
-from lora_compiler.pipeline.compiler import compile_document
-from lora_compiler.pipeline.options import Options
-from lora_compiler.pipeline.policy import Policy
 
 SMALL = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, vocab_size=128)
 TINY = {
@@ -232,7 +232,7 @@ def test_a_regex_that_reaches_some_layers_of_a_name_says_so_at_its_line(tiny):
     ("value", "ok"), [("0.1", True), ("1", True), ("2", False), ('"half"', False), ("true", False)]
 )
 def test_the_coverage_threshold_is_a_share_read_from_the_project_policy(tmp_path, value, ok):
-    from lora_compiler.pipeline.policy import PolicyError
+    from lora_compiler.engine.policy import PolicyError
 
     (tmp_path / "pyproject.toml").write_text(f"[tool.lora-compiler]\ncoverage_threshold = {value}\n")
     if ok:

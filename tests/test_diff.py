@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from conftest import REPO, needs_modern_stack
 
+from lora_compiler.engine.compiler import Options, compile_document
 from lora_compiler.features.diff import DiffUsageError, diff, diff_conventions, diff_models, diff_pair
-from lora_compiler.pipeline.compiler import Options, compile_document
 from lora_compiler.render import diff_json, diff_md, diff_text
 from lora_compiler.render.outputs import render_files
 

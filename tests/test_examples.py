@@ -12,7 +12,7 @@ import re
 import pytest
 from conftest import REPO
 
-from lora_compiler.pipeline.compiler import Options, compile_document
+from lora_compiler.engine.compiler import Options, compile_document
 
 EXAMPLES = sorted((REPO / "fixtures" / "configs").glob("*.yml"))
 

@@ -135,8 +135,8 @@ def test_export_help_does_not_import_torch():
 
 
 def test_trainer_conventions_on_llama():
+    from lora_compiler.engine.options import Options
     from lora_compiler.features.diff import diff_conventions
-    from lora_compiler.pipeline.options import Options
 
     d = diff_conventions(
         EXAMPLE, ["axolotl", "torchtune", "ms-swift-all-linear", "unsloth-default"], Options(offline=True)
@@ -146,8 +146,8 @@ def test_trainer_conventions_on_llama():
 
 
 def test_trainer_conventions_that_are_not_restated_say_so_on_a_multimodal_model():
+    from lora_compiler.engine.options import Options
     from lora_compiler.features.diff import diff_conventions
-    from lora_compiler.pipeline.options import Options
 
     config = REPO / "fixtures" / "configs" / "gemma-3-4b-multimodal.yml"
     d = diff_conventions(config, ["ms-swift-all-linear", "unsloth-default", "torchtune"], Options(offline=True))

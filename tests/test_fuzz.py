@@ -16,9 +16,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lora_compiler.pipeline.compiler import Options, compile_document
+from lora_compiler.engine.compiler import Options, compile_document
+from lora_compiler.engine.session import Session
 from lora_compiler.pipeline.document import load_text
-from lora_compiler.pipeline.session import Session
 from lora_compiler.pipeline.spec import AdapterSpec
 from lora_compiler.results.findings import Finding, Severity
 from lora_compiler.rules import by_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import socket
 
-from lora_compiler.pipeline.compiler import Options, compile_document
+from lora_compiler.engine.compiler import Options, compile_document
 
 
 def test_nothing_touches_the_network_offline(monkeypatch, write_yaml):

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from conftest import MODERN_STACK, REPO, needs_modern_stack
 
-from lora_compiler.pipeline.compiler import compile_document
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
+from lora_compiler.engine.session import Session
 from lora_compiler.pipeline.inject import _Snapshot, at_rank, inject, injected_config
-from lora_compiler.pipeline.options import Options
 from lora_compiler.pipeline.peftcfg import build_lora_config
-from lora_compiler.pipeline.session import Session
 from lora_compiler.pipeline.skeleton import build
 from lora_compiler.pipeline.source import resolve
 from lora_compiler.pipeline.spec import AdapterSpec

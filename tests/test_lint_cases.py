@@ -19,8 +19,8 @@ import pytest
 import yaml
 from conftest import MODERN_STACK
 
-from lora_compiler.pipeline.compiler import CompileResult, Options, compile_document
-from lora_compiler.pipeline.session import Session
+from lora_compiler.engine.compiler import CompileResult, Options, compile_document
+from lora_compiler.engine.session import Session
 from lora_compiler.profiles import NEWEST
 from lora_compiler.rules import by_id
 

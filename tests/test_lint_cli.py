@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import REPO
 
 from lora_compiler.cli import cli
-from lora_compiler.pipeline.compiler import CompileResult
+from lora_compiler.engine.compiler import CompileResult
 from lora_compiler.render.lint_formats import render_github, render_sarif, render_text
 from lora_compiler.results.findings import Finding, Severity
 
@@ -150,8 +150,8 @@ def test_schema_validates_a_real_axolotl_config_and_rejects_bad_types():
 
 
 def test_batch_builds_each_model_skeleton_once(write_yaml):
-    from lora_compiler.pipeline.compiler import Options, compile_document
-    from lora_compiler.pipeline.session import Session
+    from lora_compiler.engine.compiler import Options, compile_document
+    from lora_compiler.engine.session import Session
 
     session = Session()
     paths = [write_yaml(TYPO.replace("lora_r: 8", f"lora_r: {r}"), f"c{r}.yml") for r in (4, 8, 16)]

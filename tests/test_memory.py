@@ -12,9 +12,9 @@ import pytest
 import torch
 from conftest import REPO, needs_modern_stack
 
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
 from lora_compiler.pipeline.adapter_file import load_dtype
-from lora_compiler.pipeline.compiler import compile_document
-from lora_compiler.pipeline.options import Options
 
 FACTS = json.loads((REPO / "tests" / "facts" / "bnb_storage.json").read_text())
 BNB_OPTIMIZERS = json.loads((REPO / "tests" / "facts" / "bnb_optimizers.json").read_text())

@@ -18,9 +18,9 @@ import pytest
 import yaml
 from conftest import needs_modern_stack
 
+from lora_compiler.engine.compiler import Options, compile_document
 from lora_compiler.features.shrink import shrink_config
 from lora_compiler.io.files import write_all
-from lora_compiler.pipeline.compiler import Options, compile_document
 from lora_compiler.render.outputs import render_files
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,9 +17,9 @@ from conftest import REPO
 
 from lora_compiler import profiles
 from lora_compiler.cli import cli
+from lora_compiler.engine.compiler import Options, compile_document
+from lora_compiler.engine.policy import Policy, PolicyError
 from lora_compiler.features.diff import DiffUsageError, diff
-from lora_compiler.pipeline.compiler import Options, compile_document
-from lora_compiler.pipeline.policy import Policy, PolicyError
 
 PYTHIA = "base_model: EleutherAI/pythia-1.4b\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
 PYTHIA_HEAD = 8 * (2048 + 50304)

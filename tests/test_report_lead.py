@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from conftest import REPO
 
-from lora_compiler.pipeline.compiler import compile_document
-from lora_compiler.pipeline.options import Options
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
 from lora_compiler.render.html import render_report_html
 from lora_compiler.render.markdown import WIDTH, fold, render_markdown
 from lora_compiler.results.layermap import column_of

@@ -404,8 +404,8 @@ def test_revision_path_trick_never_reaches_the_hub_or_writes_outside_the_cache(
 
 
 def test_a_misspelt_bundled_id_gets_did_you_mean(no_download: None) -> None:
+    from lora_compiler.engine.front import source_of
     from lora_compiler.pipeline.document import load_text
-    from lora_compiler.pipeline.front import source_of
     from lora_compiler.pipeline.spec import parse_spec
 
     doc = load_text("base_model: meta-llama/Lama-3.2-1B\nadapter: lora\n", "train.yml")
@@ -426,7 +426,7 @@ def test_a_misspelt_cached_id_gets_did_you_mean(isolated_hf_env: Path, no_downlo
 def test_the_hint_names_what_kept_the_hub_out(
     flag: bool, env: str | None, says: str, monkeypatch: pytest.MonkeyPatch, no_download: None
 ) -> None:
-    from lora_compiler.pipeline.front import _not_found_hint
+    from lora_compiler.engine.front import _not_found_hint
 
     if env:
         monkeypatch.setenv("HF_HUB_OFFLINE", env)
@@ -441,7 +441,7 @@ def test_an_unreachable_hub_is_asked_once_per_run_and_the_hint_says_so(
     """A dead network cost a new user 23.5 s per model (five retries); one short connect now answers the batch."""
     import socket
 
-    from lora_compiler.pipeline.front import _not_found_hint
+    from lora_compiler.engine.front import _not_found_hint
 
     calls: list[tuple[object, ...]] = []
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lora_compiler.pipeline.compiler import Options, compile_document
-from lora_compiler.pipeline.policy import Policy
+from lora_compiler.engine.compiler import Options, compile_document
+from lora_compiler.engine.policy import Policy
 from lora_compiler.results.findings import Severity, exit_code
 from lora_compiler.rules import Rule, Stage, by_id, restore
 from lora_compiler.rules import adapter as adapter_rules

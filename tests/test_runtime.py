@@ -17,8 +17,8 @@ import yaml
 from conftest import TINY, needs_modern_stack
 
 from lora_compiler import load_lora
+from lora_compiler.engine.compiler import Options, compile_document
 from lora_compiler.features.runtime import LoraCompilerError, parameter_summary
-from lora_compiler.pipeline.compiler import Options, compile_document
 from lora_compiler.pipeline.peftcfg import adapter_config_dict
 
 LORA = {"adapter": "lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0}

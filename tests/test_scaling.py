@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lora_compiler.pipeline.compiler import compile_document
-from lora_compiler.pipeline.options import Options
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
 
 LAYERS = (4, 8, 32)
 

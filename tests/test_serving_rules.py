@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import pytest
 from conftest import REPO
 
-from lora_compiler.pipeline.compiler import compile_document
-from lora_compiler.pipeline.options import Options
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
 from lora_compiler.results.findings import Severity
 from lora_compiler.serving import ServeError, releases, resolve, table
 from lora_compiler.serving.vllm import max_lora_rank, refused

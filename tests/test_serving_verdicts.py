@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from conftest import REPO
 
 from lora_compiler.cli import cli
-from lora_compiler.pipeline.compiler import compile_document
-from lora_compiler.pipeline.options import Options
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
 
 LLAMA = REPO / "fixtures" / "models" / "meta-llama" / "Llama-3.2-1B"
 

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from conftest import REPO, needs_modern_stack
 
 from lora_compiler.cli import cli
-from lora_compiler.pipeline.compiler import compile_document
-from lora_compiler.pipeline.options import Options
-from lora_compiler.pipeline.policy import Policy, PolicyError
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
+from lora_compiler.engine.policy import Policy, PolicyError
 from lora_compiler.pipeline.sharding import plan
 
 FACTS = json.loads((REPO / "tests" / "facts" / "fsdp_shards.json").read_text())

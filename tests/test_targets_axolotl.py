@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from conftest import needs_modern_stack
 
-from lora_compiler.pipeline.compiler import Options, compile_document
+from lora_compiler.engine.compiler import Options, compile_document
 
 LLAMA_LINEAR = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
 

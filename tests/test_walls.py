@@ -18,13 +18,9 @@ HEAVY = {"torch", "transformers", "peft"}
 # Rooms and the rooms each may import (besides itself). Arrows not listed are walls.
 ROOMS = {
     "results": {"profiles", "model_facts", "version"},  # frozen values
-    "pipeline": {
-        "profiles",
-        "results",
-        "rules",
-        "model_facts",
-        "version",
-    },  # YAML -> spec -> source -> skeleton -> plan -> inject
+    # stages only: YAML -> spec -> ... -> inject; rules.pipeline / rules.registry: the declarations of the
+    # rules a stage raises (they import no stage), never the checks or the engine that runs them
+    "pipeline": {"profiles", "results", "rules.pipeline", "rules.registry", "model_facts", "version"},
     "rules": {
         "profiles",
         "results",
@@ -38,6 +34,15 @@ ROOMS = {
     },
     # bounded readers, the atomic set writer, the cache; rules.saved_adapter: the adapter-dir rules it raises
     "io": {"profiles", "results", "pipeline", "rules.saved_adapter", "version"},
+    "engine": {
+        "profiles",
+        "results",
+        "pipeline",
+        "rules",
+        "io",
+        "model_facts",
+        "version",
+    },  # the orchestrator: runs the stages, asks the rules, shares skeletons in a batch
     "render": {
         "profiles",
         "results",
@@ -46,14 +51,25 @@ ROOMS = {
     },  # rules: lint's SARIF and JSON list every rule's id, level and doc
     # a finished compile -> another trainer's config; rules.export: the export-* rules it raises
     "export": {"pipeline", "results", "rules.export", "model_facts", "version"},
-    "serving": {"results", "model_facts", "version"},  # engine rule tables -> verdicts on a finished compile
-    "features": {"profiles", "pipeline", "results", "rules", "io", "render", "export", "model_facts", "version"},
-    "api": {"profiles", "pipeline", "results", "io", "render", "features", "export", "rules", "version"},
+    "serving": {"results", "pipeline.fields", "model_facts", "version"},  # engine rule tables -> verdicts
+    "features": {
+        "profiles",
+        "engine",
+        "pipeline",
+        "results",
+        "rules",
+        "io",
+        "render",
+        "export",
+        "model_facts",
+        "version",
+    },
+    "api": {"profiles", "engine", "pipeline", "results", "io", "render", "features", "export", "rules", "version"},
     "cli": {
         "profiles",
         "api",
-        "pipeline.options",
-        "pipeline.policy",
+        "engine.options",
+        "engine.policy",
         "results.findings",
         "render",
         "io.files",

@@ -24,10 +24,10 @@ def case_name(path: Path) -> str:
 def run_case(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """(the case's record for cases.json, {file name: exported text}) for one YAML."""
     from lora_compiler.api import _compile, _export
+    from lora_compiler.engine.options import Options
+    from lora_compiler.engine.session import Session
     from lora_compiler.export import TRAINERS
     from lora_compiler.pipeline.document import load_file
-    from lora_compiler.pipeline.options import Options
-    from lora_compiler.pipeline.session import Session
 
     options = Options(offline=True)
     doc, session = load_file(path), Session()

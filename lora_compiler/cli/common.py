@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from ..pipeline.policy import Policy
+    from ..engine.policy import Policy
 
 OFFLINE = click.option(
     "--offline", is_flag=True, help="Never contact the Hugging Face Hub (HF_HUB_OFFLINE=1 does the same)."
@@ -73,7 +73,7 @@ def _release(value: str | None) -> str | None:
 
 def policy_for(policy_file: Path | None) -> Policy:
     """The rule levels from --config, else from the nearest pyproject.toml; a broken file is a usage error (exit 2)."""
-    from ..pipeline.policy import Policy, PolicyError
+    from ..engine.policy import Policy, PolicyError
 
     try:
         return Policy.from_file(policy_file) if policy_file else Policy.discover(Path.cwd())

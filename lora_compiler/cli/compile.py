@@ -58,7 +58,7 @@ def compile_cmd(
     Exit status: 0 compiled, 1 findings that would fail training, 2 unusable input.
     """
     from ..api import compile_job
-    from ..pipeline.options import Options
+    from ..engine.options import Options
     from ..render.text import render_findings
 
     if export and out_dir is None:

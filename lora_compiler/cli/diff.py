@@ -64,8 +64,8 @@ def diff_cmd(
     adapter_config.json. Exit status: 0 compared (or same targets with --exit-code), 1 target sets
     differ with --exit-code, 2 unusable input.
     """
+    from ..engine.options import Options
     from ..features.diff import DiffUsageError, diff
-    from ..pipeline.options import Options
     from ..render import DIFF_FORMATS
 
     options = Options(offline=offline, allow_remote_code=trust_remote_code, policy=policy_for(None))

@@ -52,8 +52,8 @@ def export_cmd(
     2 unusable input.
     """
     from ..api import export_job
+    from ..engine.options import Options
     from ..export import formats_of
-    from ..pipeline.options import Options
     from ..render.text import render_findings
 
     if fmt is not None and fmt not in formats_of(trainer):

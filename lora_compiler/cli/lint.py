@@ -58,7 +58,7 @@ def lint_cmd(
     Exit status: 0 clean, 1 error findings (or warnings with --strict), 2 unusable input.
     """
     from ..api import lint_files
-    from ..pipeline.options import Options
+    from ..engine.options import Options
     from ..render import LINT_FORMATS
     from ..results.findings import exit_code
 

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..engine.options import Options
+from ..engine.session import Session
 from ..pipeline.document import Document
-from ..pipeline.options import Options
-from ..pipeline.session import Session
 from ..results.findings import Finding
 from ..rules.pipeline import CONVENTION_EMPTY, CONVENTION_REPLACED
 
@@ -166,7 +166,7 @@ def _skeleton(doc: Document, options: Options, session: Session) -> Any:
 
 def _start(doc: Document, options: Options, session: Session) -> Any:
     """The skeleton compile builds for this document (shared through `session`), or None."""
-    from ..pipeline.front import front
+    from ..engine.front import front
 
     return front(doc, options, session).skeleton
 

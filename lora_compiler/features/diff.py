@@ -14,10 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..pipeline.compiler import CompileResult, Options, compile_document
+from ..engine.compiler import CompileResult, Options, compile_document
+from ..engine.session import Session
 from ..pipeline.document import Document, load_file
 from ..pipeline.fields import TARGET_FIELDS
-from ..pipeline.session import Session
 from ..results import findings as fmod
 from ..results.diff import (
     SECTIONS,

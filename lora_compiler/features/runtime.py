@@ -32,7 +32,7 @@ from ..results import findings as fmod
 from ..results.findings import Finding
 from ..rules.adapter import LOFTQ_QUANTIZED
 from ..rules.adapter_dir import check_adapter_dir
-from ..rules.pipeline import LOFTQ_UNAVAILABLE, PEFT_CONFIG, PEFT_REFUSED, REGEX_TOO_SLOW, SCHEMA
+from ..rules.pipeline import LOFTQ_UNAVAILABLE, PEFT_REFUSED, SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def quantization_of(model: Any) -> str | None:
 
 
 def _parse(cfg: Any) -> tuple[Document, AdapterSpec]:
-    from ..pipeline.compiler import load_document
+    from ..engine.compiler import load_document
 
     if isinstance(cfg, AdapterSpec):
         return Document(file=None, values={}), cfg  # type: ignore[arg-type]
@@ -233,11 +233,14 @@ def _mixed_adapters(doc: Document) -> list[MixedAdapter]:
 
 
 def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> Any:
-    """Compile's LoraConfig, after compile's rules, with lora_target_linear resolved on this model."""
-    from ..model_facts import slow_pattern
-    from ..pipeline.front import adapter_findings
-    from ..pipeline.peftcfg import PeftConfigError, build_lora_config
-    from ..pipeline.targets import plan_targets, regex_patterns
+    """Compile's LoraConfig through compile's own middle step (engine.middle), on the live model.
+
+    What differs from compile is decided here: the model rules run only for a `fresh` adapter, the
+    findings that do not hold at runtime are dropped (`_applies`), errors raise and the rest are
+    logged, and the LoraConfig names no base model (see below).
+    """
+    from ..engine.front import adapter_findings
+    from ..engine.middle import lora_config_for
     from ..profiles import select
     from ..rules import run_stage
     from ..rules.context import Context
@@ -246,30 +249,13 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
     problems = adapter_findings(doc, spec, selection.profile)
     if problems:
         raise LoraCompilerError(problems)
-    slow = slow_pattern(regex_patterns(spec), [n for n, _ in model.named_modules() if n])
-    if slow:
-        raise LoraCompilerError(
-            [
-                REGEX_TOO_SLOW.at(
-                    doc,
-                    f"{slow[0]}: the regex {slow[1][:80]!r} backtracks "
-                    "catastrophically on this model's module names; PEFT would hang on it",
-                    (slow[0],),
-                    prefer_value=True,
-                )
-            ]
-        )
-    plan = plan_targets(
-        spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, model, selection.profile
-    )
     # The caller built the model, so remote code was theirs to allow; rules about the skeleton run on it.
-    ctx = Context(doc, spec, selection, allow_remote_code=True, skeleton=_ModelView.of(model), plan=plan)
-    found = run_stage("config", ctx) + (run_stage("model", ctx) if fresh else [])
-    _report([f for f in found if _applies(f, fresh)])
-    try:
-        config = build_lora_config(spec, plan, type(model).__name__)
-    except PeftConfigError as exc:
-        raise LoraCompilerError([PEFT_CONFIG.at(doc, str(exc), (exc.key or "adapter",))]) from None
+    ctx = Context(doc, spec, selection, allow_remote_code=True, skeleton=_ModelView.of(model))
+    found = [f for f in run_stage("config", ctx) if _applies(f, fresh)]
+    middle = lora_config_for(ctx, found, model_rules=fresh, keep=lambda f: _applies(f, fresh))
+    _report(found + middle.findings)
+    config = middle.lora_config
+    assert config is not None  # what stops the middle step is an error finding, raised just above
     # Axolotl's LoraConfig leaves base_model_name_or_path unset and PEFT takes the model's own name;
     # compile's adapter_config.json names base_model because it has no model to take it from.
     config.base_model_name_or_path = None

@@ -54,7 +54,7 @@ class Entry:
 
 def compile_key(doc: Document, options: Any, fmt: str) -> str | None:
     """The cache key for compiling the already-parsed `doc`, or None when the result must not be cached."""
-    from ..pipeline.front import source_of, spec_of
+    from ..engine.front import source_of, spec_of
 
     if options.allow_remote_code or not doc.usable:
         return None

@@ -12,9 +12,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .skeleton import SPEC_FIELDS
-from .source import ModelSource
-from .spec import AdapterSpec
+from ..pipeline.skeleton import SPEC_FIELDS
+from ..pipeline.source import ModelSource
+from ..pipeline.spec import AdapterSpec
 
 
 class Session:
@@ -44,7 +44,7 @@ class Session:
         `parameters`: `inject()` lists every parameter (for the post-load freezing), which no other
         rank's result can stand in for.
         """
-        from .inject import carried_to_rank, injection_keys
+        from ..pipeline.inject import carried_to_rank, injection_keys
 
         same, same_kind = injection_keys(lora_config)
         exact = (key, same, parameters)

@@ -13,16 +13,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..pipeline.document import Document, load_file
+from ..pipeline.source import ModelSource
+from ..pipeline.spec import AdapterSpec
 from ..profiles import Selection
 from ..results import findings as fmod
 from ..results.findings import Finding
 from ..results.report import ModelInfo, Report
-from .document import Document, load_file
 from .front import Front, front
 from .options import Options
 from .session import Session
-from .source import ModelSource
-from .spec import AdapterSpec
 
 
 @dataclass
@@ -94,49 +94,27 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
 
 
 def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Session) -> None:
-    from ..model_facts import REGEX_BUDGET_SECONDS, adaptable, slow_pattern
+    from ..model_facts import adaptable
+    from ..pipeline.adapter_file import adapter_file
+    from ..pipeline.fields import key_for_message
+    from ..pipeline.freezing import applies, freeze
+    from ..pipeline.inject import InjectionError, inject
+    from ..pipeline.loading import base_load
+    from ..pipeline.memory import static_memory
+    from ..pipeline.peftcfg import adapter_config_dict
+    from ..pipeline.sharding import plan as sharding_plan
+    from ..pipeline.sharding import yaml_dir
+    from ..pipeline.tying import tied_head_params
     from ..rules import peft_outcome, run_stage
-    from ..rules.pipeline import PEFT_CONFIG, PEFT_REFUSED, REGEX_TOO_SLOW
-    from .adapter_file import adapter_file
-    from .fields import key_for_message
-    from .freezing import applies, freeze
-    from .inject import InjectionError, inject
-    from .loading import base_load
-    from .memory import static_memory
-    from .peftcfg import PeftConfigError, adapter_config_dict, build_lora_config
-    from .sharding import plan as sharding_plan
-    from .sharding import yaml_dir
-    from .targets import plan_targets, regex_patterns
-    from .tying import tied_head_params
+    from ..rules.pipeline import PEFT_REFUSED
+    from .middle import lora_config_for
 
     doc, spec, skel, key, source = ctx.doc, ctx.spec, start.skeleton, start.key, start.source
     ctx.skeleton = skel
-    slow = slow_pattern(regex_patterns(spec), ctx.module_names)
-    if slow:  # PEFT (and every matcher after it) would run this pattern over every module name
-        result.findings.append(
-            REGEX_TOO_SLOW.at(
-                doc,
-                f"{slow[0]}: the regex {slow[1][:80]!r} takes more than {REGEX_BUDGET_SECONDS:g} s "
-                f"to match {skel.architecture}'s module names (catastrophic backtracking); PEFT would hang on it",
-                (slow[0],),
-                prefer_value=True,
-                hint="simplify the pattern (no nested or overlapping repeats such "
-                "as (.|.)* or (a+)+), or list the module names",
-            )
-        )
-        return
-    ctx.plan = plan = plan_targets(
-        spec.lora_target_modules, spec.lora_target_linear, spec.lora_target_parameters, skel.model, ctx.profile
-    )
-    result.findings += run_stage("model", ctx)
-    if fmod.has_errors(result.findings):
-        return  # PEFT would only restate these errors less clearly, and nothing will be written
-    try:
-        lora_config = build_lora_config(spec, plan, skel.architecture)
-    except PeftConfigError as exc:
-        result.findings.append(
-            PEFT_CONFIG.at(doc, str(exc), (exc.key or "adapter",), hint="change the named key so PEFT accepts it")
-        )
+    middle = lora_config_for(ctx, result.findings)
+    result.findings += middle.findings
+    plan, lora_config = middle.plan, middle.lora_config
+    if lora_config is None:
         return
     result.lora_config, result.adapter_config = lora_config, adapter_config_dict(lora_config)
     candidates = adaptable(skel.model, lora_config.exclude_modules)

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..pipeline.document import Document
+from ..pipeline.source import ModelSource, ResolutionError, resolve
+from ..pipeline.spec import AdapterSpec, parse_spec
 from ..profiles import PROFILES, Profile, ProfileError, Selection, select
 from ..results.findings import Finding
 from ..rules.pipeline import (
@@ -20,11 +23,8 @@ from ..rules.pipeline import (
     MODEL_NOT_FOUND,
     MODEL_REVISION_UNVERIFIED,
 )
-from .document import Document
 from .options import Options
 from .session import Session
-from .source import ModelSource, ResolutionError, resolve
-from .spec import AdapterSpec, parse_spec
 
 SUPPORTED_ADAPTERS = ("lora", "qlora")
 
@@ -151,7 +151,7 @@ def skeleton_of(
     doc: Document, spec: AdapterSpec, source: ModelSource, options: Options, session: Session
 ) -> tuple[Any, str, list[Finding]]:
     """The meta skeleton (built once per session and key), its key, or the finding that says why not."""
-    from .skeleton import SkeletonError, build
+    from ..pipeline.skeleton import SkeletonError, build
 
     key = session.key(source, spec, options.allow_remote_code)
     try:
