@@ -324,6 +324,17 @@ def test_mixed_adapters_errors_are_positioned(tmp_path: Path) -> None:
     assert f"{path}:12:5: error [schema] mixed_adapters[1]: Value error, an entry with path" in message
 
 
+def test_a_hanging_regex_is_refused_with_the_finding_compile_gives(tmp_path: Path) -> None:
+    """compile and load_lora reach the LoraConfig through one middle step: one guard, one wording."""
+    config = _config("llama")
+    path = _yaml(tmp_path, config, {**LORA, "lora_target_modules": "(.|.)*Z"})
+    compiled = [f for f in compile_document(path, Options(offline=True)).findings if f.rule == "regex-too-slow"]
+    with pytest.raises(LoraCompilerError) as err:
+        load_lora(_model(config), path)
+    assert len(compiled) == 1
+    assert [f for f in err.value.findings if f.rule == "regex-too-slow"] == compiled
+
+
 def test_bad_cfg_raises_with_file_line_col(tmp_path: Path) -> None:
     path = tmp_path / "train.yml"
     path.write_text("base_model: tiny\nadapter: lora\nlora_r: -1\nlora_alpha: 16\nlora_target_linear: true\n")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..pipeline.document import Document
-from ..pipeline.fields import FIELDS
+from ..pipeline.fields import FIELDS, targets_key
 from ..results.findings import Finding
 from ..rules.export import EXPORT_LOSSY, EXPORT_REWRITTEN, EXPORT_UNEXPRESSIBLE
 
@@ -57,8 +57,8 @@ class Subject:
     def finding(self, rule: Rule, message: str, field_or_key: str | None, hint: str | None = None) -> Finding:
         """A finding at the YAML key behind a LoraConfig field (or a YAML key given as is)."""
         key = _YAML_KEY.get(field_or_key or "", field_or_key)
-        if key == "lora_target_modules" and self.spec.lora_target_modules is None and self.spec.lora_target_linear:
-            key = "lora_target_linear"
+        if key:
+            key = targets_key(key, self.spec.lora_target_modules, self.spec.lora_target_linear)
         path: tuple[str, ...] = tuple(key.split(".")) if key else ("adapter",)
         return rule.at(self.doc, message, path, hint=hint)
 

@@ -145,7 +145,7 @@ def _spec(model_type: str) -> Any:
 def _all_linear_config(architecture: str) -> Any:
     from peft import LoraConfig
 
-    from ..pipeline.peftcfg import task_type_for
+    from ..pipeline.fields import task_type_for
 
     return LoraConfig(target_modules="all-linear", r=8, lora_alpha=16, task_type=task_type_for(architecture))
 

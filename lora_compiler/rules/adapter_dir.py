@@ -22,7 +22,7 @@ from typing import Any
 from ..io.adapter_dir import CONFIG_NAME, AdapterDir, finding, read_adapter_dir
 from ..model_facts import layer_features
 from ..pipeline.document import Document
-from ..pipeline.fields import COMPARED_FIELDS
+from ..pipeline.fields import COMPARED_FIELDS, targets_key
 from ..results.findings import Finding, Severity
 from .context import Context
 from .registry import Rule
@@ -119,8 +119,8 @@ def check_config_agrees(
     out: list[Finding] = []
     for field, key in ((f.name, f.key or "adapter") for f in COMPARED_FIELDS):
         if _norm(mine.get(field)) != _norm(saved.get(field)):
-            if key == "lora_target_modules" and doc is not None and ("lora_target_modules",) not in doc.key_pos:
-                key = "lora_target_linear"
+            if doc is not None:
+                key = targets_key(key, doc.values.get("lora_target_modules"), doc.values.get("lora_target_linear"))
             where = (key,) if doc is not None and (key,) in doc.key_pos else at
             out.append(
                 finding(

@@ -13,17 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..model_facts import tower
+from ..pipeline.fields import yaml_key
 from .verdict import Plan, first_and_more
-
-# adapter_config.json field -> the YAML key that sets it, for findings at the right line
-KEYS = {
-    "modules_to_save": "lora_modules_to_save",
-    "use_dora": "peft_use_dora",
-    "lora_bias": "adapter",
-    "init_lora_weights": "peft_init_lora_weights",
-    "layer_replication": "peft_layer_replication",
-    "bias": "adapter",
-}
 
 
 def refused(config: dict[str, Any], check: dict[str, Any], helper: dict[str, Any]) -> str | None:
@@ -54,7 +45,7 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
         if message:
             plan.refuse(
                 f"{where}: {message}",
-                KEYS.get(item["field"], "adapter"),
+                yaml_key(item["field"]),  # the YAML key behind the field: the finding's line
                 helper["source"],
                 "change the key, or merge the adapter into the model before serving",
             )
