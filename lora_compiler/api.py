@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ def compile_job(
 
     `export` (trainer, format) adds that trainer's config to the set; an export that is refused writes
     nothing at all. Exports are not cached: their findings are printed with each run."""
+    from . import inputs
     from .io import cache
     from .io.files import MANIFEST_NAME, OutputProtected, check_writable, write_all
     from .pipeline.document import load_file
@@ -70,9 +71,10 @@ def compile_job(
     entry = cache.load(key, OUTPUT_NAMES) if key else None
     problems: tuple[Finding, ...] = ()
     if entry is None:
-        entry, problems = _compile_entry(doc, options, fmt, export)
-        if key and entry.exit_code == 0:
-            cache.store(key, entry)
+        with inputs.recording() as read:  # every stage records what it reads: the entry is valid while that holds
+            entry, problems = _compile_entry(doc, options, fmt, export)
+        if key and entry.exit_code == 0 and not read.untracked:
+            cache.store(key, replace(entry, inputs=read.inputs))
     if out_dir is None or entry.exit_code != 0:
         return CompileJob(entry.stdout, entry.exit_code, problems=problems)
     try:

@@ -16,10 +16,10 @@ with the installed axolotl or with the installed transformers/peft is a finding
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from importlib import metadata
+
+from . import inputs
 
 ENV_VAR = "LORA_COMPILER_AXOLOTL"
 
@@ -143,10 +143,7 @@ def find(version: str) -> Profile:
 
 def installed(package: str) -> str | None:
     """The installed version of a distribution, from its metadata (nothing is imported)."""
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
+    return inputs.dist(package)
 
 
 @dataclass(frozen=True)
@@ -194,8 +191,8 @@ def select(requested: str | None = None, policy: str | None = None) -> Selection
     have = installed("axolotl")
     if requested:
         return Selection(find(requested), "--axolotl", have)
-    if os.environ.get(ENV_VAR):
-        return Selection(find(os.environ[ENV_VAR]), ENV_VAR, have)
+    if chosen := inputs.env(ENV_VAR):
+        return Selection(find(chosen), ENV_VAR, have)
     if have and find_or_none(have):
         return Selection(find(have), "installed axolotl", have)
     if policy:

@@ -9,6 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from lora_compiler import inputs
 from lora_compiler.cli import cli
 from lora_compiler.io import cache
 from lora_compiler.pipeline.document import load_file
@@ -55,7 +56,22 @@ def test_hit_returns_the_same_bytes(model_dir, write_yaml, tmp_path):
     assert _compile(cfg, tmp_path / "c", "--no-cache") == first
 
 
+def _counting(monkeypatch):
+    """How many times compile really ran (a cache hit does not)."""
+    import lora_compiler.api as api
+
+    real, calls = api._compile_entry, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "_compile_entry", counted)
+    return calls
+
+
 def test_any_input_change_misses(model_dir, write_yaml, tmp_path, monkeypatch):
+    calls = _counting(monkeypatch)
     d = model_dir("llama")
     cfg = _config(d, write_yaml)
     _compile(cfg, tmp_path / "a")
@@ -66,10 +82,13 @@ def test_any_input_change_misses(model_dir, write_yaml, tmp_path, monkeypatch):
     (d / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 3}))
     _, files = _compile(cfg, tmp_path / "c")
     assert json.loads(files["targets.json"])["model"]["num_hidden_layers"] == 3
-    real = cache.versions()  # a library upgrade
-    monkeypatch.setattr(cache, "versions", lambda: {**real, "peft": "99.0"})
-    assert cache.compile_key(load_file(cfg), _options(), "text") != _key_with(real, cfg)
-    assert len(_entries(tmp_path)) == 3
+    assert len(calls) == 3
+    _compile(cfg, tmp_path / "d")
+    assert len(calls) == 3  # nothing changed: a hit
+    real = inputs._dist  # a library upgrade
+    monkeypatch.setattr(inputs, "_dist", lambda name: "99.0" if name == "peft" else real(name))
+    _compile(cfg, tmp_path / "e")
+    assert len(calls) == 4
 
 
 def _options():
@@ -78,15 +97,52 @@ def _options():
     return Options()
 
 
-def _key_with(versions, cfg):
-    import lora_compiler.io.cache as c
+def test_a_file_a_stage_starts_reading_is_checked_without_a_cache_edit(model_dir, write_yaml, tmp_path, monkeypatch):
+    """The cache keeps no list of inputs: what a stage reads through read_bounded is recorded with the entry."""
+    from lora_compiler.pipeline import sharding
+    from lora_compiler.pipeline.document import read_bounded
 
-    saved = c.versions
-    c.versions = lambda: versions
-    try:
-        return c.compile_key(load_file(cfg), _options(), "text")
-    finally:
-        c.versions = saved
+    calls = _counting(monkeypatch)
+    extra = tmp_path / "extra.json"
+    extra.write_text("{}")
+    real = sharding.plan
+    monkeypatch.setattr(sharding, "plan", lambda values, folder: (read_bounded(extra, 100), real(values, folder))[1])
+    cfg = _config(model_dir("llama"), write_yaml)
+    first = _compile(cfg, tmp_path / "a")
+    assert _compile(cfg, tmp_path / "b") == first and len(calls) == 1
+    extra.write_text('{"changed": true}')
+    assert _compile(cfg, tmp_path / "c") == first and len(calls) == 2
+    assert _compile(cfg, tmp_path / "d") == first and len(calls) == 2
+
+
+def test_a_changed_deepspeed_json_misses(model_dir, write_yaml, tmp_path, monkeypatch):
+    calls = _counting(monkeypatch)
+    ds = tmp_path / "ds.json"
+    ds.write_text(json.dumps({"zero_optimization": {"stage": 2}}))
+    cfg = write_yaml(_config(model_dir("llama"), write_yaml).read_text() + f"deepspeed: {ds}\n")
+    _, two = _compile(cfg, tmp_path / "a")
+    ds.write_text(json.dumps({"zero_optimization": {"stage": 3}}))
+    _, three = _compile(cfg, tmp_path / "b")
+    assert len(calls) == 2
+    assert "ZeRO-2" in two["targets.json"].decode() and "ZeRO-3" in three["targets.json"].decode()
+
+
+def test_an_environment_variable_a_stage_consulted_is_checked(model_dir, write_yaml, tmp_path, monkeypatch):
+    calls = _counting(monkeypatch)
+    cfg = _config(model_dir("llama"), write_yaml)
+    _compile(cfg, tmp_path / "a")
+    monkeypatch.setenv("LORA_COMPILER_AXOLOTL", "0.19")  # profiles.select reads it
+    _, files = _compile(cfg, tmp_path / "b")
+    assert len(calls) == 2 and json.loads(files["targets.json"])["axolotl"]["version"].startswith("0.19")
+
+
+def test_a_run_that_read_what_cannot_be_checked_again_is_not_stored(model_dir, write_yaml, tmp_path, monkeypatch):
+    from lora_compiler.pipeline import sharding
+
+    real = sharding.plan
+    monkeypatch.setattr(sharding, "plan", lambda *a: (inputs.untracked("the network"), real(*a))[1])
+    _compile(_config(model_dir("llama"), write_yaml), tmp_path / "a")
+    assert _entries(tmp_path) == []
 
 
 @pytest.mark.parametrize("damage", ["garbage", "checksum", "truncated", "wrong-key"])
@@ -180,19 +236,22 @@ def test_the_key_file_is_private_and_a_shared_secret_replaces_it(model_dir, writ
     assert cache.load(key, frozenset({"adapter_config.json"})) is None  # made with the other key: a miss
 
 
-def test_a_changed_saved_adapter_misses(model_dir, write_yaml, tmp_path):
-    """lora_model_dir's files are part of the key: replacing the adapter re-checks it."""
+def test_a_changed_saved_adapter_misses(model_dir, write_yaml, tmp_path, monkeypatch):
+    """lora_model_dir's files are recorded inputs: replacing the adapter re-checks it."""
+    calls = _counting(monkeypatch)
     d = model_dir("llama")
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8, "lora_alpha": 16}))
+    (adapter / "adapter_model.safetensors").write_bytes(len(b"{}").to_bytes(8, "little") + b"{}")
     cfg = write_yaml(
         f"base_model: {d}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
         f"lora_model_dir: {adapter}\n"
     )
-    first = cache.compile_key(load_file(cfg), _options(), "text")
-    assert first is not None
-    (adapter / "adapter_model.safetensors").write_bytes(b"x" * 16)
-    second = cache.compile_key(load_file(cfg), _options(), "text")
+    first = _compile(cfg, tmp_path / "a")
+    assert _compile(cfg, tmp_path / "b") == first and len(calls) == 1
+    (adapter / "adapter_model.safetensors").write_bytes(b"x" * 16)  # the weights: only their header is read
+    assert CliRunner().invoke(cli, ["compile", str(cfg), "-o", str(tmp_path / "c")]).exit_code == 1
+    (adapter / "adapter_model.safetensors").write_bytes(len(b"{}").to_bytes(8, "little") + b"{}")
     (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "lora_alpha": 16}))
-    assert len({first, second, cache.compile_key(load_file(cfg), _options(), "text")}) == 3
+    assert _compile(cfg, tmp_path / "d") != first and len(calls) == 3

@@ -19,8 +19,9 @@ HEAVY = {"torch", "transformers", "peft"}
 ROOMS = {
     "results": {"profiles", "model_facts", "version"},  # frozen values
     # stages only: YAML -> spec -> ... -> inject; rules.pipeline / rules.registry: the declarations of the
-    # rules a stage raises (they import no stage), never the checks or the engine that runs them
-    "pipeline": {"profiles", "results", "rules.pipeline", "rules.registry", "model_facts", "version"},
+    # rules a stage raises (they import no stage), never the checks or the engine that runs them; each stage
+    # records what it reads (inputs: the result cache's manifest)
+    "pipeline": {"profiles", "results", "rules.pipeline", "rules.registry", "model_facts", "inputs", "version"},
     "rules": {
         "profiles",
         "results",
@@ -33,7 +34,7 @@ ROOMS = {
         "version",
     },
     # bounded readers, the atomic set writer, the cache; rules.saved_adapter: the adapter-dir rules it raises
-    "io": {"profiles", "results", "pipeline", "rules.saved_adapter", "version"},
+    "io": {"profiles", "results", "pipeline", "rules.saved_adapter", "inputs", "version"},
     "engine": {
         "profiles",
         "results",
@@ -64,7 +65,19 @@ ROOMS = {
         "model_facts",
         "version",
     },
-    "api": {"profiles", "engine", "pipeline", "results", "io", "render", "features", "export", "rules", "version"},
+    "api": {
+        "profiles",
+        "engine",
+        "pipeline",
+        "results",
+        "io",
+        "render",
+        "features",
+        "export",
+        "rules",
+        "inputs",
+        "version",
+    },
     "cli": {
         "profiles",
         "api",
@@ -191,8 +204,11 @@ def test_each_room_imports_only_the_rooms_its_wall_allows(module: str) -> None:
 
 
 def test_every_module_lives_in_a_room() -> None:
-    """The top level holds only the package face, the one model-facts module, the release profiles and the version."""
-    loose = sorted(m for m in EDGES if not _room(m) and m not in {"", "__main__", "model_facts", "profiles", "version"})
+    """The top level holds only the package face, the one model-facts module, the release profiles, the version and
+    the recorder of what a run read (inputs: a leaf every room may record through)."""
+    loose = sorted(
+        m for m in EDGES if not _room(m) and m not in {"", "__main__", "model_facts", "profiles", "inputs", "version"}
+    )
     assert not loose
 
 

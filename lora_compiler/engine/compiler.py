@@ -78,6 +78,7 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
         return
     result.spec, result.source = start.spec, start.source
     selection = result.selection = start.selection
+    assert selection is not None  # front chooses the Axolotl release before it parses a spec
     ctx = Context(
         doc,
         start.spec,
@@ -110,6 +111,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from .middle import lora_config_for
 
     doc, spec, skel, key, source = ctx.doc, ctx.spec, start.skeleton, start.key, start.source
+    assert key is not None and source is not None  # front sets both with the skeleton
     ctx.skeleton = skel
     middle = lora_config_for(ctx, result.findings)
     result.findings += middle.findings

@@ -20,8 +20,8 @@ from ..pipeline.spec import AdapterSpec
 class Session:
     def __init__(self) -> None:
         self._skeletons: dict[str, Any] = {}
-        self._injections: dict[tuple[str, str], Any] = {}
-        self._kinds: dict[tuple[str, str], Any] = {}
+        self._injections: dict[tuple[str, str, bool], Any] = {}  # (skeleton key, injection key, parameters)
+        self._kinds: dict[tuple[str, str, bool], Any] = {}
         self.builds = 0
         self.injections = 0
 

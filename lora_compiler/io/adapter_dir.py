@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import inputs
 from ..pipeline.document import Document, read_bounded
 from ..results.findings import Finding, Severity
 from ..rules.saved_adapter import (
@@ -103,7 +104,7 @@ def read_adapter_dir(
 ) -> tuple[AdapterDir | None, list[Finding]]:
     """Read a directory's adapter_config.json and safetensors header; None when it is unusable."""
     p = Path(path).expanduser()
-    if not p.is_dir():
+    if not inputs.is_dir(p):
         return None, [
             finding(
                 doc,
@@ -139,6 +140,7 @@ def read_adapter_dir(
             )
         ]
     weights, pickled = p / SAFETENSORS_NAME, p / PICKLE_NAME
+    inputs.identity(weights)  # only its header is read: size, times and inode stand for the rest
     if weights.is_symlink() and not weights.exists():
         return None, [
             finding(
@@ -149,7 +151,7 @@ def read_adapter_dir(
                 hint="fetch the content first (git annex get / git lfs pull), then run again",
             )
         ]
-    if weights.is_file():
+    if inputs.is_file(weights):
         try:
             return AdapterDir(p, config, read_safetensors_header(weights)), []
         except (HeaderError, OSError) as exc:
@@ -162,7 +164,7 @@ def read_adapter_dir(
                     hint="the file is damaged or not safetensors; re-save the adapter",
                 )
             ]
-    if pickled.is_file():
+    if inputs.is_file(pickled):
         if allow_pickle:
             return AdapterDir(p, config, None), [
                 finding(

@@ -1,17 +1,21 @@
 """Result cache for compile: the same inputs give the same bytes back without importing torch.
 
-The key covers everything the output depends on: the YAML's bytes and path (findings carry
-positions), the resolved model config.json's bytes, a saved adapter's files (`lora_model_dir`),
-the options, the rule levels, and the versions of lora-compiler, torch, transformers and peft.
+An entry is found by the run's own terms: the YAML's bytes and path (findings carry positions), the
+output format, every option (the rule levels among them) and the version of lora-compiler. It is
+believed only while every input compile recorded reading is unchanged (lora_compiler/inputs.py): the
+resolved model config.json, the DeepSpeed JSON, a saved adapter's files, the files probed on the way,
+the environment variables consulted, the installed torch, transformers, peft and axolotl. The stages
+record what they read, as a build system's dependency manifest works, so a new input needs no edit
+here; a run that asked the network or ran remote code records that it cannot be checked again, and
+is not stored.
 
 Trust model: an entry is believed only if it carries an HMAC-SHA256 made with a secret key that
 the cache's readers hold: `LORA_COMPILER_CACHE_KEY` when set (a CI secret, to share a cache
 between jobs), else `cache.key`, created once with mode 0600 in a cache directory that must be
 owned by this user and writable by nobody else (else the cache is not used). Whoever cannot read
-the key cannot plant an answer; a forged, stale, unreadable or malformed entry is a miss, never
-a wrong answer. Entries name only the output files a compile writes, and every name is checked
-again before anything is written. Remote code is never cached (its output depends on code files
-outside the key), and neither is a model or adapter that is not a local file.
+the key cannot plant an answer (the recorded inputs are under the HMAC too); a forged, stale,
+unreadable or malformed entry is a miss, never a wrong answer. Entries name only the output files a
+compile writes, and every name is checked again before anything is written.
 """
 
 from __future__ import annotations
@@ -21,21 +25,19 @@ import hmac
 import json
 import os
 import stat
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import inputs
 from ..pipeline.document import Document, read_bounded
-from ..pipeline.sharding import sharding_inputs, yaml_dir
-from ..profiles import ProfileError, select
-from ..results.report import versions
+from ..version import __version__
 from .files import plain_name, write_text
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 KEY_ENV = "LORA_COMPILER_CACHE_KEY"
 KEY_FILE = "cache.key"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
-_ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 
 
 def cache_dir() -> Path:
@@ -50,80 +52,24 @@ class Entry:
     files: dict[str, str]  # output file name -> content
     stdout: str
     exit_code: int
+    inputs: dict[str, str] = field(default_factory=dict)  # what compile read (inputs.Record): must be unchanged
 
 
 def compile_key(doc: Document, options: Any, fmt: str) -> str | None:
-    """The cache key for compiling the already-parsed `doc`, or None when the result must not be cached."""
-    from ..engine.front import source_of, spec_of
-
+    """Where compiling the already-parsed `doc` is cached, or None when the result must not be cached."""
     if options.allow_remote_code or not doc.usable:
-        return None
-    spec = spec_of(doc, options)[0]
-    if spec is None:
-        return None  # compile will explain, without importing torch; nothing worth caching
-    source = source_of(doc, spec, offline=True)[0]
-    if source is None or source.revision_unverified:
-        return None  # not resolvable offline: compile itself decides (and may download)
-    adapter = _adapter_fingerprint(spec.lora_model_dir)
-    if adapter is None:
-        return None
-    try:
-        model_config = read_bounded(source.config_dir / "config.json", MAX_ENTRY_BYTES)
-    except (OSError, ValueError):
-        return None
-    try:
-        profile = select(options.axolotl, options.policy.axolotl).record()
-    except ProfileError:
-        return None
+        return None  # remote code reads files outside any record; an unusable YAML is only its findings
     h = hashlib.sha256()
     for part in (
         str(FORMAT_VERSION),
-        doc.file,
+        __version__,
+        str(doc.file),
         fmt,
-        json.dumps(versions(), sort_keys=True),
-        json.dumps(profile, sort_keys=True),
-        json.dumps(
-            [
-                options.model,
-                options.serve,
-                sorted(options.policy.levels.items()),
-                options.policy.coverage_threshold,
-                options.devices or options.policy.devices,
-            ],
-            default=str,
-        ),
-        sharding_inputs(doc.values, yaml_dir(doc.file)),
-        source.kind,
-        str(source.config_dir),
-        adapter,
+        json.dumps(asdict(options), sort_keys=True, default=str),
     ):
         h.update(part.encode() + b"\0")
     h.update(hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).digest())
-    h.update(hashlib.sha256(model_config).digest())
     return h.hexdigest()
-
-
-def _adapter_fingerprint(lora_model_dir: str | None) -> str | None:
-    """What compile reads of a saved adapter, as text; "" without one, None when it cannot be pinned down."""
-    if not lora_model_dir:
-        return ""
-    d = Path(lora_model_dir).expanduser()
-    if not d.is_dir():
-        return None  # a hub id or a missing directory: compile reports it; not worth a key
-    parts = [str(d.resolve())]
-    for name in _ADAPTER_FILES:
-        try:
-            info = os.stat(d / name)
-            parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_ctime_ns}")
-        except FileNotFoundError:
-            parts.append(f"{name}:-")
-        except OSError:
-            return None
-    try:
-        parts.append(hashlib.sha256(read_bounded(d / "adapter_config.json", MAX_ENTRY_BYTES)).hexdigest())
-    except (OSError, ValueError):
-        parts.append("unreadable")
-    return "|".join(parts)
 
 
 def _usable_dir(directory: Path, create: bool) -> bool:
@@ -174,7 +120,8 @@ def _mac(secret: bytes, key: str, payload: dict[str, Any]) -> str:
 
 
 def load(key: str, allowed_names: frozenset[str]) -> Entry | None:
-    """The entry for `key` if it is authentic and names only `allowed_names`; else None (a miss)."""
+    """The entry for `key` if it is authentic, names only `allowed_names` and every input it recorded is
+    unchanged; else None (a miss)."""
     directory = cache_dir()
     if not _usable_dir(directory, create=False):
         return None
@@ -187,10 +134,13 @@ def load(key: str, allowed_names: frozenset[str]) -> Entry | None:
         payload = data["payload"]
         if not hmac.compare_digest(str(data.get("mac")), _mac(secret, key, payload)):
             raise ValueError("not authentic")
-        entry = Entry(dict(payload["files"]), str(payload["stdout"]), int(payload["exit_code"]))
+        entry = Entry(
+            dict(payload["files"]), str(payload["stdout"]), int(payload["exit_code"]), dict(payload["inputs"])
+        )
         if not all(plain_name(k) and k in allowed_names and isinstance(v, str) for k, v in entry.files.items()):
             raise ValueError("bad file table")
-        return entry
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in entry.inputs.items()):
+            raise ValueError("bad input record")
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -200,6 +150,7 @@ def load(key: str, allowed_names: frozenset[str]) -> Entry | None:
         except OSError:
             pass
         return None
+    return entry if inputs.unchanged(entry.inputs) else None  # stale: the next store replaces it
 
 
 def store(key: str, entry: Entry) -> None:

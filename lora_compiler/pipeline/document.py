@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .. import inputs
 from ..results.findings import Finding
 from ..rules.pipeline import INPUT_UNREADABLE, YAML_DUPLICATE_KEY, YAML_NOT_MAPPING, YAML_SYNTAX, YAML_TOO_COMPLEX
 
@@ -233,7 +234,16 @@ def _too_complex(doc: Document, why: str) -> Document:
 def read_bounded(path: str | Path, limit: int) -> bytes:
     """A regular file's bytes, at most `limit` of them. More (a huge or sparse file), or a file that is not
     regular (/dev/zero behind a symlink, a FIFO, a socket, a directory) is a ValueError, never a read into
-    memory or a hang. The one way lint and compile read their inputs."""
+    memory or a hang. The one way lint and compile read their inputs, so it records them (inputs.py)."""
+    try:
+        data = _read_bounded(path, limit)
+    except (OSError, ValueError):
+        inputs.identity(path)  # a refused or missing file is an input too: its change may change the finding
+        raise
+    return inputs.content(path, data)
+
+
+def _read_bounded(path: str | Path, limit: int) -> bytes:
     chunks: list[bytes] = []
     total = 0
     # O_NONBLOCK: opening a FIFO with no writer would otherwise block before fstat can refuse it

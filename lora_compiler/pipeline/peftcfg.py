@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .. import inputs
 from .fields import key_for_message, lora_kwargs, targets_key, yaml_key
 from .spec import AdapterSpec
 from .targets import TargetPlan
@@ -20,6 +21,7 @@ def build_lora_config(spec: AdapterSpec, plan: TargetPlan, architecture: str) ->
     """The LoraConfig Axolotl's load_lora(..., config_only=True) returns, with base model identity set."""
     from peft import LoftQConfig, LoraConfig
 
+    inputs.dist("peft")  # its code decides the LoraConfig and everything injected after it
     kwargs = lora_kwargs(spec, plan, architecture)
     known = {f.name for f in dataclasses.fields(LoraConfig)}
     missing = next((name for name in kwargs if name not in known), None)

@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .. import inputs
+
 PARTS = ("base_weights", "trainable", "gradients", "optimizer_state", "master_weights")
 ELEMENTWISE = ("adamw_torch", "adamw_torch_fused", "adamw_hf", "sgd")  # state shaped like the (sharded) tensor
 # The files Axolotl ships in deepspeed_configs/ (axolotl-ai-cloud/axolotl at 067b021c8), used when a YAML names
@@ -99,22 +101,13 @@ def plan(values: Mapping[str, Any], yaml_dir: Path | None) -> Sharding | None:
 
 def yaml_dir(file: str | None) -> Path | None:
     """The folder a YAML's relative DeepSpeed path may be relative to (besides the working directory)."""
-    return Path(file).parent if file and Path(file).is_file() else None
-
-
-def sharding_inputs(values: Mapping[str, Any], folder: Path | None) -> str:
-    """The text of the DeepSpeed JSON this YAML names, so that a cached compile changes when the file does."""
-    found = _deepspeed_file(values.get("deepspeed"), folder) if isinstance(values.get("deepspeed"), str) else None
-    try:
-        return found.read_text(encoding="utf-8", errors="replace") if found else ""
-    except OSError:
-        return ""
+    return Path(file).parent if file and inputs.is_file(file) else None
 
 
 def _deepspeed_file(value: str, folder: Path | None) -> Path | None:
     path = Path(value).expanduser()
-    candidates = [path] if path.is_absolute() else [Path.cwd() / path] + ([folder / path] if folder else [])
-    return next((c for c in candidates if c.is_file()), None)
+    candidates = [path] if path.is_absolute() else [Path(inputs.cwd()) / path] + ([folder / path] if folder else [])
+    return next((c for c in candidates if inputs.is_file(c)), None)
 
 
 def _deepspeed(value: Any, yaml_dir: Path | None, values: Mapping[str, Any]) -> Sharding:
@@ -158,7 +151,7 @@ def _deepspeed_zero(value: Any, yaml_dir: Path | None) -> tuple[str, tuple[Any, 
             return "deepspeed", _zero_of(value)
         found, path = _deepspeed_file(str(value), yaml_dir), Path(str(value))
         if found:
-            return str(value), _zero_of(json.loads(found.read_text(encoding="utf-8")))
+            return str(value), _zero_of(json.loads(inputs.content(found, found.read_bytes()).decode("utf-8")))
     except (OSError, ValueError, AttributeError):
         return str(value) if not isinstance(value, Mapping) else "deepspeed", None
     if path.parent.name == "deepspeed_configs" and path.name in AXOLOTL_DEEPSPEED:

@@ -8,7 +8,6 @@ never be able to execute a model repository's Python.
 from __future__ import annotations
 
 import json
-import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .. import inputs
 from ..rules.pipeline import MODEL_CONFIG_INVALID, MODEL_TOO_LARGE, REMOTE_CODE_REQUIRED, SKELETON_FAILED
 from ..rules.registry import Rule
 from .document import read_bounded
@@ -110,10 +110,14 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
     from transformers import AutoConfig
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
+    for package in ("torch", "transformers"):  # their code decides the skeleton as much as config.json does
+        inputs.dist(package)
     raw = raw_config(source)
     check_scale(raw)  # before transformers: its configs build per-layer lists as they are created
     wants_remote = bool(spec.trust_remote_code)
     trust = wants_remote and allow_remote_code
+    if trust:
+        inputs.untracked("the model repository's own code ran")
     native = raw.get("model_type") in CONFIG_MAPPING_NAMES
     if "auto_map" in raw and not native and not trust:
         why = "the YAML does not set trust_remote_code" if not wants_remote else "--trust-remote-code was not given"
@@ -161,7 +165,7 @@ def load_config(source: ModelSource, spec: AdapterSpec, allow_remote_code: bool)
 
 def _limit(name: str) -> int:
     try:
-        return max(1, int(os.environ.get(name, "")))
+        return max(1, int(inputs.env(name) or ""))
     except ValueError:
         return SCALE_LIMITS[name]
 

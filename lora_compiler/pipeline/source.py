@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import inputs
+
 CONFIG_NAME = "config.json"
 _REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 _REPO_ID = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$")
@@ -62,7 +64,7 @@ def offline_requested(offline: bool) -> bool:
 
 
 def _offline_env() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    return (inputs.env("HF_HUB_OFFLINE") or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def nearest_ids(name: str, cache: Path | None = None, n: int = 3) -> list[str]:
@@ -81,12 +83,12 @@ def nearest_ids(name: str, cache: Path | None = None, n: int = 3) -> list[str]:
 
 def hub_cache_dir() -> Path:
     """The hub cache as huggingface_hub computes it, read from the environment at call time."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    if hub := inputs.env("HF_HUB_CACHE"):
+        return Path(hub).expanduser()
+    if home := inputs.env("HF_HOME"):
+        return Path(home).expanduser() / "hub"
+    xdg = inputs.env("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path(inputs.env("HOME") or Path.home()) / ".cache"
     return base / "huggingface" / "hub"
 
 
@@ -105,8 +107,8 @@ def resolve(name: str, revision: str | None = None, offline: bool = False) -> Mo
     """Return the first place that has `name`'s config.json, or raise naming every place tried."""
     tried: list[str] = []
     local = Path(name).expanduser()
-    if local.is_dir():
-        if (local / CONFIG_NAME).is_file():
+    if inputs.is_dir(local):
+        if inputs.is_file(local / CONFIG_NAME):
             return ModelSource(name, "local", local.resolve(), revision)
         tried.append(f"local directory {local.resolve()} (no {CONFIG_NAME})")
     else:
@@ -129,12 +131,14 @@ def resolve(name: str, revision: str | None = None, offline: bool = False) -> Mo
 
     bundled = bundled_models_dir() / name / CONFIG_NAME
     pinned = revision not in (None, "main")
-    if bundled.is_file() and not pinned:
+    if inputs.is_file(bundled) and not pinned:
         return ModelSource(name, "bundled", bundled.parent, revision)
     if not bundled.is_file():
         tried.append(f"bundled fixtures ({len(bundled_names())} model configs)")
     # a pinned revision asks the Hub first: the bundled copy is main's, and a nonexistent commit must fail
     by = ("--offline" if offline else "HF_HUB_OFFLINE") if offline_requested(offline) else None
+    if not by:
+        inputs.untracked("the Hub was asked")  # what it answers is not a file a later run can check
     unreachable = None if by else hub_unreachable()
     if (by or unreachable) and bundled.is_file():
         return ModelSource(name, "bundled", bundled.parent, revision)  # front warns: revision_unverified
@@ -182,9 +186,9 @@ def _from_cache(name: str, revision: str | None, cache: Path) -> Path | None:
     repo = cache / ("models--" + name.replace("/", "--"))
     rev = revision or "main"
     ref = repo / "refs" / rev
-    commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else rev
+    commit = inputs.content(ref, ref.read_bytes()).decode("utf-8").strip() if inputs.is_file(ref) else rev
     snapshot = repo / "snapshots" / commit
-    return snapshot if (snapshot / CONFIG_NAME).is_file() else None
+    return snapshot if inputs.is_file(snapshot / CONFIG_NAME) else None
 
 
 def _download(name: str, revision: str | None, cache: Path) -> Path:
