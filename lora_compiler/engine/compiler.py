@@ -3,7 +3,9 @@
 Each stage takes the previous stage's value; rules run after the stage that gives them what they
 check (config, model, report). A stage that cannot produce its value records a finding and the
 pipeline stops there, so a result always carries every finding seen so far. compile and lint
-both run this one function; they differ only in what they do with the result.
+both run this one function; they differ only in what they do with the result. The front half is
+front.py's, the step to the LoraConfig middle.py's (shared with the runtime load_lora); the stages
+themselves live in pipeline/.
 """
 
 from __future__ import annotations

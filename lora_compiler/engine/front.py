@@ -1,6 +1,6 @@
 """The front half of the pipeline, one way in: document -> spec -> adapter check -> model source -> skeleton.
 
-compile, lint, diff, the conventions, the result cache and the runtime `load_lora` all take these
+compile, lint, diff, the conventions and the runtime `load_lora` all take these
 steps from here, so an override (`--model`), a resolution hint or a skeleton-cache key is written
 once. Each step returns its value (or None) with the findings that explain a None; nothing raises
 for bad input.

@@ -1,7 +1,7 @@
 """`load_lora`: apply an Axolotl LoRA config to a real model, as Axolotl's own `load_lora` does.
 
-The LoraConfig comes from the same code compile uses (`targets.plan_targets` on the given model,
-then `peftcfg.build_lora_config`), so what trains is what `lora-compiler compile` reported. Every
+The LoraConfig comes from the step compile uses (`engine.middle.lora_config_for`, on the given
+model), so what trains is what `lora-compiler compile` reported. Every
 refusal that can be decided up front (bad YAML, an adapter directory that does not fit the model,
 LoftQ without its requirements, a pickle) is raised as `LoraCompilerError` before PEFT touches the
 model. See docs/runtime.md for the `mixed_adapters` YAML extension.

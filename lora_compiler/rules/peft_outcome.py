@@ -1,6 +1,6 @@
 """What PEFT itself said while wrapping the skeleton (or the real model, in load_lora), as findings.
 
-The stages that run PEFT (pipeline/compiler.py, features/runtime.py) hand over what they saw;
+The stages that run PEFT (engine/compiler.py, features/runtime.py) hand over what they saw;
 this module declares their two rules and says where each finding points.
 """
 
