@@ -96,6 +96,13 @@ def dist(package: str) -> str | None:
     return version
 
 
+def expanduser(path: str | Path) -> Path:
+    """Path.expanduser, recorded: a path that starts with ~ depends on HOME."""
+    if str(path).startswith("~"):
+        env("HOME")
+    return Path(path).expanduser()
+
+
 def cwd() -> str:
     """The working directory, recorded: relative paths are read against it."""
     here = os.getcwd()

@@ -103,7 +103,7 @@ def read_adapter_dir(
     allow_pickle: bool = False,
 ) -> tuple[AdapterDir | None, list[Finding]]:
     """Read a directory's adapter_config.json and safetensors header; None when it is unusable."""
-    p = Path(path).expanduser()
+    p = inputs.expanduser(path)
     if not inputs.is_dir(p):
         return None, [
             finding(

@@ -105,7 +105,7 @@ def yaml_dir(file: str | None) -> Path | None:
 
 
 def _deepspeed_file(value: str, folder: Path | None) -> Path | None:
-    path = Path(value).expanduser()
+    path = inputs.expanduser(value)
     candidates = [path] if path.is_absolute() else [Path(inputs.cwd()) / path] + ([folder / path] if folder else [])
     return next((c for c in candidates if inputs.is_file(c)), None)
 

@@ -84,11 +84,11 @@ def nearest_ids(name: str, cache: Path | None = None, n: int = 3) -> list[str]:
 def hub_cache_dir() -> Path:
     """The hub cache as huggingface_hub computes it, read from the environment at call time."""
     if hub := inputs.env("HF_HUB_CACHE"):
-        return Path(hub).expanduser()
+        return inputs.expanduser(hub)
     if home := inputs.env("HF_HOME"):
-        return Path(home).expanduser() / "hub"
+        return inputs.expanduser(home) / "hub"
     xdg = inputs.env("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path(inputs.env("HOME") or Path.home()) / ".cache"
+    base = inputs.expanduser(xdg) if xdg else Path(inputs.env("HOME") or Path.home()) / ".cache"
     return base / "huggingface" / "hub"
 
 
@@ -106,7 +106,7 @@ def bundled_names() -> list[str]:
 def resolve(name: str, revision: str | None = None, offline: bool = False) -> ModelSource:
     """Return the first place that has `name`'s config.json, or raise naming every place tried."""
     tried: list[str] = []
-    local = Path(name).expanduser()
+    local = inputs.expanduser(name)
     if inputs.is_dir(local):
         if inputs.is_file(local / CONFIG_NAME):
             return ModelSource(name, "local", local.resolve(), revision)
