@@ -1,8 +1,8 @@
-"""Regenerate lora_compiler/axolotl_keys-VERSION.json: the tree of keys an Axolotl release's config may hold.
+"""Regenerate lora_compiler/profiles/axolotl_keys-VERSION.json: the tree of keys an Axolotl release's config may hold.
 
 Run with the Python of a venv where the real axolotl is installed (it is imported, read, never
 run on a config): `.venv-axolotl-0.21.0/bin/python scripts/gen_axolotl_keys.py` writes
-lora_compiler/axolotl_keys-0.21.0.json (the profile of that release names it). Walks
+lora_compiler/profiles/axolotl_keys-0.21.0.json (the profile of that release names it). Walks
 AxolotlInputConfig's pydantic fields recursively and writes, per path ("" for the top level,
 "peft", "peft.loftq_config", "fsdp_config", "datasets[]", "datasets[].type", ...), the field names
 and aliases accepted there, and per plugin module the keys its args class adds when `plugins:` lists
@@ -143,7 +143,7 @@ def main() -> None:
     out = (
         Path(sys.argv[1])
         if len(sys.argv) > 1
-        else Path(__file__).resolve().parent.parent / "lora_compiler" / f"axolotl_keys-{release}.json"
+        else Path(__file__).resolve().parent.parent / "lora_compiler" / "profiles" / f"axolotl_keys-{release}.json"
     )
     out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{len(doc['paths'][''])} top-level keys, {len(paths) - 1} nested paths, {len(plugins)} plugins -> {out}")

@@ -24,7 +24,7 @@ from lora_compiler.engine.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = sorted((ROOT / "tests" / "axolotl_variants").glob("*.yml"))
-RELEASES = ("0.19.0", "0.20.0", "0.21.0")  # each measured on every variant (docs/axolotl-releases.md)
+RELEASES = tuple(profiles.PROFILES)  # each measured on every variant (docs/axolotl-releases.md)
 ALL_FACTS = {
     r: json.loads((ROOT / "tests" / "axolotl_facts" / f"axolotl-{r}.json").read_text())["answers"] for r in RELEASES
 }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,15 +21,58 @@ REMOTE = click.option(
 )
 
 
-# lora_compiler.export.TRAINERS' names, here so that --help does not import the exporters
-EXPORT_TRAINERS = ("llamafactory", "trl", "torchtune", "ms-swift", "unsloth", "peft")
+class Derived(click.Option):
+    """An option whose help text is written from its registry (profiles, export, serving) when --help shows it,
+    so that importing the CLI imports no registry and no text repeats what a declaration says."""
+
+    def __init__(self, *args: Any, derive: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.derive = derive
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.derive()
+        return super().get_help_record(ctx)
+
+
+class Names(click.Choice):
+    """click.Choice over a registry's names, read when a value or --help needs them."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self.names = names
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self.names())
+
+    @choices.setter
+    def choices(self, value: Iterable[str]) -> None:
+        """click.Choice.__init__ assigns them; the registry stays the one source."""
+
+
+def trainer_names() -> list[str]:
+    """The trainers `export --to` and `compile --export` write for (lora_compiler.export.TRAINERS)."""
+    from ..export import TRAINERS
+
+    return list(TRAINERS)
+
+
+def _axolotl_help() -> str:
+    from ..profiles import NEWEST
+    from ..profiles.texts import minors
+
+    return (
+        f"The Axolotl release whose semantics apply ({minors()}). Default: the installed axolotl, else "
+        f"LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl, else the newest ({NEWEST.minor})."
+    )
+
 
 AXOLOTL = click.option(
     "--axolotl",
     metavar="VERSION",
     callback=lambda ctx, param, value: _release(value),
-    help="The Axolotl release whose semantics apply (0.19, 0.20 or 0.21). Default: the installed axolotl, else "
-    "LORA_COMPILER_AXOLOTL or [tool.lora-compiler] axolotl, else the newest (0.21).",
+    cls=Derived,
+    derive=_axolotl_help,
 )
 
 
@@ -42,12 +86,23 @@ DEVICES = click.option(
 )
 
 
+def _serve_help() -> str:
+    from ..profiles.texts import listed
+    from ..serving import ENGINES, releases
+
+    newest = ", ".join(f"{name} {releases(name)[-1]}" for name in ENGINES)
+    return (
+        "Also check that a serving engine loads the adapter as trained, and print its launch command: "
+        f"{listed(list(ENGINES), 'or')}, optionally @VERSION (default: the newest release with rules here: {newest})."
+    )
+
+
 SERVE = click.option(
     "--serve",
     metavar="ENGINE[@VERSION]",
     callback=lambda ctx, param, value: _engine(value),
-    help="Also check that a serving engine loads the adapter as trained, and print its launch command: vllm or "
-    "sglang, optionally @VERSION (default: the newest release with rules here: vllm 0.33.0, sglang 0.5.23).",
+    cls=Derived,
+    derive=_serve_help,
 )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import AXOLOTL, DEVICES, EXPORT_TRAINERS, OFFLINE, REMOTE, SERVE, policy_for
+from .common import AXOLOTL, DEVICES, OFFLINE, REMOTE, SERVE, Names, policy_for, trainer_names
 
 
 @click.command("compile")
@@ -32,7 +32,7 @@ from .common import AXOLOTL, DEVICES, EXPORT_TRAINERS, OFFLINE, REMOTE, SERVE, p
 @click.option(
     "--export",
     "export",
-    type=click.Choice(EXPORT_TRAINERS),
+    type=Names(trainer_names),
     help="Also write this trainer's config into --output (lora-compiler export, in its default format).",
 )
 @SERVE

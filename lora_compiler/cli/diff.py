@@ -7,7 +7,23 @@ from pathlib import Path
 
 import click
 
-from .common import OFFLINE, REMOTE, policy_for
+from .common import OFFLINE, REMOTE, Derived, policy_for
+
+
+def _convention_help() -> str:
+    from ..features.conventions import CONVENTIONS
+    from ..profiles.texts import listed
+
+    return f"Select targets as {listed(list(CONVENTIONS), 'or')} does; repeat for one column each."
+
+
+def _axolotl_help() -> str:
+    from ..profiles import RELEASES
+
+    return (
+        f"Axolotl release whose semantics apply ({', '.join(p.minor for p in RELEASES)}); twice or more: the "
+        "upgrade view, one column per release for the one CONFIG."
+    )
 
 
 @click.command("diff")
@@ -24,8 +40,8 @@ from .common import OFFLINE, REMOTE, policy_for
     "conventions",
     multiple=True,
     metavar="NAME",
-    help="Select targets as axolotl, peft-all-linear, llamafactory-all, torchtune, ms-swift-all-linear or "
-    "unsloth-default does; repeat for one column each.",
+    cls=Derived,
+    derive=_convention_help,
 )
 @click.option("--layers", is_flag=True, help="One row per module path (layer indices as ranges), not per module name.")
 @click.option(
@@ -41,8 +57,8 @@ from .common import OFFLINE, REMOTE, policy_for
     "releases",
     multiple=True,
     metavar="VERSION",
-    help="Axolotl release whose semantics apply (0.19, 0.20, 0.21); twice or more: the upgrade view, one "
-    "column per release for the one CONFIG.",
+    cls=Derived,
+    derive=_axolotl_help,
 )
 @click.option("--exit-code", "check", is_flag=True, help="Exit 1 when the target sets differ, as git diff --exit-code.")
 @OFFLINE

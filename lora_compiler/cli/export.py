@@ -7,14 +7,12 @@ from pathlib import Path
 
 import click
 
-from .common import AXOLOTL, EXPORT_TRAINERS, OFFLINE, REMOTE, SERVE, policy_for
+from .common import AXOLOTL, OFFLINE, REMOTE, SERVE, Names, policy_for, trainer_names
 
 
 @click.command("export")
 @click.argument("config", type=click.Path(dir_okay=True, path_type=Path))
-@click.option(
-    "--to", "trainer", type=click.Choice(EXPORT_TRAINERS), required=True, help="The trainer whose config to write."
-)
+@click.option("--to", "trainer", type=Names(trainer_names), required=True, help="The trainer whose config to write.")
 @click.option(
     "--format",
     "fmt",

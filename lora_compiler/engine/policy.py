@@ -6,7 +6,7 @@ Inline, a YAML comment `# lora-compiler: disable=rule-a,rule-b` silences those r
 (or, alone on a line, on the next line); `# lora-compiler: disable-file=rule-a` for the whole
 file. Findings that make the input unusable cannot be silenced.
 
-`axolotl = "0.21"` beside the rules names the project's Axolotl release (profiles.py: --axolotl,
+`axolotl = "0.21"` beside the rules names the project's Axolotl release (profiles/: --axolotl,
 LORA_COMPILER_AXOLOTL and the installed axolotl come first). `ignore = ["glob", ...]` beside the rules (in `[tool.lora-compiler]` or at the top of
 .lora-compiler.toml) leaves out files that `lint DIR` would otherwise collect, matched against
 their path relative to the policy file's folder (`examples/archived/*`, `**/draft-*.yml`).

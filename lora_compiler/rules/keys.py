@@ -1,7 +1,7 @@
 """Keys Axolotl silently drops: typos, nested keys at the wrong level, plugin keys without their plugin.
 
 Axolotl's pydantic models ignore (drop) unknown keys at every level, so a misspelt key silently
-changes what is trained. The profile's key tree (`axolotl_keys-VERSION.json`, generated from that
+changes what is trained. The profile's key tree (`profiles/axolotl_keys-VERSION.json`, generated from that
 real release by scripts/gen_axolotl_keys.py) says which keys each level accepts; a key is checked
 against its own level, and "did you mean" only proposes keys of that level.
 """

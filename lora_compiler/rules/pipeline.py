@@ -5,6 +5,8 @@ Declared here, away from any stage, so each stage imports the rules it raises wi
 
 from __future__ import annotations
 
+from ..profiles import PROFILES
+from ..profiles.texts import listed, minors
 from ..results.findings import Severity
 from .registry import Docs, Stage, rule
 
@@ -128,11 +130,11 @@ AXOLOTL_PROFILE_UNKNOWN = rule(
     "The Axolotl release asked for has no profile.",
     Docs(
         what="--axolotl, LORA_COMPILER_AXOLOTL or the policy key `axolotl` names a release lora-compiler has no "
-        "semantics for (it knows 0.19.0, 0.20.0 and 0.21.0; a patch release maps to its minor's profile).",
+        f"semantics for (it knows {listed(list(PROFILES))}; a patch release maps to its minor's profile).",
         why="Targets, validators and defaults differ between Axolotl releases; guessing one would answer for a "
         "release the user did not ask about.",
-        fix="Name a known release (0.19, 0.20 or 0.21), or drop the setting to use the installed axolotl's.",
-        source="lora_compiler/profiles.py select",
+        fix=f"Name a known release ({minors()}), or drop the setting to use the installed axolotl's.",
+        source="lora_compiler/profiles/__init__.py select",
     ),
     unusable=True,
 )

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from ..pipeline.document import Document
-from ..profiles import Selection
+from ..profiles import RELEASES, Selection
 from ..results.findings import Finding, Severity
 from .registry import Docs, Stage, rule
+
+
+def _pins() -> str:
+    """'0.19.0: transformers 5.16.1, peft 0.20.0; 0.20.0: 5.17.0, 0.21.0; ...' from the profiles."""
+    first, *rest = RELEASES
+    return "; ".join(
+        [f"{first.version}: transformers {first.transformers}, peft {first.peft}"]
+        + [f"{p.version}: {p.transformers}, {p.peft}" for p in rest]
+    )
+
 
 AXOLOTL_STACK_MISMATCH = rule(
     "axolotl-stack-mismatch",
@@ -14,8 +24,8 @@ AXOLOTL_STACK_MISMATCH = rule(
     "The Axolotl profile is mixed with libraries it was not released with.",
     Docs(
         what="The target set, PEFT's checks and the trained counts depend on the installed transformers and "
-        "peft as much as on Axolotl's rules: an Axolotl release pins both (0.19.0: transformers 5.16.1, "
-        "peft 0.20.0; 0.20.0: 5.17.0, 0.21.0; 0.21.0: 5.20.1, 0.21.2). When the libraries serving the run, "
+        f"peft as much as on Axolotl's rules: an Axolotl release pins both ({_pins()}). When the libraries "
+        "serving the run, "
         "or an installed axolotl, differ from the chosen profile's, the answer may differ from what that "
         "release would train. Install the release's stack (README: other Axolotl releases) or pick the "
         "profile of the installed axolotl.",
@@ -23,7 +33,7 @@ AXOLOTL_STACK_MISMATCH = rule(
         "would train.",
         fix="Install the release's transformers and peft (README: other Axolotl releases), or pass --axolotl "
         "with the release these libraries belong to.",
-        source="lora_compiler/profiles.py Selection.mismatches (the pins of each release's profile)",
+        source="lora_compiler/profiles/__init__.py Selection.mismatches (the pins of each release's profile)",
     ),
 )
 

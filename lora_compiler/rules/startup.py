@@ -2,7 +2,7 @@
 
 Each entry mirrors one pydantic validator (`axolotl/utils/schemas/`), named in its doc, with the
 condition written in YAML keys (the longer ones in startup_conditions.py and startup_releases.py);
-which entries a release runs is its profile's `validators` (profiles.py), and a rule id whose
+which entries a release runs is its profile's `validators` (profiles/), and a rule id whose
 condition changed between releases has one entry per form. They run in `lint --no-model`: none needs
 a model or hardware. Validators that depend on the GPU (bf16 support, compute capability, WORLD_SIZE) are
 listed as out of scope in docs/rules.md; those defined on `AxolotlConfigWCapabilities` run under
