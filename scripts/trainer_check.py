@@ -1,12 +1,14 @@
 """Run a trainer's own code on lora-compiler's exports and record what it would train.
 
 Run with the Python of that trainer's venv (scripts/trainer_venvs.sh); it imports nothing of lora-compiler:
-    .trainer-venvs/trl/bin/python scripts/trainer_check.py trl [CASES_DIR] [OUT]
+    .trainer-venvs/trl/bin/python scripts/trainer_check.py trl [CASES_DIR] [OUT] [PACKAGE]
 CASES_DIR (default tests/trainer_facts) holds cases.json and golden/<case>/<file>, written by
 scripts/trainer_golden.py; OUT (default CASES_DIR/<trainer>.json) gets, per exported case, whether the
 trainer's parser accepted the file and which LoRA layers its own target selection made on the model
 (built from the bundled config.json on the meta device), with rank and scaling. The default suite
-(tests/test_trainer_exports.py) holds those answers equal to the compile's.
+(tests/test_trainer_exports.py) holds those answers equal to the compile's. PACKAGE is the trainer's
+distribution, whose version the answers record (scripts/trainer_exports.sh passes its declaration's; default:
+the trainer's name).
 
 What runs, per trainer:
   llamafactory  hparams.get_train_args on the YAML, then model.adapter.init_adapter (its target rules, PEFT)
@@ -32,13 +34,6 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DIST = {
-    "llamafactory": "llamafactory",
-    "trl": "trl",
-    "torchtune": "torchtune",
-    "ms-swift": "ms-swift",
-    "unsloth": "unsloth",
-}
 
 
 def meta_model(model_dir: Path, rule: str):
@@ -320,6 +315,7 @@ def main() -> None:
     trainer = sys.argv[1]
     cases_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "tests" / "trainer_facts"
     out = Path(sys.argv[3]) if len(sys.argv) > 3 else cases_dir / f"{trainer}.json"
+    package = sys.argv[4] if len(sys.argv) > 4 else trainer
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cases = json.loads((cases_dir / "cases.json").read_text())["cases"]
     if trainer != "torchtune":
@@ -345,7 +341,7 @@ def main() -> None:
         print(f"{trainer} {name}: {'accepted' if record['accepted'] else record['error'][:200]}", file=sys.stderr)
     doc = {
         "trainer": trainer,
-        "versions": {d: _version(d) for d in (DIST[trainer], "peft", "transformers", "torch")},
+        "versions": {d: _version(d) for d in (package, "peft", "transformers", "torch")},
         "cases": results,
     }
     out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The trainer proof of `lora-compiler export`, in one command.
-#   scripts/trainer_exports.sh [--check] [--venvs DIR] [TRAINER ...]     (trainers default to all five)
+#   scripts/trainer_exports.sh [--check] [--ci] [--venvs DIR] [TRAINER ...]
+# Trainers default to every one with a proof venv; --ci to those declared proved_in_ci (lora_compiler/export,
+# read through `python -m lora_compiler.export`, so run it in lora-compiler's environment).
 # Without --check: rewrite the export test set (scripts/trainer_golden.py, in the active environment), then run
 # each trainer's own code on it in that trainer's venv (made by scripts/trainer_venvs.sh when missing) and
 # record the answers in tests/trainer_facts/TRAINER.json, which the default suite checks.
@@ -8,23 +10,26 @@
 # equal the committed ones (the versions they ran with aside).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-check=0 venvs="$here/.trainer-venvs" trainers=()
+check=0 ci=() venvs="$here/.trainer-venvs" trainers=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --check) check=1 ;;
+    --ci) ci=(--ci) ;;
     --venvs) shift; venvs="$1" ;;
+    -*) echo "trainer_exports.sh: unknown option $1 (use --check, --ci, --venvs DIR)" >&2; exit 2 ;;
     *) trainers+=("$1") ;;
   esac
   shift
 done
-[ ${#trainers[@]} -gt 0 ] || trainers=(llamafactory trl torchtune ms-swift unsloth)
+[ ${#trainers[@]} -gt 0 ] || mapfile -t trainers < <(python -m lora_compiler.export trainers "${ci[@]}")
 facts="$here/tests/trainer_facts"
 [ "$check" = 1 ] || python "$here/scripts/trainer_golden.py"
 for t in "${trainers[@]}"; do
   [ -x "$venvs/$t/bin/python" ] || "$here/scripts/trainer_venvs.sh" "$venvs" "$t"
   start=$(date +%s)
   out="$facts/$t.json"; [ "$check" = 0 ] || out="$(mktemp)"
-  "$venvs/$t/bin/python" "$here/scripts/trainer_check.py" "$t" "$facts" "$out" 2> "$venvs/$t.log" \
+  package=$(python -m lora_compiler.export package "$t")
+  "$venvs/$t/bin/python" "$here/scripts/trainer_check.py" "$t" "$facts" "$out" "$package" 2> "$venvs/$t.log" \
     || { tail -n 20 "$venvs/$t.log" >&2; exit 1; }
   if [ "$check" = 1 ]; then
     python - "$out" "$facts/$t.json" <<'PY' || { echo "trainer_exports.sh: $t answers differ from tests/trainer_facts/$t.json" >&2; exit 1; }

@@ -51,8 +51,20 @@ ROOMS = {
         "rules",
         "version",
     },  # rules: lint's SARIF and JSON list every rule's id, level and doc
-    # a finished compile -> another trainer's config; rules.export: the export-* rules it raises
-    "export": {"pipeline", "results", "rules.export", "model_facts", "version"},
+    # a finished compile -> another trainer's config; rules.export: the export-* rules it raises;
+    # rules.pipeline: the convention-* rules its trainers' conventions raise (export/convention.py), which start
+    # from the skeleton compile's front stage builds (engine.front, with its options and session)
+    "export": {
+        "pipeline",
+        "results",
+        "rules.export",
+        "rules.pipeline",
+        "engine.front",
+        "engine.options",
+        "engine.session",
+        "model_facts",
+        "version",
+    },
     "serving": {"results", "pipeline.fields", "model_facts", "version"},  # engine rule tables -> verdicts
     "features": {
         "profiles",

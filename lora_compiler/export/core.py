@@ -17,6 +17,7 @@ from ..pipeline.document import Document
 from ..pipeline.fields import FIELDS, targets_key
 from ..results.findings import Finding
 from ..rules.export import EXPORT_LOSSY, EXPORT_REWRITTEN, EXPORT_UNEXPRESSIBLE
+from .convention import Convention
 
 if TYPE_CHECKING:
     from ..rules.registry import Rule
@@ -90,17 +91,33 @@ class Draft:
 
 @dataclass(frozen=True)
 class Trainer:
-    """One export target: its name for --to, the release whose source it restates, and how it drafts and renders."""
+    """One export target, declared once in its module: its name for --to, the release whose source it restates,
+    how it drafts and renders, its target convention for `diff --convention`, and the venv that proves it."""
 
     name: str
-    title: str  # "LLaMA-Factory 0.9.5"
+    label: str  # "LLaMA-Factory"
+    command: str  # what reads the file: "llamafactory-cli train"
     package: str  # the distribution on the package index
-    version: str
+    version: str | None  # the release restated and proved (None: the installed one, as for PEFT itself)
     source: str  # the files of that release the rules were read from
     stem: str  # output file name without the extension
     formats: tuple[str, ...]  # the first is the default
     draft: Callable[[Subject], Draft]
     python: Callable[[Draft], str] | None = None  # the --format python rendering, where the trainer has one
+    convention: Convention | None = None  # its default target selection, for `diff --convention`
+    # what its proof venv installs besides PACKAGE==VERSION (scripts/trainer_venvs.sh); None: no proof venv
+    proof: tuple[str, ...] | None = None
+    proved_in_ci: bool = False  # .ci/run runs its proof (scripts/trainer_exports.sh --check --ci); others by hand
+
+    @property
+    def title(self) -> str:
+        """ "LLaMA-Factory 0.9.5 (llamafactory-cli train)": what the exported file's header names."""
+        return f"{self.label} {self.version} ({self.command})" if self.version else f"{self.label} {self.command}"
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        """The pip requirements of its proof venv (empty: it has none)."""
+        return () if self.proof is None else (f"{self.package}=={self.version}", *self.proof)
 
     def filename(self, fmt: str) -> str:
         return f"{self.stem}.{ {'yaml': 'yaml', 'json': 'json', 'python': 'py'}[fmt] }"

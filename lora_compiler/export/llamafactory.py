@@ -12,10 +12,17 @@ LLaMA-Factory can never adapt.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .carry import precision, refuse_missing
+from .convention import Convention, model_of, replace_targets, selects_nothing
 from .core import Draft, Subject, Trainer
+
+if TYPE_CHECKING:
+    from ..pipeline.document import Document
+    from ..engine.options import Options
+    from ..engine.session import Session
+    from ..results.findings import Finding
 
 # visual.py COMPOSITE_MODELS in 0.9.5: model_type -> (projector_keys, vision_model_keys, lora_conflict_keys);
 # every test is a substring test on the full module name.
@@ -301,9 +308,28 @@ def _python(draft: Draft) -> str:
     return "from llamafactory.train.tuner import run_exp\n\n" + call("dict", "args", draft.fields) + "run_exp(args)\n"
 
 
+def _all(doc: Document, options: Options, session: Session) -> tuple[dict[str, Any], list[Finding]]:
+    """`lora_target: all` (model/adapter.py::_setup_lora_tuning, default finetuning args): find_all_linear_modules,
+    then patch_target_modules, with its default freeze flags."""
+    model = model_of(doc, options, session)
+    if model is None:  # compile will fail at the same step and report why
+        return replace_targets(doc, [], "llamafactory-all")
+    targets = sorted(patch_targets(model, all_linear(model)))
+    if not targets:
+        return selects_nothing(
+            doc,
+            "llamafactory-all",
+            "llamafactory-all finds no module whose class name contains 'Linear' outside the "
+            "output layer, vision tower and projector",
+            "adapter",
+        )
+    return replace_targets(doc, targets, "llamafactory-all")
+
+
 TRAINER = Trainer(
     name="llamafactory",
-    title="LLaMA-Factory 0.9.5 (llamafactory-cli train)",
+    label="LLaMA-Factory",
+    command="llamafactory-cli train",
     package="llamafactory",
     version="0.9.5",
     source="hparams/finetuning_args.py, model/adapter.py, model/model_utils/{misc,visual}.py",
@@ -311,4 +337,7 @@ TRAINER = Trainer(
     formats=("yaml", "python"),
     draft=_draft,
     python=_python,
+    convention=Convention("llamafactory-all", "lora_target: all; vision tower and projector frozen", _all),
+    proof=(),
+    proved_in_ci=True,
 )

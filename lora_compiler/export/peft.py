@@ -55,9 +55,10 @@ def _python(draft: Draft) -> str:
 
 TRAINER = Trainer(
     name="peft",
-    title="PEFT LoraConfig",
+    label="PEFT",
+    command="LoraConfig",
     package="peft",
-    version="(installed)",
+    version=None,
     source="peft.LoraConfig",
     stem="lora_config",
     formats=("python", "json", "yaml"),

@@ -12,11 +12,18 @@ language-model-only regex unless freeze_vit / freeze_aligner are off, so there t
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .carry import precision, refuse_missing
+from .convention import Convention, replace_targets, selects_nothing, start
 from .core import Draft, Subject, Trainer
 from .targets import choose, describe
+
+if TYPE_CHECKING:
+    from ..pipeline.document import Document
+    from ..engine.options import Options
+    from ..engine.session import Session
+    from ..results.findings import Finding
 
 CARRIED = frozenset({"use_dora", "use_rslora", "modules_to_save", "target_parameters", "init_lora_weights"})
 _INITS = ("gaussian", "pissa", "olora")  # init_weights values swift passes on and PEFT runs without more config
@@ -126,13 +133,33 @@ def _draft(subject: Subject) -> Draft:
     return draft
 
 
+def _all_linear(doc: Document, options: Options, session: Session) -> tuple[dict[str, Any], list[Finding]]:
+    """`target_modules: [all-linear]` on a text model (all_linear restates find_all_linears); on a multimodal one
+    swift follows its own model_arch registry (swift/model/model_arch.py), not restated."""
+    found = start(doc, options, session)
+    if found is None:
+        return replace_targets(doc, [], "ms-swift-all-linear")
+    if found.is_multimodal:
+        return selects_nothing(
+            doc,
+            "ms-swift-all-linear",
+            "ms-swift's all-linear on a multimodal model follows its own "
+            "model registry (language model only, by default), which is not restated here",
+            "base_model",
+        )
+    return replace_targets(doc, all_linear(found.model), "ms-swift-all-linear")
+
+
 TRAINER = Trainer(
     name="ms-swift",
-    title="ms-swift 4.6.0 (swift sft)",
+    label="ms-swift",
+    command="swift sft",
     package="ms-swift",
     version="4.6.0",
     source="swift/arguments/tuner_args.py, swift/pipelines/train/tuner.py, swift/utils/transformers_utils.py",
     stem="ms-swift",
     formats=("yaml", "json"),
     draft=_draft,
+    convention=Convention("ms-swift-all-linear", "all-linear: class name contains Linear, minus lm_head", _all_linear),
+    proof=(),
 )

@@ -17,11 +17,19 @@ import math
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .carry import precision, refuse_missing
+from .convention import Convention, model_of, replace_targets, selects_nothing
 from .core import Draft, Subject, Trainer
 
+if TYPE_CHECKING:
+    from ..pipeline.document import Document
+    from ..engine.options import Options
+    from ..engine.session import Session
+    from ..results.findings import Finding
+
+VERSION = "0.6.1"
 _ATTN = {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "o_proj": "output_proj"}  # HF -> torchtune
 _MLP = ("gate_proj", "up_proj", "down_proj")
 # What 86 of the 87 LoRA recipe configs shipped with 0.6.1 choose (recipes/configs/*/*lora*.yaml):
@@ -77,7 +85,7 @@ def _draft(subject: Subject) -> Draft:
     if builder is None:
         draft.refuse(
             subject,
-            f"torchtune 0.6.1 has no LoRA builder for {subject.model_type} models of this shape",
+            f"torchtune {VERSION} has no LoRA builder for {subject.model_type} models of this shape",
             "its builders cover Llama 2/3, Code Llama, Mistral, Gemma, Gemma 2, Qwen2/2.5 and Phi-3/4 sizes",
             "base_model",
             "export for a PEFT-based trainer (--to trl, llamafactory, ms-swift)",
@@ -213,13 +221,34 @@ def _flags(subject: Subject, draft: Draft, num_layers: int) -> tuple[list[str], 
     return attn, bool(mlp), output
 
 
+def _recipes(doc: Document, options: Options, session: Session) -> tuple[dict[str, Any], list[Finding]]:
+    """What its LoRA recipes choose (RECIPE_TARGETS), on the models its builders cover."""
+    model = model_of(doc, options, session)
+    if model is None:
+        return replace_targets(doc, [], "torchtune")
+    if builder_for(model.config, doc.values.get("base_model")) is None:
+        return selects_nothing(
+            doc,
+            "torchtune",
+            f"torchtune {VERSION} has no LoRA builder for this model, so its recipes select nothing here",
+            "base_model",
+        )
+    return replace_targets(doc, list(RECIPE_TARGETS), "torchtune")
+
+
 TRAINER = Trainer(
     name="torchtune",
-    title="torchtune 0.6.1 (LoRA recipe config)",
+    label="torchtune",
+    command="LoRA recipe config",
     package="torchtune",
-    version="0.6.1",
+    version=VERSION,
     source="torchtune/models/*/_model_builders.py, _component_builders.py",
     stem="torchtune",
     formats=("yaml", "json"),
     draft=_draft,
+    convention=Convention(
+        "torchtune", "q/v/output projections and the MLP in every layer (its LoRA recipes)", _recipes
+    ),
+    proof=("torchao==0.14.1",),
+    proved_in_ci=True,
 )

@@ -97,11 +97,14 @@ def peft_kwargs(fields: dict[str, object]) -> dict[str, object]:
 
 TRAINER = Trainer(
     name="trl",
-    title="TRL 1.16.0 (TrlParser --config)",
+    label="TRL",
+    command="TrlParser --config",
     package="trl",
     version="1.16.0",
     source="trl/trainer/model_config.py (ModelConfig), trl/trainer/utils.py (get_peft_config)",
     stem="trl",
     formats=("yaml", "json"),
     draft=_draft,
+    proof=("peft==0.21.2",),  # peft as constraints.txt pins it
+    proved_in_ci=True,
 )

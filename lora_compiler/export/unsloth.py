@@ -15,11 +15,18 @@ signature from Unsloth's source (scripts/trainer_check.py) and lets PEFT apply t
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .carry import precision, refuse_missing
+from .convention import Convention, replace_targets, selects_nothing, start
 from .core import Draft, Subject, Trainer
 from .render import call
+
+if TYPE_CHECKING:
+    from ..pipeline.document import Document
+    from ..engine.options import Options
+    from ..engine.session import Session
+    from ..results.findings import Finding
 
 FAST_LLAMA = {"llama", "mistral", "gemma", "gemma2", "qwen2", "qwen3", "qwen3_moe"}  # loader.py's llama path
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")  # llama.py
@@ -153,9 +160,28 @@ class _Code(str):
         return str(self)
 
 
+def _default(doc: Document, options: Options, session: Session) -> tuple[dict[str, Any], list[Finding]]:
+    """FastLanguageModel.get_peft_model's default list, on the models of its fast llama path; on the others it
+    narrows the list by unsloth_zoo.peft_utils.get_peft_regex's layer-name filters and MoE detection, not
+    restated."""
+    found = start(doc, options, session)
+    if found is None:
+        return replace_targets(doc, [], "unsloth-default")
+    if found.model_type not in FAST_LLAMA or found.is_multimodal:
+        return selects_nothing(
+            doc,
+            "unsloth-default",
+            f"Unsloth narrows its default list on {found.model_type} "
+            "models by layer-name filters (get_peft_regex), which are not restated here",
+            "base_model",
+        )
+    return replace_targets(doc, list(DEFAULT_TARGETS), "unsloth-default")
+
+
 TRAINER = Trainer(
     name="unsloth",
-    title="Unsloth 2026.10.9 (get_peft_model)",
+    label="Unsloth",
+    command="get_peft_model",
     package="unsloth",
     version="2026.10.9",
     source="unsloth/models/llama.py, unsloth/models/vision.py, unsloth/models/loader.py",
@@ -163,4 +189,6 @@ TRAINER = Trainer(
     formats=("python",),
     draft=_draft,
     python=_python,
+    convention=Convention("unsloth-default", "q/k/v/o and gate/up/down projections (get_peft_model)", _default),
+    proof=("scipy",),
 )

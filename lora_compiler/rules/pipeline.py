@@ -307,7 +307,7 @@ CONVENTION_REPLACED = rule(
         "are set aside for that column, and this note says which.",
         why="The column shows the convention's targets, not the ones written in the YAML.",
         fix="Nothing to fix: it says what the comparison set aside.",
-        source="lora_compiler/features/conventions.py",
+        source="lora_compiler/export/convention.py replace_targets",
     ),
 )
 CONVENTION_EMPTY = rule(
@@ -319,7 +319,7 @@ CONVENTION_EMPTY = rule(
         what="The convention's rule finds no module to adapt (e.g. LLaMA-Factory's class-name rule on GPT-2's Conv1D).",
         why="That trainer's default would train no LoRA layer on this model.",
         fix="Nothing to fix in the YAML; with that trainer, name the target modules explicitly.",
-        source="lora_compiler/features/conventions.py",
+        source="lora_compiler/export/<trainer>.py, the trainer's convention",
     ),
 )
 DIFF_INCOMPARABLE = rule(
