@@ -11,17 +11,16 @@ tests/test_serving_rules.py compares the committed files with what this extracts
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import sys
 import zipfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import serving_sglang
-import serving_vllm
+from lora_compiler.serving import ENGINES
 
-EXTRACTORS = {"vllm": serving_vllm.extract, "sglang": serving_sglang.extract}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 OUT = Path(__file__).resolve().parents[1] / "lora_compiler" / "serving"
 
 
@@ -29,7 +28,7 @@ def extract(wheel: Path) -> dict:
     """The rule table of one wheel (engine and version from its file name)."""
     engine, version = re.match(r"([a-z]+)-([^-]+)-", wheel.name).groups()
     with zipfile.ZipFile(wheel) as z:
-        return EXTRACTORS[engine](z, version)
+        return importlib.import_module(ENGINES[engine].extractor).extract(z, version)
 
 
 def _dumps(table: dict) -> str:

@@ -75,16 +75,14 @@ SERVE_LAUNCH = rule(
 
 @SERVE_LAUNCH.checks
 def serve_launch(ctx: Context) -> Iterable[Finding]:
-    from ..serving import sglang, vllm
+    from ..serving import ENGINES
 
     found = _plan(ctx)
     if found is None or not found.served:
         return
     out = ctx.doc.values.get("output_dir")
     adapter = f"{PurePosixPath(out).name or 'adapter'}={out}" if isinstance(out, str) and out else "NAME=ADAPTER_DIR"
-    command = {"vllm": vllm.launch, "sglang": sglang.launch}[found.engine](
-        found, ctx.spec.base_model or "BASE", adapter
-    )
+    command = ENGINES[found.engine].launch(found, ctx.spec.base_model or "BASE", adapter)
     hint = (
         "the adapter is the one training saves to output_dir"
         if "ADAPTER_DIR" not in adapter

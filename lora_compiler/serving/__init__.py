@@ -1,8 +1,10 @@
 """Serving engines whose LoRA loading lint, compile and export check on request (--serve ENGINE[@VERSION]).
 
-Each engine release is one table in this folder, ENGINE-VERSION.json, generated from its released wheel by
-scripts/gen_serving_rules.py; the checks (serving/vllm.py, serving/sglang.py) read only the table, so a new
-release is a new file. Importing this module reads no table and imports neither torch nor the engines.
+An engine is one module here declaring its Engine (serving/vllm.py, serving/sglang.py: name, checks, launch
+command, extractor), listed in ENGINES below; the CLI help, rules/serving.py and scripts/gen_serving_rules.py
+read that list. Each engine release is one table in this folder, ENGINE-VERSION.json, generated from its
+released wheel by scripts/gen_serving_rules.py; the checks read only the table, so a new release is a new
+file. Importing this module reads no table and imports neither torch nor the engines.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-ENGINES = ("vllm", "sglang")
+from . import sglang, vllm
+from .engine import Engine
+
+ENGINES: dict[str, Engine] = {e.name: e for e in (vllm.ENGINE, sglang.ENGINE)}
 
 
 class ServeError(ValueError):
@@ -54,8 +59,5 @@ def table(spec: str) -> dict[str, Any]:
 
 def plan(spec: str, ctx: Any) -> Any:
     """The engine's serving.verdict.Plan for this compile (rules.context.Context with its report and adapter_config)."""
-    from . import sglang, vllm
-
     rules = table(spec)
-    checks = {"vllm": vllm.check, "sglang": sglang.check}[rules["engine"]]
-    return checks(rules, ctx)
+    return ENGINES[rules["engine"]].check(rules, ctx)

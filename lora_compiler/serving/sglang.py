@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from ..model_facts import BASE_CHANGING_INITS, tower
+from .engine import Engine
 from .verdict import Plan, first_and_more
 
 
@@ -154,3 +155,6 @@ def launch(plan: Plan, base: str, adapter: str) -> str:
     return " ".join(
         ["python -m sglang.launch_server --model-path", base, "--enable-lora", f"--lora-paths {adapter}", *plan.flags]
     )
+
+
+ENGINE = Engine("sglang", "SGLang", check, launch, extractor="serving_sglang")

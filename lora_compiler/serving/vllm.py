@@ -14,6 +14,7 @@ from typing import Any
 
 from ..model_facts import tower
 from ..pipeline.fields import yaml_key
+from .engine import Engine
 from .verdict import Plan, first_and_more
 
 
@@ -205,3 +206,6 @@ def _vocab_size(ctx: Any) -> int | None:
 def launch(plan: Plan, base: str, adapter: str) -> str:
     """`adapter` is NAME=PATH."""
     return " ".join(["vllm serve", base, "--enable-lora", *plan.flags, f"--lora-modules {adapter}"])
+
+
+ENGINE = Engine("vllm", "vLLM", check, launch, extractor="serving_vllm")
