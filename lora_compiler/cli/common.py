@@ -41,7 +41,7 @@ class Names(click.Choice):
         self.names = names
         super().__init__(())
 
-    @property  # type: ignore[override]
+    @property
     def choices(self) -> tuple[str, ...]:
         return tuple(self.names())
 

@@ -105,7 +105,7 @@ _LIST_AS_TEXT = 10  # up to this many targets are written comma-separated, as LL
 def all_linear(model: Any, freeze_vision_tower: bool = True) -> list[str]:
     """misc.py::find_all_linear_modules: the last name of every module whose class name contains "Linear"
     but not "Embedding", outside lm_head, the model type's output layer, a projector and (frozen) a vision tower."""
-    model_type = getattr(model.config, "model_type", None)
+    model_type = getattr(model.config, "model_type", "")
     projector, vision, _ = COMPOSITE.get(model_type, ((), (), ()))
     skip = (
         "lm_head",
@@ -289,7 +289,7 @@ def _target(
     listed = cfg.get("target_modules")
     plain = isinstance(listed, list) and not cfg.get("exclude_modules") and cfg.get("layers_to_transform") is None
     candidates: list[tuple[list[str], list[str], str]] = [(["all"], all_linear(model, flags["freeze_vision"]), "all")]
-    if plain:
+    if plain and isinstance(listed, list):
         candidates.append((sorted(listed), sorted(listed), "as-compiled"))
     candidates += [
         (sorted({n.rsplit(".", 1)[-1] for n in wanted}), [], "their last names"),

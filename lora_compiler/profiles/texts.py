@@ -1,13 +1,13 @@
 """Texts derived from the release profiles: the constraints files, the docs table, release lists for help texts.
 
-scripts/generate.py writes them; tests/test_extension_points.py holds the committed copies equal to these, so
+scripts/generate.py writes them (generated()); tests/test_extension_points.py holds the committed copies equal to these, so
 a release is named in one declaration (its profiles/ module) and nowhere by hand.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import NEWEST, RELEASES
 from .profile import Profile
@@ -87,3 +87,9 @@ def with_docs_table(text: str) -> str:
     if not begin or not end:
         raise ValueError(f"{DOCS_FILE} lacks the profiles table markers")
     return f"{before}{DOCS_BEGIN}\n{docs_table()}{DOCS_END}{after}"
+
+
+def generated(read: Callable[[str], str]) -> dict[str, str]:
+    """Every file these texts make, by path relative to the repository; `read` gives a committed file's text
+    (the docs page keeps its hand-written parts around the table)."""
+    return {**constraints_files(), DOCS_FILE: with_docs_table(read(DOCS_FILE))}
