@@ -25,6 +25,7 @@ from lora_compiler.engine.options import Options
 from lora_compiler.engine.session import Session
 from lora_compiler.export import TRAINERS
 from lora_compiler.pipeline.document import load_file
+from lora_compiler.profiles import RELEASES
 
 
 def main() -> None:
@@ -43,8 +44,9 @@ def main() -> None:
         opts = replace(options, model=stand_in) if stand_in else options
         result = _compile(doc, opts, session)
         release = None
-        if _only(result, "axolotl-fsdp1-removed"):  # valid for 0.19, which still had FSDP1: export that
-            release, opts = "0.19.0", replace(opts, axolotl="0.19.0")
+        if _only(result, "axolotl-fsdp1-removed"):  # valid for the newest release that still had FSDP1: export that
+            release = next(p.version for p in reversed(RELEASES) if "axolotl-fsdp1-removed" not in p.validators)
+            opts = replace(opts, axolotl=release)
             result = _compile(doc, opts, session)
         if result.exit_code() != 0 or result.report is None:
             rows[str(path)] = {

@@ -1,7 +1,7 @@
 """Texts derived from the release profiles: the constraints files, the docs table, release lists for help texts.
 
-scripts/generate.py writes them (generated()); tests/test_extension_points.py holds the committed copies equal to these, so
-a release is named in one declaration (its profiles/ module) and nowhere by hand.
+scripts/generate.py writes them (generated()); tests/test_extension_points.py holds the committed copies equal
+to these, so a release is named in one declaration (its profiles/ module) and nowhere by hand.
 """
 
 from __future__ import annotations
