@@ -57,14 +57,22 @@ def splice(path: str, name: str, text: str) -> str:
     return head + start + text.rstrip("\n") + "\n" + end + rest.partition(end)[2]
 
 
+def releases() -> Files:
+    """The constraints files and the table of docs/axolotl-releases.md, from the release profiles."""
+    from lora_compiler.profiles.texts import constraints_files, docs_table
+
+    return {
+        **constraints_files(),
+        "docs/axolotl-releases.md": splice("docs/axolotl-releases.md", "releases", docs_table()),
+    }
+
+
 # (name, function, in the default run). Kept in step with the code by tests/test_generated.py.
 GENERATORS: list[tuple[str, Callable[[], Files], bool]] = [
     ("rules", rules_pages, True),
     ("schema", adapter_schema, True),
     ("survey", survey, False),
-    # INTEGRATOR: enable once the ext slice lands the releases table in lora_compiler.profiles:
-    # ("releases", lambda: {"docs/axolotl-releases.md": splice("docs/axolotl-releases.md", "releases",
-    #     __import__("lora_compiler.profiles", fromlist=["x"]).releases_table())}, True),
+    ("releases", releases, True),
 ]
 
 

@@ -1,20 +1,17 @@
 """Texts derived from the release profiles: the constraints files, the docs table, release lists for help texts.
 
-scripts/generate.py writes them (generated()); tests/test_extension_points.py holds the committed copies equal
-to these, so a release is named in one declaration (its profiles/ module) and nowhere by hand.
+scripts/generate.py writes them (the constraints files, and the table into docs/axolotl-releases.md between its
+`generated: releases` markers); tests/test_generated.py holds the committed copies equal to these, so a release
+is named in one declaration (its profiles/ module) and nowhere by hand.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from . import NEWEST, RELEASES
 from .profile import Profile
-
-DOCS_FILE = "docs/axolotl-releases.md"
-DOCS_BEGIN = "<!-- profiles table: lora_compiler.profiles.texts.docs_table(), written by scripts/generate.py -->"
-DOCS_END = "<!-- end of profiles table -->"
 
 
 def listed(words: Sequence[str], last: str = "and") -> str:
@@ -78,18 +75,3 @@ def docs_table() -> str:
             f"| `lora_compiler/{p.keys}` | {install} |"
         )
     return "\n".join(rows) + "\n"
-
-
-def with_docs_table(text: str) -> str:
-    """`text` (docs/axolotl-releases.md) with the region between the markers replaced by docs_table()."""
-    before, begin, rest = text.partition(DOCS_BEGIN)
-    _, end, after = rest.partition(DOCS_END)
-    if not begin or not end:
-        raise ValueError(f"{DOCS_FILE} lacks the profiles table markers")
-    return f"{before}{DOCS_BEGIN}\n{docs_table()}{DOCS_END}{after}"
-
-
-def generated(read: Callable[[str], str]) -> dict[str, str]:
-    """Every file these texts make, by path relative to the repository; `read` gives a committed file's text
-    (the docs page keeps its hand-written parts around the table)."""
-    return {**constraints_files(), DOCS_FILE: with_docs_table(read(DOCS_FILE))}
