@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..pipeline.document import Document
 from ..engine.options import Options
+from ..pipeline.document import Document
 from ..results.findings import Finding
 from ..rules.pipeline import CONVENTION_EMPTY, CONVENTION_REPLACED
 

@@ -19,9 +19,9 @@ from .convention import Convention, model_of, replace_targets, selects_nothing
 from .core import Draft, Subject, Trainer
 
 if TYPE_CHECKING:
-    from ..pipeline.document import Document
     from ..engine.options import Options
     from ..engine.session import Session
+    from ..pipeline.document import Document
     from ..results.findings import Finding
 
 # visual.py COMPOSITE_MODELS in 0.9.5: model_type -> (projector_keys, vision_model_keys, lora_conflict_keys);

@@ -20,9 +20,9 @@ from .core import Draft, Subject, Trainer
 from .targets import choose, describe
 
 if TYPE_CHECKING:
-    from ..pipeline.document import Document
     from ..engine.options import Options
     from ..engine.session import Session
+    from ..pipeline.document import Document
     from ..results.findings import Finding
 
 CARRIED = frozenset({"use_dora", "use_rslora", "modules_to_save", "target_parameters", "init_lora_weights"})

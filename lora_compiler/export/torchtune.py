@@ -24,9 +24,9 @@ from .convention import Convention, model_of, replace_targets, selects_nothing
 from .core import Draft, Subject, Trainer
 
 if TYPE_CHECKING:
-    from ..pipeline.document import Document
     from ..engine.options import Options
     from ..engine.session import Session
+    from ..pipeline.document import Document
     from ..results.findings import Finding
 
 VERSION = "0.6.1"

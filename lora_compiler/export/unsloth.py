@@ -23,9 +23,9 @@ from .core import Draft, Subject, Trainer
 from .render import call
 
 if TYPE_CHECKING:
-    from ..pipeline.document import Document
     from ..engine.options import Options
     from ..engine.session import Session
+    from ..pipeline.document import Document
     from ..results.findings import Finding
 
 FAST_LLAMA = {"llama", "mistral", "gemma", "gemma2", "qwen2", "qwen3", "qwen3_moe"}  # loader.py's llama path

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine.options import Options
+from ..engine.session import Session
 from ..export import TRAINERS
 from ..export.convention import Convention, replace_targets
 from ..pipeline.document import Document
-from ..engine.options import Options
-from ..engine.session import Session
 from ..results.findings import Finding
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import axolotl_0_19, axolotl_0_20, axolotl_0_21
 from .. import inputs
+from . import axolotl_0_19, axolotl_0_20, axolotl_0_21
 from .profile import Profile
 
 ENV_VAR = "LORA_COMPILER_AXOLOTL"

@@ -119,7 +119,7 @@ ADAPTER_UNSUPPORTED = rule(
         why="Other adapters (llama-adapter, MixLoRA's experts) are not PEFT LoRA configs, so there is no "
         "adapter_config.json to compile or check.",
         fix="Use `adapter: lora` or `adapter: qlora`; lint without a model still checks the YAML's other rules.",
-        source="lora_compiler/pipeline/front.py adapter_findings",
+        source="lora_compiler/engine/front.py adapter_findings",
     ),
     unusable=True,
 )
