@@ -109,8 +109,8 @@ def wrapped_names(report: Any) -> list[str]:
     """The modules PEFT turned into tuner layers: targeted modules, and the owners of targeted parameters."""
     if report is None:
         return []
-    names = {m["name"] if m.get("kind") != "parameter" else m["name"].rsplit(".", 1)[0] for m in report.modules}
-    return sorted(names | {m["name"] for m in report.trainable_tokens})
+    names = {m.name if m.kind != "parameter" else m.name.rsplit(".", 1)[0] for m in report.modules}
+    return sorted(names | {m.name for m in report.trainable_tokens})
 
 
 def startup_agreement(records: list[dict[str, Any]], release: str, mismatches: list[str]) -> tuple[int, int]:

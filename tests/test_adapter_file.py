@@ -107,7 +107,7 @@ def test_the_predicted_adapter_file_is_the_size_peft_saves(case, model_dir, tmp_
     result = compile_document({"base_model": str(path), **keys}, Options(offline=True))
     assert result.report is not None and result.lora_config is not None, [f.message for f in result.findings]
     predicted = result.report.adapter_file
-    assert predicted["bytes"] == _real_size(path, keys, result.lora_config, tmp_path / "saved"), predicted
+    assert predicted.bytes == _real_size(path, keys, result.lora_config, tmp_path / "saved"), predicted
 
 
 def test_the_safetensors_layout_is_safetensors_own(tmp_path):
@@ -136,4 +136,4 @@ def test_sizes_the_yaml_cannot_determine_are_unknown_with_the_reason(model_dir, 
     result = compile_document(
         {"base_model": str(path), **L, "lora_target_modules": ["q_proj"], **keys}, Options(offline=True)
     )
-    assert result.report.adapter_file["bytes"] is None and why in result.report.adapter_file["unknown_because"]
+    assert result.report.adapter_file.bytes is None and why in result.report.adapter_file.unknown_because

@@ -131,26 +131,24 @@ def _checked(tiny, model_type: str, keys: dict):
     path = tiny(model_type)
     result = _compiled(path, keys)
     _assert_counts_are_peft_s(result, path)
-    return result, {e["entry"]: e for e in result.report.coverage["entries"]}
+    return result, {e.entry: e for e in result.report.coverage.entries}
 
 
 def _assert_counts_are_peft_s(result, path, classes=None):
     modules, parameters = _peft_targets(path, result.lora_config)
     names = modules + parameters
     cov = result.report.coverage
-    for entry in cov["entries"]:
-        targets = (
-            entry["entry"] if entry["key"] == "lora_target_modules" and entry["index"] is None else [entry["entry"]]
-        )
-        pool = parameters if entry["key"] == "lora_target_parameters" else names
+    for entry in cov.entries:
+        targets = entry.entry if entry.key == "lora_target_modules" and entry.index is None else [entry.entry]
+        pool = parameters if entry.key == "lora_target_parameters" else names
         expected = [
             n
             for n in pool
             if peft_selects(n, targets) or (n.endswith(".weight") and peft_selects(n.rsplit(".", 1)[0], targets))
         ]
-        assert entry["reached"] == len(expected), (entry, expected)
-        assert entry["decoder_layers"] == len({decoder_layer(n, classes) for n in expected} - {None}), entry
-    assert cov["adapted_decoder_layers"] == len({decoder_layer(n, classes) for n in names} - {None})
+        assert entry.reached == len(expected), (entry, expected)
+        assert entry.decoder_layers == len({decoder_layer(n, classes) for n in expected} - {None}), entry
+    assert cov.adapted_decoder_layers == len({decoder_layer(n, classes) for n in names} - {None})
 
 
 @needs_modern_stack
@@ -159,8 +157,8 @@ def test_attention_only_targets_on_a_hybrid_model_adapt_a_small_share_of_layers(
     result = _compiled(path, {"lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]})
     _assert_counts_are_peft_s(result, path)
     cov = result.report.coverage
-    assert (cov["adapted_decoder_layers"], cov["decoder_layers"]) == (1, 6)
-    assert {e["entry"]: e["blocks"] for e in cov["entries"]}["q_proj"] == {"attention": 1}
+    assert (cov.adapted_decoder_layers, cov.decoder_layers) == (1, 6)
+    assert {e.entry: e.blocks for e in cov.entries}["q_proj"] == {"attention": 1}
     below = [f for f in result.findings if f.rule == "coverage-below-threshold"]
     assert len(below) == 1 and "only 1 of 6 decoder layers (17%)" in below[0].message
     assert not any(
@@ -175,18 +173,18 @@ def test_every_kind_of_layer_of_a_hybrid_model_named_adapts_every_layer(tiny):
     path = tiny("nemotron_h")
     result = _compiled(path, {"lora_target_modules": ["in_proj", "q_proj", "o_proj", "up_proj", "down_proj"]})
     _assert_counts_are_peft_s(result, path)
-    blocks = {e["entry"]: e["blocks"] for e in result.report.coverage["entries"]}
+    blocks = {e.entry: e.blocks for e in result.report.coverage.entries}
     assert blocks["in_proj"] == {"mixer": 3} and blocks["q_proj"] == {"attention": 1}
     assert blocks["up_proj"] == {"MLP": 2}
-    assert result.report.coverage["adapted_decoder_layers"] == 6
+    assert result.report.coverage.adapted_decoder_layers == 6
     assert not any(f.rule.startswith("coverage-") for f in result.findings)
 
 
 @needs_modern_stack
 def test_jamba_mamba_and_attention_entries_land_in_their_own_layers(tiny):
     result, entries = _checked(tiny, "jamba", {"lora_target_modules": ["q_proj", "in_proj", "x_proj"]})
-    assert entries["q_proj"]["blocks"] == {"attention": 2} and entries["in_proj"]["blocks"] == {"mixer": 2}
-    assert result.report.coverage["adapted_decoder_layers"] == 4
+    assert entries["q_proj"].blocks == {"attention": 2} and entries["in_proj"].blocks == {"mixer": 2}
+    assert result.report.coverage.adapted_decoder_layers == 4
 
 
 @needs_modern_stack
@@ -194,7 +192,7 @@ def test_shared_experts_without_routed_experts_is_a_warning_naming_the_expert_pa
     result, entries = _checked(
         tiny, "qwen2_moe", {"lora_target_modules": ["q_proj", "shared_expert.gate_proj", "shared_expert.up_proj"]}
     )
-    assert entries["shared_expert.gate_proj"]["blocks"] == {"shared experts": 2}
+    assert entries["shared_expert.gate_proj"].blocks == {"shared experts": 2}
     found = [f for f in result.findings if f.rule == "moe-experts-unreached"]
     assert len(found) == 1 and found[0].severity.value == "warning", found
     assert "the targets reach the shared experts but none of them" in found[0].message
@@ -212,7 +210,7 @@ def test_target_parameters_reach_the_routed_experts_and_silence_the_warning(tiny
             "lora_target_parameters": ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
         },
     )
-    assert entries["mlp.experts.gate_up_proj"]["blocks"] == {"routed experts": 2}
+    assert entries["mlp.experts.gate_up_proj"].blocks == {"routed experts": 2}
     assert not any(f.rule == "moe-experts-unreached" for f in result.findings)
 
 
@@ -247,11 +245,11 @@ def test_the_vision_tower_reached_by_suffix_names_is_counted_apart_from_the_deco
     path = model_dir("gemma3")
     result = _compiled(path, {"lora_target_modules": ["q_proj", "fc1"]})
     _assert_counts_are_peft_s(result, path)
-    entries = {e["entry"]: e for e in result.report.coverage["entries"]}
-    assert entries["q_proj"]["blocks"] == {"attention": 2, "vision tower": 2}
-    assert entries["fc1"]["blocks"] == {"vision tower": 3}  # two encoder layers and the pooling head
-    assert entries["fc1"]["decoder_layers"] == 0
-    assert result.report.coverage["adapted_decoder_layers"] == 2
+    entries = {e.entry: e for e in result.report.coverage.entries}
+    assert entries["q_proj"].blocks == {"attention": 2, "vision tower": 2}
+    assert entries["fc1"].blocks == {"vision tower": 3}  # two encoder layers and the pooling head
+    assert entries["fc1"].decoder_layers == 0
+    assert result.report.coverage.adapted_decoder_layers == 2
 
 
 @needs_modern_stack
@@ -261,10 +259,10 @@ def test_suffix_names_on_qwen2_5_vl_reach_the_vision_tower_and_say_so(tiny):
     path = tiny("qwen2_5_vl")
     result = _compiled(path, {"lora_target_modules": ["q_proj", "v_proj", "qkv", "proj"]})
     _assert_counts_are_peft_s(result, path)
-    blocks = {e["entry"]: e["blocks"] for e in result.report.coverage["entries"]}
+    blocks = {e.entry: e.blocks for e in result.report.coverage.entries}
     assert blocks["qkv"] == {"vision tower": 2} and blocks["q_proj"] == {"attention": 2}
     assert blocks["proj"] == {"vision tower": 3}  # two attention outputs and the patch embedding (a Conv3d)
-    assert result.report.coverage["adapted_decoder_layers"] == 2
+    assert result.report.coverage.adapted_decoder_layers == 2
     assert any(f.rule == "multimodal-tower-hit" and f.severity.value == "warning" for f in result.findings)
 
 
@@ -273,7 +271,7 @@ def test_llama4_shared_experts_reached_without_the_routed_ones_is_a_warning(tiny
     path = tiny("llama4")
     result = _compiled(path, {"lora_target_modules": ["q_proj", "gate_proj", "up_proj"]})
     _assert_counts_are_peft_s(result, path)
-    blocks = {e["entry"]: e["blocks"] for e in result.report.coverage["entries"]}
+    blocks = {e.entry: e.blocks for e in result.report.coverage.entries}
     assert blocks["gate_proj"].get("shared experts") == 1 and "routed experts" not in blocks["gate_proj"]
     found = [f for f in result.findings if f.rule == "moe-experts-unreached"]
     assert len(found) == 1 and found[0].severity.value == "warning" and "shared experts" in found[0].message

@@ -141,7 +141,7 @@ def test_trainer_conventions_on_llama():
     d = diff_conventions(
         EXAMPLE, ["axolotl", "torchtune", "ms-swift-all-linear", "unsloth-default"], Options(offline=True)
     )
-    counts = [len(side.report["modules"]) for side in d.sides]
+    counts = [len(side.report.modules) for side in d.sides]
     assert counts == [112, 96, 112, 112]  # torchtune's recipes leave k_proj out
 
 

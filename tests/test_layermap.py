@@ -1,4 +1,4 @@
-"""The data behind the layer map: exact grids for small hand-written targets.json dicts.
+"""The data behind the layer map: exact grids for small hand-written targets.json dicts, read as Reports.
 
 `candidates` (every LoRA-able module of the skeleton, `excluded` when lora_exclude_modules matched
 it) is the field the map needs from compile to show modules that were not wrapped.
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lora_compiler.results import layermap as lm
+from lora_compiler.results.report import Report
 
 
 def cand(
@@ -56,6 +57,42 @@ def report(
     if candidates is not None:
         out["candidates"] = candidates
     return out
+
+
+def full(partial: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A targets.json dict around hand-written modules/candidates."""
+    return {
+        "schema_version": "1.0",
+        "file": "train.yml",
+        "environment": {"lora_compiler": "0", "torch": "0", "transformers": "0", "peft": "0"},
+        "model": {
+            "base_model": "org/model",
+            "model_type": "llama",
+            "architecture": "LlamaForCausalLM",
+            "loader": "AutoModelForCausalLM",
+            "config_source": "local",
+            "is_multimodal": False,
+            "num_hidden_layers": 2,
+            "num_parameters": 1000,
+        },
+        "adapter": "lora",
+        "target_modules": ["q_proj", "v_proj"],
+        "target_parameters": [],
+        "linear_names": None,
+        "effective_target_modules": ["q_proj", "v_proj"],
+        "effective_target_parameters": [],
+        "trainable_params": 10,
+        "all_params": 1010,
+        "trainable_percent": 0.99,
+        "findings": [],
+        **partial,
+        **extra,
+    }
+
+
+def built(partial: dict[str, Any], **extra: Any) -> Report:
+    """The Report a hand-written targets.json of schema 1.0 (no coverage, memory or adapter file) reads as."""
+    return Report.from_dict(full(partial, **extra))
 
 
 def states(block: lm.Block) -> list[str]:
@@ -146,7 +183,7 @@ def test_layer_of(name, expected):
 
 
 def test_llama_like_two_layers():
-    lmap = lm.build_layer_map(llama_like())
+    lmap = lm.build_layer_map(built(llama_like()))
     (block,) = lmap.blocks
     assert [c.key for c in block.columns] == [
         "q_proj",
@@ -178,7 +215,7 @@ def test_llama_like_two_layers():
 
 
 def test_multimodal_tower_is_its_own_block():
-    lmap = lm.build_layer_map(multimodal())
+    lmap = lm.build_layer_map(built(multimodal()))
     assert [(b.name, b.is_tower) for b in lmap.blocks] == [
         ("model", False),
         ("vision_tower", True),
@@ -208,7 +245,7 @@ def test_multimodal_tower_is_its_own_block():
 
 
 def test_moe_fused_experts_have_their_own_columns():
-    lmap = lm.build_layer_map(moe())
+    lmap = lm.build_layer_map(built(moe()))
     (block,) = lmap.blocks
     assert [(c.key, c.num_experts, c.experts) for c in block.columns] == [
         ("q_proj", None, False),
@@ -237,7 +274,7 @@ def test_numbered_experts_share_one_cell_per_layer():
     """transformers 4 Mixtral: one Linear per expert; the cell holds all of them, the state the strongest."""
     names = [f"model.layers.0.block_sparse_moe.experts.{e}.w1" for e in range(4)]
     cands = [cand(n, excluded=n.endswith("3.w1")) for n in names]
-    lmap = lm.build_layer_map(report([wrapped(c) for c in cands[:3]], cands))
+    lmap = lm.build_layer_map(built(report([wrapped(c) for c in cands[:3]], cands)))
     (row,) = lmap.blocks[0].rows
     (cell,) = row.cells
     assert lmap.blocks[0].columns[0].experts and cell.state == "targeted" and len(cell.members) == 4
@@ -245,7 +282,7 @@ def test_numbered_experts_share_one_cell_per_layer():
 
 
 def test_without_candidates_only_trained_modules_are_shown():
-    lmap = lm.build_layer_map({**llama_like(), "candidates": None})
+    lmap = lm.build_layer_map(built({**llama_like(), "candidates": None}))
     assert not lmap.has_candidates
     assert [c.key for c in lmap.blocks[0].columns] == ["q_proj", "v_proj", "lm_head"]  # by name: no model order
     assert states(lmap.blocks[0]) == ["0:## ", "1:#  ", "other:  S"]
@@ -255,13 +292,13 @@ def test_without_candidates_only_trained_modules_are_shown():
 
 def test_encoder_decoder_stacks_get_labelled_rows_and_a_gap():
     cands = [cand(f"{side}.block.{i}.layer.0.SelfAttention.q") for side in ("encoder", "decoder") for i in range(2)]
-    lmap = lm.build_layer_map(report([wrapped(c) for c in cands], cands))  # candidates keep the model's order
+    lmap = lm.build_layer_map(built(report([wrapped(c) for c in cands], cands)))  # candidates keep the model's order
     assert [r.label for r in lmap.blocks[0].rows] == ["encoder.0", "encoder.1", "decoder.0", "decoder.1"]
     assert lm.text_grid(lmap) == ["model (4 layers)", "   01  01", "q  ##  ##"]
 
 
 def test_thirty_two_layers_fit_a_pull_request_comment():
     cands = [cand(f"model.layers.{i}.self_attn.{p}") for i in range(32) for p in ("q_proj", "v_proj")]
-    lines = lm.text_grid(lm.build_layer_map(report([wrapped(c) for c in cands], cands)))
+    lines = lm.text_grid(lm.build_layer_map(built(report([wrapped(c) for c in cands], cands))))
     assert lines[1:3] == [" " * 8 + "          1         2         3", " " * 8 + "01234567890123456789012345678901"]
     assert max(map(len, lines)) <= 80

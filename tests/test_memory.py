@@ -45,7 +45,7 @@ def _compiled(path, yaml: dict):
 def test_quantised_base_weights_are_the_bytes_bitsandbytes_stores(case, tmp_path):
     fact = FACTS["cases"][case]
     result = _compiled(_tiny(tmp_path, fact["model_type"], fact["config"]), fact["yaml"])
-    assert result.report.static_memory["base_weights"] == fact["bytes"], (case, FACTS["bitsandbytes"])
+    assert result.report.static_memory.base_weights == fact["bytes"], (case, FACTS["bitsandbytes"])
 
 
 @needs_modern_stack
@@ -60,7 +60,7 @@ def test_base_weights_are_what_the_real_axolotl_leaves_after_loading(release, ca
     result = compile_document({"base_model": str(path), **L, **fact["yaml"]}, Options(offline=True, axolotl=release))
     assert result.report is not None, [f.message for f in result.findings]
     memory, adapter = result.report.static_memory, result.report.adapter_file
-    assert (memory["base_weights"], memory["trainable"], adapter["bytes"]) == (
+    assert (memory.base_weights, memory.trainable, adapter.bytes) == (
         fact["bytes"],
         fact["trainable"],
         fact["adapter_bytes"],
@@ -74,11 +74,11 @@ def test_bitsandbytes_optimizer_state_is_what_its_first_step_allocates(case, tmp
     path = _tiny(tmp_path, "llama", BNB_OPTIMIZERS["config"])
     result = compile_document({"base_model": str(path), **fact["yaml"]}, Options(offline=True))
     memory = result.report.static_memory
-    assert (memory["trainable"], memory["optimizer_state"]) == (fact["trainable"], fact["optimizer_state"]), (
+    assert (memory.trainable, memory.optimizer_state) == (fact["trainable"], fact["optimizer_state"]), (
         case,
         BNB_OPTIMIZERS["bitsandbytes"],
     )
-    assert any("unified memory" in n for n in memory["notes"]) == case.startswith("paged_")
+    assert any("unified memory" in n for n in memory.notes) == case.startswith("paged_")
 
 
 OPTIMIZERS = ["adamw_torch", "adamw_torch_fused", "sgd", "adafactor"]
@@ -103,7 +103,7 @@ def _real_state_bytes(model_path, result, yaml: dict, optimizer: str) -> tuple[i
     peft_model(input_ids=torch.tensor([[1, 2, 3]])).logits.float().sum().backward()
     opt.step()
     state = sum(v.numel() * v.element_size() for s in opt.state.values() for v in s.values() if torch.is_tensor(v))
-    assert result.report.static_memory["optimizer"] == optimizer
+    assert result.report.static_memory.optimizer == optimizer
     return base, sum(p.numel() * p.element_size() for p in params), state
 
 
@@ -131,9 +131,9 @@ def test_trainable_and_optimizer_bytes_are_what_one_real_step_allocates(tmp_path
     result = _compiled(path, {"adapter": "lora", "optimizer": optimizer, **extra})
     base, trainable, state = _real_state_bytes(path, result, extra, optimizer)
     memory = result.report.static_memory
-    assert (memory["base_weights"], memory["trainable"], memory["gradients"]) == (base, trainable, trainable)
-    assert memory["optimizer_state"] == state
-    assert memory["total"] == base + 2 * trainable + state
+    assert (memory.base_weights, memory.trainable, memory.gradients) == (base, trainable, trainable)
+    assert memory.optimizer_state == state
+    assert memory.total == base + 2 * trainable + state
 
 
 def test_an_optimizer_not_modelled_is_said_so_and_sharding_is_planned(tmp_path):
@@ -152,7 +152,7 @@ def test_an_optimizer_not_modelled_is_said_so_and_sharding_is_planned(tmp_path):
     memory = _compiled(
         path, {"adapter": "lora", "optimizer": "ademamix_8bit", "fsdp_config": {"fsdp_version": 2}}
     ).report.static_memory
-    assert memory["optimizer_state"] is None and memory["total"] is None
-    assert any("not modelled" in n for n in memory["notes"]) and memory["sharding"]["by"] == "FSDP2"
-    assert [r["devices"] for r in memory["per_device"]] == [2, 4, 8]
-    assert all(r["optimizer_state"] is None and r["on_device"] is None for r in memory["per_device"])
+    assert memory.optimizer_state is None and memory.total is None
+    assert any("not modelled" in n for n in memory.notes) and memory.sharding.by == "FSDP2"
+    assert [r.devices for r in memory.per_device] == [2, 4, 8]
+    assert all(r.optimizer_state is None and r.on_device is None for r in memory.per_device)

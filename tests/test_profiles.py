@@ -105,7 +105,7 @@ def test_lora_target_linear_on_pythia_targets_the_head_in_0_19_only(tmp_path: Pa
     assert "embed_out" not in old.linear_names and "lm_head" in old.linear_names
     assert "lm_head" not in new.linear_names
     assert old.trainable_params - new.trainable_params == PYTHIA_HEAD
-    assert (old.axolotl["version"], new.axolotl["version"]) == ("0.19.0", "0.21.0")
+    assert (old.axolotl.version, new.axolotl.version) == ("0.19.0", "0.21.0")
 
 
 def test_the_upgrade_view_shows_the_verdict_findings_and_trained_counts_per_release(

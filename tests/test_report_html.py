@@ -12,16 +12,16 @@ import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from browser import chromium, dom
 from click.testing import CliRunner
 from conftest import REPO, needs_modern_stack
-from test_layermap import cand, llama_like, report, wrapped
+from test_layermap import built, cand, llama_like, report, wrapped
 
 from lora_compiler.cli import cli
 from lora_compiler.render.html import CSP, render_maps_html, render_report_html
+from lora_compiler.results.report import Report
 
 SHOTS = Path("/tmp/lora-compiler-screenshots")
 CONFIGS = REPO / "fixtures" / "configs"
@@ -34,37 +34,6 @@ ATTENTION_ONLY = (
     "lora_alpha: 16\nlora_target_modules: [q_proj, k_proj, v_proj, o_proj]\n"
 )
 EXTERNAL = re.compile(r"(?i)\b(src|href|srcset|action|poster|data)\s*=|url\(|@import|https?:|//[a-z0-9]")
-
-
-def full(partial: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """A targets.json dict around hand-written modules/candidates."""
-    return {
-        "schema_version": "1.0",
-        "file": "train.yml",
-        "environment": {"lora_compiler": "0", "torch": "0", "transformers": "0", "peft": "0"},
-        "model": {
-            "base_model": "org/model",
-            "model_type": "llama",
-            "architecture": "LlamaForCausalLM",
-            "loader": "AutoModelForCausalLM",
-            "config_source": "local",
-            "is_multimodal": False,
-            "num_hidden_layers": 2,
-            "num_parameters": 1000,
-        },
-        "adapter": "lora",
-        "target_modules": ["q_proj", "v_proj"],
-        "target_parameters": [],
-        "linear_names": None,
-        "effective_target_modules": ["q_proj", "v_proj"],
-        "effective_target_parameters": [],
-        "trainable_params": 10,
-        "all_params": 1010,
-        "trainable_percent": 0.99,
-        "findings": [],
-        **partial,
-        **extra,
-    }
 
 
 def compile_out(config: Path, out: Path) -> Path:
@@ -100,7 +69,7 @@ def test_user_text_is_escaped():
         "hint": "use <u>x</u>",
     }
     page = render_report_html(
-        full(partial, findings=[finding], file="<t>.yml"),
+        built(partial, findings=[finding], file="<t>.yml"),
         source="adapter: lora\nlora_r: </pre><script>alert(4)</script>\n",
     )
     assert "<script" not in page and "<img" not in page and "<u>" not in page and '"onmouseover' not in page
@@ -108,7 +77,7 @@ def test_user_text_is_escaped():
 
 
 def test_page_is_self_contained():
-    page = render_report_html(full(llama_like()))
+    page = render_report_html(built(llama_like()))
     assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in page
     assert CSP == "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
     assert not EXTERNAL.search(page), EXTERNAL.search(page)
@@ -125,7 +94,7 @@ def test_findings_quote_their_yaml_line():
         "hint": None,
     }
     page = render_report_html(
-        full(report([], None), findings=[finding]), source="a: 1\nb: 2\nlora_target_linear: true\n"
+        built(report([], None), findings=[finding]), source="a: 1\nb: 2\nlora_target_linear: true\n"
     )
     assert '<pre class="src"><span>3 │ </span>lora_target_linear: true</pre>' in page
 
@@ -135,7 +104,7 @@ def test_maps_side_by_side_outline_the_cells_that_differ():
     b = llama_like()
     b["modules"] = [dict(m, r=8) for m in b["modules"]]  # layer 1 q_proj: r 16 -> 8
     b["modules"].append(wrapped(cand("model.layers.0.self_attn.k_proj")))  # k_proj of layer 0: off -> LoRA
-    grids, csp = dom.parse(render_maps_html([("a", full(a)), ("b <2>", full(b))]))
+    grids, csp = dom.parse(render_maps_html([("a", built(a)), ("b <2>", built(b))]))
     assert csp == [CSP] and [g.section["data-report"] for g in grids] == ["a", "b <2>"]
     for g in grids:
         assert [label for label, _ in g.rows] == ["0", "1", "other"]
@@ -164,7 +133,7 @@ def browser(tmp_path_factory) -> dict[str, chromium.Run]:
         "mixtral": compile_out(tmp / "mixtral.yml", tmp / "mixtral"),
     }
     reports = [
-        (n, json.loads((p.parent / "targets.json").read_text()))
+        (n, Report.from_dict(json.loads((p.parent / "targets.json").read_text())))
         for n, p in (
             ("all linear", pages["llama"]),
             ("attention only", compile_out(tmp / "attention.yml", tmp / "attention")),

@@ -13,8 +13,7 @@ from lora_compiler.results.layermap import column_of
 
 
 def _report(config: dict | str):
-    result = compile_document(config, Options(offline=True))
-    return result.report.to_dict()
+    return compile_document(config, Options(offline=True)).report
 
 
 def test_report_md_opens_with_the_verdict_then_findings_before_the_map():

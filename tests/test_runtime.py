@@ -67,8 +67,8 @@ def _assert_matches_compile(tmp_path: Path, model_type: str, keys: dict[str, Any
     assert result.ok, [f"{f.rule}: {f.message}" for f in result.findings]
     peft_model, lora_config = load_lora(_model(config), path)
     report = result.report
-    assert _wrapped(peft_model) == {m["name"] for m in report.modules}
-    assert _saved(peft_model) == {m["name"] for m in report.modules_to_save}
+    assert _wrapped(peft_model) == {m.name for m in report.modules}
+    assert _saved(peft_model) == {m.name for m in report.modules_to_save}
     summary = parameter_summary(peft_model)
     assert (summary.trainable, summary.total) == (report.trainable_params, report.all_params)
     ignore = {"base_model_name_or_path", "revision"}  # get_peft_model records the live model's name

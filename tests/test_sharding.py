@@ -15,6 +15,7 @@ from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
 from lora_compiler.engine.policy import Policy, PolicyError
 from lora_compiler.pipeline.sharding import plan
+from lora_compiler.results.parts import StaticMemory
 
 FACTS = json.loads((REPO / "tests" / "facts" / "fsdp_shards.json").read_text())
 DEEPSPEED = json.loads((REPO / "tests" / "facts" / "deepspeed_shards.json").read_text())
@@ -33,7 +34,7 @@ def _model(tmp_path, **dims):
     return out
 
 
-def _memory(tmp_path, yaml: dict, devices: tuple[int, ...] = (2, 4, 8)) -> dict:
+def _memory(tmp_path, yaml: dict, devices: tuple[int, ...] = (2, 4, 8)) -> StaticMemory:
     result = compile_document({"base_model": str(_model(tmp_path)), **yaml}, Options(offline=True, devices=devices))
     assert result.report is not None, [f.message for f in result.findings]
     return result.report.static_memory
@@ -44,24 +45,24 @@ def _memory(tmp_path, yaml: dict, devices: tuple[int, ...] = (2, 4, 8)) -> dict:
 def test_fsdp2_per_device_bytes_are_what_rank_0_holds_after_one_step(case, tmp_path):
     fact = FACTS["cases"][case]
     memory = _memory(tmp_path, fact["yaml"], (fact["devices"],))
-    (row,) = memory["per_device"]
+    (row,) = memory.per_device
     rank0 = fact["rank0"]
-    assert memory["sharding"]["by"] == "FSDP2" and memory["sharding"]["exact"]
-    assert (row["base_weights"] + row["trainable"], row["trainable"], row["gradients"], row["optimizer_state"]) == (
+    assert memory.sharding.by == "FSDP2" and memory.sharding.exact
+    assert (row.base_weights + row.trainable, row.trainable, row.gradients, row.optimizer_state) == (
         rank0["params"],
         rank0["trainable"],
         rank0["gradients"],
         rank0["optimizer_state"],
     ), (case, FACTS["torch"])
-    assert row["on_device"] == rank0["params"] + rank0["gradients"] + rank0["optimizer_state"] and row["on_host"] == 0
+    assert row.on_device == rank0["params"] + rank0["gradients"] + rank0["optimizer_state"] and row.on_host == 0
 
 
 @needs_modern_stack
 def test_offloaded_parameters_are_counted_in_host_memory_not_on_the_device(tmp_path):
     memory = _memory(tmp_path, {**LORA, "fsdp_version": 2, "fsdp_config": {"offload_params": True}}, (2,))
-    (row,) = memory["per_device"]
-    assert row["on_device"] == 0 and row["on_host"] == sum(
-        row[p] for p in ("base_weights", "trainable", "gradients", "optimizer_state")
+    (row,) = memory.per_device
+    assert row.on_device == 0 and row.on_host == sum(
+        getattr(row, p) for p in ("base_weights", "trainable", "gradients", "optimizer_state")
     )
 
 
@@ -85,9 +86,9 @@ def test_quantised_fsdp2_shards_are_what_rank_0_holds_under_axolotls_patches(rel
         },
         Options(offline=True, axolotl=release, devices=(fact["devices"],)),
     )
-    (row,) = result.report.static_memory["per_device"]
+    (row,) = result.report.static_memory.per_device
     rank0 = fact["rank0"]
-    assert (row["base_weights"] + row["trainable"], row["trainable"]) == (
+    assert (row.base_weights + row.trainable, row.trainable) == (
         rank0["params"] + rank0["quant_states"],
         rank0["trainable"],
     ), (release, case)
@@ -100,8 +101,8 @@ def test_quantised_weights_under_deepspeed_zero3_are_said_to_be_unknown(tmp_path
         {**LORA, "adapter": "qlora", "load_in_4bit": True, "deepspeed": {"zero_optimization": {"stage": 3}}},
         (2,),
     )
-    assert memory["per_device"][0]["base_weights"] is None and memory["per_device"][0]["on_device"] is None
-    assert any("quantised base weights shard is not modelled" in n for n in memory["notes"])
+    assert memory.per_device[0].base_weights is None and memory.per_device[0].on_device is None
+    assert any("quantised base weights shard is not modelled" in n for n in memory.notes)
 
 
 @needs_modern_stack
@@ -111,7 +112,7 @@ def test_factored_optimizer_state_over_shards_is_not_guessed(tmp_path):
         {**LORA, "optimizer": "adafactor", "fsdp_version": 2, "fsdp_config": {"reshard_after_forward": True}},
         (2,),
     )
-    assert memory["optimizer_state"] is not None and memory["per_device"][0]["optimizer_state"] is None
+    assert memory.optimizer_state is not None and memory.per_device[0].optimizer_state is None
 
 
 @needs_modern_stack
@@ -121,12 +122,12 @@ def test_deepspeed_zero_partitions_state_by_stage_and_keeps_a_float32_master_cop
     one = _memory(tmp_path, {**LORA, "deepspeed": str(config)}, (4,))
     config.write_text(json.dumps({"zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"}}}))
     three = _memory(tmp_path, {**LORA, "deepspeed": str(config)}, (4,))
-    (r1,), (r3,) = one["per_device"], three["per_device"]
-    assert (one["sharding"]["by"], three["sharding"]["by"]) == ("DeepSpeed ZeRO-1", "DeepSpeed ZeRO-3")
-    assert r1["base_weights"] == one["base_weights"] and r1["gradients"] == one["gradients"]  # replicated at stage 1
-    assert r1["master_weights"] == one["trainable"] // 4  # float32 LoRA tensors whose sizes 4 divides
-    assert r3["base_weights"] < three["base_weights"] and r3["gradients"] == three["gradients"] // 4
-    assert r3["on_host"] == r3["base_weights"] + r3["trainable"] and not one["sharding"]["exact"]
+    (r1,), (r3,) = one.per_device, three.per_device
+    assert (one.sharding.by, three.sharding.by) == ("DeepSpeed ZeRO-1", "DeepSpeed ZeRO-3")
+    assert r1.base_weights == one.base_weights and r1.gradients == one.gradients  # replicated at stage 1
+    assert r1.master_weights == one.trainable // 4  # float32 LoRA tensors whose sizes 4 divides
+    assert r3.base_weights < three.base_weights and r3.gradients == three.gradients // 4
+    assert r3.on_host == r3.base_weights + r3.trainable and not one.sharding.exact
 
 
 @needs_modern_stack
@@ -140,14 +141,14 @@ def test_zero_optimizer_master_and_parameter_partitions_are_what_rank_0_holds(ca
     result = compile_document(
         {"base_model": str(tmp_path / "m"), **fact["yaml"]}, Options(offline=True, devices=(fact["devices"],))
     )
-    (row,) = result.report.static_memory["per_device"]
+    (row,) = result.report.static_memory.per_device
     rank0 = fact["rank0"]
-    assert (row["optimizer_state"], row["master_weights"]) == (rank0["optimizer_state"], rank0["master_weights"]), (
+    assert (row.optimizer_state, row.master_weights) == (rank0["optimizer_state"], rank0["master_weights"]), (
         case,
         DEEPSPEED["deepspeed"],
     )
     if rank0["partitions"] is not None:
-        assert row["base_weights"] + row["trainable"] == rank0["partitions"], case
+        assert row.base_weights + row.trainable == rank0["partitions"], case
 
 
 def test_deepspeed_plans_come_from_the_file_the_shipped_name_or_say_what_is_missing(tmp_path):
@@ -212,11 +213,11 @@ def test_the_summary_says_what_one_device_holds_or_which_part_is_not_modelled(tm
 
     fsdp = {**LORA, "fsdp_version": 2, "fsdp_config": {"reshard_after_forward": True}}
     memory = _memory(tmp_path, fsdp, (2, 8))
-    rows = {r["devices"]: r["on_device"] for r in memory["per_device"]}
+    rows = {r.devices: r.on_device for r in memory.per_device}
     assert memory_text(memory).endswith(
         f"per device under FSDP2 (fsdp_config, rank 0): 2 devices {size(rows[2])}, 8 devices {size(rows[8])}"
     )
     unknown = _memory(tmp_path, {**fsdp, "optimizer": "adafactor"}, (2,))
     assert memory_text(unknown).endswith("unknown (not modelled per device: optimizer state)")
     result = compile_document({"base_model": str(_model(tmp_path)), **fsdp}, Options(offline=True, devices=(8,)))
-    assert verdict(result.report.to_dict()).endswith(f"{size(rows[8])} per device, 8 devices (FSDP2)")
+    assert verdict(result.report).endswith(f"{size(rows[8])} per device, 8 devices (FSDP2)")

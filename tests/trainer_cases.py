@@ -38,11 +38,10 @@ def run_case(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         "config": str(path.relative_to(ROOT)),
         "model": result.spec.base_model,
         "compiled": sorted(
-            [m["name"], m["r"], round(m["alpha"] / (math.sqrt(m["r"]) if rslora else m["r"]), 6)]
-            for m in result.report.modules
+            [m.name, m.r, round(m.alpha / (math.sqrt(m.r) if rslora else m.r), 6)] for m in result.report.modules
         ),
-        "modules_to_save": sorted(m["name"] for m in result.report.modules_to_save),
-        "trainable_tokens": sorted(m["name"] for m in result.report.trainable_tokens),
+        "modules_to_save": sorted(m.name for m in result.report.modules_to_save),
+        "trainable_tokens": sorted(m.name for m in result.report.trainable_tokens),
         # as scripts/trainer_check.py notes them per LoRA layer (sorted sets)
         "init": [str(result.adapter_config.get("init_lora_weights"))],
         "dropout": [float(result.adapter_config.get("lora_dropout") or 0.0)],

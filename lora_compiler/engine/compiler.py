@@ -11,7 +11,7 @@ themselves live in pipeline/.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from ..pipeline.spec import AdapterSpec
 from ..profiles import Selection
 from ..results import findings as fmod
 from ..results.findings import Finding
+from ..results.parts import AxolotlRecord, Candidate, Coverage, WrappedModule, frozen_names
 from ..results.report import ModelInfo, Report
+from ..results.serialize import build
 from .front import Front, front
 from .options import Options
 from .session import Session
@@ -100,7 +102,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from ..model_facts import adaptable
     from ..pipeline.adapter_file import adapter_file
     from ..pipeline.fields import key_for_message
-    from ..pipeline.freezing import applies, freeze
+    from ..pipeline.freezing import applies, freeze, record
     from ..pipeline.inject import InjectionError, inject
     from ..pipeline.loading import base_load
     from ..pipeline.memory import static_memory
@@ -166,22 +168,22 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
             num_parameters=skel.num_parameters,
         ),
         adapter=spec.adapter,
-        target_modules=plan.target_modules,
-        target_parameters=plan.target_parameters,
-        linear_names=plan.linear_names,
-        effective_target_modules=inj.effective_target_modules,
-        effective_target_parameters=inj.effective_target_parameters,
-        modules=[asdict(m) for m in inj.modules],
-        modules_to_save=[asdict(m) for m in inj.modules_to_save],
-        trainable_tokens=[asdict(m) for m in inj.trainable_tokens],
+        target_modules=frozen_names(plan.target_modules),
+        target_parameters=frozen_names(plan.target_parameters),
+        linear_names=frozen_names(plan.linear_names),
+        effective_target_modules=frozen_names(inj.effective_target_modules),
+        effective_target_parameters=frozen_names(inj.effective_target_parameters),
+        modules=tuple(inj.modules),
+        modules_to_save=tuple(inj.modules_to_save),
+        trainable_tokens=tuple(inj.trainable_tokens),
         trainable_params=freezing.trainable if freezing else inj.trainable_params - tied,
         all_params=inj.all_params - tied,
         peft_trainable_params=inj.trainable_params - tied,
-        freezing=_freezing_dict(freezing, spec) if freezing else None,
-        candidates=candidates,
-        axolotl=ctx.selection.record(),
+        freezing=record(freezing, spec.unfrozen_parameters, spec.freeze_mm_modules) if freezing else None,
+        candidates=tuple(Candidate(**c) for c in candidates),
+        axolotl=build(AxolotlRecord, ctx.selection.record()),
         adapter_file=adapter_file(inj.tensors, doc.values, ctx.profile.version, held),
-        coverage=coverage([asdict(m) for m in inj.modules], ctx),
+        coverage=coverage(inj.modules, ctx),
         static_memory=static_memory(
             skel.model, inj.tensors, doc.values, ctx.profile.version, held, sharding, skel.model_type, ctx.devices
         ),
@@ -192,30 +194,10 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     result.findings = peft_outcome.without_restated(result.findings)
 
 
-def coverage(modules: list[dict[str, Any]], ctx: Any) -> dict[str, Any]:
+def coverage(modules: list[WrappedModule], ctx: Any) -> Coverage:
     """The report's per-entry coverage (results/coverage.py) on this skeleton."""
     from ..results.coverage import coverage as of
 
     return of(
         ctx.spec, ctx.plan.linear_names, modules, ctx.module_names, ctx.module_classes, ctx.skeleton.num_hidden_layers
     )
-
-
-def _freezing_dict(freezing: Any, spec: Any) -> dict[str, Any]:
-    """The report's record of Axolotl's post-load freezing (schemas/targets.schema.json, `freezing`)."""
-    return {
-        "unfrozen_parameters": list(spec.unfrozen_parameters) if spec.unfrozen_parameters else None,
-        "freeze_mm_modules": bool(spec.freeze_mm_modules),
-        "with_gradients": freezing.with_gradients,
-        "groups": [
-            {
-                "group": g.name,
-                "peft_trainable": g.peft_trainable,
-                "trained": g.trained,
-                "with_gradients": g.with_gradients,
-            }
-            for g in freezing.groups
-        ],
-        "unmatched_patterns": [spec.unfrozen_parameters[i] for i in freezing.unmatched],
-        "errors": [m for _, m in freezing.errors],
-    }

@@ -11,9 +11,11 @@ them as findings of their own.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from ..results.findings import Finding
+from ..results.parts import WrappedModule
 from ..rules.export import EXPORT_NOT_FAITHFUL
 from .core import Draft, Subject
 
@@ -23,16 +25,18 @@ _SHOWN = 5  # differences named in a finding
 def judge(subject: Subject, draft: Draft) -> list[Finding]:
     """No findings when the trainer would train what the compile says; else one error naming the differences."""
     ours = _layers(subject.wrapped, bool(subject.config.get("use_rslora")), with_params=draft.peft is not None)
-    saved = ({m["name"] for m in subject.report.modules_to_save}, {m["name"] for m in subject.report.trainable_tokens})
+    saved = ({m.name for m in subject.report.modules_to_save}, {m.name for m in subject.report.trainable_tokens})
     if draft.peft is None:
-        theirs = {name: (r, _scale(r, alpha, rs), None) for name, (r, alpha, rs) in (draft.wrapped or {}).items()}
+        theirs: dict[str, tuple[int, float, int | None]] = {
+            name: (r, _scale(r, alpha, rs), None) for name, (r, alpha, rs) in (draft.wrapped or {}).items()
+        }
         their_saved = saved  # not PEFT: the exporter refuses what it cannot carry, these stay empty
     else:
         try:
             inj = _inject(subject, draft.peft)
         except Exception as exc:  # PEFT refusing the trainer's config is itself a difference
             return [_unfaithful(subject, f"PEFT refuses the LoraConfig the trainer would build: {exc}")]
-        theirs = _layers([vars(m) for m in inj.modules], bool(draft.peft.get("use_rslora")), with_params=True)
+        theirs = _layers(inj.modules, bool(draft.peft.get("use_rslora")), with_params=True)
         their_saved = ({m.name for m in inj.modules_to_save}, {m.name for m in inj.trainable_tokens})
     problems = _differences(ours, theirs)
     for label, a, b in (("modules_to_save", saved[0], their_saved[0]), ("trainable tokens", saved[1], their_saved[1])):
@@ -44,10 +48,10 @@ def judge(subject: Subject, draft: Draft) -> list[Finding]:
     return [_unfaithful(subject, f"{len(problems)} difference(s): {shown}")]
 
 
-def _layers(modules: list[dict[str, Any]], rslora: bool, with_params: bool) -> dict[str, tuple[int, float, int | None]]:
-    return {
-        m["name"]: (m["r"], _scale(m["r"], m["alpha"], rslora), m["params"] if with_params else None) for m in modules
-    }
+def _layers(
+    modules: Sequence[WrappedModule], rslora: bool, with_params: bool
+) -> dict[str, tuple[int, float, int | None]]:
+    return {m.name: (m.r, _scale(m.r, m.alpha, rslora), m.params if with_params else None) for m in modules}
 
 
 def _scale(r: int, alpha: float, rslora: bool) -> float:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from ..pipeline.document import Document
 from ..pipeline.fields import FIELDS, targets_key
 from ..results.findings import Finding
+from ..results.parts import WrappedModule
+from ..results.report import Report
 from ..rules.export import EXPORT_LOSSY, EXPORT_REWRITTEN, EXPORT_UNEXPRESSIBLE
 from .convention import Convention
 
@@ -32,7 +34,7 @@ class Subject:
     doc: Document
     spec: Any  # pipeline.spec.AdapterSpec
     config: dict[str, Any]  # the LoraConfig in PEFT's on-disk form, sets sorted (adapter_config.json)
-    report: Any  # results.report.Report
+    report: Report
     model: Any  # the meta skeleton PEFT was applied to
 
     @property
@@ -40,12 +42,12 @@ class Subject:
         return self.report.model.model_type
 
     @property
-    def wrapped(self) -> list[dict[str, Any]]:
+    def wrapped(self) -> tuple[WrappedModule, ...]:
         """Every LoRA layer PEFT made, modules and fused parameters, as the report lists them."""
         return self.report.modules
 
     def module_names(self) -> list[str]:
-        return sorted(m["name"] for m in self.wrapped if m["kind"] == "module")
+        return sorted(m.name for m in self.wrapped if m.kind == "module")
 
     def quantized(self) -> int | None:
         """The bits Axolotl loads the base model in (memory.quantization: 4 for qlora with load_in_4bit, 8 for

@@ -170,13 +170,13 @@ def _flags(subject: Subject, draft: Draft, num_layers: int) -> tuple[list[str], 
     per_layer: dict[int, set[str]] = {}
     output, other = False, []
     for m in subject.wrapped:
-        match = _LAYER.match(m["name"])
-        if m["name"] == "lm_head":
+        match = _LAYER.match(m.name)
+        if m.name == "lm_head":
             output = True
         elif match and match.group(3) in (*_ATTN, *_MLP):
             per_layer.setdefault(int(match.group(1)), set()).add(match.group(3))
         else:
-            other.append(m["name"])
+            other.append(m.name)
     if other:
         draft.refuse(
             subject,

@@ -32,8 +32,12 @@ from ..results.diff import (
     module_facts,
     name_template,
     report_entries,
+    section_of,
 )
 from ..results.findings import Finding
+from ..results.parts import SavedModule, WrappedModule
+from ..results.report import Report
+from ..results.serialize import ReportFormatError
 from ..rules import restore
 from ..rules.pipeline import DIFF_INCOMPARABLE, INPUT_UNREADABLE
 
@@ -133,7 +137,7 @@ def diff_pair(a: str | Path, b: str | Path, options: Options = Options(), layers
         )
     ca, cb = sides[0].adapter_config, sides[1].adapter_config
     fields = _field_changes(ca, cb, TARGET_FIELDS) if ca and cb else []
-    environment = _field_changes(ra["environment"], rb["environment"], frozenset()) if ra and rb else []
+    environment = _field_changes(dict(ra.environment), dict(rb.environment), frozenset()) if ra and rb else []
     notes = []
     if not (ra and rb) and not (ca and cb) and not any(s.failed for s in sides):
         notes.append(
@@ -159,38 +163,43 @@ def load_side(path: str | Path, options: Options = Options(), session: Session |
         files = [p]
     else:
         return _compiled(label, compile_document(p, options, session))
-    report = config = None
+    report: Report | None = None
+    config = None
     for file in files:
         data = _read_json(file)
         if isinstance(data, str):
             return _unreadable(label, data)
         if isinstance(data.get("modules"), list) and "schema_version" in data:
-            report = data
+            try:
+                report = Report.from_dict(data)
+            except ReportFormatError as exc:
+                return _unreadable(label, f"{file.name} is not a targets.json this version reads: {exc}")
         elif "target_modules" in data or "peft_type" in data:
             config = data
         else:
             return _unreadable(label, f"{file.name} is neither a lora-compiler targets.json nor a PEFT adapter config")
-    found = (restore(d) for d in (report or {}).get("findings", []))
-    return Side(label, "targets" if report else "adapter_config", report, config, tuple(found))
+    if report:  # the exit class of each finding is its rule's, which targets.json does not record
+        report = replace(report, findings=tuple(restore(f.to_dict()) for f in report.findings))
+    return Side(label, "targets" if report else "adapter_config", report, config, report.findings if report else ())
 
 
-def unmatched_names(report: dict[str, Any]) -> list[str]:
+def unmatched_names(report: Report) -> list[str]:
     """target_modules names that wrapped no module: ignored by PEFT as long as another name matches.
 
     Names PEFT moved to fused expert parameters (transformers 5 MoE) are not counted; a regex matches
     as a whole and is not split into names.
     """
-    asked = report["target_modules"]
+    asked = report.target_modules
     if isinstance(asked, str):
         return []
-    effective = report["effective_target_modules"]
-    converted = bool(report["effective_target_parameters"]) and not report["target_parameters"]
-    names = [m["name"] for m in report["modules"] if m["kind"] == "module"]
+    effective = report.effective_target_modules
+    converted = bool(report.effective_target_parameters) and not report.target_parameters
+    names = [m.name for m in report.modules if m.kind == "module"]
     return sorted(
         t
         for t in asked
         if not any(n == t or n.endswith("." + t) for n in names)
-        and not (converted and isinstance(effective, list) and t not in effective)
+        and not (converted and isinstance(effective, tuple) and t not in effective)
     )
 
 
@@ -217,34 +226,35 @@ def _group(items: list[tuple[tuple[str, str], Facts | None, Facts | None]], laye
 
 
 def _matrix(axis: str, config: str, sides: list[Side], layers: bool) -> MatrixDiff:
-    by_row: dict[tuple[str, str], dict[int, list[tuple[dict[str, Any], tuple[int, ...], bool]]]] = {}
+    by_row: dict[tuple[str, str], dict[int, list[tuple[WrappedModule | SavedModule, tuple[int, ...], bool]]]] = {}
     for i, side in enumerate(sides):
         if not side.report:
             continue
-        params = sorted(side.report["effective_target_parameters"] or [], key=len, reverse=True)
+        params = sorted(side.report.effective_target_parameters or [], key=len, reverse=True)
         for section in SECTIONS:
-            for m in side.report[section]:
-                key, index = name_template(m["name"]) if layers else (_row_key(m, params), ())
-                by_row.setdefault((section, key), {}).setdefault(i, []).append((m, index, m.get("kind") == "parameter"))
+            for m in section_of(side.report, section):
+                key, index = name_template(m.name) if layers else (_row_key(m, params), ())
+                parameter = isinstance(m, WrappedModule) and m.kind == "parameter"
+                by_row.setdefault((section, key), {}).setdefault(i, []).append((m, index, parameter))
     rows = [
-        TargetRow(section, key, tuple(_cell(section, found[i]) if i in found else None for i in range(len(sides))))
+        TargetRow(section, key, tuple(_cell(found[i]) if i in found else None for i in range(len(sides))))
         for (section, key), found in sorted(by_row.items(), key=lambda kv: (SECTIONS.index(kv[0][0]), kv[0][1]))
     ]
     unmatched = tuple(tuple(unmatched_names(s.report)) if s.report else () for s in sides)
     return MatrixDiff(axis, config, tuple(sides), tuple(rows), unmatched, layers)
 
 
-def _row_key(m: dict[str, Any], parameters: list[str]) -> str:
+def _row_key(m: WrappedModule | SavedModule, parameters: list[str]) -> str:
     """A module's last name; a parameter target's PEFT name ('gate.weight' rather than 'weight')."""
-    if m.get("kind") == "parameter":
+    if isinstance(m, WrappedModule) and m.kind == "parameter":
         for p in parameters:
-            if m["name"] == p or m["name"].endswith("." + p):
+            if m.name == p or m.name.endswith("." + p):
                 return p
-    return m["name"].rsplit(".", 1)[-1]
+    return m.name.rsplit(".", 1)[-1]
 
 
-def _cell(section: str, found: list[tuple[dict[str, Any], tuple[int, ...], bool]]) -> TargetCell:
-    facts = [module_facts(section, m) for m, _, _ in found]
+def _cell(found: list[tuple[WrappedModule | SavedModule, tuple[int, ...], bool]]) -> TargetCell:
+    facts = [module_facts(m) for m, _, _ in found]
     return TargetCell(
         count=len(found),
         parameter=any(p for _, _, p in found),
@@ -286,9 +296,8 @@ def _config_document(config: str | Path) -> Document:
 
 
 def _compiled(label: str, result: CompileResult, notes: Iterable[Finding] = (), summary: str | None = None) -> Side:
-    report = result.report.to_dict() if result.report else None
-    adapter = result.adapter_config if report is not None else None
-    return Side(label, "config", report, adapter, tuple(fmod.sort_findings([*result.findings, *notes])), summary)
+    adapter = result.adapter_config if result.report is not None else None
+    return Side(label, "config", result.report, adapter, tuple(fmod.sort_findings([*result.findings, *notes])), summary)
 
 
 def _unreadable(label: str, why: str) -> Side:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..profiles import find
+from ..results.parts import AdapterFile
 
 # safetensors' Dtype enum, highest first: the order its writer puts tensors in
 _ORDER = (
@@ -110,20 +111,15 @@ def file_size(tensors: Iterable[tuple[str, str, tuple[int, ...]]]) -> int:
 
 def adapter_file(
     tensors: Iterable[Any], values: Mapping[str, Any], axolotl: str, held: Mapping[str, str]
-) -> dict[str, Any]:
+) -> AdapterFile:
     """The report's `adapter_file`: bytes, tensor count and bytes per dtype, or why they are unknown."""
     why = unknown_because(values)
     if why:
-        return {"bytes": None, "unknown_because": why}
+        return AdapterFile(None, unknown_because=why)
     keyed = [
         (f"base_model.model.{t.name}", saved_dtype(t.name, values, axolotl, held), tuple(t.shape)) for t in tensors
     ]
     by_dtype: dict[str, int] = {}
     for _, dtype, shape in keyed:
         by_dtype[dtype] = by_dtype.get(dtype, 0) + tensor_bytes(dtype, shape)
-    return {
-        "bytes": file_size(keyed),
-        "tensors": len(keyed),
-        "data_bytes": dict(sorted(by_dtype.items())),
-        "model_dtype": load_dtype(values),
-    }
+    return AdapterFile(file_size(keyed), len(keyed), dict(sorted(by_dtype.items())), load_dtype(values))

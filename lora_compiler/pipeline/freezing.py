@@ -21,6 +21,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..results.parts import FreezingGroup, FreezingRecord
+
 # axolotl 0.19.0 utils/freeze.py, _MM_MODULE_PREFIXES
 MM_MODULE_PREFIXES = frozenset(
     {
@@ -81,6 +83,18 @@ class Freezing:
     groups: tuple[Group, ...]
     unmatched: tuple[int, ...]  # indices of unfrozen_parameters patterns that match no parameter
     errors: tuple[tuple[int | None, str], ...]  # (pattern index or None, message): Axolotl fails at start-up
+
+
+def record(freezing: Freezing, unfrozen: Sequence[str] | None, freeze_mm: bool | None) -> FreezingRecord:
+    """The report's account of the freezing (schemas/targets.schema.json, `freezing`)."""
+    return FreezingRecord(
+        unfrozen_parameters=tuple(unfrozen) if unfrozen else None,
+        freeze_mm_modules=bool(freeze_mm),
+        with_gradients=freezing.with_gradients,
+        groups=tuple(FreezingGroup(g.name, g.peft_trainable, g.trained, g.with_gradients) for g in freezing.groups),
+        unmatched_patterns=tuple(unfrozen[i] for i in freezing.unmatched) if unfrozen else (),
+        errors=tuple(m for _, m in freezing.errors),
+    )
 
 
 def parse_pattern(text: str) -> Pattern:

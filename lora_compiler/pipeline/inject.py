@@ -16,22 +16,11 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..results.parts import SavedModule, WrappedModule
+
 
 class InjectionError(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class WrappedModule:
-    name: str
-    type: str
-    kind: str  # module | parameter
-    in_features: int | None
-    out_features: int | None
-    r: int
-    alpha: float
-    params: int
-    num_experts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -40,13 +29,6 @@ class SavedTensor:
 
     name: str
     shape: tuple[int, ...]
-    params: int
-
-
-@dataclass(frozen=True)
-class SavedModule:
-    name: str
-    type: str
     params: int
 
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..model_facts import is_fused_expert
+from ..results.parts import StaticMemory
 from .adapter_file import DTYPE_BYTES, DTYPE_NAMES, saved_dtype, tensor_bytes
 from .loading import quantization
 from .sharding import Held, Sharding, per_device, unmodelled_shards
@@ -151,7 +152,7 @@ def static_memory(
     sharding: Sharding | None,
     model_type: str | None = None,
     devices: Iterable[int] = (2, 4, 8),
-) -> dict[str, Any]:
+) -> StaticMemory:
     """The report's `static_memory` (schemas/targets.schema.json); held: loading.base_load's answer, sharding:
     sharding.plan's."""
     optimizer = values.get("optimizer") or "adamw_torch_fused"
@@ -165,16 +166,6 @@ def static_memory(
     quant = quantization(values, model_type)
     params = _base_params(model, held, quant)
     base = sum(h.bytes for h in params)
-    out: dict[str, Any] = {
-        "label": "static: excludes activations",
-        "base_weights": base,
-        "trainable": adapter,
-        "gradients": adapter,
-        "optimizer": optimizer,
-        "optimizer_state": state,
-        "total": None if state is None else base + 2 * adapter + state,
-        "quantization": quant,
-    }
     notes = []
     if state is None:
         notes.append(f"optimizer {optimizer}: its state is not modelled")
@@ -190,15 +181,22 @@ def static_memory(
             "fused MoE experts are not Linear layers: bitsandbytes leaves them unquantised "
             "(quantize_moe_experts: true quantises them)"
         )
-    out["sharding"] = sharding.record() if sharding else None
-    out["per_device"] = (
-        per_device(sharding, params, trained, optimizer, devices, _optimizer_state, DTYPE_BYTES)
-        if sharding and sharding.sharded
-        else None
-    )
     if sharding and unmodelled_shards(sharding, params):
         notes.append(
             f"{sharding.by}: how quantised base weights shard is not modelled, so per-device base weights are unknown"
         )
-    out["notes"] = notes
-    return out
+    return StaticMemory(
+        label="static: excludes activations",
+        base_weights=base,
+        trainable=adapter,
+        gradients=adapter,
+        optimizer=optimizer,
+        optimizer_state=state,
+        total=None if state is None else base + 2 * adapter + state,
+        quantization=quant,
+        sharding=sharding.record() if sharding else None,
+        per_device=per_device(sharding, params, trained, optimizer, devices, _optimizer_state, DTYPE_BYTES)
+        if sharding and sharding.sharded
+        else None,
+        notes=tuple(notes),
+    )

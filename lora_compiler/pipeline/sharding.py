@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import inputs
+from ..results.parts import DeviceRow, ShardingRecord
 
-PARTS = ("base_weights", "trainable", "gradients", "optimizer_state", "master_weights")
 ELEMENTWISE = ("adamw_torch", "adamw_torch_fused", "adamw_hf", "sgd")  # state shaped like the (sharded) tensor
 # The files Axolotl ships in deepspeed_configs/ (axolotl-ai-cloud/axolotl at 067b021c8), used when a YAML names
 # one by its repository path and no such file is at hand: name -> (stage, offload_optimizer, offload_param,
@@ -60,15 +60,9 @@ class Sharding:
     exact: bool = False
     note: str | None = None  # why a figure is approximate or missing
 
-    def record(self) -> dict[str, Any]:
-        return {
-            "by": self.by,
-            "source": self.source,
-            "sharded": list(self.sharded),
-            "offloaded": list(self.offloaded),
-            "exact": self.exact,
-            "note": self.note,
-        }
+    def record(self) -> ShardingRecord:
+        """What the report says of it."""
+        return ShardingRecord(self.by, self.source, self.sharded, self.offloaded, self.exact, self.note)
 
 
 def plan(values: Mapping[str, Any], yaml_dir: Path | None) -> Sharding | None:
@@ -194,7 +188,7 @@ def per_device(
     devices: Iterable[int],
     state_of: Any,
     size_of: Mapping[str, int],
-) -> list[dict[str, Any]]:
+) -> tuple[DeviceRow, ...]:
     """One entry per device count: each part's bytes on the busiest device (rank 0), and where they live.
 
     trained holds (shape, dtype, is_embedding) per trained tensor; state_of is memory's optimizer-state rule."""
@@ -208,9 +202,7 @@ def per_device(
         def part(name: str, held: list[Held]) -> int:
             if name not in sharding.sharded:
                 return sum(h.bytes for h in held)
-            if sharding.per_tensor_rows:
-                return sum(h.sharded // h.rows * math.ceil(h.rows / n) + h.replicated for h in held)  # type: ignore[operator]
-            return sum(h.sharded // h.elements * math.ceil(h.elements / n) + h.replicated for h in held)  # type: ignore[operator]
+            return sum(_shard(h, h.rows if sharding.per_tensor_rows else h.elements, n) for h in held)
 
         tensors = [
             Held(
@@ -220,21 +212,38 @@ def per_device(
             )
             for shape, dtype, _ in trained
         ]
-        entry: dict[str, Any] = {
-            "devices": n,
+        stage = _stage(sharding)
+        trainable, gradients = part("trainable", tensors), part("gradients", tensors)
+        entry: dict[str, int | None] = {
             "base_weights": None if unmodelled_shards(sharding, base) else part("base_weights", base),
-            "trainable": part("trainable", tensors),
-            "gradients": part("gradients", tensors),
+            "trainable": trainable,
+            "gradients": gradients,
             "optimizer_state": _state(sharding, trained, optimizer, n, state_of),
         }
-        if _stage(sharding) and "master_weights" in sharding.sharded:
-            entry["master_weights"] = 4 * zero_partition(_stage(sharding), trained, n)  # type: ignore[arg-type]
-        parts = [p for p in PARTS if p in entry]
-        known = all(entry[p] is not None for p in parts)
-        entry["on_device"] = sum(entry[p] for p in parts if p not in sharding.offloaded) if known else None
-        entry["on_host"] = sum(entry[p] for p in parts if p in sharding.offloaded) if known else None
-        out.append(entry)
-    return out
+        if stage and "master_weights" in sharding.sharded:
+            entry["master_weights"] = 4 * zero_partition(stage, trained, n)
+        sizes = {p: b for p, b in entry.items() if b is not None}
+        known = len(sizes) == len(entry)
+        out.append(
+            DeviceRow(
+                n,
+                entry["base_weights"],
+                trainable,
+                gradients,
+                entry["optimizer_state"],
+                master_weights=entry.get("master_weights"),
+                on_device=sum(b for p, b in sizes.items() if p not in sharding.offloaded) if known else None,
+                on_host=sum(b for p, b in sizes.items() if p in sharding.offloaded) if known else None,
+            )
+        )
+    return tuple(out)
+
+
+def _shard(held: Held, units: int | None, n: int) -> int:
+    """One device's bytes of a parameter split into `units` rows or elements across n devices (plus what every
+    device keeps whole). Callers leave out parameters whose split is unknown (unmodelled_shards)."""
+    assert units is not None, "a sharded parameter of unknown layout"
+    return held.sharded // units * math.ceil(units / n) + held.replicated
 
 
 def unmodelled_shards(sharding: Sharding, base: list[Held]) -> bool:

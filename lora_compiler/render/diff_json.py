@@ -53,7 +53,7 @@ def _side(s: Side) -> dict[str, Any]:
         "label": s.label,
         "kind": s.kind,
         "exit_code": s.exit_code,
-        "model": {k: s.report["model"][k] for k in _MODEL_KEYS} if s.report else None,
+        "model": {k: getattr(s.report.model, k) for k in _MODEL_KEYS} if s.report else None,
         "totals": asdict(totals) if totals else None,
         "findings": [f.to_dict() for f in s.findings],
     }

@@ -18,7 +18,7 @@ def render(result: MatrixDiff | PairDiff, color: bool = False) -> str:
 
 
 def _matrix(d: MatrixDiff) -> list[str]:
-    model = next((s.report["model"]["base_model"] for s in d.sides if s.report), None)
+    model = next((s.report.model.base_model for s in d.sides if s.report), None)
     what = {"model": "models", "axolotl": f"Axolotl releases on `{model}`"}.get(d.axis, f"conventions on `{model}`")
     lines = [
         f"### LoRA targets of `{d.config}` across {len(d.sides)} {what}",
@@ -103,7 +103,7 @@ def _pair(d: PairDiff) -> list[str]:
 def _change(c: Change) -> str:
     def both(attr: str, fmt: str = "{}") -> str:
         x, y = (fmt.format(getattr(f, attr)) if f else None for f in (c.before, c.after))
-        return _esc(x if y is None else y if x is None or x == y else f"{x} → {y}")
+        return _esc(str(x if y is None else y if x is None or x == y else f"{x} → {y}"))
 
     name = f"`{_esc(c.name)}`" + ("" if c.section == "modules" else f" ({c.section})")
     return _table_row(
@@ -149,8 +149,8 @@ def _describe(side: Side, axis: str) -> str:
         return f"failed ({errors})"
     if axis == "convention":
         return f"({_esc(side.summary or '')})"
-    model = side.report["model"]
-    return f"{model['architecture']}" + (", multimodal" if model["is_multimodal"] else "")
+    model = side.report.model
+    return f"{model.architecture}" + (", multimodal" if model.is_multimodal else "")
 
 
 def _findings(found: list[tuple[Finding, str]]) -> list[str]:

@@ -177,12 +177,12 @@ def _describe(side: Side, axis: str) -> str:
         return "failed: " + errors
     if axis == "convention":
         return side.summary or ""
-    model = side.report["model"]
-    return model["architecture"] + (", multimodal" if model["is_multimodal"] else "")
+    model = side.report.model
+    return model.architecture + (", multimodal" if model.is_multimodal else "")
 
 
 def _model_of(sides: tuple[Side, ...]) -> str:
-    return next((s.report["model"]["base_model"] for s in sides if s.report), "its model")
+    return str(next((s.report.model.base_model for s in sides if s.report), "its model"))
 
 
 def _human(n: int) -> str:

@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable
 from typing import AbstractSet, Any
 
 from ..results import layermap as lm
-from ..results.report import suffix_table
+from ..results.findings import Finding
+from ..results.parts import AdapterFile, Coverage, StaticMemory
+from ..results.report import Report, suffix_table
 from .markdown import profile_line, rank_notes
 from .text import size_text
 
@@ -223,27 +225,27 @@ def _legend(maps: list[lm.LayerMap], levels: dict[int, str], diff: bool = False)
     return '<div class="legend">' + "".join(items) + "</div>"
 
 
-def _findings(findings: list[dict[str, Any]], source: str | None) -> list[str]:
+def _findings(findings: tuple[Finding, ...], source: str | None) -> list[str]:
     lines = source.splitlines() if source else []
     out = ["<h3>Findings</h3>"]
     if not findings:
         return out + ['<p class="mu">None.</p>']
     out.append('<ul class="findings">')
     for f in findings:
-        where = ":".join(str(p) for p in (f["file"] or "<input>", f["line"], f["column"]) if p is not None)
+        where = ":".join(str(p) for p in (f.file or "<input>", f.line, f.column) if p is not None)
         item = (
-            f'<li><span class="sev {_e(f["severity"])}">{_e(f["severity"])}</span> <code>[{_e(f["rule"])}]'
-            f"</code> <code>{_e(where)}</code><br>{_e(f['message'])}"
+            f'<li><span class="sev {_e(f.severity.value)}">{_e(f.severity.value)}</span> <code>[{_e(f.rule)}]'
+            f"</code> <code>{_e(where)}</code><br>{_e(f.message)}"
         )
-        if f.get("hint"):
-            item += f'<br><span class="mu">hint: {_e(f["hint"])}</span>'
-        if f["line"] and f["line"] <= len(lines):
-            item += f'<pre class="src"><span>{_e(f["line"])} │ </span>{_e(lines[f["line"] - 1])}</pre>'
+        if f.hint:
+            item += f'<br><span class="mu">hint: {_e(f.hint)}</span>'
+        if f.line and f.line <= len(lines):
+            item += f'<pre class="src"><span>{_e(f.line)} │ </span>{_e(lines[f.line - 1])}</pre>'
         out.append(item + "</li>")
     return out + ["</ul>"]
 
 
-def _tables(report: dict[str, Any]) -> list[str]:
+def _tables(report: Report) -> list[str]:
     out = [
         "<h3>Modules by name</h3>",
         '<table class="tab"><thead><tr><th>module</th><th>count</th>'
@@ -253,11 +255,11 @@ def _tables(report: dict[str, Any]) -> list[str]:
         f'<tr><td><code>{_e(r["suffix"])}</code></td><td class="num">{r["count"]}</td>'
         f"<td>{_e(', '.join(r['shapes']))}</td><td>{_e(', '.join(r['ranks']))}</td>"
         f'<td class="num">{_n(r["params"])}</td></tr>'
-        for r in suffix_table(report["modules"])
+        for r in suffix_table(report.modules)
     ]
     out.append("</tbody></table>")
-    extra = [(m, "modules_to_save") for m in report["modules_to_save"]]
-    extra += [(m, "trainable tokens") for m in report["trainable_tokens"]]
+    extra = [(m, "modules_to_save") for m in report.modules_to_save]
+    extra += [(m, "trainable tokens") for m in report.trainable_tokens]
     if extra:
         out += [
             "<h3>Trained in full</h3>",
@@ -265,98 +267,97 @@ def _tables(report: dict[str, Any]) -> list[str]:
             "<th>params</th></tr></thead><tbody>",
         ]
         out += [
-            f"<tr><td><code>{_e(m['name'])}</code></td><td>{kind}</td><td>{_e(m['type'])}</td>"
-            f'<td class="num">{_n(m["params"])}</td></tr>'
+            f"<tr><td><code>{_e(m.name)}</code></td><td>{kind}</td><td>{_e(m.type)}</td>"
+            f'<td class="num">{_n(m.params)}</td></tr>'
             for m, kind in extra
         ]
         out.append("</tbody></table>")
-    cov = report.get("coverage")
-    if cov and cov["entries"]:
-        out += [
-            f"<h3>Coverage per target ({cov['adapted_decoder_layers']} of {cov['decoder_layers'] or '?'} decoder "
-            "layers adapted)</h3>",
-            '<table class="tab"><thead><tr><th>entry</th><th>from</th><th>reached</th>'
-            "<th>where</th><th>decoder layers</th></tr></thead><tbody>",
-        ]
-        out += [
-            f"<tr><td><code>{_e(e['entry'])}</code></td><td>{_e(e['key'])}</td>"
-            f'<td class="num">{_n(e["reached"])}</td>'
-            f"<td>{_e(', '.join(f'{k} {n}' for k, n in e['blocks'].items()) or 'nothing')}</td>"
-            f'<td class="num">{e["decoder_layers"]}</td></tr>'
-            for e in cov["entries"]
-        ]
-        out.append("</tbody></table>")
-    return out
+    return out + _coverage(report.coverage)
 
 
-def _size(info: dict[str, Any]) -> str:
-    return "unknown" if info.get("bytes") is None else f"{info['bytes'] / 2**20:,.1f} MiB"
-
-
-def _per_device_card(memory: dict[str, Any]) -> list[tuple[str, str]]:
-    """What one device holds at the largest device count asked for, where the YAML shards."""
-    busiest = (memory.get("per_device") or [{}])[-1]
-    if busiest.get("on_device") is None:
+def _coverage(cov: Coverage | None) -> list[str]:
+    if not cov or not cov.entries:
         return []
     return [
+        f"<h3>Coverage per target ({cov.adapted_decoder_layers} of {cov.decoder_layers or '?'} decoder "
+        "layers adapted)</h3>",
+        '<table class="tab"><thead><tr><th>entry</th><th>from</th><th>reached</th>'
+        "<th>where</th><th>decoder layers</th></tr></thead><tbody>",
+        *(
+            f"<tr><td><code>{_e(e.entry)}</code></td><td>{_e(e.key)}</td>"
+            f'<td class="num">{_n(e.reached)}</td>'
+            f"<td>{_e(', '.join(f'{k} {n}' for k, n in e.blocks.items()) or 'nothing')}</td>"
+            f'<td class="num">{e.decoder_layers}</td></tr>'
+            for e in cov.entries
+        ),
+        "</tbody></table>",
+    ]
+
+
+def _size(info: AdapterFile) -> str:
+    return "unknown" if info.bytes is None else f"{info.bytes / 2**20:,.1f} MiB"
+
+
+def _per_device_card(memory: StaticMemory | None) -> list[tuple[str, str]]:
+    """What one device holds at the largest device count asked for, where the YAML shards."""
+    if not memory or not memory.sharding or not memory.per_device or memory.per_device[-1].on_device is None:
+        return []
+    busiest = memory.per_device[-1]
+    return [
         (
-            size_text(busiest["on_device"]),
-            f"per device, {busiest['devices']} devices ({memory['sharding']['by']}, "
-            "static" + ("" if memory["sharding"]["exact"] else ", approximate") + ")",
+            size_text(busiest.on_device),
+            f"per device, {busiest.devices} devices ({memory.sharding.by}, "
+            "static" + ("" if memory.sharding.exact else ", approximate") + ")",
         )
     ]
 
 
-def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
-    model, env = report["model"], report["environment"]
-    levels = [sum(f["severity"] == level for f in report["findings"]) for level in ("error", "warning", "info")]
+def _summary(report: Report, lmap: lm.LayerMap) -> list[str]:
+    model, env, memory = report.model, report.environment, report.static_memory
+    levels = [sum(f.severity.value == level for f in report.findings) for level in ("error", "warning", "info")]
     cards = [
         ("fails" if levels[0] else "passes", f"{levels[0]} errors · {levels[1]} warnings · {levels[2]} info"),
-        (f"{_n(report['trainable_params'])}", f"trainable params ({report['trainable_percent']:.4f}%)"),
-        (_n(len(report["modules"])), "wrapped modules"),
+        (f"{_n(report.trainable_params)}", f"trainable params ({report.trainable_percent:.4f}%)"),
+        (_n(len(report.modules)), "wrapped modules"),
+        *([(_size(report.adapter_file), "adapter file (adapter_model.safetensors)")] if report.adapter_file else []),
         *(
-            [(_size(report["adapter_file"]), "adapter file (adapter_model.safetensors)")]
-            if report.get("adapter_file")
+            [(size_text(memory.total), "static memory (excludes activations)")]
+            if memory and memory.total is not None
             else []
         ),
-        *(
-            [(size_text(report["static_memory"]["total"]), "static memory (excludes activations)")]
-            if (report.get("static_memory") or {}).get("total") is not None
-            else []
-        ),
-        *_per_device_card(report.get("static_memory") or {}),
-        (_n(model["num_parameters"]), "model parameters"),
-        (str(model["num_hidden_layers"] or "—"), "layers" + (" · multimodal" if model["is_multimodal"] else "")),
+        *_per_device_card(memory),
+        (_n(model.num_parameters), "model parameters"),
+        (str(model.num_hidden_layers or "—"), "layers" + (" · multimodal" if model.is_multimodal else "")),
     ]
     facts = [
-        ("config", f"<code>{_e(report['file'] or '<mapping>')}</code> (adapter: {_e(report['adapter'])})"),
+        ("config", f"<code>{_e(report.file or '<mapping>')}</code> (adapter: {_e(report.adapter)})"),
         (
             "model",
-            f"{_e(model['architecture'])} (model_type <code>{_e(model['model_type'])}</code>, loaded as "
-            f"{_e(model['loader'])}, config from {_e(model['config_source'])})",
+            f"{_e(model.architecture)} (model_type <code>{_e(model.model_type)}</code>, loaded as "
+            f"{_e(model.loader)}, config from {_e(model.config_source)})",
         ),
-        ("target_modules", _names(report["target_modules"])),
-        ("found by lora_target_linear", _names(report["linear_names"])),
+        ("target_modules", _names(report.target_modules)),
+        ("found by lora_target_linear", _names(report.linear_names)),
     ]
-    if report["target_parameters"]:
-        facts.append(("target_parameters", _names(report["target_parameters"])))
+    if report.target_parameters:
+        facts.append(("target_parameters", _names(report.target_parameters)))
     facts += [
         ("ranks PEFT set", _e(note.split(": ", 1)[1]) + f" on <code>{_e(note.split('`')[1])}</code>")
         for note in rank_notes(report)
     ]
-    if report["effective_target_parameters"] and not report["target_parameters"]:
-        facts.append(("PEFT rewrote expert targets into", _names(report["effective_target_parameters"])))
-    facts.append(("trainable", f"{_n(report['trainable_params'])} of {_n(report['all_params'])} parameters"))
-    if report.get("freezing"):
+    if report.effective_target_parameters and not report.target_parameters:
+        facts.append(("PEFT rewrote expert targets into", _names(report.effective_target_parameters)))
+    facts.append(("trainable", f"{_n(report.trainable_params)} of {_n(report.all_params)} parameters"))
+    if report.freezing:
         kept = ", ".join(
-            f"{_e(g['group'])} {_n(g['trained'])} of {_n(g['peft_trainable'])}"
-            for g in report["freezing"]["groups"]
-            if g["peft_trainable"] or g["trained"]
+            f"{_e(g.group)} {_n(g.trained)} of {_n(g.peft_trainable)}"
+            for g in report.freezing.groups
+            if g.peft_trainable or g.trained
         )
         facts.append(
             (
                 "Axolotl's post-load freezing",
-                f"PEFT leaves {_n(report['peft_trainable_params'])} trainable; trained: {kept}",
+                f"PEFT leaves {_n(report.peft_trainable_params)} trainable; trained: {kept}",
             )
         )
     counts = lmap.counts()
@@ -367,12 +368,12 @@ def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
         (
             "versions",
             _e(
-                f"torch {env['torch']}, transformers {env['transformers']}, peft {env['peft']}, "
-                f"lora-compiler {env['lora_compiler']}"
+                f"torch {env.get('torch')}, transformers {env.get('transformers')}, peft {env.get('peft')}, "
+                f"lora-compiler {env.get('lora_compiler')}"
             ),
         )
     )
-    facts.append(("Axolotl semantics", _e(profile_line(report.get("axolotl")))))
+    facts.append(("Axolotl semantics", _e(profile_line(report.axolotl))))
     return (
         ['<div class="cards">']
         + [f'<div class="card"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for v, k in cards]
@@ -382,16 +383,16 @@ def _summary(report: dict[str, Any], lmap: lm.LayerMap) -> list[str]:
     )
 
 
-def render_report_html(report: dict[str, Any], source: str | None = None) -> str:
-    """report.html of one targets.json dict; `source` is the YAML text, to quote the findings' lines."""
+def render_report_html(report: Report, source: str | None = None) -> str:
+    """report.html of one report; `source` is the YAML text, to quote the findings' lines."""
     lmap = lm.build_layer_map(report)
     levels = _levels(lmap.ranks())
-    name = report["model"]["base_model"] or report["model"]["architecture"]
+    name = report.model.base_model or report.model.architecture
     body = [
         f"<header><h1>LoRA targets: {_e(name)}</h1>",
-        f'<div class="sub">{_e(report["model"]["architecture"])} · {_e(report["file"] or "<mapping>")}</div></header>',
+        f'<div class="sub">{_e(report.model.architecture)} · {_e(report.file or "<mapping>")}</div></header>',
         *_summary(report, lmap),
-        *_findings(report["findings"], source),
+        *_findings(report.findings, source),
         _legend([lmap], levels),
         '<div class="maps">',
     ]
@@ -430,7 +431,12 @@ def _align(lmaps: list[lm.LayerMap]) -> tuple[Aligned, list[dict[CellKey, lm.Cel
     return {n: (list(cols.values()), sorted(rows, key=rows.__getitem__)) for n, (cols, rows) in blocks.items()}, cells
 
 
-def render_maps_html(titled_reports: list[tuple[str, dict[str, Any]]], failed: Iterable[tuple[str, str]] = ()) -> str:
+def _cell_of(found: dict[CellKey, lm.Cell], block: str) -> Callable[[str, str], lm.Cell | None]:
+    """A grid's cell lookup for one block of one aligned map."""
+    return lambda row, col: found.get((block, row, col))
+
+
+def render_maps_html(titled_reports: list[tuple[str, Report]], failed: Iterable[tuple[str, str]] = ()) -> str:
     """N target maps side by side, aligned row by row; cells whose state or rank differs are outlined. `failed`:
     (title, why) of compared sides that have no map (a release that refuses the config), listed, not dropped."""
     maps = [(t, r, lm.build_layer_map(r)) for t, r in titled_reports]
@@ -445,9 +451,9 @@ def render_maps_html(titled_reports: list[tuple[str, dict[str, Any]]], failed: I
         "<th>report</th><th>model</th><th>wrapped modules</th><th>trainable params</th></tr></thead><tbody>",
     ]
     body += [
-        f"<tr><td><b>{_e(t)}</b></td><td>{_e(r['model']['base_model'] or r['model']['architecture'])}</td>"
-        f'<td class="num">{_n(len(r["modules"]))}</td><td class="num">{_n(r["trainable_params"])} '
-        f"({r['trainable_percent']:.4f}%)</td></tr>"
+        f"<tr><td><b>{_e(t)}</b></td><td>{_e(r.model.base_model or r.model.architecture)}</td>"
+        f'<td class="num">{_n(len(r.modules))}</td><td class="num">{_n(r.trainable_params)} '
+        f"({r.trainable_percent:.4f}%)</td></tr>"
         for t, r, _ in maps
     ]
     body += [f'<tr><td><b>{_e(t)}</b></td><td colspan="3">no map: {_e(why)}</td></tr>' for t, why in failed]
@@ -461,7 +467,7 @@ def render_maps_html(titled_reports: list[tuple[str, dict[str, Any]]], failed: I
         for (title, _, _), found in zip(maps, cells):
             body += [
                 f'<section class="map" data-report="{_e(title)}"><h3>{_e(title)}</h3>',
-                *_grid(cols, labels, lambda r, c, f=found: f.get((name, r, c)), levels, mine),
+                *_grid(cols, labels, _cell_of(found, name), levels, mine),
                 "</section>",
             ]
         body.append("</div>")

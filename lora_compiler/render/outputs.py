@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..results.report import Report
 from .html import render_report_html
 from .markdown import render_markdown
 
 
-def targets_text(report_dict: dict[str, Any]) -> str:
-    return json.dumps(report_dict, indent=2, sort_keys=False) + "\n"
+def targets_text(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
 
 
 OUTPUT_NAMES = frozenset({"adapter_config.json", "targets.json", "report.md", "report.html"})
@@ -18,7 +19,7 @@ OUTPUT_NAMES = frozenset({"adapter_config.json", "targets.json", "report.md", "r
 
 def render_files(result: Any) -> dict[str, str]:
     """All files of one compile, keyed by file name; written together or not at all."""
-    report = result.report.to_dict()
+    report = result.report
     return {
         "adapter_config.json": json.dumps(result.adapter_config, indent=2, sort_keys=True) + "\n",
         "targets.json": targets_text(report),

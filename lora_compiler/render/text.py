@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..results.findings import Finding
+from ..results.parts import AdapterFile, DeviceRow, ShardingRecord, StaticMemory
 
 _COLORS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
 _RESET = "\033[0m"
@@ -51,22 +52,22 @@ def render_compile(result: Any, color: bool = False) -> str:
         lines.append(
             f"    after Axolotl's post-load freezing; PEFT leaves {report.peft_trainable_params:,} trainable ("
             + ", ".join(
-                f"{g['group']} {g['trained']:,} of {g['peft_trainable']:,}"
-                for g in report.freezing["groups"]
-                if g["trained"] or g["peft_trainable"]
+                f"{g.group} {g.trained:,} of {g.peft_trainable:,}"
+                for g in report.freezing.groups
+                if g.trained or g.peft_trainable
             )
             + ")"
         )
     return out + "\n".join(lines) + "\n"
 
 
-def adapter_file_text(info: dict) -> str:
+def adapter_file_text(info: AdapterFile) -> str:
     """'45,118,424 bytes (43.0 MiB, 224 tensors: F32)', or why the size is unknown."""
-    if info.get("bytes") is None:
-        return f"size unknown ({info['unknown_because']})"
+    if info.bytes is None:
+        return f"size unknown ({info.unknown_because})"
     return (
-        f"{info['bytes']:,} bytes ({info['bytes'] / 2**20:.1f} MiB, {info['tensors']} tensors: "
-        f"{', '.join(info['data_bytes'])}), as adapter_model.safetensors"
+        f"{info.bytes:,} bytes ({info.bytes / 2**20:.1f} MiB, {info.tensors} tensors: "
+        f"{', '.join(info.data_bytes or ())}), as adapter_model.safetensors"
     )
 
 
@@ -78,34 +79,31 @@ def size_text(n: int | None) -> str:
     return f"{n:,} bytes" if scale == 1 else f"{n / scale:,.2f} {unit}"
 
 
-def memory_text(memory: dict) -> str:
+def memory_text(memory: StaticMemory) -> str:
     """'9.15 GB (base weights 7.80 GB, trainable 336.00 MB, gradients 336.00 MB, adamw_torch_fused 672.00 MB);
     static: excludes activations', then what one device holds where the YAML shards."""
-    state = size_text(memory["optimizer_state"]) if memory["optimizer_state"] is not None else "not modelled"
+    state = size_text(memory.optimizer_state) if memory.optimizer_state is not None else "not modelled"
     return (
-        f"{size_text(memory['total'])} (base weights {size_text(memory['base_weights'])}, trainable "
-        f"{size_text(memory['trainable'])}, gradients {size_text(memory['gradients'])}, {memory['optimizer']} "
-        f"{state}); {memory['label']}"
-        + "".join(f"; {n}" for n in memory["notes"])
-        + (f"; {per_device_text(memory)}" if memory.get("sharding") else "")
+        f"{size_text(memory.total)} (base weights {size_text(memory.base_weights)}, trainable "
+        f"{size_text(memory.trainable)}, gradients {size_text(memory.gradients)}, {memory.optimizer} "
+        f"{state}); {memory.label}"
+        + "".join(f"; {n}" for n in memory.notes)
+        + (f"; {per_device_text(memory.sharding, memory.per_device or ())}" if memory.sharding else "")
     )
 
 
-def per_device_text(memory: dict) -> str:
+def per_device_text(sharding: ShardingRecord, rows: tuple[DeviceRow, ...]) -> str:
     """'per device under FSDP2 (rank 0): 2 devices 4.61 GB, 8 devices 1.20 GB' with what sits in host memory."""
-    sharding, rows = memory["sharding"], memory.get("per_device") or []
-    head = f"per device under {sharding['by']} ({sharding['source']}"
-    head += ", rank 0)" if sharding["exact"] else f", rank 0; {sharding['note']})" if sharding["note"] else ", rank 0)"
+    head = f"per device under {sharding.by} ({sharding.source}"
+    head += ", rank 0)" if sharding.exact else f", rank 0; {sharding.note})" if sharding.note else ", rank 0)"
     if not rows:
-        return f"{sharding['by']} ({sharding['source']}): " + (
-            sharding["note"] or "nothing sharded, every device holds it all"
-        )
-    unknown = [p.replace("_", " ") for p, v in rows[0].items() if v is None and p not in ("on_device", "on_host")]
+        return f"{sharding.by} ({sharding.source}): " + (sharding.note or "nothing sharded, every device holds it all")
+    unknown = [p.replace("_", " ") for p in ("base_weights", "optimizer_state") if getattr(rows[0], p) is None]
     if unknown:
         return f"{head}: unknown (not modelled per device: {', '.join(unknown)})"
     parts = [
-        f"{r['devices']} devices {size_text(r['on_device'])}"
-        + (f" (+ {size_text(r['on_host'])} in host memory)" if r["on_host"] else "")
+        f"{r.devices} devices {size_text(r.on_device)}"
+        + (f" (+ {size_text(r.on_host)} in host memory)" if r.on_host else "")
         for r in rows
     ]
     return f"{head}: " + ", ".join(parts)

@@ -10,13 +10,14 @@ rules/coverage.py turns them into findings at each entry's YAML line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..model_facts import block_kind, decoder_layer, peft_selects
+from .parts import Coverage, CoverageEntry, WrappedModule
 
 
-def entries(spec: Any, linear_names: list[str] | None) -> list[tuple[str, str, int | None]]:
+def entries(spec: Any, linear_names: Sequence[str] | None) -> list[tuple[str, str, int | None]]:
     """(YAML key, entry, list index) for every target entry of the YAML."""
     out: list[tuple[str, str, int | None]] = []
     given = spec.lora_target_modules
@@ -31,10 +32,10 @@ def entries(spec: Any, linear_names: list[str] | None) -> list[tuple[str, str, i
     return out
 
 
-def _matched_name(module: dict[str, Any]) -> list[str]:
+def _matched_name(module: WrappedModule) -> list[str]:
     """The names an entry may select a wrapped module or parameter by: its path, and a parameter's owner."""
-    name = module["name"]
-    if module["kind"] != "parameter":
+    name = module.name
+    if module.kind != "parameter":
         return [name]
     owner = name.rsplit(".", 1)[0]
     return [name, owner] if name.endswith(".weight") else [name]
@@ -42,48 +43,40 @@ def _matched_name(module: dict[str, Any]) -> list[str]:
 
 def coverage(
     spec: Any,
-    linear_names: list[str] | None,
-    modules: list[dict[str, Any]],
+    linear_names: Sequence[str] | None,
+    modules: Sequence[WrappedModule],
     all_names: Iterable[str],
     classes: dict[str, str],
     num_layers: int | None,
-) -> dict[str, Any]:
+) -> Coverage:
     """The report's `coverage` (schemas/targets.schema.json)."""
-    layers_of = {}
-    for m in modules:
-        layers_of[m["name"]] = decoder_layer(m["name"], classes)
+    layers_of = {m.name: decoder_layer(m.name, classes) for m in modules}
     leaves: dict[str, set[int]] = {}
     for name in all_names:  # which decoder layers hold a module of each leaf name (what an entry could reach)
         index = decoder_layer(name, classes)
         if index is not None:
             leaves.setdefault(name.rsplit(".", 1)[-1], set()).add(index)
-    out = []
+    out: list[CoverageEntry] = []
     for key, entry, index in entries(spec, linear_names):
         is_parameter_entry = key == "lora_target_parameters"
         targets = entry if key == "lora_target_modules" and index is None else [entry]  # a regex, or one name
         reached = [
             m
             for m in modules
-            if (m["kind"] == "parameter" or not is_parameter_entry)
+            if (m.kind == "parameter" or not is_parameter_entry)
             and any(peft_selects(n, targets) for n in _matched_name(m))
         ]
         blocks: dict[str, int] = {}
         for m in reached:
-            kind = block_kind(m["name"].rsplit(".", 1)[0] if m["kind"] == "parameter" else m["name"], classes)
+            kind = block_kind(m.name.rsplit(".", 1)[0] if m.kind == "parameter" else m.name, classes)
             blocks[kind] = blocks.get(kind, 0) + 1
-        layers = {layers_of[m["name"]] for m in reached} - {None}
+        layers = {layers_of[m.name] for m in reached} - {None}
         leaf = entry.rsplit(".", 1)[-1]
         possible = leaves.get(leaf, set()) if index is not None or key == "lora_target_linear" else set()
         out.append(
-            {
-                "key": key,
-                "entry": entry,
-                "index": index,
-                "reached": len(reached),
-                "blocks": dict(sorted(blocks.items())),
-                "decoder_layers": len(layers),
-                "decoder_layers_with_name": len(possible) or None,
-            }
+            CoverageEntry(
+                key, entry, index, len(reached), dict(sorted(blocks.items())), len(layers), len(possible) or None
+            )
         )
-    adapted = {layers_of[m["name"]] for m in modules} - {None}
-    return {"entries": out, "decoder_layers": num_layers, "adapted_decoder_layers": len(adapted)}
+    adapted = {layers_of[m.name] for m in modules} - {None}
+    return Coverage(tuple(out), num_layers, len(adapted))

@@ -7,12 +7,14 @@ a change compares live here too, since a matrix decides with them whether its si
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from . import findings as fmod
 from .findings import Finding
+from .parts import SavedModule, WrappedModule
+from .report import Report
 
 SECTIONS = ("modules", "modules_to_save", "trainable_tokens")  # LoRA-wrapped, trained in full, token rows
 
@@ -23,7 +25,7 @@ class Side:
 
     label: str
     kind: str  # config (compiled here) | targets | adapter_config | unreadable
-    report: dict[str, Any] | None = None  # targets.json content
+    report: Report | None = None  # compiled here, or read from a targets.json
     adapter_config: dict[str, Any] | None = None
     findings: tuple[Finding, ...] = ()
     summary: str | None = None  # a convention column's rule, for legends
@@ -55,13 +57,13 @@ class Totals:
     trainable_percent: float
 
     @classmethod
-    def of(cls, report: dict[str, Any]) -> Totals:
+    def of(cls, report: Report) -> Totals:
         return cls(
-            len(report["modules"]),
-            sum(m["params"] for m in report["modules"]),
-            report["trainable_params"],
-            report["all_params"],
-            report["trainable_percent"],
+            len(report.modules),
+            sum(m.params for m in report.modules),
+            report.trainable_params,
+            report.all_params,
+            report.trainable_percent,
         )
 
 
@@ -141,6 +143,7 @@ class MatrixDiff:
     def differs(self) -> bool:
         """Models: the trained suffixes differ. Conventions: any module, shape, r or alpha differs. Releases: that,
         or the verdict, a finding or the trained count."""
+        sigs: set[Hashable]
         if self.axis == "model":
             sigs = {
                 None if s.failed else frozenset((r.section, r.key) for r in self.rows if r.cells[i])
@@ -152,7 +155,7 @@ class MatrixDiff:
                     s.exit_code,
                     frozenset((f.rule, f.line, f.column, f.message) for f in s.findings),
                     None if s.report is None else frozenset(report_entries(s.report).items()),
-                    None if s.report is None else s.report["trainable_params"],
+                    None if s.report is None else s.report.trainable_params,
                 )
                 for s in self.sides
             }
@@ -214,20 +217,25 @@ def name_template(name: str) -> tuple[str, tuple[int, ...]]:
     return ".".join("*" if _INDEX.match(p) else p for p in parts), tuple(int(p) for p in parts if _INDEX.match(p))
 
 
-def module_facts(section: str, m: dict[str, Any]) -> Facts:
-    if section != "modules":
-        return Facts(m["type"], "", "", m["params"])
-    shape = f"{m['in_features']}x{m['out_features']}"
-    return Facts(
-        m["type"],
-        f"{m['num_experts']}x{shape}" if m.get("num_experts") else shape,
-        f"r={m['r']}/a={m['alpha']:g}",
-        m["params"],
-    )
+def module_facts(m: WrappedModule | SavedModule) -> Facts:
+    if isinstance(m, SavedModule):
+        return Facts(m.type, "", "", m.params)
+    shape = f"{m.in_features}x{m.out_features}"
+    return Facts(m.type, f"{m.num_experts}x{shape}" if m.num_experts else shape, f"r={m.r}/a={m.alpha:g}", m.params)
 
 
-def report_entries(report: dict[str, Any]) -> dict[tuple[str, str], Facts]:
-    return {(s, m["name"]): module_facts(s, m) for s in SECTIONS for m in report[s]}
+def section_of(report: Report, section: str) -> tuple[WrappedModule, ...] | tuple[SavedModule, ...]:
+    """The report's modules of one of SECTIONS."""
+    parts: dict[str, tuple[WrappedModule, ...] | tuple[SavedModule, ...]] = {
+        "modules": report.modules,
+        "modules_to_save": report.modules_to_save,
+        "trainable_tokens": report.trainable_tokens,
+    }
+    return parts[section]
+
+
+def report_entries(report: Report) -> dict[tuple[str, str], Facts]:
+    return {(s, m.name): module_facts(m) for s in SECTIONS for m in section_of(report, s)}
 
 
 def exit_code_of(sides: Iterable[Side], notes: Iterable[Finding], check: bool, differs: bool) -> int:

@@ -1,6 +1,6 @@
 """The layer map: which module of which layer LoRA trains, as data (report.html and report.md draw it).
 
-Built from a targets.json dict alone, so it also works on saved outputs and in `diff`. Rows are
+Built from a Report alone (Report.from_dict reads a saved targets.json), so it also works in `diff`. Rows are
 layers, columns module names; a vision or audio tower is its own block. Wrapped modules come from
 `modules`; modules that exist but were not wrapped need the optional `candidates` list (every
 LoRA-able module of the skeleton, `excluded` when lora_exclude_modules matched it): without it the
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from ..model_facts import tower_component
+from .report import Report
 
 LIST_NAMES = ("layers", "h", "blocks", "block", "layer")  # containers of numbered decoder/encoder layers
 STATES = ("targeted", "saved", "excluded", "off")  # a cell shows the first of these its modules have
@@ -137,57 +137,42 @@ def column_of(name: str) -> str:
     return ".".join(parts[-2:]) if parts[-1] in ("weight", "bias") and len(parts) > 1 else parts[-1]
 
 
-def _members(report: dict[str, Any]) -> list[Member]:
+def _members(report: Report) -> list[Member]:
     """Every module the map knows of, each once, with the most specific state it has."""
     found: dict[str, Member] = {}
-    for c in report.get("candidates") or []:
-        found[c["name"]] = Member(
-            c["name"],
-            "excluded" if c.get("excluded") else "off",
-            c["type"],
-            c.get("in_features"),
-            c.get("out_features"),
-            c.get("num_experts"),
+    for c in report.candidates:
+        state = "excluded" if c.excluded else "off"
+        found[c.name] = Member(c.name, state, c.type, c.in_features, c.out_features, c.num_experts)
+    for m in report.modules:
+        found[m.name] = Member(
+            m.name, "targeted", m.type, m.in_features, m.out_features, m.num_experts, m.r, m.alpha, m.params
         )
-    for m in report["modules"]:
-        found[m["name"]] = Member(
-            m["name"],
-            "targeted",
-            m["type"],
-            m["in_features"],
-            m["out_features"],
-            m.get("num_experts"),
-            m["r"],
-            m["alpha"],
-            m["params"],
+    for s in (*report.modules_to_save, *report.trainable_tokens):
+        old = found.get(s.name)
+        found[s.name] = Member(
+            s.name,
+            "saved",
+            s.type,
+            old.in_features if old else None,
+            old.out_features if old else None,
+            params=s.params,
         )
-    for section in ("modules_to_save", "trainable_tokens"):
-        for m in report.get(section) or []:
-            old = found.get(m["name"])
-            found[m["name"]] = Member(
-                m["name"],
-                "saved",
-                m["type"],
-                old.in_features if old else None,
-                old.out_features if old else None,
-                params=m["params"],
-            )
     return list(found.values())
 
 
-def build_layer_map(report: dict[str, Any]) -> LayerMap:
-    """The map of one targets.json dict: main model block first, then towers in model order."""
+def build_layer_map(report: Report) -> LayerMap:
+    """The map of one report: main model block first, then towers in model order."""
     grouped: dict[str, dict[tuple[str | None, int | None], dict[str, list[Member]]]] = {}
     columns: dict[str, dict[str, Column]] = {}
     for m in _members(report):
         block = tower_component(m.name) or MAIN
         key = column_of(m.name)
-        cols = columns.setdefault(block, {})
+        known = columns.setdefault(block, {})
         experts = m.num_experts if (m.num_experts or 0) > 1 else None  # a router's own weight is not experts
-        if key not in cols or (experts and not cols[key].num_experts):
-            cols[key] = Column(key, experts)
+        if key not in known or (experts and not known[key].num_experts):
+            known[key] = Column(key, experts)
         grouped.setdefault(block, {}).setdefault(layer_of(m.name), {}).setdefault(key, []).append(m)
-    blocks = []
+    blocks: list[Block] = []
     for name in sorted(grouped, key=lambda b: b != MAIN):  # stable: towers keep their model order
         rows = grouped[name]
         stacks = list(dict.fromkeys(s for s, _ in rows if s is not None))
@@ -211,7 +196,7 @@ def build_layer_map(report: dict[str, Any]) -> LayerMap:
                 ),
             )
         )
-    return LayerMap(tuple(blocks), bool(report.get("candidates")))
+    return LayerMap(tuple(blocks), bool(report.candidates))
 
 
 def _label(key: tuple[str | None, int | None], stacks: list[str]) -> str:

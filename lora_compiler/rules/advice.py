@@ -46,13 +46,13 @@ def multimodal_tower_hit(ctx: Context) -> Iterable[Finding]:
     towers: dict[str, int] = {}
     classes = ctx.module_classes
     for m in ctx.report.modules:
-        tower = tower_component(m["name"], classes)
+        tower = tower_component(m.name, classes)
         if tower:
             towers[tower] = towers.get(tower, 0) + 1
     if towers:
         where = ", ".join(f"{n} in {t}" for t, n in sorted(towers.items()))
         suffixes = sorted(
-            {m["name"].rsplit(".", 1)[-1] for m in ctx.report.modules if not tower_component(m["name"], classes)}
+            {m.name.rsplit(".", 1)[-1] for m in ctx.report.modules if not tower_component(m.name, classes)}
         )
         named = _named_towers(ctx, towers)
         if named == set(towers):  # the YAML's own target text names every tower it reaches: a choice
@@ -152,13 +152,13 @@ MOE_EXPERTS_UNREACHED = rule(
 @MOE_EXPERTS_UNREACHED.checks
 def moe_experts_unreached(ctx: Context) -> Iterable[Finding]:
     fused = sorted({f"{path.rsplit('.', 1)[-1]}.{pname}" for path, _, pname, _ in fused_experts(ctx.skeleton.model)})
-    if fused and not any(m["kind"] == "parameter" for m in ctx.report.modules):
+    if fused and not any(m.kind == "parameter" for m in ctx.report.modules):
         # lora_target_linear promises every linear layer and misses the experts, and targets that reach the
         # shared experts or the router look meant for the MoE block: warnings. An explicit target list that
         # names no expert part is a choice: said, at its line, as information.
         linear = bool(ctx.spec.lora_target_linear)
         moe = sorted(
-            {k for e in (ctx.report.coverage or {}).get("entries", []) for k in e["blocks"]}
+            {k for e in (ctx.report.coverage.entries if ctx.report.coverage else ()) for k in e.blocks}
             & {"shared experts", "router"}
         )
         key = (
@@ -201,7 +201,7 @@ def moe_linear_targets_dropped(ctx: Context) -> Iterable[Finding]:
     if isinstance(asked, str) or isinstance(kept, str) or not ctx.report.effective_target_parameters:
         return
     dropped = sorted(set(asked) - set(kept or []))
-    wrapped = {m["name"] for m in ctx.report.modules}
+    wrapped = {m.name for m in ctx.report.modules}
     left = [
         n
         for n, mod in ctx.skeleton.model.named_modules()

@@ -9,17 +9,17 @@ point at the entry's own YAML line.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from ..results.findings import Finding, Severity
+from ..results.parts import CoverageEntry
 from .context import Context
 from .registry import Docs, Stage, rule
 
 W = Severity.WARNING
 
 
-def _where(entry: dict[str, Any]) -> tuple[object, ...]:
-    return (entry["key"], entry["index"]) if entry["index"] is not None else (entry["key"],)
+def _where(entry: CoverageEntry) -> tuple[object, ...]:
+    return (entry.key, entry.index) if entry.index is not None else (entry.key,)
 
 
 COVERAGE_PARTIAL_LAYERS = rule(
@@ -43,16 +43,16 @@ def coverage_partial_layers(ctx: Context) -> Iterable[Finding]:
     cov = ctx.report.coverage
     if not cov or ctx.spec.peft_layers_to_transform is not None:
         return
-    converted = {m["name"] for m in ctx.report.modules if m["kind"] == "parameter"}
-    for entry in cov["entries"]:
-        possible = entry["decoder_layers_with_name"]
-        if entry["blocks"].get("routed experts") and converted:
+    converted = {m.name for m in ctx.report.modules if m.kind == "parameter"}
+    for entry in cov.entries:
+        possible = entry.decoder_layers_with_name
+        if entry.blocks.get("routed experts") and converted:
             continue  # PEFT moved the name to fused experts: moe-linear-targets-dropped names what it left
-        if possible and 0 < entry["decoder_layers"] < possible:
+        if possible and 0 < entry.decoder_layers < possible:
             yield COVERAGE_PARTIAL_LAYERS.at(
                 ctx.doc,
-                f"{entry['entry']} reaches {entry['decoder_layers']} of the "
-                f"{possible} decoder layers that hold a {entry['entry'].rsplit('.', 1)[-1]} module",
+                f"{entry.entry} reaches {entry.decoder_layers} of the "
+                f"{possible} decoder layers that hold a {entry.entry.rsplit('.', 1)[-1]} module",
                 _where(entry),
                 hint="check the entry's pattern, or set peft_layers_to_transform to make the choice explicit",
             )
@@ -77,18 +77,18 @@ COVERAGE_BELOW_THRESHOLD = rule(
 @COVERAGE_BELOW_THRESHOLD.checks
 def coverage_below_threshold(ctx: Context) -> Iterable[Finding]:
     cov = ctx.report.coverage
-    total = cov["decoder_layers"] if cov else None
-    if not total or ctx.spec.peft_layers_to_transform is not None:
+    total = cov.decoder_layers if cov else None
+    if not cov or not total or ctx.spec.peft_layers_to_transform is not None:
         return
-    share = cov["adapted_decoder_layers"] / total
-    towers_only = not cov["adapted_decoder_layers"] and all(
-        set(e["blocks"]) <= {"vision tower", "audio tower", "projector"} for e in cov["entries"]
+    share = cov.adapted_decoder_layers / total
+    towers_only = not cov.adapted_decoder_layers and all(
+        set(e.blocks) <= {"vision tower", "audio tower", "projector"} for e in cov.entries
     )
     if share < ctx.coverage_threshold and not towers_only:  # a tower-only adapter is multimodal-tower-hit's
         key = ctx.targets_key
         yield COVERAGE_BELOW_THRESHOLD.at(
             ctx.doc,
-            f"only {cov['adapted_decoder_layers']} of {total} decoder layers "
+            f"only {cov.adapted_decoder_layers} of {total} decoder layers "
             f"({share:.0%}) hold an adapted module (threshold {ctx.coverage_threshold:.0%})",
             key,
             hint="add the other layers' module names (e.g. the Mamba mixer's in_proj) to the "

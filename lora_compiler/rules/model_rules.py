@@ -282,7 +282,7 @@ PATTERN_MATCHES_NOTHING = rule(
 
 @PATTERN_MATCHES_NOTHING.checks
 def pattern_matches_nothing(ctx: Context) -> Iterable[Finding]:
-    wrapped = [m["name"] for m in ctx.report.modules]
+    wrapped = [m.name for m in ctx.report.modules]
     for key in ("lora_rank_pattern", "lora_alpha_pattern"):
         for pattern in getattr(ctx.spec, key) or {}:
             if not any(pattern_key_matches(pattern, n) for n in wrapped):
@@ -329,7 +329,7 @@ def init_needs_module_weights(ctx: Context) -> Iterable[Finding]:
             hint="use pissa, olora or the default initialisation",
         )
         return
-    experts = [m["name"] for m in ctx.report.modules if m.get("kind") == "parameter"]
+    experts = [m.name for m in ctx.report.modules if m.kind == "parameter"]
     if init.startswith(WEIGHT_INITS) and experts:
         yield INIT_NEEDS_MODULE_WEIGHTS.at(
             ctx.doc,

@@ -69,7 +69,7 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
             src["strict_loading"],
             "drop peft_trainable_token_indices, or merge the adapter before serving",
         )
-    params = [m["name"] for m in report.modules if m["kind"] == "parameter"]
+    params = [m.name for m in report.modules if m.kind == "parameter"]
     if params and not rules["reads_target_parameters"]:
         plan.refuse(
             f"{where} reads no target_parameters: the weights PEFT saves for the adapted parameters "
@@ -79,7 +79,7 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
             src["parameters"],
             "target Linear modules only, or merge the adapter before serving",
         )
-    towers = [m["name"] for m in report.modules if tower(m["name"], ctx.module_classes)]
+    towers = [m.name for m in report.modules if tower(m.name, ctx.module_classes)]
     if towers:
         plan.refuse(
             f"{where}: LoRA buffers are kept per decoder layer of the language model, so the vision-tower "
@@ -98,7 +98,7 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
             src["strict_loading"],
             "serve with --lora-strict-loading, so a mismatch fails at startup",
         )
-    ranks = sorted({m["r"] for m in report.modules})
+    ranks = sorted({m.r for m in report.modules})
     if ranks:
         plan.flags.insert(0, f"--max-lora-rank {ranks[-1]}")
     return plan

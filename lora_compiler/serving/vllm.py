@@ -84,7 +84,7 @@ def _rank(plan: Plan, rules: dict[str, Any], ctx: Any) -> None:
     """The largest rank against --max-lora-rank's allowed values: of any wrapped layer and, as validate_legal
     takes it, of r and every rank_pattern value (one that matches no module counts too)."""
     config = ctx.adapter_config or {}
-    ranks = {m["r"] for m in ctx.report.modules} | set((config.get("rank_pattern") or {}).values())
+    ranks = {m.r for m in ctx.report.modules} | set((config.get("rank_pattern") or {}).values())
     if not ranks:
         return
     top, limit = max(ranks | {config.get("r", 0)}), rules["max_lora_rank"]
@@ -100,7 +100,7 @@ def _rank(plan: Plan, rules: dict[str, Any], ctx: Any) -> None:
         return
     plan.flags.append(f"--max-lora-rank {needed}")
     declared = max([config.get("r", 0), *(config.get("rank_pattern") or {}).values()])
-    owner = next((m["name"] for m in ctx.report.modules if m["r"] == top), "")
+    owner = next((m.name for m in ctx.report.modules if m.r == top), "")
     why = f" (PEFT's rank on {owner}, above the adapter's r)" if top > declared else ""
     if needed > limit["default"]:
         plan.warn(
@@ -129,15 +129,15 @@ def _modules(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) 
     expected, saved = expected_modules(arch), set((ctx.adapter_config or {}).get("modules_to_save") or ())
     unexpected, towers, experts, heads = set(), [], [], []
     for m in report.modules:
-        name = m["name"]
-        module = name.rsplit(".", 1)[0] if m["kind"] == "parameter" else name  # a parameter's owner loads it
+        name = m.name
+        module = name.rsplit(".", 1)[0] if m.kind == "parameter" else name  # a parameter's owner loads it
         leaf = "experts" if ".experts" in module else module.rsplit(".", 1)[-1]
-        any_linear = "*" in arch["linear"] and m["type"] == "Linear"  # the Transformers backend keeps HF names
+        any_linear = "*" in arch["linear"] and m.type == "Linear"  # the Transformers backend keeps HF names
         if leaf not in expected and leaf not in saved and not any_linear:
             unexpected.add(leaf)
         if tower(name, ctx.module_classes):
             towers.append(name)
-        if m["kind"] == "parameter" and ".experts" in name:
+        if m.kind == "parameter" and ".experts" in name:
             experts.append(name)
         if leaf == "lm_head":
             heads.append(name)
