@@ -254,3 +254,14 @@ def test_the_skeleton_key_covers_every_spec_field_the_skeleton_reads() -> None:
         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "spec"
     }
     assert read == set(SPEC_FIELDS)
+
+
+def test_every_package_is_listed_for_the_wheel() -> None:
+    """pyproject lists packages by hand; a room missing there imports from a checkout but not from a wheel."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("lora_compiler", *p.parent.relative_to(PACKAGE).parts)) for p in PACKAGE.rglob("__init__.py")}
+    assert found - listed == set()

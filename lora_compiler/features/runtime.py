@@ -283,7 +283,7 @@ class _ModelView:
     @classmethod
     def of(cls, model: Any) -> _ModelView:
         config = getattr(model, "config", None)
-        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        text = config.get_text_config() if config is not None and hasattr(config, "get_text_config") else config
         return cls(
             model,
             config,
@@ -357,7 +357,7 @@ def _drop_expert_dropout(doc: Document, spec: AdapterSpec, model: Any, lora_conf
     lora_config._register_custom_module({torch.nn.Module: wrap})
     from ..rules.peft_outcome import fused_dropout
 
-    _report([fused_dropout(doc, spec.lora_dropout)])
+    _report([fused_dropout(doc, spec.lora_dropout or 0.0)])
 
 
 def _peft_will_convert_targets(model: Any, lora_config: Any) -> bool:

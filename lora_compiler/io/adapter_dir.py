@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .. import inputs
 from ..pipeline.document import Document, read_bounded
@@ -202,5 +202,5 @@ def finding(doc: Document | None, rule: Rule, message: str, at: tuple[Any, ...],
     return rule.at(doc, message, at, hint=hint)
 
 
-def _ints(value: Any) -> bool:
+def _ints(value: Any) -> TypeGuard[list[int]]:
     return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)

@@ -212,7 +212,9 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, pa
         trainable_params=int(trainable),
         all_params=int(total),
         effective_target_modules=_plain(applied.target_modules),
-        effective_target_parameters=_plain(applied.target_parameters),
+        effective_target_parameters=sorted(applied.target_parameters)
+        if applied.target_parameters is not None
+        else None,
         converted_to_parameters=bool(applied.target_parameters) and not asked_params,
         warnings=sorted({str(w.message).strip() for w in caught if _relevant(w)}),
         rank_terms=terms,
@@ -287,7 +289,7 @@ def _inventory(root: Any) -> tuple[list[WrappedModule], list[Any], list[SavedMod
         elif isinstance(module, ModulesToSaveWrapper):
             base = module.original_module
             saved.append(SavedModule(name, type(base).__name__, _own_trainable(module)))
-        elif TrainableTokensWrapper and isinstance(module, TrainableTokensWrapper):
+        elif isinstance(module, TrainableTokensWrapper):
             base = module.base_layer if hasattr(module, "base_layer") else module
             tokens.append(SavedModule(name, type(base).__name__, _own_trainable(module)))
     key = lambda m: m.name  # noqa: E731
