@@ -8,7 +8,7 @@ validate_config, normalize_config, load_lora, get_peft_model and train.py's free
 here: exit code 0), every LoraConfig field (Axolotl's LoraConfig against our adapter_config.json;
 FIELDS_NOT_COMPARED says which and why not), the set of modules PEFT wrapped, and the trained
 parameter count after the post-load freezing. Prints each mismatch and the agreement figures;
-`--facts` writes the real tool's answers as the committed expectations tests/test_axolotl_facts.py
+`--facts` writes the real tool's answers as the committed expectations tests/facts/test_axolotl_facts.py
 checks without Axolotl installed. Exit 1 on any mismatch.
 """
 

@@ -9,7 +9,7 @@ quantization config (_set_quantization_config), loads the model with it on the C
 patches (the kbit-preparation patch of 0.20+) and runs its _configure_embedding_dtypes (the float32 pass,
 prepare_model_for_kbit_training, the pass back), then records the bytes of every parameter's storage and
 bitsandbytes' quantisation state; then Axolotl's own load_lora wraps it, and the trainable bytes and the size of
-the adapter_model.safetensors PEFT's save_pretrained writes are recorded too. tests/test_memory.py compiles the
+the adapter_model.safetensors PEFT's save_pretrained writes are recorded too. tests/facts/test_memory.py compiles the
 same YAMLs and compares base_weights, trainable and adapter_file bytes.
 This script must not import lora_compiler.
 """

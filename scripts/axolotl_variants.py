@@ -7,7 +7,7 @@ level, typos inside blocks, lora_exclude_modules), trainable tokens and modules_
 
     python scripts/axolotl_variants.py [OUTDIR]      # default: tests/axolotl_variants
 
-The files are committed; tests/test_axolotl_facts.py compiles each and compares with the answers
+The files are committed; tests/facts/test_axolotl_facts.py compiles each and compares with the answers
 the real Axolotl gave (tests/axolotl_facts/axolotl-0.19.0.json, made by scripts/axolotl_differential.sh).
 """
 

@@ -10,7 +10,7 @@ own Trainer.create_optimizer build the optimizer the YAML names (its bitsandbyte
 step on the CPU and records the bytes of every distinct tensor storage in the optimizer state (the 8-bit
 quantisation maps are shared by all parameters, so they count once). Each case runs in its own process, as a
 training run does: bitsandbytes' GlobalOptimManager is a process-wide singleton whose per-index overrides would
-leak from one optimizer into the next. tests/test_memory.py checks
+leak from one optimizer into the next. tests/facts/test_memory.py checks
 lora_compiler's optimizer_state against these numbers; it needs no bitsandbytes.
 """
 

@@ -8,7 +8,7 @@ Each case writes a tiny random model, loads it with the BitsAndBytesConfig Axolo
 dtype changes Axolotl and PEFT make before training (prepare_model_for_kbit_training: other half-precision
 parameters to float32; norms, embeddings and the output layer back to the model dtype; routers float32), and
 records the bytes of every parameter's storage plus its bitsandbytes QuantState tensors and int8 scales.
-tests/test_memory.py checks lora_compiler's base-weight bytes against these numbers (it needs no bitsandbytes).
+tests/facts/test_memory.py checks lora_compiler's base-weight bytes against these numbers (it needs no bitsandbytes).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ does (Axolotl's own ModelLoader: quantization config, the loading passes), appli
 bitsandbytes parameters (monkeypatch/fsdp2_qlora.py: a shard of a Params4bit or Int8Params stays one, keeping
 the whole quantisation state), wraps it with Axolotl's load_lora, applies fully_shard to each decoder layer and
 the root, and rank 0 records the bytes of the distinct storages of its parameter shards plus the distinct
-quantisation states (QuantState tensors, int8 row scales) its shards hold. tests/test_sharding.py compares.
+quantisation states (QuantState tensors, int8 row scales) its shards hold. tests/facts/test_sharding.py compares.
 """
 
 from __future__ import annotations

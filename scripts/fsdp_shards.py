@@ -7,7 +7,7 @@ for the YAML (adapters upcast to float32, modules_to_save copies in the model dt
 Axolotl 0.21's FSDP2 path does (each LoRA layer's lora_A / lora_B, each decoder layer, then the root), runs one
 forward, backward and optimizer step, and rank 0 records the bytes of the distinct storages of its parameter
 shards, gradient shards and optimizer state. Rank 0 holds the largest shard (FSDP2 gives it ceil(dim0 / N)
-rows). tests/test_sharding.py checks lora_compiler's per-device figures against these numbers.
+rows). tests/facts/test_sharding.py checks lora_compiler's per-device figures against these numbers.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 Each wheel is opened as a zip and its files are parsed with `ast`; nothing of either engine is imported (both
 need a GPU build of torch). What is read, and from which file and function: scripts/serving_vllm.py and
 scripts/serving_sglang.py. `lint/compile/export --serve ENGINE@VERSION` offers every file of that folder;
-tests/test_serving_rules.py compares the committed files with what this extracts from the pinned wheels.
+tests/facts/test_serving_rules.py compares the committed files with what this extracts from the pinned wheels.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
     python scripts/generate.py --survey   # also the architecture survey, docs/families.* (about 2 minutes)
 
 Each entry of GENERATORS is a function returning {path relative to the repository: text}. A new generated
-file is one more entry. The survey is slow, so it runs only with --survey (tests/test_survey.py checks a
+file is one more entry. The survey is slow, so it runs only with --survey (tests/unit/features/test_survey.py checks a
 sample of it in the default suite). Files generated from other packages' wheels or from real training
 runs cannot be remade offline; docs/development.md lists them with their scripts.
 """
@@ -67,7 +67,7 @@ def releases() -> Files:
     }
 
 
-# (name, function, in the default run). Kept in step with the code by tests/test_generated.py.
+# (name, function, in the default run). Kept in step with the code by tests/structure/test_generated.py.
 GENERATORS: list[tuple[str, Callable[[], Files], bool]] = [
     ("rules", rules_pages, True),
     ("schema", adapter_schema, True),

@@ -6,7 +6,7 @@ CASES_DIR (default tests/trainer_facts) holds cases.json and golden/<case>/<file
 scripts/trainer_golden.py; OUT (default CASES_DIR/<trainer>.json) gets, per exported case, whether the
 trainer's parser accepted the file and which LoRA layers its own target selection made on the model
 (built from the bundled config.json on the meta device), with rank and scaling. The default suite
-(tests/test_trainer_exports.py) holds those answers equal to the compile's. PACKAGE is the trainer's
+(tests/facts/test_trainer_exports.py) holds those answers equal to the compile's. PACKAGE is the trainer's
 distribution, whose version the answers record (scripts/trainer_exports.sh passes its declaration's; default:
 the trainer's name).
 

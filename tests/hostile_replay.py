@@ -1,6 +1,6 @@
 """Replays a hostile case folder (tests/hostile/NAME/case.json): the setup steps, then each run in a child.
 
-Shared by tests/test_hostile_cases.py (which checks each run) and benchmarks/bench_hostile.py (which
+Shared by tests/acceptance/test_hostile_cases.py (which checks each run) and benchmarks/bench_hostile.py (which
 times them). A case's `steps` make what cannot be committed (a 3 GB sparse file, a FIFO, a symlink to
 /dev/zero, a forged cache entry, a 1 MB generated YAML); `{case}` in any string is the case's copy.
 The case format: tests/hostile/README.md.

@@ -1,7 +1,7 @@
 """The export test set: every bundled example and tests/trainer_facts/configs, exported for every trainer.
 
 scripts/trainer_golden.py writes what this computes to tests/trainer_facts (cases.json and the golden files);
-scripts/trainer_check.py runs each trainer's own code on those files; tests/test_trainer_exports.py computes
+scripts/trainer_check.py runs each trainer's own code on those files; tests/facts/test_trainer_exports.py computes
 it again and holds both equal.
 """
 

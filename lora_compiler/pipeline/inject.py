@@ -59,7 +59,7 @@ def at_rank(inj: Injection, r: int, alpha: float) -> Injection:
     Only for an injection with rank_terms: then every wrapped layer is a plain (or DoRA) LoRA
     Linear or fused-expert ParamWrapper whose A and B matrices are linear in r and whose other
     trainable tensors (bias, magnitude) do not depend on it, so nothing else PEFT reports can
-    change with r. tests/test_inject.py holds it equal to PEFT's own injection across ranks.
+    change with r. tests/unit/pipeline/test_inject.py holds it equal to PEFT's own injection across ranks.
     """
     assert inj.rank_terms is not None
     params = [const + per_rank * r for const, per_rank in inj.rank_terms]

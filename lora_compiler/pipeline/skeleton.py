@@ -23,7 +23,7 @@ from .source import CONFIG_NAME, ModelSource
 from .spec import AdapterSpec
 
 # Every spec field this module reads: the skeleton's identity in a batch (session.Session.key).
-# tests/test_walls.py checks the list against the attributes read below.
+# tests/structure/test_walls.py checks the list against the attributes read below.
 SPEC_FIELDS = (
     "base_model",
     "cls_model_config",

@@ -8,7 +8,7 @@ module's type, shape and name suffix. Then it is enough to inject the model with
 layers cut down to one layer of each kind (same module tree, types, shapes and settings) and to
 copy that layer's answer to its twins. Anything that could break that reasoning (shared
 weights, a name that reaches a stack itself, a PEFT message naming a layer) makes the caller
-inject the whole model instead; tests/test_inject.py holds both ways equal.
+inject the whole model instead; tests/unit/pipeline/test_inject.py holds both ways equal.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Texts derived from the release profiles: the constraints files, the docs table, release lists for help texts.
 
 scripts/generate.py writes them (the constraints files, and the table into docs/axolotl-releases.md between its
-`generated: releases` markers); tests/test_generated.py holds the committed copies equal to these, so a release
+`generated: releases` markers); tests/structure/test_generated.py holds the committed copies equal to these, so a release
 is named in one declaration (its profiles/ module) and nowhere by hand.
 """
 

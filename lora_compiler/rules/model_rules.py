@@ -295,7 +295,7 @@ def pattern_matches_nothing(ctx: Context) -> Iterable[Finding]:
 
 
 # init_lora_weights values PEFT computes from each wrapped module's .weight (SVD, QR): a fused-expert
-# ParamWrapper has none. Measured with PEFT 0.20 on a tiny real Mixtral (tests/test_inject.py).
+# ParamWrapper has none. Measured with PEFT 0.20 on a tiny real Mixtral (tests/unit/pipeline/test_inject.py).
 WEIGHT_INITS = ("pissa", "olora", "orthogonal")
 
 

@@ -27,7 +27,7 @@ from lora_compiler.features.conventions import CONVENTIONS
 from lora_compiler.profiles import texts
 from lora_compiler.serving import ENGINES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROVED = [name for name, trainer in TRAINERS.items() if trainer.requirements]  # trainers with a proof venv
 TEXT_FILES = sorted(
     [

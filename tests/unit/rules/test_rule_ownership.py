@@ -20,7 +20,7 @@ from lora_compiler.rules import Rule, Stage, by_id, restore
 from lora_compiler.rules import adapter as adapter_rules
 from lora_compiler.rules.docs import pages
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 PACKAGE = REPO / "lora_compiler"
 MACHINERY = PACKAGE / "rules" / "registry.py"  # the one place a Finding is constructed
 POLICY = PACKAGE / "pipeline" / "policy.py"  # project levels override a finding's level: the one other place

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "lora_compiler"
+PACKAGE = Path(__file__).resolve().parents[2] / "lora_compiler"
 HEAVY = {"torch", "transformers", "peft"}
 
 # Rooms and the rooms each may import (besides itself). Arrows not listed are walls.

@@ -1,7 +1,7 @@
 """shrink.candidates: the configs the survey tries for transformers' default config of a model type.
 
 Pure dict work, so each rule is checked on a hand-written config of the family it is for; the survey
-(tests/test_survey.py) checks that the models then build.
+(tests/unit/features/test_survey.py) checks that the models then build.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Hostile input beyond the case folder: no code run, no network when offline, YAML merge semantics.
 
 Most hostile cases (tracebacks, bombs, special files, oversized models, forged caches) live in
-tests/hostile/ and are replayed, with resource bounds, by tests/test_hostile_cases.py."""
+tests/hostile/ and are replayed, with resource bounds, by tests/acceptance/test_hostile_cases.py."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 from browser import chromium, dom
 from click.testing import CliRunner
 from conftest import REPO, needs_modern_stack
-from test_layermap import built, cand, llama_like, report, wrapped
+from reports import built, cand, llama_like, report, wrapped
 
 from lora_compiler.cli import cli
 from lora_compiler.render.html import CSP, render_maps_html, render_report_html

@@ -24,7 +24,7 @@ from lora_compiler.engine.session import Session
 from lora_compiler.profiles import NEWEST
 from lora_compiler.rules import by_id
 
-CASES = Path(__file__).parent / "cases"
+CASES = Path(__file__).resolve().parents[1] / "cases"
 # About the machine, not the case: a case pinned to a release meets the other release's libraries on one stack.
 ENVIRONMENT_RULES = frozenset({"axolotl-stack-mismatch"})
 BAD = sorted((CASES / "bad").glob("*.yml"))
@@ -111,8 +111,8 @@ def test_every_rule_has_a_bad_case_or_a_dedicated_test():
         "remote-code-required",
         "output-protected",
         "peft-refused",
-        "loftq-unavailable",  # load_lora only: tests/test_runtime.py
-        # adapter directories are built in tmp dirs: tests/test_lint_adapter_dir.py, test_adapter_dir.py
+        "loftq-unavailable",  # load_lora only: tests/unit/features/test_runtime.py
+        # adapter directories are built in tmp dirs: tests/unit/rules/test_lint_adapter_dir.py, test_adapter_dir.py
         "adapter-dir-missing",
         "adapter-dir-config-invalid",
         "adapter-dir-header-invalid",
@@ -123,11 +123,11 @@ def test_every_rule_has_a_bad_case_or_a_dedicated_test():
         "adapter-dir-base-model-differs",
         "convention-replaced",
         "convention-empty",
-        "diff-incomparable",  # diff notes: tests/test_diff.py
+        "diff-incomparable",  # diff notes: tests/unit/features/test_diff.py
         "model-too-large",  # needs a model directory: tests/hostile/
         "axolotl-stack-mismatch",
-        "axolotl-profile-unknown",  # about the machine: tests/test_profiles.py
-        # export findings: tests/test_export_cli.py and the cases of tests/test_trainer_exports.py
+        "axolotl-profile-unknown",  # about the machine: tests/unit/profiles/test_profiles.py
+        # export findings: tests/unit/cli/test_export_cli.py and the cases of tests/facts/test_trainer_exports.py
         "export-unexpressible",
         "export-not-faithful",
         "export-lossy",

@@ -2,7 +2,7 @@
 (a registered rule, a Severity, a message, a position inside the document or none), and the exit
 code is the one its findings call for.
 
-The default suite runs a short search; `pytest -m slow tests/test_fuzz.py` runs 10,000 examples
+The default suite runs a short search; `pytest -m slow tests/acceptance/test_fuzz.py` runs 10,000 examples
 (set FUZZ_EXAMPLES to change it).
 """
 

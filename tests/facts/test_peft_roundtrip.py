@@ -23,7 +23,7 @@ from lora_compiler.features.shrink import shrink_config
 from lora_compiler.io.files import write_all
 from lora_compiler.render.outputs import render_files
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = sorted((REPO / "fixtures" / "models").glob("*/*/config.json"))
 IDS = [p.parent.name for p in FIXTURES]
 MAX_TINY_PARAMS = 5_000_000

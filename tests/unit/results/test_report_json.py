@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 from conftest import REPO
-from test_layermap import full
+from reports import full
 
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options

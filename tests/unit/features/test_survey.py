@@ -1,6 +1,6 @@
 """The architecture survey: a sample spanning every naming family, surveyed live and compared with the
 committed docs/families.json, plus the pure parts (titles, failure lines); the configs tried are
-tests/test_shrink.py's.
+tests/unit/features/test_shrink.py's.
 
 The full survey (every architecture, ~3 minutes on 2 cores) is the slow test at the end; the committed
 files are regenerated with `lora-compiler survey -o docs/`.
@@ -22,7 +22,7 @@ from lora_compiler.render import survey as survey_render
 # The sample and the committed survey name transformers 5 model types.
 pytestmark = needs_modern_stack
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 # At least one architecture of every naming family, every repair the survey makes, and each failure class
 # this transformers has (chosen among the fast ones: the sample runs in ~30 s on 2 cores).
 SAMPLE = [

@@ -1,6 +1,6 @@
 """Every architecture transformers has: one layer of each kind answers as the whole model does.
 
-The slow sweep (`python -m pytest -m slow tests/test_stacks_sweep.py`, about 70 s on 2 cores)
+The slow sweep (`python -m pytest -m slow tests/unit/pipeline/test_stacks_sweep.py`, about 70 s on 2 cores)
 builds each causal-LM and image-text-to-text architecture the survey can build, from the same small
 configs, and compares the collapsed injection with the whole-model one for Axolotl's
 lora_target_linear names, with and without modules_to_save. Architectures whose config names no

@@ -22,7 +22,7 @@ import pytest
 from lora_compiler import profiles
 from lora_compiler.engine.session import Session
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = sorted((ROOT / "tests" / "axolotl_variants").glob("*.yml"))
 RELEASES = tuple(profiles.PROFILES)  # each measured on every variant (docs/axolotl-releases.md)
 ALL_FACTS = {
