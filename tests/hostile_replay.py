@@ -4,6 +4,18 @@ Shared by tests/acceptance/test_hostile_cases.py (which checks each run) and ben
 times them). A case's `steps` make what cannot be committed (a 3 GB sparse file, a FIFO, a symlink to
 /dev/zero, a forged cache entry, a 1 MB generated YAML); `{case}` in any string is the case's copy.
 The case format: tests/hostile/README.md.
+
+Each run is the real `cli` on the real files in a process of its own, forked from one of two servers
+this process keeps (tests/forkserver.py says what a fork keeps of a fresh `python -c`, and how the
+per-case directories in HF_HOME, HF_MODULES_CACHE, XDG_CACHE_HOME and LORA_COMPILER_CACHE_DIR reach the
+constants huggingface_hub, transformers and accelerate froze at import):
+- a case that reaches the model or adapter (`"floor": true`) forks from a server that has imported torch,
+  transformers, peft and lora_compiler.cli, so the 3-4 CPU seconds of imports are paid once per process,
+  not per run;
+- a YAML-only case (`"floor": false`) forks from a server that has imported lora_compiler.cli alone, so
+  whether the run imports torch is still its own doing, and it reports it.
+Where a fork would not be faithful (forkserver.ForkServer.run returns None), and with `fresh=True`
+(benchmarks/bench_hostile.py --fresh), a run is a fresh `python -c` as before.
 """
 
 from __future__ import annotations
@@ -20,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import forkserver
+
 REPO = Path(__file__).resolve().parents[1]
 CASES = sorted(p for p in (REPO / "tests" / "hostile").iterdir() if (p / "case.json").is_file())
 _RUNNER = """
@@ -32,8 +46,13 @@ except SystemExit as exc:
     code = exc.code
 usage = resource.getrusage(resource.RUSAGE_SELF)
 hwm = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) / 1024
-print(f"@@ {code} {usage.ru_utime + usage.ru_stime:.3f} {hwm:.1f}", file=sys.stderr)
+torch = int("torch" in sys.modules)
+print(f"@@ {code} {usage.ru_utime + usage.ru_stime:.3f} {hwm:.1f} {torch}", file=sys.stderr)
 """
+# What each server imports before it forks; the per-case directories are the variables a run may differ in.
+HEAVY = ("torch", "transformers", "peft", "lora_compiler.cli")
+LIGHT = ("lora_compiler.cli",)
+PER_CASE = ("HF_HOME", "XDG_CACHE_HOME", "LORA_COMPILER_CACHE_DIR", "HF_MODULES_CACHE")
 
 
 def _sub(value: Any, case: Path) -> Any:
@@ -47,7 +66,13 @@ def _sub(value: Any, case: Path) -> Any:
 
 
 def _env(case: Path, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LORA_COMPILER_", "HF_"))}
+    # PYTEST_CURRENT_TEST changes with every test phase and nothing the command runs reads it: left out, so
+    # one fork server (whose environment must equal its runs') serves every case.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LORA_COMPILER_", "HF_")) and k != "PYTEST_CURRENT_TEST"
+    }
     env.update(
         HF_HUB_OFFLINE="1",
         HF_HOME=str(case / ".hf"),
@@ -65,22 +90,48 @@ class Run:
 
     step: dict[str, Any]
     exit_code: int
-    cpu_s: float
-    peak_mb: float
+    cpu_s: float  # the child's own CPU seconds (a forked child's start at zero)
+    peak_mb: float  # the child's VmHWM
     wall_s: float
     output: str
+    torch: bool  # torch was in sys.modules when the command returned
+    import_cpu_s: float = 0.0  # what the server paid importing before the fork (0 for a fresh process)
+    forked: bool = False
 
 
-def run_child(args: list[str], env: dict[str, str], cwd: Path, step: dict[str, Any] | None = None) -> Run:
+def run_child(
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    step: dict[str, Any] | None = None,
+    *,
+    yaml_only: bool = False,
+    fresh: bool = False,
+) -> Run:
     start = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-c", _RUNNER, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd
-    )
+    server = None if fresh else forkserver.shared(LIGHT if yaml_only else HEAVY, _env(cwd, {}), PER_CASE)
+    proc = server.run(_RUNNER, args, env, cwd) if server else None
+    if proc is None:
+        start = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-c", _RUNNER, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd
+        )
     wall = time.monotonic() - start
     tail = proc.stderr.strip().splitlines()[-1].split() if proc.stderr.strip() else []
     if tail[:1] != ["@@"]:
         raise AssertionError("the child did not finish its command:\n" + proc.stdout + proc.stderr)
-    return Run(step or {}, int(tail[1]), float(tail[2]), float(tail[3]), wall, proc.stdout + proc.stderr)
+    forked = isinstance(proc, forkserver.Completed)
+    return Run(
+        step or {},
+        int(tail[1]),
+        float(tail[2]),
+        float(tail[3]),
+        wall,
+        proc.stdout + proc.stderr,
+        tail[4] == "1",
+        server.import_cpu_s if forked and server else 0.0,
+        forked,
+    )
 
 
 def _write(path: Path, op: dict[str, Any]) -> None:
@@ -206,22 +257,25 @@ _OPS = (
 )
 
 
-def replay(folder: Path, workdir: Path) -> tuple[dict[str, Any], list[Run]]:
+def replay(folder: Path, workdir: Path, fresh: bool = False) -> tuple[dict[str, Any], list[Run]]:
     """Copy the case into `workdir`, perform its steps, and return its spec and every run's outcome."""
     case = workdir / folder.name
     shutil.copytree(folder, case, symlinks=True)
     spec = _sub(json.loads((case / "case.json").read_text()), case)
     env = _env(case, spec.get("env", {}))
+    yaml_only = spec.get("floor", True) is False
     runs = []
     for step in spec["steps"]:
         if "run" in step:
-            runs.append(run_child(step["run"], env, Path(step.get("cwd", case)), step))
+            runs.append(
+                run_child(step["run"], env, Path(step.get("cwd", case)), step, yaml_only=yaml_only, fresh=fresh)
+            )
         else:
             _setup(case, step, env)
     return spec, runs
 
 
-def import_floor(workdir: Path) -> Run:
+def import_floor(workdir: Path, fresh: bool = False) -> Run:
     """An honest lint of the bundled example: what importing torch, transformers and peft costs here."""
     env = _env(workdir, {})
-    return run_child(["lint", str(REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml")], env, workdir)
+    return run_child(["lint", str(REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml")], env, workdir, fresh=fresh)
