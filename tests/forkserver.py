@@ -7,7 +7,8 @@ argv, cwd and environment; it only skips the import. The server forks only; it n
 every child starts from freshly imported modules, not from state a previous run left behind.
 
 What a forked child shares with a fresh `python -c CODE ARGS...`:
-- sys.argv ('-c', *args), the cwd, the whole environment (os.environ and the C environment), stdin from
+- sys.argv ('-c', *args), the cwd, the whole environment (os.environ and the C environment, with what
+  the imports set in it, as torch._dynamo's TORCHINDUCTOR_CACHE_DIR, set again), stdin from
   /dev/null, stdout and stderr into their own files, a fresh __main__, '' first on sys.path, exit codes
   (sys.exit(n), 1 and a traceback for an uncaught exception, atexit handlers run at the end);
 - import-time constants. Libraries freeze some variables when imported (huggingface_hub: HF_HOME ->
@@ -310,10 +311,15 @@ def _serve(config: dict[str, Any]) -> None:
     def reply(message: dict[str, Any]) -> None:
         os.write(replies, json.dumps(message).encode() + b"\n")
 
+    environ = dict(os.environ)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     for name in config["preload"]:
         importlib.import_module(name)
     after = resource.getrusage(resource.RUSAGE_SELF)
+    # What importing did to the environment (torch._dynamo sets TORCHINDUCTOR_CACHE_DIR), which a fresh
+    # process's imports would do again: a child applies it over its own environment.
+    config["set"] = {k: v for k, v in os.environ.items() if environ.get(k) != v}
+    config["unset"] = [k for k in environ if k not in os.environ]
     import_cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
     import posix
 
@@ -377,9 +383,15 @@ def _child(request: dict[str, Any], sites: list[Any], config: dict[str, Any], pr
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(env)
+        values = {CWD: request["cwd"], **{var: env[var] for var in config["per_run"]}}
+        for key, value in config["set"].items():
+            for name, own in values.items():
+                value = value.replace(f"{config['sentinel']}/{name}", own)
+            os.environ[key] = value
+        for key in config["unset"]:
+            os.environ.pop(key, None)
         for path in [p for p in sys.path_importer_cache if config["sentinel"] in p]:
             del sys.path_importer_cache[path]
-        values = {CWD: request["cwd"], **{var: env[var] for var in config["per_run"]}}
         _rewrite(sites, values, config["sentinel"])
         out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

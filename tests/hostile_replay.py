@@ -66,12 +66,14 @@ def _sub(value: Any, case: Path) -> Any:
 
 
 def _env(case: Path, extra: dict[str, str]) -> dict[str, str]:
-    # PYTEST_CURRENT_TEST changes with every test phase and nothing the command runs reads it: left out, so
-    # one fork server (whose environment must equal its runs') serves every case.
+    # Left out, so that one fork server (whose environment must equal its runs') serves every case:
+    # PYTEST_CURRENT_TEST, which pytest rewrites for every test phase and nothing the command runs reads,
+    # and TORCHINDUCTOR_CACHE_DIR, which torch._dynamo sets in this process when some test first imports it
+    # (the run's own import sets it again, as in a fresh process).
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("LORA_COMPILER_", "HF_")) and k != "PYTEST_CURRENT_TEST"
+        if not k.startswith(("LORA_COMPILER_", "HF_")) and k not in ("PYTEST_CURRENT_TEST", "TORCHINDUCTOR_CACHE_DIR")
     }
     env.update(
         HF_HUB_OFFLINE="1",

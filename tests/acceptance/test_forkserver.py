@@ -22,9 +22,10 @@ atexit.register(print, "atexit ran")
 sys.exit(3)
 """
 
-# Every module-level constant of every imported module, after importing what the torch server imports.
+# Every module-level constant of every imported module, after importing what the torch server imports,
+# and the environment as those imports left it.
 CONSTANTS = """
-import json, sys, types
+import json, os, sys, types
 from pathlib import PurePath
 for name in sys.argv[1:]:
     __import__(name)
@@ -34,6 +35,7 @@ for module_name, module in sorted(sys.modules.items()):
         for key, value in list(vars(module).items()):
             if type(value) in (str, bytes, int, float, bool, type(None)) or isinstance(value, PurePath):
                 seen[f"{module_name}.{key}"] = repr(value)
+seen.update({f"os.environ[{key!r}]": repr(value) for key, value in os.environ.items()})
 print(json.dumps(seen))
 """
 
@@ -80,6 +82,9 @@ def test_a_forked_child_has_the_import_time_constants_a_fresh_process_has_of_its
     assert mentions["huggingface_hub.constants.HF_HUB_CACHE"] == repr(str(tmp_path / ".hf" / "hub"))
     assert mentions["transformers.utils.hub.HF_MODULES_CACHE"] == repr(str(tmp_path / ".modules"))
     assert mentions["multiprocessing.process.ORIGINAL_DIR"] == repr(str(tmp_path))
+    environ = {key: value for key, value in theirs.items() if key.startswith("os.environ[")}
+    assert {key: value for key, value in ours.items() if key.startswith("os.environ[")} == environ
+    assert "os.environ['TORCHINDUCTOR_CACHE_DIR']" in environ  # set by torch._dynamo's import, in both
     assert [key for key, value in ours.items() if server.sentinel in value] == []
     assert len(ours) > 10000 and abs(len(ours) - len(theirs)) < 0.01 * len(theirs)  # the same modules were read
 
