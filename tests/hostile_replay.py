@@ -110,8 +110,8 @@ def run_child(
     yaml_only: bool = False,
     fresh: bool = False,
 ) -> Run:
-    start = time.monotonic()
     server = None if fresh else forkserver.shared(LIGHT if yaml_only else HEAVY, _env(cwd, {}), PER_CASE)
+    start = time.monotonic()  # the run's, not the server's start
     proc = server.run(_RUNNER, args, env, cwd) if server else None
     if proc is None:
         start = time.monotonic()
