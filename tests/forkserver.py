@@ -42,6 +42,7 @@ import atexit
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,6 +144,7 @@ class ForkServer:
                 self._proc.kill()
                 self._proc.wait()
         self._proc.stdout.close()  # type: ignore[union-attr]
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def _send(self, message: dict[str, Any]) -> None:
         try:
