@@ -16,9 +16,10 @@ What a forked child shares with a fresh `python -c CODE ARGS...`:
   working directory (multiprocessing's ORIGINAL_DIR, a transformers path). The server runs with the very
   environment of its requests except the `per_run` variables (per-case directories), which it sets to
   sentinel paths, in a sentinel working directory. Once imported, it searches everything the garbage
-  collector reaches for the sentinel: each copy found must be a str or a Path in a module's globals or
-  in a function's default arguments, and each child rewrites those to its own directories before it
-  runs (`sites` lists them). A copy anywhere else (a tuple, a class attribute, bytes) cannot be
+  collector reaches for the sentinel: each copy found must be a str or a Path held by a dict (a module's
+  globals, an instance's or a cache's), a list, a function's defaults or an object's __dict__, and each
+  child rewrites those to its own directories before it runs (`sites` lists them: 35 with torch,
+  transformers and peft). A copy anywhere else (a tuple, a set, a class attribute, bytes) cannot be
   rewritten faithfully: that server then forks nothing (`strays` says where) and `run` returns None, as
   it does for a request whose environment differs from the server's in any variable outside `per_run`,
   or whose cwd holds a module that would shadow an imported one. On None the caller runs a fresh
