@@ -23,7 +23,7 @@ What a forked child shares with a fresh `python -c CODE ARGS...`:
   rewritten faithfully: that server then forks nothing (`strays` says where) and `run` returns None, as
   it does for a request whose environment differs from the server's in any variable outside `per_run`,
   or whose cwd holds a module that would shadow an imported one. On None the caller runs a fresh
-  process. tests/test_forkserver.py checks, against a fresh process, every module constant that
+  process. tests/acceptance/test_forkserver.py checks, against a fresh process, every module constant that
   mentions a case's directories.
 
 What differs, and how callers measure around it:
@@ -31,7 +31,7 @@ What differs, and how callers measure around it:
   `import_cpu_s` is what the server paid for the imports, for comparing with fresh-process figures.
 - Memory: after fork, a child's VmHWM starts at the child's own resident set (the server's pages it has
   mapped), not at the server's peak, and grows with the run; compare a run's peak with a reference run
-  forked from the same server (tests/test_hostile_cases.py compares with an honest lint's).
+  forked from the same server (tests/acceptance/test_hostile_cases.py compares with an honest lint's).
 - Warnings and output printed while importing went to the server's log, once, not to each child.
 - What a module drew at random when imported (transformers' SESSION_ID, the str hash seed) is the
   server's, shared by its children; the `random` module is reseeded in each child as after any fork.
