@@ -10,41 +10,21 @@ model. See docs/runtime.md for the `mixed_adapters` YAML extension.
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PositiveInt,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from typing import Any
 
 from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec, parse_spec
-from ..results import findings as fmod
 from ..results.findings import Finding
 from ..rules.adapter import LOFTQ_QUANTIZED
 from ..rules.adapter_dir import check_adapter_dir
-from ..rules.pipeline import LOFTQ_UNAVAILABLE, PEFT_REFUSED, SCHEMA
+from ..rules.pipeline import LOFTQ_UNAVAILABLE
+from .mixed import mixed_adapters, mixed_model
+from .peft_calls import LoraCompilerError, logger, peft_call, report
 
-logger = logging.getLogger(__name__)
-
-
-class LoraCompilerError(Exception):
-    """A config or adapter that cannot be applied; `findings` says where and why, one per line in str()."""
-
-    def __init__(self, findings: list[Finding]) -> None:
-        from ..render.text import render_findings
-
-        self.findings = fmod.sort_findings(findings)
-        super().__init__(render_findings(self.findings).rstrip())
+__all__ = ["LoraCompilerError", "ParameterSummary", "load_lora", "parameter_summary", "quantization_of"]
 
 
 @dataclass(frozen=True)
@@ -71,40 +51,6 @@ def parameter_summary(model: Any) -> ParameterSummary:
     return ParameterSummary(int(trainable), int(total), 100.0 * trainable / total if total else 0.0)
 
 
-class MixedAdapter(BaseModel):
-    """One `mixed_adapters` entry: a new adapter of another type, or an existing adapter directory."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(
-        pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
-        description=("Adapter name in the PeftMixedModel: letters, digits, _ and -. 'default' is the YAML's own LoRA."),
-    )
-    type: Literal["lora", "loha", "lokr"] | None = Field(
-        default=None, description="Kind of new adapter: lora, loha or lokr (default lora). Not with path."
-    )
-    path: str | None = Field(
-        default=None, description="Directory of a saved PEFT adapter (lora, loha or lokr), loaded as saved."
-    )
-    r: PositiveInt | None = Field(default=None, description="Rank of a new adapter (PEFT's default: 8).")
-    alpha: PositiveInt | None = Field(default=None, description="Alpha of a new adapter (PEFT's default: 8).")
-    target_modules: str | list[str] | None = Field(
-        default=None, description="Modules a new adapter wraps: names matched as suffixes, or one full-match regex."
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> MixedAdapter:
-        if self.name == "default":
-            raise ValueError("the name 'default' belongs to the adapter the YAML's lora_* keys define")
-        if self.path is not None:
-            extra = [k for k in ("type", "r", "alpha", "target_modules") if getattr(self, k) is not None]
-            if extra:
-                raise ValueError(f"an entry with path loads the adapter as saved; remove {', '.join(extra)}")
-        elif not self.target_modules:
-            raise ValueError("give either path (a saved adapter) or target_modules (a new adapter)")
-        return self
-
-
 def load_lora(
     model: Any,
     cfg: str | Path | Mapping[str, Any] | AdapterSpec | Document,
@@ -121,7 +67,7 @@ def load_lora(
     A pickle adapter_model.bin is only loaded with `allow_pickle=True`.
     """
     doc, spec = _parse(cfg)
-    mixed = _mixed_adapters(doc)
+    mixed = mixed_adapters(doc)
     has_targets = bool(spec.lora_target_modules or spec.lora_target_linear or spec.lora_target_parameters)
     fresh = not spec.lora_model_dir and (has_targets or not mixed)
     lora_config = _lora_config(doc, spec, model, fresh)
@@ -141,26 +87,26 @@ def load_lora(
             found += check_adapter_dir(
                 entry.path, model, doc=doc, at=("mixed_adapters", i, "path"), allow_pickle=allow_pickle
             )
-    _report(found)
+    report(found)
     kwargs: dict[str, Any] = {}
     if spec.peft_autocast_adapter_dtype is not None:
         kwargs["autocast_adapter_dtype"] = spec.peft_autocast_adapter_dtype
     if fresh:
         _drop_expert_dropout(doc, spec, model, lora_config)
     if mixed:
-        peft_model = _mixed_model(model, doc, spec, lora_config if fresh else None, mixed, inference, kwargs)
-    elif spec.lora_model_dir:
+        peft_model = mixed_model(model, doc, spec, lora_config if fresh else None, mixed, inference, kwargs)
+    elif saved := spec.lora_model_dir:
         from peft import PeftModel
 
-        peft_model = _peft(
+        peft_model = peft_call(
             doc,
             ("lora_model_dir",),
-            lambda: PeftModel.from_pretrained(model, spec.lora_model_dir, is_trainable=not inference, **kwargs),
+            lambda: PeftModel.from_pretrained(model, saved, is_trainable=not inference, **kwargs),
         )
     else:
         from peft import get_peft_model
 
-        peft_model = _peft(doc, None, lambda: get_peft_model(model, lora_config, **kwargs), spec)
+        peft_model = peft_call(doc, None, lambda: get_peft_model(model, lora_config, **kwargs), spec)
     logger.info("%s", parameter_summary(peft_model))
     return peft_model, lora_config
 
@@ -184,52 +130,11 @@ def _parse(cfg: Any) -> tuple[Document, AdapterSpec]:
     if isinstance(cfg, AdapterSpec):
         return Document(file=None, values={}), cfg  # type: ignore[arg-type]
     doc = load_document(cfg)
-    _report(doc.findings)
+    report(doc.findings)
     spec, problems = parse_spec(doc)
-    _report(problems)
+    report(problems)
     assert spec is not None  # parse_spec returns findings (raised above) when there is no spec
     return doc, spec
-
-
-def _mixed_adapters(doc: Document) -> list[MixedAdapter]:
-    """Validate the `mixed_adapters` extension; errors are positioned at the offending entry or value."""
-    raw = doc.values.get("mixed_adapters")
-    if raw is None:
-        return []
-    try:
-        entries = TypeAdapter(list[MixedAdapter]).validate_python(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
-            field = MixedAdapter.model_fields.get(str(loc[-1])) if loc else None
-            hint = field.description if field else "a list of entries with name and path, or name and target_modules"
-            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-            problems.append(
-                SCHEMA.at(
-                    doc,
-                    f"mixed_adapters{where}: {err['msg']}",
-                    ("mixed_adapters",) + loc,
-                    hint=hint,
-                    prefer_value=err["type"] != "extra_forbidden",
-                )
-            )
-        raise LoraCompilerError(problems) from None
-    names = [entry.name for entry in entries]
-    _report(
-        [
-            SCHEMA.at(
-                doc,
-                f"mixed_adapters[{i}].name: '{name}' is used twice",
-                ("mixed_adapters", i, "name"),
-                prefer_value=True,
-                hint="give each adapter its own name",
-            )
-            for i, name in enumerate(names)
-            if name in names[:i]
-        ]
-    )
-    return entries
 
 
 def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> Any:
@@ -253,7 +158,7 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
     ctx = Context(doc, spec, selection, allow_remote_code=True, skeleton=_ModelView.of(model))
     found = [f for f in run_stage("config", ctx) if _applies(f, fresh)]
     middle = lora_config_for(ctx, found, model_rules=fresh, keep=lambda f: _applies(f, fresh))
-    _report(found + middle.findings)
+    report(found + middle.findings)
     config = middle.lora_config
     assert config is not None  # what stops the middle step is an error finding, raised just above
     # Axolotl's LoraConfig leaves base_model_name_or_path unset and PEFT takes the model's own name;
@@ -357,7 +262,7 @@ def _drop_expert_dropout(doc: Document, spec: AdapterSpec, model: Any, lora_conf
     lora_config._register_custom_module({torch.nn.Module: wrap})
     from ..rules.peft_outcome import fused_dropout
 
-    _report([fused_dropout(doc, spec.lora_dropout or 0.0)])
+    report([fused_dropout(doc, spec.lora_dropout or 0.0)])
 
 
 def _peft_will_convert_targets(model: Any, lora_config: Any) -> bool:
@@ -377,88 +282,3 @@ def _peft_will_convert_targets(model: Any, lora_config: Any) -> bool:
     except Exception:  # a conversion PEFT cannot do is PEFT's error to report at injection
         return False
     return bool(probe.target_parameters)
-
-
-def _mixed_model(
-    model: Any,
-    doc: Document,
-    spec: AdapterSpec,
-    lora_config: Any,
-    entries: list[MixedAdapter],
-    inference: bool,
-    kwargs: dict[str, Any],
-) -> Any:
-    """A PeftMixedModel: the YAML's own adapter (if any) as 'default', then each entry, all active."""
-    from peft import PeftMixedModel, get_peft_model
-
-    mixed: Any = None
-    names: list[str] = []
-
-    def add(name: str, at: tuple[Any, ...], config: Any = None, path: str | None = None) -> None:
-        nonlocal mixed
-        if path is not None and mixed is None:
-            mixed = _peft(
-                doc, at, lambda: PeftMixedModel.from_pretrained(model, path, name, is_trainable=not inference)
-            )
-        elif path is not None:
-            _peft(doc, at, lambda: mixed.load_adapter(path, name, is_trainable=not inference))
-        elif mixed is None:
-            mixed = _peft(doc, at, lambda: get_peft_model(model, config, adapter_name=name, mixed=True, **kwargs))
-        else:
-            _peft(doc, at, lambda: mixed.add_adapter(name, config, **kwargs))
-        names.append(name)
-
-    if spec.lora_model_dir:
-        add("default", ("lora_model_dir",), path=spec.lora_model_dir)
-    elif lora_config is not None:
-        add("default", ("adapter",), config=lora_config)
-    for i, entry in enumerate(entries):
-        at = ("mixed_adapters", i)
-        add(entry.name, at, config=None if entry.path else _entry_config(doc, entry, at), path=entry.path)
-    mixed.set_adapter(names)
-    if inference:
-        mixed.eval().requires_grad_(False)
-    return mixed
-
-
-def _entry_config(doc: Document, entry: MixedAdapter, at: tuple[Any, ...]) -> Any:
-    from peft import LoHaConfig, LoKrConfig, LoraConfig
-
-    cls, alpha_key = {"lora": (LoraConfig, "lora_alpha"), "loha": (LoHaConfig, "alpha"), "lokr": (LoKrConfig, "alpha")}[
-        entry.type or "lora"
-    ]
-    kwargs: dict[str, Any] = {"target_modules": entry.target_modules}
-    if entry.r is not None:
-        kwargs["r"] = entry.r
-    if entry.alpha is not None:
-        kwargs[alpha_key] = entry.alpha
-    return _peft(doc, at, lambda: cls(**kwargs))
-
-
-def _peft(doc: Document, at: tuple[Any, ...] | None, call: Any, spec: AdapterSpec | None = None) -> Any:
-    """Run a PEFT call; its refusal becomes a finding at `at` (or the YAML key its message names)."""
-    try:
-        return call()
-    except Exception as exc:  # every PEFT refusal, whatever its type
-        from ..pipeline.fields import key_for_message
-
-        text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:500]
-        where = at or ((key_for_message(text, spec),) if spec is not None else ("adapter",))
-        raise LoraCompilerError(
-            [
-                PEFT_REFUSED.at(
-                    doc,
-                    f"PEFT refuses this adapter: {text}",
-                    where,
-                    hint=f"change {'.'.join(map(str, where))}",
-                )
-            ]
-        ) from exc
-
-
-def _report(found: list[Finding]) -> None:
-    """Raise on errors; log the rest, so a warning compile would print is not lost at runtime."""
-    if fmod.has_errors(found):
-        raise LoraCompilerError(found)
-    for f in found:
-        logger.warning("%s: %s [%s] %s", f.location, f.severity.value, f.rule, f.message)

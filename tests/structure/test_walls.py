@@ -116,6 +116,7 @@ HEAVY_ALLOWED = {
     "pipeline.loading",  # transformers' own bitsandbytes not-convert decision, on the skeleton
     "pipeline.memory",  # which trained tensors are nn.Embedding weights (32-bit optimizer state)
     "features.runtime",
+    "features.mixed",  # PeftMixedModel and the LoHa/LoKr configs of mixed_adapters
     "features.survey",
     "model_facts",
     "export.peft",

@@ -20,7 +20,8 @@ from conftest import REPO, needs_modern_stack
 from reports import built, cand, llama_like, report, wrapped
 
 from lora_compiler.cli import cli
-from lora_compiler.render.html import CSP, render_maps_html, render_report_html
+from lora_compiler.render.diff_html import render_maps_html
+from lora_compiler.render.html import CSP, render_report_html
 from lora_compiler.results.report import Report
 
 SHOTS = Path("/tmp/lora-compiler-screenshots")
