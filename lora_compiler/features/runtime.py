@@ -18,8 +18,9 @@ from typing import Any
 from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec, parse_spec
 from ..results.findings import Finding
-from ..rules.adapter import LOFTQ_QUANTIZED
+from ..rules.adapter import LOFTQ_QUANTIZED, LORA_RANK_MISSING, NO_TARGETS
 from ..rules.adapter_dir import check_adapter_dir
+from ..rules.keys import UNKNOWN_KEY
 from ..rules.pipeline import LOFTQ_UNAVAILABLE
 from .mixed import mixed_adapters, mixed_model
 from .peft_calls import LoraCompilerError, logger, peft_call, report
@@ -170,9 +171,9 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
 def _applies(finding: Finding, fresh: bool) -> bool:
     """Compile's findings that still hold at runtime: mixed_adapters is a key load_lora knows, and an
     adapter loaded from a directory brings its own targets and rank."""
-    if finding.rule == "unknown-key" and finding.key == "mixed_adapters":
+    if finding.rule == UNKNOWN_KEY.id and finding.key == "mixed_adapters":
         return False
-    return fresh or finding.rule not in ("no-targets", "lora-rank-missing")
+    return fresh or finding.rule not in (NO_TARGETS.id, LORA_RANK_MISSING.id)
 
 
 @dataclass(frozen=True)
