@@ -108,10 +108,12 @@ SERVE = click.option(
 
 def _engine(value: str | None) -> str | None:
     """--serve checked against the engine tables: an unknown engine or release is a usage error (exit 2)."""
+    if not value:
+        return None  # no engine asked for: the serving tables are not even imported
     from ..serving import ServeError, resolve
 
     try:
-        return resolve(value) if value else None
+        return resolve(value)
     except ServeError as exc:
         raise click.BadParameter(str(exc)) from None
 
