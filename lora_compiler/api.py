@@ -12,7 +12,7 @@ from .engine.compiler import compile_document as _compile
 from .engine.policy import Policy
 from .engine.session import Session
 from .results.findings import Finding
-from .rules.pipeline import OUTPUT_PROTECTED
+from .rulebook.pipeline import OUTPUT_PROTECTED
 
 
 def compile_config(

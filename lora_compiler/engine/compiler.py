@@ -110,8 +110,8 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from ..pipeline.sharding import plan as sharding_plan
     from ..pipeline.sharding import yaml_dir
     from ..pipeline.tying import tied_head_params
+    from ..rulebook.pipeline import PEFT_REFUSED
     from ..rules import peft_outcome, run_stage
-    from ..rules.pipeline import PEFT_REFUSED
     from .middle import lora_config_for
 
     doc, spec, skel, key, source = ctx.doc, ctx.spec, start.skeleton, start.key, start.source

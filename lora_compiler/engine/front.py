@@ -16,7 +16,7 @@ from ..pipeline.source import ModelSource, ResolutionError, resolve
 from ..pipeline.spec import AdapterSpec, parse_spec
 from ..profiles import PROFILES, Profile, ProfileError, Selection, select
 from ..results.findings import Finding
-from ..rules.pipeline import (
+from ..rulebook.pipeline import (
     ADAPTER_MISSING,
     ADAPTER_UNSUPPORTED,
     AXOLOTL_PROFILE_UNKNOWN,

@@ -44,8 +44,8 @@ def lora_config_for(
     from ..model_facts import REGEX_BUDGET_SECONDS, slow_pattern
     from ..pipeline.peftcfg import PeftConfigError, build_lora_config
     from ..pipeline.targets import plan_targets, regex_patterns
+    from ..rulebook.pipeline import PEFT_CONFIG, REGEX_TOO_SLOW
     from ..rules import run_stage
-    from ..rules.pipeline import PEFT_CONFIG, REGEX_TOO_SLOW
 
     doc, spec, skel = ctx.doc, ctx.spec, ctx.skeleton
     slow = slow_pattern(regex_patterns(spec), ctx.module_names)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..results.findings import Finding
 from ..results.parts import WrappedModule
-from ..rules.export import EXPORT_NOT_FAITHFUL
+from ..rulebook.export import EXPORT_NOT_FAITHFUL
 from .core import Draft, Subject
 
 _SHOWN = 5  # differences named in a finding

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.options import Options
 from ..pipeline.document import Document
 from ..results.findings import Finding
-from ..rules.pipeline import CONVENTION_EMPTY, CONVENTION_REPLACED
+from ..rulebook.pipeline import CONVENTION_EMPTY, CONVENTION_REPLACED
 
 if TYPE_CHECKING:
     from ..engine.session import Session

@@ -18,11 +18,11 @@ from ..pipeline.fields import FIELDS, targets_key
 from ..results.findings import Finding
 from ..results.parts import WrappedModule
 from ..results.report import Report
-from ..rules.export import EXPORT_LOSSY, EXPORT_REWRITTEN, EXPORT_UNEXPRESSIBLE
+from ..rulebook.export import EXPORT_LOSSY, EXPORT_REWRITTEN, EXPORT_UNEXPRESSIBLE
 from .convention import Convention
 
 if TYPE_CHECKING:
-    from ..rules.registry import Rule
+    from ..rulebook.registry import Rule
 
 _YAML_KEY = {f.name: f.key for f in FIELDS if f.key}
 

@@ -38,8 +38,8 @@ from ..results.findings import Finding
 from ..results.parts import SavedModule, WrappedModule
 from ..results.report import Report
 from ..results.serialize import ReportFormatError
+from ..rulebook.pipeline import DIFF_INCOMPARABLE, INPUT_UNREADABLE
 from ..rules import restore
-from ..rules.pipeline import DIFF_INCOMPARABLE, INPUT_UNREADABLE
 
 
 class DiffUsageError(ValueError):

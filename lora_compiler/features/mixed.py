@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, Val
 
 from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec
-from ..rules.pipeline import SCHEMA
+from ..rulebook.pipeline import SCHEMA
 from .peft_calls import LoraCompilerError, peft_call, report
 
 

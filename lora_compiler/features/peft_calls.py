@@ -10,7 +10,7 @@ from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec
 from ..results import findings as fmod
 from ..results.findings import Finding
-from ..rules.pipeline import PEFT_REFUSED
+from ..rulebook.pipeline import PEFT_REFUSED
 
 logger = logging.getLogger("lora_compiler.features.runtime")  # the one logger docs/runtime.md names
 

@@ -18,10 +18,10 @@ from typing import Any
 from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec, parse_spec
 from ..results.findings import Finding
+from ..rulebook.pipeline import LOFTQ_UNAVAILABLE
 from ..rules.adapter import LOFTQ_QUANTIZED, LORA_RANK_MISSING, NO_TARGETS
 from ..rules.adapter_dir import check_adapter_dir
 from ..rules.keys import UNKNOWN_KEY
-from ..rules.pipeline import LOFTQ_UNAVAILABLE
 from .mixed import mixed_adapters, mixed_model
 from .peft_calls import LoraCompilerError, logger, peft_call, report
 

@@ -29,7 +29,7 @@ from ..model_facts import (
     output_layer_name,
     tower_kind,
 )
-from ..rules.pipeline import MODEL_CONFIG_INVALID
+from ..rulebook.pipeline import MODEL_CONFIG_INVALID
 from .survey_configs import candidates
 
 Row = dict[str, Any]

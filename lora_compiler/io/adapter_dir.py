@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from .. import inputs
 from ..pipeline.document import Document, read_bounded
 from ..results.findings import Finding, Severity
-from ..rules.saved_adapter import (
+from ..rulebook.saved_adapter import (
     ADAPTER_DIR_CONFIG_INVALID,
     ADAPTER_DIR_HEADER_INVALID,
     ADAPTER_DIR_MISSING,
@@ -26,7 +26,7 @@ from ..rules.saved_adapter import (
 )
 
 if TYPE_CHECKING:
-    from ..rules.registry import Rule
+    from ..rulebook.registry import Rule
 
 CONFIG_NAME = "adapter_config.json"
 SAFETENSORS_NAME = "adapter_model.safetensors"

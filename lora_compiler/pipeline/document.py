@@ -17,7 +17,7 @@ import yaml
 
 from .. import inputs
 from ..results.findings import Finding
-from ..rules.pipeline import INPUT_UNREADABLE, YAML_DUPLICATE_KEY, YAML_NOT_MAPPING, YAML_SYNTAX, YAML_TOO_COMPLEX
+from ..rulebook.pipeline import INPUT_UNREADABLE, YAML_DUPLICATE_KEY, YAML_NOT_MAPPING, YAML_SYNTAX, YAML_TOO_COMPLEX
 
 MAX_BYTES = 1024 * 1024  # Axolotl configs are a few KB (the largest of 178 examples: 12 KB); 1 MB is not one.
 MAX_NODES = 50_000  # counted while composing and again after alias expansion: stops billion-laughs documents

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import inputs
-from ..rules.pipeline import MODEL_CONFIG_INVALID, MODEL_TOO_LARGE, REMOTE_CODE_REQUIRED, SKELETON_FAILED
-from ..rules.registry import Rule
+from ..rulebook.pipeline import MODEL_CONFIG_INVALID, MODEL_TOO_LARGE, REMOTE_CODE_REQUIRED, SKELETON_FAILED
+from ..rulebook.registry import Rule
 from .document import read_bounded
 from .source import CONFIG_NAME, ModelSource
 from .spec import AdapterSpec

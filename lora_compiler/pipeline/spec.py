@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from ..results.findings import Finding
-from ..rules.pipeline import SCHEMA
+from ..rulebook.pipeline import SCHEMA
 from .document import Document
 
 

@@ -1,6 +1,6 @@
 """The one problem type every stage reports, and the exit-code policy decided in one place.
 
-A finding is made through its rule (rules/registry.py), which sets its level and exit class.
+A finding is made through its rule (rulebook/registry.py), which sets its level and exit class.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Finding:
     column: int | None = None
     hint: str | None = None
     key: str | None = field(default=None, compare=False)
-    # Set from the rule that made the finding (rules/registry.py): its errors mean exit 2. Not serialized.
+    # Set from the rule that made the finding (rulebook/registry.py): its errors mean exit 2. Not serialized.
     unusable: bool = field(default=False, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .registry import Docs, Rule, Stage, rule
+from ..rulebook.registry import Docs, Rule, Stage, rule
 
 if TYPE_CHECKING:
     from ..results.findings import Finding

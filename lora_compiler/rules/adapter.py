@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..results.findings import Finding, Severity
+from ..rulebook.registry import Docs, Stage, rule
 from .context import Context
-from .registry import Docs, Stage, rule
 
 E = Severity.ERROR
 

@@ -1,7 +1,7 @@
 """Will a saved PEFT adapter directory (`lora_model_dir`) load onto this model? Decided without loading it.
 
 Shared by `load_lora` (which refuses before PEFT is called) and lint; `io.adapter_dir` reads the
-directory (bounded, never a pickle); rules/saved_adapter.py declares every adapter-dir-* rule. Every check
+directory (bounded, never a pickle); rulebook/saved_adapter.py declares every adapter-dir-* rule. Every check
 is pure and returns `Finding`s; pass the config's `pipeline.document.Document` to position them at the
 `lora_model_dir` key (or at `at`), and at the YAML key a saved value differs from.
 
@@ -24,14 +24,14 @@ from ..model_facts import layer_features
 from ..pipeline.document import Document
 from ..pipeline.fields import COMPARED_FIELDS, targets_key
 from ..results.findings import Finding, Severity
-from .context import Context
-from .registry import Rule
-from .saved_adapter import (
+from ..rulebook.registry import Rule
+from ..rulebook.saved_adapter import (
     ADAPTER_DIR_BASE_MODEL_DIFFERS,
     ADAPTER_DIR_CONFIG_DIFFERS,
     ADAPTER_DIR_SHAPE_MISMATCH,
     ADAPTER_DIR_TARGET_MISSING,
 )
+from .context import Context
 
 MAX_LISTED = 5  # findings of one rule per directory; the last says how many more there are
 

@@ -14,8 +14,8 @@ from ..model_facts import (
     tower_component,
 )
 from ..results.findings import Finding, Severity
+from ..rulebook.registry import Docs, Stage, rule
 from .context import Context
-from .registry import Docs, Stage, rule
 
 W = Severity.WARNING
 

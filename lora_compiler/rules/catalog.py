@@ -5,22 +5,20 @@ The order is the order the engine runs the checks of a stage in.
 
 from __future__ import annotations
 
+from ..rulebook import export, pipeline, saved_adapter  # noqa: F401  (the rules stages raise)
+from ..rulebook.registry import REGISTRY, restore, run_checks
 from . import (  # noqa: F401  (declaration)
     adapter,
     adapter_dir,
     advice,
     coverage,
-    export,
     freezing,
     keys,
     model_rules,
     peft_outcome,
-    pipeline,
     profile,
-    saved_adapter,
     serving,
     startup,
 )
-from .registry import REGISTRY, restore, run_checks
 
 __all__ = ["REGISTRY", "restore", "run_checks"]

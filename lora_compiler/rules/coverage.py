@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from ..results.findings import Finding, Severity
 from ..results.parts import CoverageEntry
+from ..rulebook.registry import Docs, Stage, rule
 from .context import Context
-from .registry import Docs, Stage, rule
 
 W = Severity.WARNING
 

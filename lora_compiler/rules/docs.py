@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..rulebook.registry import Rule, Stage
 from .catalog import REGISTRY
-from .registry import Rule, Stage
 
 CASES = Path(__file__).resolve().parents[2] / "tests" / "cases" / "bad"
 STAGES = {

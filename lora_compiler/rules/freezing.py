@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..results.findings import Finding, Severity
+from ..rulebook.registry import Docs, Stage, rule
 from .context import Context
-from .registry import Docs, Stage, rule
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
 ADAPTER_GROUPS = ("lora", "modules_to_save", "trainable_tokens")

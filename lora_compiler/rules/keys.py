@@ -16,8 +16,8 @@ from importlib.resources import files
 from typing import Any
 
 from ..results.findings import Finding, Severity
+from ..rulebook.registry import Docs, Stage, rule
 from .context import Context
-from .registry import Docs, Stage, rule
 
 # Read raw by a rule of their own, which says more than "unknown" (startup.py, model_rules.py).
 REPORTED_ELSEWHERE = frozenset(

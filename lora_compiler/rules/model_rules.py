@@ -15,8 +15,8 @@ from ..model_facts import (
     valid_regex,
 )
 from ..results.findings import Finding, Severity
+from ..rulebook.registry import Docs, Stage, rule
 from .context import Context
-from .registry import Docs, Stage, rule
 
 E, W = Severity.ERROR, Severity.WARNING
 

@@ -12,7 +12,7 @@ from typing import Any
 from ..pipeline.document import Document
 from ..pipeline.fields import key_for_message
 from ..results.findings import Finding, Severity
-from .registry import Docs, Stage, rule
+from ..rulebook.registry import Docs, Stage, rule
 
 W = Severity.WARNING
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..pipeline.document import Document
 from ..profiles import RELEASES, Selection
 from ..results.findings import Finding, Severity
-from .registry import Docs, Stage, rule
+from ..rulebook.registry import Docs, Stage, rule
 
 
 def _pins() -> str:

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from ..results.findings import Finding, Severity
+from ..rulebook.registry import Docs, Stage, rule
 from .context import Context
-from .registry import Docs, Stage, rule
 
 
 def _plan(ctx: Context):

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..results.findings import Finding, Severity
+from ..rulebook.registry import Docs, Stage, rule
 from . import startup_conditions as condition
 from . import startup_releases as release
 from .context import Context
-from .registry import Docs, Stage, rule
 
 Values = Mapping[str, Any]
 

@@ -19,13 +19,16 @@ HEAVY = {"torch", "transformers", "peft"}
 ROOMS = {
     "profiles": {"inputs"},  # one module per Axolotl release, and the texts derived from them
     "results": {"profiles", "model_facts", "version"},  # frozen values
-    # stages only: YAML -> spec -> ... -> inject; rules.pipeline / rules.registry: the declarations of the
-    # rules a stage raises (they import no stage), never the checks or the engine that runs them; each stage
-    # records what it reads (inputs: the result cache's manifest)
-    "pipeline": {"profiles", "results", "rules.pipeline", "rules.registry", "model_facts", "inputs", "version"},
+    # the registry of every rule and the declarations of the rules a stage raises itself: a leaf, so stages
+    # below the checks can make their findings through rule objects
+    "rulebook": {"profiles", "results", "version"},
+    # stages only: YAML -> spec -> ... -> inject; they raise findings through the rule book, never run the checks
+    # or the engine; each stage records what it reads (inputs: the result cache's manifest)
+    "pipeline": {"profiles", "results", "rulebook", "model_facts", "inputs", "version"},
     "rules": {
         "profiles",
         "results",
+        "rulebook",
         "pipeline.document",
         "pipeline.spec",
         "pipeline.fields",
@@ -34,12 +37,13 @@ ROOMS = {
         "serving",
         "version",
     },
-    # bounded readers, the atomic set writer, the cache; rules.saved_adapter: the adapter-dir rules it raises
-    "io": {"profiles", "results", "pipeline", "rules.saved_adapter", "inputs", "version"},
+    # bounded readers, the atomic set writer, the cache; the rule book: the adapter-dir rules it raises
+    "io": {"profiles", "results", "pipeline", "rulebook", "inputs", "version"},
     "engine": {
         "profiles",
         "results",
         "pipeline",
+        "rulebook",
         "rules",
         "io",
         "model_facts",
@@ -51,14 +55,13 @@ ROOMS = {
         "rules",
         "version",
     },  # rules: lint's SARIF and JSON list every rule's id, level and doc
-    # a finished compile -> another trainer's config; rules.export: the export-* rules it raises;
-    # rules.pipeline: the convention-* rules its trainers' conventions raise (export/convention.py), which start
-    # from the skeleton compile's front stage builds (engine.front, with its options and session)
+    # a finished compile -> another trainer's config; the rule book: the export-* rules it raises and the
+    # convention-* rules its trainers' conventions raise (export/convention.py), which start from the skeleton
+    # compile's front stage builds (engine.front, with its options and session)
     "export": {
         "pipeline",
         "results",
-        "rules.export",
-        "rules.pipeline",
+        "rulebook",
         "engine.front",
         "engine.options",
         "engine.session",
@@ -71,6 +74,7 @@ ROOMS = {
         "engine",
         "pipeline",
         "results",
+        "rulebook",
         "rules",
         "io",
         "render",
@@ -87,6 +91,7 @@ ROOMS = {
         "render",
         "features",
         "export",
+        "rulebook",
         "rules",
         "inputs",
         "version",
@@ -101,6 +106,7 @@ ROOMS = {
         "io.files",
         "features",
         "export",
+        "rulebook",
         "rules",
         "serving",
         "version",
@@ -208,6 +214,13 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 def _room(module: str) -> str | None:
     return next((r for r in ROOMS if _under(module, (r,))), None)
+
+
+def test_no_two_rooms_import_each_other() -> None:
+    """Imports point one way between rooms too, not only between modules."""
+    arrows = {(_room(a), _room(b)) for a, targets in EDGES.items() for b in targets}
+    arrows = {(a, b) for a, b in arrows if a and b and a != b}
+    assert sorted((a, b) for a, b in arrows if (b, a) in arrows and a < b) == []
 
 
 @pytest.mark.parametrize("module", sorted(m for m in EDGES if _room(m)))

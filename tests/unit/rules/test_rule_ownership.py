@@ -1,6 +1,6 @@
 """A rule owns everything about its findings: id, level, stage, exit class, docs and check.
 
-Findings are made only through rule objects (rules/registry.py): no raise site retypes a rule id or
+Findings are made only through rule objects (rulebook/registry.py): no raise site retypes a rule id or
 picks a level, every rule raised is declared and documented, and the exit code follows the rule.
 """
 
@@ -22,7 +22,7 @@ from lora_compiler.rules.docs import pages
 
 REPO = Path(__file__).resolve().parents[3]
 PACKAGE = REPO / "lora_compiler"
-MACHINERY = PACKAGE / "rules" / "registry.py"  # the one place a Finding is constructed
+MACHINERY = PACKAGE / "rulebook" / "registry.py"  # the one place a Finding is constructed
 POLICY = PACKAGE / "pipeline" / "policy.py"  # project levels override a finding's level: the one other place
 CASE = REPO / "tests" / "cases" / "bad" / "qlora-without-4bit.yml"
 
@@ -48,7 +48,7 @@ def test_findings_are_constructed_only_by_the_rule_machinery() -> None:
         for c in _calls(tree)
         if _name(c) == "Finding"
     ]
-    assert not wrong, f"Finding(...) built outside rules/registry.py: {wrong}"
+    assert not wrong, f"Finding(...) built outside rulebook/registry.py: {wrong}"
 
 
 def test_no_raise_site_chooses_a_level() -> None:

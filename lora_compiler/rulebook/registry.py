@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..results.findings import Finding, Severity
 
 if TYPE_CHECKING:
-    from .context import Context
+    from ..rules.context import Context
 
 Check = Callable[["Context"], Iterable[Finding]]
 
