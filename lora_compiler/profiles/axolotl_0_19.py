@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .profile import COMMON_VALIDATORS, OUTPUT_LAYERS, Profile, keys_file
+from .profile import OUTPUT_LAYERS, Profile, keys_file
 
 PROFILE = Profile(
     version="0.19.0",
@@ -11,7 +11,6 @@ PROFILE = Profile(
     torch="2.13.0",
     keys=keys_file("0.19.0"),
     output_layers={**OUTPUT_LAYERS, "gpt_neox": ("embed_in", "embed_out")},
-    validators=COMMON_VALIDATORS | {"axolotl-fsdp-deepspeed-list", "axolotl-staged-nf4-0.19"},
     adapters=("lora", "qlora", "llama-adapter"),
     ties_lora_output_embeddings=False,
     upcasts_unconverted_embeddings=False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import axolotl_0_19
-from .profile import COMMON_VALIDATORS, OUTPUT_LAYERS, keys_file
+from .profile import OUTPUT_LAYERS, keys_file
 
 PROFILE = replace(
     axolotl_0_19.PROFILE,
@@ -17,14 +17,5 @@ PROFILE = replace(
     own_stack=False,
     keys=keys_file("0.20.0"),
     output_layers={**OUTPUT_LAYERS, "gpt_neox": ("embed_in", "lm_head")},
-    validators=COMMON_VALIDATORS
-    | {
-        "axolotl-fsdp-deepspeed",
-        "axolotl-fsdp1-removed",
-        "axolotl-target-parameters-init",
-        "axolotl-staged-nf4",
-        "axolotl-mixlora",
-        "axolotl-expert-parallel-plugin",
-    },
     adapters=("lora", "qlora", "mixlora", "llama-adapter"),
 )

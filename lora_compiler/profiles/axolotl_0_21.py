@@ -16,5 +16,4 @@ PROFILE = replace(
     keys=keys_file("0.21.0"),
     ties_lora_output_embeddings=True,
     lora_fp32_gradients=True,
-    validators=axolotl_0_20.PROFILE.validators - {"axolotl-expert-parallel-plugin"} | {"axolotl-expert-parallel"},
 )

@@ -19,7 +19,6 @@ class Profile:
     keys: str  # the key tree resource in lora_compiler/ (scripts/gen_axolotl_keys.py)
     # loaders/utils.py get_linear_embedding_layers: (input embedding, output layer) by model type
     output_layers: Mapping[str, tuple[str, str]]
-    validators: frozenset[str]  # ids of rules/startup.py validators this release runs
     adapters: tuple[str, ...]  # values of `adapter:` the release's load_adapter handles
     ties_lora_output_embeddings: bool  # loaders/adapter.py calls utils/lora_tying.py after get_peft_model
     # loaders/model.py _configure_embedding_dtypes (0.20+): the float32 pass runs, embeddings included, whenever the
@@ -50,26 +49,6 @@ def keys_file(version: str) -> str:
     return f"profiles/axolotl_keys-{version}.json"
 
 
-COMMON_VALIDATORS = frozenset(
-    {
-        "axolotl-lr-groups-loraplus",
-        "axolotl-unfrozen-with-layers",
-        "axolotl-fused-mlp-lora",
-        "axolotl-onebitllms-lora",
-        "axolotl-lora-kernels-8bit",
-        "axolotl-lora-kernels-remote-code",
-        "axolotl-quantize-moe-experts",
-        "axolotl-reentrant-unfrozen",
-        "axolotl-ple-cpu-offload",
-        "axolotl-quantization-config-bnb",
-        "axolotl-qat-peft",
-        "axolotl-relora",
-        "axolotl-target-modules-regex",
-        "axolotl-early-stopping",
-        "axolotl-deprecated-unsloth",
-        "axolotl-ebft-torch-compile",
-    }
-)
 OUTPUT_LAYERS = {
     "falcon": ("word_embeddings", "lm_head"),
     "nemotron_h": ("embeddings", "lm_head"),

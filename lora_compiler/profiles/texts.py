@@ -62,16 +62,15 @@ def constraints_files() -> dict[str, str]:
 def docs_table() -> str:
     """The table of profiles in docs/axolotl-releases.md: what each release pins and what differs in it."""
     rows = [
-        "| release | transformers | peft | torch | adapters | start-up validators | tied-head LoRA | key tree "
-        "| install its stack |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| release | transformers | peft | torch | adapters | tied-head LoRA | key tree | install its stack |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for p in RELEASES:
         file = constraints_file(p)
         install = "—" if file is None else "`scripts/install.sh`" if p is NEWEST else f"`--stack {p.minor}`"
         rows.append(
             f"| {p.version} | {p.transformers} | {p.peft} | {p.torch} | {', '.join(p.adapters)} "
-            f"| {len(p.validators)} | {'yes' if p.ties_lora_output_embeddings else 'no'} "
+            f"| {'yes' if p.ties_lora_output_embeddings else 'no'} "
             f"| `lora_compiler/{p.keys}` | {install} |"
         )
     return "\n".join(rows) + "\n"

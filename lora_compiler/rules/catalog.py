@@ -18,7 +18,10 @@ from . import (  # noqa: F401  (declaration)
     peft_outcome,
     profile,
     serving,
-    startup,
 )
+
+# isort: off
+from . import axolotl  # noqa: F401  (Axolotl's start-up validators run last)
+# isort: on
 
 __all__ = ["REGISTRY", "restore", "run_checks"]

@@ -19,7 +19,7 @@ from ..results.findings import Finding, Severity
 from ..rulebook.registry import Docs, Stage, rule
 from .context import Context
 
-# Read raw by a rule of their own, which says more than "unknown" (startup.py, model_rules.py).
+# Read raw by a rule of their own, which says more than "unknown" (rules/axolotl/, model_rules.py).
 REPORTED_ELSEWHERE = frozenset(
     {
         "lora_exclude_modules",
@@ -123,7 +123,7 @@ def unknown_keys(ctx: Context) -> Iterable[Finding]:
 def _fsdp_prefixed(level: str, key: str, tree: dict[str, list[str]]) -> bool:
     """fsdp_config's fsdp_-prefixed spellings: Axolotl strips the prefix (check_fsdp_config_kwargs_prefix); FSDP1's
     options, which 0.20+ refuse by name (axolotl-fsdp1-removed says so)."""
-    from .startup_releases import FSDP1_ONLY_REJECTED, unprefixed
+    from .axolotl.conditions_0_20 import FSDP1_ONLY_REJECTED, unprefixed
 
     name = unprefixed(key)
     return level == "fsdp_config" and (name in FSDP1_ONLY_REJECTED or (name != key and name in tree[level]))

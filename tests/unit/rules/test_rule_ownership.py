@@ -94,7 +94,7 @@ def _bound(p: Path, tree: ast.Module, name: str) -> object:
 def test_every_rule_used_is_declared_and_every_declared_rule_is_used() -> None:
     """Each upper-case name a module reads that is a Rule is a registered one; every registered rule is read
     somewhere besides its declaration (the start-up validators' rules through their table)."""
-    from lora_compiler.rules.startup import VALIDATORS
+    from lora_compiler.rules.axolotl.validator import ALL as VALIDATORS
 
     registered = set(map(id, by_id().values()))
     used = {v.id for v in VALIDATORS}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..model_facts import valid_regex
+from ...model_facts import valid_regex
 
 Values = Mapping[str, Any]
 KERNELS = ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel")

@@ -1,0 +1,177 @@
+"""One Axolotl start-up validator as data, and the rule each group of them becomes.
+
+A `Validator` restates one validator (or raise site) of Axolotl's source: the condition in YAML keys,
+the level Axolotl gives it (refused: error, deprecated but accepted: warning, a silent rewrite that
+changes training: info), the releases that run this form, and a refused and an accepted example. The
+`source` names the inventory entries it covers (`path:Qualname` inside the axolotl package, as
+scripts/axolotl_inventory.py writes them), so tests can prove that every entry of every release's
+inventory is mirrored or declared out of scope. Area modules in this package declare their validators
+and call `register` once; validators sharing an id become one rule with one form per release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...results.findings import Finding, Severity
+from ...rulebook.registry import Docs, Rule, Stage, rule
+from ..context import Context
+
+Values = Mapping[str, Any]
+Found = tuple[str, Any]  # (Axolotl's message, the YAML key or key path it blames)
+Check = Callable[[Values], Found | None]
+LEVEL_WORDS = {
+    Severity.ERROR: "refuses the config at start-up",
+    Severity.WARNING: "accepts the config but warns at start-up",
+    Severity.INFO: "silently rewrites the config at start-up",
+}
+OLDEST = "0.19.0"
+# The minimal config every release accepts, which each example is merged onto (a key set to None is dropped).
+EXAMPLE_BASE: Mapping[str, Any] = {
+    "base_model": "meta-llama/Llama-3.2-1B",
+    "adapter": "lora",
+    "lora_r": 8,
+    "lora_alpha": 16,
+    "lora_target_linear": True,
+    "datasets": [{"path": "mhenrichsen/alpaca_2k_test", "type": "alpaca"}],
+    "micro_batch_size": 1,
+    "gradient_accumulation_steps": 1,
+    "num_epochs": 1,
+    "learning_rate": 0.0002,
+    "sequence_len": 512,
+    "output_dir": "./outputs/out",
+}
+
+
+def example(keys: Mapping[str, Any]) -> dict[str, Any]:
+    """EXAMPLE_BASE with `keys` merged in at the top level (None drops a key)."""
+    merged = {**EXAMPLE_BASE, **keys}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+def release_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+@dataclass(frozen=True)
+class Validator:
+    id: str  # the rule id (stable across releases, so the upgrade view can match findings)
+    summary: str  # one sentence, ending with a period
+    source: str  # inventory entries it mirrors, ", "-separated: "utils/schemas/validation.py:Mixin.check_x"
+    check: Check
+    fix: str  # how to make the finding go away (the first form's is the rule's)
+    level: Severity = Severity.ERROR
+    since: str = OLDEST  # the first release that runs this form
+    until: str | None = None  # the first release that no longer runs it
+    # Examples, each merged onto a minimal valid config (tests and the differential run them): `refused`
+    # makes this form fire, `accepted` is a near miss that does not.
+    refused: Mapping[str, Any] = field(default_factory=dict)
+    accepted: Mapping[str, Any] = field(default_factory=dict)
+
+    def runs_in(self, version: str) -> bool:
+        v = release_key(version)
+        return release_key(self.since) <= v and (self.until is None or v < release_key(self.until))
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.source.split(",") if part.strip())
+
+
+def when(cond: Callable[[Values], Any], message: str, key: Any) -> Check:
+    """A check that blames `key` (or key(v)) with Axolotl's `message` whenever `cond` holds."""
+
+    def check(v: Values) -> Found | None:
+        return (message, key(v) if callable(key) else key) if cond(v) else None
+
+    return check
+
+
+def where(entry: str) -> str:
+    """An inventory entry as docs show it: `axolotl/utils/schemas/validation.py Mixin.check_x`."""
+    path, _, name = entry.partition(":")
+    return f"axolotl/{path} {name}".strip()
+
+
+ALL: list[Validator] = []  # every registered validator, in registration order
+RULES: dict[str, Rule] = {}
+
+
+def register(validators: Iterable[Validator]) -> None:
+    """Declare one rule per id for these validators (a module's whole table, called once at import)."""
+    table = list(validators)
+    ALL.extend(table)
+    for rule_id in dict.fromkeys(v.id for v in table):
+        _declare([v for v in table if v.id == rule_id])
+
+
+def _declare(forms: list[Validator]) -> None:
+    from ...profiles import PROFILES
+
+    first = forms[0]
+    releases = [p for p in PROFILES if any(v.runs_in(p) for v in forms)]
+    levels = tuple(dict.fromkeys(v.level for v in forms if v.level is not first.level))
+    files = "; ".join(dict.fromkeys(where(e) for v in forms for e in v.entries))
+    declared = rule(
+        first.id,
+        first.level,
+        Stage.CONFIG,
+        first.summary,
+        Docs(
+            what=f"Axolotl {', '.join(releases)} {LEVEL_WORDS[first.level]} (`{files}`), before any model is "
+            "loaded; lint says so from the YAML alone.",
+            why={
+                Severity.ERROR: "The run stops at start-up, after the job was scheduled, before any training step.",
+                Severity.WARNING: "The run starts, but Axolotl says the setting is deprecated or ignored; a later "
+                "release refuses or drops it.",
+                Severity.INFO: "What trains differs from what the YAML says, without a word in the training log.",
+            }[first.level],
+            fix=first.fix,
+            source=files,
+        ),
+        other_levels=levels,
+    )
+    RULES[first.id] = declared
+
+    @declared.checks
+    def check(ctx: Context) -> Iterable[Finding]:
+        for validator in forms:
+            if not validator.runs_in(ctx.profile.version):
+                continue
+            found = validator.check(ctx.doc.values)
+            if found:
+                message, key = found
+                said = {
+                    Severity.ERROR: "Axolotl refuses this config at start-up",
+                    Severity.WARNING: "Axolotl warns at start-up",
+                    Severity.INFO: "Axolotl rewrites this config at start-up",
+                }[validator.level]
+                yield declared.at_level(validator.level).at(
+                    ctx.doc,
+                    f"{said}: {message}",
+                    key,
+                    hint=f"see {where(validator.entries[0]).split()[0]}",
+                )
+                return
+
+
+# Inventory entries no rule mirrors, each with the reason lint cannot judge it from the YAML and a model's
+# config.json. Area modules declare their own with `out_of_scope`.
+REASONS = {
+    "gpu": "needs the GPU's capabilities or count at run time",
+    "dataset": "needs the dataset's contents",
+    "network": "needs the network",
+    "weights": "needs the model's weights",
+    "environment": "needs the run's environment (installed packages, environment variables, files)",
+    "no-effect": "rewrites nothing that changes what is trained, and refuses nothing",
+}
+SCOPE: dict[str, str] = {}
+
+
+def out_of_scope(entries: Mapping[str, str]) -> None:
+    """Declare inventory entries (path:Qualname) no rule mirrors, each with a key of REASONS."""
+    for entry, reason in entries.items():
+        if reason not in REASONS:
+            raise ValueError(f"{entry}: unknown reason {reason!r}")
+        SCOPE[entry] = reason

@@ -1,0 +1,43 @@
+"""Every mirrored Axolotl validator proves itself on its own examples, in every release that runs it: the
+refused example gets its finding at its level, the accepted near miss does not (lint --no-model, no torch)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
+from lora_compiler.profiles import PROFILES
+from lora_compiler.rules.axolotl.validator import ALL, EXAMPLE_BASE, Validator, example
+
+CASES = [(v, release) for v in ALL for release in PROFILES if v.runs_in(release)]
+
+
+def _ids(case: tuple[Validator, str]) -> str:
+    v, release = case
+    return f"{v.id}[{v.since}..{v.until or ''}]@{release}"
+
+
+def _findings(config: dict, release: str) -> list:
+    return compile_document(config, Options(offline=True, no_model=True, axolotl=release)).findings
+
+
+def test_the_example_base_lints_clean_in_every_release() -> None:
+    for release in PROFILES:
+        assert [f.rule for f in _findings(dict(EXAMPLE_BASE), release)] == [], release
+
+
+def test_every_validator_has_a_refused_and_an_accepted_example() -> None:
+    missing = sorted({v.id for v in ALL if not v.refused or not v.accepted})
+    assert missing == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_the_refused_example_fires_and_the_near_miss_does_not(case: tuple[Validator, str]) -> None:
+    v, release = case
+    if not v.refused:
+        pytest.fail(f"{v.id} has no refused example")
+    fired = [f for f in _findings(example(v.refused), release) if f.rule == v.id]
+    assert [f.level for f in fired] == [v.level], fired
+    assert fired[0].line is not None
+    assert not [f for f in _findings(example(v.accepted), release) if f.rule == v.id]
