@@ -23,6 +23,7 @@ from lora_compiler.engine.compiler import CompileResult, Options, compile_docume
 from lora_compiler.engine.session import Session
 from lora_compiler.profiles import NEWEST
 from lora_compiler.rules import by_id
+from lora_compiler.rules.axolotl.validator import ALL as VALIDATORS
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 # About the machine, not the case: a case pinned to a release meets the other release's libraries on one stack.
@@ -104,6 +105,7 @@ def test_good_case_lints_clean(path, linted):
 
 def test_every_rule_has_a_bad_case_or_a_dedicated_test():
     covered = {rule for p in BAD for rule, _, _ in _declared(p, "expect")}
+    covered |= {v.id for v in VALIDATORS if v.refused}  # their examples: tests/unit/rules/test_axolotl_validators.py
     # Covered by tests that need files a folder case cannot hold (tmp dirs, directories, binary input).
     elsewhere = {
         "input-unreadable",
