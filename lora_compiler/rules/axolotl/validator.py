@@ -175,3 +175,13 @@ def out_of_scope(entries: Mapping[str, str]) -> None:
         if reason not in REASONS:
             raise ValueError(f"{entry}: unknown reason {reason!r}")
         SCOPE[entry] = reason
+
+
+# Inventory entries a rule other than a Validator mirrors (the field-type rule, the key rule), by rule id.
+MIRRORED: dict[str, str] = {}
+
+
+def mirrored_by(rule_id: str, entries: Iterable[str]) -> None:
+    """Declare that `rule_id` (not a Validator's) mirrors these inventory entries (path:Qualname)."""
+    for entry in entries:
+        MIRRORED[entry] = rule_id
