@@ -193,12 +193,13 @@ def startup_verdict(cfg):
             cfg, capabilities=dict(CAPABILITIES), env_capabilities={"torch_version": torch.__version__.split("+")[0]}
         )
     except Exception as exc:  # pylint: disable=broad-except
-        kind = "refused" if type(exc).__name__ in ("ValidationError", "ValueError") else "error"
-        return {"status": kind, "error": err_str(exc)}
+        # Whatever validate_config raises stops `axolotl train` (a DeprecationWarning raised for a removed key,
+        # an AttributeError on a null base_model): the run is refused either way.
+        return {"status": "refused", "error": err_str(exc)}
     return {"status": "ok"}
 
 
-def run_one(path, models_dirs):
+def run_one(path, models_dirs, startup_only=False):
     from axolotl.utils.config import normalize_config, prepare_plugins, validate_config
     from axolotl.utils.dict import DictDefault
 
@@ -247,6 +248,9 @@ def run_one(path, models_dirs):
         normalize_config(cfg)
     except Exception as exc:  # pylint: disable=broad-except
         rec.update(status="refused", stage="normalize", error=err_str(exc))
+        return rec
+    if startup_only:
+        rec["status"] = "ok"
         return rec
     rec["model_config_type"] = cfg.model_config_type
     rec["is_multimodal"] = bool(cfg.is_multimodal)
@@ -345,6 +349,7 @@ def run_one(path, models_dirs):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", action="append", default=[], help="dir of ORG/NAME/config.json")
+    ap.add_argument("--startup", action="store_true", help="stop after validate_config and normalize_config")
     ap.add_argument("out", help="output JSONL")
     ap.add_argument("configs", nargs="+")
     args = ap.parse_args(argv)
@@ -358,7 +363,7 @@ def main(argv=None):
         for i, path in enumerate(args.configs, 1):
             t0 = time.time()
             try:
-                rec = run_one(path, models_dirs)
+                rec = run_one(path, models_dirs, args.startup)
             except Exception as exc:  # pylint: disable=broad-except
                 rec = {"config": path, "status": "failed", "stage": "driver", "error": err_str(exc)}
             rec.setdefault("status", "failed")

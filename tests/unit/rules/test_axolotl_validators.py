@@ -38,6 +38,6 @@ def test_the_refused_example_fires_and_the_near_miss_does_not(case: tuple[Valida
     if not v.refused:
         pytest.fail(f"{v.id} has no refused example")
     fired = [f for f in _findings(example(v.refused), release) if f.rule == v.id]
-    assert [f.level for f in fired] == [v.level], fired
+    assert [f.severity for f in fired] == [v.level], fired
     assert fired[0].line is not None
     assert not [f for f in _findings(example(v.accepted), release) if f.rule == v.id]

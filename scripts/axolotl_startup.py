@@ -1,0 +1,153 @@
+"""The start-up differential: every mirrored validator's examples through the real Axolotl and through lint.
+
+    python scripts/axolotl_startup.py --release 0.21.0 [--venv DIR] [--record]
+    python scripts/axolotl_startup.py --release 0.21.0 [--venv DIR] --configs DIR [DIR...]
+
+Run with lora-compiler's Python. The first form writes the refused and accepted example of every validator
+form that runs in the release (lora_compiler/rules/axolotl/), asks the real Axolotl in its venv (default
+.venv-axolotl-RELEASE, made by `AXOLOTL=RELEASE scripts/axolotl_differential.sh --install`) what
+`validate_config` and `normalize_config` say (scripts/axolotl_truth.py --startup), lints each with
+`--no-model` under that release's profile, and prints every disagreement: on refused/accepted, or on the key
+blamed (lint's key must be named in Axolotl's error). `--record` writes tests/axolotl_facts/startup-RELEASE.json,
+which tests/facts/test_axolotl_startup_facts.py checks without Axolotl. The second form judges config files
+(e.g. ../shared/axolotl-examples) the same way and prints a table, file by file. Exit 1 on a disagreement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lora_compiler.engine.compiler import compile_document
+from lora_compiler.engine.options import Options
+from lora_compiler.rules.axolotl.validator import ALL, example
+
+ROOT = Path(__file__).resolve().parents[1]
+FACTS = ROOT / "tests" / "axolotl_facts"
+
+
+def cases(release: str) -> dict[str, dict[str, Any]]:
+    """name -> config: each validator form's refused and accepted example, for the forms the release runs."""
+    out: dict[str, dict[str, Any]] = {}
+    for v in ALL:
+        if not v.runs_in(release):
+            continue
+        form = f"{v.id}@{v.since}..{v.until or ''}"
+        for kind, keys in (("refused", v.refused), ("accepted", v.accepted)):
+            out[f"{form}:{kind}"] = example(keys)
+    return out
+
+
+def lint_verdict(config: dict[str, Any] | Path, release: str) -> tuple[list[str], list[str]]:
+    """(the keys lint's start-up errors blame, in order; the start-up findings) under a release's profile."""
+    result = compile_document(config, Options(offline=True, no_model=True, axolotl=release))
+    errors = [f for f in result.findings if f.rule.startswith("axolotl-") and f.severity.value == "error"]
+    shown = [f"{f.rule} {f.line}:{f.column} {f.message}" for f in result.findings if f.rule.startswith("axolotl-")]
+    return [f.key or "" for f in errors], shown
+
+
+def truth(venv: Path, files: list[Path]) -> dict[str, dict[str, Any]]:
+    """What the real Axolotl says of each file (scripts/axolotl_truth.py --startup), by file stem."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "truth.jsonl"
+        subprocess.run(
+            [str(venv / "bin" / "python"), str(ROOT / "scripts" / "axolotl_truth.py"), "--startup"]
+            + ["--models", str(ROOT / "fixtures" / "models"), str(out)]
+            + [str(f) for f in files],
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+    by_name: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        verdict = rec.get("startup") if rec["status"] == "no-model" else rec
+        status = (verdict or {}).get("status", rec["status"])
+        by_name[Path(rec["config"]).stem] = {
+            "refused": status == "refused",
+            "status": status,
+            "error": (verdict or {}).get("error", ""),
+        }
+    return by_name
+
+
+def key_named(keys: list[str], error: str) -> bool:
+    """Whether Axolotl's error (it reports its first refusal only) names a key one of lint's errors blames."""
+    return any(part in error for key in keys for part in key.split(".") if part and not part.isdigit())
+
+
+def compare(release: str, venv: Path, configs: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for name, cfg in configs.items():
+            path = Path(tmp) / f"{name.replace('/', '_')}.yml"
+            path.write_text(yaml.safe_dump(cfg, sort_keys=False) if isinstance(cfg, dict) else cfg.read_text())
+            files.append(path)
+        real = truth(venv, files)
+        facts: dict[str, dict[str, Any]] = {}
+        problems: list[str] = []
+        for (name, cfg), path in zip(configs.items(), files):
+            got = real[path.stem]
+            if got["status"] not in ("ok", "refused"):
+                problems.append(f"{name}: Axolotl failed otherwise ({got['status']}): {got['error'][:200]}")
+                continue
+            keys, shown = lint_verdict(cfg if isinstance(cfg, dict) else path, release)
+            refused = bool(keys)
+            fact = {
+                "config": cfg if isinstance(cfg, dict) else str(cfg),
+                "refused": got["refused"],
+                "error": got["error"][:400],
+                "key": keys[0] if keys else None,
+            }
+            fact["key_named"] = key_named(keys, got["error"]) if got["refused"] and refused else None
+            facts[name] = fact
+            if refused != got["refused"]:
+                problems.append(
+                    f"{name}: Axolotl {'refuses' if got['refused'] else 'accepts'}, lint "
+                    f"{'refuses' if refused else 'accepts'}\n    axolotl: {got['error'][:300]}\n"
+                    f"    lint: {shown[:3]}"
+                )
+            elif refused and not fact["key_named"]:
+                problems.append(
+                    f"{name}: both refuse; Axolotl's error names none of lint's keys {keys}\n"
+                    f"    axolotl: {got['error'][:300]}"
+                )
+    return facts, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--release", required=True)
+    ap.add_argument("--venv", type=Path)
+    ap.add_argument("--record", action="store_true")
+    ap.add_argument("--configs", nargs="+", type=Path)
+    args = ap.parse_args(argv)
+    venv = args.venv or ROOT / f".venv-axolotl-{args.release}"
+    if args.configs:
+        files = sorted(p for d in args.configs for p in (d.glob("*.y*ml") if d.is_dir() else [d]))
+        configs: dict[str, Any] = {p.stem: p for p in files}
+    else:
+        configs = cases(args.release)
+    facts, problems = compare(args.release, venv, configs)
+    for p in problems:
+        print(p)
+    refused = sum(f["refused"] for f in facts.values())
+    print(f"Axolotl {args.release}: {len(facts)} configs judged, {refused} refused; {len(problems)} disagreements")
+    if args.configs:
+        for name, f in facts.items():
+            print(f"| {name} | {'refused' if f['refused'] else 'ok'} | {'refused' if f['key'] else 'ok'} |")
+    elif args.record:
+        out = FACTS / f"startup-{args.release}.json"
+        out.write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {out.relative_to(ROOT)}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
