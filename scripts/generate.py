@@ -67,12 +67,20 @@ def releases() -> Files:
     }
 
 
+def inventory() -> Files:
+    """docs/axolotl-inventory.md: every Axolotl start-up check of every release and the rule that mirrors it."""
+    from lora_compiler.rules.axolotl.inventory import page
+
+    return {"docs/axolotl-inventory.md": page()}
+
+
 # (name, function, in the default run). Kept in step with the code by tests/structure/test_generated.py.
 GENERATORS: list[tuple[str, Callable[[], Files], bool]] = [
     ("rules", rules_pages, True),
     ("schema", adapter_schema, True),
     ("survey", survey, False),
     ("releases", releases, True),
+    ("inventory", inventory, True),
 ]
 
 
