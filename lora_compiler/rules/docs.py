@@ -64,6 +64,24 @@ def _examples(cases: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
+def _validator_examples() -> dict[str, tuple[str, str]]:
+    """Rule id -> its first validator form's refused and accepted keys as YAML (rules/axolotl/)."""
+    import yaml
+
+    from .axolotl.validator import ALL
+
+    out: dict[str, tuple[str, str]] = {}
+    for v in ALL:
+        if v.refused and v.id not in out:
+            shown = [{k: x for k, x in keys.items() if x is not None} for keys in (v.refused, v.accepted)]
+            dump = [yaml.safe_dump(keys, sort_keys=False, allow_unicode=True) for keys in shown]
+            out[v.id] = (dump[0], dump[1] if v.accepted else "{}\n")
+    return out
+
+
+VALIDATOR_EXAMPLES = _validator_examples()
+
+
 def _sorted() -> list[Rule]:
     return sorted(REGISTRY.values(), key=lambda r: r.id)
 
@@ -129,6 +147,10 @@ def page(r: Rule, example: tuple[str, str] | None) -> str:
     if example is not None:
         name, text = example
         lines += ["## Example", "", f"`tests/cases/bad/{name}`:", "", "```yaml", text.rstrip("\n"), "```", ""]
+    elif r.id in VALIDATOR_EXAMPLES:
+        refused, accepted = VALIDATOR_EXAMPLES[r.id]
+        lines += ["## Example", "", "Flagged (with the keys of a minimal config around it):", "", "```yaml"]
+        lines += [refused.rstrip("\n"), "```", "", "Not flagged:", "", "```yaml", accepted.rstrip("\n"), "```", ""]
     lines += ["## How to fix", "", r.docs.fix, ""]
     if r.docs.source:
         lines += ["## Source", "", r.docs.source, ""]
