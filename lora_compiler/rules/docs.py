@@ -19,30 +19,6 @@ STAGES = {
     Stage.RAISED: "pipeline (reported by the stage that meets it)",
 }
 
-# Axolotl start-up checks that depend on this machine, not on the YAML: not mirrored.
-OUT_OF_SCOPE: tuple[tuple[str, str], ...] = (
-    ("schemas/config.py AxolotlConfigWCapabilities bf16/fp8/tf32 checks", "need the GPU's bf16, fp8 and tf32 support"),
-    ("check_quantize_moe_experts (ROCm branch)", "needs the GPU's compute capability (CUDA vs ROCm)"),
-    (
-        "check_multigpu_lora_kernels, check_ple_cpu_offload_multi_gpu, check_rl_config_gradient_checkpointing",
-        "need the number of GPUs (WORLD_SIZE at launch)",
-    ),
-    (
-        "check_auto_enable_lora_kernels",
-        "turns LoRA kernels on by torch version, GPU count and model support; it "
-        "changes how LoRA runs, not what is trained",
-    ),
-    ("check_qat_config, check_fsdp_torch_version (torch version)", "need the training machine's torch"),
-    ("check_flash_attn_available, check_npu_config", "need the installed flash-attn build or an NPU"),
-    ("check_mistral_common_import", "needs the training environment's packages"),
-    ("normalize_config device/dtype resolution (bf16: auto, mps)", "follows the training machine's devices"),
-    (
-        "loaders/utils.py check_model_config, loaders/tokenizer.py special-token checks",
-        "need the tokenizer (added tokens); lora_modules_to_save itself is checked against the model",
-    ),
-)
-
-
 def pages(cases: Path = CASES) -> dict[str, str]:
     """Every generated rule doc by its path relative to the repository: the index, then one page per rule."""
     rules = _sorted()
@@ -109,15 +85,12 @@ def index(rules: list[Rule] | None = None) -> str:
         lines.append(f"| [`{r.id}`](rules/{r.id}.md) | {_levels(r)} | {r.stage.value} | {unusable} | {r.summary} |")
     lines += [
         "",
-        "## Out of scope: Axolotl start-up checks that need the training machine",
+        "## Axolotl's start-up checks",
         "",
-        "These Axolotl checks (0.19.0 to 0.21.0) decide from the hardware or the installed packages, which a",
-        "pre-flight check on another machine cannot know; they are not mirrored.",
-        "",
-        "| Axolotl check | why |",
-        "|---|---|",
+        "Every validator and start-up raise site of Axolotl 0.19.0 to 0.21.0, with the rule that mirrors it or",
+        "the reason none can (it needs the GPU, the dataset, the network, the weights or the run's environment):",
+        "[axolotl-inventory.md](axolotl-inventory.md).",
     ]
-    lines += [f"| {what} | {why} |" for what, why in OUT_OF_SCOPE]
     return "\n".join(lines) + "\n"
 
 
