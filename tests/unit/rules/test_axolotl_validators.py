@@ -4,9 +4,11 @@ refused example gets its finding at its level, the accepted near miss does not (
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
+from lora_compiler.pipeline.document import load_text
 from lora_compiler.profiles import PROFILES
 from lora_compiler.rules.axolotl.validator import ALL, EXAMPLE_BASE, Validator, example
 
@@ -19,7 +21,9 @@ def _ids(case: tuple[Validator, str]) -> str:
 
 
 def _findings(config: dict, release: str) -> list:
-    return compile_document(config, Options(offline=True, no_model=True, axolotl=release)).findings
+    """Lint the config as the YAML file it would be, so findings carry the line of the key they blame."""
+    doc = load_text(yaml.safe_dump(config, sort_keys=False), "example.yml")
+    return compile_document(doc, Options(offline=True, no_model=True, axolotl=release)).findings
 
 
 def test_the_example_base_lints_clean_in_every_release() -> None:
