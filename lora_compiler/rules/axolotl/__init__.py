@@ -4,4 +4,7 @@ validator.py is the shared form (Validator, register); scripts/axolotl_inventory
 source holds, and tests prove every entry is mirrored here or declared out of scope (scope.py).
 """
 
-from . import lora  # noqa: F401  (declaration)
+from . import (
+    lora,  # noqa: F401  (declaration)
+    lora_2,  # noqa: F401  (declaration)
+)

@@ -1,7 +1,7 @@
-"""The conditions of Axolotl 0.19's start-up validators that take more than one line, in YAML keys.
+"""The conditions of Axolotl's start-up validators (0.19 on) that take more than one line, in YAML keys.
 
-Each returns (Axolotl's message, the key it points at) or None; rules/startup.py declares the rules
-that run them, and startup_releases.py holds the conditions later releases added or changed.
+Each returns (Axolotl's message, the key it points at) or None; lora.py declares the validators that run
+them, and conditions_0_20.py holds the conditions later releases added or changed.
 """
 
 from __future__ import annotations
@@ -20,8 +20,32 @@ def kernel(v: Values) -> str | None:
     return next((k for k in KERNELS if v.get(k)), None)
 
 
-def fsdp(v: Values) -> bool:
-    return v.get("fsdp_config") is not None or v.get("fsdp") is not None
+# Adapters a plugin of Axolotl's own registers (integrations/*/plugin.py get_adapter_capabilities): the module
+# that must be listed under `plugins:`, the first release that ships it, and whether it supports ReLoRA.
+PLUGIN_ADAPTERS = {"mora": ("mora", "0.19.0", True), "mixlora": ("mixlora", "0.20.0", False)}
+NEMOTRON_DIFFUSION = ("nemotron_labs_diffusion", "nemotron_labs_diffusion_vlm")
+
+
+def plugin_modules(v: Values) -> list[str]:
+    """The `plugins:` entries as the module each loads (load_plugin also tries them under axolotl.integrations)."""
+    plugins = v.get("plugins")
+    if not isinstance(plugins, list):
+        return []
+    return [str(p).rsplit(".", 1)[0].removeprefix("axolotl.integrations.") for p in plugins]
+
+
+def listed(v: Values, module: str) -> bool:
+    """Whether `plugins:` loads axolotl.integrations.<module> (its package or a submodule of it)."""
+    return any(m == module or m.startswith(module + ".") for m in plugin_modules(v))
+
+
+def kernels_native(v: Values) -> bool:
+    """0.21: a model support Axolotl ships that brings its own LoRA attention class (the Nemotron diffusion
+    models, found by model_config_type or by the base model's name) may run the kernels with remote code."""
+    base = v.get("base_model")
+    return v.get("model_config_type") in NEMOTRON_DIFFUSION or (
+        isinstance(base, str) and "nemotron-labs-diffusion" in base.lower()
+    )
 
 
 def quantize_moe(v: Values) -> tuple[str, str] | None:
@@ -40,10 +64,11 @@ def quantize_moe(v: Values) -> tuple[str, str] | None:
     return None
 
 
-def ple(v: Values) -> tuple[str, str] | None:
+def ple(v: Values, fsdp_list: bool) -> tuple[str, str] | None:
+    """check_ple_cpu_offload; 0.19 also counts the top-level fsdp list as FSDP."""
     if not v.get("ple_cpu_offload"):
         return None
-    if fsdp(v):
+    if v.get("fsdp_config") is not None or (fsdp_list and v.get("fsdp") is not None):
         return "ple_cpu_offload is not compatible with FSDP", "ple_cpu_offload"
     if v.get("deepspeed"):
         return "ple_cpu_offload is not compatible with DeepSpeed", "ple_cpu_offload"
@@ -55,14 +80,29 @@ def ple(v: Values) -> tuple[str, str] | None:
     return None
 
 
-def relora(v: Values) -> tuple[str, str] | None:
+def _relora_adapter(v: Values) -> bool:
+    """lora, qlora, or a listed plugin's adapter registered with ReLoRA support. Any other adapter is let
+    through: a third-party plugin may support it, and an adapter no listed plugin registers is refused first
+    by validate_adapter (a before-validator), so check_relora never sees it."""
+    adapter = v.get("adapter")
+    if adapter in LORA:
+        return True
+    if adapter is None:
+        return False
+    known = PLUGIN_ADAPTERS.get(adapter) if isinstance(adapter, str) else None
+    return not known or not listed(v, known[0]) or known[2]
+
+
+def relora(v: Values, fsdp_list: bool) -> tuple[str, str] | None:
+    """check_relora (an after-validator: an fsdp_config block, even empty, counts); 0.19 also counts a
+    non-empty fsdp list."""
     if not v.get("relora"):
         return None
     if not v.get("jagged_restart_steps"):
         return "jagged_restart_steps must be set to use ReLoRA", "relora"
-    if v.get("adapter") not in LORA:
-        return "cfg.adapter must be lora or qlora to use ReLoRA", "relora"
-    if fsdp(v):
+    if not _relora_adapter(v):
+        return "cfg.adapter must support ReLoRA to use ReLoRA restart semantics", "relora"
+    if v.get("fsdp_config") is not None or (fsdp_list and v.get("fsdp")):
         return "fsdp not supported with ReLoRA", "relora"
     if v.get("deepspeed"):
         return "deepspeed not supported with ReLoRA", "relora"
@@ -73,14 +113,19 @@ def relora(v: Values) -> tuple[str, str] | None:
     return None
 
 
-def qat(v: Values) -> tuple[str, str] | None:
-    if not v.get("qat"):
+def qat(v: Values) -> tuple[str, Any] | None:
+    """check_qat_config (its torch < 2.6 refusal needs the installed torch, so lint leaves it)."""
+    block = v.get("qat")
+    if not block:
         return None
     if v.get("peft"):
         return "QAT and PEFT cannot be used together.", "qat"
     for bits in ("load_in_8bit", "load_in_4bit"):
         if v.get(bits):
             return f"QAT and {bits} cannot be used together.", bits
+    if isinstance(block, dict) and block.get("weight_dtype") == "ternary":
+        if block.get("activation_dtype") not in (None, "int8"):
+            return "Ternary QAT only supports activation_dtype: int8.", ("qat", "activation_dtype")
     return None
 
 
@@ -100,7 +145,7 @@ def unsloth(v: Values) -> tuple[str, str] | None:
         return None
     return (
         f"`{'`, `'.join(found)}` {'has' if len(found) == 1 else 'have'} been removed. Please use "
-        "`lora_mlp_kernel`, `lora_qkv_kernel`, `lora_o_kernel` instead.",
+        "`lora_mlp_kernel`, `lora_qkv_kernel`, `lora_o_kernel` instead. See: https://docs.axolotl.ai/docs/lora_optims.html",
         found[0],
     )
 
@@ -128,6 +173,40 @@ def target_regex(v: Values) -> tuple[str, Any] | None:
     if not bad:
         return None
     return (
-        f"lora_target_modules contains invalid regex pattern(s): {[t for _, t in bad]}",
+        f"lora_target_modules contains invalid regex pattern(s): {[t for _, t in bad]}. Please provide valid "
+        "Python regex patterns or plain module name strings.",
         ("lora_target_modules", bad[0][0]),
     )
+
+
+def _ebft_strided_compile(v: Values) -> bool:
+    ebft = v.get("ebft") or {}
+    return (
+        v.get("rl") == "ebft"
+        and v.get("torch_compile") is True
+        and isinstance(ebft, dict)
+        and ebft.get("mode") == "strided"
+    )
+
+
+def ebft_torch_compile(v: Values) -> tuple[str, Any] | None:
+    """check_ebft_torch_compile (0.19+): EBFT's strided mode with torch_compile and gradient checkpointing."""
+    if _ebft_strided_compile(v) and v.get("gradient_checkpointing"):
+        return (
+            "EBFT strided mode: `torch_compile: true` with `gradient_checkpointing: true` causes CheckpointError "
+            "(BlockMask metadata mismatch during recomputation). Remove `torch_compile` — the flex_attention "
+            "kernel compiles itself internally.",
+            "torch_compile",
+        )
+    return None
+
+
+def ebft_recompiles(v: Values) -> tuple[str, Any] | None:
+    """check_ebft_torch_compile's other branch: without gradient checkpointing it warns and trains."""
+    if _ebft_strided_compile(v) and not v.get("gradient_checkpointing"):
+        return (
+            "EBFT strided mode: `torch_compile: true` causes dynamo recompiles from variable sequence lengths "
+            "across steps. Consider removing it — flex_attention compiles itself internally.",
+            "torch_compile",
+        )
+    return None

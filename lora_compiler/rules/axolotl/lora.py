@@ -17,6 +17,11 @@ from . import conditions_0_20 as release
 from .validator import Validator, register
 from .validator import when as _when
 
+MIXLORA = {"adapter": "mixlora", "plugins": ["axolotl.integrations.mixlora.MixLoraPlugin"], "lora_target_linear": None}
+MIXLORA_TARGETS = {**MIXLORA, "lora_target_modules": ["q_proj", "v_proj"]}
+FSDP2 = {"fsdp_version": 2, "fsdp_config": {"reshard_after_forward": True}}
+REMOTE_KERNELS = "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with trust_remote_code. Please disable trust_remote_code or explicitly set lora_*_kernel to false."
+
 VALIDATORS: tuple[Validator, ...] = (
     Validator(
         "axolotl-lr-groups-loraplus",
@@ -28,6 +33,8 @@ VALIDATORS: tuple[Validator, ...] = (
             "loraplus_lr_ratio",
         ),
         fix="Use either lr_groups or loraplus_lr_ratio, not both.",
+        refused={"lr_groups": [{"name": "emb", "modules": ["embed_tokens"], "lr": 1e-5}], "loraplus_lr_ratio": 16},
+        accepted={"loraplus_lr_ratio": 16},
     ),
     Validator(
         "axolotl-unfrozen-with-layers",
@@ -39,6 +46,8 @@ VALIDATORS: tuple[Validator, ...] = (
             "unfrozen_parameters",
         ),
         fix="Drop unfrozen_parameters, or choose layers with peft_layers_to_transform alone.",
+        refused={"peft_layers_to_transform": [0, 1], "unfrozen_parameters": ["lm_head.*"]},
+        accepted={"peft_layers_to_transform": [0, 1]},
     ),
     Validator(
         "axolotl-fused-mlp-lora",
@@ -50,6 +59,8 @@ VALIDATORS: tuple[Validator, ...] = (
             "flash_attn_fuse_mlp",
         ),
         fix="Set flash_attn_fuse_mlp: false for LoRA/QLoRA.",
+        refused={"flash_attn_fuse_mlp": True},
+        accepted={"flash_attn_fuse_mlp": False},
     ),
     Validator(
         "axolotl-onebitllms-lora",
@@ -61,6 +72,8 @@ VALIDATORS: tuple[Validator, ...] = (
             "use_onebitllms",
         ),
         fix="Drop use_onebitllms, or train without an adapter.",
+        refused={"use_onebitllms": True},
+        accepted={"use_onebitllms": False},
     ),
     Validator(
         "axolotl-lora-kernels-8bit",
@@ -72,6 +85,8 @@ VALIDATORS: tuple[Validator, ...] = (
             lambda v: condition.kernel(v) or "load_in_8bit",
         ),
         fix="Turn the LoRA kernels off, or load in 4 bit with adapter: qlora.",
+        refused={"lora_mlp_kernel": True, "load_in_8bit": True},
+        accepted={"lora_mlp_kernel": False, "load_in_8bit": True},
     ),
     Validator(
         "axolotl-lora-kernels-remote-code",
@@ -79,10 +94,27 @@ VALIDATORS: tuple[Validator, ...] = (
         "utils/schemas/validation.py:LoRAValidationMixin.check_lora_kernels_trust_remote_code",
         _when(
             lambda v: condition.kernel(v) and v.get("trust_remote_code"),
-            "lora_mlp_kernel, lora_qkv_kernel, and lora_o_kernel are not compatible with trust_remote_code.",
+            REMOTE_KERNELS,
             lambda v: condition.kernel(v) or "trust_remote_code",
         ),
         fix="Turn the LoRA kernels off, or use a model transformers defines itself.",
+        until="0.21.0",
+        refused={"lora_qkv_kernel": True, "trust_remote_code": True},
+        accepted={"trust_remote_code": True},
+    ),
+    Validator(
+        "axolotl-lora-kernels-remote-code",
+        "LoRA kernels with trust_remote_code.",
+        "utils/schemas/validation.py:LoRAValidationMixin.check_lora_kernels_trust_remote_code",
+        _when(
+            lambda v: condition.kernel(v) and v.get("trust_remote_code") and not condition.kernels_native(v),
+            REMOTE_KERNELS,
+            lambda v: condition.kernel(v) or "trust_remote_code",
+        ),
+        fix="Turn the LoRA kernels off, or use a model transformers defines itself.",
+        since="0.21.0",
+        refused={"lora_qkv_kernel": True, "trust_remote_code": True},
+        accepted={"lora_qkv_kernel": False, "trust_remote_code": True},
     ),
     Validator(
         "axolotl-quantize-moe-experts",
@@ -90,6 +122,8 @@ VALIDATORS: tuple[Validator, ...] = (
         "utils/schemas/config.py:AxolotlConfigWCapabilities.check_quantize_moe_experts",
         condition.quantize_moe,
         fix="Target the experts with lora_target_parameters instead of lora_target_linear, use adapter lora or qlora, and load in 4 or 8 bit; or drop quantize_moe_experts.",
+        refused={"quantize_moe_experts": True},
+        accepted={"quantize_moe_experts": False},
     ),
     Validator(
         "axolotl-reentrant-unfrozen",
@@ -105,13 +139,36 @@ VALIDATORS: tuple[Validator, ...] = (
             "unfrozen_parameters",
         ),
         fix="Set gradient_checkpointing_kwargs.use_reentrant: false.",
+        refused={
+            "unfrozen_parameters": ["lm_head.*"],
+            "gradient_checkpointing": True,
+            "gradient_checkpointing_kwargs": {"use_reentrant": True},
+        },
+        accepted={
+            "unfrozen_parameters": ["lm_head.*"],
+            "gradient_checkpointing": True,
+            "gradient_checkpointing_kwargs": {"use_reentrant": False},
+        },
     ),
     Validator(
         "axolotl-ple-cpu-offload",
         "ple_cpu_offload without qlora+4-bit or lora+8-bit, or with FSDP/DeepSpeed.",
         "utils/schemas/config.py:AxolotlInputConfig.check_ple_cpu_offload",
-        condition.ple,
+        lambda v: condition.ple(v, fsdp_list=True),
         fix="Use qlora with load_in_4bit or lora with load_in_8bit, without FSDP or DeepSpeed; or drop ple_cpu_offload.",
+        until="0.20.0",
+        refused={"ple_cpu_offload": True},
+        accepted={"ple_cpu_offload": True, "load_in_8bit": True},
+    ),
+    Validator(
+        "axolotl-ple-cpu-offload",
+        "ple_cpu_offload without qlora+4-bit or lora+8-bit, or with FSDP/DeepSpeed.",
+        "utils/schemas/config.py:AxolotlInputConfig.check_ple_cpu_offload",
+        lambda v: condition.ple(v, fsdp_list=False),
+        fix="Use qlora with load_in_4bit or lora with load_in_8bit, without FSDP or DeepSpeed; or drop ple_cpu_offload.",
+        since="0.20.0",
+        refused={"ple_cpu_offload": True, "load_in_8bit": True, **FSDP2},
+        accepted={"ple_cpu_offload": True, "load_in_8bit": True},
     ),
     Validator(
         "axolotl-quantization-config-bnb",
@@ -123,48 +180,37 @@ VALIDATORS: tuple[Validator, ...] = (
             "model_quantization_config",
         ),
         fix="Quantize with model_quantization_config or with load_in_4bit/load_in_8bit, not both.",
+        refused={"model_quantization_config": "Mxfp4Config", "load_in_8bit": True},
+        accepted={"model_quantization_config": "Mxfp4Config"},
     ),
     Validator(
         "axolotl-qat-peft",
-        "QAT with a peft block or 4/8-bit loading.",
+        "QAT with a peft block, 4/8-bit loading, or ternary weights without int8 activations.",
         "utils/schemas/config.py:AxolotlConfigWCapabilities.check_qat_config",
         condition.qat,
-        fix="Drop qat, or the peft block and the 4/8-bit loading.",
+        fix="Drop qat, or the peft block and the 4/8-bit loading; ternary QAT takes activation_dtype: int8.",
+        refused={"qat": {"weight_dtype": "int4"}, "load_in_8bit": True},
+        accepted={"qat": {"weight_dtype": "int4"}},
     ),
     Validator(
         "axolotl-relora",
-        "ReLoRA without jagged_restart_steps or LoRA, or with FSDP, DeepSpeed, one_cycle or a fused MLP.",
+        "ReLoRA without jagged_restart_steps or a ReLoRA-capable adapter, or with FSDP, DeepSpeed, one_cycle or a fused MLP.",
         "utils/schemas/validation.py:ComplexValidationMixin.check_relora",
-        condition.relora,
+        lambda v: condition.relora(v, fsdp_list=True),
         fix="Set jagged_restart_steps and adapter lora or qlora; drop FSDP, DeepSpeed, the one_cycle scheduler and flash_attn_fuse_mlp.",
-    ),
-    Validator(
-        "axolotl-fsdp-deepspeed",
-        "deepspeed with FSDP (0.19: the fsdp list; 0.20+: fsdp_config).",
-        "utils/schemas/validation.py:SystemValidationMixin.check_fsdp_deepspeed",
-        _when(lambda v: v.get("deepspeed") and v.get("fsdp"), "deepspeed and fsdp cannot be used together.", "fsdp"),
-        fix="Choose one of deepspeed and FSDP.",
         until="0.20.0",
+        refused={"relora": True},
+        accepted={"relora": True, "jagged_restart_steps": 100},
     ),
     Validator(
-        "axolotl-fsdp-deepspeed",
-        "deepspeed with FSDP (0.19: the fsdp list; 0.20+: fsdp_config).",
-        "utils/schemas/validation.py:SystemValidationMixin.check_fsdp_deepspeed",
-        _when(
-            lambda v: v.get("deepspeed") and v.get("fsdp_config"),
-            "deepspeed and fsdp cannot be used together.",
-            "fsdp_config",
-        ),
-        fix="Choose one of deepspeed and FSDP.",
+        "axolotl-relora",
+        "ReLoRA without jagged_restart_steps or a ReLoRA-capable adapter, or with FSDP, DeepSpeed, one_cycle or a fused MLP.",
+        "utils/schemas/validation.py:ComplexValidationMixin.check_relora",
+        lambda v: condition.relora(v, fsdp_list=False),
+        fix="Set jagged_restart_steps and adapter lora or qlora; drop FSDP, DeepSpeed, the one_cycle scheduler and flash_attn_fuse_mlp.",
         since="0.20.0",
-    ),
-    Validator(
-        "axolotl-fsdp1-removed",
-        "FSDP1 settings: the fsdp list, fsdp_version other than 2, sharding_strategy.",
-        "utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp_version, utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp_version_in_fsdp_config",
-        release.fsdp1_removed,
-        fix="Move to FSDP2: fsdp_config with fsdp_version: 2 and its reshard_after_forward.",
-        since="0.20.0",
+        refused={"relora": True, "jagged_restart_steps": 100, "fsdp_config": {}},
+        accepted={"relora": True, "jagged_restart_steps": 100},
     ),
     Validator(
         "axolotl-target-parameters-init",
@@ -173,54 +219,28 @@ VALIDATORS: tuple[Validator, ...] = (
         release.target_parameters_init,
         fix="Use the default initialisation with lora_target_parameters, or target modules instead.",
         since="0.20.0",
-    ),
-    Validator(
-        "axolotl-staged-nf4",
-        "4-bit loading with FSDP2's cpu_ram_efficient_loading, or CPU-staged NF4 with a setting it does not support.",
-        "utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp2_cpu_ram_efficient_loading_w_4bit",
-        release.ram_efficient_4bit_fsdp2,
-        fix="Turn cpu_ram_efficient_loading off for 4-bit FSDP2 runs, or drop the setting the message names.",
-        until="0.20.0",
-    ),
-    Validator(
-        "axolotl-staged-nf4",
-        "4-bit loading with FSDP2's cpu_ram_efficient_loading, or CPU-staged NF4 with a setting it does not support.",
-        "utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp2_cpu_ram_efficient_loading_w_4bit, utils/schemas/validation.py:OptimizationValidationMixin.check_bnb_blocksize, utils/schemas/validation.py:OptimizationValidationMixin.check_staged_nf4",
-        release.staged_nf4,
-        fix="Turn cpu_ram_efficient_loading off for 4-bit FSDP2 runs, or drop the setting the message names.",
-        since="0.20.0",
-    ),
-    Validator(
-        "axolotl-ebft-torch-compile",
-        "EBFT strided mode with torch_compile and gradient checkpointing.",
-        "utils/schemas/validation.py:EBFTValidationMixin.check_ebft_torch_compile",
-        release.ebft_torch_compile,
-        fix="Turn torch_compile or gradient checkpointing off for EBFT's strided mode.",
-    ),
-    Validator(
-        "axolotl-expert-parallel",
-        "expert_parallel_size > 1 without FSDP2 and full state dicts.",
-        "integrations/expert_parallel/args.py:validate_expert_parallel_topology",
-        release.expert_parallel_plugin,
-        fix="Use FSDP2 with full state dicts when expert_parallel_size is above 1.",
-        since="0.20.0",
-        until="0.21.0",
-    ),
-    Validator(
-        "axolotl-expert-parallel",
-        "expert_parallel_size > 1 without FSDP2 and full state dicts.",
-        "integrations/expert_parallel/args.py:validate_expert_parallel_topology",
-        release.expert_parallel_builtin,
-        fix="Use FSDP2 with full state dicts when expert_parallel_size is above 1.",
-        since="0.21.0",
+        refused={"lora_target_parameters": ["mlp.experts.gate_up_proj"], "peft_init_lora_weights": "pissa"},
+        accepted={"lora_target_parameters": ["mlp.experts.gate_up_proj"], "peft_init_lora_weights": "gaussian"},
     ),
     Validator(
         "axolotl-mixlora",
         "The mixlora adapter with a setting it refuses.",
-        "utils/schemas/peft.py:LoraConfig.validate_mixlora, loaders/adapter.py:_validate_mixlora_lora_target_modules",
+        "utils/schemas/peft.py:LoraConfig.validate_mixlora, utils/schemas/validation.py:LoRAValidationMixin.check_fused_lora, loaders/adapter.py:_validate_mixlora_lora_target_modules",
         release.mixlora,
         fix="Change the setting the message names, as Axolotl's MixLoRA plugin requires.",
         since="0.20.0",
+        refused={**MIXLORA_TARGETS, "flash_attn_fuse_mlp": True},
+        accepted=MIXLORA_TARGETS,
+    ),
+    Validator(
+        "axolotl-mixlora-top-k",
+        "mixlora_top_k above mixlora_num_experts.",
+        "utils/schemas/peft.py:MixLoraConfig.validate_mixlora_top_k",
+        release.mixlora_top_k,
+        fix="Route each token to at most mixlora_num_experts experts (default 8).",
+        since="0.20.0",
+        refused={"mixlora_top_k": 9},
+        accepted={"mixlora_top_k": 8},
     ),
     Validator(
         "axolotl-target-modules-regex",
@@ -228,6 +248,8 @@ VALIDATORS: tuple[Validator, ...] = (
         "utils/schemas/config.py:AxolotlInputConfig.check_lora_target_modules_regex",
         condition.target_regex,
         fix="Fix the regex (escape literal dots and brackets), or list plain module names.",
+        refused={"lora_target_linear": None, "lora_target_modules": ["q_proj", "v_proj("]},
+        accepted={"lora_target_linear": None, "lora_target_modules": ["q_proj", r"v_proj\("]},
     ),
     Validator(
         "axolotl-early-stopping",
@@ -235,6 +257,8 @@ VALIDATORS: tuple[Validator, ...] = (
         "utils/schemas/validation.py:ComplexValidationMixin.check_early_stopping",
         condition.early_stopping,
         fix="Set save_steps and eval_steps, with eval_steps dividing save_steps.",
+        refused={"early_stopping_patience": 3, "save_steps": 10, "eval_steps": 4},
+        accepted={"early_stopping_patience": 3, "save_steps": 10, "eval_steps": 5},
     ),
     Validator(
         "axolotl-deprecated-unsloth",
@@ -242,11 +266,10 @@ VALIDATORS: tuple[Validator, ...] = (
         "utils/schemas/validation.py:DatasetValidationMixin.check_deprecated_unsloth_fields",
         condition.unsloth,
         fix="Use lora_mlp_kernel, lora_qkv_kernel and lora_o_kernel instead.",
+        refused={"unsloth_lora_mlp": True},
+        accepted={"unsloth_lora_mlp": False},
     ),
 )
-
-# How to make each start-up refusal go away, by rule id (the docs' "fix" section).
-
 
 register(VALIDATORS)
 
