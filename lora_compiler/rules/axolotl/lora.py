@@ -136,7 +136,7 @@ VALIDATORS: tuple[Validator, ...] = (
                 and v["gradient_checkpointing_kwargs"].get("use_reentrant") is True
             ),
             "`use_reentrant` must be false when used with partially frozen model.",
-            "unfrozen_parameters",
+            ("gradient_checkpointing_kwargs", "use_reentrant"),
         ),
         fix="Set gradient_checkpointing_kwargs.use_reentrant: false.",
         refused={
