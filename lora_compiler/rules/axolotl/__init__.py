@@ -7,6 +7,7 @@ source holds, and tests prove every entry is mirrored here or declared out of sc
 from . import (
     data,  # noqa: F401  (declaration)
     data_2,  # noqa: F401  (declaration)
+    data_3,  # noqa: F401  (declaration)
     lora,  # noqa: F401  (declaration)
     lora_2,  # noqa: F401  (declaration)
 )
