@@ -7,13 +7,16 @@ AxolotlInputConfig's pydantic fields recursively and writes, per path ("" for th
 "peft", "peft.loftq_config", "fsdp_config", "datasets[]", "datasets[].type", ...), the field names
 and aliases accepted there, and per plugin module the keys its args class adds when `plugins:` lists
 it; `types` the top-level scalar fields lint type-checks; `builtin` lists the plugins a release registers without `plugins:` (0.21: context and expert
-parallelism). Axolotl ignores (drops) every other key: pydantic's default extra="ignore".
+parallelism); `deprecated`, per path, the keys Axolotl keeps only to refuse or warn about (DeprecatedParameters,
+`Field(deprecated=...)`, a description that starts with "Deprecated"), which "did you mean" never proposes.
+Axolotl ignores (drops) every other key: pydantic's default extra="ignore".
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 import types
 import typing
@@ -71,13 +74,40 @@ def members(tp: Any) -> list[tuple[str, type[BaseModel]]]:
     return []
 
 
-def walk(model: type[BaseModel], path: str, out: dict[str, set[str]], seen: tuple[type, ...] = ()) -> None:
+RETIRED = re.compile(r"\[?deprecated\b", re.IGNORECASE)
+
+
+def retired(model: type[BaseModel]) -> set[str]:
+    """The keys of `model` that Axolotl keeps only to refuse or warn about them."""
+    from axolotl.utils.schemas.deprecated import DeprecatedParameters
+
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        description = str(extra.get("description") or field.description or "")
+        if (
+            field.deprecated
+            or RETIRED.match(description)
+            or (issubclass(model, DeprecatedParameters) and name in DeprecatedParameters.model_fields)
+        ):
+            names |= keys_of_field(name, field)
+    return names
+
+
+def walk(
+    model: type[BaseModel],
+    path: str,
+    out: dict[str, set[str]],
+    old: dict[str, set[str]],
+    seen: tuple[type, ...] = (),
+) -> None:
     out.setdefault(path, set()).update(keys_of(model))
+    old.setdefault(path, set()).update(retired(model))
     if model in seen:
         return
     for name, field in model.model_fields.items():
         for suffix, sub in members(field.annotation):
-            walk(sub, (f"{path}.{name}" if path else name) + suffix, out, (*seen, model))
+            walk(sub, (f"{path}.{name}" if path else name) + suffix, out, old, (*seen, model))
 
 
 SCALARS = {int: "int", float: "float", str: "str", bool: "bool"}
@@ -119,7 +149,8 @@ def main() -> None:
     from axolotl.utils.schemas.config import AxolotlInputConfig
 
     paths: dict[str, set[str]] = {}
-    walk(AxolotlInputConfig, "", paths)
+    old: dict[str, set[str]] = {}
+    walk(AxolotlInputConfig, "", paths, old)
     plugins: dict[str, list[str]] = {}
     for dotted in PLUGIN_ARGS:
         module, cls = f"axolotl.integrations.{dotted}".rsplit(".", 1)
@@ -136,6 +167,7 @@ def main() -> None:
         "axolotl": release,
         "generated_by": "scripts/gen_axolotl_keys.py",
         "builtin": builtin,
+        "deprecated": {p: sorted(k) for p, k in sorted(old.items()) if k},
         "paths": {p: sorted(k) for p, k in sorted(paths.items())},
         "plugins": plugins,
         "types": scalar_types(AxolotlInputConfig),

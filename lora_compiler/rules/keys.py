@@ -3,7 +3,8 @@
 Axolotl's pydantic models ignore (drop) unknown keys at every level, so a misspelt key silently
 changes what is trained. The profile's key tree (`profiles/axolotl_keys-VERSION.json`, generated from that
 real release by scripts/gen_axolotl_keys.py) says which keys each level accepts; a key is checked
-against its own level, and "did you mean" only proposes keys of that level.
+against its own level, and "did you mean" only proposes keys of that level that Axolotl does not keep merely
+to refuse or warn about (the tree's `deprecated`: removed keys are rules/axolotl/deprecated.py's findings).
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def unknown_keys(ctx: Context) -> Iterable[Finding]:
     tree = whole["paths"]
     top = set(tree[""])
     active, owner = _plugin_keys(ctx.doc.values, whole)
+    retired = {level: set(keys) for level, keys in whole.get("deprecated", {}).items()}
     nested_home = {k: p for p in sorted(tree, reverse=True) if p for k in tree[p]}
     for key in ctx.doc.values:
         if not isinstance(key, str) or key in top or key in active or key in REPORTED_ELSEWHERE:
@@ -114,10 +116,12 @@ def unknown_keys(ctx: Context) -> Iterable[Finding]:
                 hint=f"move it into the {home} block",
             )
         else:
-            yield _unknown(ctx, key, (key,), sorted(top | active), "at the top level")
+            yield _unknown(ctx, key, (key,), (top | active) - retired.get("", set()), "at the top level")
     for level, where, key in _nested({k: v for k, v in ctx.doc.values.items() if k in top}, "", (), tree):
         if level and isinstance(key, str) and key not in tree[level] and not _fsdp_prefixed(level, key, tree):
-            yield _unknown(ctx, key, where, tree[level], f"in {level.replace('[]', '[...]')}")
+            yield _unknown(
+                ctx, key, where, set(tree[level]) - retired.get(level, set()), f"in {level.replace('[]', '[...]')}"
+            )
 
 
 def _fsdp_prefixed(level: str, key: str, tree: dict[str, list[str]]) -> bool:
