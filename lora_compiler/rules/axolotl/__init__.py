@@ -8,6 +8,8 @@ from . import (
     data,  # noqa: F401  (declaration)
     data_2,  # noqa: F401  (declaration)
     data_3,  # noqa: F401  (declaration)
+    deprecated,  # noqa: F401  (declaration)
     lora,  # noqa: F401  (declaration)
     lora_2,  # noqa: F401  (declaration)
+    normalize,  # noqa: F401  (declaration)
 )
