@@ -235,7 +235,7 @@ def run_one(path, models_dirs, startup_only=False):
     try:
         prepare_plugins(cfg)
     except Exception as exc:  # pylint: disable=broad-except
-        rec.update(status="failed", stage="plugins", error=err_str(exc))
+        rec.update(status="refused", stage="plugins", error=err_str(exc))  # axolotl train stops here too
         return rec
     try:
         cfg = validate_config(
