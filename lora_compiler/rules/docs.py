@@ -19,6 +19,7 @@ STAGES = {
     Stage.RAISED: "pipeline (reported by the stage that meets it)",
 }
 
+
 def pages(cases: Path = CASES) -> dict[str, str]:
     """Every generated rule doc by its path relative to the repository: the index, then one page per rule."""
     rules = _sorted()
@@ -44,12 +45,15 @@ def _validator_examples() -> dict[str, tuple[str, str]]:
     """Rule id -> its first validator form's refused and accepted keys as YAML (rules/axolotl/)."""
     import yaml
 
-    from .axolotl.validator import ALL
+    from .axolotl.validator import ALL, NULL
 
     out: dict[str, tuple[str, str]] = {}
     for v in ALL:
         if v.refused and v.id not in out:
-            shown = [{k: x for k, x in keys.items() if x is not None} for keys in (v.refused, v.accepted)]
+            shown = [
+                {k: None if x is NULL else x for k, x in keys.items() if x is not None}
+                for keys in (v.refused, v.accepted)
+            ]
             dump = [yaml.safe_dump(keys, sort_keys=False, allow_unicode=True) for keys in shown]
             out[v.id] = (dump[0], dump[1] if v.accepted else "{}\n")
     return out

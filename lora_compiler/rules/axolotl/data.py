@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, TypeGuard
 
 from ...results.findings import Severity
-from .validator import Found, Validator, Values, out_of_scope, register, when
+from .validator import NULL, Found, Validator, Values, out_of_scope, register, when
 
 V = "utils/schemas/validation.py:"
 DATASET = V + "DatasetValidationMixin."
@@ -71,6 +71,20 @@ def _or(v: Values, key: str, otherwise: str) -> str:
 
 
 VALIDATORS: tuple[Validator, ...] = (
+    Validator(
+        "axolotl-seed-null",
+        "An explicit `seed: null`, which Axolotl replaces with 42.",
+        DATASET + "set_default_seed",
+        when(
+            lambda v: "seed" in v and v["seed"] is None,
+            "`seed` not set in config; setting to 42",
+            "seed",
+        ),
+        fix="Write the seed you want (seed: 42 keeps Axolotl's choice); a null seed never means a random one.",
+        level=Severity.INFO,
+        refused={"seed": NULL},
+        accepted={"seed": 7},
+    ),
     Validator(
         "axolotl-full-determinism-seed",
         "full_determinism without a seed, which Axolotl fills in as 42.",

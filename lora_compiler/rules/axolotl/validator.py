@@ -45,10 +45,20 @@ EXAMPLE_BASE: Mapping[str, Any] = {
 }
 
 
+class _Null:
+    """An example value written as an explicit YAML null (a None drops the key instead)."""
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+NULL: Any = _Null()
+
+
 def example(keys: Mapping[str, Any]) -> dict[str, Any]:
-    """EXAMPLE_BASE with `keys` merged in at the top level (None drops a key)."""
+    """EXAMPLE_BASE with `keys` merged in at the top level (None drops a key, NULL writes `key: null`)."""
     merged = {**EXAMPLE_BASE, **keys}
-    return {k: v for k, v in merged.items() if v is not None}
+    return {k: None if v is NULL else v for k, v in merged.items() if v is not None}
 
 
 def release_key(version: str) -> tuple[int, ...]:
