@@ -46,6 +46,7 @@ def lora_config_for(
     from ..pipeline.targets import plan_targets, regex_patterns
     from ..rulebook.pipeline import PEFT_CONFIG, REGEX_TOO_SLOW
     from ..rules import run_stage
+    from ..rules.axolotl.validator import blocks_adapter
 
     doc, spec, skel = ctx.doc, ctx.spec, ctx.skeleton
     slow = slow_pattern(regex_patterns(spec), ctx.module_names)
@@ -68,7 +69,7 @@ def lora_config_for(
     )
     found = run_stage("model", ctx) if model_rules else []
     found = [f for f in found if keep(f)] if keep else found
-    if fmod.has_errors([*earlier, *found]):
+    if fmod.has_errors(f for f in [*earlier, *found] if blocks_adapter(f)):
         return Middle(plan, None, found)
     try:
         lora_config = build_lora_config(spec, plan, skel.architecture)

@@ -195,3 +195,16 @@ def mirrored_by(rule_id: str, entries: Iterable[str]) -> None:
     """Declare that `rule_id` (not a Validator's) mirrors these inventory entries (path:Qualname)."""
     for entry in entries:
         MIRRORED[entry] = rule_id
+
+
+def blocks_adapter(finding: Finding) -> bool:
+    """Whether an error stops the compile before the LoraConfig. A start-up refusal about the rest of the run
+    (datasets, evaluation, distribution) leaves the adapter well defined, so the report still says what it
+    trains; one about a key the LoraConfig is built from (pipeline/fields.py) blocks it, as PEFT would only
+    restate it less clearly."""
+    from ...pipeline.fields import FIELDS
+
+    if finding.rule not in RULES and finding.rule not in MIRRORED.values():
+        return True
+    top = (finding.key or "").split(".")[0]
+    return top in {f.key.split(".")[0] for f in FIELDS if f.key} | {"lora_target_linear", "lora_model_dir"}
