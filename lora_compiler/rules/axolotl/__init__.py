@@ -12,4 +12,7 @@ from . import (
     lora,  # noqa: F401  (declaration)
     lora_2,  # noqa: F401  (declaration)
     normalize,  # noqa: F401  (declaration)
+    optimization,  # noqa: F401  (declaration)
+    optimization_2,  # noqa: F401  (declaration)
+    optimization_3,  # noqa: F401  (declaration)
 )
