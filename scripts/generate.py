@@ -74,6 +74,24 @@ def inventory() -> Files:
     return {"docs/axolotl-inventory.md": page()}
 
 
+def devices() -> Files:
+    """The table of training devices in docs/configuration.md, from lora_compiler/devices.py."""
+    from lora_compiler.devices import DEVICES, MIB
+
+    def yes(flag: bool) -> str:
+        return "yes" if flag else "no"
+
+    rows = ["| name | also | compute capability | bf16 | tf32 | fp8 | memory |", "|---|---|---|---|---|---|---|"]
+    for d in DEVICES:
+        also = ", ".join(f"`{a}`" for a in d.aliases)
+        bf16 = yes(d.bf16) + (" (emulated)" if d.sm is not None and d.sm < 80 else "")
+        memory = f"{d.memory // MIB:,} MiB" if d.memory else "none"
+        rows.append(
+            f"| `{d.name}` | {also} | {d.compute_capability or 'none'} | {bf16} | {yes(d.tf32)} | {yes(d.fp8)} | {memory} |"
+        )
+    return {"docs/configuration.md": splice("docs/configuration.md", "devices", "\n".join(rows))}
+
+
 # (name, function, in the default run). Kept in step with the code by tests/structure/test_generated.py.
 GENERATORS: list[tuple[str, Callable[[], Files], bool]] = [
     ("rules", rules_pages, True),
@@ -81,6 +99,7 @@ GENERATORS: list[tuple[str, Callable[[], Files], bool]] = [
     ("survey", survey, False),
     ("releases", releases, True),
     ("inventory", inventory, True),
+    ("devices", devices, True),
 ]
 
 

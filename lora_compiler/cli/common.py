@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from ..devices import Hardware
     from ..engine.policy import Policy
 
 OFFLINE = click.option(
@@ -84,6 +85,37 @@ DEVICES = click.option(
     help="Device count for the per-device memory of a YAML that shards (FSDP, DeepSpeed); repeat for several. "
     "Default: [tool.lora-compiler] devices, else 2, 4 and 8.",
 )
+
+
+def _gpu_help() -> str:
+    from ..devices import names
+
+    return (
+        "The training device the GPU-dependent Axolotl start-up checks judge (bf16, fp8, compute capability, GPU "
+        f"count): {', '.join(names())}; N x NAME for N of them (8xH100). Default: [tool.lora-compiler] gpu, else "
+        "those checks are skipped (one info finding lists them)."
+    )
+
+
+GPU = click.option(
+    "--gpu",
+    metavar="[Nx]NAME",
+    callback=lambda ctx, param, value: _device(value),
+    cls=Derived,
+    derive=_gpu_help,
+)
+
+
+def _device(value: str | None) -> Hardware | None:
+    """--gpu checked against the device table: an unknown device is a usage error (exit 2)."""
+    if not value:
+        return None
+    from ..devices import DeviceError, parse
+
+    try:
+        return parse(value)
+    except DeviceError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _serve_help() -> str:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .common import AXOLOTL, DEVICES, OFFLINE, REMOTE, SERVE, Names, policy_for, trainer_names
+from .common import AXOLOTL, DEVICES, GPU, OFFLINE, REMOTE, SERVE, Names, policy_for, trainer_names
+
+if TYPE_CHECKING:
+    from ..devices import Hardware
 
 
 @click.command("compile")
@@ -37,6 +41,7 @@ from .common import AXOLOTL, DEVICES, OFFLINE, REMOTE, SERVE, Names, policy_for,
 )
 @SERVE
 @DEVICES
+@GPU
 @AXOLOTL
 @OFFLINE
 @REMOTE
@@ -49,6 +54,7 @@ def compile_cmd(
     export: str | None,
     serve: str | None,
     devices: tuple[int, ...],
+    gpu: Hardware | None,
     axolotl: str | None,
     offline: bool,
     trust_remote_code: bool,
@@ -71,6 +77,7 @@ def compile_cmd(
         axolotl=axolotl,
         serve=serve,
         devices=tuple(sorted(set(devices))),
+        gpu=gpu,
     )
     job = compile_job(
         config, options, fmt, out_dir, force=force, use_cache=not no_cache, export=(export, None) if export else None

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .common import AXOLOTL, DEVICES, OFFLINE, REMOTE, SERVE, policy_for
+from .common import AXOLOTL, DEVICES, GPU, OFFLINE, REMOTE, SERVE, policy_for
+
+if TYPE_CHECKING:
+    from ..devices import Hardware
 
 
 @click.command("lint")
@@ -37,6 +41,7 @@ from .common import AXOLOTL, DEVICES, OFFLINE, REMOTE, SERVE, policy_for
 )
 @SERVE
 @DEVICES
+@GPU
 @AXOLOTL
 @OFFLINE
 @REMOTE
@@ -48,6 +53,7 @@ def lint_cmd(
     no_model: bool,
     serve: str | None,
     devices: tuple[int, ...],
+    gpu: Hardware | None,
     policy_file: Path | None,
     axolotl: str | None,
     offline: bool,
@@ -73,6 +79,7 @@ def lint_cmd(
         policy=policy,
         axolotl=axolotl,
         devices=tuple(sorted(set(devices))),
+        gpu=gpu,
     )
     progress = _Progress(enabled=fmt == "text" and output is None and sys.stderr.isatty())
     results = lint_files(list(configs), options, on_progress=progress)

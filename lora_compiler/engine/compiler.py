@@ -91,6 +91,7 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
         allow_remote_code=options.allow_remote_code,
         coverage_threshold=options.policy.coverage_threshold,
         devices=options.devices or options.policy.devices,
+        gpu=options.gpu or options.policy.gpu,
     )
     result.findings += run_stage("config", ctx)
     if start.skeleton is not None:

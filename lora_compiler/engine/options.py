@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..devices import Hardware
 from .policy import Policy
 
 
@@ -16,4 +17,5 @@ class Options:
     serve: str | None = None  # serving engine to check: "vllm", "sglang@0.5.23" (--serve; serving.resolve)
     axolotl: str | None = None  # the Axolotl release whose semantics apply (--axolotl); see profiles.select
     devices: tuple[int, ...] = ()  # --devices: device counts for per-device memory (default: the policy's)
+    gpu: Hardware | None = None  # --gpu: the training device hardware checks judge (default: the policy's)
     policy: Policy = field(default_factory=Policy)

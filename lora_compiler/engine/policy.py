@@ -7,7 +7,9 @@ Inline, a YAML comment `# lora-compiler: disable=rule-a,rule-b` silences those r
 file. Findings that make the input unusable cannot be silenced.
 
 `axolotl = "0.21"` beside the rules names the project's Axolotl release (profiles/: --axolotl,
-LORA_COMPILER_AXOLOTL and the installed axolotl come first). `ignore = ["glob", ...]` beside the rules (in `[tool.lora-compiler]` or at the top of
+LORA_COMPILER_AXOLOTL and the installed axolotl come first); `gpu = "H100"` (or "8xH100") the training
+device the hardware-dependent start-up checks judge (devices.py; --gpu comes first).
+`ignore = ["glob", ...]` beside the rules (in `[tool.lora-compiler]` or at the top of
 .lora-compiler.toml) leaves out files that `lint DIR` would otherwise collect, matched against
 their path relative to the policy file's folder (`examples/archived/*`, `**/draft-*.yml`).
 """
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..devices import DeviceError, Hardware, parse
 from ..results.findings import Finding, Severity
 
 LEVELS = ("off", "info", "warning", "error")
@@ -38,6 +41,7 @@ class Policy:
     axolotl: str | None = None  # `axolotl = "0.21"`: the project's Axolotl release (profiles.select)
     coverage_threshold: float = 0.5  # the share of decoder layers below which coverage-below-threshold warns
     devices: tuple[int, ...] = (2, 4, 8)  # device counts for per-device memory where the YAML shards
+    gpu: Hardware | None = None  # `gpu = "H100"` or "8xH100": the training device hardware checks judge
 
     def ignores(self, path: Path) -> bool:
         """Whether `lint DIR` leaves this collected file out (an ignore glob of the policy matches it)."""
@@ -133,7 +137,20 @@ class Policy:
             None if axolotl is None else str(axolotl),
             float(threshold),
             tuple(sorted(set(devices))),
+            _gpu(path, table.get("gpu")),
         )
+
+
+def _gpu(path: Path, value: object) -> Hardware | None:
+    """The policy's `gpu` key: a device name of devices.py, optionally with a count ("8xH100")."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PolicyError(f'{path}: \'gpu\' must be a device name such as "H100" or "8xH100"')
+    try:
+        return parse(value)
+    except DeviceError as exc:
+        raise PolicyError(f"{path}: 'gpu': {exc}") from None
 
 
 def _hit(rule: str, rules: set[str]) -> bool:

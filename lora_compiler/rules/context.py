@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..devices import Hardware
 from ..pipeline.document import Document
 from ..pipeline.spec import AdapterSpec
 from ..profiles import Profile, Selection
@@ -19,6 +20,7 @@ class Context:
     allow_remote_code: bool = False
     coverage_threshold: float = 0.5  # share of decoder layers to adapt ([tool.lora-compiler] coverage_threshold)
     devices: tuple[int, ...] = (2, 4, 8)  # device counts for per-device memory (--devices, policy devices)
+    gpu: Hardware | None = None  # the declared training device (--gpu, policy gpu): None, hardware checks skip
     skeleton: Any = None  # skeleton.Skeleton
     plan: Any = None  # targets.TargetPlan
     report: Any = None  # report.Report

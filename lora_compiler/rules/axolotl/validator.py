@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...devices import DEVICES, Hardware
 from ...results.findings import Finding, Severity
 from ...rulebook.registry import Docs, Rule, Stage, rule
 from ..context import Context
@@ -79,6 +80,10 @@ class Validator:
     # makes this form fire, `accepted` is a near miss that does not.
     refused: Mapping[str, Any] = field(default_factory=dict)
     accepted: Mapping[str, Any] = field(default_factory=dict)
+    # A form that judges the GPU Axolotl starts on: its check reads `capabilities` as validate_config gives it
+    # (devices.Hardware.capabilities), runs only when the run declares a device (--gpu, policy gpu), and its
+    # examples run on this one ("T4", "2xH100"). None: the YAML alone decides.
+    device: str | None = None
 
     def runs_in(self, version: str) -> bool:
         v = release_key(version)
@@ -130,7 +135,12 @@ def _declare(forms: list[Validator]) -> None:
         first.summary,
         Docs(
             what=f"Axolotl {', '.join(releases)} {LEVEL_WORDS[first.level]} (`{files}`), before any model is "
-            "loaded; lint says so from the YAML alone.",
+            + (
+                "loaded, judging the GPU it starts on; lint says so for the declared training device (`--gpu`, "
+                "`gpu` under `[tool.lora-compiler]`), and without one lists it in axolotl-gpu-undeclared."
+                if first.device
+                else "loaded; lint says so from the YAML alone."
+            ),
             why={
                 Severity.ERROR: "The run stops at start-up, after the job was scheduled, before any training step.",
                 Severity.WARNING: "The run starts, but Axolotl says the setting is deprecated or ignored; a later "
@@ -147,16 +157,16 @@ def _declare(forms: list[Validator]) -> None:
     @declared.checks
     def check(ctx: Context) -> Iterable[Finding]:
         for validator in forms:
-            if not validator.runs_in(ctx.profile.version):
+            if not validator.runs_in(ctx.profile.version) or (validator.device and ctx.gpu is None):
                 continue
-            found = validator.check(ctx.doc.values)
+            found = validator.check(on(ctx.doc.values, ctx.gpu) if validator.device else ctx.doc.values)
             if found:
                 message, key = found
                 said = {
                     Severity.ERROR: "Axolotl refuses this config at start-up",
                     Severity.WARNING: "Axolotl warns at start-up",
                     Severity.INFO: "Axolotl rewrites this config at start-up",
-                }[validator.level]
+                }[validator.level] + (f" on {ctx.gpu}" if validator.device else "")
                 yield declared.at_level(validator.level).at(
                     ctx.doc,
                     f"{said}: {message}",
@@ -164,6 +174,67 @@ def _declare(forms: list[Validator]) -> None:
                     hint=f"see {where(validator.entries[0]).split()[0]}",
                 )
                 return
+
+
+def on(values: Values, gpu: Hardware | None) -> Values:
+    """The YAML as Axolotl's validators see it on `gpu`: validate_config adds (or overwrites) `capabilities`."""
+    return {**values, "capabilities": gpu.capabilities() if gpu else {}}
+
+
+# Every GPU of the table, alone, then as two: what a check that judges the GPU could meet (cpu is declared, not
+# guessed: lint would otherwise list bf16: true on every config).
+PROBES = tuple(Hardware(d, n) for n in (1, 2) for d in DEVICES if d.sm is not None)
+
+GPU_UNDECLARED = rule(
+    "axolotl-gpu-undeclared",
+    Severity.INFO,
+    Stage.CONFIG,
+    "Start-up checks that judge the GPU were skipped: no training device was declared.",
+    Docs(
+        what="Some of Axolotl's start-up checks judge the GPU it starts on (bf16 and fp8 support, the compute "
+        "capability, the GPU count). Without a declared device lint cannot run them; when the YAML sets what one "
+        "of them would refuse or warn about on some device of the table, one finding lists them.",
+        why="A setting the GPU decides passes lint and then stops, or warns, on the machine that trains.",
+        fix='Declare the training device: `--gpu H100` (or `--gpu 8xH100`), or `gpu = "H100"` under '
+        "`[tool.lora-compiler]`; `--gpu cpu` for a machine without CUDA.",
+        source="axolotl/utils/schemas/config.py AxolotlConfigWCapabilities; axolotl/cli/config.py gpu_capabilities",
+    ),
+)
+
+
+@GPU_UNDECLARED.checks
+def gpu_undeclared(ctx: Context) -> Iterable[Finding]:
+    if ctx.gpu is not None:
+        return
+    skipped: dict[str, list[Hardware]] = {}  # rule id -> the probes it fires on
+    first: Any = None  # the key the first skipped check blames
+    for validator in ALL:
+        if not validator.device or not validator.runs_in(ctx.profile.version):
+            continue
+        for gpu in PROBES:
+            found = validator.check(on(ctx.doc.values, gpu))
+            if found:
+                first = found[1] if first is None else first
+                skipped.setdefault(validator.id, []).append(gpu)
+    if skipped:
+        listed = "; ".join(f"{rule_id} ({_where(fired)})" for rule_id, fired in skipped.items())
+        yield GPU_UNDECLARED.at(
+            ctx.doc,
+            "no training device declared, so lint skipped the Axolotl start-up checks that judge the GPU; on some "
+            f"GPUs this YAML meets {listed}",
+            first,
+            hint="declare the device with --gpu NAME (or gpu under [tool.lora-compiler])",
+        )
+
+
+def _where(fired: list[Hardware]) -> str:
+    """The devices a skipped check fires on, in a few words: "T4", "more than one GPU", "A100-80GB, L4 and 4 more"."""
+    alone = [g.device.name for g in fired if g.count == 1]
+    if not alone:
+        return "more than one GPU"
+    if len(alone) == len(PROBES) // 2:
+        return "every GPU"
+    return ", ".join(alone[:3]) + (f" and {len(alone) - 3} more" if len(alone) > 3 else "")
 
 
 # Inventory entries no rule mirrors, each with the reason lint cannot judge it from the YAML and a model's
