@@ -93,7 +93,9 @@ def index(rules: list[Rule] | None = None) -> str:
         "",
         "Every validator and start-up raise site of Axolotl 0.19.0 to 0.21.0, with the rule that mirrors it or",
         "the reason none can (it needs the GPU, the dataset, the network, the weights or the run's environment):",
-        "[axolotl-inventory.md](axolotl-inventory.md).",
+        "[axolotl-inventory.md](axolotl-inventory.md). The checks that judge the GPU (bf16, fp8, compute capability,",
+        "GPU count) run against a declared training device (`--gpu`, `gpu` under `[tool.lora-compiler]`); without",
+        "one, `axolotl-gpu-undeclared` lists those the YAML would meet.",
     ]
     return "\n".join(lines) + "\n"
 
