@@ -7,7 +7,7 @@ Run with lora-compiler's Python. The first form writes the refused and accepted 
 form that runs in the release (lora_compiler/rules/axolotl/), asks the real Axolotl in its venv (default
 .venv-axolotl-RELEASE, made by `AXOLOTL=RELEASE scripts/axolotl_differential.sh --install`) what
 `validate_config` and `normalize_config` say (scripts/axolotl_truth.py --startup), lints each with
-`--no-model` under that release's profile, and prints every disagreement: on refused/accepted, or on the key
+`--no-model` under that release's profile (a form that judges the GPU on its own device, on both sides), and prints every disagreement: on refused/accepted, or on the key
 blamed (lint's key must be named in Axolotl's error). `--record` writes tests/axolotl_facts/startup-RELEASE.json,
 which tests/facts/test_axolotl_startup_facts.py checks without Axolotl. The second form judges config files
 (e.g. ../shared/axolotl-examples) the same way and prints a table, file by file. Exit 1 on a disagreement.
@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from lora_compiler.devices import parse
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
 from lora_compiler.rules.axolotl.validator import ALL, example
@@ -34,21 +35,27 @@ ROOT = Path(__file__).resolve().parents[1]
 FACTS = ROOT / "tests" / "axolotl_facts"
 
 
-def cases(release: str) -> dict[str, dict[str, Any]]:
-    """name -> config: each validator form's refused and accepted example, for the forms the release runs."""
+def cases(release: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """(name -> config: each validator form's refused and accepted example, for the forms the release runs;
+    name -> the device a form that judges the GPU runs its examples on)."""
     out: dict[str, dict[str, Any]] = {}
+    devices: dict[str, str] = {}
     for v in ALL:
         if not v.runs_in(release):
             continue
         form = f"{v.id}@{v.since}..{v.until or ''}"
         for kind, keys in (("refused", v.refused), ("accepted", v.accepted)):
             out[f"{form}:{kind}"] = example(keys)
-    return out
+            if v.device:
+                devices[f"{form}:{kind}"] = v.device
+    return out, devices
 
 
-def lint_verdict(config: dict[str, Any] | Path, release: str) -> tuple[list[str], list[str]]:
-    """(the keys lint's start-up errors blame, in order; the start-up findings) under a release's profile."""
-    result = compile_document(config, Options(offline=True, no_model=True, axolotl=release))
+def lint_verdict(config: dict[str, Any] | Path, release: str, device: str | None = None) -> tuple[list[str], list[str]]:
+    """(the keys lint's start-up errors blame, in order; the start-up findings) under a release's profile, on the
+    declared device (None: none declared)."""
+    gpu = parse(device) if device else None
+    result = compile_document(config, Options(offline=True, no_model=True, axolotl=release, gpu=gpu))
     errors = [f for f in result.findings if f.rule.startswith("axolotl-") and f.severity.value == "error"]
     shown = [f"{f.rule} {f.line}:{f.column} {f.message}" for f in result.findings if f.rule.startswith("axolotl-")]
     return [f.key or "" for f in errors], shown
@@ -103,12 +110,17 @@ def key_named(keys: list[str], error: str, config: dict[str, Any]) -> bool:
     return not named
 
 
-def compare(release: str, venv: Path, configs: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+def compare(
+    release: str, venv: Path, configs: dict[str, Any], devices: dict[str, str] | None = None
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    devices = devices or {}
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for name, cfg in configs.items():
             path = Path(tmp) / f"{name.replace('/', '_')}.yml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False) if isinstance(cfg, dict) else cfg.read_text())
+            if name in devices:  # scripts/axolotl_truth.py validates this one with the device's capabilities
+                path.with_suffix(".capabilities.json").write_text(json.dumps(parse(devices[name]).capabilities()))
             files.append(path)
         real = truth(venv, files)
         facts: dict[str, dict[str, Any]] = {}
@@ -118,7 +130,7 @@ def compare(release: str, venv: Path, configs: dict[str, Any]) -> tuple[dict[str
             if got["status"] not in ("ok", "refused"):
                 problems.append(f"{name}: Axolotl failed otherwise ({got['status']}): {got['error'][:200]}")
                 continue
-            keys, shown = lint_verdict(cfg if isinstance(cfg, dict) else path, release)
+            keys, shown = lint_verdict(cfg if isinstance(cfg, dict) else path, release, devices.get(name))
             refused = bool(keys)
             fact = {
                 "config": cfg if isinstance(cfg, dict) else str(cfg),
@@ -126,6 +138,8 @@ def compare(release: str, venv: Path, configs: dict[str, Any]) -> tuple[dict[str
                 "error": got["error"][:400],
                 "key": keys[0] if keys else None,
             }
+            if name in devices:
+                fact["device"] = devices[name]
             loaded = cfg if isinstance(cfg, dict) else yaml.safe_load(path.read_text())
             named = key_named(keys, got["error"], loaded if isinstance(loaded, dict) else {})
             fact["key_named"] = named if got["refused"] and refused else None
@@ -155,9 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.configs:
         files = sorted(p for d in args.configs for p in (d.glob("*.y*ml") if d.is_dir() else [d]))
         configs: dict[str, Any] = {p.stem: p for p in files}
+        devices: dict[str, str] = {}
     else:
-        configs = cases(args.release)
-    facts, problems = compare(args.release, venv, configs)
+        configs, devices = cases(args.release)
+    facts, problems = compare(args.release, venv, configs, devices)
     for p in problems:
         print(p)
     refused = sum(f["refused"] for f in facts.values())

@@ -22,7 +22,9 @@ Known differences from a real run (the skeleton has no weights/tokenizer):
   prepare_model_for_kbit_training, no patches/plugins' model hooks;
 - validate_config gets the capabilities of one CUDA GPU with bf16 (CAPABILITIES below), as
   cli/config.py:load_cfg passes on such a machine, so the validators Axolotl defines on
-  AxolotlConfigWCapabilities (quantize_moe_experts, QAT, LoRA-kernel auto-enable) run too;
+  AxolotlConfigWCapabilities (quantize_moe_experts, QAT, LoRA-kernel auto-enable) run too; a
+  CONFIG.capabilities.json beside a config gives that config another device's (lora_compiler's
+  devices.Hardware.capabilities, for the validators that judge a declared GPU);
 - materialize_trainable_meta_params (train.py, after freeze_layers_except)
   is skipped: it only gives meta params CPU storage and changes no flags.
 """
@@ -182,7 +184,16 @@ def trainable_stats(model, unfrozen_patterns):
     return total, sliced, sorted(names), slices
 
 
-def startup_verdict(cfg):
+def capabilities_for(path):
+    """CAPABILITIES, or the device a CONFIG.capabilities.json beside the config declares."""
+    sidecar = os.path.splitext(path)[0] + ".capabilities.json"
+    if os.path.isfile(sidecar):
+        with open(sidecar, encoding="utf-8") as fh:
+            return json.load(fh)
+    return dict(CAPABILITIES)
+
+
+def startup_verdict(cfg, capabilities):
     """Without the model, Axolotl's start-up alone (plugins, validate_config): what lint --no-model mirrors.
     A validator that needs the model or the network fails with something else; that is recorded as 'error'."""
     from axolotl.utils.config import prepare_plugins, validate_config
@@ -190,7 +201,7 @@ def startup_verdict(cfg):
     try:
         prepare_plugins(cfg)
         validate_config(
-            cfg, capabilities=dict(CAPABILITIES), env_capabilities={"torch_version": torch.__version__.split("+")[0]}
+            cfg, capabilities=capabilities, env_capabilities={"torch_version": torch.__version__.split("+")[0]}
         )
     except Exception as exc:  # pylint: disable=broad-except
         # Whatever validate_config raises stops `axolotl train` (a DeprecationWarning raised for a removed key,
@@ -224,7 +235,12 @@ def run_one(path, models_dirs, startup_only=False):
         found = find_local_model(val, models_dirs)
         if found is None:
             if key in ("base_model", "base_model_config"):
-                rec.update(status="no-model", missing_key=key, missing_model=val, startup=startup_verdict(cfg))
+                rec.update(
+                    status="no-model",
+                    missing_key=key,
+                    missing_model=val,
+                    startup=startup_verdict(cfg, capabilities_for(path)),
+                )
                 return rec
             continue  # tokenizer/processor are not loaded here
         cfg[key] = found
@@ -239,7 +255,9 @@ def run_one(path, models_dirs, startup_only=False):
         return rec
     try:
         cfg = validate_config(
-            cfg, capabilities=dict(CAPABILITIES), env_capabilities={"torch_version": torch.__version__.split("+")[0]}
+            cfg,
+            capabilities=capabilities_for(path),
+            env_capabilities={"torch_version": torch.__version__.split("+")[0]},
         )
     except Exception as exc:  # pylint: disable=broad-except
         rec.update(status="refused", stage="validate", error=err_str(exc))

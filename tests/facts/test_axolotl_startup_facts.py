@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lora_compiler.devices import parse
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
 from lora_compiler.profiles import PROFILES
@@ -43,7 +44,8 @@ def test_every_example_was_judged_by_the_real_release_as_it_is_now(release: str)
 def test_lint_refuses_what_axolotl_refused_at_the_key_it_named(release: str) -> None:
     wrong = []
     for name, fact in facts(release).items():
-        result = compile_document(fact["config"], Options(offline=True, no_model=True, axolotl=release))
+        gpu = parse(fact["device"]) if fact.get("device") else None  # a form that judges the GPU ran on its own
+        result = compile_document(fact["config"], Options(offline=True, no_model=True, axolotl=release, gpu=gpu))
         errors = [f for f in result.findings if f.rule.startswith("axolotl-") and f.severity.value == "error"]
         if bool(errors) != fact["refused"] or (errors and errors[0].key != fact["key"]):
             wrong.append((name, fact["refused"], [(f.rule, f.key) for f in errors]))
