@@ -6,6 +6,9 @@ source holds, and tests prove every entry is mirrored here or declared out of sc
 
 from . import (
     capabilities,  # noqa: F401  (declaration)
+    compatibility,  # noqa: F401  (declaration)
+    compatibility_2,  # noqa: F401  (declaration)
+    compatibility_3,  # noqa: F401  (declaration)
     config_input,  # noqa: F401  (declaration)
     config_input_2,  # noqa: F401  (declaration)
     data,  # noqa: F401  (declaration)

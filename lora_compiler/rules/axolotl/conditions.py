@@ -6,7 +6,7 @@ them, and conditions_0_20.py holds the conditions later releases added or change
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...model_facts import valid_regex
@@ -14,6 +14,18 @@ from ...model_facts import valid_regex
 Values = Mapping[str, Any]
 KERNELS = ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel")
 LORA = ("lora", "qlora")
+
+
+def number(x: Any) -> bool:
+    """An int or a float as pydantic reads a number (a bool is neither here)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def at_release(
+    check: Callable[[Values, str], tuple[str, Any] | None], release: str
+) -> Callable[[Values], tuple[str, Any] | None]:
+    """A form's check bound to the release it starts at (for checks whose condition or message names it)."""
+    return lambda v: check(v, release)
 
 
 def kernel(v: Values) -> str | None:
