@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...results.findings import Severity
+from ..adapter import LAYERS_PATTERN_WITHOUT_INDICES, QLORA_QUANTIZATION, TARGET_PARAMETERS_DROPOUT
 from .conditions import at_release, listed, number
-from .validator import Validator, out_of_scope, register, release_key, when
+from .validator import Validator, mirrored_by, out_of_scope, register, release_key, when
 
 Values = Mapping[str, Any]
 Found = tuple[str, Any]
@@ -281,6 +282,8 @@ out_of_scope(
         f"{COMPLEX}.check_tensor_parallel_size": "no-effect",  # fills tensor_parallel_size 1, the default
         # moves dpo_beta to rl_beta when rl_beta is unset: the same beta trains (deprecated.py warns on dpo_beta)
         f"{COMPLEX}.check_rl_beta": "no-effect",
+        # 0.19 only (0.20+ warns, axolotl-ring-attn-deprecated): picks the ring attention variant for CP, same math
+        f"{COMPLEX}.validate_ring_attn_func": "no-effect",
         # a plain method no validator calls: it never runs at start-up
         f"{COMPLEX}.hint_gradient_checkpointing_dpo_lora_ddp": "no-effect",
         "utils/schemas/peft.py:LoraConfig.convert_loraplus_lr_embedding": "no-effect",  # "1e-6" -> 1e-6
@@ -291,4 +294,13 @@ out_of_scope(
         "utils/schemas/cloud.py:CloudImageBuild.resolve_paths": "environment",
         "utils/schemas/cloud.py:CloudImageConfig.exclusive_source": "environment",
     }
+)
+
+# Rules older than the validator table mirror these (rules/adapter.py). layers-pattern-without-indices fires when
+# peft_layers_to_transform is absent where Axolotl also refuses an empty list; quantized-without-adapter, validate_
+# adapter's first branch, ignores `inference` (the second branch is axolotl-unknown-adapter).
+mirrored_by(QLORA_QUANTIZATION.id, ["utils/schemas/peft.py:LoraConfig.validate_qlora"])
+mirrored_by(TARGET_PARAMETERS_DROPOUT.id, ["utils/schemas/peft.py:LoraConfig.validate_lora_target_parameters_dropout"])
+mirrored_by(
+    LAYERS_PATTERN_WITHOUT_INDICES.id, ["utils/schemas/validation.py:LoRAValidationMixin.check_peft_layers_pattern"]
 )
