@@ -250,7 +250,7 @@ def hidden_states(v: Values) -> Found | None:
         return (
             "activation_offloading: hidden_states with reentrant checkpointing is incompatible with "
             "`unfrozen_parameters` (partially frozen model).",
-            ("gradient_checkpointing_kwargs", "use_reentrant"),
+            "activation_offloading",
         )
     return None
 

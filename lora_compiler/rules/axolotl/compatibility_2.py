@@ -153,6 +153,8 @@ def unroll_eval_steps(v: Values) -> Found | None:
 EP = {"plugins": ["axolotl.integrations.expert_parallel.ExpertParallelPlugin"], "expert_parallel_size": 2}
 EP_FSDP = {**EP, "fsdp_version": 2, "fsdp_config": {"state_dict_type": "FULL_STATE_DICT"}}
 MORA = {"adapter": "mora", "plugins": ["axolotl.integrations.mora.MoraPlugin"]}
+# a causal checkpoint trains as a diffusion LM only converted, with the plugin (normalize_config refuses it otherwise)
+CAUSAL, DIFFUSION = {"from_causal_lm": True}, ["axolotl.integrations.diffusion.DiffusionPlugin"]
 
 VALIDATORS: tuple[Validator, ...] = (
     Validator(
@@ -237,7 +239,7 @@ VALIDATORS: tuple[Validator, ...] = (
         ),
         fix="Download the GPTQ model's branch, point base_model at it and remove revision_of_model.",
         refused={"gptq": True, "revision_of_model": "main"},
-        accepted={"gptq": True},
+        accepted={"gptq": False, "revision_of_model": "main"},
     ),
     Validator(
         "axolotl-mxfp4-fsdp-loading",
@@ -345,7 +347,7 @@ VALIDATORS: tuple[Validator, ...] = (
         fix="Keep min_mask_ratio at or below max_mask_ratio (defaults 0.1 and 0.9).",
         since="0.21.0",
         refused={"diffusion_lm": {"min_mask_ratio": 0.95}},
-        accepted={"diffusion_lm": {"min_mask_ratio": 0.5}},
+        accepted={"diffusion_lm": {"min_mask_ratio": 0.5, **CAUSAL}, "plugins": DIFFUSION},
     ),
     Validator(
         "axolotl-diffusion-unroll-eval-steps",
@@ -355,7 +357,7 @@ VALIDATORS: tuple[Validator, ...] = (
         fix="Set unroll.eval_steps at most unroll.k_max (default 1), or raise k_max.",
         since="0.21.0",
         refused={"diffusion_lm": {"unroll": {"eval_steps": 3}}},
-        accepted={"diffusion_lm": {"unroll": {"eval_steps": 3, "k_max": 4}}},
+        accepted={"diffusion_lm": {"unroll": {"eval_steps": 3, "k_max": 4}, **CAUSAL}, "plugins": DIFFUSION},
     ),
     Validator(
         "axolotl-wandb-run-id",
