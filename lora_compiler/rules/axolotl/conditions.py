@@ -211,3 +211,14 @@ def ebft_torch_compile(v: Values) -> tuple[str, Any] | None:
             "torch_compile",
         )
     return None
+
+
+def ebft_recompiles(v: Values) -> tuple[str, Any] | None:
+    """check_ebft_torch_compile's other branch: without gradient checkpointing it warns and trains."""
+    if _ebft_strided_compile(v) and not v.get("gradient_checkpointing"):
+        return (
+            "EBFT strided mode: `torch_compile: true` causes dynamo recompiles from variable sequence lengths "
+            "across steps. Consider removing it — flex_attention compiles itself internally.",
+            "torch_compile",
+        )
+    return None

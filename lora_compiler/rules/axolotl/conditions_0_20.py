@@ -16,6 +16,14 @@ Values = Mapping[str, Any]
 MIGRATION = "docs/multi-gpu.qmd#sec-migrate-fsdp1-fsdp2"
 # validation.py FSDP1_ONLY_REJECTED_KEYS: fsdp_config keys accelerate rejects under FSDP2 -> replacement
 FSDP1_ONLY_REJECTED = {"sharding_strategy": "reshard_after_forward", "forward_prefetch": None}
+# validation.py FSDP1_ONLY_IGNORED_KEYS: fsdp_config keys accelerate silently discards under FSDP2
+FSDP1_ONLY_IGNORED = (
+    "sync_module_states",
+    "backward_prefetch",
+    "backward_prefetch_policy",
+    "limit_all_gathers",
+    "use_orig_params",
+)
 # peft.py VALUE_INDEPENDENT_LORA_INIT
 VALUE_INDEPENDENT_INIT = (None, True, False, "gaussian")
 MIXLORA_FFN = ("gate_proj", "up_proj", "down_proj")  # integrations/mixlora/constants.py MIXLORA_FFN_MODULE_NAMES
@@ -100,6 +108,31 @@ def _fsdp1_version(v: Values) -> Any:
     return v.get("fsdp_version") or block.get("version") or block.get("fsdp_version") or (1 if block else None)
 
 
+def fsdp1_deprecated(v: Values) -> tuple[str, Any] | None:
+    """0.19's check_fsdp_version: an fsdp_config block on FSDP1 still trains, with a deprecation warning."""
+    if isinstance(v.get("fsdp_config"), dict) and v["fsdp_config"] and str(_fsdp1_version(v)) != "2":
+        return (
+            "FSDP1 is deprecated and will be removed in an upcoming release of Axolotl (transformers plans to in "
+            "v5.20). We recommend migrating to fsdp_version: 2 for better performance and compatibility. See "
+            "https://docs.axolotl.ai/docs/multi-gpu.html#sec-fsdp for details on migrating your config.",
+            "fsdp_version" if "fsdp_version" in v else "fsdp_config",
+        )
+    return None
+
+
+def fsdp1_ignored(v: Values) -> tuple[str, Any] | None:
+    """0.20+ check_fsdp_version: an FSDP1-only key accelerate would discard is dropped, with a warning."""
+    block = v.get("fsdp_config")
+    for key in block if isinstance(block, dict) else ():
+        if unprefixed(key) in FSDP1_ONLY_IGNORED:
+            return (
+                f"fsdp_config.{unprefixed(key)} is an FSDP1-only option and is ignored under FSDP2. Dropping it, "
+                f"see {MIGRATION}.",
+                ("fsdp_config", key),
+            )
+    return None
+
+
 def ram_efficient_4bit_fsdp2(v: Values) -> tuple[str, Any] | None:
     """0.19's check_fsdp2_cpu_ram_efficient_loading_w_4bit: FSDP2 with cpu_ram_efficient_loading and
     load_in_4bit is refused outright."""
@@ -156,7 +189,7 @@ def staged_nf4(v: Values, expert: bool = False) -> tuple[str, Any] | None:
         )
     torchao = v.get("nf4_backend") == "torchao"
     if not _staged(v) or (not torchao and (not block or not efficient)):
-        return None  # not staged (Axolotl warns that qlora_sharded_model_loading has no effect)
+        return None  # not staged (staged_no_effect warns when qlora_sharded_model_loading has no effect)
     ep = (v.get("expert_parallel_size") or 1) if expert and listed(v, "expert_parallel") else 1
     checks: list[tuple[bool, str, Any]] = [
         (
@@ -212,6 +245,27 @@ def staged_nf4(v: Values, expert: bool = False) -> tuple[str, Any] | None:
         ),
     ]
     return next(((message, key) for violated, message, key in checks if violated), None)
+
+
+def staged_no_effect(v: Values) -> tuple[str, Any] | None:
+    """0.20+ check_staged_nf4: qlora_sharded_model_loading: true without the FSDP2 CPU-staged loader is
+    switched off, with a warning (every rank then loads and quantizes the whole model)."""
+    if v.get("nf4_backend") == "torchao" or not (v.get("qlora_sharded_model_loading") and v.get("load_in_4bit")):
+        return None
+    if not isinstance(v.get("fsdp_config"), dict):
+        return (
+            "`qlora_sharded_model_loading: true` has no effect without an `fsdp_config`; every rank will load "
+            "and quantize the full model.",
+            "qlora_sharded_model_loading",
+        )
+    if not _fsdp_config(v).get("cpu_ram_efficient_loading"):
+        return (
+            "`qlora_sharded_model_loading: true` has no effect without `fsdp_config.cpu_ram_efficient_loading: "
+            "true`; every rank will load and quantize the full model. Enable cpu_ram_efficient_loading for "
+            "CPU-staged NF4 loading.",
+            "qlora_sharded_model_loading",
+        )
+    return None
 
 
 def mixlora(v: Values) -> tuple[str, Any] | None:

@@ -7,6 +7,7 @@ conditions_0_20.py.
 
 from __future__ import annotations
 
+from ...results.findings import Severity
 from . import conditions as condition
 from . import conditions_0_20 as release
 from .validator import Validator, register
@@ -47,6 +48,17 @@ VALIDATORS: tuple[Validator, ...] = (
         accepted={"deepspeed": {"zero_optimization": {"stage": 2}}},
     ),
     Validator(
+        "axolotl-fsdp1-deprecated",
+        "fsdp_config on FSDP1 (fsdp_version unset or not 2).",
+        "utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp_version",
+        release.fsdp1_deprecated,
+        fix="Set fsdp_version: 2 and move to FSDP2's options (reshard_after_forward for sharding_strategy).",
+        level=Severity.WARNING,
+        until="0.20.0",
+        refused={"fsdp_config": {"reshard_after_forward": True}},
+        accepted=FSDP2,
+    ),
+    Validator(
         "axolotl-fsdp1-removed",
         "FSDP1 settings: the fsdp list, fsdp_version other than 2, sharding_strategy.",
         "utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp_version, utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp_version_in_fsdp_config",
@@ -54,6 +66,17 @@ VALIDATORS: tuple[Validator, ...] = (
         fix="Move to FSDP2: fsdp_config with fsdp_version: 2 and its reshard_after_forward.",
         since="0.20.0",
         refused={"fsdp_version": 1, "fsdp_config": {"reshard_after_forward": True}},
+        accepted=FSDP2,
+    ),
+    Validator(
+        "axolotl-fsdp1-ignored-key",
+        "An FSDP1-only fsdp_config key FSDP2 ignores (sync_module_states, backward_prefetch, ...).",
+        "utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp_version",
+        release.fsdp1_ignored,
+        fix="Remove the key: FSDP2 has no such option and Axolotl drops it.",
+        level=Severity.WARNING,
+        since="0.20.0",
+        refused={"fsdp_version": 2, "fsdp_config": {"reshard_after_forward": True, "sync_module_states": True}},
         accepted=FSDP2,
     ),
     Validator(
@@ -88,6 +111,17 @@ VALIDATORS: tuple[Validator, ...] = (
         accepted=STAGED,
     ),
     Validator(
+        "axolotl-staged-nf4-no-effect",
+        "qlora_sharded_model_loading: true without FSDP's cpu_ram_efficient_loading.",
+        "utils/schemas/validation.py:OptimizationValidationMixin.check_staged_nf4",
+        release.staged_no_effect,
+        fix="Add fsdp_config with cpu_ram_efficient_loading: true for CPU-staged loading, or drop qlora_sharded_model_loading.",
+        level=Severity.WARNING,
+        since="0.20.0",
+        refused={"adapter": "qlora", "load_in_4bit": True, "qlora_sharded_model_loading": True},
+        accepted={"adapter": "qlora", "load_in_4bit": True},
+    ),
+    Validator(
         "axolotl-ebft-torch-compile",
         "EBFT strided mode with torch_compile and gradient checkpointing.",
         "utils/schemas/validation.py:EBFTValidationMixin.check_ebft_torch_compile",
@@ -95,6 +129,16 @@ VALIDATORS: tuple[Validator, ...] = (
         fix="Turn torch_compile or gradient checkpointing off for EBFT's strided mode.",
         refused={"rl": "ebft", "ebft": {"mode": "strided"}, "torch_compile": True, "gradient_checkpointing": True},
         accepted={"rl": "ebft", "ebft": {"mode": "strided"}, "gradient_checkpointing": True},
+    ),
+    Validator(
+        "axolotl-ebft-torch-compile-recompiles",
+        "EBFT strided mode with torch_compile.",
+        "utils/schemas/validation.py:EBFTValidationMixin.check_ebft_torch_compile",
+        condition.ebft_recompiles,
+        fix="Drop torch_compile: flex_attention compiles itself.",
+        level=Severity.WARNING,
+        refused={"rl": "ebft", "ebft": {"mode": "strided"}, "torch_compile": True},
+        accepted={"rl": "ebft", "ebft": {"mode": "strided"}},
     ),
     Validator(
         "axolotl-expert-parallel",
