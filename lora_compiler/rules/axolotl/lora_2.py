@@ -50,7 +50,8 @@ VALIDATORS: tuple[Validator, ...] = (
     Validator(
         "axolotl-fsdp1-deprecated",
         "fsdp_config on FSDP1 (fsdp_version unset or not 2).",
-        "utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp_version",
+        "utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp_version, "
+        "utils/schemas/validation.py:OptimizationValidationMixin.check_fsdp_version_in_fsdp_config",
         release.fsdp1_deprecated,
         fix="Set fsdp_version: 2 and move to FSDP2's options (reshard_after_forward for sharding_strategy).",
         level=Severity.WARNING,

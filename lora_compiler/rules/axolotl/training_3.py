@@ -258,6 +258,9 @@ VALIDATORS: tuple[Validator, ...] = (
 register(VALIDATORS)
 out_of_scope(
     {
+        # check_flash_attn_available's helpers: they fetch a flash-attention kernel from the Hub (or its cache)
+        "utils/schemas/validation.py:_flash_attn_kernel_failure": "network",
+        "utils/schemas/validation.py:_get_kernel_from_cache": "network",
         "utils/schemas/validation.py:TrainingValidationMixin.check_mistral_common_import": "environment",
         "utils/schemas/validation.py:TrainingValidationMixin.check_eval_strategy": "no-effect",
         "utils/schemas/validation.py:SystemValidationMixin.check_npu_config": "gpu",
