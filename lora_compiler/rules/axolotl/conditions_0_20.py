@@ -167,10 +167,22 @@ def _staged(v: Values) -> bool:
     return v.get("nf4_backend") == "torchao" or bool(_sharded(v, _fsdp_config(v)) and v.get("load_in_4bit"))
 
 
+def _tensor_parallel_loading(v: Values) -> Values:
+    """check_tensor_parallel_cpu_ram_efficient_loading runs first: with tensor_parallel_size > 1 it turns
+    cpu_ram_efficient_loading off unless staged NF4 is asked for explicitly (torchao, or a written
+    qlora_sharded_model_loading with 4-bit), so the staged-NF4 checks never see it on."""
+    tp = v.get("tensor_parallel_size")
+    explicit = v.get("nf4_backend") == "torchao" or (v.get("qlora_sharded_model_loading") and v.get("load_in_4bit"))
+    if not isinstance(tp, int) or tp <= 1 or explicit or not _fsdp_config(v).get("cpu_ram_efficient_loading"):
+        return v
+    return {**v, "fsdp_config": {**_fsdp_config(v), "cpu_ram_efficient_loading": False}}
+
+
 def staged_nf4(v: Values, expert: bool = False) -> tuple[str, Any] | None:
     """0.20+: check_fsdp2_cpu_ram_efficient_loading_w_4bit, check_bnb_blocksize, then check_staged_nf4 with
     STAGED_NF4_CONSTRAINTS (all after-validators of one mixin, in that order). 0.20 (`expert`) also refuses
     expert parallelism, whose size exists only when the expert_parallel plugin is listed."""
+    v = _tensor_parallel_loading(v)
     fsdp, block = _fsdp_config(v), isinstance(v.get("fsdp_config"), dict)
     efficient, sharded = bool(fsdp.get("cpu_ram_efficient_loading")), _sharded(v, fsdp)
     if block and efficient and v.get("load_in_4bit") and not sharded:
