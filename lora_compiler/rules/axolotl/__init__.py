@@ -21,6 +21,7 @@ from . import (
     optimization,  # noqa: F401  (declaration)
     optimization_2,  # noqa: F401  (declaration)
     optimization_3,  # noqa: F401  (declaration)
+    plugins,  # noqa: F401  (declaration)
     training,  # noqa: F401  (declaration)
     training_2,  # noqa: F401  (declaration)
     training_3,  # noqa: F401  (declaration)
