@@ -23,6 +23,8 @@ from . import (
     optimization_3,  # noqa: F401  (declaration)
     plugins,  # noqa: F401  (declaration)
     plugins_2,  # noqa: F401  (declaration)
+    plugins_3,  # noqa: F401  (declaration)
+    plugins_4,  # noqa: F401  (declaration)
     plugins_6,  # noqa: F401  (declaration)
     training,  # noqa: F401  (declaration)
     training_2,  # noqa: F401  (declaration)
