@@ -25,6 +25,7 @@ from . import (
     plugins_2,  # noqa: F401  (declaration)
     plugins_3,  # noqa: F401  (declaration)
     plugins_4,  # noqa: F401  (declaration)
+    plugins_5,  # noqa: F401  (declaration)
     plugins_6,  # noqa: F401  (declaration)
     training,  # noqa: F401  (declaration)
     training_2,  # noqa: F401  (declaration)
