@@ -39,6 +39,13 @@ if TYPE_CHECKING:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Rule levels file (default: [tool.lora-compiler] in the nearest pyproject.toml).",
 )
+@click.option(
+    "--with-axolotl",
+    is_flag=True,
+    help="Also run the installed Axolotl's own start-up check (prepare_plugins, validate_config, normalize_config; "
+    "on the --gpu device, default one H100; offline, only Axolotl's own plugins) in a child process, and report "
+    "where it and the rules disagree (axolotl-disagrees).",
+)
 @SERVE
 @DEVICES
 @GPU
@@ -58,6 +65,7 @@ def lint_cmd(
     axolotl: str | None,
     offline: bool,
     trust_remote_code: bool,
+    with_axolotl: bool,
 ) -> None:
     """Check Axolotl configs before training: findings as path:line:col, for people and CI.
 
@@ -71,6 +79,12 @@ def lint_cmd(
     if no_model and serve:
         raise click.UsageError("--serve checks the adapter PEFT builds on the model: it cannot run with --no-model")
     policy = policy_for(policy_file)
+    if with_axolotl:
+        from ..devices import parse
+        from ..features.with_axolotl import DEFAULT_GPU
+
+        axolotl = _installed_release(axolotl)
+        gpu = gpu or policy.gpu or parse(DEFAULT_GPU)  # both sides judge the same device
     options = Options(
         offline=offline,
         allow_remote_code=trust_remote_code,
@@ -84,6 +98,13 @@ def lint_cmd(
     progress = _Progress(enabled=fmt == "text" and output is None and sys.stderr.isatty())
     results = lint_files(list(configs), options, on_progress=progress)
     progress.done()
+    if with_axolotl:
+        from ..features.with_axolotl import Unavailable, cross_check
+
+        try:
+            cross_check(results, options)
+        except Unavailable as exc:
+            raise click.UsageError(f"--with-axolotl: {exc}") from None
     text = LINT_FORMATS[fmt](results, fmt == "text" and output is None and sys.stdout.isatty(), strict)
     if output is not None:
         from ..io.files import write_text
@@ -95,6 +116,28 @@ def lint_cmd(
     else:
         click.echo(text, nl=False)
     sys.exit(exit_code([f for r in results for f in r.findings], strict))
+
+
+def _installed_release(asked: str | None) -> str:
+    """The release whose rules apply beside the installed Axolotl: its own (another one asked for is a usage error)."""
+    from ..features.with_axolotl import installed
+    from ..profiles import ProfileError, find
+
+    version = installed()
+    if version is None:
+        raise click.UsageError(
+            f"--with-axolotl runs the installed Axolotl, and none is installed in this Python ({sys.executable}): "
+            "install axolotl beside lora-compiler, or drop --with-axolotl"
+        )
+    try:
+        release = find(version).version
+    except ProfileError as exc:
+        raise click.UsageError(f"--with-axolotl: {exc}") from None
+    if asked and asked != release:
+        raise click.UsageError(
+            f"--with-axolotl runs the installed Axolotl {version}; --axolotl {asked} asks for another"
+        )
+    return release
 
 
 class _Progress:

@@ -129,6 +129,9 @@ def test_every_rule_has_a_bad_case_or_a_dedicated_test():
         "model-too-large",  # needs a model directory: tests/hostile/
         "axolotl-stack-mismatch",
         "axolotl-profile-unknown",  # about the machine: tests/unit/profiles/test_profiles.py
+        # lint --with-axolotl runs Axolotl in a child process: tests/unit/features/test_with_axolotl.py
+        "axolotl-disagrees",
+        "axolotl-not-checked",
         # export findings: tests/unit/cli/test_export_cli.py and the cases of tests/facts/test_trainer_exports.py
         "export-unexpressible",
         "export-not-faithful",

@@ -11,6 +11,7 @@ from . import (
     compatibility_3,  # noqa: F401  (declaration)
     config_input,  # noqa: F401  (declaration)
     config_input_2,  # noqa: F401  (declaration)
+    cross_check,  # noqa: F401  (declaration)
     data,  # noqa: F401  (declaration)
     data_2,  # noqa: F401  (declaration)
     data_3,  # noqa: F401  (declaration)
