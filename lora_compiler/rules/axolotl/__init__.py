@@ -31,4 +31,5 @@ from . import (
     training,  # noqa: F401  (declaration)
     training_2,  # noqa: F401  (declaration)
     training_3,  # noqa: F401  (declaration)
+    types,  # noqa: F401  (declaration)
 )
