@@ -17,7 +17,8 @@ its type ("t"), the inventory entry of the class that declares it ("src": path i
 Class.field, the declaring class found through the MRO), the keys a YAML may spell it with when an alias
 differs ("keys"), whether it is required ("req") and Axolotl's description when short ("d", the rule quotes
 it; longer ones are left out). Each model lists its model validators of mode before that write into the data
-("rewrites"), each plugin its args' fields, rewrites and plugin class; "datasets" names the model validate_config
+("rewrites"), each plugin its args' fields, rewrites and plugin class, and the fields it declares that the base
+config declares too ("shadowed": the base's declaration wins in the MRO); "datasets" names the model validate_config
 builds each `datasets` entry as, "internal" the fields validate_config sets itself.
 """
 
@@ -291,8 +292,9 @@ def main() -> None:
         cls = args_class(dotted)
         name = walker.model(cls)
         args = walker.models.pop(name)
-        args["fields"] = {k: v for k, v in args["fields"].items() if k not in top}  # the base's win (MRO)
-        plugins[module] = {**args, "plugin": plugin}
+        shadowed = sorted(v["src"] for k, v in args["fields"].items() if k in top)  # the base's declaration wins
+        args["fields"] = {k: v for k, v in args["fields"].items() if k not in top}
+        plugins[module] = {**args, "plugin": plugin, **({"shadowed": shadowed} if shadowed else {})}
         walker.classes.pop(name)
     for name in DISPATCH.values():
         assert name in walker.models, name

@@ -17,12 +17,14 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from ...profiles import PROFILES
 from ...results.findings import Finding, Severity
 from ...rulebook.registry import Docs, Stage, rule
 from ..context import Context
 from ..keys import key_tree
 from .types_2 import NO, Checker, Path, Problem
 from .types_3 import FIELD_VALIDATORS, REWRITES, View
+from .validator import mirrored_by, out_of_scope
 
 AXOLOTL_FIELD_TYPE = rule(
     "axolotl-field-type",
@@ -118,6 +120,39 @@ def problems(values: Mapping[Any, Any], version: str, skip: Iterable[str] = ()) 
             found += check.check(value, spec["t"], (key,), spec["src"])
     unique = {p.path: view.origin_of(p) for p in found}
     return list(unique.values())
+
+
+# Inventory fields of classes validate_config never validates: the cloud launchers' own configs (read by `axolotl
+# cloud`, not by the training config's schema) and a trainer-arguments mixin.
+OUTSIDE = {
+    "integrations/baseten/args.py:BasetenImageConfig": "docker_auth",
+    "integrations/coreweave/cloud_args.py:CoreWeaveCloudConfig": "account backend context cpu cpus_per_task dry_run "
+    "env env_file exclusive gpus_per_node image job_name kubeconfig master_port memory memory_request mounts namespace "
+    "node_selector nodes object_storage partition provider pvc pvc_mount qos rdma rdzv_port scratch_size secret_env "
+    "setup_commands shared_dir shm_size ssh_host time_limit",
+    "integrations/coreweave/cloud_args.py:ObjectStorageIdentity": "audience endpoint org_id region",
+    "integrations/kd/args.py:KDTrainingArgsMixin": "kd_alpha kd_beta kd_ce_alpha kd_normalize_topk kd_temperature",
+    "integrations/modal/args.py:ModalImageConfig": "image_registry",
+    "integrations/modal/args.py:ModalImageRegistry": "provider secret",
+    "integrations/nebius/args.py:NebiusCloudConfig": "disk_size dry_run env env_secret output parent_id platform "
+    "preset profile provider show_context subnet_id timeout volumes",
+    "integrations/nebius/args.py:NebiusVolume": "mode mount source",
+    "utils/schemas/cloud.py:CloudImageBuild": "build_args context dockerfile platform tag",
+    "utils/schemas/cloud.py:CloudImageConfig": "image image_build",
+}
+
+
+def _declare_inventory() -> None:
+    """The inventory's schema fields: every field of every release's table (the plugins' shadowed declarations too)
+    is this rule's; the fields of classes outside the schema are out of scope."""
+    tables = [table(release) for release in PROFILES]
+    blocks = [block for tab in tables for block in [*tab["models"].values(), *tab["plugins"].values()]]
+    fields = {f["src"] for block in blocks for f in block["fields"].values()}
+    mirrored_by(AXOLOTL_FIELD_TYPE.id, sorted(fields | {e for block in blocks for e in block.get("shadowed", [])}))
+    out_of_scope({f"{cls}.{name}": "no-effect" for cls, names in OUTSIDE.items() for name in names.split()})
+
+
+_declare_inventory()
 
 
 @cache
