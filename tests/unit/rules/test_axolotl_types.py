@@ -183,3 +183,12 @@ def test_plugin_keys_are_typed_only_when_their_plugin_is_listed() -> None:
 def test_a_nested_block_s_required_key_is_reported_missing() -> None:
     (finding,) = _findings(example({"lr_groups": [{"name": "g", "lr": 0.1}]}))
     assert finding.key == "lr_groups.0.modules" and "required" in finding.message
+
+
+def test_a_string_axolotl_compares_as_a_number_is_refused_once() -> None:
+    def rules(config: dict[str, Any]) -> list[str]:
+        found = compile_document(config, Options(offline=True, no_model=True, axolotl="0.21.0")).findings
+        return [f.rule for f in found if f.key == "gc_steps"]
+
+    assert rules(example({"gc_steps": "1"})) == ["axolotl-field-type"]  # a valid int for pydantic, a TypeError first
+    assert rules(example({"gc_steps": "abc"})) == ["axolotl-key-type"]  # the type rule of top-level scalars says it
