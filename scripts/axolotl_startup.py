@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -62,16 +63,38 @@ def lint_verdict(config: dict[str, Any] | Path, release: str, device: str | None
     return [f.key or "" for f in errors], shown
 
 
+# Packages a shipped plugin imports that the release's venv lacks (GPU or heavy extras), stood in for by empty
+# modules with the names the plugin imports, so the plugin loads and its validators run as on a machine that
+# has them: module -> names.
+STAND_INS = {
+    "llmcompressor": ("active_session", "create_session"),
+    "llmcompressor.core": ("callbacks",),
+    "llmcompressor.recipe": ("Recipe",),
+    "llmcompressor.transformers": (),
+    "llmcompressor.transformers.sparsification": (),
+    "llmcompressor.transformers.sparsification.compressed_tensors_utils": ("modify_save_pretrained",),
+}
+
+
+def _stand_ins(root: Path) -> None:
+    for module, names in STAND_INS.items():
+        path = root.joinpath(*module.split("."), "__init__.py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{name} = None\n" for name in names))
+
+
 def truth(venv: Path, files: list[Path]) -> dict[str, dict[str, Any]]:
     """What the real Axolotl says of each file (scripts/axolotl_truth.py --startup), by file stem."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "truth.jsonl"
+        _stand_ins(Path(tmp) / "stand-ins")
         subprocess.run(
             [str(venv / "bin" / "python"), str(ROOT / "scripts" / "axolotl_truth.py"), "--startup"]
             + ["--models", str(ROOT / "fixtures" / "models"), str(out)]
             + [str(f) for f in files],
             check=True,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(Path(tmp) / "stand-ins")},
         )
         records = [json.loads(line) for line in out.read_text().splitlines()]
     by_name: dict[str, dict[str, Any]] = {}

@@ -304,6 +304,8 @@ def _rollouts(v: Values) -> Found | None:
 
 _DIFF = {"plugins": ["axolotl.integrations.diffusion.DiffusionPlugin"]}
 _DEC = {
+    # a native diffusion checkpoint: normalize_config refuses diffusion_lm on a causal model type (llama)
+    "base_model": "GSAI-ML/LLaDA-8B-Instruct",
     "plugins": ["axolotl.integrations.diffusion_decision.DiffusionDecisionPlugin"],
     "diffusion_lm": {"canvas_width": 256},
 }
