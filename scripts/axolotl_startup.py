@@ -30,7 +30,7 @@ import yaml
 from lora_compiler.devices import parse
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
-from lora_compiler.rules.axolotl.validator import ALL, example
+from lora_compiler.rules.axolotl.validator import ALL, example, refuses
 
 ROOT = Path(__file__).resolve().parents[1]
 FALLBACK_DEVICE = "H100"
@@ -58,8 +58,8 @@ def lint_verdict(config: dict[str, Any] | Path, release: str, device: str | None
     declared device (None: none declared)."""
     gpu = parse(device) if device else None
     result = compile_document(config, Options(offline=True, no_model=True, axolotl=release, gpu=gpu))
-    errors = [f for f in result.findings if f.rule.startswith("axolotl-") and f.severity.value == "error"]
-    shown = [f"{f.rule} {f.line}:{f.column} {f.message}" for f in result.findings if f.rule.startswith("axolotl-")]
+    errors = [f for f in result.findings if refuses(f.rule) and f.severity.value == "error"]
+    shown = [f"{f.rule} {f.line}:{f.column} {f.message}" for f in result.findings if refuses(f.rule)]
     return [f.key or "" for f in errors], shown
 
 

@@ -279,3 +279,9 @@ def blocks_adapter(finding: Finding) -> bool:
         return True
     top = (finding.key or "").split(".")[0]
     return top in {f.key.split(".")[0] for f in FIELDS if f.key} | {"lora_target_linear", "lora_model_dir"}
+
+
+def refuses(rule_id: str) -> bool:
+    """Whether an error of this rule is a refusal Axolotl makes at start-up: its validators' rules, and `schema`
+    (the adapter keys' types, which Axolotl's pydantic models check too)."""
+    return rule_id.startswith("axolotl-") or rule_id == "schema"
