@@ -42,6 +42,11 @@ def _major_minor(dist: str) -> tuple[int, int]:
 MODERN_STACK = _major_minor("transformers") >= (5, 0) and _major_minor("peft") >= (0, 20)
 needs_modern_stack = pytest.mark.skipif(not MODERN_STACK, reason="expects transformers 5 layouts and peft >= 0.20")
 
+# The minimal dataset an Axolotl config needs: without `datasets` (or `pretraining_dataset`) Axolotl refuses the
+# config at start-up (axolotl-no-datasets), so a test about something else gives its config this one.
+DATASETS: list[dict[str, str]] = [{"path": "mhenrichsen/alpaca_2k_test", "type": "alpaca"}]
+DATASETS_YAML = "datasets:\n  - path: mhenrichsen/alpaca_2k_test\n    type: alpaca\n"
+
 TINY: dict[str, dict[str, Any]] = {
     "llama": dict(
         hidden_size=64,

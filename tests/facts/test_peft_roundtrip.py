@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import needs_modern_stack
+from conftest import DATASETS, needs_modern_stack
 
 from lora_compiler.engine.compiler import Options, compile_document
 from lora_compiler.features.shrink import shrink_config
@@ -52,7 +52,7 @@ def _tiny_model_dir(tmp_path: Path, fixture: Path) -> Path:
 
 def _compile(tmp_path: Path, model_dir: Path, keys: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     """Compile through the real pipeline and write the outputs as the CLI does."""
-    doc = {"base_model": str(model_dir), "adapter": "lora", "lora_r": 8, "lora_alpha": 16, **keys}
+    doc = {"base_model": str(model_dir), "adapter": "lora", "lora_r": 8, "lora_alpha": 16, "datasets": DATASETS, **keys}
     yml = tmp_path / "train.yml"
     yml.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     result = compile_document(yml, Options(offline=True))
