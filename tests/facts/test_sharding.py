@@ -8,7 +8,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, needs_modern_stack
+from conftest import DATASETS_YAML, REPO, needs_modern_stack
 
 from lora_compiler.cli import cli
 from lora_compiler.engine.compiler import compile_document
@@ -191,7 +191,7 @@ def test_devices_option_sets_the_counts_and_keys_the_cache(tmp_path, monkeypatch
     yaml = tmp_path / "c.yml"
     yaml.write_text(
         "base_model: ./model\nadapter: lora\nlora_r: 3\nlora_alpha: 6\nlora_target_modules: [q_proj]\n"
-        "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n"
+        "fsdp_version: 2\nfsdp_config:\n  reshard_after_forward: true\n" + DATASETS_YAML
     )
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
