@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import socket
 
+from conftest import DATASETS_YAML
+
 from lora_compiler.engine.compiler import Options, compile_document
 
 
@@ -23,13 +25,15 @@ def test_nothing_touches_the_network_offline(monkeypatch, write_yaml):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     cfg = write_yaml(
         "base_model: some-org/not-cached\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+        + DATASETS_YAML
     )
     result = compile_document(cfg, Options(offline=True))
     assert [f.rule for f in result.findings] == ["model-not-found"]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert [f.rule for f in compile_document(cfg, Options()).findings] == ["model-not-found"]
     bundled = write_yaml(
-        "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n",
+        "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+        + DATASETS_YAML,
         "bundled.yml",
     )
     assert compile_document(bundled, Options(offline=True)).ok
@@ -80,7 +84,7 @@ def test_remote_code_runs_only_with_the_command_line_flag(tmp_path, write_yaml, 
     model = _remote_code_model(tmp_path, marker)
     cfg = write_yaml(
         f"base_model: {model}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
-        "trust_remote_code: true\n"
+        "trust_remote_code: true\n" + DATASETS_YAML
     )
     for command in (
         ["compile", str(cfg), "--no-cache"],
