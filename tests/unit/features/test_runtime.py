@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from conftest import TINY, needs_modern_stack
+from conftest import DATASETS, DATASETS_YAML, TINY, needs_modern_stack
 
 from lora_compiler import load_lora
 from lora_compiler.engine.compiler import Options, compile_document
 from lora_compiler.features.runtime import LoraCompilerError, parameter_summary
 from lora_compiler.pipeline.peftcfg import adapter_config_dict
 
-LORA = {"adapter": "lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0}
+LORA = {"adapter": "lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "datasets": DATASETS}
 IDS = torch.tensor([[1, 5, 9, 13, 17, 21, 25, 29]])
 
 
@@ -303,7 +303,7 @@ def test_mixed_lora_loha_and_saved_adapter_run_forward(tmp_path: Path) -> None:
     old, _ = load_lora(_model(_config("llama")), {"base_model": "tiny", **LORA, "lora_target_modules": ["k_proj"]})
     old.save_pretrained(tmp_path / "old")
     path = tmp_path / "train.yml"
-    path.write_text(MIXED_YAML + f"  - name: old\n    path: {tmp_path / 'old'}\n", encoding="utf-8")
+    path.write_text(MIXED_YAML + f"  - name: old\n    path: {tmp_path / 'old'}\n" + DATASETS_YAML, encoding="utf-8")
     mixed, lora_config = load_lora(_model(_config("llama")), path)
     assert isinstance(mixed, PeftMixedModel) and set(mixed.peft_config) == {"default", "style", "old"}
     assert sorted(mixed.active_adapters) == ["default", "old", "style"]
