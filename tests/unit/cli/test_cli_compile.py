@@ -8,7 +8,7 @@ import sys
 
 import jsonschema
 from click.testing import CliRunner
-from conftest import REPO
+from conftest import DATASETS_YAML, REPO
 
 from lora_compiler.cli import cli
 
@@ -64,7 +64,7 @@ def test_two_runs_are_byte_identical(tmp_path):
 
 
 def test_schema_error_exits_1_with_line_and_writes_nothing(model_dir, write_yaml, tmp_path):
-    cfg = write_yaml(GOOD.format(base=model_dir("llama")) + "lora_dropout: 2\n")
+    cfg = write_yaml(GOOD.format(base=model_dir("llama")) + "lora_dropout: 2\n" + DATASETS_YAML)
     res = run("compile", str(cfg), "-o", str(tmp_path / "out"))
     assert res.exit_code == 1
     assert f"{cfg}:6:15: error [schema] lora_dropout" in res.output
@@ -96,7 +96,7 @@ def test_unresolvable_model_names_every_place_tried(write_yaml):
 def test_target_that_matches_no_module_is_an_error_at_the_list_item(model_dir, write_yaml, tmp_path):
     cfg = write_yaml(
         f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-        "lora_target_modules:\n  - qkv_proj\n"
+        "lora_target_modules:\n  - qkv_proj\n" + DATASETS_YAML
     )
     res = run("compile", str(cfg), "-o", str(tmp_path / "out"))
     assert res.exit_code == 1
@@ -108,7 +108,7 @@ def test_target_that_matches_no_module_is_an_error_at_the_list_item(model_dir, w
 def test_peft_config_refusal_points_at_the_key_peft_names(model_dir, write_yaml):
     cfg = write_yaml(
         f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-        "lora_target_modules: '.*q_proj'\npeft_layers_to_transform: [0]\n"
+        "lora_target_modules: '.*q_proj'\npeft_layers_to_transform: [0]\n" + DATASETS_YAML
     )
     res = run("compile", str(cfg))
     assert res.exit_code == 1
@@ -179,7 +179,9 @@ def test_help_does_not_import_torch():
 
 def test_trust_remote_code_is_info_without_auto_map_and_a_warning_naming_both_classes_with_one(model_dir, write_yaml):
     plain = model_dir("llama")
-    keys = "adapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\ntrust_remote_code: true\n"
+    keys = (
+        "adapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\ntrust_remote_code: true\n" + DATASETS_YAML
+    )
     res = run("lint", str(write_yaml(f"base_model: {plain}\n{keys}", "plain.yml")))
     assert res.exit_code == 0 and "info [trust-remote-code]" in res.output and "no auto_map" in res.output
     config = json.loads((plain / "config.json").read_text())
