@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import REPO
+from conftest import DATASETS_YAML, REPO
 
 from lora_compiler.cli import cli
 
@@ -175,7 +175,7 @@ def test_axolotls_post_load_freezing_refuses_a_trainer_export_and_warns_on_peft(
     config = write_yaml(
         "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
         "lora_target_modules: [q_proj, v_proj]\nunfrozen_parameters:\n"
-        "  - base_model.model.model.layers.0.+\n"
+        "  - base_model.model.model.layers.0.+\n" + DATASETS_YAML
     )
     trl = run("export", str(config), "--to", "trl", "--offline")
     assert trl.exit_code == 1 and "export-unexpressible" in trl.stderr and "post-load freezing" in trl.stderr
