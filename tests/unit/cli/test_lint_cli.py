@@ -7,14 +7,17 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
-from conftest import REPO
+from conftest import DATASETS_YAML, REPO
 
 from lora_compiler.cli import cli
 from lora_compiler.engine.compiler import CompileResult
 from lora_compiler.render.lint_formats import render_github, render_sarif, render_text
 from lora_compiler.results.findings import Finding, Severity
 
-TYPO = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_targt_modules: [q_proj]\nlora_target_linear: true\n"
+TYPO = (
+    "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_targt_modules: [q_proj]\n"
+    "lora_target_linear: true\n" + DATASETS_YAML
+)
 
 
 def _result(*findings: Finding) -> CompileResult:
@@ -220,7 +223,10 @@ def test_lint_of_a_directory_checks_its_yaml_files_recursively_minus_the_policy_
     project = tmp_path / "project"
     (project / "configs" / "nested").mkdir(parents=True)
     (project / ".hidden").mkdir()
-    good = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+    good = (
+        "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+        + DATASETS_YAML
+    )
     (project / "configs" / "a.yml").write_text(good)
     (project / "configs" / "nested" / "b.yaml").write_text(good)
     (project / "configs" / "nested" / "draft-c.yml").write_text("adapter: [\n")
