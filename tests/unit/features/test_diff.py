@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, needs_modern_stack
+from conftest import DATASETS_YAML, REPO, needs_modern_stack
 
 from lora_compiler.engine.compiler import Options, compile_document
 from lora_compiler.features.diff import DiffUsageError, diff, diff_conventions, diff_models, diff_pair
@@ -20,7 +20,7 @@ from lora_compiler.render import diff_json, diff_md, diff_text
 from lora_compiler.render.outputs import render_files
 
 OFFLINE = Options(offline=True)
-LORA = "adapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+LORA = "adapter: lora\nlora_r: 8\nlora_alpha: 16\n" + DATASETS_YAML
 # Tiny llama (conftest): hidden 64, intermediate 128, 4 heads of 16, 2 kv heads (k/v out 32), 2 layers.
 # r=8: q, o 8*(64+64)=1024; k, v 8*(64+32)=768; gate, up, down 8*(64+128)=1536 -> 8,192 per layer.
 LLAMA_TINY_ALL = 2 * 8192
