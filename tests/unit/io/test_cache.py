@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import DATASETS_YAML
 
 from lora_compiler import inputs
 from lora_compiler.cli import cli
@@ -23,6 +24,7 @@ def _cache_dir(tmp_path, monkeypatch):
 def _config(model_dir, write_yaml, r=8):
     return write_yaml(
         f"base_model: {model_dir}\nadapter: lora\nlora_r: {r}\nlora_alpha: 16\nlora_target_linear: true\n"
+        + DATASETS_YAML
     )
 
 
@@ -167,6 +169,7 @@ def test_corrupt_entry_is_a_miss_never_a_wrong_answer(model_dir, write_yaml, tmp
 def test_failed_compiles_are_not_cached(model_dir, write_yaml, tmp_path):
     cfg = write_yaml(
         f"base_model: {model_dir('llama')}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules: [nope]\n"
+        + DATASETS_YAML
     )
     assert CliRunner().invoke(cli, ["compile", str(cfg)]).exit_code == 1
     assert _entries(tmp_path) == []
@@ -246,7 +249,7 @@ def test_a_changed_saved_adapter_misses(model_dir, write_yaml, tmp_path, monkeyp
     (adapter / "adapter_model.safetensors").write_bytes(len(b"{}").to_bytes(8, "little") + b"{}")
     cfg = write_yaml(
         f"base_model: {d}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
-        f"lora_model_dir: {adapter}\n"
+        f"lora_model_dir: {adapter}\n" + DATASETS_YAML
     )
     first = _compile(cfg, tmp_path / "a")
     assert _compile(cfg, tmp_path / "b") == first and len(calls) == 1
