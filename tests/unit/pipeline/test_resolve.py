@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DATASETS_YAML
 from hubfake import COMMIT_A, COMMIT_B, TINY_LLAMA_CONFIG, FakeHub, add_cache_entry, cache_repo_dir
 
 import lora_compiler.pipeline.source as resolve_mod
@@ -293,7 +294,8 @@ def test_ordinary_revisions_are_accepted(isolated_hf_env: Path, no_download: Non
 
 def _write_yaml(path: Path, base_model: str, extra: str = "") -> Path:
     path.write_text(
-        f"base_model: {base_model}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n{extra}",
+        f"base_model: {base_model}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+        f"{DATASETS_YAML}{extra}",
         encoding="utf-8",
     )
     return path
