@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conftest import DATASETS
+
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
 
@@ -28,6 +30,7 @@ def _config(model: Path, layers: int) -> dict[str, Any]:
         "lora_alpha": 16,
         "lora_target_linear": True,
         "model_config": {"num_hidden_layers": layers},
+        "datasets": DATASETS,
     }
 
 
