@@ -3,7 +3,7 @@ find_all_linear_names and each architecture's module names, not from running thi
 
 from __future__ import annotations
 
-from conftest import needs_modern_stack
+from conftest import DATASETS_YAML, needs_modern_stack
 
 from lora_compiler.engine.compiler import Options, compile_document
 
@@ -12,7 +12,8 @@ LLAMA_LINEAR = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj
 
 def _compile(write_yaml, base: object, extra: str = "lora_target_linear: true\n", axolotl: str | None = None):
     return compile_document(
-        write_yaml(f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n{extra}"), Options(axolotl=axolotl)
+        write_yaml(f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n{extra}{DATASETS_YAML}"),
+        Options(axolotl=axolotl),
     )
 
 
