@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+from conftest import DATASETS_YAML, REPO
 
 from lora_compiler import profiles
 from lora_compiler.cli import cli
@@ -21,7 +21,10 @@ from lora_compiler.engine.compiler import Options, compile_document
 from lora_compiler.engine.policy import Policy, PolicyError
 from lora_compiler.features.diff import DiffUsageError, diff
 
-PYTHIA = "base_model: EleutherAI/pythia-1.4b\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+PYTHIA = (
+    "base_model: EleutherAI/pythia-1.4b\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\n"
+    + DATASETS_YAML
+)
 PYTHIA_HEAD = 8 * (2048 + 50304)
 
 
