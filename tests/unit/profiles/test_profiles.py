@@ -112,7 +112,7 @@ def test_lora_target_linear_on_pythia_targets_the_head_in_0_19_only(tmp_path: Pa
 
 
 def test_the_upgrade_view_shows_the_verdict_findings_and_trained_counts_per_release(
-    tmp_path: Path, no_axolotl: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_axolotl: None
 ) -> None:
     path = _yaml(tmp_path, PYTHIA + "fsdp:\n  - full_shard\n")
     d = diff([path], releases=["0.19", "0.21"], options=Options(offline=True))
@@ -122,7 +122,9 @@ def test_the_upgrade_view_shows_the_verdict_findings_and_trained_counts_per_rele
     appear = [f.rule for f, sides in d.shared_findings() if sides == (1,) and f.rule != "axolotl-stack-mismatch"]
     assert appear == ["axolotl-fsdp1-removed"]  # (the stack warning: one column's release is not this stack's)
     assert d.differs and d.exit_code(check=True) == 1
-    res = CliRunner().invoke(cli, ["diff", str(path), "--axolotl", "0.19", "--axolotl", "0.21", "--offline"])
+    # a relative path: the text view cuts its headline at 100 characters, and a long tmp path would cut it
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, ["diff", path.name, "--axolotl", "0.19", "--axolotl", "0.21", "--offline"])
     assert "across 2 Axolotl releases" in res.output
     assert "exit 0, accepted" in res.output and "exit 1, refused: axolotl-fsdp1-removed" in res.output
 
