@@ -6,6 +6,7 @@ import pickle
 
 import torch
 from click.testing import CliRunner
+from conftest import DATASETS_YAML
 
 from lora_compiler.cli import cli
 
@@ -32,7 +33,7 @@ class _Marker:
 def _lint(write_yaml, base, adapter_dir, extra=""):
     cfg = write_yaml(
         f"base_model: {base}\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
-        f"lora_target_modules: [q_proj, v_proj]\nlora_model_dir: {adapter_dir}\n{extra}"
+        f"lora_target_modules: [q_proj, v_proj]\nlora_model_dir: {adapter_dir}\n{extra}{DATASETS_YAML}"
     )
     return cfg, CliRunner().invoke(cli, ["lint", "--offline", str(cfg)])
 
