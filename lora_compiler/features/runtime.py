@@ -170,8 +170,13 @@ def _lora_config(doc: Document, spec: AdapterSpec, model: Any, fresh: bool) -> A
 
 def _applies(finding: Finding, fresh: bool) -> bool:
     """Compile's findings that still hold at runtime: mixed_adapters is a key load_lora knows, and an
-    adapter loaded from a directory brings its own targets and rank."""
+    adapter loaded from a directory brings its own targets and rank; and the run has started, so Axolotl's
+    start-up checks about the rest of the run (datasets, evaluation, distribution) are behind it."""
+    from ..rules.axolotl.validator import blocks_adapter
+
     if finding.rule == UNKNOWN_KEY.id and finding.key == "mixed_adapters":
+        return False
+    if not blocks_adapter(finding):
         return False
     return fresh or finding.rule not in (NO_TARGETS.id, LORA_RANK_MISSING.id)
 

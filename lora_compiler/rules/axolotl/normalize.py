@@ -14,7 +14,7 @@ from typing import Any
 
 from ...results.findings import Severity
 from .deprecated import INVALID, coerced
-from .validator import Check, Found, Validator, Values, out_of_scope, register, release_key
+from .validator import OLDEST, Check, Found, Validator, Values, out_of_scope, register, release_key
 
 CONFIG = "utils/config/__init__.py:"
 
@@ -157,17 +157,24 @@ def comet_setting(v: Values) -> Found | None:
     return None
 
 
-# The plugin packages each release ships under axolotl.integrations (its wheel's folders and modules there).
-_SHIPPED_0_19 = (
-    "base config cut_cross_entropy densemixer diffusion expert_parallel grokfast hatchery kd kernels liger "
-    "llm_compressor lm_eval mora nemo_gym spectrum swanlab"
-).split()
-_SHIPPED_0_20 = [*_SHIPPED_0_19, "baseten", "context_parallel", "fla_sm120_shim", "mixlora", "modal", "nebius"]
-SHIPPED = {
-    "0.19.0": frozenset(_SHIPPED_0_19),
-    "0.20.0": frozenset(_SHIPPED_0_20),
-    "0.21.0": frozenset([*_SHIPPED_0_20, "coreweave", "diffusion_decision"]),
+# The plugin packages Axolotl ships under axolotl.integrations (its wheel's folders and modules there), by the
+# first release that ships each.
+_SHIPPED_SINCE = {
+    **dict.fromkeys(
+        "base config cut_cross_entropy densemixer diffusion expert_parallel grokfast hatchery kd kernels liger "
+        "llm_compressor lm_eval mora nemo_gym spectrum swanlab".split(),
+        OLDEST,
+    ),
+    **dict.fromkeys("baseten context_parallel fla_sm120_shim mixlora modal nebius".split(), "0.20.0"),
+    **dict.fromkeys("coreweave diffusion_decision".split(), "0.21.0"),
 }
+
+
+def shipped(release: str) -> frozenset[str]:
+    """The plugin packages a release ships."""
+    return frozenset(p for p, since in _SHIPPED_SINCE.items() if release_key(since) <= release_key(release))
+
+
 INTEGRATIONS = "axolotl.integrations."
 
 
@@ -211,7 +218,7 @@ def missing_plugin(release: str) -> Check:
         for i, name in _plugins(v):
             module = (_split(name, refuses) or ("", ""))[0]
             package = module.removeprefix(INTEGRATIONS).split(".")[0]
-            if module.startswith(INTEGRATIONS) and package not in SHIPPED[release]:
+            if module.startswith(INTEGRATIONS) and package not in shipped(release):
                 said = f"No module named '{INTEGRATIONS}{package}'" if refuses else f"Failed to load plugin: {name}"
                 return said, ("plugins", i)
         return None
