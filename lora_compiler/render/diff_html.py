@@ -13,7 +13,9 @@ from .html import _e, _grid, _legend, _levels, _n, _page
 
 def render(result: Any, color: bool = False) -> str:
     failed = [(side.label, "refused: " + ", ".join(side.error_rules)) for side in result.sides if not side.report]
-    return render_maps_html([(side.label, side.report) for side in result.sides if side.report], failed)
+    # a release that refuses the run for a reason outside the adapter still has a map: say it refuses beside it
+    refused = {side.label: ", ".join(side.error_rules) for side in result.sides if side.report and side.error_rules}
+    return render_maps_html([(side.label, side.report) for side in result.sides if side.report], failed, refused)
 
 
 Aligned = dict[str, tuple[list[lm.Column], list[str]]]  # block name -> (columns, row labels) over all maps
@@ -44,9 +46,15 @@ def _cell_of(found: dict[CellKey, lm.Cell], block: str) -> Callable[[str, str], 
     return lambda row, col: found.get((block, row, col))
 
 
-def render_maps_html(titled_reports: list[tuple[str, Report]], failed: Iterable[tuple[str, str]] = ()) -> str:
+def render_maps_html(
+    titled_reports: list[tuple[str, Report]],
+    failed: Iterable[tuple[str, str]] = (),
+    refused: dict[str, str] | None = None,
+) -> str:
     """N target maps side by side, aligned row by row; cells whose state or rank differs are outlined. `failed`:
-    (title, why) of compared sides that have no map (a release that refuses the config), listed, not dropped."""
+    (title, why) of compared sides that have no map (an adapter the release refuses), listed, not dropped;
+    `refused`: title -> the rules by which a side with a map refuses the run at start-up."""
+    refused = refused or {}
     maps = [(t, r, lm.build_layer_map(r)) for t, r in titled_reports]
     levels = _levels(r for _, _, m in maps for r in m.ranks())
     aligned, cells = _align([m for _, _, m in maps])
@@ -59,7 +67,8 @@ def render_maps_html(titled_reports: list[tuple[str, Report]], failed: Iterable[
         "<th>report</th><th>model</th><th>wrapped modules</th><th>trainable params</th></tr></thead><tbody>",
     ]
     body += [
-        f"<tr><td><b>{_e(t)}</b></td><td>{_e(r.model.base_model or r.model.architecture)}</td>"
+        f"<tr><td><b>{_e(t)}</b>{f' (refused: {_e(refused[t])})' if t in refused else ''}</td>"
+        f"<td>{_e(r.model.base_model or r.model.architecture)}</td>"
         f'<td class="num">{_n(len(r.modules))}</td><td class="num">{_n(r.trainable_params)} '
         f"({r.trainable_percent:.4f}%)</td></tr>"
         for t, r, _ in maps

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from browser import chromium, dom
 from click.testing import CliRunner
-from conftest import REPO, needs_modern_stack
+from conftest import DATASETS_YAML, REPO, needs_modern_stack
 from reports import built, cand, llama_like, report, wrapped
 
 from lora_compiler.cli import cli
@@ -28,11 +28,11 @@ SHOTS = Path("/tmp/lora-compiler-screenshots")
 CONFIGS = REPO / "fixtures" / "configs"
 MIXTRAL = (
     "base_model: mistralai/Mixtral-8x7B-v0.1\nadapter: lora\nlora_r: 16\nlora_alpha: 32\nlora_dropout: 0\n"
-    "lora_target_modules: [q_proj, w1, w2, w3]\n"
+    "lora_target_modules: [q_proj, w1, w2, w3]\n" + DATASETS_YAML
 )
 ATTENTION_ONLY = (
     "base_model: meta-llama/Llama-3.1-8B\nadapter: qlora\nload_in_4bit: true\nlora_r: 32\n"
-    "lora_alpha: 16\nlora_target_modules: [q_proj, k_proj, v_proj, o_proj]\n"
+    "lora_alpha: 16\nlora_target_modules: [q_proj, k_proj, v_proj, o_proj]\n" + DATASETS_YAML
 )
 EXTERNAL = re.compile(r"(?i)\b(src|href|srcset|action|poster|data)\s*=|url\(|@import|https?:|//[a-z0-9]")
 
