@@ -14,7 +14,7 @@ from typing import Any
 
 from ...results.findings import Severity
 from . import conditions as condition
-from .config_input import attention
+from .backends import chosen
 from .validator import Found, Validator, Values, out_of_scope, register, when
 
 WITH_GPU = "utils/schemas/config.py:AxolotlConfigWCapabilities."
@@ -55,7 +55,7 @@ def sdpa_packing_bf16(v: Values) -> Found | None:
     """bf16 defaults to "auto", which is truthy at validation: only an explicit false or null clears it."""
     bf16 = v.get("bfloat16") or (v["bf16"] if "bf16" in v else "auto")
     hopper = (sm(v) or 0) >= 90
-    if v.get("sample_packing") and attention(v)[0] == "sdpa" and bf16 and not hopper:
+    if v.get("sample_packing") and chosen(v)[0] == "sdpa" and bf16 and not hopper:
         return (
             "sample_packing & torch sdpa with bf16 is unsupported may results in 0.0 loss. This may work on H100s.",
             "sample_packing",
@@ -64,7 +64,7 @@ def sdpa_packing_bf16(v: Values) -> Found | None:
 
 
 def sage_capability(v: Values) -> Found | None:
-    impl, key = attention(v)
+    impl, key = chosen(v)
     if impl == "sage" and gpu(v).get("compute_capability") not in SAGE_CAPABILITIES:
         return (
             "SageAttention supports compute capability between sm_80 and sm_120. Please use a different attention "
@@ -76,7 +76,7 @@ def sage_capability(v: Values) -> Found | None:
 
 def fp8_attention(v: Values) -> Found | None:
     cc = gpu(v).get("compute_capability")
-    if attention(v)[0] == "fp8" and cc and (sm(v) or 0) < 90:
+    if chosen(v)[0] == "fp8" and cc and (sm(v) or 0) < 90:
         return (
             f"attn_implementation=fp8 requires compute capability sm_90 or higher (Hopper+). Detected {cc!r}.",
             "attn_implementation",

@@ -12,20 +12,12 @@ from typing import Any
 
 from ...results.findings import Severity
 from ..adapter import LAYERS_PATTERN_WITHOUT_INDICES, QLORA_QUANTIZATION, TARGET_PARAMETERS_DROPOUT
+from .backends import base, chosen
 from .conditions import at_release, listed, number
 from .validator import Validator, mirrored_by, out_of_scope, register, release_key, when
 
 Values = Mapping[str, Any]
 Found = tuple[str, Any]
-# enums.py LEGACY_ATTN_FLAG_TO_IMPL, in normalize_attn_implementation's priority order
-LEGACY_ATTENTION = {
-    "xformers_attention": "xformers",
-    "sage_attention": "sage",
-    "flex_attention": "flex_attention",
-    "flash_attention": "flash_attention_2",
-    "sdp_attention": "sdpa",
-    "eager_attention": "eager",
-}
 
 
 def cp_size(v: Values, synced: bool) -> tuple[Any, Any]:
@@ -47,18 +39,6 @@ def _cp(v: Values, synced: bool) -> tuple[int, Any]:
     return (size, key) if isinstance(size, int) and not isinstance(size, bool) and size > 1 else (1, None)
 
 
-def attention(v: Values) -> tuple[Any, str | None]:
-    """attn_implementation after normalize_attn_implementation (a legacy flag names it when it is unset)."""
-    if v.get("attn_implementation"):
-        return v["attn_implementation"], "attn_implementation"
-    flag = next((f for f in LEGACY_ATTENTION if v.get(f)), None)
-    if flag:
-        return LEGACY_ATTENTION[flag], flag
-    if v.get("gemma4_hybrid_attn_impl"):
-        return "flash_attention_2", "gemma4_hybrid_attn_impl"
-    return None, None
-
-
 def glm(v: Values) -> bool:
     """use_glm_dsa_kernels, a field of the kernels plugin's args (absent unless the plugin is listed)."""
     return listed(v, "kernels") and bool(v.get("use_glm_dsa_kernels"))
@@ -68,8 +48,8 @@ def cp_0_19(v: Values) -> Found | None:
     size, key = _cp(v, synced=False)
     if size <= 1 or glm(v):
         return None
-    impl, where = attention(v)
-    if not isinstance(impl, str) or impl.split(":", 1)[0].split("@", 1)[0].strip() != "flash_attention_2":
+    impl, where = chosen(v)
+    if not isinstance(impl, str) or base(impl) != "flash_attention_2":
         return (
             "context_parallel_size > 1 requires attn_implementation: flash_attention_2. Ring attention only "
             "supports the flash attention 2 backend.",
@@ -92,7 +72,7 @@ def cp_0_20(v: Values) -> Found | None:
     packed = next((k for k in ("sample_packing", "batch_flattening") if v.get(k)), None)
     if packed and glm(v):
         return "GLM DSA context parallelism does not support packed inputs", packed
-    impl, where = attention(v)
+    impl, where = chosen(v)
     if impl == "eager" and not glm(v):
         return (
             "context parallelism wraps a kernel-backed attention implementation (sdpa/flash/flex); "

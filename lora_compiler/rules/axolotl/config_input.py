@@ -2,9 +2,8 @@
 YAML alone; config_input_2.py holds the others.
 
 The mode="after" ones see the config after the mode="before" validators ran: a legacy attention flag
-(`sage_attention: true`) has become attn_implementation, and sample packing or a reward model has filled in
-pad_to_sequence_len; `attention` and `padded` restate those two rewrites for the conditions here, in
-config_input_2.py and in capabilities.py.
+(`sage_attention: true`) has become attn_implementation (backends.chosen), and sample packing or a reward model
+has filled in pad_to_sequence_len (`padded`, used here and in config_input_2.py).
 """
 
 from __future__ import annotations
@@ -12,50 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...results.findings import Severity
+from .backends import CANONICAL_ATTN, SHORT_ATTN, chosen
 from .validator import Found, Validator, Values, register, when
 
 CONFIG = "utils/schemas/config.py:AxolotlInputConfig."
-# enums.py LEGACY_ATTN_FLAG_TO_IMPL (the same in every release), in its priority order
-LEGACY_ATTN = {
-    "xformers_attention": "xformers",
-    "sage_attention": "sage",
-    "flex_attention": "flex_attention",
-    "flash_attention": "flash_attention_2",
-    "sdp_attention": "sdpa",
-    "eager_attention": "eager",
-}
-# enums.py CANONICAL_ATTN_IMPLS (0.21 adds varlen) and SHORT_FORM_ALIAS_TO_CANONICAL
-CANONICAL_ATTN = frozenset(
-    {
-        "eager",
-        "sdpa",
-        "flash_attention_2",
-        "flash_attention_3",
-        "flash_attention_4",
-        "flash_attention_torch",
-        "flex_attention",
-        "xformers",
-        "sage",
-        "fp8",
-    }
-)
-SHORT_ATTN = {"flash": "flash_attention_2", "flex": "flex_attention", "sdp": "sdpa"}
-
-
-def legacy_flags(v: Values) -> list[str]:
-    return [flag for flag in LEGACY_ATTN if v.get(flag)]
-
-
-def attention(v: Values) -> tuple[Any, str]:
-    """attn_implementation after normalize_attn_implementation, and the YAML key that chose it."""
-    impl, flags = v.get("attn_implementation"), legacy_flags(v)
-    if impl:
-        return impl, "attn_implementation"
-    if flags:
-        return LEGACY_ATTN[flags[0]], flags[0]
-    if v.get("gemma4_hybrid_attn_impl"):
-        return "flash_attention_2", "gemma4_hybrid_attn_impl"
-    return impl, "attn_implementation"
 
 
 def padded(v: Values) -> Any:
@@ -100,7 +59,7 @@ def attn_name(canonical: frozenset[str]) -> Any:
 def flash_attention_torch(transformers: str) -> Any:
     """The preflight asks the installed transformers; the release pins one that does not register the backend."""
     return when(
-        lambda v: attention(v)[0] == "flash_attention_torch",
+        lambda v: chosen(v)[0] == "flash_attention_torch",
         "attn_implementation=flash_attention_torch requires a transformers release that registers torch's varlen "
         "attention backend (https://github.com/huggingface/transformers/pull/45153). Installed transformers is "
         f"{transformers}.",
@@ -144,10 +103,10 @@ VALIDATORS: tuple[Validator, ...] = (
         "SageAttention without sample packing or pad_to_sequence_len.",
         CONFIG + "check_sageattn_wo_sample_packing",
         when(
-            lambda v: attention(v)[0] == "sage" and not v.get("sample_packing") and not padded(v),
+            lambda v: chosen(v)[0] == "sage" and not v.get("sample_packing") and not padded(v),
             "We recommend turning on `pad_to_sequence_len` for SageAttention without packing. The loss has been "
             "observed to explode otherwise.",
-            lambda v: attention(v)[1],
+            lambda v: chosen(v)[1],
         ),
         fix="Set pad_to_sequence_len: true (or sample_packing: true) with SageAttention.",
         level=Severity.WARNING,
@@ -159,10 +118,10 @@ VALIDATORS: tuple[Validator, ...] = (
         "SageAttention in a full fine-tune.",
         CONFIG + "check_sageattn_fft",
         when(
-            lambda v: attention(v)[0] == "sage" and not v.get("adapter"),
+            lambda v: chosen(v)[0] == "sage" and not v.get("adapter"),
             "SageAttention full finetuning has been observed to drop loss to 0. Monitor the loss, or switch to "
             "LoRA/QLoRA or another attention method.",
-            lambda v: attention(v)[1],
+            lambda v: chosen(v)[1],
         ),
         fix="Train an adapter (lora, qlora) with SageAttention, or choose another attention backend.",
         level=Severity.WARNING,

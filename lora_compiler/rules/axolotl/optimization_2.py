@@ -10,47 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from ...results.findings import Severity
+from .backends import PACKING_ATTN, base, chosen
 from .conditions import ebft_torch_compile
 from .optimization import MIXIN, UNTIED, Values, above_one, block, past
 from .validator import OLDEST, Check, Found, Validator, register
 from .validator import when as _when
 
-# enums.py LEGACY_ATTN_FLAG_TO_IMPL (its order is the priority normalize_attn_implementation gives the flags)
-LEGACY_ATTENTION = {
-    "xformers_attention": "xformers",
-    "sage_attention": "sage",
-    "flex_attention": "flex_attention",
-    "flash_attention": "flash_attention_2",
-    "sdp_attention": "sdpa",
-    "eager_attention": "eager",
-}
-# enums.py ATTN_IMPLS_SUPPORTING_PACKING
-VARLEN_ATTENTION = frozenset(
-    {
-        "flash_attention_2",
-        "flash_attention_3",
-        "flash_attention_4",
-        "flash_attention_torch",
-        "flex_attention",
-        "xformers",
-        "sage",
-        "kernels-community/flash-attn2",
-        "kernels-community/flash-attn3",
-        "kernels-community/sage-attention",
-    }
-)
 EBFT = "utils/schemas/validation.py:EBFTValidationMixin."
-
-
-def attention(v: Values) -> Any:
-    """attn_implementation after normalize_attn_implementation: the key, else the first legacy flag set, else
-    flash_attention_2 for gemma4_hybrid_attn_impl."""
-    if v.get("attn_implementation"):
-        return v["attn_implementation"]
-    flag = next((f for f in LEGACY_ATTENTION if v.get(f)), None)
-    if flag:
-        return LEGACY_ATTENTION[flag]
-    return "flash_attention_2" if v.get("gemma4_hybrid_attn_impl") else v.get("attn_implementation")
 
 
 def batch_flattening(varlen_backend: bool) -> Check:
@@ -58,11 +24,10 @@ def batch_flattening(varlen_backend: bool) -> Check:
     varlen as a varlen backend."""
 
     def check(v: Values) -> Found | None:
-        value, impl = v.get("batch_flattening"), attention(v)
+        value, impl = v.get("batch_flattening"), chosen(v)[0]
         if not value or value == "auto" or not (impl is None or isinstance(impl, str)):
             return None
-        base = impl.split(":", 1)[0].split("@", 1)[0].strip() if impl else None
-        if base not in VARLEN_ATTENTION and not (varlen_backend and impl == "varlen"):
+        if (base(impl) if impl else None) not in PACKING_ATTN and not (varlen_backend and impl == "varlen"):
             return (
                 "batch_flattening requires a varlen-capable attention backend (e.g., attn_implementation: "
                 "flash_attention_2).",
@@ -325,7 +290,7 @@ VALIDATORS: tuple[Validator, ...] = (
         _when(
             lambda v: (
                 _strided(v)
-                and attention(v) == "flex_attention"
+                and chosen(v)[0] == "flex_attention"
                 and v.get("gradient_checkpointing")
                 and not block(v, "gradient_checkpointing_kwargs").get("use_reentrant")
                 and not ebft_torch_compile(v)
@@ -345,7 +310,7 @@ VALIDATORS: tuple[Validator, ...] = (
         "activation_offloading with EBFT's strided mode and flex_attention.",
         EBFT + "check_ebft_activation_offloading",
         _when(
-            lambda v: _strided(v) and v.get("activation_offloading") is True and attention(v) == "flex_attention",
+            lambda v: _strided(v) and v.get("activation_offloading") is True and chosen(v)[0] == "flex_attention",
             "EBFT strided mode: `activation_offloading: true` is incompatible with `attn_implementation: "
             "flex_attention`. Activation offloading replaces gradient checkpointing with FSDP-style wrapping that "
             "conflicts with flex_attention's reentrant checkpoint requirement. Remove `activation_offloading` — "

@@ -13,31 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...results.findings import Severity
+from .backends import CANONICAL_ATTN, LEGACY_ATTN, PACKING_ATTN, base, chosen, legacy_flags
 from .validator import Check, Found, Validator, Values, register, when
 
-# enums.py LEGACY_ATTN_FLAG_TO_IMPL, in Axolotl's priority order (specific backends before generic ones).
-LEGACY_ATTN = {
-    "xformers_attention": "xformers",
-    "sage_attention": "sage",
-    "flex_attention": "flex_attention",
-    "flash_attention": "flash_attention_2",
-    "sdp_attention": "sdpa",
-    "eager_attention": "eager",
-}
-# enums.py CANONICAL_ATTN_IMPLS: the names attn_implementation accepts (besides hub-kernel paths with a "/").
-CANONICAL_ATTN = frozenset(
-    {"eager", "sdpa", "flash_attention_2", "flash_attention_3", "flash_attention_4", "flash_attention_torch"}
-    | {"flex_attention", "varlen", "xformers", "sage", "fp8"}
-)
-# enums.py ATTN_IMPLS_SUPPORTING_PACKING and ATTN_IMPLS_USING_FLASH_LIB.
-PACKING_ATTN = frozenset(
-    {"flash_attention_2", "flash_attention_3", "flash_attention_4", "flash_attention_torch", "flex_attention"}
-    | {"xformers", "sage", "kernels-community/flash-attn2", "kernels-community/flash-attn3"}
-    | {"kernels-community/sage-attention"}
-)
-FLASH_LIB_ATTN = frozenset(
-    {"flash_attention_2", "flash_attention_3", "kernels-community/flash-attn2", "kernels-community/flash-attn3"}
-)
 TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
 
 
@@ -48,43 +26,28 @@ def on(value: Any) -> bool:
     return isinstance(value, (bool, int, float)) and value == 1
 
 
-def legacy_flags(v: Values) -> list[str]:
-    return [flag for flag in LEGACY_ATTN if v.get(flag)]
-
-
 def attention(v: Values) -> str | None:
-    """attn_implementation after normalize_attn_implementation: the key, else the first legacy flag's backend,
-    else flash_attention_2 for gemma4_hybrid_attn_impl."""
-    chosen = v.get("attn_implementation")
-    if chosen:
-        return chosen if isinstance(chosen, str) else None
-    flags = legacy_flags(v)
-    if flags:
-        return LEGACY_ATTN[flags[0]]
-    return "flash_attention_2" if v.get("gemma4_hybrid_attn_impl") else None
-
-
-def base(attn: str) -> str:
-    """enums.py attn_impl_base: a hub-kernel path without its `@revision` or `:kernel` suffix."""
-    return attn.split(":", 1)[0].split("@", 1)[0].strip()
+    """The backend the mode="after" validators see, when it is a name (a non-string is a type error)."""
+    impl = chosen(v)[0]
+    return impl if isinstance(impl, str) else None
 
 
 def _gemma4_hybrid(v: Values) -> Found | None:
-    chosen = v.get("attn_implementation")
-    if v.get("gemma4_hybrid_attn_impl") and chosen and chosen != "flash_attention_2":
+    impl = v.get("attn_implementation")
+    if v.get("gemma4_hybrid_attn_impl") and impl and impl != "flash_attention_2":
         return (
             "gemma4_hybrid_attn_impl requires attn_implementation=flash_attention_2 (sliding-window layers run "
-            f"under FA2); got {chosen!r}.",
+            f"under FA2); got {impl!r}.",
             "attn_implementation",
         )
     return None
 
 
 def _legacy_with_attn(v: Values) -> Found | None:
-    chosen, flags = v.get("attn_implementation"), legacy_flags(v)
-    if chosen and flags:
+    impl, flags = v.get("attn_implementation"), legacy_flags(v)
+    if impl and flags:
         return (
-            f"attn_implementation={chosen!r} cannot be combined with legacy attention flags "
+            f"attn_implementation={impl!r} cannot be combined with legacy attention flags "
             f"({', '.join(sorted(flags))}). The legacy flags are deprecated — set only `attn_implementation`.",
             sorted(flags)[0],
         )
@@ -113,7 +76,7 @@ def _packing_attention(v: Values, since_0_21: bool) -> str | None:
     attn = attention(v)
     if not attn:
         return ""
-    if attn not in CANONICAL_ATTN and "/" not in attn:
+    if attn not in CANONICAL_ATTN | {"varlen"} and "/" not in attn:
         return None  # refused by validate_attn_implementation before this validator runs
     return None if base(attn) in PACKING_ATTN or attn in ("sdpa", "eager") else attn
 

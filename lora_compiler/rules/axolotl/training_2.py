@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...results.findings import Severity
-from .training import FLASH_LIB_ATTN, attention, base, on
+from .backends import FLASH_LIB_ATTN, base
+from .training import attention, on
 from .validator import Found, Validator, Values, register, when
 
 

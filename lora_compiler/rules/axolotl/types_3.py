@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .backends import LEGACY_ATTN
 from .types_2 import Path, Problem
 
 REFUSED = object()  # a value handed on that no type accepts (the validator raised)
@@ -89,24 +90,14 @@ def _gc_steps(v: View) -> None:
     v.put(("gc_collect_steps",), steps, ("gc_steps",))
 
 
-LEGACY_ATTENTION = {
-    "xformers_attention": "xformers",
-    "sage_attention": "sage",
-    "flex_attention": "flex_attention",
-    "flash_attention": "flash_attention_2",
-    "sdp_attention": "sdpa",
-    "eager_attention": "eager",
-}
-
-
 def _attention_flags(v: View) -> None:
     chosen = v.get("attn_implementation")
-    flags = [f for f in LEGACY_ATTENTION if v.get(f)]
+    flags = [f for f in LEGACY_ATTN if v.get(f)]
     if v.get("gemma4_hybrid_attn_impl") and not chosen and not flags:
         v.put(("attn_implementation",), "flash_attention_2")
     elif not chosen and flags:
-        v.put(("attn_implementation",), LEGACY_ATTENTION[flags[0]])
-    for flag in LEGACY_ATTENTION:  # always dropped: the legacy flags are never validated
+        v.put(("attn_implementation",), LEGACY_ATTN[flags[0]])
+    for flag in LEGACY_ATTN:  # always dropped: the legacy flags are never validated
         v.drop(flag)
 
 
