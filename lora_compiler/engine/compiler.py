@@ -72,16 +72,20 @@ def compile_document(
 
 
 def _run(doc: Document, options: Options, result: CompileResult, session: Session) -> None:
-    from ..rules import run_stage
+    from ..pipeline.spec import AdapterSpec
+    from ..rules import run_stage, run_startup
     from ..rules.context import Context
     from ..rules.profile import stack_mismatch
 
     start = front(doc, options, session)
     result.findings += start.findings
+    selection = result.selection = start.selection
     if start.spec is None:
+        if selection is not None and doc.usable:  # the schema refused adapter keys: the YAML-only checks still run
+            gpu = options.gpu or options.policy.gpu
+            result.findings += run_startup(Context(doc, AdapterSpec.model_construct(), selection, gpu=gpu))
         return
     result.spec, result.source = start.spec, start.source
-    selection = result.selection = start.selection
     assert selection is not None  # front chooses the Axolotl release before it parses a spec
     ctx = Context(
         doc,

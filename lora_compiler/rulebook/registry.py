@@ -132,11 +132,12 @@ def rule(
     return declared
 
 
-def run_checks(stage: Stage, ctx: Context) -> list[Finding]:
-    """The findings of every check declared for `stage`, in declaration order."""
+def run_checks(stage: Stage, ctx: Context, only: Iterable[str] | None = None) -> list[Finding]:
+    """The findings of every check declared for `stage` (or of the rules `only` names), in declaration order."""
+    wanted = None if only is None else set(only)
     out: list[Finding] = []
     for rule_id, check in _CHECKS.items():
-        if REGISTRY[rule_id].stage is stage:
+        if REGISTRY[rule_id].stage is stage and (wanted is None or rule_id in wanted):
             out.extend(check(ctx))
     return out
 

@@ -16,7 +16,18 @@ if TYPE_CHECKING:
     from ..results.findings import Finding
     from .context import Context
 
-__all__ = ["Docs", "Rule", "Stage", "all_rules", "by_id", "restore", "rule", "rules_markdown", "run_stage"]
+__all__ = [
+    "Docs",
+    "Rule",
+    "Stage",
+    "all_rules",
+    "by_id",
+    "restore",
+    "rule",
+    "rules_markdown",
+    "run_stage",
+    "run_startup",
+]
 
 
 def by_id() -> Mapping[str, Rule]:
@@ -35,6 +46,15 @@ def run_stage(stage: str, ctx: Context) -> list[Finding]:
     from .catalog import run_checks
 
     return run_checks(Stage(stage), ctx)
+
+
+def run_startup(ctx: Context) -> list[Finding]:
+    """Only Axolotl's start-up checks (the Validators of rules/axolotl). They read the YAML, never the spec, so they
+    still run when the adapter keys failed the schema: Axolotl would refuse the same start for those reasons too."""
+    from .axolotl.validator import GPU_UNDECLARED, RULES
+    from .catalog import run_checks
+
+    return run_checks(Stage.CONFIG, ctx, only=[*RULES, GPU_UNDECLARED.id])
 
 
 def restore(data: Mapping[str, object]) -> Finding:
