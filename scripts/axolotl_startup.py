@@ -65,8 +65,10 @@ def lint_verdict(config: dict[str, Any] | Path, release: str, device: str | None
 
 # Packages a shipped plugin imports that the release's venv lacks (GPU or heavy extras), stood in for by empty
 # modules with the names the plugin imports, so the plugin loads and its validators run as on a machine that
-# has them: module -> names.
+# has them: module -> names. ring_flash_attn: 0.19's context-parallel check only imports it (the ring-flash-attn
+# extra), before the checks lint mirrors.
 STAND_INS = {
+    "ring_flash_attn": (),
     "llmcompressor": ("active_session", "create_session"),
     "llmcompressor.core": ("callbacks",),
     "llmcompressor.recipe": ("Recipe",),
@@ -94,7 +96,11 @@ def truth(venv: Path, files: list[Path]) -> dict[str, dict[str, Any]]:
             + [str(f) for f in files],
             check=True,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(Path(tmp) / "stand-ins")},
+            env={
+                **os.environ,
+                "PYTHONPATH": str(Path(tmp) / "stand-ins"),
+                "PYTHONHASHSEED": "0",
+            },  # set order in messages
         )
         records = [json.loads(line) for line in out.read_text().splitlines()]
     by_name: dict[str, dict[str, Any]] = {}
