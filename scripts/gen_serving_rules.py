@@ -1,11 +1,11 @@
 """Read a serving engine's LoRA rules out of its released wheel into lora_compiler/serving/ENGINE-VERSION.json.
 
-    pip download --no-deps vllm==0.33.0 sglang==0.5.23 -d /tmp/engines
-    python scripts/gen_serving_rules.py /tmp/engines/vllm-0.33.0-*.whl /tmp/engines/sglang-0.5.23-*.whl
+    pip download --no-deps vllm==0.34.0 sglang==0.5.23 -d /tmp/engines
+    python scripts/gen_serving_rules.py /tmp/engines/vllm-0.34.0-*.whl /tmp/engines/sglang-0.5.23-*.whl
 
 Each wheel is opened as a zip and its files are parsed with `ast`; nothing of either engine is imported (both
-need a GPU build of torch). What is read, and from which file and function: scripts/serving_vllm.py and
-scripts/serving_sglang.py. `lint/compile/export --serve ENGINE@VERSION` offers every file of that folder;
+need a GPU build of torch). What is read, and from which file and function: scripts/serving_vllm.py (its
+model files: scripts/serving_vllm_models.py) and scripts/serving_sglang.py. `lint/compile/export --serve ENGINE@VERSION` offers every file of that folder;
 tests/facts/test_serving_rules.py compares the committed files with what this extracts from the pinned wheels.
 """
 

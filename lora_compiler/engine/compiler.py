@@ -195,6 +195,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing
+    ctx.saved_modules_to_save = inj.saved_modules_to_save
     result.findings += run_stage("report", ctx)
     result.findings = peft_outcome.without_restated(result.findings)
 

@@ -51,6 +51,9 @@ class Injection:
     parameters: tuple[Any, ...] | None = None
     tensors: list[SavedTensor] = field(default_factory=list)  # what save_pretrained writes (adapter_file.py)
     rank: int = 0  # the LoraConfig's global r these tensors were injected at
+    # modules_to_save as the PeftModel's config holds it, so as save_pretrained writes it: a classification
+    # task type adds the task heads the installed PEFT names (0.21: classifier, score; 0.22: pre_classifier too)
+    saved_modules_to_save: tuple[str, ...] | None = None
 
 
 def at_rank(inj: Injection, r: int, alpha: float) -> Injection:
@@ -221,6 +224,7 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, pa
         parameters=listed,
         tensors=tensors,
         rank=int(config.r),
+        saved_modules_to_save=None if applied.modules_to_save is None else tuple(applied.modules_to_save),
     )
 
 

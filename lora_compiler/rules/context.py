@@ -26,6 +26,8 @@ class Context:
     report: Any = None  # report.Report
     lora_config: Any = None  # peft.LoraConfig built for the report
     adapter_config: dict[str, Any] | None = None  # lora_config in PEFT's on-disk form
+    # modules_to_save in the adapter_config.json training saves (PEFT adds a classification model's heads)
+    saved_modules_to_save: tuple[str, ...] | None = None
     freezing: Any = None  # freezing.Freezing: Axolotl's post-load freezing, when the YAML asks for it
     _names: list[str] | None = field(default=None, repr=False)
     _classes: dict[str, str] | None = field(default=None, repr=False)

@@ -36,7 +36,10 @@ SERVE_UNSUPPORTED = rule(
       layer replication, BD-LoRA, QALoRA, ranks above the largest --max-lora-rank), models whose class lacks
       SupportsLoRA, target modules outside the names its loader expects for the architecture (linear layers,
       packed_modules_mapping, embedding_modules), output-layer LoRA over its vocabulary limit, trainable-token
-      tensors, and vision-tower LoRA on models without tower support; warnings for a rank above the default
+      tensors, vision-tower LoRA on models without tower support, LoRA on a plain torch layer named like a LoRA
+      layer (BERT's pooler.dense: dropped by 0.33, refused by 0.34), embedding LoRA on a scaled embedding
+      (unscaled before 0.34), and the classification heads the installed PEFT saves in modules_to_save
+      (PEFT 0.22 adds pre_classifier); warnings for a rank above the default
       --max-lora-rank, tower LoRA that needs --enable-tower-connector-lora and fused expert weights on models
       without is_3d_moe_weight. With --serve sglang: target names it cannot wrap or a regex target, DoRA, added
       tokens, RSLoRA/rank_pattern/alpha_pattern (it scales by lora_alpha / r), trainable tokens and tower

@@ -5,7 +5,10 @@ rank_pattern against the allowed --max-lora-rank values); the model class (Suppo
 its LoRA loader expects: linear layers, packed_modules_mapping, embedding_modules); the output layer's
 vocabulary limit; fused expert weights on models without is_3d_moe_weight; vision-tower modules, which vLLM
 skips unless the model supports tower LoRA and --enable-tower-connector-lora is given; trainable-token
-tensors, which its weight parser refuses.
+tensors, which its weight parser refuses; LoRA on a plain torch layer named like a LoRA layer (refused from
+0.34, dropped before); embedding LoRA on a scaled embedding (scaled as PEFT does from 0.34, unscaled before).
+modules_to_save is judged as the trained adapter saves it: with the task heads PEFT adds for a
+classification model (ctx.saved_modules_to_save), which PEFT 0.22 extends with pre_classifier.
 """
 
 from __future__ import annotations
@@ -41,15 +44,15 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
     plan = Plan("vllm", rules["version"])
     where = f"vLLM {rules['version']}"
     helper, config = rules["peft_helper"], ctx.adapter_config or {}
+    if ctx.saved_modules_to_save is not None:  # what save_pretrained writes, task heads included
+        config = {**config, "modules_to_save": list(ctx.saved_modules_to_save)}
     for item in helper["checks"]:
         message = refused(config, item, helper)
         if message:
-            plan.refuse(
-                f"{where}: {message}",
-                yaml_key(item["field"]),  # the YAML key behind the field: the finding's line
-                helper["source"],
-                "change the key, or merge the adapter into the model before serving",
-            )
+            key, hint = yaml_key(item["field"]), "change the key, or merge the adapter into the model before serving"
+            if item["field"] == "modules_to_save":
+                key, message, hint = _heads(ctx, helper, message) or (key, message, hint)
+            plan.refuse(f"{where}: {message}", key, helper["source"], hint)
     _rank(plan, rules, ctx)
     if ctx.report.trainable_tokens:
         plan.refuse(
@@ -78,6 +81,28 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
     else:
         _modules(plan, rules, arch, ctx)
     return plan
+
+
+def _heads(ctx: Any, helper: dict[str, Any], message: str) -> tuple[str, str, str] | None:
+    """A modules_to_save refusal caused by the task heads PEFT adds (not by the YAML's own list): pointed at
+    the key that made the model a classifier, naming the PEFT release that adds them."""
+    asked = set(ctx.spec.lora_modules_to_save or ())
+    added = [
+        m for m in ctx.saved_modules_to_save or () if m not in asked and m not in helper["modules_to_save_allowed"]
+    ]
+    if not added:
+        return None
+    peft = (ctx.report.environment or {}).get("peft") or "the installed PEFT"
+    key = next(
+        (k for k in ("process_reward_model", "reward_model", "num_labels") if getattr(ctx.spec, k)), "base_model"
+    )
+    return (
+        key,
+        f"{message} (PEFT {peft} adds the task heads {list(ctx.saved_modules_to_save)} to modules_to_save of a "
+        f"{ctx.adapter_config.get('task_type')} adapter)",
+        f"vLLM serves only the heads {helper['modules_to_save_allowed']}: train with a PEFT release whose "
+        "classification adapters save only those, or merge the adapter and serve the merged model",
+    )
 
 
 def _rank(plan: Plan, rules: dict[str, Any], ctx: Any) -> None:
@@ -170,6 +195,66 @@ def _modules(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) 
         )
     if towers:
         _towers(plan, where, arch, towers, targets_key)
+    _unwrapped(plan, rules, arch, ctx)
+    _embed_scale(plan, rules, arch, ctx)
+
+
+def _unwrapped(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) -> None:
+    """LoRA on a layer vLLM builds as a plain torch nn.Linear/nn.Embedding (arch["unwrapped"]: "Owner.name")
+    although a LoRA layer of the model carries the same name, e.g. BERT's pooler.dense: vLLM never wraps it.
+    The owner is matched by the class of the HF module holding the layer (vLLM keeps the HF class names)."""
+    plain, classes = set(arch.get("unwrapped", ())), ctx.module_classes
+    hit = [
+        m.name
+        for m in ctx.report.modules
+        if m.kind != "parameter"
+        and f"{classes.get(m.name.rpartition('.')[0], '')}.{m.name.rpartition('.')[2]}" in plain
+    ]
+    if not hit:
+        return
+    rule, where, first = rules["unwrapped"], f"vLLM {rules['version']}", first_and_more(hit)
+    if rule["refused"]:
+        said = rules["weights"]["unexpected"].split(",")[0].replace("{lora_dir}", "the adapter")
+        plan.refuse(
+            f"{where} ({arch['class']}): {said}, received {rule['message'].replace('{module_name}', first)}: "
+            "a plain torch layer named like one of its LoRA layers",
+            ctx.targets_key,
+            rule["source"],
+            f"leave {hit[0].rsplit('.', 1)[-1]} of {hit[0].rpartition('.')[0]} out of the targets "
+            "(lora_exclude_modules), or merge the adapter before serving",
+        )
+    else:
+        plan.refuse(
+            f"{where} ({arch['class']}): {first} is a plain torch layer vLLM does not wrap, so it loads the "
+            "adapter, drops those LoRA weights and serves a different model",
+            ctx.targets_key,
+            rule["source"],
+            f"leave {hit[0].rsplit('.', 1)[-1]} of {hit[0].rpartition('.')[0]} out of the targets "
+            "(lora_exclude_modules), or merge the adapter before serving",
+        )
+
+
+def _embed_scale(plan: Plan, rules: dict[str, Any], arch: dict[str, Any], ctx: Any) -> None:
+    """Embedding LoRA on an embedding that scales its lookup (a Transformers *ScaledWordEmbedding, kept by the
+    Transformers backend): PEFT scales the delta by embed_scale; vLLM does only from 0.34 (set_lora)."""
+    if rules["embedding_scale"]["applied"] or arch["linear"] != ["*"] or ctx.skeleton is None:
+        return
+    scaled = [
+        (m.name, scale)
+        for m in ctx.report.modules
+        if m.kind != "parameter" and (scale := _embed_scale_of(ctx.skeleton.model.get_submodule(m.name))) != 1.0
+    ]
+    if scaled:
+        name, scale = scaled[0]
+        value = f" ({scale:g})" if scale is not None else ""
+        plan.refuse(
+            f"vLLM {rules['version']}: {name} scales its lookup by embed_scale{value} and PEFT scales the "
+            "embedding LoRA delta with it; vLLM adds the delta unscaled, so it serves a different model",
+            ctx.targets_key,
+            rules["embedding_scale"]["source"],
+            "serve with a vLLM release that scales embedding LoRA (0.34.0 and later), or leave the embedding "
+            "out of the targets",
+        )
 
 
 def _towers(plan: Plan, where: str, arch: dict[str, Any], towers: list[str], key: str) -> None:
@@ -193,6 +278,14 @@ def _towers(plan: Plan, where: str, arch: dict[str, Any], towers: list[str], key
             source,
             "target the language model only, or merge the adapter before serving",
         )
+
+
+def _embed_scale_of(module: Any) -> float | None:
+    """The module's embed_scale: 1.0 when it has none, None when set but unreadable (a meta skeleton's buffer)."""
+    scale = getattr(module, "embed_scale", None)
+    if scale is None:
+        return 1.0
+    return None if getattr(scale, "is_meta", False) else float(scale)
 
 
 def _vocab_size(ctx: Any) -> int | None:

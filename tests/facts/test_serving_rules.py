@@ -8,6 +8,7 @@ proved instead by the tables' provenance (the generator's source paths) and by t
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import logging
@@ -62,11 +63,36 @@ def test_the_committed_table_is_what_the_script_extracts_from_the_pinned_wheel(p
     )
 
 
+def _registered(wheel) -> set[str]:
+    """Every architecture name vllm/model_executor/models/registry.py puts in _VLLM_MODELS (the keys of the dicts
+    it merges; a `**{...}` spread re-lists keys of those dicts)."""
+    with zipfile.ZipFile(wheel) as z:
+        tree = ast.parse(z.read("vllm/model_executor/models/registry.py"))
+    dicts = {
+        node.targets[0].id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Dict)
+    }
+    merged = [dicts[v.id] for v in dicts["_VLLM_MODELS"].values]
+    return {key.value for d in merged for key in d.keys if isinstance(key, ast.Constant)}
+
+
+@pytest.mark.parametrize("path", [p for p in TABLES if p.stem.startswith("vllm-")], ids=lambda p: p.stem)
+def test_every_architecture_the_wheels_registry_lists_is_in_the_committed_table(path, wheels):
+    registered, table_ = _registered(wheels[path.stem]), json.loads(path.read_text())["architectures"]
+    assert len(registered) > 400
+    assert sorted(registered - set(table_)) == [], "the generator missed a model layout of this wheel"
+    # the packaged layout (vllm/models/<name>/<platform>/) resolves to its CUDA implementation
+    if "Qwen3_5ForConditionalGeneration" in registered and path.stem == "vllm-0.34.0":
+        assert table_["Qwen3_5ForConditionalGeneration"]["module"] == "vllm/models/qwen3_5/nvidia/model.py"
+
+
 def test_serve_names_an_engine_with_an_optional_release_and_refuses_unknown_ones():
-    assert resolve("vllm") == "vllm@0.33.0" and resolve("sglang@0.5.23") == "sglang@0.5.23"
-    assert releases("vllm") == ["0.33.0"]
-    with pytest.raises(ServeError, match="knows vllm 0.33.0"):
-        resolve("vllm@0.34.0")
+    assert resolve("vllm") == "vllm@0.34.0" and resolve("sglang@0.5.23") == "sglang@0.5.23"
+    assert resolve("vllm@0.33.0") == "vllm@0.33.0"
+    assert releases("vllm") == ["0.33.0", "0.34.0"]
+    with pytest.raises(ServeError, match="knows vllm 0.33.0, 0.34.0"):
+        resolve("vllm@0.35.0")
     with pytest.raises(ServeError, match="choose vllm, sglang"):
         resolve("tgi")
 
@@ -140,7 +166,7 @@ def _peft_helper(wheel: zipfile.Path):
 
 @pytest.fixture(scope="module")
 def peft_helper(wheels):
-    return _peft_helper(wheels["vllm-0.33.0"])
+    return _peft_helper(wheels[f"vllm-{releases('vllm')[-1]}"])  # the release table("vllm") reads
 
 
 def _engine_errors(peft_helper, adapter_config: dict, max_rank: int) -> str | None:
@@ -187,3 +213,29 @@ def test_peft_helper_checks_fire_as_vllm_words_them():
     assert refused({"use_dora": True}, by_field["use_dora"], helper) == "vLLM does not yet support DoRA."
     assert refused({"bias": "all"}, by_field["bias"], helper) == "Adapter bias is not supported."
     assert refused({"bias": "none"}, by_field["bias"], helper) is None
+
+
+def test_the_task_heads_the_installed_peft_saves_are_judged_as_vllm_judges_them(peft_helper, tmp_path):
+    """A classification adapter saved by the installed PEFT (0.21.2: classifier, score; 0.22: pre_classifier
+    too) run through vLLM's own PEFTHelper: we refuse a reward model exactly when vLLM refuses that file."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    tiny = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=128)
+    tiny.num_labels = 1
+    torch.manual_seed(0)
+    model = LlamaForSequenceClassification(tiny)
+    lora = LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"])
+    get_peft_model(model, lora).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "adapter_config.json").read_text())
+    theirs = _engine_errors(peft_helper, saved, 16)
+
+    config = {**BASE, "reward_model": True}
+    result = compile_document(config, Options(offline=True, serve="vllm"))
+    ours = [f for f in result.findings if f.rule == "serve-unsupported" and "modules_to_save" in f.message]
+    assert bool(ours) == (theirs is not None), (saved["modules_to_save"], theirs, [f.message for f in ours])
+    allowed = table("vllm")["peft_helper"]["modules_to_save_allowed"]
+    for finding in ours:
+        assert finding.key == "reward_model", finding.key
+        assert repr([m for m in saved["modules_to_save"] if m not in allowed]) in finding.message

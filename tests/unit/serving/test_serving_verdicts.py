@@ -46,6 +46,58 @@ def test_vllm_refuses_output_layer_lora_over_its_vocabulary_limit(tmp_path, voca
     assert (not any(f.rule == "serve-launch" for f in found)) == refused
 
 
+def _tiny(tmp_path, name: str, config: dict) -> str:
+    model = tmp_path / name
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(config))
+    return str(model)
+
+
+BERT = {"architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_size": 64, "intermediate_size": 128}
+BERT |= {"num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 1000}
+
+
+@pytest.mark.parametrize(
+    ("release", "targets", "said"),
+    [
+        ("0.33.0", ["dense"], "is a plain torch layer vLLM does not wrap, so it loads the adapter, drops"),
+        ("0.34.0", ["dense"], "received bert.pooler.dense (not a LoRA layer)"),
+        ("0.33.0", ["query", "value"], None),
+        ("0.34.0", ["query", "value"], None),
+    ],
+)
+def test_vllm_lora_on_a_plain_layer_named_like_a_lora_layer_is_dropped_then_refused(tmp_path, release, targets, said):
+    """BERT's pooler.dense is an nn.Linear in vLLM (BertPooler) while its encoder's `dense` layers are LoRA layers:
+    0.33 leaves it unwrapped and ignores its weights, 0.34 refuses the adapter."""
+    config = {"base_model": _tiny(tmp_path, "bert", BERT), "reward_model": True, "adapter": "lora", "lora_r": 8}
+    found = _serve({**config, "lora_alpha": 16, "lora_target_modules": targets}, f"vllm@{release}")
+    plain = [f for f in found if "bert.pooler.dense" in f.message]
+    assert [said in f.message for f in plain] == ([True] if said else []), [f.message for f in found]
+    assert all(f.key == "lora_target_modules" for f in plain)
+
+
+VAULTGEMMA = {"architectures": ["VaultGemmaForCausalLM"], "model_type": "vaultgemma", "hidden_size": 64}
+VAULTGEMMA |= {"intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1}
+VAULTGEMMA |= {"head_dim": 32, "vocab_size": 1000}
+
+
+@pytest.mark.parametrize(
+    ("release", "targets", "refused"),
+    [("0.33.0", ["q_proj", "embed_tokens"], True), ("0.34.0", ["q_proj", "embed_tokens"], False)]
+    + [("0.33.0", ["q_proj"], False), ("0.34.0", ["q_proj"], False)],
+)
+def test_vllm_scales_embedding_lora_by_embed_scale_only_from_034(tmp_path, release, targets, refused):
+    """VaultGemma is served by vLLM's Transformers backend, which keeps HF's scaled embedding: PEFT scales the
+    embedding LoRA delta by embed_scale, vLLM 0.33 adds it unscaled, 0.34 scales it too (set_lora)."""
+    base = _tiny(tmp_path, "vaultgemma", VAULTGEMMA)
+    config = {"base_model": base, "adapter": "lora", "lora_r": 8, "lora_alpha": 16, "lora_target_modules": targets}
+    found = _serve(config, f"vllm@{release}")
+    scaled = [f for f in found if "embed_scale" in f.message]
+    assert bool(scaled) == refused, [f.message for f in found]
+    assert all(f.rule == "serve-unsupported" and "VocabParallelEmbeddingWithLoRA.set_lora" in f.message for f in scaled)
+    assert any(f.rule == "serve-launch" for f in found) != refused
+
+
 def test_every_serving_verdict_names_the_engine_file_and_function_it_restates():
     cases = sorted((REPO / "tests" / "cases" / "bad").glob("serve-*.yml"))
     seen = 0
@@ -137,7 +189,7 @@ def test_export_refused_by_the_engine_exits_1_and_writes_nothing(tmp_path):
 def test_an_unknown_engine_release_is_a_usage_error_naming_the_known_ones(command, tmp_path):
     args = [command, str(REPO / "fixtures" / "configs" / "llama-3.2-1b-lora.yml"), "--serve", "vllm@0.1.0"]
     res = _run(*args, *(["--to", "trl"] if command == "export" else []))
-    assert res.exit_code == 2 and "this lora-compiler knows vllm 0.33.0" in res.output
+    assert res.exit_code == 2 and "this lora-compiler knows vllm 0.33.0, 0.34.0" in res.output
 
 
 def test_serve_with_no_model_is_a_usage_error_decided_without_importing_torch(tmp_path):
