@@ -205,6 +205,7 @@ class _Wheel:
         }
         self._files: dict[str, _File] = {}
         self._homes: dict[str, list[str]] | None = None
+        self._layers: dict[str, tuple[set[str], set[str]]] = {}
 
     def file(self, module: str) -> _File | None:
         if module not in self.paths:
@@ -256,7 +257,9 @@ class _Wheel:
 
     def layers(self, module: str) -> tuple[set[str], set[str]]:
         """The layer names built by `module` and every model file it imports, transitively, and the
-        "Owner.name" of their plain torch Linear/Embedding layers."""
+        "Owner.name" of their plain torch Linear/Embedding layers (kept per module: architectures share them)."""
+        if module in self._layers:
+            return self._layers[module]
         found, torch_layers, todo, done = set(), set(), [module], set()
         while todo:
             m = todo.pop()
@@ -272,6 +275,7 @@ class _Wheel:
             # of vllm/models/ that no flat model uses); a package of vllm/models/ reaches both
             inside = "vllm." if m.startswith("vllm.models.") else "vllm.model_executor."
             todo += [i for i in f.imports if i.startswith(inside)]
+        self._layers[module] = found, torch_layers
         return found, torch_layers
 
 

@@ -15,6 +15,7 @@ from conftest import REPO
 from lora_compiler.cli import cli
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
+from lora_compiler.serving import table
 
 LLAMA = REPO / "fixtures" / "models" / "meta-llama" / "Llama-3.2-1B"
 
@@ -96,6 +97,29 @@ def test_vllm_scales_embedding_lora_by_embed_scale_only_from_034(tmp_path, relea
     assert bool(scaled) == refused, [f.message for f in found]
     assert all(f.rule == "serve-unsupported" and "VocabParallelEmbeddingWithLoRA.set_lora" in f.message for f in scaled)
     assert any(f.rule == "serve-launch" for f in found) != refused
+
+
+@pytest.mark.parametrize("release", ["0.33.0", "0.34.0"])
+def test_a_qwen35_vision_config_is_judged_by_its_vllm_model_class(tmp_path, release):
+    """vLLM 0.34 moved Qwen3.5 to vllm/models/qwen3_5/<platform>/model.py; its table still has the class."""
+    from transformers import Qwen3_5Config
+
+    config = Qwen3_5Config().to_dict()
+    config["architectures"] = ["Qwen3_5ForConditionalGeneration"]
+    config["text_config"].update(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=2)
+    config["text_config"].update(num_key_value_heads=1, head_dim=32, vocab_size=1000, linear_num_key_heads=2)
+    config["text_config"].update(linear_num_value_heads=2, linear_key_head_dim=16, linear_value_head_dim=16)
+    config["text_config"].pop("layer_types", None)
+    config["vision_config"].update(hidden_size=32, intermediate_size=64, depth=1, num_heads=2, out_hidden_size=64)
+    base = _tiny(tmp_path, "qwen3_5", config)
+    found = _serve(
+        {"base_model": base, "adapter": "lora", "lora_r": 8, "lora_alpha": 16, "lora_target_modules": ["q_proj"]},
+        f"vllm@{release}",
+    )
+    assert [f.rule for f in found] == ["serve-launch"], [f.message for f in found]
+    assert table(f"vllm@{release}")["architectures"]["Qwen3_5ForConditionalGeneration"]["module"] == (
+        "vllm/models/qwen3_5/nvidia/model.py" if release == "0.34.0" else "vllm/model_executor/models/qwen3_5.py"
+    )
 
 
 def test_every_serving_verdict_names_the_engine_file_and_function_it_restates():
