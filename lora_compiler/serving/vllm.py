@@ -93,9 +93,8 @@ def _heads(ctx: Any, helper: dict[str, Any], message: str) -> tuple[str, str, st
     if not added:
         return None
     peft = (ctx.report.environment or {}).get("peft") or "the installed PEFT"
-    key = next(
-        (k for k in ("process_reward_model", "reward_model", "num_labels") if getattr(ctx.spec, k)), "base_model"
-    )
+    keys = ("process_reward_model", "reward_model", "type_of_model", "model_type")  # what made it a classifier
+    key = next((k for k in keys if ctx.doc.values.get(k)), "base_model")
     return (
         key,
         f"{message} (PEFT {peft} adds the task heads {list(ctx.saved_modules_to_save)} to modules_to_save of a "

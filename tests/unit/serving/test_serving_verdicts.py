@@ -226,3 +226,29 @@ def test_serve_with_no_model_is_a_usage_error_decided_without_importing_torch(tm
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[0] == "2 []" and "cannot run with --no-model" in out
+
+
+def _saved_heads(tmp_path, task_type: str) -> list[str]:
+    """modules_to_save of the adapter_config.json the installed PEFT writes for a tiny classifier."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForSequenceClassification, LlamaForTokenClassification
+
+    tiny = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, vocab_size=64)
+    model = (LlamaForSequenceClassification if task_type == "SEQ_CLS" else LlamaForTokenClassification)(tiny)
+    lora = LoraConfig(task_type=task_type, r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"])
+    get_peft_model(model, lora).save_pretrained(tmp_path / task_type)
+    return json.loads((tmp_path / task_type / "adapter_config.json").read_text())["modules_to_save"]
+
+
+@pytest.mark.parametrize(("key", "task_type"), [("reward_model", "SEQ_CLS"), ("process_reward_model", "TOKEN_CLS")])
+def test_vllm_judges_the_task_heads_the_installed_peft_saves(tmp_path, key, task_type):
+    """PEFT adds the classification heads to modules_to_save (0.21.2: classifier, score; 0.22.0 adds
+    pre_classifier): vLLM refuses a head outside its list, so we do exactly when the installed PEFT saves one."""
+    saved = _saved_heads(tmp_path, task_type)
+    refused = [m for m in saved if m not in table("vllm")["peft_helper"]["modules_to_save_allowed"]]
+    config = {"base_model": str(LLAMA), key: True, "adapter": "lora", "lora_r": 8, "lora_alpha": 16}
+    found = _serve({**config, "lora_target_modules": ["q_proj", "v_proj"]}, "vllm")
+    heads = [f for f in found if "modules_to_save" in f.message]
+    assert len(heads) == bool(refused), [f.message for f in found]
+    for finding in heads:
+        assert finding.key == key and repr(refused) in finding.message and f"{task_type} adapter" in finding.message
