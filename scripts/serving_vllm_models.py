@@ -22,7 +22,8 @@ Per architecture:
   (models/transformers/), ["*"]: it keeps the HF model's module names and replaces every nn.Linear with a
   vLLM linear layer;
 - `unwrapped`: "Owner.name" of every `self.name = nn.Linear(...)` / `nn.Embedding(...)` in those files whose
-  name is also a LoRA layer's (`linear`): a plain torch layer LoRA never wraps (BERT's BertPooler.dense);
+  name is also a LoRA layer's built in the same file: a plain torch layer vLLM never wraps though its name
+  ends like one it does (BERT's BertPooler.dense);
 - `moe_3d`: is_3d_moe_weight (fused 3-D expert LoRA weights), `tower`: supports_tower_connector_lora.
 """
 
@@ -270,7 +271,8 @@ class _Wheel:
             if f is None:
                 continue
             found |= f.layers
-            torch_layers |= {f"{c.name}.{x}" for c in f.classes.values() for x in c.torch_layers}
+            # a plain layer named like a LoRA layer the same file builds (BertPooler.dense beside BERT's dense)
+            torch_layers |= {f"{c.name}.{x}" for c in f.classes.values() for x in c.torch_layers if x in f.layers}
             # a file of vllm/model_executor/ reaches only that tree (its shared layers import model packages
             # of vllm/models/ that no flat model uses); a package of vllm/models/ reaches both
             inside = "vllm." if m.startswith("vllm.models.") else "vllm.model_executor."
