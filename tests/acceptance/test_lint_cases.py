@@ -3,6 +3,10 @@ per finding, order free; 1-based, the column where the key, value or list item t
 begins) and optionally `# lint-options: serve=vllm axolotl=0.19.0`; `cases/good/*.yml` lint clean.
 A case marked `# requires: modern-stack` is skipped on transformers 4 / peft < 0.20.
 
+`# expect-if: QUESTION=ANSWER RULE LINE:COLUMN` expects a finding only where the installed libraries give that
+answer, as scripts/stack_facts.py recorded it for them (tests/stack_facts.py): a finding about what PEFT does
+follows the PEFT that does it.
+
 `# wrong-column: RULE LINE:COLUMN (why)` records a column the tool is known to get wrong: what it
 reports today in place of the expected finding with that rule and line. Such a case xfails while the
 tool reports exactly that (everything else still checked), and fails once the column is right: then
@@ -18,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import MODERN_STACK
+from stack_facts import answer
 
 from lora_compiler.engine.compiler import CompileResult, Options, compile_document
 from lora_compiler.engine.session import Session
@@ -39,6 +44,24 @@ def _declared(path: Path, directive: str) -> list[tuple[str, int, int]]:
     bad = [line for line, m in zip(lines, found) if m is None]
     assert not bad, f"{path.name}: write '# {directive}: RULE LINE:COLUMN', not {bad}"
     return [(m.group(1), int(m.group(2)), int(m.group(3))) for m in found]
+
+
+def _declared_if(path: Path) -> list[tuple[str, str, str, int, int]]:
+    """Every `# expect-if: QUESTION=ANSWER RULE LINE:COLUMN` of a case, as (question, answer, rule, line, column)."""
+    lines = [line for line in path.read_text().splitlines() if line.startswith("# expect-if:")]
+    found = [re.fullmatch(r"# expect-if: ([\w.]+)=(\w+) ([\w-]+) (\d+):(\d+)", line) for line in lines]
+    bad = [line for line, m in zip(lines, found) if m is None]
+    assert not bad, f"{path.name}: write '# expect-if: QUESTION=ANSWER RULE LINE:COLUMN', not {bad}"
+    return [(m.group(1), m.group(2), m.group(3), int(m.group(4)), int(m.group(5))) for m in found if m]
+
+
+def _conditional(path: Path) -> list[tuple[str, int, int]]:
+    """The `# expect-if:` findings whose recorded answer holds on the installed stack."""
+    return [
+        (rule, line, column)
+        for question, expected, rule, line, column in _declared_if(path)
+        if str(answer(question)).lower() == expected.lower()
+    ]
 
 
 def _options(path: Path) -> Options:
@@ -76,8 +99,8 @@ def _shown(result: CompileResult) -> list[str]:
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
 def test_bad_case_reports_exactly_its_expected_findings(path, linted):
     _skip_unless_stack(path)
-    expected = Counter(_declared(path, "expect"))
-    assert expected, "a bad case must declare what it expects"
+    expected = Counter(_declared(path, "expect") + _conditional(path))
+    assert expected or "# expect-if:" in path.read_text(), "a bad case must declare what it expects"
     result = linted[path]
     got = Counter((f.rule, f.line, f.column) for f in result.findings if f.rule not in ENVIRONMENT_RULES)
     wrong = _declared(path, "wrong-column")
@@ -105,6 +128,7 @@ def test_good_case_lints_clean(path, linted):
 
 def test_every_rule_has_a_bad_case_or_a_dedicated_test():
     covered = {rule for p in BAD for rule, _, _ in _declared(p, "expect")}
+    covered |= {rule for p in BAD for _, _, rule, _, _ in _declared_if(p)}  # expected on the stacks that answer so
     covered |= {v.id for v in VALIDATORS if v.refused}  # their examples: tests/unit/rules/test_axolotl_validators.py
     # Covered by tests that need files a folder case cannot hold (tmp dirs, directories, binary input).
     elsewhere = {
