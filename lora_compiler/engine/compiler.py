@@ -205,5 +205,11 @@ def coverage(modules: list[WrappedModule], ctx: Any) -> Coverage:
     from ..results.coverage import coverage as of
 
     return of(
-        ctx.spec, ctx.plan.linear_names, modules, ctx.module_names, ctx.module_classes, ctx.skeleton.num_hidden_layers
+        ctx.spec,
+        ctx.plan.linear_names,
+        modules,
+        ctx.module_names,
+        ctx.module_classes,
+        ctx.skeleton.num_hidden_layers,
+        ctx.plan.fused_into,
     )

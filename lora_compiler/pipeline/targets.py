@@ -10,7 +10,7 @@ Axolotl does it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..model_facts import any_selected, is_linear_like
@@ -24,12 +24,9 @@ def linear_names(model: Any, profile: Profile) -> list[str]:
     return sorted(names)
 
 
-def peft_converted_names(model: Any, names: list[str]) -> set[str]:
-    """Target names PEFT will move to fused expert parameters on this model (transformers 5 MoE).
-
-    Runs PEFT's own config conversion on a throwaway config, as Axolotl's probe does, so a name
-    such as Mixtral's w1 counts as found even though no module carries it any more.
-    """
+def peft_conversion(model: Any, targets: list[str] | str) -> Any:
+    """PEFT's transformers-5 config conversion run on a throwaway LoraConfig, as Axolotl's probe does: the
+    rewritten config (its target_modules and target_parameters), or None when PEFT converts nothing here."""
     try:
         from peft import LoraConfig
         from peft.utils.transformers_weight_conversion import (
@@ -37,15 +34,48 @@ def peft_converted_names(model: Any, names: list[str]) -> set[str]:
             get_model_conversion_mapping,
         )
     except ImportError:  # transformers 4 or an older PEFT: nothing is converted
-        return set()
-    probe = LoraConfig(target_modules=list(names))
+        return None
+    probe = LoraConfig(target_modules=targets if isinstance(targets, str) else list(targets))
     try:
         convert_peft_config_for_transformers(probe, model=model, conversions=get_model_conversion_mapping(model))
     except Exception:  # a conversion PEFT cannot do here is one it will not do at injection either
-        return set()
-    if not probe.target_parameters:
-        return set()
-    return set(names) - set(probe.target_modules or [])
+        return None
+    return probe if probe.target_parameters else None
+
+
+def fused_leaves(model: Any) -> dict[str, str]:
+    """transformers' checkpoint conversion of this model: a per-expert leaf name -> the fused parameter holding
+    it (gate_proj -> gate_up_proj, Mixtral's w2 -> down_proj); empty on a model with no conversion."""
+    try:
+        from transformers.conversion_mapping import get_model_conversion_mapping
+    except ImportError:  # transformers 4: checkpoints load as they are
+        return {}
+    out: dict[str, str] = {}
+    for step in get_model_conversion_mapping(model):
+        sources, fused = getattr(step, "source_patterns", None) or [], getattr(step, "target_patterns", None) or []
+        if len(fused) != 1:
+            continue
+        for source in sources:
+            if source.endswith(".weight"):  # a per-expert weight merged into one parameter, not a renamed path
+                out[source.removesuffix(".weight").rsplit(".", 1)[-1]] = fused[0].rsplit(".", 1)[-1]
+    return out
+
+
+def _fused_into(model: Any, targets: list[str] | str, probe: Any) -> dict[str, tuple[str, ...]]:
+    """Target entry -> the fused parameters PEFT's conversion made of it (gate_proj -> gate_up_proj): the
+    parameter named as PEFT renames the entry, kept only when PEFT's conversion produced it. A regex entry
+    is resolved by PEFT as a whole: every parameter the conversion added is its."""
+    made = set(probe.target_parameters)
+    if isinstance(targets, str):
+        return {targets: tuple(sorted(made))}
+    leaves = fused_leaves(model)
+    out: dict[str, tuple[str, ...]] = {}
+    for name in targets:
+        head, _, leaf = name.rpartition(".")
+        fused = f"{head}.{leaves[leaf]}" if head and leaf in leaves else leaves.get(leaf)
+        if fused and fused != name and fused in made:
+            out[name] = (fused,)
+    return out
 
 
 @dataclass(frozen=True)
@@ -58,6 +88,10 @@ class TargetPlan:
     unmatched: tuple[str, ...] = ()  # listed names no module carries, in target_modules order
     # of those, the names PEFT moves to fused expert parameters (Mixtral's w1, ...)
     converted: frozenset[str] = frozenset()
+    # what PEFT's transformers-5 conversion adds to target_parameters (gate_up_proj, gate.weight, ...)
+    conversion_parameters: tuple[str, ...] = ()
+    # target entry -> the fused parameters the conversion made of it under another name (gate_proj -> gate_up_proj)
+    fused_into: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def plan_targets(
@@ -76,12 +110,22 @@ def plan_targets(
     elif isinstance(modules, list):
         modules = sorted(set(modules))
     unmatched: list[str] = []
-    converted: set[str] = set()
     if isinstance(modules, list):
         names = [n for n, _ in model.named_modules() if n]
         unmatched = [t for t in modules if not any_selected(names, [t])]
-        converted = peft_converted_names(model, list(modules)) & set(unmatched) if unmatched else set()
-    return TargetPlan(modules, found, target_parameters or [], tuple(unmatched), frozenset(converted))
+    probe = peft_conversion(model, modules) if modules else None
+    if probe is None:
+        return TargetPlan(modules, found, target_parameters or [], tuple(unmatched))
+    converted = set(unmatched) - set(probe.target_modules or [])
+    return TargetPlan(
+        modules,
+        found,
+        target_parameters or [],
+        tuple(unmatched),
+        frozenset(converted),
+        tuple(sorted(probe.target_parameters)),
+        _fused_into(model, modules, probe),
+    )
 
 
 def regex_patterns(spec: Any) -> list[tuple[str, str]]:

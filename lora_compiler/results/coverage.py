@@ -3,14 +3,15 @@
 An entry is one item of lora_target_modules (or the regex it is), one name lora_target_linear collected,
 or one item of lora_target_parameters. A wrapped module counts for every entry PEFT's matcher says
 selects it (model_facts.peft_selects: a regex full match, or the name's trailing dotted components); a
-fused parameter PEFT made of a module entry (experts.down_proj from down_proj) counts for that entry
-too, through its owner's path. The report's `coverage` holds the entries and the decoder-layer totals;
+fused parameter PEFT made of a module entry counts for that entry too: through its owner's path when it
+keeps the entry's name (experts.down_proj from down_proj), through the name PEFT's conversion gave it
+otherwise (experts.gate_up_proj from gate_proj and from up_proj, pipeline/targets.py `fused_into`). The report's `coverage` holds the entries and the decoder-layer totals;
 rules/coverage.py turns them into findings at each entry's YAML line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..model_facts import block_kind, decoder_layer, peft_selects
@@ -48,8 +49,10 @@ def coverage(
     all_names: Iterable[str],
     classes: dict[str, str],
     num_layers: int | None,
+    fused_into: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Coverage:
-    """The report's `coverage` (schemas/targets.schema.json)."""
+    """The report's `coverage` (schemas/targets.schema.json); `fused_into`: entry -> the fused parameters
+    PEFT's conversion made of it under another name."""
     layers_of = {m.name: decoder_layer(m.name, classes) for m in modules}
     leaves: dict[str, set[int]] = {}
     for name in all_names:  # which decoder layers hold a module of each leaf name (what an entry could reach)
@@ -60,11 +63,15 @@ def coverage(
     for key, entry, index in entries(spec, linear_names):
         is_parameter_entry = key == "lora_target_parameters"
         targets = entry if key == "lora_target_modules" and index is None else [entry]  # a regex, or one name
+        fused = [] if is_parameter_entry else list((fused_into or {}).get(entry, ()))
         reached = [
             m
             for m in modules
             if (m.kind == "parameter" or not is_parameter_entry)
-            and any(peft_selects(n, targets) for n in _matched_name(m))
+            and (
+                any(peft_selects(n, targets) for n in _matched_name(m))
+                or (m.kind == "parameter" and bool(fused) and peft_selects(m.name, fused))
+            )
         ]
         blocks: dict[str, int] = {}
         for m in reached:

@@ -39,6 +39,7 @@ TINY = {
     "qwen3_moe": dict(
         SMALL, moe_intermediate_size=32, num_hidden_layers=2, num_experts=4, num_experts_per_tok=2, head_dim=16
     ),
+    "mixtral": dict(SMALL, num_hidden_layers=2, num_local_experts=4, num_experts_per_tok=2),
     "qwen2_moe": dict(
         SMALL,
         moe_intermediate_size=32,
@@ -275,3 +276,36 @@ def test_llama4_shared_experts_reached_without_the_routed_ones_is_a_warning(tiny
     assert blocks["gate_proj"].get("shared experts") == 1 and "routed experts" not in blocks["gate_proj"]
     found = [f for f in result.findings if f.rule == "moe-experts-unreached"]
     assert len(found) == 1 and found[0].severity.value == "warning" and "shared experts" in found[0].message
+
+
+@needs_modern_stack
+@pytest.mark.parametrize(
+    ("model_type", "names", "fused"),
+    [
+        ("qwen3_moe", {"gate_proj": "gate_up_proj", "up_proj": "gate_up_proj", "down_proj": "down_proj"}, 2),
+        ("mixtral", {"w1": "gate_up_proj", "w3": "gate_up_proj", "w2": "down_proj"}, 2),
+    ],
+)
+def test_an_entry_peft_fuses_into_an_expert_parameter_is_credited_with_that_parameter(tiny, model_type, names, fused):
+    path = tiny(model_type)
+    result = _compiled(path, {"lora_target_modules": ["q_proj", *names]})
+    _, parameters = _peft_targets(path, result.lora_config)
+    entries = {e.entry: e for e in result.report.coverage.entries}
+    for entry, parameter in names.items():
+        made = [p for p in parameters if p.endswith(f"experts.{parameter}")]
+        assert len(made) == fused, parameters  # PEFT's own injection: one fused parameter per MoE layer
+        assert (entries[entry].reached, entries[entry].blocks) == (fused, {"routed experts": fused}), entries[entry]
+        assert entries[entry].decoder_layers == fused
+    assert not any(f.rule.startswith("coverage-") for f in result.findings)
+
+
+@needs_modern_stack
+def test_a_fused_parameter_asked_by_name_is_not_credited_to_an_entry_peft_did_not_convert(tiny):
+    # PEFT has no conversion for jamba: gate_proj stays on the dense MLPs, gate_up_proj is the parameter entry's
+    result, entries = _checked(
+        tiny,
+        "jamba",
+        {"lora_target_modules": ["q_proj", "gate_proj"], "lora_target_parameters": ["experts.gate_up_proj"]},
+    )
+    assert entries["gate_proj"].blocks == {"MLP": 2}
+    assert entries["experts.gate_up_proj"].blocks == {"routed experts": 2}
