@@ -8,7 +8,9 @@ rule changes it for every feature at once.
 
 from __future__ import annotations
 
+import functools
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -245,11 +247,51 @@ def peft_selects(name: str, targets: list[str] | set[str] | str | None) -> bool:
 
 
 def peft_saves(name: str, modules_to_save: Iterable[str]) -> bool:
-    """PEFT's modules_to_save test (utils.other._set_trainable): a plain `endswith`, with no dot boundary.
+    """The installed PEFT's modules_to_save test (utils.other._set_trainable), as `saves_partial_names` finds it:
+    a plain `endswith` up to PEFT 0.21 (`head` saves `lm_head`), a whole trailing name from PEFT 0.22 on."""
+    if saves_partial_names():
+        return suffix_saves(name, modules_to_save)
+    return any(name == m or name.endswith(f".{m}") for m in modules_to_save)
 
-    Unlike target matching, `lm_head` here also selects `xlm_head`: that is PEFT's rule, kept exact.
-    """
+
+def suffix_saves(name: str, modules_to_save: Iterable[str]) -> bool:
+    """PEFT 0.21's modules_to_save test: a plain `endswith`, with no dot boundary (`lm_head` saves `xlm_head`)."""
     return any(name.endswith(m) for m in modules_to_save)
+
+
+@functools.cache
+def saves_partial_names() -> bool:
+    """Whether the installed PEFT's modules_to_save takes a partial name: asked of PEFT itself, which wraps
+    (or not) an `lm_head` for modules_to_save=["head"] on a two-layer probe."""
+    import torch
+    from peft import LoraConfig, inject_adapter_in_model
+
+    probe = torch.nn.Module()
+    probe.add_module("target", torch.nn.Linear(1, 1))
+    probe.add_module("lm_head", torch.nn.Linear(1, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inject_adapter_in_model(LoraConfig(r=1, target_modules=["target"], modules_to_save=["head"]), probe)
+    return type(probe.lm_head).__name__ != "Linear"
+
+
+def peft_wraps(module: Any) -> bool:
+    """Whether the installed PEFT's LoRA wraps a module of this class as a target (its layer dispatch asked
+    on a copy): a Linear, an Embedding, a convolution yes; a custom router (JambaTopKRouter) no."""
+    import copy
+
+    import torch
+    from peft import LoraConfig, inject_adapter_in_model
+
+    probe = torch.nn.Module()
+    probe.add_module("target", copy.deepcopy(module))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            inject_adapter_in_model(LoraConfig(r=1, target_modules=["target"]), probe)
+    except Exception:  # PEFT refuses the class (ValueError: "Target module ... is not supported")
+        return False
+    return True
 
 
 def pattern_key_matches(pattern: str, name: str) -> bool:

@@ -10,6 +10,7 @@ from ..model_facts import (
     is_router,
     num_experts,
     peft_selects,
+    peft_wraps,
     ties_embeddings,
     tower_component,
 )
@@ -94,12 +95,16 @@ MOE_ROUTER_TARGETED = rule(
     "A target name reaches an MoE router.",
     Docs(
         what="""The router (gate) decides which experts see each token. Adapting it changes routing and is
-      rarely intended. Under transformers 5 most routers are TopKRouter modules, not Linear: PEFT 0.20
-      adapts their weight parameter directly (ParamWrapper), as the real Axolotl 0.19 run shows on
-      Mixtral (an older PEFT refuses them: peft-refused then).""",
+      rarely intended. What the installed PEFT does with it depends on the router's class and on PEFT's
+      transformers-5 conversion, and the finding says which: a Linear router gets a LoRA layer; where
+      PEFT's conversion renames the router (Mixtral's and Qwen3-MoE's TopKRouter `gate`, Qwen2-MoE's from
+      PEFT 0.22) PEFT adapts its weight parameter directly (ParamWrapper), as the real Axolotl 0.19 run shows
+      on Mixtral; any other router class PEFT cannot wrap, and it refuses the run (peft-refused): Jamba's
+      `router` under transformers 5.25 (JambaTopKRouter; a Linear in 5.20), Qwen2-MoE's `gate` under PEFT 0.21.""",
         why="Adapting the router changes which experts see each token; the trained model routes differently.",
         fix="Remove the router's name (gate, router) from the targets, or narrow a regex so it skips the router.",
-        source="peft/tuners/lora/layer.py ParamWrapper; lora_compiler/model_facts.py routers",
+        source="peft/tuners/lora/layer.py ParamWrapper; peft/utils/transformers_weight_conversion.py; "
+        "peft/tuners/lora/model.py _create_new_module; lora_compiler/model_facts.py routers",
     ),
 )
 
@@ -110,24 +115,33 @@ def moe_router_targeted(ctx: Context) -> Iterable[Finding]:
     if not experts:
         return
     hits = [
-        (name, type(module).__name__, is_linear_like(module))
+        (name, module)
         for name, module in ctx.skeleton.model.named_modules()
         if is_router(name, module, experts) and _targeted(ctx, name)
     ]
-    if hits:
-        name, cls, linear = hits[0]
-        suffix = name.rsplit(".", 1)[-1]
-        yield MOE_ROUTER_TARGETED.at(
-            ctx.doc,
-            f"{len(hits)} MoE router modules ('{suffix}', {cls}) are targeted"
-            + (
-                ""
-                if linear
-                else f": {cls} is not a Linear, so PEFT adapts its weight parameter directly (ParamWrapper)"
-            ),
-            ctx.targets_key,
-            hint=f"name the targets in lora_target_modules without '{suffix}' (Axolotl ignores lora_exclude_modules)",
+    if not hits:
+        return
+    name, module = hits[0]
+    cls, suffix = type(module).__name__, name.rsplit(".", 1)[-1]
+    if peft_selects(f"{name}.weight", list(ctx.plan.conversion_parameters)):
+        outcome = (
+            f": {cls} is not a Linear; PEFT's conversion for {ctx.skeleton.model_type} turns '{suffix}' into "
+            f"the target parameter '{suffix}.weight' and adapts that weight directly (ParamWrapper)"
         )
+    elif peft_wraps(module):
+        outcome = ""
+    else:
+        outcome = (
+            f": PEFT cannot wrap a {cls} and does not convert '{suffix}' into a parameter on "
+            f"{ctx.skeleton.model_type}, so it refuses the run"
+        )
+    yield MOE_ROUTER_TARGETED.at(
+        ctx.doc,
+        f"{len(hits)} MoE router modules ('{suffix}', {cls}) are targeted{outcome}",
+        ctx.targets_key,
+        hint=f"name the targets in lora_target_modules without '{suffix}' (Axolotl ignores lora_exclude_modules)"
+        + (f"; to adapt the router's weight anyway: lora_target_parameters: [{suffix}.weight]" if outcome else ""),
+    )
 
 
 MOE_EXPERTS_UNREACHED = rule(
@@ -185,9 +199,10 @@ MOE_LINEAR_TARGETS_DROPPED = rule(
     Stage.REPORT,
     "PEFT dropped Linear targets while converting expert targets.",
     Docs(
-        what="""When PEFT rewrites expert target_modules into fused target_parameters it removes those names
+        what="""When PEFT 0.21 rewrites expert target_modules into fused target_parameters it removes those names
       from target_modules altogether, so dense MLP and shared-expert Linear layers of the same name
-      (e.g. DeepSeek's first dense layers) are not adapted.""",
+      (e.g. DeepSeek's first dense layers) are not adapted. PEFT 0.22 keeps a name that also reaches Linear
+      layers (its PRs 3711 and 3945): the finding reads what the installed PEFT wrapped, so it is silent there.""",
         why="Dense and shared-expert layers the target names also reach are silently left out of the adapter.",
         fix="Name those dense layers with a regex in lora_target_modules that PEFT does not convert, or accept the dropped layers.",
         source="peft/tuners/lora/model.py (MoE target_modules to target_parameters conversion)",

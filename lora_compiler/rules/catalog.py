@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (declaration)
     freezing,
     keys,
     model_rules,
+    modules_to_save,
     peft_outcome,
     profile,
     serving,

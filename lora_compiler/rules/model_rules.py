@@ -10,7 +10,6 @@ from ..model_facts import (
     is_linear_like,
     output_layer_name,
     pattern_key_matches,
-    peft_saves,
     peft_selects,
     valid_regex,
 )
@@ -197,34 +196,6 @@ def layers_out_of_range(ctx: Context) -> Iterable[Finding]:
                 f"layer {idx} does not exist: {ctx.skeleton.architecture} has {n} layers (0-{n - 1})",
                 ("peft_layers_to_transform", i),
                 prefer_value=True,
-            )
-
-
-MODULES_TO_SAVE_MISSING = rule(
-    "modules-to-save-missing",
-    E,
-    Stage.MODEL,
-    "lora_modules_to_save names a module the model does not have.",
-    Docs(
-        what="""PEFT fails when no module ends with a name in modules_to_save; a name that matches nothing is
-      never trained or saved.""",
-        why="PEFT fails when no module matches, or a listed module is never trained or saved.",
-        fix="Use a module name this model has (e.g. lm_head, embed_tokens, score).",
-        source="peft/utils/other.py _set_trainable",
-    ),
-)
-
-
-@MODULES_TO_SAVE_MISSING.checks
-def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
-    for i, name in enumerate(ctx.spec.lora_modules_to_save or []):
-        if not any(peft_saves(n, [name]) for n in ctx.module_names):
-            yield MODULES_TO_SAVE_MISSING.at(
-                ctx.doc,
-                f"no module of {ctx.skeleton.architecture} is named '{name}'",
-                ("lora_modules_to_save", i),
-                prefer_value=True,
-                hint="the model's embeddings are usually embed_tokens and lm_head",
             )
 
 
