@@ -98,7 +98,7 @@ def _compile_entry(
     from .render import COMPILE_FORMATS
 
     session = Session()
-    result = _compile(doc, options, session)
+    result = _compile(doc, options, session, verdict=True)
     code = result.exit_code()
     files: dict[str, str] = {}
     stdout = COMPILE_FORMATS[fmt](result, False)
@@ -199,7 +199,7 @@ def lint_files(
     """Check many configs in one process; each distinct model skeleton is built once for the batch.
 
     A directory stands for every *.yml / *.yaml below it (hidden folders skipped, the policy's
-    `ignore` globs applied), as yamllint does."""
+    `ignore` globs applied), as yamllint does. The stack verdict is the batch's, not each file's: run_findings."""
     paths = collect_configs(paths, options.policy)
     session = Session()
     results = []
@@ -208,6 +208,13 @@ def lint_files(
         if on_progress:
             on_progress(i, len(paths))
     return results
+
+
+def run_findings(results: Sequence[CompileResult], options: Options = Options()) -> list[Finding]:
+    """What a batch says once rather than per file: the stack verdict (rules/profile.py), at the policy's levels."""
+    from .rules.profile import stack_verdict
+
+    return options.policy.apply(stack_verdict(results), None)
 
 
 def collect_configs(paths: Sequence[str | Path], policy: Policy | None = None) -> list[Path]:

@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..version import __version__
-from . import compile, diff, export, info, lint, survey
+from . import compile, diff, export, info, lint, lock, survey
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,7 @@ for _command in (
     compile.compile_cmd,
     export.export_cmd,
     lint.lint_cmd,
+    lock.lock_cmd,
     diff.diff_cmd,
     survey.survey_cmd,
     info.schema_cmd,

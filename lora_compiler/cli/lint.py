@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,10 +12,12 @@ from .common import AXOLOTL, DEVICES, GPU, OFFLINE, REMOTE, SERVE, policy_for
 
 if TYPE_CHECKING:
     from ..devices import Hardware
+    from ..engine.compiler import CompileResult
+    from ..results.diff import PairDiff
 
 
 @click.command("lint")
-@click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("configs", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -46,6 +48,19 @@ if TYPE_CHECKING:
     "on the --gpu device, default one H100; offline, only Axolotl's own plugins) in a child process, and report "
     "where it and the rules disagree (axolotl-disagrees).",
 )
+@click.option(
+    "--locked",
+    is_flag=True,
+    help="Also fail (lock-differs) when a config trains anything else than the lock records, and print the "
+    "difference; without CONFIGS, every config the lock holds.",
+)
+@click.option(
+    "--lock-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("lora-compiler.lock"),
+    show_default=True,
+    help="The lock --locked compares with (written by `lora-compiler lock`).",
+)
 @SERVE
 @DEVICES
 @GPU
@@ -66,18 +81,26 @@ def lint_cmd(
     offline: bool,
     trust_remote_code: bool,
     with_axolotl: bool,
+    locked: bool,
+    lock_file: Path,
 ) -> None:
     """Check Axolotl configs before training: findings as path:line:col, for people and CI.
 
-    Exit status: 0 clean, 1 error findings (or warnings with --strict), 2 unusable input.
+    Exit status: 0 clean, 1 error findings (or warnings with --strict, or a config that differs from the lock
+    with --locked), 2 unusable input.
     """
-    from ..api import lint_files
+    from ..api import lint_files, run_findings
     from ..engine.options import Options
     from ..render import LINT_FORMATS
     from ..results.findings import exit_code
 
     if no_model and serve:
         raise click.UsageError("--serve checks the adapter PEFT builds on the model: it cannot run with --no-model")
+    if not configs and not locked:
+        raise click.UsageError("give the configs to check (files or folders), or --locked to check the lock's")
+    lock = _read_lock(lock_file) if locked else None
+    if lock is not None and not configs:
+        configs = tuple(lock_file.parent / name for name in sorted(lock))
     policy = policy_for(policy_file)
     if with_axolotl:
         from ..devices import parse
@@ -105,7 +128,14 @@ def lint_cmd(
             cross_check(results, options)
         except Unavailable as exc:
             raise click.UsageError(f"--with-axolotl: {exc}") from None
-    text = LINT_FORMATS[fmt](results, fmt == "text" and output is None and sys.stdout.isatty(), strict)
+    diffs = _check_lock(results, lock, lock_file) if lock is not None else []
+    run = run_findings(results, options)
+    color = fmt == "text" and output is None and sys.stdout.isatty()
+    text = LINT_FORMATS[fmt](results, color, strict, run)
+    if fmt == "text" and diffs:
+        from ..render import DIFF_FORMATS
+
+        text += "".join("\n" + DIFF_FORMATS["text"](d, color) for d in diffs)
     if output is not None:
         from ..io.files import write_text
 
@@ -115,7 +145,33 @@ def lint_cmd(
             raise click.UsageError(f"cannot write the report to {output}: {exc.strerror or exc}") from None
     else:
         click.echo(text, nl=False)
-    sys.exit(exit_code([f for r in results for f in r.findings], strict))
+    sys.exit(exit_code([f for r in results for f in r.findings] + run, strict))
+
+
+def _read_lock(lock_file: Path) -> dict[str, dict[str, Any]]:
+    from ..features.lock import LockError, read
+
+    try:
+        return read(lock_file)
+    except LockError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _check_lock(results: list[CompileResult], lock: dict[str, dict[str, Any]], lock_file: Path) -> list[PairDiff]:
+    """Each result against its lock entry: a lock-differs finding joins its findings; the diffs to print."""
+    from ..features.lock import check, key
+
+    diffs = []
+    for r in results:
+        if r.file is None or r.exit_code() == 2:
+            continue
+        name = key(Path(r.file), lock_file)
+        done = check(r, lock.get(name), name)
+        if done.finding is not None:
+            r.findings.append(done.finding)
+        if done.diff is not None:
+            diffs.append(done.diff)
+    return diffs
 
 
 def _installed_release(asked: str | None) -> str:

@@ -19,6 +19,7 @@ from ..pipeline.document import Document, load_file
 from ..pipeline.source import ModelSource
 from ..pipeline.spec import AdapterSpec
 from ..profiles import Selection
+from ..profiles.stack import Run, touching
 from ..results import findings as fmod
 from ..results.findings import Finding
 from ..results.parts import AxolotlRecord, Candidate, Coverage, WrappedModule, frozen_names
@@ -40,6 +41,8 @@ class CompileResult:
     adapter_config: dict[str, Any] | None = None  # lora_config in PEFT's on-disk form, sets sorted
     source_text: str | None = None  # the YAML as read, for outputs that quote its lines
     selection: Selection | None = None  # the Axolotl release that applied (None: the YAML was unusable first)
+    # what the library behaviours of profiles/stack.py read of this run (None: no model was built)
+    stack_run: Run | None = None
 
     @property
     def ok(self) -> bool:
@@ -47,6 +50,11 @@ class CompileResult:
 
     def exit_code(self, strict: bool = False) -> int:
         return fmod.exit_code(self.findings, strict)
+
+    @property
+    def depends_on(self) -> tuple[str, ...] | None:
+        """The library behaviours this run's answers depend on (None: no model was built)."""
+        return None if self.stack_run is None else touching(self.stack_run)
 
 
 def load_document(config: str | Path | Mapping[str, Any] | Document) -> Document:
@@ -58,13 +66,24 @@ def load_document(config: str | Path | Mapping[str, Any] | Document) -> Document
 
 
 def compile_document(
-    config: str | Path | Mapping[str, Any] | Document, options: Options = Options(), session: Session | None = None
+    config: str | Path | Mapping[str, Any] | Document,
+    options: Options = Options(),
+    session: Session | None = None,
+    *,
+    verdict: bool = False,
 ) -> CompileResult:
-    """Run the pipeline on a YAML path, an already-parsed Document, or a plain mapping of Axolotl keys."""
+    """Run the pipeline on a YAML path, an already-parsed Document, or a plain mapping of Axolotl keys.
+
+    `verdict`: this config is the whole run (`compile`), so it carries the stack verdict (rules/profile.py); a
+    batch (lint over many files, a diff) says it once for all of them, or not at all (api.run_findings)."""
+    from ..rules.profile import stack_verdict
+
     doc = load_document(config)
     result = CompileResult(file=doc.file, findings=list(doc.findings), source_text=doc.text or None)
     if doc.usable:
         _run(doc, options, result, session or Session())
+        if verdict:
+            result.findings += stack_verdict([result])
     result.findings = fmod.sort_findings(options.policy.apply(result.findings, doc))
     if result.report is not None:
         result.report = replace(result.report, findings=tuple(result.findings))
@@ -75,7 +94,6 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
     from ..pipeline.spec import AdapterSpec
     from ..rules import run_stage, run_startup
     from ..rules.context import Context
-    from ..rules.profile import stack_mismatch
 
     start = front(doc, options, session)
     result.findings += start.findings
@@ -99,7 +117,9 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
     )
     result.findings += run_stage("config", ctx)
     if start.skeleton is not None:
-        result.findings += stack_mismatch(doc, selection)
+        names = (name.rsplit(".", 1)[-1] for name, _ in start.skeleton.model.named_modules())
+        suffixes = frozenset(n for n in names if n and not n.isdigit())  # a ModuleList's indices name nothing
+        result.stack_run = Run(start.skeleton.model_type, doc.values, suffixes)
         _compile_model(ctx, start, result, session)
 
 

@@ -98,7 +98,11 @@ def diff_releases(
         raise DiffUsageError(str(exc)) from None
     doc = _config_document(config)
     session = Session()
-    sides = [_compiled(f"Axolotl {v}", compile_document(doc, replace(options, axolotl=v), session)) for v in names]
+    # each column is a release on this machine's libraries: its stack verdict says which columns that changes
+    sides = [
+        _compiled(f"Axolotl {v}", compile_document(doc, replace(options, axolotl=v), session, verdict=True))
+        for v in names
+    ]
     return _matrix("axolotl", str(config), sides, layers)
 
 
@@ -130,9 +134,9 @@ def diff_pair(a: str | Path, b: str | Path, options: Options = Options(), layers
     ra, rb = sides[0].report, sides[1].report
     if ra and rb:
         before, after = report_entries(ra), report_entries(rb)
-        removed = _group([(k, before[k], None) for k in before.keys() - after.keys()], layers)
-        added = _group([(k, None, after[k]) for k in after.keys() - before.keys()], layers)
-        changed = _group(
+        removed = group_changes([(k, before[k], None) for k in before.keys() - after.keys()], layers)
+        added = group_changes([(k, None, after[k]) for k in after.keys() - before.keys()], layers)
+        changed = group_changes(
             [(k, before[k], after[k]) for k in before.keys() & after.keys() if before[k] != after[k]], layers
         )
     ca, cb = sides[0].adapter_config, sides[1].adapter_config
@@ -215,8 +219,9 @@ def ranges(indices: Iterable[tuple[int, ...]]) -> str:
     return ",".join(name(r[0]) if len(r) == 1 else f"{name(r[0])}-{r[-1][-1]}" for r in runs if r[0])
 
 
-def _group(items: list[tuple[tuple[str, str], Facts | None, Facts | None]], layers: bool) -> list[Change]:
-    """Entries with the same template and the same before/after facts become one change over their layers."""
+def group_changes(items: list[tuple[tuple[str, str], Facts | None, Facts | None]], layers: bool) -> list[Change]:
+    """Entries with the same template and the same before/after facts become one change over their layers (the
+    lock records its modules so too, features/lock.py)."""
     groups: dict[tuple[Any, ...], list[tuple[int, ...]]] = {}
     for (section, name), before, after in items:
         template, index = (name, ()) if layers else name_template(name)

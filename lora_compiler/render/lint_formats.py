@@ -1,9 +1,14 @@
-"""Lint renderers: text, json, github and sarif, each handed the finished results of a batch."""
+"""Lint renderers: text, json, github and sarif, each handed the finished results of a batch.
+
+`run` holds what the batch says once rather than per file (the stack verdict, api.run_findings): text prints it
+after the files' findings, json as the top-level `findings`, github as an annotation without a file, sarif as a
+result without a location. Every count and exit code includes it."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..results.findings import Finding, exit_code
@@ -15,8 +20,8 @@ SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
 
-def _all(results: Sequence[Any]) -> list[Finding]:
-    return [f for r in results for f in r.findings]
+def _all(results: Sequence[Any], run: Sequence[Finding] = ()) -> list[Finding]:
+    return [f for r in results for f in r.findings] + list(run)
 
 
 def _counts(findings: Sequence[Finding]) -> dict[str, int]:
@@ -26,17 +31,19 @@ def _counts(findings: Sequence[Finding]) -> dict[str, int]:
     return out
 
 
-def render_text(results: Sequence[Any], color: bool = False, strict: bool = False) -> str:
-    findings = _all(results)
+def render_text(results: Sequence[Any], color: bool = False, strict: bool = False, run: Sequence[Finding] = ()) -> str:
+    findings = _all(results, run)
     counts = _counts(findings)
     summary = (
         f"{len(results)} file{'s' if len(results) != 1 else ''} checked: {counts['error']} errors, "
         f"{counts['warning']} warnings, {counts['info']} info"
     )
-    return render_findings(findings, color) + summary + "\n"
+    # the run's own findings have no file: "run:" stands where a path would
+    shown = [f for r in results for f in r.findings] + [f if f.file else replace(f, file="run") for f in run]
+    return render_findings(shown, color) + summary + "\n"
 
 
-def render_json(results: Sequence[Any], color: bool = False, strict: bool = False) -> str:
+def render_json(results: Sequence[Any], color: bool = False, strict: bool = False, run: Sequence[Finding] = ()) -> str:
     files = [
         {
             "file": r.file,
@@ -49,10 +56,11 @@ def render_json(results: Sequence[Any], color: bool = False, strict: bool = Fals
     ]
     data = {
         "version": __version__,
-        "exit_code": exit_code(_all(results), strict),
-        "summary": _counts(_all(results)),
+        "exit_code": exit_code(_all(results, run), strict),
+        "summary": _counts(_all(results, run)),
         "environment": versions(),
         "files": files,
+        "findings": [f.to_dict() for f in run],
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -70,11 +78,13 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(results: Sequence[Any], color: bool = False, strict: bool = False) -> str:
-    """GitHub Actions workflow commands: one annotation per finding."""
+def render_github(
+    results: Sequence[Any], color: bool = False, strict: bool = False, run: Sequence[Finding] = ()
+) -> str:
+    """GitHub Actions workflow commands: one annotation per finding (a run's own, without a file)."""
     lines = []
-    for f in _all(results):
-        props = [f"file={_escape_property(f.file or '')}"]
+    for f in _all(results, run):
+        props = [f"file={_escape_property(f.file)}"] if f.file else []
         if f.line is not None:
             props.append(f"line={f.line}")
             if f.column is not None:
@@ -85,7 +95,7 @@ def render_github(results: Sequence[Any], color: bool = False, strict: bool = Fa
     return "".join(line + "\n" for line in lines)
 
 
-def render_sarif(results: Sequence[Any], color: bool = False, strict: bool = False) -> str:
+def render_sarif(results: Sequence[Any], color: bool = False, strict: bool = False, run: Sequence[Finding] = ()) -> str:
     """SARIF 2.1.0 for code scanning: every rule listed once with its doc, results with locations."""
     from ..rules import all_rules
 
@@ -107,16 +117,17 @@ def render_sarif(results: Sequence[Any], color: bool = False, strict: bool = Fal
         ],
     }
     out = []
-    for f in _all(results):
-        location: dict[str, Any] = {"artifactLocation": {"uri": (f.file or "").replace("\\", "/")}}
-        if f.line is not None:
-            location["region"] = {"startLine": f.line, **({"startColumn": f.column} if f.column else {})}
+    for f in _all(results, run):
         item: dict[str, Any] = {
             "ruleId": f.rule,
             "level": SARIF_LEVEL[f.severity.value],
             "message": {"text": f.message + (f" (hint: {f.hint})" if f.hint else "")},
-            "locations": [{"physicalLocation": location}],
         }
+        if f.file:  # a run's own finding has no location (SARIF 2.1.0 3.27.12: locations may be absent)
+            location: dict[str, Any] = {"artifactLocation": {"uri": f.file.replace("\\", "/")}}
+            if f.line is not None:
+                location["region"] = {"startLine": f.line, **({"startColumn": f.column} if f.column else {})}
+            item["locations"] = [{"physicalLocation": location}]
         if f.rule in index:
             item["ruleIndex"] = index[f.rule]
         out.append(item)

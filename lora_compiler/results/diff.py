@@ -24,15 +24,16 @@ class Side:
     """One compared thing: a matrix column or one end of a pair."""
 
     label: str
-    kind: str  # config (compiled here) | targets | adapter_config | unreadable
+    kind: str  # config (compiled here) | targets | adapter_config | lock | unreadable
     report: Report | None = None  # compiled here, or read from a targets.json
     adapter_config: dict[str, Any] | None = None
     findings: tuple[Finding, ...] = ()
     summary: str | None = None  # a convention column's rule, for legends
+    counts: Totals | None = None  # the totals of a side with no report (a lock entry, features/lock.py)
 
     @property
     def failed(self) -> bool:
-        return self.report is None and self.adapter_config is None
+        return self.report is None and self.adapter_config is None and self.counts is None
 
     @property
     def exit_code(self) -> int:
@@ -45,7 +46,7 @@ class Side:
 
     @property
     def totals(self) -> Totals | None:
-        return Totals.of(self.report) if self.report else None
+        return Totals.of(self.report) if self.report else self.counts
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ class PairDiff:
     def compares(self) -> str:
         """'modules' when both sides have reports, else 'fields' (adapter configs), else 'nothing'."""
         a, b = self.sides
-        if a.report and b.report:
+        if a.totals and b.totals:
             return "modules"
         return "fields" if a.adapter_config and b.adapter_config else "nothing"
 

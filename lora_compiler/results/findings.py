@@ -35,12 +35,15 @@ class Finding:
     key: str | None = field(default=None, compare=False)
     # Set from the rule that made the finding (rulebook/registry.py): its errors mean exit 2. Not serialized.
     unusable: bool = field(default=False, compare=False, repr=False)
+    # Set from the rule too: a warning about the machine, not the config, that --strict does not fail on.
+    advisory: bool = field(default=False, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["severity"] = self.severity.value
         data.pop("key")
         data.pop("unusable")
+        data.pop("advisory")
         return data
 
     @property
@@ -62,12 +65,13 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def exit_code(findings: Iterable[Finding], strict: bool = False) -> int:
-    """0 clean, 1 findings that would fail training (warnings too when strict), 2 unusable input."""
+    """0 clean, 1 findings that would fail training (warnings too when strict, advisory ones excepted), 2 unusable
+    input."""
     worst = EXIT_OK
     for f in findings:
         if f.severity is Severity.ERROR and f.unusable:
             return EXIT_UNUSABLE
-        if f.severity is Severity.ERROR or (strict and f.severity is Severity.WARNING):
+        if f.severity is Severity.ERROR or (strict and f.severity is Severity.WARNING and not f.advisory):
             worst = EXIT_FINDINGS
     return worst
 

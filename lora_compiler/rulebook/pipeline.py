@@ -334,3 +334,19 @@ DIFF_INCOMPARABLE = rule(
         source="lora_compiler/features/diff.py",
     ),
 )
+LOCK_DIFFERS = rule(
+    "lock-differs",
+    E,
+    RAISED,
+    "A config trains another set than lora-compiler.lock records.",
+    Docs(
+        what="`lint --locked` compiled the config again and what it trains (the verdict, the targets, the wrapped "
+        "modules, the trained count or the adapter file's size) differs from the lock's record, or the lock does "
+        "not know the config. The difference is printed as a diff; when the lock was written on other library "
+        "versions, the recorded library changes that touch the config are named.",
+        why="A dependency update or an edit changed what would be trained, and nobody has looked at it yet.",
+        fix="Review the difference. If it is intended, run `lora-compiler lock CONFIG...` and commit the lock; if "
+        "it comes from a library update, pin the library or accept the new set.",
+        source="lora_compiler/features/lock.py",
+    ),
+)

@@ -58,6 +58,7 @@ class Rule:
     docs: Docs
     unusable: bool = False  # its errors mean the input could not be used at all (exit 2); no policy silences them
     other_levels: tuple[Severity, ...] = ()  # levels some of its findings take instead; docs.what says when
+    advisory: bool = False  # about the machine, not the config: its warnings never fail --strict by themselves
 
     @property
     def doc(self) -> str:
@@ -92,7 +93,9 @@ class Rule:
         key: str | None = None,
     ) -> Finding:
         """A finding of this rule where there is no YAML key to point at (a file, an adapter, a diff side)."""
-        return Finding(self.id, self.level, message, file, line, column, hint, key, unusable=self.unusable)
+        return Finding(
+            self.id, self.level, message, file, line, column, hint, key, unusable=self.unusable, advisory=self.advisory
+        )
 
     def at(
         self,
@@ -123,12 +126,13 @@ def rule(
     *,
     unusable: bool = False,
     other_levels: tuple[Severity, ...] = (),
+    advisory: bool = False,
 ) -> Rule:
     """Declare a rule: its object, registered under its id (once)."""
     if id in REGISTRY:
         raise ValueError(f"rule {id} is declared twice")
     tidy = Docs(*(" ".join(part.split()) for part in (docs.what, docs.why, docs.fix, docs.source)))
-    REGISTRY[id] = declared = Rule(id, level, stage, summary, tidy, unusable, other_levels)
+    REGISTRY[id] = declared = Rule(id, level, stage, summary, tidy, unusable, other_levels, advisory)
     return declared
 
 
@@ -146,4 +150,8 @@ def restore(data: Mapping[str, object]) -> Finding:
     """A finding from its `to_dict` form, its exit class recovered from its rule (an unknown id: exit 1)."""
     found = REGISTRY.get(str(data["rule"]))
     fields = {**data, "severity": Severity(str(data["severity"]))}
-    return Finding(**fields, unusable=bool(found and found.unusable))  # type: ignore[arg-type]
+    return Finding(
+        **fields,  # type: ignore[arg-type]
+        unusable=bool(found and found.unusable),
+        advisory=bool(found and found.advisory),
+    )

@@ -150,6 +150,7 @@ def test_every_rule_has_a_bad_case_or_a_dedicated_test():
         "convention-replaced",
         "convention-empty",
         "diff-incomparable",  # diff notes: tests/unit/features/test_diff.py
+        "lock-differs",  # a lock beside the configs: tests/unit/features/test_lock.py
         "model-too-large",  # needs a model directory: tests/hostile/
         "axolotl-stack-mismatch",
         "axolotl-profile-unknown",  # about the machine: tests/unit/profiles/test_profiles.py

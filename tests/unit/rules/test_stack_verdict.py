@@ -1,0 +1,99 @@
+"""The stack verdict (axolotl-stack-mismatch): once per run, an info unless a recorded library change touches a
+config of the run, naming only those configs, and never failing --strict by itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import DATASETS_YAML
+
+from lora_compiler import profiles
+from lora_compiler.cli import cli
+
+LLAMA = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n" + DATASETS_YAML
+PLAIN = LLAMA + "lora_target_modules:\n  - q_proj\n  - v_proj\n"
+PARTIAL = (
+    "base_model: mistralai/Mistral-7B-v0.1\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
+    "lora_target_modules:\n  - q_proj\nlora_modules_to_save:\n  - head\n" + DATASETS_YAML
+)
+RULE = "axolotl-stack-mismatch"
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The libraries the run reports as installed (no axolotl), whatever this machine has."""
+    versions = {"transformers": "5.25.0", "peft": "0.22.0"}
+    monkeypatch.setattr(profiles, "installed", versions.get)
+    monkeypatch.delenv(profiles.ENV_VAR, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return versions
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "a.yml").write_text(PLAIN)
+    (folder / "b.yml").write_text(PLAIN)
+    (folder / "partial.yml").write_text(PARTIAL)
+    return folder
+
+
+def _lint(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(cli, ["lint", "--offline", "--axolotl", "0.21", *args])
+    return res.exit_code, res.output
+
+
+def test_a_folder_gets_one_verdict_naming_only_the_config_a_library_change_touches(
+    tmp_path: Path, stack: dict[str, str]
+) -> None:
+    code, out = _lint(str(_folder(tmp_path)))
+    lines = [line for line in out.splitlines() if RULE in line]
+    assert len(lines) == 1 and lines[0].startswith("run: warning [axolotl-stack-mismatch]"), out
+    assert "PEFT 0.22 matches lora_modules_to_save only at a dot boundary" in lines[0]
+    assert "partial.yml" in lines[0] and "a.yml" not in lines[0] and "b.yml" not in lines[0]
+    assert "Axolotl 0.21.0's pinned stack" in lines[0]
+    assert code == 0
+
+
+def test_the_verdict_never_fails_strict_by_itself(tmp_path: Path, stack: dict[str, str]) -> None:
+    folder = _folder(tmp_path)
+    (folder / "a.yml").unlink(), (folder / "b.yml").unlink()
+    code, out = _lint("--strict", str(folder))
+    assert "warning [axolotl-stack-mismatch]" in out and "1 warnings" in out
+    assert code == 0
+
+
+def test_machine_formats_carry_the_verdict_once_without_a_file(tmp_path: Path, stack: dict[str, str]) -> None:
+    folder = _folder(tmp_path)
+    data = json.loads(_lint("--format", "json", str(folder))[1])
+    assert [f["rule"] for f in data["findings"]] == [RULE] and data["findings"][0]["file"] is None
+    assert all(f["rule"] != RULE for file in data["files"] for f in file["findings"])
+    assert data["summary"]["warning"] == 1
+    github = _lint("--format", "github", str(folder))[1]
+    assert github.count(RULE) == 1 and "::warning title=axolotl-stack-mismatch::" in github
+    sarif = json.loads(_lint("--format", "sarif", str(folder))[1])
+    (result,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == RULE]
+    assert "locations" not in result
+
+
+def test_a_patch_release_of_the_pinned_minors_is_an_info(tmp_path: Path, stack: dict[str, str]) -> None:
+    stack.update(transformers="5.20.3", peft="0.21.2")
+    (tmp_path / "partial.yml").write_text(PARTIAL)
+    code, out = _lint("--strict", str(tmp_path / "partial.yml"))
+    (line,) = [line for line in out.splitlines() if RULE in line]
+    assert "info [axolotl-stack-mismatch]" in line and "patch releases of the pinned minors" in line
+    assert "transformers 5.20.3" in line and "peft" not in line.split("this run has")[1]
+    assert code == 0
+
+
+def test_no_recorded_change_touching_the_run_is_an_info_that_names_no_change(
+    tmp_path: Path, stack: dict[str, str]
+) -> None:
+    (tmp_path / "a.yml").write_text(PLAIN)
+    out = _lint(str(tmp_path / "a.yml"))[1]
+    (line,) = [line for line in out.splitlines() if RULE in line]
+    assert "info" in line and "no recorded library change touches these configs" in line
+    assert "PEFT 0.22" not in line
