@@ -99,7 +99,8 @@ def _pair(d: PairDiff, color: bool) -> list[str]:
             if items:
                 lines += ["", f"{title}:"] + [_paint(line, sign, color) for c in items for line in _change(c, sign)]
     if d.fields:
-        lines += ["", "adapter_config.json fields (* decides what is trained):"]
+        what = "recorded fields" if a.kind == "lock" else "adapter_config.json fields"
+        lines += ["", f"{what} (* decides what is trained):"]
         lines += [_field(c) for c in d.fields]
     if d.environment:
         lines += ["", _fit("versions: " + "; ".join(f"{c.field} {c.before} -> {c.after}" for c in d.environment))]

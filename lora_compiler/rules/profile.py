@@ -81,22 +81,23 @@ def _verdict(selection: Selection, results: list[Any], single: bool) -> Finding 
     for r in results:
         for b in stackmod.changed(r.depends_on, pinned, have):
             touched.setdefault(b.id, []).append(r)
-    other_axolotl = [m for m in mixed if m.startswith("axolotl ")]
+    other_axolotl = [f"axolotl {selection.installed_axolotl}"] if any(m.startswith("axolotl ") for m in mixed) else []
     differ = [f"{lib} {v}" for lib, v in have.items() if v and v != pinned[lib]]
     head = f"{p.name} (chosen by {selection.chosen_by}) pins transformers {p.transformers}, peft {p.peft}"
     head += "; this run has " + ", ".join(other_axolotl + differ)
     if touched:
         said = []
         for bid, rs in touched.items():
-            behaviour = stackmod.BY_ID[bid]
-            change = stackmod.said(behaviour, [r.report.model.model_type for r in rs if r.report is not None])
+            change = stackmod.said(stackmod.BY_ID[bid], [r.stack_run.model_type for r in rs])
             whose = "this config's trained set" if single else f"the trained set of {_files(rs)}"
             said.append(f"{change}: {whose} differs from {p.name}'s pinned stack")
         message = f"{head}. {'; '.join(said)}"
-    else:
+    elif differ:
         patch = all(v is None or stackmod.same_minor(v, pinned[k]) for k, v in have.items())
         why = "patch releases of the pinned minors" if patch else "no recorded library change touches these configs"
         message = f"{head} ({why})"
+    else:
+        message = head
     level = Severity.WARNING if touched or other_axolotl else Severity.INFO
     file = results[0].file if single else None
     return AXOLOTL_STACK_MISMATCH.at_level(level).finding(

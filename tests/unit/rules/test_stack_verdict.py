@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DATASETS_YAML
+from conftest import DATASETS_YAML, REPO
 
 from lora_compiler import profiles
 from lora_compiler.cli import cli
@@ -97,3 +97,24 @@ def test_no_recorded_change_touching_the_run_is_an_info_that_names_no_change(
     (line,) = [line for line in out.splitlines() if RULE in line]
     assert "info" in line and "no recorded library change touches these configs" in line
     assert "PEFT 0.22" not in line
+
+
+def test_another_installed_axolotl_is_a_warning_even_on_the_pinned_libraries(
+    tmp_path: Path, stack: dict[str, str]
+) -> None:
+    stack.update(axolotl="0.20.0", transformers="5.20.1", peft="0.21.2")
+    (tmp_path / "a.yml").write_text(PLAIN)
+    out = _lint(str(tmp_path / "a.yml"))[1]
+    (line,) = [line for line in out.splitlines() if RULE in line]
+    assert "warning" in line and line.endswith("pins transformers 5.20.1, peft 0.21.2; this run has axolotl 0.20.0")
+
+
+def test_a_transformers_change_names_the_model_type_it_touches(
+    stack: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)  # the probe names its model by a path relative to the repository
+    stack.update(peft="0.21.2")  # transformers 5.25.0 alone moved
+    out = _lint("tests/stack_cases/jamba-router.yml", "tests/stack_cases/jamba-mamba.yml")[1]
+    (line,) = [line for line in out.splitlines() if RULE in line]
+    assert "transformers 5.21 makes Jamba's feed_forward.router a module of its own" in line
+    assert "tests/stack_cases/jamba-router.yml" in line and "jamba-mamba" not in line
