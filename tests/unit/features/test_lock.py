@@ -153,3 +153,10 @@ def test_grouped_modules_expand_back_to_every_name() -> None:
     entries[("modules_to_save", "lm_head")] = Facts("Linear", "", "", 10)
     assert _entries(_grouped(entries)) == entries
     assert _indices("0-2,5") == [(0,), (1,), (2,), (5,)] and _indices("1.0-2") == [(1, 0), (1, 1), (1, 2)]
+
+
+def test_an_unusable_config_is_not_locked(repo: Path) -> None:
+    Path("configs/broken.yml").write_text("adapter: [\n")
+    code, out = _run("lock", "configs")
+    assert code == 2 and "unusable configs cannot be locked: configs/broken.yml" in out
+    assert not Path("lora-compiler.lock").exists()
