@@ -128,6 +128,13 @@ def read(path: Path) -> dict[str, dict[str, Any]]:
         raise LockError(f"{path} cannot be read as a lora-compiler lock: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("configs"), dict):
         raise LockError(f"{path} is not a lora-compiler lock (format {FORMAT})")
+    for name, found in data["configs"].items():
+        try:  # what a check reads of an entry: a hand-edited lock fails here, as input, not later as a traceback
+            _entries(found["modules"])
+            if not isinstance(found["libraries"], dict) or not isinstance(found.get("depends_on", []), list):
+                raise TypeError("libraries must be an object and depends_on a list")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise LockError(f"{path}: the entry of {name} is malformed ({type(exc).__name__}: {exc})") from None
     return data["configs"]
 
 
@@ -162,7 +169,7 @@ def write(lock_path: Path, results: Sequence[CompileResult], force: bool = False
 
 
 @dataclass(frozen=True)
-class Check:
+class LockCheck:
     """One config against its lock entry: the difference as a diff, and the finding that fails the run."""
 
     config: str
@@ -170,21 +177,21 @@ class Check:
     finding: Finding | None
 
 
-def check(result: CompileResult, locked: Mapping[str, Any] | None, name: str) -> Check:
+def check(result: CompileResult, locked: Mapping[str, Any] | None, name: str) -> LockCheck:
     """Compare a compile with the lock's entry for it (None: the lock does not know the config)."""
     now = entry(result)
     if locked is None:
-        return Check(name, None, LOCK_DIFFERS.finding(f"{name} is not in the lock", str(result.file), hint=_RELOCK))
+        return LockCheck(name, None, LOCK_DIFFERS.finding(f"{name} is not in the lock", str(result.file), hint=_RELOCK))
     differs = [k for k in TRAINED if locked.get(k) != now.get(k)]
     if not differs:
-        return Check(name, None, None)
+        return LockCheck(name, None, None)
     diff = _pair(name, locked, now)
     causes = _causes(locked, now)
     because = "; ".join(causes) if causes else _versions_note(locked, now)
     message = f"{name} trains another set than the lock records ({', '.join(differs)} differ)" + (
         f": {because}" if because else ""
     )
-    return Check(name, diff, LOCK_DIFFERS.finding(message, str(result.file), hint=_RELOCK))
+    return LockCheck(name, diff, LOCK_DIFFERS.finding(message, str(result.file), hint=_RELOCK))
 
 
 _RELOCK = "review the difference; if it is intended, record it with `lora-compiler lock` and commit the lock"

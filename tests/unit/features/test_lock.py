@@ -160,3 +160,12 @@ def test_an_unusable_config_is_not_locked(repo: Path) -> None:
     code, out = _run("lock", "configs")
     assert code == 2 and "unusable configs cannot be locked: configs/broken.yml" in out
     assert not Path("lora-compiler.lock").exists()
+
+
+def test_a_malformed_lock_entry_is_a_usage_error_not_a_traceback(repo: Path) -> None:
+    _run("lock", "configs/plain.yml")
+    data = _lock()
+    data["configs"]["configs/plain.yml"]["modules"][0]["layers"] = "0-x"
+    Path("lora-compiler.lock").write_text(json.dumps(data))
+    code, out = _run("lint", "--locked")
+    assert code == 2 and "the entry of configs/plain.yml is malformed (ValueError" in out
