@@ -1,12 +1,12 @@
 """Record what each fixture config trains on this Python's transformers and peft: tests/facts/stack_answers.json.
 
 The behaviour table (lora_compiler/profiles/stack.py) says which library changes change which configs' answers;
-this script records the answers themselves, one stack per run, so that tests/facts/test_stack_facts.py can check,
+this script records the answers themselves, one stack per run, so that tests/facts/test_stack_answers.py can check,
 without either stack, that every behaviour is backed by a config whose answers really differ and that every
 difference is explained by a behaviour. Run it in each stack's venv (each run replaces its own stack's record):
 
-    PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/stack_facts.py          # Axolotl 0.21.0's pins
-    PYTHONPATH=$PWD /work/venvs/newest/bin/python scripts/stack_facts.py        # the newest libraries
+    PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/stack_answers.py          # Axolotl 0.21.0's pins
+    PYTHONPATH=$PWD /work/venvs/newest/bin/python scripts/stack_answers.py        # the newest libraries
 
 `--probes` first writes the probe models' config.json (tests/stack_cases/models/) from this transformers'
 default configs, two layers each: the model types the bundled fixtures lack.

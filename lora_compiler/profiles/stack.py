@@ -5,8 +5,8 @@ version differences change nothing a config trains, a few change it for some con
 config feature). This table names those few, each with the library release that brought it and the runs it
 touches, so that the stack verdict (rules/profile.py) and `lint --locked` name the answers of a run that a
 version difference can change and stay quiet about the rest. Every behaviour is backed by a recorded fact (a
-config whose answers differ between the two stacks, scripts/stack_facts.py -> tests/facts/stack_answers.json),
-and every recorded difference is explained by one (tests/facts/test_stack_facts.py).
+config whose answers differ between the two stacks, scripts/stack_answers.py -> tests/facts/stack_answers.json),
+and every recorded difference is explained by one (tests/facts/test_stack_answers.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The library behaviour table (lora_compiler/profiles/stack.py) against recorded answers of several stacks.
 
 tests/facts/stack_answers.json holds what every fixture config trains on Axolotl's pinned transformers/peft, on the
-newest ones, and on a stack that mixes them (scripts/stack_facts.py, run in each stack's venv). Replayed here
+newest ones, and on a stack that mixes them (scripts/stack_answers.py, run in each stack's venv). Replayed here
 without any of those libraries, for every pair of recorded stacks: every difference of a config's answers is
 explained by a behaviour whose library release lies between the two; a behaviour names no config whose answers
 stayed the same (the stack verdict stays quiet about those); and every behaviour is backed by a config whose
@@ -60,11 +60,11 @@ def _moved(names: tuple[str, str]) -> set[str]:
 
 def test_the_pinned_stack_and_one_library_at_a_time_are_recorded_on_the_same_configs() -> None:
     pinned = f"transformers {NEWEST.transformers}, peft {NEWEST.peft}"
-    assert pinned in STACKS, f"no answers recorded on {NEWEST.name}'s pins: run scripts/stack_facts.py"
+    assert pinned in STACKS, f"no answers recorded on {NEWEST.name}'s pins: run scripts/stack_answers.py"
     assert len({frozenset(s["configs"]) for s in STACKS.values()}) == 1
     assert len(STACKS[pinned]["configs"]) > 100  # fixtures/configs, tests/cases and the stack probes
     single = {lib for names in PAIRS if len(moved := _moved(names)) == 1 for lib in moved}
-    assert single == set(stackmod.LIBRARIES), "record a stack that moves one library only (scripts/stack_facts.py)"
+    assert single == set(stackmod.LIBRARIES), "record a stack that moves one library only (scripts/stack_answers.py)"
 
 
 @pytest.mark.parametrize("names", PAIRS, ids=" vs ".join)
