@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from . import NEWEST, RELEASES
 from .profile import Profile
+from .stack import NEWEST_TESTED
 
 
 def listed(words: Sequence[str], last: str = "and") -> str:
@@ -55,8 +56,19 @@ def constraints_text(profile: Profile) -> str:
 
 
 def constraints_files() -> dict[str, str]:
-    """Every constraints file at the repository root, by name: the newest release's and each own_stack one's."""
-    return {name: constraints_text(p) for p in RELEASES if (name := constraints_file(p))}
+    """Every constraints file at the repository root, by name: the newest release's, each own_stack one's, and the
+    newest libraries the suite also runs on."""
+    files = {name: constraints_text(p) for p in RELEASES if (name := constraints_file(p))}
+    return {**files, "constraints-newest.txt": newest_text()}
+
+
+def newest_text() -> str:
+    """constraints-newest.txt: the newest transformers and peft the suite is run on (profiles/stack.py)."""
+    head = (
+        "The newest libraries the test suite also runs on (.ci/run's second pass): scripts/install.sh --stack newest. "
+        f"Compiles then judge with {NEWEST.name}'s semantics on these libraries, as a user who upgraded would."
+    )
+    return "\n".join([*_comment(head), *(f"{name}=={version}" for name, version in NEWEST_TESTED.items())]) + "\n"
 
 
 def docs_table() -> str:

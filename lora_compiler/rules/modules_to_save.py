@@ -48,20 +48,19 @@ def modules_to_save_missing(ctx: Context) -> Iterable[Finding]:
 
 MODULES_TO_SAVE_PARTIAL_NAME = rule(
     "modules-to-save-partial-name",
-    E,
+    W,
     Stage.MODEL,
     "A lora_modules_to_save name saves fewer modules under the installed PEFT than under PEFT 0.21.2.",
     Docs(
         what="""PEFT 0.21.2 matched a modules_to_save name as a plain suffix of the module's path, so `head`
       trained and saved `lm_head`; PEFT 0.22 matches only a whole trailing name, at a dot boundary, and says
-      nothing about a name that now matches less. An error when the installed PEFT saves no module for the
-      name (the head or embedding meant is neither trained in full nor saved); a warning when it still saves
-      some and loses others. Judged by the installed PEFT's own matching: silent under PEFT 0.21.2.""",
+      nothing about a name that now matches less. A warning, not an error: PEFT and Axolotl go on and train
+      the rest, which the report shows; the modules the name no longer reaches stay frozen and are not saved.
+      Judged by the installed PEFT's own matching: silent under PEFT 0.21.2.""",
         why="The modules the name reached before the upgrade stay frozen and are missing from the adapter.",
         fix="Write the whole module name (lm_head, not head), as the finding's hint lists them.",
         source="peft/utils/other.py _set_trainable (_is_valid_match from PEFT 0.22)",
     ),
-    other_levels=(W,),
 )
 
 
@@ -75,7 +74,7 @@ def modules_to_save_partial_name(ctx: Context) -> Iterable[Finding]:
             continue
         peft = f"PEFT {installed('peft') or '(unknown version)'}"
         was = f"PEFT 0.21.2 matched it as a plain suffix and saved {_some(before)}"
-        yield MODULES_TO_SAVE_PARTIAL_NAME.at_level(W if now else E).at(
+        yield MODULES_TO_SAVE_PARTIAL_NAME.at(
             ctx.doc,
             (
                 f"'{name}' saves {_some(now)} under {peft}, which matches a whole trailing name only; {was}"

@@ -30,6 +30,8 @@ from lora_compiler.profiles import NEWEST
 from lora_compiler.rules import by_id
 from lora_compiler.rules.axolotl.validator import ALL as VALIDATORS
 
+pytestmark = pytest.mark.stack  # what PEFT and transformers build: .ci/run runs it on the newest too
+
 CASES = Path(__file__).resolve().parents[1] / "cases"
 # About the machine, not the case: a case pinned to a release meets the other release's libraries on one stack.
 ENVIRONMENT_RULES = frozenset({"axolotl-stack-mismatch"})

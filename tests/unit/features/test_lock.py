@@ -13,6 +13,8 @@ from conftest import DATASETS_YAML
 from lora_compiler.cli import cli
 from lora_compiler.features.lock import _entries, _grouped, _indices
 
+pytestmark = pytest.mark.stack  # what PEFT and transformers build: .ci/run runs it on the newest too
+
 PLAIN = (
     "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\n"
     "lora_target_modules:\n  - q_proj\n  - v_proj\n" + DATASETS_YAML

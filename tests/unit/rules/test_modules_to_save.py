@@ -4,11 +4,14 @@ scripts/stack_facts.py recorded from the real PEFT (tests/stack_facts.py)."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import DATASETS
 from stack_facts import answer
 
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
+
+pytestmark = pytest.mark.stack  # what PEFT and transformers build: .ci/run runs it on the newest too
 
 
 def _lint(model_dir, model_type: str, saved: list[str], **keys):
@@ -29,14 +32,15 @@ def _partial(result):
     return [f for f in result.findings if f.rule.startswith("modules-to-save-")]
 
 
-def test_a_partial_name_that_stops_matching_is_an_error_naming_what_it_saved_before(model_dir):
+def test_a_partial_name_that_stops_matching_is_a_warning_and_the_report_shows_what_is_trained(model_dir):
     result = _lint(model_dir, "llama", ["head"])
     if answer("modules_to_save_takes_partial_names"):
         assert not _partial(result)
         assert [m.name for m in result.report.modules_to_save] == ["lm_head"]
         return
     [found] = _partial(result)
-    assert (found.rule, found.severity.value) == ("modules-to-save-partial-name", "error")
+    assert (found.rule, found.severity.value) == ("modules-to-save-partial-name", "warning")
+    assert result.report is not None and not result.report.modules_to_save  # PEFT goes on, saving nothing
     assert found.key == "lora_modules_to_save.0"
     assert "'head' saves no module under PEFT" in found.message
     assert "saved 1 module (lm_head)" in found.message and found.hint == "name the modules whole: lm_head"

@@ -11,6 +11,8 @@ from stack_facts import answer
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
 
+pytestmark = pytest.mark.stack  # what PEFT and transformers build: .ci/run runs it on the newest too
+
 SMALL = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, vocab_size=128)
 MOE = {
     "jamba": dict(

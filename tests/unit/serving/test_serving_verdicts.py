@@ -17,6 +17,8 @@ from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
 from lora_compiler.serving import table
 
+pytestmark = pytest.mark.stack  # what PEFT and transformers build: .ci/run runs it on the newest too
+
 LLAMA = REPO / "fixtures" / "models" / "meta-llama" / "Llama-3.2-1B"
 
 
