@@ -38,7 +38,9 @@ class CompileResult:
     source: ModelSource | None = None
     report: Report | None = None
     lora_config: Any = None  # peft.LoraConfig, as Axolotl's load_lora(config_only=True) returns it
-    adapter_config: dict[str, Any] | None = None  # lora_config in PEFT's on-disk form, sets sorted
+    # adapter_config.json as PEFT will save the trained adapter: lora_config after PEFT's injection-time
+    # rewrite, in its on-disk form and key order (pipeline/peftcfg.saved_config)
+    adapter_config: dict[str, Any] | None = None
     source_text: str | None = None  # the YAML as read, for outputs that quote its lines
     selection: Selection | None = None  # the Axolotl release that applied (None: the YAML was unusable first)
     # what the library behaviours of profiles/stack.py read of this run (None: no model was built)
@@ -131,7 +133,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from ..pipeline.inject import InjectionError, inject
     from ..pipeline.loading import base_load
     from ..pipeline.memory import static_memory
-    from ..pipeline.peftcfg import adapter_config_dict
+    from ..pipeline.peftcfg import adapter_config_dict, saved_config
     from ..pipeline.sharding import plan as sharding_plan
     from ..pipeline.sharding import yaml_dir
     from ..pipeline.tying import tied_head_params
@@ -169,6 +171,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     if inj.converted_to_parameters and spec.lora_dropout:
         result.findings.append(peft_outcome.fused_dropout(doc, spec.lora_dropout, inj.effective_target_parameters))
     result.findings += peft_outcome.peft_warnings(doc, spec, inj.warnings)
+    result.adapter_config = saved_config(lora_config, inj.rewritten)
     freezing = freeze(inj.parameters, spec.unfrozen_parameters, spec.freeze_mm_modules) if frozen else None
     # the post-load freezing counts PEFT's parameters by name, the head's tied views among them; kept as they are
     tied = 0 if freezing else tied_head_params(skel.model, inj.modules, lora_config.ensure_weight_tying, ctx.profile)

@@ -49,5 +49,9 @@ def formats_of(trainer: str) -> tuple[str, ...]:
 
 
 def subject_of(result: Any, model: Any, doc: Any) -> Subject:
-    """The Subject of a compile that succeeded (result.report set) on `model`, its meta skeleton."""
-    return Subject(doc, result.spec, result.adapter_config, result.report, model)
+    """The Subject of a compile that succeeded (result.report set) on `model`, its meta skeleton.
+
+    Its config is the LoraConfig Axolotl built, not the saved one: a trainer's PEFT rewrites it alike."""
+    from ..pipeline.peftcfg import adapter_config_dict
+
+    return Subject(doc, result.spec, adapter_config_dict(result.lora_config), result.report, model)

@@ -54,6 +54,9 @@ class Injection:
     # modules_to_save as the PeftModel's config holds it, so as save_pretrained writes it: a classification
     # task type adds the task heads the installed PEFT names (0.21: classifier, score; 0.22: pre_classifier too)
     saved_modules_to_save: tuple[str, ...] | None = None
+    # The LoraConfig fields PEFT rewrote while injecting, in its on-disk form (peftcfg.on_disk): what
+    # save_pretrained writes for them instead of what Axolotl built.
+    rewritten: dict[str, Any] = field(default_factory=dict)
 
 
 def at_rank(inj: Injection, r: int, alpha: float) -> Injection:
@@ -100,9 +103,13 @@ def injection_keys(lora_config: Any) -> tuple[str, str]:
     return _config_key(config), _config_key(config, without=("r", "lora_alpha"))
 
 
+_RANK_FIELDS = frozenset({"r", "lora_alpha", "rank_pattern", "alpha_pattern"})
+
+
 def carried_to_rank(seen: Injection, lora_config: Any) -> Injection | None:
-    """`seen`'s result carried to lora_config's r and lora_alpha, when its counts are linear in the rank."""
-    if seen.rank_terms is None:
+    """`seen`'s result carried to lora_config's r and lora_alpha, when its counts are linear in the rank and
+    PEFT's rewrite of the config did not depend on them (a fused expert's rank is a multiple of r)."""
+    if seen.rank_terms is None or _RANK_FIELDS & seen.rewritten.keys():
         return None
     return at_rank(seen, lora_config.r, lora_config.lora_alpha)
 
@@ -183,8 +190,10 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, pa
     import torch
     from peft import get_peft_model
 
+    from .peftcfg import on_disk
     from .skeleton import skip_init
 
+    built = on_disk(config.to_dict())  # PEFT rewrites the config in place while injecting
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -195,6 +204,7 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, pa
         except Exception as exc:  # every PEFT refusal becomes a finding, whatever its type
             raise InjectionError(str(exc).strip() or type(exc).__name__) from None
     applied = peft_model.peft_config["default"]
+    after = on_disk(applied.to_dict())
     trainable, total = peft_model.get_nb_trainable_parameters()
     modules, layers, saved, tokens = _inventory(peft_model.base_model.model)
     terms = _rank_terms(layers, config)
@@ -225,6 +235,7 @@ def _inject(model: Any, config: Any, asked_params: bool, snapshot: _Snapshot, pa
         tensors=tensors,
         rank=int(config.r),
         saved_modules_to_save=None if applied.modules_to_save is None else tuple(applied.modules_to_save),
+        rewritten={k: v for k, v in after.items() if k not in built or built[k] != v},
     )
 
 

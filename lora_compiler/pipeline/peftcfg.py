@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from .. import inputs
@@ -44,8 +45,46 @@ def build_lora_config(spec: AdapterSpec, plan: TargetPlan, architecture: str) ->
 
 
 def adapter_config_dict(config: Any) -> dict[str, Any]:
-    """PEFT's on-disk form (what save_pretrained writes), with every set sorted."""
-    return _sorted_sets(config.to_dict())
+    """The LoraConfig in PEFT's on-disk form, sets sorted, keys in the order the installed PEFT writes them."""
+    return in_peft_order(on_disk(config.to_dict()))
+
+
+def saved_config(config: Any, rewritten: Mapping[str, Any]) -> dict[str, Any]:
+    """The adapter_config.json PeftModel.save_pretrained writes for the adapter Axolotl trains from `config`.
+
+    `rewritten`: the fields PEFT changed in the config while injecting (inject.Injection.rewritten: fused
+    experts turned into target_parameters with their rank and alpha multiplied, all-linear expanded, a task's
+    head added to modules_to_save); save_pretrained writes the injected config, with inference_mode true.
+    (It also adds auto_mapping when task_type is None, which Axolotl never leaves it.)
+    """
+    return in_peft_order({**on_disk(config.to_dict()), **rewritten, "inference_mode": True})
+
+
+def in_peft_order(values: dict[str, Any]) -> dict[str, Any]:
+    """Keys ordered as the installed PEFT's PeftConfigMixin.save_pretrained orders them.
+
+    PEFT >= 0.22 sorts every dict but those whose order decides a match (rank_pattern, alpha_pattern: the
+    first matching key wins), with its own config._sort_keys; older PEFT dumps with sort_keys=True, every
+    dict sorted. The installed PEFT's function is used where it has one, so its list of kept orders applies.
+    """
+    from peft import config as peft_config
+
+    sort = getattr(peft_config, "_sort_keys", None)
+    return dict(sort(values)) if callable(sort) else _sorted_keys(values)
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
+
+
+def on_disk(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A LoraConfig's to_dict() as JSON values: sets as sorted lists (PEFT writes them in set order, which
+    is no order), tuples as lists, PEFT's enums as their values."""
+    return {k: _sorted_sets(v) for k, v in values.items()}
 
 
 def _sorted_sets(value: Any) -> Any:

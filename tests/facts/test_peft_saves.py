@@ -1,0 +1,123 @@
+"""Our adapter_config.json is the one PEFT's save_pretrained writes for the trained adapter, key for key and in order.
+
+The facts (tests/facts/peft_saves-PEFT.json, written by scripts/peft_saves.py in a venv with that PEFT) hold
+what a real PeftModel.save_pretrained wrote for tiny real models. Each case is compiled here with the installed
+PEFT and compared with the facts of that PEFT version; then PEFT loads a real adapter with our file in place of
+its own, as a trained adapter is loaded (PeftModel.from_pretrained).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lora_compiler.engine.compiler import Options, compile_document
+from lora_compiler.io.files import write_all
+from lora_compiler.profiles import installed
+from lora_compiler.render.outputs import render_files
+
+FACTS = Path(__file__).resolve().parent
+PEFT = installed("peft")
+FACT = FACTS / f"peft_saves-{PEFT}.json"
+MODEL_TOKEN = "MODEL"
+
+
+def _facts() -> dict[str, Any]:
+    if not FACT.is_file():
+        recorded = sorted(p.name for p in FACTS.glob("peft_saves-*.json"))
+        pytest.skip(f"no facts for peft {PEFT} ({FACT.name}; recorded: {recorded}): run scripts/peft_saves.py")
+    return dict(json.loads(FACT.read_text(encoding="utf-8")))
+
+
+NAMES = sorted({name for p in FACTS.glob("peft_saves-*.json") for name in json.loads(p.read_text())["cases"]})
+
+
+def _case(name: str) -> dict[str, Any]:
+    cases = _facts()["cases"]
+    if name not in cases:
+        pytest.skip(f"{FACT.name} has no case {name}")
+    return dict(cases[name])
+
+
+def _compile(tmp_path: Path, case: dict[str, Any]) -> tuple[Any, Path, Path]:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text(json.dumps(case["model"]), encoding="utf-8")
+    yml = tmp_path / "train.yml"
+    yml.write_text(yaml.safe_dump({"base_model": str(model_dir), **case["yaml"]}, sort_keys=False), encoding="utf-8")
+    result = compile_document(yml, Options(offline=True))
+    assert result.report is not None, [f"{f.rule}: {f.message}" for f in result.findings]
+    out = tmp_path / "out"
+    write_all(out, render_files(result))
+    return result, model_dir, out
+
+
+def _pairs(text: str, sets: list[str]) -> list[tuple[str, Any]]:
+    """The file as ordered (key, value) pairs, nested objects too; the lists PEFT wrote from a set sorted."""
+    pairs = json.loads(text, object_pairs_hook=list)
+    return [(k, sorted(v) if k in sets and isinstance(v, list) else v) for k, v in pairs]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_written_adapter_config_is_what_peft_saves(name: str, tmp_path: Path) -> None:
+    case = _case(name)
+    result, model_dir, out = _compile(tmp_path, case)
+    ours = (out / "adapter_config.json").read_text(encoding="utf-8").replace(str(model_dir), MODEL_TOKEN)
+    assert _pairs(ours, case["set_fields"]) == _pairs(case["adapter_config"], case["set_fields"])
+    assert ours.endswith("\n") == case["adapter_config"].endswith("\n")
+    targets = json.loads((out / "targets.json").read_text(encoding="utf-8"))
+    assert targets["peft_trainable_params"] == case["trainable_params"]
+    assert targets["adapter_file"]["bytes"] == case["adapter_bytes"]
+    assert {m["name"]: m["r"] for m in targets["modules"]} == case["ranks"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_peft_loads_a_trained_adapter_with_our_adapter_config(name: str, tmp_path: Path) -> None:
+    """PEFT saves a real adapter trained from Axolotl's LoraConfig; our file replaces its own and must load the
+    same weights at the ranks targets.json reports (or fail as PEFT's own save fails, where PEFT loses them)."""
+    import copy
+
+    from peft import PeftModel, get_peft_model
+    from peft.tuners.lora import LoraLayer
+
+    case = _case(name)
+    result, model_dir, out = _compile(tmp_path, case)
+    trained = tmp_path / "trained"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        get_peft_model(_real_model(model_dir), copy.deepcopy(result.lora_config)).save_pretrained(str(trained))
+        shutil.copy(out / "adapter_config.json", trained / "adapter_config.json")
+        if not case["reload"]["ok"]:
+            with pytest.raises(RuntimeError, match="size mismatch"):
+                PeftModel.from_pretrained(_real_model(model_dir), str(trained))
+            return
+        loaded = PeftModel.from_pretrained(_real_model(model_dir), str(trained))
+    ranks = {
+        n.replace(".base_layer", "") + (f".{m.parameter_name}" if getattr(m, "parameter_name", None) else ""): m.r[
+            "default"
+        ]
+        for n, m in loaded.base_model.model.named_modules()
+        if isinstance(m, LoraLayer)
+    }
+    targets = json.loads((out / "targets.json").read_text(encoding="utf-8"))
+    assert ranks == {m["name"]: m["r"] for m in targets["modules"]} == case["reload"]["ranks"]
+
+
+def _real_model(model_dir: Path) -> Any:
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.utils import logging
+
+    torch.manual_seed(0)
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir))
+    finally:
+        logging.set_verbosity(level)
