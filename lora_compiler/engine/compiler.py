@@ -133,7 +133,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
     from ..pipeline.inject import InjectionError, inject
     from ..pipeline.loading import base_load
     from ..pipeline.memory import static_memory
-    from ..pipeline.peftcfg import adapter_config_dict, saved_config
+    from ..pipeline.peftcfg import adapter_config_dict, rewrites, saved_config
     from ..pipeline.sharding import plan as sharding_plan
     from ..pipeline.sharding import yaml_dir
     from ..pipeline.tying import tied_head_params
@@ -215,6 +215,7 @@ def _compile_model(ctx: Any, start: Front, result: CompileResult, session: Sessi
         static_memory=static_memory(
             skel.model, inj.tensors, doc.values, ctx.profile.version, held, sharding, skel.model_type, ctx.devices
         ),
+        peft_rewrites=rewrites(lora_config, inj.rewritten, skel.model_type),
     )
     ctx.report, ctx.lora_config, ctx.adapter_config = result.report, lora_config, result.adapter_config
     ctx.freezing = freezing

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import inputs
+from ..results.parts import ConfigRewrite
 from .fields import key_for_message, lora_kwargs, targets_key, yaml_key
 from .spec import AdapterSpec
 from .targets import TargetPlan
@@ -97,3 +98,38 @@ def _sorted_sets(value: Any) -> Any:
     if hasattr(value, "value") and type(value).__module__.startswith("peft"):  # PEFT enums
         return value.value
     return value
+
+
+def rewrites(config: Any, rewritten: Mapping[str, Any], model_type: str) -> tuple[ConfigRewrite, ...]:
+    """The report's peft_rewrites: each field PEFT rewrote while injecting, Axolotl's value beside the saved one."""
+    built = on_disk(config.to_dict())
+    return tuple(
+        ConfigRewrite(name, built.get(name), value, _reason(name, built, rewritten, model_type))
+        for name, value in sorted(rewritten.items())
+    )
+
+
+def _reason(name: str, built: Mapping[str, Any], rewritten: Mapping[str, Any], model_type: str) -> str:
+    """Why PEFT changed `name`, from what else it changed (PEFT's tuners_utils.inject_adapter and
+    utils/transformers_weight_conversion.py make these rewrites)."""
+    fused = rewritten.get("target_parameters")
+    if name in ("rank_pattern", "alpha_pattern") and fused:
+        base = built["r"] if name == "rank_pattern" else built["lora_alpha"]
+        added = {k: v for k, v in rewritten[name].items() if k not in (built.get(name) or {})}
+        what = "r" if name == "rank_pattern" else "lora_alpha"
+        parts = ", ".join(f"`{k}` x{v / base:g}" for k, v in added.items())
+        return (
+            f"a fused expert parameter holds several projections: PEFT multiplies its {what} by their number ({parts})"
+        )
+    if name in ("target_parameters", "target_modules") and fused:
+        return (
+            f"PEFT's transformers 5 conversion targets {model_type}'s fused expert weights as target_parameters "
+            "(convert_peft_config_for_transformers)"
+        )
+    if name == "target_modules" and isinstance(built.get(name), str):
+        return f"PEFT expands {built[name]!r} to the names of the layers it matched"
+    if name == "target_modules" and built.get(name) is None:
+        return f"PEFT fills in its default target modules for {model_type}"
+    if name == "modules_to_save":
+        return f"PEFT adds the head of task_type {built.get('task_type')} to modules_to_save"
+    return "PEFT rewrote it in get_peft_model"

@@ -7,6 +7,7 @@ Every text comes from the report (module names, YAML, findings are user input) a
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable, Iterable
 from typing import AbstractSet, Any
 
@@ -272,7 +273,21 @@ def _tables(report: Report) -> list[str]:
             for m, kind in extra
         ]
         out.append("</tbody></table>")
-    return out + _coverage(report.coverage)
+    return out + _rewrites(report) + _coverage(report.coverage)
+
+
+def _rewrites(report: Report) -> list[str]:
+    """The LoraConfig fields PEFT rewrote while injecting (adapter_config.json holds the saved values)."""
+    if not report.peft_rewrites:
+        return []
+    rows = (
+        f"<tr><td><code>{_e(r.field)}</code></td><td><code>{_e(json.dumps(r.built))}</code></td>"
+        f"<td><code>{_e(json.dumps(r.saved))}</code></td><td>{_e(r.reason)}</td></tr>"
+        for r in report.peft_rewrites
+    )
+    head = "<th>field</th><th>Axolotl's LoraConfig</th><th>saved adapter</th><th>why</th>"
+    table = f'<table class="tab"><thead><tr>{head}</tr></thead><tbody>'
+    return ["<h3>PEFT rewrote the LoraConfig</h3>", table, *rows, "</tbody></table>"]
 
 
 def _coverage(cov: Coverage | None) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..results.layermap import build_layer_map, legend, text_grid
@@ -108,7 +109,7 @@ def render_markdown(report: Report) -> str:
     ]
     if report.target_parameters:
         lines.append(f"- target_parameters: {_names(report.target_parameters)}")
-    if report.effective_target_parameters and not report.target_parameters:
+    if report.effective_target_parameters and not report.target_parameters and not report.peft_rewrites:
         lines.append(
             f"- PEFT rewrote expert targets into target_parameters: {_names(report.effective_target_parameters)}"
         )
@@ -124,6 +125,7 @@ def render_markdown(report: Report) -> str:
     if extra:
         lines += ["", "| trained in full | kind | type | params |", "|---|---|---|---:|"]
         lines += [f"| `{m.name}` | {kind} | {m.type} | {_n(m.params)} |" for m, kind in extra]
+    lines += _rewrites(report)
     lines += _coverage(report.coverage)
     lines += _layer_map(report)
     lines += [
@@ -188,6 +190,25 @@ def fold(grid: list[str], width: int = WIDTH) -> list[str]:
             out += ["", f"{title} (columns {start + 1}-{min(start + span, cells)} of {cells})"]
             out += [(line[:label] + line[label + start : label + start + span]).rstrip() for line in body]
     return out[1:]
+
+
+def _rewrites(report: Report) -> list[str]:
+    """The LoraConfig fields PEFT rewrote while injecting: adapter_config.json holds the saved values."""
+    if not report.peft_rewrites:
+        return []
+    lines = [
+        "",
+        "## PEFT rewrote the LoraConfig",
+        "",
+        "adapter_config.json holds what the trained adapter saves, not the LoraConfig Axolotl built:",
+        "",
+        "| field | Axolotl's LoraConfig | saved adapter | why |",
+        "|---|---|---|---|",
+    ]
+    for r in report.peft_rewrites:
+        built, saved = (json.dumps(v, sort_keys=False).replace("|", "\\|") for v in (r.built, r.saved))
+        lines.append(f"| `{r.field}` | `{built}` | `{saved}` | {r.reason} |")
+    return lines
 
 
 def _freezing(report: Report) -> list[str]:

@@ -50,6 +50,16 @@ class WrappedModule:
 
 
 @dataclass(frozen=True)
+class ConfigRewrite:
+    """One LoraConfig field PEFT rewrote while injecting: Axolotl's value, the trained adapter's saved value, why."""
+
+    field: str
+    built: Any  # as adapter_config.json would hold it (sets as sorted lists)
+    saved: Any
+    reason: str
+
+
+@dataclass(frozen=True)
 class SavedModule:
     """A module PEFT trains in full (modules_to_save) or by token rows (trainable_tokens)."""
 

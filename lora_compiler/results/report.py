@@ -13,6 +13,7 @@ from .parts import (
     AdapterFile,
     AxolotlRecord,
     Candidate,
+    ConfigRewrite,
     Coverage,
     FreezingRecord,
     SavedModule,
@@ -20,7 +21,8 @@ from .parts import (
     WrappedModule,
 )
 
-SCHEMA_VERSION = "1.3"  # 1.1: the axolotl profile record; 1.2: adapter_file, coverage; 1.3: sharding, per_device
+# 1.1: the axolotl profile record; 1.2: adapter_file, coverage; 1.3: sharding, per_device; 1.4: peft_rewrites
+SCHEMA_VERSION = "1.4"
 
 
 def versions() -> dict[str, str | None]:
@@ -66,6 +68,7 @@ class Report:
     adapter_file: AdapterFile | None = None  # adapter_model.safetensors' size (pipeline/adapter_file.py)
     coverage: Coverage | None = None  # what each target entry reached (results/coverage.py)
     static_memory: StaticMemory | None = None  # bytes held before activations (pipeline/memory.py)
+    peft_rewrites: tuple[ConfigRewrite, ...] = ()  # what injection changed in the LoraConfig (peftcfg.rewrites)
 
     @property
     def trainable_percent(self) -> float:
@@ -86,6 +89,7 @@ class Report:
             "linear_names": js.names(self.linear_names),
             "effective_target_modules": js.names(self.effective_target_modules),
             "effective_target_parameters": js.names(self.effective_target_parameters),
+            "peft_rewrites": [js.flat(r) for r in self.peft_rewrites],
             "modules": [js.flat(m) for m in self.modules],
             "candidates": [js.flat(c) for c in self.candidates],
             "modules_to_save": [js.flat(m) for m in self.modules_to_save],

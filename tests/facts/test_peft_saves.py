@@ -75,6 +75,11 @@ def test_written_adapter_config_is_what_peft_saves(name: str, tmp_path: Path) ->
     assert targets["peft_trainable_params"] == case["trainable_params"]
     assert targets["adapter_file"]["bytes"] == case["adapter_bytes"]
     assert {m["name"]: m["r"] for m in targets["modules"]} == case["ranks"]
+    built = json.loads(json.dumps(result.lora_config.to_dict(), default=sorted))
+    saved = json.loads(case["adapter_config"].replace(MODEL_TOKEN, str(model_dir)))
+    rewritten = {k for k, v in saved.items() if k != "inference_mode" and _plain(built.get(k)) != _plain(v)}
+    assert {r["field"] for r in targets["peft_rewrites"]} == rewritten  # what targets.json says PEFT changed
+    assert all(r["saved"] == _plain(saved[r["field"]]) for r in targets["peft_rewrites"])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -107,6 +112,15 @@ def test_peft_loads_a_trained_adapter_with_our_adapter_config(name: str, tmp_pat
     }
     targets = json.loads((out / "targets.json").read_text(encoding="utf-8"))
     assert ranks == {m["name"]: m["r"] for m in targets["modules"]} == case["reload"]["ranks"]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value with every list sorted (PEFT holds them as sets or writes them from sets)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted((_plain(v) for v in value), key=str)
+    return value
 
 
 def _real_model(model_dir: Path) -> Any:
