@@ -114,6 +114,22 @@ def test_batch_injects_each_adapter_once_per_model(write_yaml: Callable[..., Pat
     assert [r.report.trainable_params for r in batch] == [44_032 * 16 * r for r in (8, 8, 8, 16, 16, 16)]
 
 
+@needs_modern_stack
+def test_a_batch_writes_each_rank_its_own_fused_expert_rank_pattern(
+    model_dir: Callable[..., Path], write_yaml: Callable[..., Path]
+) -> None:
+    """PEFT's rewrite of fused experts depends on r (gate_up_proj at 2r): a batch never carries it to another r."""
+    keys = f"base_model: {model_dir('mixtral')}\nadapter: lora\nlora_target_modules: [q_proj, w1, w2, w3]\n"
+    paths = [write_yaml(keys + f"lora_r: {r}\nlora_alpha: {2 * r}\n", f"r{r}.yml") for r in (4, 8)]
+    session = Session()
+    batch = [compile_document(p, Options(offline=True), session) for p in paths]
+    alone = [compile_document(p, Options(offline=True)) for p in paths]
+    assert [r.adapter_config for r in batch] == [r.adapter_config for r in alone]
+    assert [r.adapter_config["rank_pattern"] for r in batch] == [{r".*\.gate_up_proj": 2 * r} for r in (4, 8)]
+    assert [r.adapter_config["alpha_pattern"] for r in batch] == [{r".*\.gate_up_proj": 4 * r} for r in (4, 8)]
+    assert [r.adapter_config["target_parameters"] for r in batch] == [["down_proj", "gate_up_proj"]] * 2
+
+
 # Adapters whose counts carry to another rank, and ones that must run PEFT again.
 RANKED: dict[str, list[dict[str, Any]]] = {
     "llama": [
