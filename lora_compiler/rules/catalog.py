@@ -18,6 +18,7 @@ from . import (  # noqa: F401  (declaration)
     modules_to_save,
     peft_outcome,
     profile,
+    saved_config,
     serving,
 )
 

@@ -51,7 +51,10 @@ def check(rules: dict[str, Any], ctx: Any) -> Plan:
             src["refusals"],
             "serve a base model whose vocabulary already holds the tokens",
         )
-    _scaling(plan, rules, config, where)
+    # PEFT's own pattern keys (a fused expert's 2r) concern target_parameters: where SGLang drops those
+    # weights (below), the patterns it does not read change nothing more
+    asked = {k for k in ("rank_pattern", "alpha_pattern") if getattr(spec, f"lora_{k}", None)}
+    _scaling(plan, rules, config, where, asked if not rules["reads_target_parameters"] else None)
     init = config.get("init_lora_weights")
     if isinstance(init, str) and init.lower().startswith(BASE_CHANGING_INITS) and not rules["reads_init_lora_weights"]:
         plan.refuse(
@@ -121,8 +124,9 @@ def _names(plan: Plan, rules: dict[str, Any], targets: list[str], key: str) -> N
         plan.flags.append(f"--lora-target-modules {' '.join(leaves)}")
 
 
-def _scaling(plan: Plan, rules: dict[str, Any], config: dict[str, Any], where: str) -> None:
-    """SGLang scales every module by lora_alpha / r and sizes every buffer by r: nothing else is read."""
+def _scaling(plan: Plan, rules: dict[str, Any], config: dict[str, Any], where: str, patterns: set[str] | None) -> None:
+    """SGLang scales every module by lora_alpha / r and sizes every buffer by r: nothing else is read.
+    `patterns`: the rank/alpha patterns whose loss matters (None: every one the saved config holds)."""
     source = rules["sources"]["scaling"]
     said = f"{where} scales every module by {rules['scaling'].replace('self.config.', '')}"
     r, alpha = config.get("r"), config.get("lora_alpha")
@@ -134,14 +138,14 @@ def _scaling(plan: Plan, rules: dict[str, Any], config: dict[str, Any], where: s
             f"for the same scaling without RSLoRA set lora_alpha: {alpha * math.sqrt(r):g} and drop "
             "peft_use_rslora, or merge the adapter before serving",
         )
-    if config.get("alpha_pattern"):
+    if config.get("alpha_pattern") and (patterns is None or "alpha_pattern" in patterns):
         plan.refuse(
             f"{said}: alpha_pattern is not read",
             "lora_alpha_pattern",
             source,
             "drop lora_alpha_pattern, or merge the adapter before serving",
         )
-    if config.get("rank_pattern"):
+    if config.get("rank_pattern") and (patterns is None or "rank_pattern" in patterns):
         plan.refuse(
             f"{said} and reads only r: rank_pattern is not read",
             "lora_rank_pattern",

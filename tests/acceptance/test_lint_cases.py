@@ -1,7 +1,8 @@
 """Acceptance: every folder case is a test. `cases/bad/*.yml` declare `# expect: RULE LINE:COLUMN` (one
 per finding, order free; 1-based, the column where the key, value or list item the finding points at
 begins) and optionally `# lint-options: serve=vllm axolotl=0.19.0`; `cases/good/*.yml` lint clean.
-A case marked `# requires: modern-stack` is skipped on transformers 4 / peft < 0.20.
+A case marked `# requires: modern-stack` is skipped on transformers 4 / peft < 0.20; one marked
+`# requires: peft-sorted-patterns` where the installed PEFT saves rank_pattern in its own order (>= 0.22).
 
 `# expect-if: QUESTION=ANSWER RULE LINE:COLUMN` expects a finding only where the installed libraries give that
 answer, as scripts/stack_facts.py recorded it for them (tests/stack_facts.py): a finding about what PEFT does
@@ -90,8 +91,18 @@ def linted(batch) -> dict[Path, CompileResult]:
 
 
 def _skip_unless_stack(path: Path) -> None:
-    if "# requires: modern-stack" in path.read_text() and not MODERN_STACK:
+    text = path.read_text()
+    if "# requires: modern-stack" in text and not MODERN_STACK:
         pytest.skip("case expects transformers 5 layouts and peft >= 0.20")
+    if "# requires: peft-sorted-patterns" in text and _peft_keeps_pattern_order():
+        pytest.skip("case expects a PEFT that saves rank_pattern sorted (< 0.22); tests/facts/test_peft_saves.py")
+
+
+def _peft_keeps_pattern_order() -> bool:
+    """The installed PEFT's own list of the config dicts whose order save_pretrained keeps (0.22 and later)."""
+    from peft import config
+
+    return "rank_pattern" in getattr(config, "CONFIG_KEYS_WITH_PRESERVED_ORDER", ())
 
 
 def _shown(result: CompileResult) -> list[str]:

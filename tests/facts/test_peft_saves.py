@@ -21,6 +21,7 @@ from lora_compiler.engine.compiler import Options, compile_document
 from lora_compiler.io.files import write_all
 from lora_compiler.profiles import installed
 from lora_compiler.render.outputs import render_files
+from lora_compiler.rules.saved_config import SAVED_PATTERN_ORDER
 
 FACTS = Path(__file__).resolve().parent
 PEFT = installed("peft")
@@ -80,6 +81,8 @@ def test_written_adapter_config_is_what_peft_saves(name: str, tmp_path: Path) ->
     rewritten = {k for k, v in saved.items() if k != "inference_mode" and _plain(built.get(k)) != _plain(v)}
     assert {r["field"] for r in targets["peft_rewrites"]} == rewritten  # what targets.json says PEFT changed
     assert all(r["saved"] == _plain(saved[r["field"]]) for r in targets["peft_rewrites"])
+    # PEFT failing to load its own save is said, and only then
+    assert any(f.rule == SAVED_PATTERN_ORDER.id for f in result.findings) == (not case["reload"]["ok"])
 
 
 @pytest.mark.parametrize("name", NAMES)
