@@ -46,8 +46,8 @@ def build_lora_config(spec: AdapterSpec, plan: TargetPlan, architecture: str) ->
 
 
 def adapter_config_dict(config: Any) -> dict[str, Any]:
-    """The LoraConfig in PEFT's on-disk form, sets sorted, keys in the order the installed PEFT writes them."""
-    return in_peft_order(on_disk(config.to_dict()))
+    """The LoraConfig in PEFT's on-disk form, sets sorted, keys in its fields' order (as built, not as saved)."""
+    return on_disk(config.to_dict())
 
 
 def saved_config(config: Any, rewritten: Mapping[str, Any]) -> dict[str, Any]:

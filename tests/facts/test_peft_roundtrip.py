@@ -95,9 +95,11 @@ def _apply_real(model_dir: Path, out: Path) -> tuple[Any, dict[str, Any]]:
     from peft.tuners.lora import LoraLayer
     from peft.utils.other import ModulesToSaveWrapper
 
+    config = PeftConfig.from_pretrained(str(out))
+    config.inference_mode = False  # the file is a saved adapter's: trained on, as from_pretrained(is_trainable=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        peft_model = get_peft_model(_real_model(model_dir), PeftConfig.from_pretrained(str(out)))
+        peft_model = get_peft_model(_real_model(model_dir), config)
     wrapped: dict[str, Any] = {}
     saved: dict[str, int] = {}
     for name, module in peft_model.base_model.model.named_modules():

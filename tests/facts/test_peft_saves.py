@@ -48,7 +48,7 @@ def _case(name: str) -> dict[str, Any]:
 
 def _compile(tmp_path: Path, case: dict[str, Any]) -> tuple[Any, Path, Path]:
     model_dir = tmp_path / "model"
-    model_dir.mkdir()
+    model_dir.mkdir(parents=True)
     (model_dir / "config.json").write_text(json.dumps(case["model"]), encoding="utf-8")
     yml = tmp_path / "train.yml"
     yml.write_text(yaml.safe_dump({"base_model": str(model_dir), **case["yaml"]}, sort_keys=False), encoding="utf-8")
@@ -138,3 +138,23 @@ def _real_model(model_dir: Path) -> Any:
         return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir))
     finally:
         logging.set_verbosity(level)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_real_save_of_the_same_yaml_agrees_with_the_compiled_config(name: str, tmp_path: Path) -> None:
+    """Resuming from the adapter PEFT saved (lora_model_dir): the YAML's compiled config agrees with PEFT's own
+    file field for field, fused-expert rewrite included (before, the rewrite read as a differing config)."""
+    import copy
+
+    from peft import get_peft_model
+
+    from lora_compiler.rulebook.saved_adapter import ADAPTER_DIR_CONFIG_DIFFERS
+
+    case = _case(name)
+    result, model_dir, _ = _compile(tmp_path, case)
+    trained = tmp_path / "trained"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        get_peft_model(_real_model(model_dir), copy.deepcopy(result.lora_config)).save_pretrained(str(trained))
+    resumed, _, _ = _compile(tmp_path / "resume", {**case, "yaml": {**case["yaml"], "lora_model_dir": str(trained)}})
+    assert [f.message for f in resumed.findings if f.rule == ADAPTER_DIR_CONFIG_DIFFERS.id] == []
