@@ -1,14 +1,15 @@
 """Record what PEFT's save_pretrained writes as adapter_config.json for tiny real models: tests/facts/peft_saves-V.json.
 
-    cd WORKTREE && PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/peft_saves.py        # peft 0.21.2
-    cd WORKTREE && PYTHONPATH=$PWD /work/venvs/newest/bin/python scripts/peft_saves.py      # peft 0.22.0
-    # another PEFT: python3 -m venv V && V/bin/pip install torch==2.13.0 transformers==X peft==Y pyyaml ...
+    .venv/bin/python scripts/peft_saves.py         # the pinned stack (scripts/install.sh): peft 0.21.2
+    PYTHONPATH=$PWD V/bin/python scripts/peft_saves.py   # any venv V with another PEFT and lora-compiler's
+    # dependencies (python3 -m venv V && V/bin/pip install torch==2.13.0 transformers==X peft==Y -e .)
 
 Each case is an Axolotl YAML on a tiny model config. The LoraConfig is the one Axolotl builds for it (the
 compile's own lora_config, before injection: what load_lora hands to get_peft_model); the script applies it
 with PEFT to a real randomly initialised CPU model, saves the adapter with PeftModel.save_pretrained, and
 records the adapter_config.json text byte for byte (the model directory replaced by MODEL), the fields PEFT
-held as sets (their list order in the file is the set's iteration order, so it is no fact), the trained count,
+held as sets (their list order in the file is the set's iteration order, so it is no fact; the script runs
+with PYTHONHASHSEED=0 so that a re-run only differs where PEFT does), the trained count,
 the adapter_model.safetensors size, the per-module ranks, and whether PEFT reloads its own save
 (PeftModel.from_pretrained on a fresh model). tests/facts/test_peft_saves.py compiles the same cases and
 compares our adapter_config.json key for key, in order, against the facts for the installed PEFT.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 import tempfile
 import warnings
@@ -84,6 +86,8 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
     ),
     "llama-modules-to-save": (LLAMA, {**L, "lora_target_linear": True, "lora_modules_to_save": ["lm_head"]}),
+    # PEFT expands the shorthand into the names it matched, and saves those
+    "llama-all-linear": (LLAMA, {**L, "lora_target_modules": "all-linear"}),
     "qwen2-moe-experts": (
         QWEN2_MOE,
         {**L, "lora_target_modules": ["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"]},
@@ -162,6 +166,8 @@ def record(model_cfg: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
+    if os.environ.get("PYTHONHASHSEED") != "0":  # PEFT writes sets in their iteration order: fix it, so a re-run
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})  # diffs clean
     import peft
     import torch
     import transformers
