@@ -34,7 +34,7 @@ from ..pipeline.document import Document, read_bounded
 from ..version import __version__
 from .files import plain_name, write_text
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7  # 7: adapter_config.json as PEFT saves it, targets.json 1.4 (peft_rewrites)
 KEY_ENV = "LORA_COMPILER_CACHE_KEY"
 KEY_FILE = "cache.key"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
