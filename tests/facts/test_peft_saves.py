@@ -81,6 +81,11 @@ def test_written_adapter_config_is_what_peft_saves(name: str, tmp_path: Path) ->
     rewritten = {k for k, v in saved.items() if k != "inference_mode" and _plain(built.get(k)) != _plain(v)}
     assert {r["field"] for r in targets["peft_rewrites"]} == rewritten  # what targets.json says PEFT changed
     assert all(r["saved"] == _plain(saved[r["field"]]) for r in targets["peft_rewrites"])
+    why = {r["field"]: r["reason"] for r in targets["peft_rewrites"]}
+    if "rank_pattern" in why:  # a fused gate_up_proj holds gate_proj and up_proj: twice the rank
+        assert "multiplies its r" in why["rank_pattern"] and "gate_up_proj` x2" in why["rank_pattern"]
+    if isinstance(case["yaml"].get("lora_target_modules"), str):
+        assert why["target_modules"].startswith("PEFT expands 'all-linear'")
     # PEFT failing to load its own save is said, and only then
     assert any(f.rule == SAVED_PATTERN_ORDER.id for f in result.findings) == (not case["reload"]["ok"])
 
