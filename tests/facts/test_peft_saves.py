@@ -23,6 +23,8 @@ from lora_compiler.profiles import installed
 from lora_compiler.render.outputs import render_files
 from lora_compiler.rules.saved_config import SAVED_PATTERN_ORDER
 
+pytestmark = pytest.mark.stack  # what PEFT and transformers build: .ci/run runs it on the newest too
+
 FACTS = Path(__file__).resolve().parent
 PEFT = installed("peft")
 FACT = FACTS / f"peft_saves-{PEFT}.json"
