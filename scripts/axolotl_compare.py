@@ -88,9 +88,12 @@ def _owner(name: str) -> str:
 def ours(path: Path, session: Any, release: str) -> dict[str, Any]:
     from lora_compiler.engine.compiler import compile_document
     from lora_compiler.engine.options import Options
+    from lora_compiler.pipeline.peftcfg import adapter_config_dict
 
     result = compile_document(path, Options(offline=True, axolotl=release), session)
     report = result.report
+    # Axolotl's answer is the LoraConfig load_lora builds, before PEFT's injection-time rewrite and the save
+    built = adapter_config_dict(result.lora_config) if result.lora_config is not None else None
     errors = sorted({f.rule for f in result.findings if f.severity.value == "error"})
     config = result.adapter_config or {}
     return {
@@ -99,7 +102,7 @@ def ours(path: Path, session: Any, release: str) -> dict[str, Any]:
         "init_lora_weights": config.get("init_lora_weights"),
         "peft_trainable": report.peft_trainable_params if report else None,
         "trainable": report.trainable_params if report else None,
-        "lora_config": lora_fields(result.adapter_config),
+        "lora_config": lora_fields(built),
         "wrapped": wrapped_digest(wrapped_names(report)) if report else None,
         "wrapped_names": wrapped_names(report) if report else [],
     }
