@@ -119,8 +119,9 @@ def _run(doc: Document, options: Options, result: CompileResult, session: Sessio
     )
     result.findings += run_stage("config", ctx)
     if start.skeleton is not None:
-        names = (name.rsplit(".", 1)[-1] for name, _ in start.skeleton.model.named_modules())
-        suffixes = frozenset(n for n in names if n and not n.isdigit())  # a ModuleList's indices name nothing
+        ctx.skeleton = start.skeleton
+        names = (name.rsplit(".", 1)[-1] for name in ctx.module_names)  # the walk the model rules share
+        suffixes = frozenset(n for n in names if not n.isdigit())  # a ModuleList's indices name nothing
         result.stack_run = Run(start.skeleton.model_type, doc.values, suffixes)
         _compile_model(ctx, start, result, session)
 

@@ -7,13 +7,13 @@ import copy
 
 import pytest
 from conftest import needs_modern_stack
+from stack_facts import MOE, SMALL
 
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
 from lora_compiler.engine.policy import Policy
 from lora_compiler.model_facts import decoder_layer, peft_selects
 
-SMALL = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, vocab_size=128)
 TINY = {
     "nemotron_h": dict(
         SMALL,
@@ -25,29 +25,10 @@ TINY = {
         n_groups=1,
         head_dim=16,
     ),
-    "jamba": dict(
-        SMALL,
-        num_hidden_layers=4,
-        num_experts=4,
-        num_experts_per_tok=2,
-        attn_layer_period=2,
-        attn_layer_offset=1,
-        expert_layer_period=2,
-        expert_layer_offset=1,
-        mamba_d_state=8,
-    ),
-    "qwen3_moe": dict(
-        SMALL, moe_intermediate_size=32, num_hidden_layers=2, num_experts=4, num_experts_per_tok=2, head_dim=16
-    ),
-    "mixtral": dict(SMALL, num_hidden_layers=2, num_local_experts=4, num_experts_per_tok=2),
-    "qwen2_moe": dict(
-        SMALL,
-        moe_intermediate_size=32,
-        shared_expert_intermediate_size=64,
-        num_hidden_layers=2,
-        num_experts=4,
-        num_experts_per_tok=2,
-    ),
+    "jamba": MOE["jamba"],
+    "qwen3_moe": MOE["qwen3_moe"],
+    "mixtral": MOE["mixtral"],
+    "qwen2_moe": MOE["qwen2_moe"],
     "qwen2_5_vl": dict(
         text_config=dict(
             SMALL,

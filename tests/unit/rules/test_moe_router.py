@@ -6,36 +6,13 @@ from __future__ import annotations
 
 import pytest
 from conftest import DATASETS, needs_modern_stack
-from stack_facts import answer
+from stack_facts import MOE, answer
 
 from lora_compiler.engine.compiler import compile_document
 from lora_compiler.engine.options import Options
 
 pytestmark = pytest.mark.stack  # what PEFT and transformers build: .ci/run runs it on the newest too
 
-SMALL = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, vocab_size=128)
-MOE = {
-    "jamba": dict(
-        SMALL,
-        num_hidden_layers=4,
-        num_experts=4,
-        num_experts_per_tok=2,
-        attn_layer_period=2,
-        attn_layer_offset=1,
-        expert_layer_period=2,
-        expert_layer_offset=1,
-        mamba_d_state=8,
-    ),
-    "qwen2_moe": dict(
-        SMALL,
-        num_hidden_layers=2,
-        num_experts=4,
-        num_experts_per_tok=2,
-        moe_intermediate_size=32,
-        shared_expert_intermediate_size=64,
-    ),
-    "mixtral": dict(SMALL, num_hidden_layers=2, num_local_experts=4, num_experts_per_tok=2),
-}
 ROUTER = {"jamba": "router", "qwen2_moe": "gate", "mixtral": "gate"}
 
 
@@ -51,7 +28,7 @@ def _lint(tmp_path, model_type: str):
 
 
 @needs_modern_stack
-@pytest.mark.parametrize("model_type", sorted(MOE))
+@pytest.mark.parametrize("model_type", sorted(ROUTER))
 def test_a_targeted_router_is_said_to_be_wrapped_adapted_or_refused_as_the_installed_peft_does(tmp_path, model_type):
     result = _lint(tmp_path, model_type)
     found = [f for f in result.findings if f.rule == "moe-router-targeted"]
